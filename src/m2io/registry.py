@@ -1,0 +1,82 @@
+"""Explicit name → class registries, one per stage, with a dotted-path escape hatch.
+
+Example:
+    >>> from m2io.registry import Registry
+    >>> greeters = Registry("greeter")
+    >>> @greeters.register("hello")
+    ... class Hello: ...
+    >>> greeters.get("hello") is Hello
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+class UnknownBackendError(ValueError):
+    """Raised for a backend name that is neither registered nor an importable dotted path."""
+
+
+class Registry:
+    """Maps short names to classes (or ``"module:attr"`` / ``"module.attr"`` strings, loaded lazily).
+
+    Lazy entries keep heavy optional dependencies out of ``import m2io``: the module that holds a
+    backend is imported only when that backend is asked for.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+
+    def register(self, name: str) -> Callable[[type], type]:
+        def deco(cls: type) -> type:
+            self._entries[name] = cls
+            return cls
+
+        return deco
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``name`` → ``"package.module:ClassName"`` without importing it."""
+        self._entries[name] = target
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Any:
+        """Return the class for ``name``, a registered name or a dotted path ``pkg.mod:Class``."""
+        entry = self._entries.get(name)
+        if entry is None:
+            if "." in name or ":" in name:
+                return _import_path(name)
+            raise UnknownBackendError(
+                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())} "
+                f"(or a dotted path such as 'mypkg.module:MyClass')"
+            )
+        if isinstance(entry, str):
+            entry = _import_path(entry)
+            self._entries[name] = entry
+        return entry
+
+    def create(self, name: str, **kwargs: Any) -> Any:
+        return self.get(name)(**kwargs)
+
+
+def _import_path(path: str) -> Any:
+    module, _, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise UnknownBackendError(f"cannot import {path!r}: {err}") from err
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency or fail with the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"{module!r} is needed here; install it with: pip install 'm2io[{extra}]'"
+        ) from err

@@ -1,0 +1,254 @@
+"""Typed records passed between m2io's stages.
+
+Every stage takes and returns these frozen dataclasses; nothing travels as a growing dict.
+Sentence indices follow the inserter protocol in SPEC: an image placed ``after_sentence=k`` goes
+after the k-th sentence (1-based); ``0`` means before the first sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image of the corpus.
+
+    Attributes:
+        image_id: Stable id, unique within a corpus (MRAMG image id or a path-derived id).
+        path: Local file path (absolute once loaded), or None when only a URL is known.
+        url: Remote URL if the source gave one.
+        caption: Caption, alt text and/or figure title; may be empty.
+    """
+
+    image_id: str
+    path: str | None = None
+    url: str | None = None
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class ImageAnchor:
+    """An image at a character offset of some text (a document's or a chunk's)."""
+
+    image: ImageRef
+    offset: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source document: plain text with images at known character offsets.
+
+    ``text`` holds no image markers; ``images`` are sorted by offset. Several images may share an
+    offset (they follow each other with no text in between).
+    """
+
+    doc_id: str
+    text: str
+    images: tuple[ImageAnchor, ...] = ()
+    title: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrieval unit cut from a document, keeping the images that sit inside it.
+
+    Image offsets are relative to ``text``. ``start`` is the chunk's offset in its document.
+    """
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    images: tuple[ImageAnchor, ...] = ()
+    title: str = ""
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An image offered to the inserter, with what is known about where it came from.
+
+    Attributes:
+        image: The image itself.
+        context_before: Source text just above the image ("" when unknown or withheld).
+        context_after: Source text just below the image.
+        score: Retrieval score of the chunk (or image) it came from; higher is better.
+        doc_id: Source document, when known.
+        chunk_id: Source chunk, when known.
+        doc_position: Relative position of the image in its source document (0..1), when known.
+    """
+
+    image: ImageRef
+    context_before: str = ""
+    context_after: str = ""
+    score: float = 0.0
+    doc_id: str | None = None
+    chunk_id: str | None = None
+    doc_position: float | None = None
+
+    @property
+    def image_id(self) -> str:
+        return self.image.image_id
+
+    @property
+    def context(self) -> str:
+        """Text above and below the image, joined."""
+        return " ".join(t for t in (self.context_before, self.context_after) if t)
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk with its fused score and the per-retriever scores behind it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the retriever returns: ranked chunks and the deduplicated candidate images."""
+
+    query: str
+    chunks: tuple[RetrievedChunk, ...]
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a textual answer and, where known, the chunk it came from."""
+
+    text: str
+    source_chunk_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one or more LLM calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class TextAnswer:
+    """The text stage's output, already split into sentences."""
+
+    question: str
+    sentences: tuple[Sentence, ...]
+    usage: Usage = field(default_factory=Usage)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One placed image: ``image_id`` goes after sentence ``after_sentence`` (0 = before all)."""
+
+    image_id: str
+    after_sentence: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The inserter's decision.
+
+    Attributes:
+        slots: Selected images in reading order (by sentence, then by decision order).
+        format_ok: False when the backend's raw output did not follow the protocol.
+        notes: Human-readable remarks (fallbacks, format errors) to surface in the result.
+        raw: The backend's raw output, when it produced text.
+        usage: Tokens spent deciding, for LLM backends.
+    """
+
+    slots: tuple[Slot, ...] = ()
+    format_ok: bool = True
+    notes: tuple[str, ...] = ()
+    raw: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{image_id: after_sentence}``, the protocol's answer object."""
+        return {s.image_id: s.after_sentence for s in self.slots}
+
+
+@dataclass(frozen=True)
+class TextSegment:
+    """A run of answer text; ``sentence_index`` is the 1-based index of its sentence."""
+
+    text: str
+    sentence_index: int
+    source_chunk_id: str | None = None
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ImageSegment:
+    """An image placed in the answer, after sentence ``after_sentence`` (0 = before all)."""
+
+    image_id: str
+    after_sentence: int
+    path: str | None = None
+    url: str | None = None
+    caption: str = ""
+    type: Literal["image"] = "image"
+
+
+Segment = TextSegment | ImageSegment
+
+
+@dataclass(frozen=True)
+class MultimodalAnswer:
+    """The final interleaved answer, ready for an API client or a UI.
+
+    ``segments`` alternate text and images in reading order. ``timings_ms`` holds each stage's
+    wall time; ``notes`` carries every fallback or warning raised on the way.
+    """
+
+    question: str
+    segments: tuple[Segment, ...]
+    candidates: tuple[Candidate, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def images(self) -> tuple[ImageSegment, ...]:
+        return tuple(s for s in self.segments if isinstance(s, ImageSegment))
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments if isinstance(s, TextSegment))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ..."""
+        return {
+            "question": self.question,
+            "segments": [asdict(s) for s in self.segments],
+            "candidates": [
+                {
+                    "image_id": c.image_id,
+                    "path": c.image.path,
+                    "url": c.image.url,
+                    "caption": c.image.caption,
+                    "score": c.score,
+                    "doc_id": c.doc_id,
+                }
+                for c in self.candidates
+            ],
+            "timings_ms": dict(self.timings_ms),
+            "usage": asdict(self.usage),
+            "notes": list(self.notes),
+        }
