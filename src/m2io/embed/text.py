@@ -26,7 +26,9 @@ class TextEmbedder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
         """Return an array of shape ``(len(texts), dim)``."""
         ...
 
@@ -48,7 +50,10 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(
-        self, model: str = DEFAULT_TEXT_MODEL, *, device: str | None = None,
+        self,
+        model: str = DEFAULT_TEXT_MODEL,
+        *,
+        device: str | None = None,
         max_seq_length: int | None = 256,
     ) -> None:
         st = require("sentence_transformers", "index")
@@ -57,18 +62,25 @@ class SentenceTransformerEmbedder:
         self._model = st.SentenceTransformer(path, device=device)
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
-        self.dim = int(self._model.get_embedding_dimension()
-                       if hasattr(self._model, "get_embedding_dimension")
-                       else self._model.get_sentence_embedding_dimension())
+        self.dim = int(
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else self._model.get_sentence_embedding_dimension()
+        )
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vecs = self._model.encode(
-                list(texts), batch_size=batch_size, show_progress_bar=progress,
-                convert_to_numpy=True, normalize_embeddings=True,
+                list(texts),
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
             )
         return np.asarray(vecs, dtype=np.float32)
 

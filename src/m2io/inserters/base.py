@@ -18,3 +18,4 @@ class Inserter(Protocol):
 INSERTERS = Registry("inserter")
 INSERTERS.add_lazy("none", "m2io.inserters.none:NoInserter")
 INSERTERS.add_lazy("rule", "m2io.inserters.rule:RuleInserter")
+INSERTERS.add_lazy("similar", "m2io.inserters.rule:MostSimilarInserter")

@@ -1,0 +1,1 @@
+"""Deterministic fakes for tests: never used as user-facing defaults."""

@@ -1,0 +1,51 @@
+"""``m2io ask [--index DIR] QUESTION``: answer with images placed in the text.
+
+Prints Markdown by default; ``--json`` prints the MultimodalAnswer (segments with type text/image,
+image segments carrying image_id, path/url, caption and after_sentence); ``--html FILE`` writes a
+self-contained page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from m2io.cli.common import add_pipeline_arguments, config_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", help="the question to answer")
+    add_pipeline_arguments(p)
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the answer as JSON")
+    out.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
+    out.add_argument("--markdown", metavar="FILE", help="also write Markdown to FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.factory import build_pipeline
+    from m2io.mergers.render import to_html, to_markdown
+
+    cfg = config_from_args(args)
+    if not Path(cfg.index).exists():
+        raise FileNotFoundError(
+            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
+        )
+    answer = build_pipeline(cfg).run(args.question)
+    if args.html:
+        Path(args.html).write_text(to_html(answer), encoding="utf-8")
+    if args.markdown:
+        md_path = Path(args.markdown)
+        md_path.write_text(to_markdown(answer, relative_to=md_path.parent), encoding="utf-8")
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(to_markdown(answer), end="")
+    if args.verbose or getattr(args, "timings", False):
+        timings = "  ".join(f"{k} {v:.1f} ms" for k, v in answer.timings_ms.items())
+        print(f"timings: {timings}", file=sys.stderr)
+    if args.html:
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0

@@ -1,0 +1,57 @@
+"""Flags shared by the subcommands that build a pipeline (ask, eval, ...)."""
+
+from __future__ import annotations
+
+import argparse
+
+from m2io.config import PipelineConfig, load_config
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = True) -> None:
+    g = p.add_argument_group("pipeline (flags override --config)")
+    g.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe (see recipes/)")
+    if with_index:
+        g.add_argument("--index", help="index folder (default: $M2IO_INDEX or .m2io/index)")
+    g.add_argument("--mode", choices=["staged", "singleshot"], help="pipeline shape")
+    g.add_argument("--retriever", help="retriever backend (hybrid)")
+    g.add_argument("--top-k", type=int, help="chunks to retrieve")
+    g.add_argument("--generator", help="text generator backend (extractive, openai, ...)")
+    g.add_argument("--generator-model", help="model name for an LLM generator / single-shot")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint for generator / single-shot")
+    g.add_argument("--inserter", help="image inserter backend (rule, none, similar, ...)")
+    g.add_argument("--model", help="model folder or name for the inserter (learned, llm)")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any option, e.g. --set inserter.threshold=0.4 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """Recipe first, then the explicit flags, then ``--set`` overrides."""
+    overrides: list[str] = []
+    if getattr(args, "index", None):
+        overrides.append(f"index={args.index}")
+    if args.mode:
+        overrides.append(f"mode={args.mode}")
+    for stage in ("retriever", "generator", "inserter"):
+        if getattr(args, stage):
+            overrides.append(f"{stage}={getattr(args, stage)}")
+    if args.top_k is not None:
+        overrides.append(f"retriever.top_k={args.top_k}")
+    if args.model:
+        overrides.append(f"inserter.model={args.model}")
+    cfg = load_config(args.config, overrides)
+    # generator endpoint flags apply to an LLM generator and to the single-shot call
+    for key, value in (("model", args.generator_model), ("base_url", args.base_url)):
+        if value:
+            if cfg.generator.name != "extractive":
+                cfg.generator.options[key] = value
+            cfg.llm[key] = value
+    for item in args.set:
+        from m2io.config import apply_override
+
+        apply_override(cfg, item)
+    return cfg

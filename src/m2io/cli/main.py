@@ -1,0 +1,53 @@
+"""The ``m2io`` command line: a thin layer over the library, one module per subcommand.
+
+Run ``m2io --help`` or ``m2io SUBCOMMAND --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# subcommand → module in m2io.cli (each has add_arguments(parser) and run(args) -> int)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "index the bundled demo corpus and answer a question from it"),
+    "index": ("index", "build a persistent index from a corpus folder"),
+    "ask": ("ask", "answer a question with images placed in the text"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="m2io",
+        description="Multimodal RAG that answers with retrieved images at the right sentences.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
+        mod = importlib.import_module(f"m2io.cli.{module}")
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        print(f"m2io {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

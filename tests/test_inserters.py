@@ -1,0 +1,55 @@
+import pytest
+
+from m2io.inserters.base import INSERTERS
+from m2io.inserters.none import NoInserter
+from m2io.inserters.rule import MostSimilarInserter, RuleInserter
+from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
+
+ANSWER = TextAnswer(
+    "How do I find edges?",
+    (
+        Sentence("Edge detection finds the borders of objects."),
+        Sentence("A histogram shows how many pixels have each brightness."),
+        Sentence("Equalization spreads the brightness values to improve contrast."),
+    ),
+)
+CANDS = (
+    Candidate(ImageRef("hist", caption="Histogram of pixel brightness values")),
+    Candidate(ImageRef("edges", caption="Sobel edge map showing object borders")),
+    Candidate(ImageRef("cat", caption="A cat sitting on a sofa")),
+)
+
+
+def test_rule_places_each_image_after_its_most_similar_sentence(embedder):
+    placement = RuleInserter(threshold=0.35, embedder=embedder).insert(ANSWER, CANDS)
+    got = placement.as_dict()
+    assert got == {"edges": 1, "hist": 2}
+    assert [s.after_sentence for s in placement.slots] == sorted(got.values())
+
+
+def test_most_similar_places_every_candidate(embedder):
+    got = MostSimilarInserter(embedder=embedder).insert(ANSWER, CANDS).as_dict()
+    assert set(got) == {"hist", "edges", "cat"}
+
+
+def test_rule_uses_each_image_once_and_skips_captionless(embedder):
+    dup = (*CANDS, CANDS[1], Candidate(ImageRef("blank")))
+    placement = MostSimilarInserter(embedder=embedder).insert(ANSWER, dup)
+    ids = [s.image_id for s in placement.slots]
+    assert len(ids) == len(set(ids))
+    assert "blank" not in ids
+
+
+def test_none_places_nothing():
+    assert NoInserter().insert(ANSWER, CANDS).slots == ()
+
+
+def test_threshold_is_validated():
+    with pytest.raises(ValueError, match="threshold"):
+        RuleInserter(threshold=2.0)
+
+
+def test_registry_lists_valid_names_on_unknown():
+    with pytest.raises(ValueError, match="rule"):
+        INSERTERS.get("nope")
+    assert INSERTERS.get("m2io.inserters.none:NoInserter") is NoInserter
