@@ -85,7 +85,11 @@ class SentenceTransformerEmbedder:
         return np.asarray(vecs, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
 def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> SentenceTransformerEmbedder:
     """Load (once per process) and return the embedder for ``model``."""
+    return _cached_embedder(model)
+
+
+@lru_cache(maxsize=4)
+def _cached_embedder(model: str) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(model)

@@ -54,6 +54,8 @@ class ExtractiveGenerator:
         rank_prior: Weight of the chunk-rank prior relative to term overlap.
         min_relative_score: Sentences from other chunks are added only when they score at least
             this fraction of the best sentence.
+        drop_headings: Leave out heading-like lines (short, no final punctuation) that the
+            passage carries along; they read badly inside prose.
 
     Example:
         >>> gen = ExtractiveGenerator(max_words=120)
@@ -67,6 +69,7 @@ class ExtractiveGenerator:
         max_sentences: int = 8,
         rank_prior: float = 0.3,
         min_relative_score: float = 0.6,
+        drop_headings: bool = True,
     ) -> None:
         if max_words < 1 or max_sentences < 1:
             raise ValueError("max_words and max_sentences must be >= 1")
@@ -76,10 +79,11 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
         self.rank_prior = rank_prior
         self.min_relative_score = min_relative_score
+        self.drop_headings = drop_headings
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        per_chunk: list[list[str]] = [split_sentences(rc.chunk.text) for rc in retrieval.chunks]
-        pool = [s for sents in per_chunk for s in sents]
+        runs = _runs(retrieval)
+        pool = [text for run in runs for _, _, text in run]
         if not pool:
             return TextAnswer(
                 question=question,
@@ -89,35 +93,38 @@ class ExtractiveGenerator:
         idf = _idf([set(terms(s)) for s in pool])
         q = set(terms(question))
         scored: list[list[_Scored]] = []
-        for rank, (rc, sents) in enumerate(zip(retrieval.chunks, per_chunk, strict=True)):
-            prior = self.rank_prior / (1 + rank)
+        for run in runs:
             row = []
-            for pos, s in enumerate(sents):
-                st = set(terms(s))
-                overlap = sum(idf.get(t, 0.0) for t in q & st)
-                norm = math.sqrt(max(len(st), 1))
-                rel = overlap / norm
-                row.append(_Scored(rank, pos, s, rc.chunk.chunk_id, rel + prior, rel))
+            for pos, (rank, chunk_id, text) in enumerate(run):
+                st = set(terms(text))
+                rel = sum(idf.get(t, 0.0) for t in q & st) / math.sqrt(max(len(st), 1))
+                prior = self.rank_prior / (1 + rank)
+                row.append(_Scored(rank, pos, text, chunk_id, rel + prior, rel))
             scored.append(row)
-        best = max((s for row in scored for s in row), key=lambda s: (s.score, -s.rank, -s.pos))
-        chosen = self._window(scored[best.rank], best.pos)
-        budget = self.max_words - sum(_words(s.text) for s in chosen)
-        extra = sorted(
-            (s for row in scored if row is not scored[best.rank] for s in row),
-            key=lambda s: (-s.score, s.rank, s.pos),
+        best_run, best = max(
+            ((r, s) for r, row in enumerate(scored) for s in row),
+            key=lambda rs: (rs[1].score, -rs[1].rank, -rs[1].pos),
         )
-        for s in extra:
+        chosen = [(best_run, s) for s in self._window(scored[best_run], best.pos)]
+        budget = self.max_words - sum(_words(s.text) for _, s in chosen)
+        extra = sorted(
+            ((r, s) for r, row in enumerate(scored) if r != best_run for s in row),
+            key=lambda rs: (-rs[1].score, rs[1].rank, rs[1].pos),
+        )
+        for r, s in extra:
             if len(chosen) >= self.max_sentences or s.score < self.min_relative_score * best.score:
                 break
             if s.overlap < self.min_relative_score * best.overlap:
                 continue
-            if _words(s.text) <= budget and not _near_duplicate(s.text, chosen):
-                chosen.append(s)
+            if _words(s.text) <= budget and not _near_duplicate(s.text, [c for _, c in chosen]):
+                chosen.append((r, s))
                 budget -= _words(s.text)
-        chosen.sort(key=lambda s: (s.rank != best.rank, s.rank, s.pos))
+        chosen.sort(key=lambda rs: (rs[0] != best_run, rs[0], rs[1].pos))
+        if self.drop_headings and len(chosen) > 1:
+            chosen = [rs for rs in chosen if not _heading_like(rs[1].text)] or chosen
         return TextAnswer(
             question=question,
-            sentences=tuple(Sentence(s.text, s.chunk_id) for s in chosen),
+            sentences=tuple(Sentence(s.text, s.chunk_id) for _, s in chosen),
         )
 
     def _window(self, row: list[_Scored], center: int) -> list[_Scored]:
@@ -141,6 +148,36 @@ class ExtractiveGenerator:
         return list(row[lo : hi + 1])
 
 
+def _chunk_number(chunk_id: str) -> int | None:
+    tail = chunk_id.rsplit("#", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _runs(retrieval: Retrieval) -> list[list[tuple[int, str, str]]]:
+    """Sentences of the retrieved chunks, consecutive chunks of one document joined into a run.
+
+    Each entry is ``(chunk rank, chunk id, sentence)``; the sentences that neighbouring chunks
+    share (chunk overlap) appear once. Runs are ordered by their best chunk rank.
+    """
+    ranked = list(enumerate(retrieval.chunks))
+    ranked.sort(key=lambda rc: (rc[1].chunk.doc_id, rc[1].chunk.start, rc[0]))
+    runs: list[list[tuple[int, str, str]]] = []
+    prev_doc, prev_num = None, None
+    for rank, rc in ranked:
+        num = _chunk_number(rc.chunk.chunk_id)
+        sents = split_sentences(rc.chunk.text)
+        joined = rc.chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
+        if joined and runs:
+            seen = {t for _, _, t in runs[-1][-3:]}
+            runs[-1].extend((rank, rc.chunk.chunk_id, t) for t in sents if t not in seen)
+        else:
+            runs.append([(rank, rc.chunk.chunk_id, t) for t in sents])
+        prev_doc, prev_num = rc.chunk.doc_id, num
+    runs = [r for r in runs if r]
+    runs.sort(key=lambda r: min(rank for rank, _, _ in r))
+    return runs
+
+
 def _idf(docs: list[set[str]]) -> dict[str, float]:
     n = len(docs)
     df: dict[str, int] = {}
@@ -148,6 +185,10 @@ def _idf(docs: list[set[str]]) -> dict[str, float]:
         for t in d:
             df[t] = df.get(t, 0) + 1
     return {t: math.log(1 + n / c) for t, c in df.items()}
+
+
+def _heading_like(text: str) -> bool:
+    return len(text.split()) <= 6 and not text.rstrip().endswith((".", "!", "?", ":", ";", ","))
 
 
 def _words(text: str) -> int:

@@ -35,7 +35,7 @@ class RuleInserter:
     def __init__(
         self,
         *,
-        threshold: float = 0.5,
+        threshold: float = 0.4,
         embedder: TextEmbedder | str = DEFAULT_TEXT_MODEL,
         use_context: bool = True,
     ) -> None:
@@ -68,7 +68,7 @@ class RuleInserter:
         if not answer.sentences or not candidates:
             return Placement()
         sims = self.similarities(answer, candidates)
-        slots: list[tuple[int, int, str]] = []
+        slots: list[tuple[int, float, int, str]] = []
         seen: set[str] = set()
         for i, c in enumerate(candidates):
             if c.image_id in seen:
@@ -76,9 +76,11 @@ class RuleInserter:
             j = int(np.argmax(sims[i]))
             if sims[i, j] >= self.threshold:
                 seen.add(c.image_id)
-                slots.append((j + 1, i, c.image_id))
+                # images sharing an anchor sentence keep their order in the source document
+                pos = c.doc_position if c.doc_position is not None else float("inf")
+                slots.append((j + 1, pos, i, c.image_id))
         slots.sort()
-        return Placement(slots=tuple(Slot(image_id, after) for after, _, image_id in slots))
+        return Placement(slots=tuple(Slot(image_id, after) for after, _, _, image_id in slots))
 
 
 class MostSimilarInserter(RuleInserter):

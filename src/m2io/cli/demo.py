@@ -1,0 +1,63 @@
+"""``m2io demo``: index the bundled demo corpus (once) and answer questions from it, offline.
+
+The demo corpus is a short field guide to image processing written for this project, illustrated
+with scikit-image sample images that are CC0 or public domain (see the corpus's
+LICENSE-images.md). No server, key, GPU or download is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_QUESTION = "How can I find the edges of objects in an image?"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", nargs="?", default=DEFAULT_QUESTION, help="question to ask")
+    p.add_argument(
+        "--index", default=str(Path(".m2io") / "demo-index"), help="where to keep the demo index"
+    )
+    p.add_argument("--html", default="m2io-demo.html", help="HTML page to write ('' to skip)")
+    p.add_argument("--inserter", default="rule", help="image inserter backend")
+    p.add_argument("--all", action="store_true", help="answer every bundled demo question")
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.config import PipelineConfig, StageConfig
+    from m2io.corpus import load_corpus
+    from m2io.demo import corpus_path
+    from m2io.factory import build_pipeline
+    from m2io.index import IndexManifest, build_index, corpus_hash
+    from m2io.mergers.render import to_html, to_markdown
+
+    corpus = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
+    fresh = False
+    try:
+        fresh = IndexManifest.read(args.index).content_hash == corpus_hash(corpus.documents)
+    except (ValueError, OSError):
+        fresh = False
+    if not fresh:
+        print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
+        build_index(corpus.documents, args.index, progress=False)
+    cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
+    pipe = build_pipeline(cfg)
+    questions = [args.question]
+    if args.all:
+        qfile = corpus_path().parent / "questions.jsonl"
+        questions = [
+            json.loads(line)["question"] for line in qfile.read_text().splitlines() if line
+        ]
+    for q in questions:
+        answer = pipe.run(q)
+        print(f"# {q}\n")
+        print(to_markdown(answer))
+        n = len(answer.images)
+        timings = ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
+        print(f"[{n} image{'s' if n != 1 else ''} placed · {timings}]\n", file=sys.stderr)
+    if args.html and not args.all:
+        Path(args.html).write_text(to_html(answer), encoding="utf-8")
+        print(f"wrote {args.html} (open it in a browser)", file=sys.stderr)
+    return 0

@@ -1,0 +1,215 @@
+"""Inserter-only evaluation items, following the M2IO-Inserter protocol (arXiv 2508.06328).
+
+Each item is a gold answer with its images taken out, split into sentences, plus candidates: the
+gold images and ``ratio`` × as many distractors, either random images from other documents or the
+"hard" ones whose captions are most similar to a gold image's. Candidates carry their caption but,
+by default, not their source context: in derived sets such as the GIMP dev set the gold answer *is*
+the source text, so the context would give each position away (``with_context=True`` is the
+variant that keeps it, to be reported separately). Same seed → same candidates, same order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from m2io.corpus.chunking import image_context
+from m2io.text import split_with_images
+from m2io.types import Candidate, Document, ImageRef, Sentence, TextAnswer
+
+if TYPE_CHECKING:
+    from m2io.corpus.mramg import QAItem
+    from m2io.corpus.report import Corpus
+    from m2io.embed.text import TextEmbedder
+
+DISTRACTOR_MODES = ("random", "hard")
+
+
+@dataclass(frozen=True)
+class InserterItem:
+    """One inserter-only example.
+
+    Attributes:
+        qid: Question id.
+        doc_ids: The documents the answer comes from (for splitting by document).
+        answer: Gold answer text without images, split into sentences.
+        candidates: Gold images and distractors, shuffled.
+        gold: ``{image_id: after_sentence}`` of the gold images.
+        gold_order: Gold image ids in reading order.
+    """
+
+    qid: str
+    doc_ids: tuple[str, ...]
+    answer: TextAnswer
+    candidates: tuple[Candidate, ...]
+    gold: dict[str, int]
+    gold_order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    doc: Document
+    index: int
+
+
+def _occurrences(corpus: Corpus) -> dict[str, _Occurrence]:
+    """First place each image appears in the corpus."""
+    out: dict[str, _Occurrence] = {}
+    for doc in corpus.documents:
+        for k, anchor in enumerate(doc.images):
+            out.setdefault(anchor.image.image_id, _Occurrence(doc, k))
+    return out
+
+
+def _candidate(
+    image: ImageRef, occ: _Occurrence | None, with_context: bool
+) -> Candidate:
+    if occ is None:
+        return Candidate(image)
+    before, after = image_context(occ.doc, occ.index) if with_context else ("", "")
+    n = max(len(occ.doc.text), 1)
+    return Candidate(
+        image,
+        context_before=before,
+        context_after=after,
+        doc_id=occ.doc.doc_id,
+        doc_position=occ.doc.images[occ.index].offset / n,
+    )
+
+
+def build_inserter_items(
+    questions: Sequence[QAItem],
+    corpus: Corpus,
+    *,
+    distractors: str = "random",
+    ratio: float = 1.0,
+    seed: int = 0,
+    with_context: bool = False,
+    embedder: TextEmbedder | None = None,
+    require_images: bool = True,
+) -> list[InserterItem]:
+    """Build inserter-only items from MRAMG questions.
+
+    Args:
+        questions: Questions with ``<PIC>`` in their ground truth.
+        corpus: The documents, for image metadata and distractor pools.
+        distractors: ``"random"`` (other documents' images) or ``"hard"`` (most similar caption).
+        ratio: Distractors per gold image (1.0 = the paper's 1:1).
+        seed: Seeds the random choices and the candidate order.
+        with_context: Give candidates their source context (leaks positions in derived sets).
+        embedder: Text embedder for hard distractors (default: the offline MiniLM).
+        require_images: Skip questions without gold images (they test nothing here).
+    """
+    if distractors not in DISTRACTOR_MODES:
+        raise ValueError(f"distractors must be one of {DISTRACTOR_MODES}, got {distractors!r}")
+    if ratio < 0:
+        raise ValueError(f"ratio must be >= 0, got {ratio}")
+    occ = _occurrences(corpus)
+    pool = sorted(corpus.images, key=_sort_key)
+    pool_docs = {i: occ[i].doc.doc_id if i in occ else None for i in pool}
+    vecs: np.ndarray | None = None
+    if distractors == "hard" and pool:
+        if embedder is None:
+            from m2io.embed.text import load_text_embedder
+
+            embedder = load_text_embedder()
+        vecs = embedder.encode([_caption_text(corpus.images[i], occ.get(i)) for i in pool])
+    row = {image_id: r for r, image_id in enumerate(pool)}
+    rng = random.Random(seed)
+    items: list[InserterItem] = []
+    for q in questions:
+        sentences, positions = split_with_images(q.ground_truth)
+        gold: dict[str, int] = {}
+        order: list[str] = []
+        for image_id, pos in zip(q.image_ids, positions, strict=False):
+            if image_id in corpus.images and image_id not in gold:
+                gold[image_id] = pos
+                order.append(image_id)
+        if (require_images and not gold) or not sentences:
+            continue
+        n_dis = round(ratio * len(gold))
+        banned = set(gold) | set(q.provenance)
+        allowed = [i for i in pool if i not in gold and pool_docs[i] not in banned]
+        if distractors == "random" or vecs is None:
+            chosen = rng.sample(allowed, min(n_dis, len(allowed)))
+        else:
+            chosen = _hard(vecs, row, list(gold), allowed, n_dis)
+        cands = [_candidate(corpus.images[i], occ.get(i), with_context) for i in (*order, *chosen)]
+        rng.shuffle(cands)
+        items.append(
+            InserterItem(
+                qid=q.qid,
+                doc_ids=tuple(q.provenance),
+                answer=TextAnswer(q.question, tuple(Sentence(s) for s in sentences)),
+                candidates=tuple(cands),
+                gold=gold,
+                gold_order=tuple(order),
+            )
+        )
+    return items
+
+
+def _sort_key(image_id: str) -> tuple[int, int | str]:
+    return (0, int(image_id)) if image_id.isdigit() else (1, image_id)
+
+
+def _caption_text(image: ImageRef, occ: _Occurrence | None) -> str:
+    if image.caption.strip():
+        return image.caption
+    if occ is None:
+        return image.image_id
+    before, after = image_context(occ.doc, occ.index, chars=160)
+    return f"{before} {after}".strip() or image.image_id
+
+
+def _hard(
+    vecs: np.ndarray, row: dict[str, int], gold: list[str], allowed: list[str], n: int
+) -> list[str]:
+    """The ``n`` allowed images most similar to any gold image, round-robin over gold images."""
+    if n <= 0 or not allowed:
+        return []
+    idx = np.array([row[i] for i in allowed])
+    sims = vecs[[row[g] for g in gold]] @ vecs[idx].T  # (gold, allowed)
+    ranked = [list(np.argsort(-s, kind="stable")) for s in sims]
+    chosen: list[str] = []
+    taken: set[int] = set()
+    cursor = [0] * len(gold)
+    while len(chosen) < min(n, len(allowed)):
+        for g in range(len(gold)):
+            while cursor[g] < len(allowed) and ranked[g][cursor[g]] in taken:
+                cursor[g] += 1
+            if cursor[g] < len(allowed) and len(chosen) < n:
+                taken.add(ranked[g][cursor[g]])
+                chosen.append(allowed[ranked[g][cursor[g]]])
+    return chosen
+
+
+def split_by_document(
+    items: Sequence[InserterItem], *, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[InserterItem], list[InserterItem]]:
+    """Train/validation split in which no document feeds both sides.
+
+    Items are grouped by their first provenance document; whole groups go to validation until
+    it holds about ``val_fraction`` of the items.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    groups: dict[str, list[InserterItem]] = {}
+    for it in items:
+        groups.setdefault(it.doc_ids[0] if it.doc_ids else it.qid, []).append(it)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    val_keys: set[str] = set()
+    n_val = 0
+    for k in keys:
+        if n_val >= val_fraction * len(items):
+            break
+        val_keys.add(k)
+        n_val += len(groups[k])
+    train = [it for k in sorted(groups) if k not in val_keys for it in groups[k]]
+    val = [it for k in sorted(groups) if k in val_keys for it in groups[k]]
+    return train, val
