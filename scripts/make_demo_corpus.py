@@ -9,19 +9,23 @@ whole folder can be rebuilt from an installed scikit-image alone, offline.
 What it does:
 
 * writes every figure to ``src/m2io/demo/corpus/images/<name>.png``, downscaled so that its longest
-  side is at most 320 px, plus the 16x16 decorative icon ``images/icons/note.png`` (drawn here);
+  side is at most 320 px (400 px for figures of several panels), plus the 16x16 decorative icon
+  ``images/icons/note.png`` (drawn here, a loader test: decoration that is not content);
 * writes ``src/m2io/demo/corpus/LICENSE-images.md`` from the same table, so the licence notes can
   never drift from the figures;
 * removes stale PNGs in ``images/`` that the table no longer produces.
 
-The output is deterministic: noise uses fixed seeds, PNGs carry no timestamps, and re-running the
-script with the same scikit-image/Pillow versions rewrites byte-identical files.
+The output is deterministic: noise uses fixed seeds, colour quantisation does not dither, PNGs
+carry no timestamps, and re-running the script with the same scikit-image/Pillow versions rewrites
+byte-identical files (written for scikit-image 0.26 and Pillow 13; other versions may differ in a
+few bytes). The Markdown documents themselves are hand-written and are not touched.
 
 Run it from the repository root (needs the ``demo`` extra, i.e. scikit-image)::
 
     .venv/bin/python scripts/make_demo_corpus.py
 
-``--check`` rebuilds into a temporary folder and exits 1 if the committed images differ.
+``--check`` rebuilds into a temporary folder and exits 1 if the committed images or the licence
+file differ from what the script would write.
 """
 
 from __future__ import annotations
@@ -422,10 +426,14 @@ def chelsea_corners() -> np.ndarray:
     coords = feature.corner_peaks(
         feature.corner_harris(gray, sigma=2), min_distance=8, threshold_rel=0.02
     )
-    out = img.copy()
+    out = fit(img).copy()  # draw at figure size so the circles stay visible
+    scale = out.shape[0] / img.shape[0]
     for r, c in coords:
-        rr, cc = draw.circle_perimeter(int(r), int(c), 4, shape=out.shape[:2])
-        out[rr, cc] = (255, 40, 40)
+        for radius in (4, 5):
+            rr, cc = draw.circle_perimeter(
+                round(r * scale), round(c * scale), radius, shape=out.shape[:2]
+            )
+            out[rr, cc] = (255, 30, 30)
     return out
 
 
@@ -512,7 +520,7 @@ FIGURES: list[Figure] = [
     Figure(
         "text-global-vs-local.png",
         "text",
-        "global Otsu threshold beside filters.threshold_local(block_size=35, offset=10)",
+        "global Otsu threshold above filters.threshold_local(block_size=35, offset=10)",
         text_global_vs_local,
         composite=True,
     ),
@@ -526,7 +534,7 @@ FIGURES: list[Figure] = [
     Figure(
         "coffee-superpixels.png",
         "coffee",
-        "segmentation.slic superpixels (about 150 segments) outlined with "
+        "segmentation.slic superpixels (n_segments=150, compactness=10) outlined with "
         "segmentation.mark_boundaries",
         coffee_superpixels,
     ),
@@ -590,7 +598,7 @@ FIGURES: list[Figure] = [
     Figure(
         "rocket-aliasing.png",
         "rocket",
-        "crop downscaled 4x without and with anti-aliasing (transform.rescale), enlarged 2x",
+        "crop downscaled 4x without and with anti-aliasing (transform.rescale), enlarged 4x",
         rocket_aliasing,
         composite=True,
     ),
@@ -634,7 +642,8 @@ def license_text() -> str:
         "",
         'Only samples whose scikit-image documentation states a public-domain, CC0 or "no known',
         'copyright restrictions" status are used (samples without such a note, e.g. `moon` and',
-        "`page`, are deliberately left out). scikit-image itself is BSD-3-Clause.",
+        "`page`, are deliberately left out). The licence notes below are quoted from the",
+        "docstrings of `skimage.data` in scikit-image 0.26; scikit-image itself is BSD-3-Clause.",
         "",
         "## Source samples",
         "",
@@ -657,7 +666,8 @@ def license_text() -> str:
         lines.append(f"| `images/{f.name}` | {src} | {f.how} |")
     lines += [
         "",
-        "All images are downscaled to at most 320 px on the longest side. The decorative icon",
+        f"Single figures are downscaled to at most {MAX_SIDE} px on the longest side, figures made",
+        f"of several panels to at most {COMPOSITE_MAX_SIDE} px. The decorative icon",
         "`images/icons/note.png` is drawn by the script and is part of the project (Apache-2.0).",
         "",
     ]
