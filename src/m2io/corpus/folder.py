@@ -1,0 +1,200 @@
+"""Load a folder of Markdown, HTML and plain-text files, with the images they reference.
+
+Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
+(hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
+path relative to the folder (POSIX style), ``title`` its first heading (HTML: else ``<title>``;
+else the file name), ``source`` its absolute path. Each image it references becomes an anchor at
+the end of the text before it; the image id is the image file's path relative to the folder, so
+ids are stable across runs and shared by documents that show the same file.
+
+Decoration is left out, not reported: images in navigation, header or footer, marked
+``role="presentation"``/``aria-hidden``, smaller than 24 px on both sides, or named like an icon
+(``prev.png``, ``note.gif``) with no caption of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from fnmatch import fnmatch
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
+from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode
+from m2io.types import Document, ImageAnchor, ImageRef
+
+logger = logging.getLogger(__name__)
+
+MIN_IMAGE_SIDE = 24
+"""Images smaller than this on both sides (in pixels) are taken as icons or spacers."""
+
+
+def _plain(text: str) -> Parsed:
+    return Parsed("", clean_text(text))
+
+
+def _markdown(text: str) -> Parsed:
+    from m2io.corpus.markdown import markdown_to_text  # imports BeautifulSoup: only when needed
+
+    return markdown_to_text(text)
+
+
+def _html(text: str) -> Parsed:
+    from m2io.corpus.htmldoc import html_to_text
+
+    return html_to_text(text)
+
+
+PARSERS: dict[str, Callable[[str], Parsed]] = {
+    ".md": _markdown,
+    ".markdown": _markdown,
+    ".html": _html,
+    ".htm": _html,
+    ".txt": _plain,
+}
+"""File suffix (lower case) -> parser."""
+
+
+def _files(root: Path, exclude: tuple[str, ...]) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if name.startswith(".") or Path(name).suffix.lower() not in PARSERS:
+                continue
+            if not any(fnmatch(rel, pattern) for pattern in exclude):
+                found.append(path)
+    return found
+
+
+class _ImageResolver:
+    """Resolves the images a file references to checked :class:`ImageRef` records."""
+
+    def __init__(self, root: Path, corpus: Corpus, checker: ImageChecker, min_side: int) -> None:
+        self.root = root
+        self.corpus = corpus
+        self.checker = checker
+        self.min_side = min_side
+        self.decorative = 0
+
+    def _skip(self, why: str, raw: RawImage, doc_id: str) -> None:
+        self.decorative += 1
+        logger.debug("skipped %s image %r in %s", why, raw.src, doc_id)
+
+    def resolve(self, raw: RawImage, doc_path: Path, doc_id: str) -> ImageRef | None:
+        """The image, or None when it is decoration (skipped) or unusable (reported)."""
+        caption = raw.best_caption
+        if not raw.src:
+            return None
+        if raw.decorative:
+            self._skip("decorative", raw, doc_id)
+            return None
+        if looks_like_icon(raw.src) and (not caption or is_icon_word(caption)):
+            self._skip("icon", raw, doc_id)
+            return None
+        parts = urlsplit(raw.src)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            self.corpus.warn(f"inline data: image in doc {doc_id} skipped (not a file)")
+            return None
+        if scheme in ("http", "https") or raw.src.startswith("//"):
+            return ImageRef(raw.src, None, raw.src, caption)
+        if scheme == "file":
+            path = Path(url2pathname(parts.path))
+        elif len(scheme) > 1:
+            logger.debug("skipped %r in %s: not an image reference", raw.src, doc_id)
+            return None
+        else:
+            rel = unquote(parts.path)
+            base = self.root if rel.startswith("/") else doc_path.parent
+            path = base / rel.lstrip("/")
+        path = Path(os.path.normpath(path))
+        image_id = Path(os.path.relpath(path, self.root)).as_posix()
+        status = self.checker.check(path)
+        if not status.ok:
+            what = "missing" if status.problem == "missing" else "corrupt"
+            reason = f": {status.reason}" if status.reason else ""
+            self.corpus.warn(
+                f"{what} image {image_id} ({path}{reason}) in doc {doc_id}; image dropped, "
+                "text kept"
+            )
+            return None
+        if status.size and max(status.size) < self.min_side:
+            self._skip("tiny", raw, doc_id)
+            return None
+        return ImageRef(image_id, str(path), None, caption)
+
+
+def _add_image(corpus: Corpus, image: ImageRef) -> None:
+    known = corpus.images.get(image.image_id)
+    if known is None or (not known.caption and image.caption):
+        corpus.images[image.image_id] = image
+
+
+def load_folder(
+    root: str | Path,
+    *,
+    verify: bool = True,
+    min_image_side: int = MIN_IMAGE_SIDE,
+    exclude: Iterable[str] = (),
+) -> Corpus:
+    """Load every Markdown, HTML and text file under ``root`` as documents with images.
+
+    Args:
+        root: The folder.
+        verify: Check each image with Pillow's ``verify()``; when False only existence is
+            checked and the tiny-image rule cannot apply (sizes are unknown).
+        min_image_side: Images smaller than this on both sides are skipped as decoration.
+        exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``) of files to
+            leave out, e.g. ``("LICENSE*", "drafts/*")``.
+
+    Returns:
+        The corpus; files that cannot be read, undecodable bytes, missing or corrupt images and
+        files with no content are listed in ``warnings``. ``Corpus.images`` holds each image
+        once, with the first non-empty caption seen; each anchor keeps the caption of its own
+        document.
+
+    Raises:
+        CorpusError: ``root`` is not a folder, or it holds no document.
+
+    Example:
+        >>> corpus = load_folder("docs/")  # doctest: +SKIP
+        >>> [(a.image.image_id, a.image.caption) for a in corpus.documents[0].images]  # doctest: +SKIP
+        [('img/layers.png', 'The Layers dialog')]
+    """
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise CorpusError(f"{root}: not a folder")
+    corpus = Corpus(root=str(root))
+    images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
+    for path in _files(root, tuple(exclude)):
+        doc_id = path.relative_to(root).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            corpus.warn(f"{doc_id}: cannot read ({exc}); skipped")
+            continue
+        parsed = PARSERS[path.suffix.lower()](decode(raw, doc_id, corpus.warnings))
+        anchors: list[ImageAnchor] = []
+        for offset, raw_image in parsed.images:
+            image = images.resolve(raw_image, path, doc_id)
+            if image is not None:
+                anchors.append(ImageAnchor(image, offset))
+                _add_image(corpus, image)
+        if not parsed.text and not anchors:
+            corpus.warn(f"{doc_id}: no text or images; skipped")
+            continue
+        title = parsed.title or path.stem.replace("_", " ").replace("-", " ")
+        corpus.documents.append(Document(doc_id, parsed.text, tuple(anchors), title, str(path)))
+    if not corpus.documents:
+        suffixes = ", ".join(f"*{s}" for s in PARSERS)
+        raise CorpusError(f"{root}: no documents found (looked for {suffixes})")
+    if images.decorative:
+        logger.info("skipped %d decorative images (icons, navigation)", images.decorative)
+    corpus.log_summary("folder")
+    return corpus

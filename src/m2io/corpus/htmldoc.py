@@ -1,0 +1,162 @@
+"""HTML to plain text with images at offsets, keeping figures' captions and leaving out navigation.
+
+Block elements become blank lines (list items and table rows single line breaks), ``<pre>`` keeps
+its layout, and script/style disappear. Navigation (``<nav>``, ``role="navigation"``, DocBook's
+``div.navheader``/``div.navfooter``, gtk-doc's ``table.navigation``) is removed with its text; images in ``<header>``/``<footer>``,
+``role="presentation"``, ``aria-hidden`` or declared smaller than 24 px are marked decorative.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
+from bs4.element import CData, ProcessingInstruction
+
+from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder
+from m2io.corpus.parsed import strip_figure_number as _strip_number
+
+_SKIP = frozenset(
+    "script style noscript template head title meta link iframe object embed svg canvas "
+    "button select input textarea map area".split()
+)
+_PARA = frozenset(
+    "p div section article main aside header footer h1 h2 h3 h4 h5 h6 pre blockquote figure "
+    "figcaption table thead tbody tfoot caption ul ol dl hr address details summary fieldset "
+    "form center body html".split()
+)
+_LINE = frozenset("li tr dt dd option".split())
+# Navigation blocks, removed with their text: HTML5, ARIA, DocBook, gtk-doc, Sphinx-like themes.
+_NAV_CLASSES = frozenset({"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related"})
+_FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
+_LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
+_NON_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction, CData)
+_TINY = 24
+
+
+def _text(tag: Tag | None) -> str:
+    return " ".join(tag.get_text(" ").split()) if tag is not None else ""
+
+
+def _has_class(tag: Tag, names: frozenset[str] | set[str]) -> bool:
+    classes = tag.get("class") or []
+    return bool(names.intersection(classes if isinstance(classes, list) else classes.split()))
+
+
+def _px(value: object) -> int | None:
+    m = re.match(r"\s*(\d+)\s*(?:px)?\s*$", str(value or ""))
+    return int(m.group(1)) if m else None
+
+
+def _is_navigation(tag: Tag) -> bool:
+    return (
+        tag.name == "nav"
+        or str(tag.get("role") or "").lower() == "navigation"
+        or (tag.name in ("div", "table") and _has_class(tag, _NAV_CLASSES))
+        or (tag.name == "table" and "navigation" in str(tag.get("summary") or "").lower())
+    )
+
+
+def _figure_caption(img: Tag) -> str:
+    """Caption text from the figure around ``img``: figcaption, DocBook title, caption block."""
+    pieces: list[str] = []
+    figure = img.find_parent("figure")
+    if figure is not None:
+        pieces.append(_text(figure.find("figcaption")))
+    docbook = img.find_parent(lambda t: t.name == "div" and _has_class(t, _FIGURE_CLASSES))
+    if docbook is not None:
+        title = docbook.find(lambda t: isinstance(t, Tag) and _has_class(t, {"title"}))
+        pieces.append(_strip_number(_text(title)))
+    media = img.find_parent(lambda t: t.name == "div" and _has_class(t, {"mediaobject"}))
+    if media is not None:
+        cap = media.find(lambda t: isinstance(t, Tag) and _has_class(t, {"caption"}))
+        if cap is None:
+            sib = media.find_next_sibling()
+            cap = sib if sib is not None and _has_class(sib, {"caption"}) else None
+        pieces.append(_text(cap))
+    return combine_captions(*pieces)
+
+
+def _raw_image(img: Tag) -> RawImage:
+    src = str(img.get("src") or img.get("data-src") or "").strip()
+    role = str(img.get("role") or "").lower()
+    width, height = _px(img.get("width")), _px(img.get("height"))
+    decorative = (
+        role in ("presentation", "none")
+        or str(img.get("aria-hidden") or "").lower() == "true"
+        or img.find_parent(["header", "footer"]) is not None
+        or (width is not None and height is not None and width < _TINY and height < _TINY)
+    )
+    return RawImage(
+        src=src,
+        alt=" ".join(str(img.get("alt") or "").split()),
+        title=" ".join(str(img.get("title") or "").split()),
+        caption=_figure_caption(img),
+        decorative=decorative,
+        width=width,
+        height=height,
+    )
+
+
+def _walk(root: Tag) -> tuple[str, list[RawImage]]:
+    """Plain text of ``root`` with break marks and image placeholders, and its images."""
+    out: list[str] = []
+    images: list[RawImage] = []
+    in_pre = 0
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:  # explicit stack: deeply nested pages would overflow recursion
+        node, closing = stack.pop()
+        if closing and isinstance(node, Tag):
+            in_pre -= node.name == "pre"
+            out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
+            continue
+        if isinstance(node, NavigableString):
+            if isinstance(node, _NON_TEXT):
+                continue
+            s = str(node)
+            if in_pre:
+                s = s.replace("\r\n", "\n").replace(" ", _PRE_SPACE).replace("\t", _PRE_TAB)
+                out.append(s.replace("\n", _LINE_MARK))
+            else:
+                out.append(re.sub(r"\s+", " ", s))
+            continue
+        if not isinstance(node, Tag) or node.name in _SKIP:
+            continue
+        if node.name == "br":
+            out.append(_LINE_MARK)
+            continue
+        if node.name == "img":
+            out.append(placeholder(len(images)))
+            images.append(_raw_image(node))
+            continue
+        if node.name in ("td", "th"):
+            out.append(" ")
+        elif node.name in _PARA or node.name in _LINE:
+            out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
+            in_pre += node.name == "pre"
+            stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.contents))
+    return "".join(out), images
+
+
+def _breaks(m: re.Match[str]) -> str:
+    marks = m.group(0)
+    return "\n\n" if _PARA_MARK in marks or marks.count(_LINE_MARK) > 1 else "\n"
+
+
+def html_to_text(html: str) -> Parsed:
+    """Parse an HTML page into title, plain text and images at offsets.
+
+    The title is the first heading (``h1``-``h6``) outside navigation, else ``<title>``.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    for nav in soup.find_all(_is_navigation):
+        if not nav.decomposed:  # a nav inside a nav that is gone already
+            nav.decompose()
+    heading = soup.find(["h1", "h2", "h3", "h4", "h5", "h6"])
+    title = _text(heading) or _text(soup.find("title"))
+    marked, images = _walk(soup.body or soup)
+    marked = re.sub(r" {2,}", " ", marked)
+    marked = re.sub(f" *[{_LINE_MARK}{_PARA_MARK}][{_LINE_MARK}{_PARA_MARK} ]*", _breaks, marked)
+    marked = marked.replace(_PRE_SPACE, " ").replace(_PRE_TAB, "\t")
+    return finish(title, marked, images)

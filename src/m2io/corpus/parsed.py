@@ -1,0 +1,157 @@
+"""What the Markdown and HTML parsers hand to the folder loader, and the helpers they share.
+
+A parser writes its plain text with an indexed placeholder where each image stood;
+:func:`finish` removes the placeholders, tidies the whitespace around them and returns each
+image's offset in the final text: the end of the text before it, so an image follows the
+sentence that introduces it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_FIGURE_NUMBER = re.compile(r"^(?:Figure|Fig\.|Image|Illustration|Example|Table)\s+[\w.-]*\d\.?\s*")
+_ICON_WORDS = frozenset(
+    "prev previous next home up down left right top back forward note warning tip caution "
+    "important danger "
+    "info toc index contents arrow bullet spacer blank pixel transparent logo".split()
+)
+_ICON_EXTRAS = frozenset("icon icons nav btn button small sm large arrow s l".split())
+
+
+def placeholder(index: int) -> str:
+    """The marker a parser writes in its text where image ``index`` stands."""
+    return f"{_OPEN}{index}{_CLOSE}"
+
+
+@dataclass
+class RawImage:
+    """An image as found in a source file, before its file is resolved and checked.
+
+    Attributes:
+        src: The reference as written (relative path, URL).
+        alt: Alt text.
+        title: Title attribute / Markdown title.
+        caption: Caption from the surrounding figure (figcaption, figure title, caption block).
+        decorative: The markup says it is not content (navigation, role="presentation", ...).
+        width: Declared width in pixels, when given.
+        height: Declared height in pixels, when given.
+    """
+
+    src: str
+    alt: str = ""
+    title: str = ""
+    caption: str = ""
+    decorative: bool = False
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def best_caption(self) -> str:
+        """Figure caption, title and alt text combined without repeating one another."""
+        return combine_captions(self.caption, self.title, self.alt)
+
+
+@dataclass
+class Parsed:
+    """A parsed file: title, plain text, and images at offsets of that text."""
+
+    title: str
+    text: str
+    images: list[tuple[int, RawImage]] = field(default_factory=list)
+
+
+def _sep(space: str) -> str:
+    if space.count("\n") >= 2:
+        return "\n\n"
+    if "\n" in space:
+        return "\n"
+    return " " if space else ""
+
+
+def finish(title: str, marked: str, images: list[RawImage]) -> Parsed:
+    """Remove the placeholders from ``marked`` and place ``images`` at their offsets.
+
+    Whitespace on both sides of a placeholder is merged into one separator (a blank line if
+    either side had one), and the image is placed at the end of the text before it.
+    """
+    out: list[str] = []
+    length = 0
+    pending = ""
+    placed: list[tuple[int, RawImage]] = []
+    pieces = _PLACEHOLDER.split(marked)
+    for i, piece in enumerate(pieces):
+        if i % 2:  # the captured index of a placeholder
+            placed.append((length, images[int(piece)]))
+            continue
+        stripped = piece.lstrip()
+        pending += piece[: len(piece) - len(stripped)]
+        core = stripped.rstrip()
+        if core:
+            if out:
+                out.append(_sep(pending))
+                length += len(out[-1])
+            out.append(core)
+            length += len(core)
+            pending = stripped[len(core) :]
+    return Parsed(" ".join(title.split()), "".join(out), placed)
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends, drop trailing spaces and keep at most one blank line in a row."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def strip_figure_number(title: str) -> str:
+    """``"Figure 1.2. The Layers dialog"`` -> ``"The Layers dialog"``."""
+    return _FIGURE_NUMBER.sub("", " ".join(title.split())).strip()
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def combine_captions(*pieces: str) -> str:
+    """Join caption pieces in order of preference, leaving out any repeated in another.
+
+    Example:
+        >>> combine_captions("The Layers dialog", "", "Layers dialog")
+        'The Layers dialog'
+        >>> combine_captions("Blur filters", "Gaussian blur example")
+        'Blur filters. Gaussian blur example'
+    """
+    kept: list[str] = []
+    for piece in pieces:
+        piece = " ".join(piece.split())
+        key = _key(piece)
+        if not key or any(key in _key(k) for k in kept):
+            continue
+        kept = [k for k in kept if _key(k) not in key]
+        kept.append(piece)
+    out = ""
+    for piece in kept:
+        if out:
+            out += " " if out[-1] in ".!?:;" else ". "
+        out += piece
+    return out
+
+
+def is_icon_word(text: str) -> bool:
+    """Alt text such as ``"[Note]"``, ``"Prev"`` or ``"Home"``: an icon's label, not a caption."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return bool(words) and len(words) <= 2 and all(w in _ICON_WORDS for w in words)
+
+
+def looks_like_icon(src: str) -> bool:
+    """A file name such as ``prev.png``, ``nav-home.gif``, ``warning_icon.svg``."""
+    stem = PurePosixPath(src.split("?")[0].split("#")[0]).stem.lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", stem) if w]
+    if not words or not any(w in _ICON_WORDS for w in words):
+        return False
+    return all(w in _ICON_WORDS or w in _ICON_EXTRAS or w.isdigit() for w in words)
