@@ -74,7 +74,7 @@ body{font:16px/1.6 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem
 padding:0 1rem;color:#1d1d1f;background:#fff}
 h1{font-size:1.35rem;margin-bottom:1.5rem}
 figure{margin:1.2rem 0;padding:.75rem;border:1px solid #e3e3e8;border-radius:8px;background:#fafafc}
-figure img{display:block;max-width:100%;height:auto;margin:0 auto}
+figure img{display:block;max-width:100%;max-height:20rem;width:auto;height:auto;margin:0 auto}
 figcaption{font-size:.85rem;color:#555;margin-top:.5rem;text-align:center}
 .anchor{font-size:.75rem;color:#888}
 details{margin-top:2rem;font-size:.85rem;color:#444}
