@@ -1,0 +1,63 @@
+"""BM25 lexical search over chunks (bm25s + PyStemmer's English stemmer).
+
+Documents and queries go through one analyser (:func:`analyse`): m2io's lower-cased alphanumeric
+tokens, English stopwords dropped, Snowball-stemmed. The vocabulary is sorted before indexing, so
+the saved files are the same whatever the process's hash seed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m2io.registry import require
+from m2io.text import tokenize
+
+
+@lru_cache(maxsize=1)
+def _analyser() -> tuple[Any, frozenset[str]]:
+    stemmer_mod = require("Stemmer", "index")
+    stopwords = require("bm25s.stopwords", "index")
+    return stemmer_mod.Stemmer("english"), frozenset(stopwords.STOPWORDS_EN)
+
+
+def analyse(text: str) -> list[str]:
+    """Tokens as BM25 sees them: lower-cased, stopwords out, stemmed."""
+    stemmer, stop = _analyser()
+    return stemmer.stemWords([t for t in tokenize(text) if t not in stop])
+
+
+class LexicalIndex:
+    """A BM25 index whose rows are the index's chunks, in chunk order."""
+
+    def __init__(self, bm25: Any, n_docs: int) -> None:
+        self._bm25 = bm25
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        bm25s = require("bm25s", "index")
+        docs = [analyse(t) for t in texts]
+        vocab = {tok: i for i, tok in enumerate(sorted({t for d in docs for t in d}))}
+        ids = [[vocab[t] for t in d] for d in docs]
+        bm25 = bm25s.BM25()
+        bm25.index((ids, vocab), show_progress=False)
+        return cls(bm25, len(texts))
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
+        bm25s = require("bm25s", "index")
+        return cls(bm25s.BM25.load(str(folder), show_progress=False), n_docs)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
+        ids = self._bm25.get_tokens_ids(analyse(query))
+        if not ids:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)

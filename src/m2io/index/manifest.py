@@ -1,0 +1,107 @@
+"""The index manifest: what an index folder holds and how it was built.
+
+``manifest.json`` is written last into the build folder, so a folder without one is not an index.
+``content_hash`` covers the documents only (not the build time), so two builds of one corpus
+share it and a caller can tell whether an index is stale with :func:`corpus_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from m2io.types import Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class IndexFormatError(ValueError):
+    """Raised for a folder that is not an m2io index, or one written in another format version."""
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """Description of a built index.
+
+    Attributes:
+        format_version: On-disk layout version; :meth:`Index.open` refuses any other.
+        embedder: Name of the text embedder (a model id or path, loadable by name).
+        dim: Text vector size.
+        image_embedder: Name of the image embedder whose pixel vectors are stored, or None.
+        image_dim: Pixel vector size, or None.
+        max_words: Chunk size limit used by the chunker.
+        overlap_sentences: Sentences shared by consecutive chunks.
+        context_chars: Characters of text kept above and below each image.
+        n_documents: Documents indexed.
+        n_chunks: Chunks (rows of the chunk vectors and of BM25).
+        n_images: Image occurrences (rows of the image vectors); one image used twice counts twice.
+        content_hash: sha256 of the documents' content (see :func:`corpus_hash`).
+        created: UTC build time, ISO 8601; kept out of ``content_hash``.
+    """
+
+    format_version: int
+    embedder: str
+    dim: int
+    image_embedder: str | None
+    image_dim: int | None
+    max_words: int
+    overlap_sentences: int
+    context_chars: int
+    n_documents: int
+    n_chunks: int
+    n_images: int
+    content_hash: str
+    created: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def read(cls, folder: str | Path) -> IndexManifest:
+        """Read ``folder/manifest.json``; :class:`IndexFormatError` names the folder on failure."""
+        folder = Path(folder)
+        path = folder / MANIFEST
+        if not path.is_file():
+            raise IndexFormatError(f"{folder} is not an m2io index (no {MANIFEST})")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise IndexFormatError(f"{folder}: unreadable {MANIFEST}: {err}") from err
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:
+            raise IndexFormatError(
+                f"{folder} holds index format version {version!r}; this m2io reads version "
+                f"{FORMAT_VERSION}: rebuild the index"
+            )
+        names = {f.name for f in fields(cls)}
+        missing = names - set(data)
+        if missing:
+            raise IndexFormatError(f"{folder}: {MANIFEST} lacks {sorted(missing)}")
+        return cls(**{k: data[k] for k in names})
+
+    def write(self, folder: Path) -> None:
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def corpus_hash(documents: list[Document]) -> str:
+    """sha256 over the documents' ids, texts, titles, sources and images, in order."""
+    h = hashlib.sha256()
+    for doc in documents:
+        record = [
+            doc.doc_id,
+            doc.text,
+            doc.title,
+            doc.source,
+            [
+                [a.offset, a.image.image_id, a.image.path, a.image.url, a.image.caption]
+                for a in doc.images
+            ],
+        ]
+        h.update(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
