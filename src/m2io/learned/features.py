@@ -1,0 +1,359 @@
+"""Features of the learned inserter: one vector per (candidate image, option).
+
+For a candidate image ``i`` and an answer of ``n`` sentences, the options are the slots
+``j = 0..n`` ("after sentence j", 0 = before the first) and "leave the image out". A slot is
+described by the sentence it follows (``prev`` = sentence j) and the one it precedes
+(``next`` = sentence j+1): their similarity to the image's caption, how that ranks among the
+answer's sentences, lexical overlap, cue words in ``prev`` ("as shown below:", a sentence ending
+with ":"), heading-like ``next`` sentences (figure titles often follow their figure), the slot's
+relative position and the image's position in its source document. "Leave out" is described by
+candidate-level statistics: how well the caption matches the answer and the question compared
+with the *other* candidates (distractors match worse).
+
+The policy (:mod:`m2io.learned.policy`) scores slots from the slot features and decides
+keep/leave from the candidate features.
+
+Example:
+    >>> texts = candidate_texts(answer, candidates)          # doctest: +SKIP
+    >>> vecs = embedder.encode(texts.all)                    # doctest: +SKIP
+    >>> f = option_features(answer, candidates, vecs, texts)
+    >>> f.slots.shape, f.keep.shape                          # (K, n + 1, N_SLOT), (K, N_KEEP)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from m2io.text import tokenize
+from m2io.types import Candidate, TextAnswer
+
+FEATURE_VERSION = 1
+
+# Words that announce a figure in the sentence before it (manuals, tutorials, recipes).
+CUE_WORDS = (
+    "below",
+    "following",
+    "shown",
+    "shows",
+    "looks like",
+    "look like",
+    "here is",
+    "here are",
+    "as follows",
+    "illustrat",
+    "see ",
+    "example",
+    "figure",
+    "screenshot",
+)
+UI_WORDS = ("dialog", "window", "options", "menu", "tab", "panel", "box", "editor")
+# A figure legend, which follows its figure: "Original image", "Left: before", "Filter applied".
+LEGEND = re.compile(
+    r"^(?:left|right|middle|top|bottom|original|before|after|result|example|figure|fig\.|image"
+    r"|with|without|the (?:original|result|example|image))\b|\bapplied\b|\.{4,}|=",
+    re.IGNORECASE,
+)
+
+SLOT_FEATURES = (
+    "slot_bias",
+    "sim_prev",
+    "sim_next",
+    "margin_prev",
+    "margin_next",
+    "best_prev",
+    "best_next",
+    "inv_rank_prev",
+    "inv_rank_next",
+    "sim_prev2",
+    "sim_next2",
+    "lex_prev",
+    "lex_next",
+    "is_first",
+    "is_last",
+    "rel_pos",
+    "doc_pos_gap",
+    "doc_rank_gap",
+    "first_x_doc_pos",
+    "first_x_doc_earliest",
+    "colon_prev",
+    "cue_prev",
+    "ui_prev",
+    "short_prev",
+    "heading_next",
+    "short_next",
+    "legend_prev",
+    "legend_next",
+    "topic_break",
+    "cand_best_next",
+    "cand_best_prev",
+    "first_x_sim_next",
+    "first_x_question_z",
+    "colon_x_best_next",
+    "colon_x_sim_near",
+    "empty_x_legend_next",
+    "empty_x_colon_prev",
+)
+KEEP_FEATURES = (
+    "keep_bias",
+    "max_sim",
+    "max_sim_z",
+    "max_sim_rank",
+    "mean_sim",
+    "mean_sim_z",
+    "question_sim",
+    "question_sim_z",
+    "max_lex",
+    "caption_empty",
+    "n_candidates",
+)
+FEATURE_NAMES = SLOT_FEATURES + KEEP_FEATURES
+N_SLOT = len(SLOT_FEATURES)
+N_KEEP = len(KEEP_FEATURES)
+
+_TERMINAL = (".", "!", "?", ":", ";", ",")
+_SHORT = 45
+_CONTEXT_CHARS = 300
+_Z_EPS = 0.05
+
+
+def candidate_text(c: Candidate) -> str:
+    """What stands for an image: its caption, else its source context (truncated), else "".
+
+    The caption is used as is (stripped), the text the rule inserter embeds too, so an
+    evaluation run can embed both inserters' texts in one batch.
+    """
+    caption = c.image.caption.strip()
+    if caption:
+        return caption
+    return " ".join(c.context.split())[:_CONTEXT_CHARS]
+
+
+@dataclass(frozen=True)
+class ItemTexts:
+    """The texts to embed for one decision, in the order :func:`option_features` expects."""
+
+    sentences: tuple[str, ...]
+    candidates: tuple[str, ...]
+    question: str
+
+    @property
+    def all(self) -> list[str]:
+        """Sentences, then candidate texts, then the question (empty texts included)."""
+        return [*self.sentences, *self.candidates, self.question]
+
+
+def candidate_texts(answer: TextAnswer, candidates: Sequence[Candidate]) -> ItemTexts:
+    return ItemTexts(
+        sentences=tuple(s.text for s in answer.sentences),
+        candidates=tuple(candidate_text(c) for c in candidates),
+        question=answer.question,
+    )
+
+
+def _contains_any(text: str, words: Sequence[str]) -> float:
+    return float(any(w in text for w in words))
+
+
+def _sentence_cues(sentences: Sequence[str]) -> np.ndarray:
+    """Per sentence: colon, cue word, UI word, short, heading-like, legend. Shape ``(n, 6)``."""
+    out = np.zeros((len(sentences), 6), dtype=np.float32)
+    for k, s in enumerate(sentences):
+        low = s.lower()
+        out[k] = (
+            float(s.rstrip().endswith(":")),
+            _contains_any(low, CUE_WORDS),
+            _contains_any(low, UI_WORDS),
+            float(len(s) < _SHORT),
+            float(len(s) < 2 * _SHORT and not s.rstrip().endswith(_TERMINAL)),
+            float(len(s) < 2 * _SHORT and bool(LEGEND.search(s.strip()))),
+        )
+    return out
+
+
+def _lexical(caption: str, sentence_words: Sequence[set[str]]) -> np.ndarray:
+    """Share of the caption's word types found in each sentence."""
+    cap = set(tokenize(caption))
+    if not cap:
+        return np.zeros(len(sentence_words), dtype=np.float32)
+    return np.array([len(cap & words) / len(cap) for words in sentence_words], dtype=np.float32)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    if len(values) < 2:
+        return np.zeros_like(values)
+    return (values - values.mean()) / (values.std() + _Z_EPS)
+
+
+@dataclass(frozen=True)
+class OptionFeatures:
+    """Features of one decision: ``slots`` ``(K, n + 1, N_SLOT)``, ``keep`` ``(K, N_KEEP)``."""
+
+    slots: np.ndarray
+    keep: np.ndarray
+
+
+def option_features(
+    answer: TextAnswer,
+    candidates: Sequence[Candidate],
+    vectors: np.ndarray,
+    texts: ItemTexts | None = None,
+) -> OptionFeatures:
+    """Feature tensor of one decision.
+
+    Args:
+        answer: The answer, split into ``n`` sentences (``n`` >= 1).
+        candidates: The ``K`` candidate images.
+        vectors: L2-normalised embeddings of ``texts.all`` (sentences, candidates, question).
+        texts: The texts behind ``vectors``; recomputed from ``answer``/``candidates`` if None.
+
+    Returns:
+        Slot features ``(K, n + 1, N_SLOT)`` (slot j = after sentence j) and keep/leave
+        features ``(K, N_KEEP)``.
+    """
+    texts = texts or candidate_texts(answer, candidates)
+    n, k = len(texts.sentences), len(texts.candidates)
+    if n == 0:
+        raise ValueError("option_features needs at least one sentence")
+    if vectors.shape[0] != n + k + 1:
+        raise ValueError(f"expected {n + k + 1} vectors, got {vectors.shape[0]}")
+    sent, cand, question = vectors[:n], vectors[n : n + k], vectors[n + k]
+    empty = np.array([not t for t in texts.candidates], dtype=bool)
+    sims = (cand @ sent.T).astype(np.float32)  # (K, n)
+    sims[empty] = 0.0
+    best = sims.max(axis=1, keepdims=True)
+    ranks = np.argsort(np.argsort(-sims, axis=1, kind="stable"), axis=1)  # 0 = most similar
+    words = [set(tokenize(s)) for s in texts.sentences]
+    lex = np.stack([_lexical(t, words) for t in texts.candidates]) if k else sims
+    cues = _sentence_cues(texts.sentences)
+    col_best = (sims >= sims.max(axis=0, keepdims=True) - 1e-6) & (sims > 0)  # best candidate
+    q_sim = (cand @ question).astype(np.float32)
+    q_sim[empty] = 0.0
+    q_z = _zscore(q_sim)
+    adjacent = np.einsum("nd,nd->n", sent[:-1], sent[1:]) if n > 1 else np.zeros(0)
+
+    x = np.zeros((k, n + 1, N_SLOT), dtype=np.float32)
+    j = np.arange(n + 1)
+    has_prev, has_next = j > 0, j < n
+    prev_idx, next_idx = np.clip(j - 1, 0, n - 1), np.clip(j, 0, n - 1)
+    prev2_idx, next2_idx = np.clip(j - 2, 0, n - 1), np.clip(j + 1, 0, n - 1)
+    has_prev2, has_next2 = j > 1, j < n - 1
+
+    def pick(values: np.ndarray, idx: np.ndarray, mask: np.ndarray, fill: float = 0.0):
+        return np.where(mask, values[..., idx], fill)
+
+    s_prev, s_next = pick(sims, prev_idx, has_prev), pick(sims, next_idx, has_next)
+    colon_prev = pick(cues[:, 0], prev_idx, has_prev)
+    heading_next = pick(cues[:, 4], next_idx, has_next)
+    legend_next = pick(cues[:, 5], next_idx, has_next)
+    first = (j == 0).astype(np.float32)
+    empty_col = empty.astype(np.float32)[:, None]
+    best_next = pick((ranks == 0).astype(np.float32), next_idx, has_next)
+    doc_pos = np.array(
+        [c.doc_position if c.doc_position is not None else np.nan for c in candidates],
+        dtype=np.float32,
+    )
+    rel = j / n
+    gap = np.abs(rel[None, :] - doc_pos[:, None])
+    known = ~np.isnan(doc_pos)
+    doc_rank = np.zeros(k, dtype=np.float32)
+    if known.sum() > 1:
+        r = np.argsort(np.argsort(doc_pos[known], kind="stable"), kind="stable")
+        doc_rank[known] = r / (known.sum() - 1)
+    earliest = known & (doc_rank == 0)
+    columns = {
+        "slot_bias": np.ones(n + 1),
+        "sim_prev": s_prev,
+        "sim_next": s_next,
+        "margin_prev": pick(sims - best, prev_idx, has_prev, -1.0),
+        "margin_next": pick(sims - best, next_idx, has_next, -1.0),
+        "best_prev": pick((ranks == 0).astype(np.float32), prev_idx, has_prev),
+        "best_next": best_next,
+        "inv_rank_prev": pick(1.0 / (1.0 + ranks), prev_idx, has_prev),
+        "inv_rank_next": pick(1.0 / (1.0 + ranks), next_idx, has_next),
+        "sim_prev2": pick(sims, prev2_idx, has_prev2),
+        "sim_next2": pick(sims, next2_idx, has_next2),
+        "lex_prev": pick(lex, prev_idx, has_prev),
+        "lex_next": pick(lex, next_idx, has_next),
+        "is_first": (j == 0).astype(np.float32),
+        "is_last": (j == n).astype(np.float32),
+        "rel_pos": rel,
+        "doc_pos_gap": np.where(np.isnan(gap), 0.0, gap),
+        "doc_rank_gap": np.where(known[:, None], np.abs(rel[None, :] - doc_rank[:, None]), 0.0),
+        "first_x_doc_pos": first[None, :] * np.where(known, doc_pos, 0.5)[:, None],
+        "first_x_doc_earliest": first[None, :] * earliest[:, None],
+        "colon_prev": colon_prev,
+        "cue_prev": pick(cues[:, 1], prev_idx, has_prev),
+        "ui_prev": pick(cues[:, 2], prev_idx, has_prev),
+        "short_prev": pick(cues[:, 3], prev_idx, has_prev),
+        "heading_next": heading_next,
+        "short_next": pick(cues[:, 3], next_idx, has_next),
+        "legend_prev": pick(cues[:, 5], prev_idx, has_prev),
+        "legend_next": legend_next,
+        "topic_break": np.where(
+            has_prev & has_next, 1.0 - adjacent[np.clip(j - 1, 0, max(n - 2, 0))], 0.0
+        )
+        if n > 1
+        else np.zeros(n + 1),
+        "cand_best_next": pick(col_best.astype(np.float32), next_idx, has_next),
+        "cand_best_prev": pick(col_best.astype(np.float32), prev_idx, has_prev),
+        "first_x_sim_next": first * s_next,
+        "first_x_question_z": first[None, :] * q_z[:, None],
+        "colon_x_best_next": colon_prev * best_next,
+        "colon_x_sim_near": colon_prev * np.maximum(s_prev, s_next),
+        "empty_x_legend_next": empty_col * legend_next,
+        "empty_x_colon_prev": empty_col * colon_prev,
+    }
+    for f, name in enumerate(SLOT_FEATURES):
+        x[:, :, f] = columns[name]
+
+    max_sim = sims.max(axis=1) if k else np.zeros(0)
+    mean_sim = sims.mean(axis=1) if k else np.zeros(0)
+    order = np.argsort(np.argsort(-max_sim, kind="stable"), kind="stable")
+    keep = {
+        "keep_bias": np.ones(k),
+        "max_sim": max_sim,
+        "max_sim_z": _zscore(max_sim),
+        "max_sim_rank": order / max(k - 1, 1),
+        "mean_sim": mean_sim,
+        "mean_sim_z": _zscore(mean_sim),
+        "question_sim": q_sim,
+        "question_sim_z": q_z,
+        "max_lex": lex.max(axis=1) if k else np.zeros(0),
+        "caption_empty": empty.astype(np.float32),
+        "n_candidates": np.full(k, min(k, 20) / 10.0),
+    }
+    z = np.stack([np.asarray(keep[name], dtype=np.float32) for name in KEEP_FEATURES], axis=1)
+    return OptionFeatures(x, z.reshape(k, N_KEEP))
+
+
+# --- chapters of the GIMP dev set, for the chapter split --------------------------------------
+
+_MENU_HEAD = re.compile(r"([A-Z][\w-]*)\s*→")
+_MENUS = frozenset(
+    {"File", "Edit", "Select", "View", "Image", "Layer", "Colors", "Windows", "Help"}
+)
+CHAPTERS = ("filters", "tools", "dialogs", "menus", "other")
+
+
+def document_chapter(text: str) -> str:
+    """Chapter of a GIMP-manual page, from the menu paths it gives ("Filters → Blur → …").
+
+    Rule, first match wins: a ``Filters →`` path → ``filters``; a ``Tools →`` path → ``tools``;
+    a ``Windows →`` path and "dialog" in the first 300 characters → ``dialogs``; any other
+    main-menu path (File, Edit, Select, View, Image, Layer, Colors, Windows, Help) → ``menus``;
+    no menu path (concepts, tutorials, glossary, licence) → ``other``.
+    """
+    heads = set(_MENU_HEAD.findall(text))
+    if "Filters" in heads:
+        return "filters"
+    if "Tools" in heads:
+        return "tools"
+    if "Windows" in heads and "dialog" in text[:300].lower():
+        return "dialogs"
+    if heads & _MENUS:
+        return "menus"
+    return "other"

@@ -1,0 +1,120 @@
+"""Features of the learned inserter, on hand-built answers with hand-built vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from m2io.learned.features import (
+    KEEP_FEATURES,
+    N_KEEP,
+    N_SLOT,
+    SLOT_FEATURES,
+    candidate_texts,
+    document_chapter,
+    option_features,
+)
+from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
+
+ANSWER = TextAnswer(
+    "How do I open the Levels dialog?",
+    (
+        Sentence("Levels adjusts the brightness of an image."),
+        Sentence("The dialog looks like this:"),
+        Sentence("Input levels"),
+    ),
+)
+CANDS = (
+    Candidate(ImageRef("levels", caption="The Levels dialog"), doc_position=0.4),
+    Candidate(ImageRef("blank", caption="")),
+)
+
+
+def _vectors(n_sent: int, rows: dict[int, np.ndarray], dim: int = 8) -> np.ndarray:
+    """Sentence k gets unit vector e_k; other rows as given (question = e_7)."""
+    vecs = np.zeros((n_sent + len(CANDS) + 1, dim), dtype=np.float32)
+    for k in range(n_sent):
+        vecs[k, k] = 1.0
+    for r, v in rows.items():
+        vecs[r] = v
+    vecs[-1, 7] = 1.0
+    return vecs
+
+
+def col(name: str) -> int:
+    return SLOT_FEATURES.index(name)
+
+
+def kcol(name: str) -> int:
+    return KEEP_FEATURES.index(name)
+
+
+def test_shapes_and_texts():
+    texts = candidate_texts(ANSWER, CANDS)
+    assert texts.candidates == ("The Levels dialog", "")
+    assert len(texts.all) == 3 + 2 + 1
+    cap = np.zeros(8, dtype=np.float32)
+    cap[2] = 1.0  # the caption is sentence 3 ("Input levels")
+    f = option_features(ANSWER, CANDS, _vectors(3, {3: cap}), texts)
+    assert f.slots.shape == (2, 4, N_SLOT)  # K candidates × (n + 1) slots
+    assert f.keep.shape == (2, N_KEEP)
+    assert np.isfinite(f.slots).all() and np.isfinite(f.keep).all()
+
+
+def test_slot_values_follow_the_sentences_around_each_slot():
+    cap = np.zeros(8, dtype=np.float32)
+    cap[2] = 1.0  # identical to sentence 3
+    f = option_features(ANSWER, CANDS, _vectors(3, {3: cap}))
+    x = f.slots[0]
+    # slot j sits after sentence j and before sentence j + 1
+    np.testing.assert_allclose(x[:, col("sim_next")], [0, 0, 1, 0])
+    np.testing.assert_allclose(x[:, col("sim_prev")], [0, 0, 0, 1])
+    np.testing.assert_allclose(x[:, col("best_next")], [0, 0, 1, 0])
+    np.testing.assert_allclose(x[:, col("is_first")], [1, 0, 0, 0])
+    np.testing.assert_allclose(x[:, col("is_last")], [0, 0, 0, 1])
+    np.testing.assert_allclose(x[:, col("rel_pos")], [0, 1 / 3, 2 / 3, 1])
+    # "The dialog looks like this:" announces a figure: slot 2 follows it
+    np.testing.assert_allclose(x[:, col("colon_prev")], [0, 0, 1, 0])
+    np.testing.assert_allclose(x[:, col("cue_prev")], [0, 0, 1, 0])
+    np.testing.assert_allclose(x[:, col("colon_x_best_next")], [0, 0, 1, 0])
+    np.testing.assert_allclose(x[:, col("heading_next")], [0, 0, 1, 0])  # "Input levels"
+    np.testing.assert_allclose(
+        x[:, col("doc_pos_gap")], np.abs(np.array([0, 1 / 3, 2 / 3, 1]) - 0.4), rtol=1e-6
+    )
+
+
+def test_empty_caption_is_flagged_and_has_no_similarity():
+    f = option_features(ANSWER, CANDS, _vectors(3, {}))
+    assert f.keep[1, kcol("caption_empty")] == 1.0
+    assert f.keep[0, kcol("caption_empty")] == 0.0
+    assert np.all(f.slots[1, :, col("sim_next")] == 0)
+    np.testing.assert_allclose(f.slots[1, :, col("empty_x_colon_prev")], [0, 0, 1, 0])
+
+
+def test_keep_features_compare_candidates():
+    good = np.zeros(8, dtype=np.float32)
+    good[0] = 1.0  # matches sentence 1
+    f = option_features(ANSWER, CANDS, _vectors(3, {3: good}))
+    assert f.keep[0, kcol("max_sim")] == pytest.approx(1.0)
+    assert f.keep[0, kcol("max_sim_z")] > 0 > f.keep[1, kcol("max_sim_z")]
+    assert f.keep[0, kcol("max_sim_rank")] == 0.0
+    np.testing.assert_allclose(f.keep[:, kcol("keep_bias")], 1.0)
+
+
+def test_wrong_number_of_vectors_is_an_error():
+    with pytest.raises(ValueError, match="vectors"):
+        option_features(ANSWER, CANDS, np.zeros((3, 8), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("text", "chapter"),
+    [
+        ("Activate the filter: Filters → Blur → Gaussian Blur", "filters"),
+        ("Tools → Paint Tools → Clone", "tools"),
+        ("The Brushes dialog ... Windows → Dockable Dialogs → Brushes", "dialogs"),
+        ("Image → Canvas Size…", "menus"),
+        ("GIMP is a free program.", "other"),
+    ],
+)
+def test_document_chapter_rule(text, chapter):
+    assert document_chapter(text) == chapter

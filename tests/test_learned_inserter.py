@@ -1,0 +1,127 @@
+"""Saving/loading a policy and the LearnedInserter backend built on it."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import numpy as np
+import pytest
+
+from m2io.inserters.base import INSERTERS, Inserter
+from m2io.learned import DEFAULT_MODEL_DIR, ModelCard, ModelError, load_model, save_model
+from m2io.learned.features import N_KEEP, N_SLOT, SLOT_FEATURES
+from m2io.learned.policy import Policy
+from m2io.types import Candidate, ImageRef, Placement, Sentence, TextAnswer
+
+ANSWER = TextAnswer(
+    "How do I crop an image?",
+    (
+        Sentence("Select the Crop tool in the toolbox."),
+        Sentence("Its options look like this:"),
+        Sentence("Drag a rectangle over the part to keep."),
+    ),
+)
+CANDS = (
+    Candidate(ImageRef("opts", caption="Crop tool options")),
+    Candidate(ImageRef("cat", caption="A cat on a sofa")),
+    Candidate(ImageRef("opts", caption="Crop tool options")),  # duplicate id
+    Candidate(ImageRef("blank")),
+)
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words vectors (tests only): no model to load."""
+
+    name = "hash-16"
+    dim = 16
+
+    def encode(self, texts, *, batch_size=64, progress=False):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, zlib.crc32(w.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+def colon_policy() -> Policy:
+    """Keeps every captioned image; puts it after a sentence ending with ':'."""
+    policy = Policy.init(N_SLOT, N_KEEP, hidden=2, seed=0)
+    policy.params["u"][0] = 2.0
+    policy.params["w"][SLOT_FEATURES.index("colon_prev")] = 5.0
+    return policy
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    return save_model(
+        tmp_path / "model", colon_policy(), ModelCard(alpha=0.6, seed=3, embedder="hash-16")
+    )
+
+
+def test_save_load_round_trip(model_dir):
+    policy, card = load_model(model_dir)
+    for k, v in colon_policy().params.items():
+        np.testing.assert_allclose(policy.params[k], v, rtol=1e-6)
+    assert (card.alpha, card.seed, card.embedder) == (0.6, 3, "hash-16")
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["format_version"] == 1
+    assert config["slot_features"] == list(SLOT_FEATURES)
+    assert (model_dir / "model.safetensors").is_file()
+
+
+def test_bad_model_folders_give_clear_errors(tmp_path, model_dir):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="missing config.json, model.safetensors"):
+        load_model(tmp_path / "empty")
+    config = json.loads((model_dir / "config.json").read_text())
+    config["slot_features"] = config["slot_features"][:-1]
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="other features"):
+        load_model(model_dir)
+    config["format_version"] = 99
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="format version"):
+        load_model(model_dir)
+
+
+def test_learned_inserter_follows_the_protocol(model_dir):
+    from m2io.inserters.learned import LearnedInserter
+
+    assert INSERTERS.get("learned") is LearnedInserter
+    ins = INSERTERS.create("learned", model=str(model_dir), embedder=HashEmbedder())
+    assert isinstance(ins, Inserter)
+    placement = ins.insert(ANSWER, CANDS)
+    assert isinstance(placement, Placement) and placement.format_ok
+    ids = [s.image_id for s in placement.slots]
+    assert len(ids) == len(set(ids))  # each image once, duplicates included
+    assert placement.as_dict()["opts"] == 2  # after "Its options look like this:"
+    assert all(0 <= s.after_sentence <= len(ANSWER.sentences) for s in placement.slots)
+    assert [s.after_sentence for s in placement.slots] == sorted(
+        s.after_sentence for s in placement.slots
+    )
+    assert set(ins.last_timing) == {"embed_ms", "policy_ms", "total_ms"}
+    assert 0 <= ins.last_timing["policy_ms"] < 200
+    assert ins.insert(ANSWER, ()) == Placement()
+    assert ins.insert(TextAnswer("q", ()), CANDS) == Placement()
+
+
+def test_learned_inserter_bad_model_dir_is_a_clear_error(tmp_path):
+    from m2io.inserters.learned import LearnedInserter
+
+    with pytest.raises(ModelError, match="train one with: m2io train inserter-policy"):
+        LearnedInserter(tmp_path, embedder=HashEmbedder())
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").exists(), reason="no shipped model")
+def test_default_model_loads_and_places_with_the_real_embedder(embedder):
+    from m2io.inserters.learned import LearnedInserter
+
+    ins = LearnedInserter(embedder=embedder)
+    assert ins.model_dir == DEFAULT_MODEL_DIR
+    placement = ins.insert(ANSWER, CANDS)
+    assert placement.format_ok
+    assert "opts" in placement.as_dict()
