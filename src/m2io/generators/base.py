@@ -18,3 +18,4 @@ class Generator(Protocol):
 GENERATORS = Registry("generator")
 GENERATORS.add_lazy("extractive", "m2io.generators.extractive:ExtractiveGenerator")
 GENERATORS.add_lazy("openai", "m2io.generators.openai:OpenAIGenerator")
+GENERATORS.add_lazy("local", "m2io.generators.local:LocalGenerator")

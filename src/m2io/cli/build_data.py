@@ -1,0 +1,65 @@
+"""``m2io build-inserter-data``: write the M2IO-Inserter training set from an MRAMG-layout subset.
+
+Gold answers without their images, gold images + 1:1 distractors as candidates, the inserter
+prompt and the gold output, split train/validation by document. Example::
+
+    m2io build-inserter-data --data ../shared/bench/gimp --subset gimp \\
+        --out .m2io/train/gimp-inserter --distractors random --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from m2io.evaluation.items import DISTRACTOR_MODES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="MRAMG-layout folder")
+    p.add_argument("--subset", help="subset name (default: the only one in --data)")
+    p.add_argument("--out", required=True, help="output folder (JSONL + meta.json + hf/)")
+    p.add_argument(
+        "--distractors",
+        choices=DISTRACTOR_MODES,
+        default="random",
+        help="random images from other documents, or the most similar ones",
+    )
+    p.add_argument("--ratio", type=float, default=1.0, help="distractors per gold image")
+    p.add_argument("--seed", type=int, default=0, help="seeds distractors and candidate order")
+    p.add_argument(
+        "--with-context",
+        action="store_true",
+        help="give candidates their source context (leaks positions in derived sets)",
+    )
+    p.add_argument(
+        "--no-hf",
+        action="store_true",
+        help="skip the Hugging Face datasets folder (no 'datasets' needed)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.training.data import build_inserter_dataset, write_dataset
+
+    splits = build_inserter_dataset(
+        args.data,
+        args.subset,
+        distractors=args.distractors,
+        ratio=args.ratio,
+        seed=args.seed,
+        with_context=args.with_context,
+    )
+    meta = {
+        "data": str(args.data),
+        "subset": args.subset,
+        "distractors": args.distractors,
+        "ratio": args.ratio,
+        "seed": args.seed,
+        "with_context": args.with_context,
+    }
+    out = write_dataset(splits, args.out, meta=meta, hf=not args.no_hf)
+    for name, rows in splits.items():
+        print(f"{name}: {len(rows)} rows")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,91 @@
+"""Text stage backed by a local ``transformers`` model (no server, no API key).
+
+Same prompt as the OpenAI generator (:mod:`m2io.generators.prompts`), run in-process through
+:class:`~m2io.llm.local.LocalChatModel`. Registered as generator ``"local"``::
+
+    generator: {name: local, model: smollm2-135m, max_tokens: 200}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from m2io.generators.openai import attribute
+from m2io.generators.prompts import SYSTEM, context_block
+from m2io.llm.client import LLMError
+from m2io.text import split_sentences
+from m2io.types import Retrieval, Sentence, TextAnswer
+
+
+class LocalGenerator:
+    """Writes the answer with a local chat model over the retrieved excerpts.
+
+    Args:
+        model: Hub id (needs the hub or its cache), local model folder, or ``"smollm2-135m"``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        temperature: Sampling temperature (0 = greedy).
+        max_tokens: Answer length cap.
+        max_context_chars: Excerpt text kept in the prompt (small models have short contexts).
+        num_threads: CPU threads for torch (process-wide).
+        client: A ready chat backend (anything with ``.chat``); overrides ``model``.
+
+    Example:
+        >>> gen = LocalGenerator(model="smollm2-135m")
+        >>> gen.generate("How do I crop?", retrieval).text  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "smollm2-135m",
+        device: str = "auto",
+        temperature: float = 0.0,
+        max_tokens: int = 300,
+        max_context_chars: int = 4000,
+        num_threads: int | None = None,
+        client: Any | None = None,
+    ) -> None:
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        if max_context_chars < 100:
+            raise ValueError(f"max_context_chars must be >= 100, got {max_context_chars}")
+        self.model = model
+        self.device = device
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.max_context_chars = max_context_chars
+        self.num_threads = num_threads
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The local chat model, loaded on first use."""
+        if self._client is None:
+            from m2io.llm.local import LocalChatModel
+
+            self._client = LocalChatModel(
+                self.model, device=self.device, num_threads=self.num_threads
+            )
+        return self._client
+
+    def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
+        excerpts = context_block(retrieval, max_chars=self.max_context_chars)
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
+        ]
+        try:
+            result = self.client.chat(
+                messages, temperature=self.temperature, max_tokens=self.max_tokens
+            )
+        except LLMError as err:
+            from m2io.generators.extractive import ExtractiveGenerator
+
+            fallback = ExtractiveGenerator().generate(question, retrieval)
+            note = f"local generator failed ({err}); fell back to the extractive answer"
+            return TextAnswer(question, fallback.sentences, notes=(*fallback.notes, note))
+        sentences = tuple(
+            Sentence(s, attribute(s, retrieval)) for s in split_sentences(result.text.strip())
+        )
+        notes = () if sentences else ("local generator returned an empty answer",)
+        return TextAnswer(question, sentences, usage=result.usage, notes=notes)

