@@ -53,3 +53,14 @@ def test_registry_lists_valid_names_on_unknown():
     with pytest.raises(ValueError, match="rule"):
         INSERTERS.get("nope")
     assert INSERTERS.get("m2io.inserters.none:NoInserter") is NoInserter
+
+
+def test_embedder_reuses_remembered_vectors(embedder):
+    import numpy as np
+
+    v = np.full((1, embedder.dim), 1 / np.sqrt(embedder.dim), dtype=np.float32)
+    embedder.remember(["zz unique text remembered by the test"], v)
+    out = embedder.encode(["zz unique text remembered by the test", "crop an image"])
+    assert np.allclose(out[0], v[0])
+    assert not np.allclose(out[1], v[0])
+    assert np.isclose(np.linalg.norm(out[1]), 1.0, atol=1e-4)

@@ -17,8 +17,20 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from m2io.registry import require
+from m2io.types import Candidate
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+IMAGE_CONTEXT_WORDS = 20
+
+
+def image_text(c: Candidate, words: int = IMAGE_CONTEXT_WORDS) -> str:
+    """The text that stands for an image when comparing it with text: its caption, then the last
+    ``words`` words above it and the first ``words`` words below it (the nearest text says most
+    about an image, and embedding time grows with length). The index embeds exactly this, so an
+    inserter asking for the same text gets the stored vector back (see ``remember``)."""
+    before = " ".join(c.context_before.split()[-words:]) if words else ""
+    after = " ".join(c.context_after.split()[:words]) if words else ""
+    return "\n".join(t for t in (c.image.caption.strip(), before, after) if t)
 
 
 @contextmanager
@@ -91,12 +103,32 @@ class SentenceTransformerEmbedder:
         )
         self._lock = threading.Lock()
         self.small_batch = small_batch
+        self._memo: dict[str, np.ndarray] = {}
+
+    def remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Keep ``vectors`` as the embeddings of ``texts``; later ``encode`` calls reuse them.
+
+        An index seeds this with its stored image vectors so that inserters comparing answer
+        sentences with images do not re-embed the images on every query.
+        """
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        for t, v in zip(texts, vectors, strict=True):
+            self._memo[t] = np.asarray(v, dtype=np.float32)
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, progress: bool = False
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._memo:
+            known = [self._memo.get(t) for t in texts]
+            missing = [t for t, v in zip(texts, known, strict=True) if v is None]
+            fresh = iter(self._encode(missing, batch_size, progress) if missing else ())
+            return np.stack([v if v is not None else next(fresh) for v in known])
+        return self._encode(list(texts), batch_size, progress)
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         with self._lock, _few_threads(len(texts) <= self.small_batch):
             vecs = self._model.encode(
                 list(texts),

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from m2io.embed.image import ImageEmbedder
-from m2io.embed.text import TextEmbedder, load_text_embedder
+from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_text_embedder
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import FORMAT_VERSION, MANIFEST, IndexManifest, corpus_hash
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
@@ -40,7 +40,6 @@ from m2io.types import Candidate, Chunk, Document
 logger = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 300
-IMAGE_CONTEXT_WORDS = 20
 
 
 def chunk_embedding_text(chunk: Chunk) -> str:
@@ -52,12 +51,8 @@ def chunk_embedding_text(chunk: Chunk) -> str:
 
 
 def image_embedding_text(c: Candidate, words: int = IMAGE_CONTEXT_WORDS) -> str:
-    """What is embedded for an image: its caption, then the last ``words`` words above it and the
-    first ``words`` words below it (a shorter window than the stored context: the nearest text
-    says most about an image, and embedding time grows with length)."""
-    before = " ".join(c.context_before.split()[-words:]) if words else ""
-    after = " ".join(c.context_after.split()[:words]) if words else ""
-    return "\n".join(t for t in (c.image.caption, before, after) if t)
+    """What is embedded for an image: see :func:`m2io.embed.text.image_text`."""
+    return image_text(c, words)
 
 
 def _occurrences(

@@ -66,11 +66,12 @@ class Index:
         self.candidates = candidates
         self.lexical = lexical
         self._chunk_index, self._chunk_vecs = chunk_vectors
-        self._image_index, _ = image_vectors
+        self._image_index, self._image_vecs = image_vectors
         self._pixel_index = pixel_vectors[0] if pixel_vectors is not None else None
         if embedder is not None:
             self._check_embedder(embedder.name, embedder.dim, manifest.embedder, manifest.dim)
             self.__dict__["embedder"] = embedder  # fills the cached_property
+            self._seed(embedder)
         if image_embedder is not None:
             if manifest.image_embedder is None:
                 raise ValueError(f"index {folder} holds no image vectors; no image embedder needed")
@@ -147,7 +148,17 @@ class Index:
 
         emb = load_text_embedder(self.manifest.embedder)
         self._check_embedder(emb.name, emb.dim, self.manifest.embedder, self.manifest.dim)
+        self._seed(emb)
         return emb
+
+    def _seed(self, emb: TextEmbedder) -> None:
+        """Hand the stored image vectors to ``emb`` (if it can keep them) so inserters that embed
+        the same image texts get them without recomputing."""
+        remember = getattr(emb, "remember", None)
+        if remember is not None and len(self.candidates) == len(self._image_vecs):
+            from m2io.embed.text import image_text
+
+            remember([image_text(c) for c in self.candidates], self._image_vecs)
 
     @cached_property
     def image_embedder(self) -> ImageEmbedder:

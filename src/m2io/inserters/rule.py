@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
+from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, image_text, load_text_embedder
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
 
-def candidate_text(c: Candidate, *, context_chars: int = 300) -> str:
-    """What the rule compares with sentences: caption plus the source context, when known."""
-    ctx = " ".join(c.context.split())[:context_chars]
-    return " ".join(t for t in (c.image.caption.strip(), ctx) if t)
+def candidate_text(c: Candidate) -> str:
+    """What the rule compares with sentences: caption plus the nearest source text, when known
+    (:func:`m2io.embed.text.image_text`, the same text the index embeds for the image)."""
+    return image_text(c)
 
 
 class RuleInserter:
