@@ -79,7 +79,7 @@ def main() -> None:
     val = {m: prepare(items, embedder, cache_dir=args.cache_dir) for m, items in held.items()}
     rows: list[dict] = [
         {
-            "system": "rule (threshold 0.5)",
+            "system": "rule (default threshold)",
             "alpha": None,
             "seconds": 0.0,
             **{m: rule_metrics(items, embedder) for m, items in held.items()},
