@@ -65,9 +65,7 @@ def _occurrences(corpus: Corpus) -> dict[str, _Occurrence]:
     return out
 
 
-def _candidate(
-    image: ImageRef, occ: _Occurrence | None, with_context: bool
-) -> Candidate:
+def _candidate(image: ImageRef, occ: _Occurrence | None, with_context: bool) -> Candidate:
     if occ is None:
         return Candidate(image)
     before, after = image_context(occ.doc, occ.index) if with_context else ("", "")
@@ -132,8 +130,9 @@ def build_inserter_items(
         if (require_images and not gold) or not sentences:
             continue
         n_dis = round(ratio * len(gold))
-        banned = set(gold) | set(q.provenance)
-        allowed = [i for i in pool if i not in gold and pool_docs[i] not in banned]
+        # image ids and doc ids may overlap (both numeric in MRAMG): keep the two sets apart
+        source_docs = set(q.provenance)
+        allowed = [i for i in pool if i not in gold and pool_docs[i] not in source_docs]
         if distractors == "random" or vecs is None:
             chosen = rng.sample(allowed, min(n_dis, len(allowed)))
         else:

@@ -1,0 +1,168 @@
+"""``m2io eval``: run a whole pipeline on every question of an MRAMG-layout subset and score it.
+
+Indexes the subset's documents once (kept under ``.m2io/eval-index/`` in the working directory
+and reused while the documents are unchanged), answers each question, and writes the metrics,
+stage latencies, tokens and cost. Examples::
+
+    m2io eval --data ../shared/bench/gimp --subset gimp --generator extractive --inserter rule \\
+        --out results/gimp-e2e-extractive+rule.json
+    m2io eval --data DIR --subset wit --mode singleshot --base-url http://localhost:8000/v1 \\
+        --generator-model qwen2.5-vl-7b-instruct --limit 100
+
+Ctrl-C stops the run, keeps the answers already scored (results JSON marked ``interrupted``) and
+exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from m2io.cli.common import add_pipeline_arguments, config_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument("--data", required=True, help="MRAMG-layout folder")
+    data.add_argument("--subset", help="subset name (default: the only one in --data)")
+    data.add_argument("--limit", type=int, help="answer only the first N questions")
+    data.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="rebuild the index even if the existing one matches the documents",
+    )
+    add_pipeline_arguments(p)
+    for action in p._actions:  # same flag as `m2io ask`, different default here
+        if "--index" in action.option_strings:
+            action.help = (
+                "index folder; built there if missing (default: .m2io/eval-index/"
+                "<subset>-<hash of the data path>, reused while the documents are unchanged)"
+            )
+    m = p.add_argument_group("metrics")
+    m.add_argument("--no-bert", action="store_true", help="skip BERTScore (no torch needed)")
+    m.add_argument("--bert-model", help="BERTScore model id or folder (default: bundled MiniLM)")
+    m.add_argument("--bert-layers", type=int, help="BERTScore layer for --bert-model")
+    m.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of an LLM judge (optional)")
+    m.add_argument("--judge-model", default="gpt-4o-mini", help="judge model name")
+    m.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="YAML/JSON price table (USD per 1M tokens) merged over the built-in one",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--out",
+        help="results JSON (default: results/<subset>-e2e-<name>.json); "
+        "per-item JSONL goes beside it",
+    )
+    out.add_argument("--name", help="system label in results and reports (default: derived)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def system_label(cfg: Any) -> str:
+    """``extractive+rule``, ``openai(gpt-4o-mini)+rule``, ``singleshot(qwen2.5-vl-7b)``."""
+    from m2io.cli.eval_inserter import inserter_label
+
+    if cfg.mode == "singleshot":
+        return f"singleshot({cfg.llm.get('model', 'gpt-4o-mini')})"
+    gen = cfg.generator
+    gen_label = gen.name.rsplit(":", 1)[-1]
+    if gen.options.get("model"):
+        gen_label += f"({gen.options['model']})"
+    return f"{gen_label}+{inserter_label(cfg.inserter.name, cfg.inserter.options)}"
+
+
+def _endpoint(pipeline: Any) -> tuple[str | None, str | None]:
+    """Model and base URL of the pipeline's LLM client, if it has one (for the cost estimate)."""
+    client = getattr(pipeline, "client", None) or getattr(
+        getattr(pipeline, "generator", None), "client", None
+    )
+    return getattr(client, "model", None), getattr(client, "base_url", None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.cli.eval_inserter import print_summary, slug
+    from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
+    from m2io.evaluation.e2e import (
+        ensure_index,
+        eval_index_dir,
+        evaluate_e2e,
+        index_matches,
+    )
+    from m2io.evaluation.prices import load_prices
+    from m2io.factory import build_pipeline
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    data = Path(args.data).resolve()
+    subset = resolve_subset(data, args.subset)
+    cfg = config_from_args(args)
+    prices = load_prices(args.prices)
+    judge = None
+    if args.judge_base_url:
+        from m2io.metrics.judge import LLMJudge
+
+        judge = LLMJudge(base_url=args.judge_base_url, model=args.judge_model)
+
+    setup: dict[str, float] = {}
+    t0 = time.perf_counter()
+    corpus = load_mramg(data, subset)
+    questions = load_questions(data, subset)
+    if args.limit:
+        questions = questions[: args.limit]
+    setup["load"] = time.perf_counter() - t0
+    if not questions:
+        raise ValueError(f"{data}: subset {subset!r} has no questions")
+
+    folder = Path(args.index) if args.index else eval_index_dir(data, subset)
+    if args.index and folder.exists() and not args.rebuild_index:
+        if not index_matches(folder, corpus.documents):
+            raise ValueError(
+                f"--index {folder} was not built from {data} ({subset}); pass another --index, "
+                "or --rebuild-index to replace it"
+            )
+    folder, built_s = ensure_index(
+        corpus.documents, folder, rebuild=args.rebuild_index, progress=not args.no_progress
+    )
+    setup["index_build"] = built_s
+    cfg.index = str(folder)
+    t0 = time.perf_counter()
+    pipeline = build_pipeline(cfg)
+    setup["load_pipeline"] = time.perf_counter() - t0
+
+    system = args.name or system_label(cfg)
+    out = Path(args.out or f"results/{subset}-e2e-{slug(system)}.json")
+    config = {
+        "pipeline": cfg.to_dict(),
+        "eval": {
+            "data": str(data),
+            "subset": subset,
+            "limit": args.limit,
+            "n_questions": len(questions),
+            "bert": not args.no_bert,
+            "bert_model": args.bert_model,
+            "judge_model": args.judge_model if judge is not None else None,
+        },
+    }
+    model, base_url = _endpoint(pipeline)
+    results = evaluate_e2e(
+        pipeline,
+        questions,
+        out=out,
+        subset=subset,
+        system=system,
+        config=config,
+        setup_s=setup,
+        bert=not args.no_bert,
+        bert_model=args.bert_model,
+        bert_num_layers=args.bert_layers,
+        judge=judge,
+        price_model=model,
+        base_url=base_url,
+        prices=prices,
+        progress=not args.no_progress,
+    )
+    print_summary(results, out)
+    return 130 if results.interrupted else 0

@@ -1,0 +1,221 @@
+"""``m2io eval-inserter``: score an image inserter alone on gold answer text.
+
+Each item is a gold answer with its images taken out; the inserter gets the gold images plus
+distractors and must put the right ones after the right sentences. Example::
+
+    m2io eval-inserter --data ../shared/bench/gimp --subset gimp --inserter rule \\
+        --distractors hard --out results/gimp-inserter-rule-hard.json
+
+Ctrl-C stops the run, keeps the items already scored (results JSON marked ``interrupted``) and
+exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from m2io.evaluation.items import DISTRACTOR_MODES
+
+if TYPE_CHECKING:
+    from m2io.evaluation.results import RunResults
+
+SPLITS = ("all", "val", "train")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument("--data", required=True, help="MRAMG-layout folder")
+    data.add_argument("--subset", help="subset name (default: the only one in --data)")
+    data.add_argument(
+        "--distractors",
+        choices=DISTRACTOR_MODES,
+        default="random",
+        help="random images from other documents, or the most similar ones",
+    )
+    data.add_argument("--ratio", type=float, default=1.0, help="distractors per gold image")
+    data.add_argument("--seed", type=int, default=0, help="seeds distractors and candidate order")
+    data.add_argument(
+        "--with-context",
+        action="store_true",
+        help="give candidates their source context (leaks positions in derived sets)",
+    )
+    data.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="score every item, or one side of the by-document 80/20 split",
+    )
+    data.add_argument("--limit", type=int, help="score only the first N items")
+    ins = p.add_argument_group("inserter")
+    ins.add_argument(
+        "--inserter",
+        required=True,
+        help="registered name (none, rule, similar, ...) or pkg.module:Class",
+    )
+    ins.add_argument("--model", help="model folder or name for a learned/LLM inserter")
+    ins.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="inserter.KEY=VALUE",
+        help="inserter option, e.g. --set inserter.threshold=0.4 (repeatable)",
+    )
+    ins.add_argument(
+        "--batch-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="for inserters that take an embedder (rule, similar): embed all texts of the run "
+        "in one batch first; insert latency then excludes embedding, reported as an "
+        "amortised 'embed' stage (default: on; --no-batch-embeddings times each call whole)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--out",
+        help="results JSON (default: results/<subset>-inserter-<name>-"
+        "<distractors>.json); per-item JSONL goes beside it",
+    )
+    out.add_argument("--name", help="system label in results and reports (default: derived)")
+    out.add_argument("--prices", metavar="FILE", help="YAML/JSON price table for LLM inserters")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def inserter_label(name: str, options: dict) -> str:
+    """``rule``, ``learned:ckpt-200`` (model folder's name), ``mypkg.mod:Cls`` → ``Cls``."""
+    label = name.rsplit(":", 1)[-1] if ":" in name else name
+    model = options.get("model")
+    if model:
+        label = f"{label}:{Path(str(model).rstrip('/')).name}"
+    return label
+
+
+def _hosted_model(options: dict) -> str | None:
+    """The model to price: a name, not a local folder (local models cost nothing per token)."""
+    model = options.get("model")
+    return None if model is None or Path(str(model)).exists() else str(model)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-") or "run"
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.config import PipelineConfig, StageConfig, apply_override
+    from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
+    from m2io.evaluation.inserter_eval import evaluate_inserter, item_texts, with_cached_embedder
+    from m2io.evaluation.items import build_inserter_items, split_by_document
+    from m2io.evaluation.prices import load_prices
+    from m2io.factory import build_inserter
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    data = Path(args.data).resolve()
+    subset = resolve_subset(data, args.subset)
+    cfg = PipelineConfig(inserter=StageConfig(args.inserter))
+    if args.model:
+        cfg.inserter.options["model"] = args.model
+    for item in args.set:
+        if not item.startswith("inserter."):
+            raise ValueError(f"--set {item!r}: eval-inserter takes inserter.KEY=VALUE only")
+        apply_override(cfg, item)
+    prices = load_prices(args.prices)
+
+    setup: dict[str, float] = {}
+    t0 = time.perf_counter()
+    corpus = load_mramg(data, subset)
+    questions = load_questions(data, subset)
+    setup["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    items = build_inserter_items(
+        questions,
+        corpus,
+        distractors=args.distractors,
+        ratio=args.ratio,
+        seed=args.seed,
+        with_context=args.with_context,
+    )
+    n_built = len(items)
+    if args.split != "all":
+        train, val = split_by_document(items, val_fraction=0.2, seed=0)
+        items = val if args.split == "val" else train
+    items = items[: args.limit] if args.limit else items
+    setup["build_items"] = time.perf_counter() - t0
+    if not items:
+        raise ValueError(f"no inserter items: {len(questions)} questions in {subset}, none usable")
+    embed_s = None
+    build_cfg = cfg
+    cached = (
+        with_cached_embedder(cfg, item_texts(items), progress=not args.no_progress)
+        if args.batch_embeddings
+        else None
+    )
+    if cached is not None:
+        build_cfg, embed_s = cached
+        setup["embed_batch"] = embed_s
+    t0 = time.perf_counter()
+    inserter = build_inserter(build_cfg)
+    setup["load_inserter"] = time.perf_counter() - t0
+
+    inserter_cfg = {"name": cfg.inserter.name, **cfg.inserter.options}
+    system = args.name or inserter_label(cfg.inserter.name, cfg.inserter.options)
+    variant = args.distractors + ("-ctx" if args.with_context else "")
+    variant += "" if args.split == "all" else f"-{args.split}"
+    out = Path(args.out or f"results/{subset}-inserter-{slug(system)}-{variant}.json")
+    config = {
+        "inserter": inserter_cfg,
+        "eval": {
+            "data": str(data),
+            "subset": subset,
+            "distractors": args.distractors,
+            "ratio": args.ratio,
+            "seed": args.seed,
+            "with_context": args.with_context,
+            "split": args.split,
+            "limit": args.limit,
+            "n_items_built": n_built,
+            "batch_embeddings": embed_s is not None,
+        },
+    }
+    results = evaluate_inserter(
+        inserter,
+        items,
+        out=out,
+        subset=subset,
+        system=system,
+        config=config,
+        setup_s=setup,
+        progress=not args.no_progress,
+        price_model=_hosted_model(cfg.inserter.options),
+        base_url=cfg.inserter.options.get("base_url"),
+        prices=prices,
+        embed_s=embed_s,
+    )
+    print_summary(results, out)
+    return 130 if results.interrupted else 0
+
+
+def print_summary(results: RunResults, out: Path) -> None:
+    """Metrics on stdout, one per line; where the files went on stderr."""
+    import math
+
+    from m2io.evaluation.results import items_path
+
+    print(f"{results.system} ({results.kind}, {results.subset}, n={results.n})")
+    for key, value in results.metrics.items():
+        if value is not None and math.isfinite(value):
+            print(f"  {key:<26} {value:7.2f}")
+    for stage, stats in results.latency_ms.items():
+        print(f"  latency {stage:<18} p50 {stats['p50']:.1f} ms  p95 {stats['p95']:.1f} ms")
+    cost = results.cost
+    if cost.get("prompt_tokens") or cost.get("completion_tokens"):
+        usd = cost.get("usd_per_answer")
+        price = "no price known (--prices FILE)" if usd is None else f"${usd:.5f} per answer"
+        print(f"  tokens {cost['prompt_tokens']} in / {cost['completion_tokens']} out, {price}")
+    setup = ", ".join(f"{k} {v:.1f} s" for k, v in results.setup_s.items())
+    print(f"setup: {setup}", file=sys.stderr)
+    state = "INTERRUPTED, partial results" if results.interrupted else "done"
+    print(f"{state}: wrote {out} and {items_path(out)} ({results.wall_s:.1f} s)", file=sys.stderr)

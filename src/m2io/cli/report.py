@@ -1,0 +1,32 @@
+"""``m2io report RESULTS.json... [--out DIR]``: compare evaluation runs side by side.
+
+Writes ``DIR/report.md`` (printed too) with one table per comparable group (subset, end-to-end vs.
+inserter-only, distractor setting) and PNG plots beside it: metrics per system (grouped bars) and
+latency per stage. Example::
+
+    m2io report results/*.json --out results/report
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", nargs="+", help="results JSON files from m2io eval / eval-inserter")
+    p.add_argument("--out", default="report", help="output folder (default: ./report)")
+    p.add_argument("--no-plots", action="store_true", help="write the Markdown table only")
+
+
+def run(args: argparse.Namespace) -> int:
+    from m2io.evaluation.report import write_report
+
+    paths = [Path(p) for p in args.results if not p.endswith(".items.jsonl")]
+    report = write_report(paths, args.out, plots=not args.no_plots)
+    print(report.markdown, end="")
+    for reason in report.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(f"wrote {', '.join(str(f) for f in report.files)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,327 @@
+"""End-to-end evaluation: the whole pipeline answers each question; answers are scored the
+MRAMG-Bench way (arXiv 2502.04176).
+
+Per answer: image precision / recall / F1 and ordering of the images it shows (reading order) vs.
+the gold images, ``visual_recall`` (share of gold images among the retrieved candidates — what
+the inserter could have picked), ROUGE-L and BLEU of the text, BERTScore (batched at the end,
+optional) and LLM-judge scores (optional). Position accuracy does not apply: a generated answer's
+sentences do not correspond to the gold answer's. Per run: stage latencies (p50/p95), tokens and
+the estimated cost.
+
+The index is built once per corpus and reused: :func:`ensure_index` keeps it under
+``.m2io/eval-index/<subset>-<hash of the data path>`` in the working directory (data folders may be
+read-only) and rebuilds it only when its manifest no longer matches the documents.
+
+Example:
+    >>> folder, built_s = ensure_index(corpus.documents, eval_index_dir(data, "gimp"))  # doctest: +SKIP
+    >>> results = evaluate_e2e(pipeline, questions, out="results/e2e.json",
+    ...                        subset="gimp", system="extractive+rule")               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from m2io.corpus.mramg import QAItem
+from m2io.evaluation.prices import Price
+from m2io.evaluation.results import (
+    ItemLog,
+    RunResults,
+    cost_summary,
+    items_path,
+    latency_stats,
+    run_items,
+    write_results,
+)
+from m2io.metrics import mean_by_key
+from m2io.metrics.images import image_scores
+from m2io.types import Document, MultimodalAnswer, TextSegment, Usage
+
+logger = logging.getLogger(__name__)
+
+EVAL_INDEX_ROOT = Path(".m2io") / "eval-index"
+IMAGE_METRICS = ["image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall"]
+JUDGE_PREFIX = "judge_"
+
+
+class Answerer(Protocol):
+    """A pipeline: :class:`~m2io.pipeline.Pipeline` or the Single-Shot one."""
+
+    def run(self, question: str) -> MultimodalAnswer: ...
+
+
+def eval_index_dir(data: str | Path, subset: str, root: str | Path = EVAL_INDEX_ROOT) -> Path:
+    """``<root>/<subset>-<12 hex of sha256(absolute data path)>``."""
+    digest = hashlib.sha256(str(Path(data).resolve()).encode("utf-8")).hexdigest()[:12]
+    return Path(root) / f"{subset}-{digest}"
+
+
+def index_matches(folder: str | Path, documents: list[Document]) -> bool:
+    """True when ``folder`` holds an index (this format version) built from ``documents``."""
+    from m2io.index import IndexFormatError, IndexManifest, corpus_hash
+
+    try:
+        manifest = IndexManifest.read(folder)
+    except IndexFormatError:
+        return False
+    return manifest.content_hash == corpus_hash(documents)
+
+
+def ensure_index(
+    documents: list[Document],
+    folder: str | Path,
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+    **build_options: Any,
+) -> tuple[Path, float]:
+    """Reuse the index in ``folder`` if it was built from ``documents``, else build it there.
+
+    Returns:
+        ``(folder, seconds spent building)``; 0.0 when an index was reused.
+    """
+    from m2io.index import build_index
+
+    folder = Path(folder)
+    if not rebuild and index_matches(folder, documents):
+        logger.info("reusing index %s", folder)
+        return folder, 0.0
+    logger.info("building index %s (%d documents)", folder, len(documents))
+    t0 = time.perf_counter()
+    build_index(documents, folder, progress=progress, **build_options)
+    return folder, time.perf_counter() - t0
+
+
+def answer_text(answer: MultimodalAnswer) -> str:
+    """The answer's sentences, one paragraph each (so the metrics' splitter keeps them apart)."""
+    return "\n\n".join(s.text for s in answer.segments if isinstance(s, TextSegment))
+
+
+def visual_recall(gold: Sequence[str], candidate_ids: Sequence[str]) -> float:
+    """Share of gold images among the retrieved candidates, in [0, 1] (1 with no gold image)."""
+    g = set(gold)
+    return len(g & set(candidate_ids)) / len(g) if g else 1.0
+
+
+def score_answer(
+    q: QAItem, answer: MultimodalAnswer, *, judge: Any | None = None
+) -> dict[str, Any]:
+    """The per-item record of one answer (scores ×100, BERTScore added later in batch)."""
+    from m2io.metrics.text import rouge_l, sentence_bleu
+
+    pred_ids = [s.image_id for s in answer.images]
+    cand_ids = [c.image_id for c in answer.candidates]
+    text = answer_text(answer)
+    img = image_scores(pred_ids, list(q.image_ids))
+    scores: dict[str, float] = {f"image_{k}": 100.0 * v for k, v in img.items()}
+    scores["visual_recall"] = 100.0 * visual_recall(q.image_ids, cand_ids)
+    scores["rouge_l"] = 100.0 * rouge_l(text, q.ground_truth)
+    scores["bleu"] = sentence_bleu(text, q.ground_truth)
+    notes = list(answer.notes)
+    if judge is not None:
+        from m2io.llm.client import LLMError
+        from m2io.metrics.judge import JudgeItem
+
+        try:
+            verdict = judge.score([JudgeItem.from_answer(answer, q.ground_truth)])
+        except LLMError as err:  # one failed judgement must not end a long run
+            notes.append(f"judge: request failed: {err}")
+        else:
+            scores.update({JUDGE_PREFIX + k: v for k, v in verdict.per_item[0].items()})
+            if verdict.unscored:
+                notes.append("judge: no usable verdict")
+    return {
+        "id": q.qid,
+        "question": q.question,
+        "prediction": {
+            "text": text,
+            "images": [
+                {"image_id": s.image_id, "after_sentence": s.after_sentence} for s in answer.images
+            ],
+            "candidates": cand_ids,
+        },
+        # gold text stays in the dataset (by id): results files must not copy a corpus
+        "gold": {"images": list(q.image_ids)},
+        "scores": scores,
+        "latency_ms": dict(answer.timings_ms),
+        "usage": {
+            "prompt_tokens": answer.usage.prompt_tokens,
+            "completion_tokens": answer.usage.completion_tokens,
+        },
+        "notes": notes,
+    }
+
+
+def add_bert_scores(
+    records: list[dict[str, Any]],
+    questions: dict[str, QAItem],
+    *,
+    model: str | None = None,
+    num_layers: int | None = None,
+    progress: bool = True,
+    chunk: int = 128,
+) -> None:
+    """Add ``bert_score`` (×100) to each record's scores.
+
+    Pairs are scored ``chunk`` at a time, shortest first, so each chunk pads little and a
+    progress bar can follow (BERTScore without idf weighting scores each pair on its own).
+    """
+    from tqdm import tqdm
+
+    from m2io.metrics.text import bert_score_f1
+
+    preds = [r["prediction"]["text"] for r in records]
+    refs = [questions[r["id"]].ground_truth for r in records]
+    order = sorted(range(len(records)), key=lambda i: max(len(preds[i]), len(refs[i])))
+    with tqdm(
+        total=len(records),
+        desc="bert_score",
+        unit="item",
+        file=sys.stderr,
+        disable=not progress or not records,
+    ) as bar:
+        for start in range(0, len(order), chunk):
+            part = order[start : start + chunk]
+            f1s = bert_score_f1(
+                [preds[i] for i in part],
+                [refs[i] for i in part],
+                model=model,
+                num_layers=num_layers,
+            )
+            for i, f1 in zip(part, f1s, strict=True):
+                records[i]["scores"]["bert_score"] = 100.0 * f1
+            bar.update(len(part))
+
+
+def summarise_metrics(records: list[dict[str, Any]], refs: dict[str, str]) -> dict[str, float]:
+    """Mean of each per-item score; corpus BLEU for ``bleu``; judge keys over judged items."""
+    from m2io.metrics.text import corpus_bleu
+
+    keys = [*IMAGE_METRICS, "rouge_l", "bleu"]
+    if records and "bert_score" in records[0]["scores"]:
+        keys.append("bert_score")
+    metrics = mean_by_key([r["scores"] for r in records], keys)
+    if records:
+        metrics["bleu"] = corpus_bleu(
+            [r["prediction"]["text"] for r in records], [refs[r["id"]] for r in records]
+        )
+    judge_keys = sorted({k for r in records for k in r["scores"] if k.startswith(JUDGE_PREFIX)})
+    for k in judge_keys:
+        values = [r["scores"][k] for r in records if k in r["scores"]]
+        metrics[k] = sum(values) / len(values) if values else math.nan
+    return metrics
+
+
+def warm_up(pipeline: Answerer, questions: Sequence[QAItem]) -> float:
+    """Answer the first question once, untimed in the results, so lazy model loading is not
+    counted as the first item's latency. Returns the seconds it took."""
+    t0 = time.perf_counter()
+    if questions:
+        pipeline.run(questions[0].question)
+    return time.perf_counter() - t0
+
+
+def evaluate_e2e(
+    pipeline: Answerer,
+    questions: Sequence[QAItem],
+    *,
+    out: str | Path,
+    subset: str,
+    system: str,
+    config: dict[str, Any] | None = None,
+    setup_s: dict[str, float] | None = None,
+    bert: bool = True,
+    bert_model: str | None = None,
+    bert_num_layers: int | None = None,
+    judge: Any | None = None,
+    price_model: str | None = None,
+    base_url: str | None = None,
+    prices: dict[str, Price] | None = None,
+    progress: bool = True,
+    warmup: bool = True,
+) -> RunResults:
+    """Answer every question with ``pipeline``, score the answers and write ``out`` + its JSONL.
+
+    The per-item JSONL is appended as answers are scored (BERTScore is added at the end, when
+    the file is rewritten). On Ctrl-C the run stops, BERTScore is skipped (a note says so) and
+    the results JSON is written over the answers done, with ``interrupted: true``.
+
+    Args:
+        pipeline: Anything with ``run(question) -> MultimodalAnswer``.
+        questions: The questions, with gold answers and images.
+        out: Results JSON path; ``<out stem>.items.jsonl`` goes beside it.
+        subset, system, config: Recorded in the results.
+        setup_s: One-off timings to record (loading, index build).
+        bert: Compute BERTScore (``bert_model``/``bert_num_layers`` pick the model).
+        judge: An :class:`~m2io.metrics.judge.LLMJudge` to rate each answer, or None.
+        price_model, base_url, prices: What the generator's tokens cost (see
+            :func:`~m2io.evaluation.results.cost_summary`).
+        progress: Show a progress bar on stderr.
+        warmup: Answer the first question once before timing.
+    """
+    setup = dict(setup_s or {})
+    if warmup:
+        setup["warmup"] = warm_up(pipeline, questions)
+    t0 = time.perf_counter()
+    with ItemLog(items_path(out)) as log:
+        run = run_items(
+            questions,
+            lambda q: score_answer(q, pipeline.run(q.question), judge=judge),
+            log=log,
+            progress=progress,
+            desc=f"eval {system}",
+            total=len(questions),
+        )
+        records = run.records
+        notes: list[str] = []
+        if run.interrupted:
+            notes.append(f"interrupted after {len(records)} of {len(questions)} questions")
+        if bert and not run.interrupted:
+            t_bert = time.perf_counter()
+            add_bert_scores(
+                records,
+                {q.qid: q for q in questions},
+                model=bert_model,
+                num_layers=bert_num_layers,
+                progress=progress,
+            )
+            setup["bert_score"] = time.perf_counter() - t_bert
+            log.rewrite(records)
+        elif bert:
+            notes.append("bert_score skipped: run interrupted")
+    wall = time.perf_counter() - t0
+    stages: dict[str, list[float]] = {}
+    for r in records:
+        for stage, ms in r["latency_ms"].items():
+            stages.setdefault(stage, []).append(ms)
+    fallbacks = sum(1 for r in records if r["notes"])
+    if fallbacks:
+        notes.append(f"{fallbacks} answers carry notes (fallbacks, format errors)")
+    results = RunResults(
+        subset=subset,
+        kind="e2e",
+        system=system,
+        n=len(records),
+        config=config or {},
+        metrics=summarise_metrics(records, {q.qid: q.ground_truth for q in questions}),
+        latency_ms=latency_stats(stages),
+        cost=cost_summary(
+            (Usage(**r["usage"]) for r in records),
+            model=price_model,
+            base_url=base_url,
+            prices=prices,
+        ),
+        setup_s=setup,
+        wall_s=wall,
+        interrupted=run.interrupted,
+        notes=notes,
+    )
+    write_results(out, results)
+    return results
