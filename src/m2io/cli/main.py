@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # some dependencies lower their own loggers' levels
+        for name in ("bm25s", "faiss", "sentence_transformers", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return int(args._module.run(args) or 0)
     except KeyboardInterrupt:
