@@ -12,8 +12,7 @@ import re
 import time
 from dataclasses import replace
 
-from m2io.generators.openai import attribute
-from m2io.generators.prompts import candidate_block, context_block
+from m2io.generators.prompts import attribute, candidate_block, context_block
 from m2io.llm.client import ChatClient, LLMError
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger

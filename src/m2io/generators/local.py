@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from m2io.generators.openai import attribute
-from m2io.generators.prompts import SYSTEM, context_block
-from m2io.llm.client import LLMError
-from m2io.text import split_sentences
-from m2io.types import Retrieval, Sentence, TextAnswer
+from m2io.generators.prompts import chat_answer
+from m2io.types import Retrieval, TextAnswer
 
 
 class LocalGenerator:
@@ -69,23 +66,12 @@ class LocalGenerator:
         return self._client
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        excerpts = context_block(retrieval, max_chars=self.max_context_chars)
-        messages = [
-            {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
-        ]
-        try:
-            result = self.client.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens
-            )
-        except LLMError as err:
-            from m2io.generators.extractive import ExtractiveGenerator
-
-            fallback = ExtractiveGenerator().generate(question, retrieval)
-            note = f"local generator failed ({err}); fell back to the extractive answer"
-            return TextAnswer(question, fallback.sentences, notes=(*fallback.notes, note))
-        sentences = tuple(
-            Sentence(s, attribute(s, retrieval)) for s in split_sentences(result.text.strip())
+        return chat_answer(
+            self.client,
+            question,
+            retrieval,
+            label="local",
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            max_context_chars=self.max_context_chars,
         )
-        notes = () if sentences else ("local generator returned an empty answer",)
-        return TextAnswer(question, sentences, usage=result.usage, notes=notes)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from m2io.generators.extractive import terms
-from m2io.generators.prompts import SYSTEM, context_block
-from m2io.llm.client import ChatClient, LLMError
-from m2io.text import split_sentences
-from m2io.types import Retrieval, Sentence, TextAnswer
+from m2io.generators.prompts import attribute, chat_answer
+from m2io.llm.client import ChatClient
+from m2io.types import Retrieval, TextAnswer
+
+__all__ = ["OpenAIGenerator", "attribute"]
 
 
 class OpenAIGenerator:
@@ -47,36 +47,11 @@ class OpenAIGenerator:
         self.max_tokens = max_tokens
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        messages = [
-            {"role": "system", "content": SYSTEM},
-            {
-                "role": "user",
-                "content": f"Excerpts:\n{context_block(retrieval)}\n\nQuestion: {question}\nAnswer:",
-            },
-        ]
-        try:
-            result = self.client.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens
-            )
-        except LLMError as err:
-            from m2io.generators.extractive import ExtractiveGenerator
-
-            fallback = ExtractiveGenerator().generate(question, retrieval)
-            note = f"openai generator failed ({err}); fell back to the extractive answer"
-            return TextAnswer(question, fallback.sentences, notes=(*fallback.notes, note))
-        sentences = tuple(
-            Sentence(s, attribute(s, retrieval)) for s in split_sentences(result.text.strip())
+        return chat_answer(
+            self.client,
+            question,
+            retrieval,
+            label="openai",
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
         )
-        notes = () if sentences else ("openai generator returned an empty answer",)
-        return TextAnswer(question, sentences, usage=result.usage, notes=notes)
-
-
-def attribute(sentence: str, retrieval: Retrieval) -> str | None:
-    """The retrieved chunk sharing most content words with ``sentence`` (None if none share any)."""
-    words = set(terms(sentence))
-    best, best_overlap = None, 0
-    for rc in retrieval.chunks:
-        overlap = len(words & set(terms(rc.chunk.text)))
-        if overlap > best_overlap:
-            best, best_overlap = rc.chunk.chunk_id, overlap
-    return best

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from m2io.types import Candidate, Retrieval
+from typing import Any
+
+from m2io.text import split_sentences
+from m2io.types import Candidate, Retrieval, Sentence, TextAnswer
 
 SYSTEM = (
     "You answer questions using only the provided document excerpts. Be concise and factual; "
@@ -35,3 +38,54 @@ def candidate_block(candidates: tuple[Candidate, ...], *, with_context: bool = T
             line += f" | context: {' '.join(c.context.split())[:300]}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def attribute(sentence: str, retrieval: Retrieval) -> str | None:
+    """The retrieved chunk sharing most content words with ``sentence`` (None if none share any)."""
+    from m2io.generators.extractive import terms
+
+    words = set(terms(sentence))
+    best, best_overlap = None, 0
+    for rc in retrieval.chunks:
+        overlap = len(words & set(terms(rc.chunk.text)))
+        if overlap > best_overlap:
+            best, best_overlap = rc.chunk.chunk_id, overlap
+    return best
+
+
+def chat_answer(
+    client: Any,
+    question: str,
+    retrieval: Retrieval,
+    *,
+    label: str,
+    temperature: float,
+    max_tokens: int,
+    max_context_chars: int = 6000,
+) -> TextAnswer:
+    """One chat call over the excerpts, split into attributed sentences.
+
+    Any object with ``chat(messages, temperature=, max_tokens=)`` works (the OpenAI client, a local
+    model). If the call fails, the extractive answer is returned with a note naming ``label``, so
+    the answer text is never lost.
+    """
+    from m2io.llm.client import LLMError
+
+    excerpts = context_block(retrieval, max_chars=max_context_chars)
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
+    ]
+    try:
+        result = client.chat(messages, temperature=temperature, max_tokens=max_tokens)
+    except LLMError as err:
+        from m2io.generators.extractive import ExtractiveGenerator
+
+        fallback = ExtractiveGenerator().generate(question, retrieval)
+        note = f"{label} generator failed ({err}); fell back to the extractive answer"
+        return TextAnswer(question, fallback.sentences, notes=(*fallback.notes, note))
+    sentences = tuple(
+        Sentence(s, attribute(s, retrieval)) for s in split_sentences(result.text.strip())
+    )
+    notes = () if sentences else (f"{label} generator returned an empty answer",)
+    return TextAnswer(question, sentences, usage=result.usage, notes=notes)
