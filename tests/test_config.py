@@ -21,3 +21,12 @@ def test_bad_config_is_a_clear_error(tmp_path):
         load_config(None, ["mode=fast"])
     with pytest.raises(ValueError, match="section.key=value"):
         load_config(None, ["oops"])
+
+
+def test_singleshot_backend_is_validated(monkeypatch):
+    import m2io.factory as factory
+
+    monkeypatch.setattr(factory, "build_retriever", lambda cfg: object())
+    cfg = load_config(None, ["mode=singleshot", "llm.backend=nope", "llm.model=x"])
+    with pytest.raises(ValueError, match="llm.backend"):
+        factory.build_pipeline(cfg)

@@ -43,7 +43,9 @@ class PipelineConfig:
         index: Index folder built by ``m2io index``.
         mode: ``"staged"`` (retriever → generator → inserter → merger) or ``"singleshot"``
             (one LLM call writes text and image tags; uses the ``llm`` section).
-        llm: Chat endpoint for ``singleshot``: ``base_url``, ``model``, ``api_key_env``.
+        llm: The single-shot model: ``backend`` (``openai``, default, with ``base_url``, ``model``,
+            ``api_key_env``; or ``local`` with ``model``, a transformers folder or
+            ``smollm2-135m``) and ``max_tokens``.
     """
 
     index: str = field(default_factory=default_index_dir)

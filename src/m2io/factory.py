@@ -36,12 +36,23 @@ def build_pipeline(cfg: PipelineConfig) -> Any:
     retriever = build_retriever(cfg)
     merger = _create(MERGERS, cfg.merger)
     if cfg.mode == "singleshot":
-        from m2io.llm.client import ChatClient
         from m2io.singleshot import SingleShotPipeline
 
         llm = dict(cfg.llm)
         max_tokens = int(llm.pop("max_tokens", 500))
-        return SingleShotPipeline(retriever, ChatClient(**llm), merger, max_tokens=max_tokens)
+        backend = llm.pop("backend", "openai")
+        if backend == "openai":
+            from m2io.llm.client import ChatClient
+
+            client = ChatClient(**llm)
+        elif backend == "local":  # a transformers model in-process, e.g. model: smollm2-135m
+            from m2io.llm.local import LocalChatModel
+
+            llm.pop("base_url", None)
+            client = LocalChatModel(**llm)
+        else:
+            raise ValueError(f"llm.backend must be 'openai' or 'local', got {backend!r}")
+        return SingleShotPipeline(retriever, client, merger, max_tokens=max_tokens)
     from m2io.pipeline import Pipeline
 
     return Pipeline(retriever, build_generator(cfg), build_inserter(cfg), merger)
