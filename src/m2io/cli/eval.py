@@ -79,7 +79,10 @@ def _endpoint(pipeline: Any) -> tuple[str | None, str | None]:
     client = getattr(pipeline, "client", None) or getattr(
         getattr(pipeline, "generator", None), "client", None
     )
-    return getattr(client, "model", None), getattr(client, "base_url", None)
+    model = getattr(client, "model", None)
+    if not isinstance(model, str):  # an in-process model (local backend): nothing to price
+        return None, None
+    return model, getattr(client, "base_url", None)
 
 
 def run(args: argparse.Namespace) -> int:
