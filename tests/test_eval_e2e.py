@@ -286,3 +286,35 @@ def test_real_index_is_built_once_and_reused(data, tmp_path, monkeypatch) -> Non
     e2e.ensure_index(docs, tmp_path / "other.index", progress=False)
     rc = main([*argv, "--out", "c.json", "--index", str(tmp_path / "other.index")])
     assert rc == 2
+
+
+def test_split_scores_one_side_of_the_document_split(data, tmp_path, no_index_build) -> None:
+    from m2io.evaluation.items import build_inserter_items, split_by_document, split_questions
+
+    corpus, questions = load_mramg(data, SUBSET), load_questions(data, SUBSET)
+    _, val = split_by_document(build_inserter_items(questions, corpus), val_fraction=0.2, seed=0)
+    held_out = {it.qid for it in val}
+    assert held_out and len(held_out) < len(questions)
+    rc, res = _eval(
+        data, tmp_path / "val.json", "--inserter", "none", "--no-bert", "--split", "val"
+    )
+    assert rc == 0 and res["config"]["eval"]["split"] == "val"
+    assert {r["id"] for r in read_items(items_path(tmp_path / "val.json"))} == held_out
+    train = split_questions(questions, corpus, "train")
+    assert {q.qid for q in train} == {q.qid for q in questions} - held_out
+    assert split_questions(questions, corpus, "all") == list(questions)
+    with pytest.raises(ValueError, match="split must be one of"):
+        split_questions(questions, corpus, "test")
+
+
+def test_pipeline_items_hold_what_the_inserter_sees(data) -> None:
+    from m2io.evaluation.items import build_pipeline_items
+
+    questions = load_questions(data, SUBSET)
+    items = build_pipeline_items(questions, StubRetriever(data=str(data)), ExtractiveGenerator())
+    assert items
+    for it in items:
+        q = next(q for q in questions if q.qid == it.qid)
+        assert it.gold_order == tuple(dict.fromkeys(q.image_ids)) and it.gold_order
+        assert it.candidates and all(c.chunk_id for c in it.candidates)
+        assert all(s.source_chunk_id for s in it.answer.sentences)  # extractive attributes

@@ -29,6 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--subset", help="subset name (default: the only one in --data)")
     data.add_argument("--limit", type=int, help="answer only the first N questions")
     data.add_argument(
+        "--split",
+        choices=("all", "val", "train"),
+        default="all",
+        help="answer every question, or one side of the by-document 80/20 split that "
+        "eval-inserter and train inserter-policy use (val = documents a trained inserter never saw)",
+    )
+    data.add_argument(
         "--rebuild-index",
         action="store_true",
         help="rebuild the index even if the existing one matches the documents",
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate_e2e,
         index_matches,
     )
+    from m2io.evaluation.items import split_questions
     from m2io.evaluation.prices import load_prices
     from m2io.factory import build_pipeline
 
@@ -112,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     setup: dict[str, float] = {}
     t0 = time.perf_counter()
     corpus = load_mramg(data, subset)
-    questions = load_questions(data, subset)
+    questions = split_questions(load_questions(data, subset), corpus, args.split)
     if args.limit:
         questions = questions[: args.limit]
     setup["load"] = time.perf_counter() - t0
@@ -136,13 +144,15 @@ def run(args: argparse.Namespace) -> int:
     setup["load_pipeline"] = time.perf_counter() - t0
 
     system = args.name or system_label(cfg)
-    out = Path(args.out or f"results/{subset}-e2e-{slug(system)}.json")
+    side = "" if args.split == "all" else f"-{args.split}"
+    out = Path(args.out or f"results/{subset}-e2e-{slug(system)}{side}.json")
     config = {
         "pipeline": cfg.to_dict(),
         "eval": {
             "data": str(data),
             "subset": subset,
             "limit": args.limit,
+            "split": args.split,
             "n_questions": len(questions),
             "bert": not args.no_bert,
             "bert_model": args.bert_model,

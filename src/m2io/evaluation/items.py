@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from m2io.corpus.mramg import QAItem
     from m2io.corpus.report import Corpus
     from m2io.embed.text import TextEmbedder
+    from m2io.generators.base import Generator
+    from m2io.retrievers.base import Retriever
 
 DISTRACTOR_MODES = ("random", "hard")
 
@@ -152,6 +154,56 @@ def build_inserter_items(
     return items
 
 
+@dataclass(frozen=True)
+class PipelineItem:
+    """What an inserter sees inside a pipeline, with the gold images to score it against.
+
+    Attributes:
+        qid: Question id.
+        doc_ids: The documents the gold answer comes from (for splitting by document).
+        answer: The generator's answer (its sentences carry ``source_chunk_id`` when known).
+        candidates: The retriever's candidate images, in retrieval order, with their context.
+        gold_order: The gold answer's image ids in reading order (some may not be candidates).
+    """
+
+    qid: str
+    doc_ids: tuple[str, ...]
+    answer: TextAnswer
+    candidates: tuple[Candidate, ...]
+    gold_order: tuple[str, ...]
+
+
+def build_pipeline_items(
+    questions: Sequence[QAItem],
+    retriever: Retriever,
+    generator: Generator,
+    *,
+    progress: bool = False,
+) -> list[PipelineItem]:
+    """Run retrieval and text generation for every question with gold images, and keep what
+    the inserter would receive: training data for an inserter that is to work end to end.
+
+    Questions without gold images, whose retrieval offered no image or whose answer has no
+    sentence are skipped (they teach an inserter nothing).
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    items: list[PipelineItem] = []
+    bar = tqdm(questions, desc="retrieve + generate", file=sys.stderr, disable=not progress)
+    for q in bar:
+        gold = tuple(dict.fromkeys(q.image_ids))
+        if not gold:
+            continue
+        retrieval = retriever.retrieve(q.question)
+        answer = generator.generate(q.question, retrieval)
+        if not answer.sentences or not retrieval.candidates:
+            continue
+        items.append(PipelineItem(q.qid, tuple(q.provenance), answer, retrieval.candidates, gold))
+    return items
+
+
 def _sort_key(image_id: str) -> tuple[int, int | str]:
     return (0, int(image_id)) if image_id.isdigit() else (1, image_id)
 
@@ -212,3 +264,23 @@ def split_by_document(
     train = [it for k in sorted(groups) if k not in val_keys for it in groups[k]]
     val = [it for k in sorted(groups) if k in val_keys for it in groups[k]]
     return train, val
+
+
+SPLIT_SIDES = ("all", "val", "train")
+
+
+def split_questions(
+    questions: Sequence[QAItem], corpus: Corpus, side: str, *, val_fraction: float = 0.2
+) -> list[QAItem]:
+    """The questions on one side of the by-document split that ``m2io eval-inserter --split``
+    and ``m2io train inserter-policy`` use, so an end-to-end run can be scored on documents a
+    learned inserter never saw. ``"all"`` returns every question; questions that make no
+    inserter item (no gold image) count as training side."""
+    if side not in SPLIT_SIDES:
+        raise ValueError(f"split must be one of {SPLIT_SIDES}, got {side!r}")
+    if side == "all":
+        return list(questions)
+    items = build_inserter_items(questions, corpus, distractors="random", ratio=0.0)
+    _, val = split_by_document(items, val_fraction=val_fraction, seed=0)
+    held_out = {it.qid for it in val}
+    return [q for q in questions if (q.qid in held_out) == (side == "val")]
