@@ -118,3 +118,62 @@ def test_wrong_number_of_vectors_is_an_error():
 )
 def test_document_chapter_rule(text, chapter):
     assert document_chapter(text) == chapter
+
+
+# --- provenance: what a pipeline knows about where sentences and images came from -------------
+
+PIPE_ANSWER = TextAnswer(
+    "How do I open the Levels dialog?",
+    (
+        Sentence("Open the Colors menu and pick Levels from the list.", source_chunk_id="d1#0"),
+        Sentence("The dialog shows a histogram of the active layer.", source_chunk_id="d1#0"),
+        Sentence("Curves is a more flexible tool than Levels.", source_chunk_id="d2#3"),
+    ),
+)
+PIPE_CANDS = (
+    Candidate(
+        ImageRef("levels", caption="The Levels dialog"),
+        context_before="To start, open the Colors menu and pick Levels from the list.",
+        context_after="The dialog shows a histogram of the active layer.",
+        score=0.9,
+        doc_id="d1",
+        chunk_id="d1#0",
+    ),
+    Candidate(ImageRef("other", caption="Curves"), score=0.1, doc_id="d3", chunk_id="d3#1"),
+)
+
+
+def test_provenance_features_mark_the_chunk_and_context_of_an_image():
+    f = option_features(PIPE_ANSWER, PIPE_CANDS, _vectors(3, {}))
+    x, z = f.slots, f.keep
+    # slot 1 = after sentence 1 (found just above the image) and before sentence 2 (just below)
+    # (other sentences share a word or two with the context: "the", "of")
+    ctx_prev, ctx_next = x[0, :, col("ctx_prev")], x[0, :, col("ctx_next")]
+    assert ctx_prev[1] == pytest.approx(1) and ctx_prev[0] == 0 and max(ctx_prev[2:]) < 0.5
+    assert ctx_next[1] == pytest.approx(1) and ctx_next[3] == 0 and max(ctx_next[[0, 2]]) < 0.5
+    np.testing.assert_allclose(x[0, :, col("src_prev")], [0, 1, 1, 0])
+    np.testing.assert_allclose(x[0, :, col("src_next")], [1, 1, 0, 0])
+    assert x[1, :, [col("src_prev"), col("ctx_prev"), col("ctx_next")]].sum() == 0
+    np.testing.assert_allclose(z[:, kcol("src_share")], [2 / 3, 0], atol=1e-6)
+    np.testing.assert_allclose(z[:, kcol("src_any")], [1, 0])
+    np.testing.assert_allclose(z[:, kcol("ctx_best")], [1, 0], atol=1e-6)
+    np.testing.assert_allclose(z[:, kcol("retrieved")], [1, 1])
+    np.testing.assert_allclose(z[:, kcol("retrieval_rr")], [1, 0.5])  # retrieval order
+    assert z[0, kcol("retrieval_score_z")] > 0 > z[1, kcol("retrieval_score_z")]
+
+
+def test_provenance_features_are_zero_without_a_pipeline():
+    """Inserter-only candidates (no chunk, no context) leave every provenance feature at 0."""
+    f = option_features(ANSWER, CANDS, _vectors(3, {}))
+    for name in ("src_prev", "src_next", "ctx_prev", "ctx_next"):
+        assert not f.slots[:, :, col(name)].any(), name
+    for name in ("retrieved", "retrieval_rr", "retrieval_score_z", "src_share", "ctx_best"):
+        assert not f.keep[:, kcol(name)].any(), name
+
+
+def test_candidate_text_is_what_the_index_embeds():
+    from m2io.embed.text import image_text
+
+    texts = candidate_texts(PIPE_ANSWER, PIPE_CANDS)
+    assert texts.candidates == tuple(image_text(c) for c in PIPE_CANDS)
+    assert "Colors menu" in texts.candidates[0]  # caption + nearest source text

@@ -145,3 +145,52 @@ def test_config_is_validated():
         GRPOConfig(group_size=1)
     with pytest.raises(ValueError, match="no training item"):
         train_grpo([], GRPOConfig())
+
+
+def pipeline_task(n_items: int, seed: int = 0) -> list[TrainItem]:
+    """Generated answers with five retrieved candidates each; the gold image is the one whose
+    chunk the answer's sentences were taken from (at a random retrieval rank), the way an
+    extractive answer and its source figure go together. Captions say nothing."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for q in range(n_items):
+        n = int(rng.integers(2, 5))
+        gold_rank = int(rng.integers(0, 5))
+        sents = tuple(
+            Sentence(f"Sentence {k} of answer {q}.", source_chunk_id=f"c{gold_rank}")
+            for k in range(n)
+        )
+        cands = tuple(
+            Candidate(
+                ImageRef(f"img{q}-{r}", caption=f"caption {q} {r}"),
+                score=1.0 / (r + 1),
+                chunk_id=f"c{r}",
+            )
+            for r in range(5)
+        )
+        answer = TextAnswer(f"Question {q}?", sents)
+        feats = option_features(answer, cands, _unit(rng, n + 6))
+        ids = tuple(c.image_id for c in cands)
+        items.append(TrainItem(f"q{q}", feats, ids, {}, (f"img{q}-{gold_rank}",)))
+    return items
+
+
+def test_grpo_learns_which_retrieved_image_goes_with_a_generated_answer():
+    train, val = pipeline_task(48, seed=0), pipeline_task(24, seed=1)
+    before = evaluate(Policy.init(N_SLOT, N_KEEP), val)
+    policy, _ = train_grpo(train, SMALL)
+    after = evaluate(policy, val)
+    assert "pipeline_f1" in after and "f1" not in after  # scored on image sequences only
+    assert before["pipeline_f1"] < 40.0  # keeping all five: precision 1/5
+    assert after["pipeline_f1"] >= 90.0
+    assert after["reward"] > before["reward"] + 0.3
+
+
+def test_mixed_items_report_both_kinds_of_metrics():
+    items = [*colon_task(4), *pipeline_task(4)]
+    m = evaluate(Policy.init(N_SLOT, N_KEEP), items)
+    assert {"f1", "position_accuracy", "pipeline_f1", "pipeline_ordering", "reward"} <= set(m)
+    assert items[0].reward({"img0": 99}, 0.8) == pytest.approx(0.8)  # recall only
+    gold = items[-1].gold_order[0]
+    assert items[-1].reward({gold: 1}, 0.8) == 1.0
+    assert items[-1].reward({}, 0.8) == 0.0

@@ -69,6 +69,24 @@ def test_train_inserter_policy_writes_a_loadable_model(tiny_mramg, tmp_path, emb
     assert ins.card.data["subset"] == "tiny"
 
 
+def test_pipeline_items_train_on_what_the_inserter_meets_end_to_end(tiny_mramg, tmp_path, capsys):
+    """--pipeline-items builds an index, runs retrieval + extractive generation per question and
+    trains on those answers too; the held-out side reports end-to-end image metrics."""
+    out = tmp_path / "model"
+    argv = ["train", "inserter-policy", "--data", str(tiny_mramg), "--subset", "tiny"]
+    argv += ["--val-fraction", "0.3", "--epochs", "2", "--group-size", "4", "--pipeline-items"]
+    argv += ["--index", str(tmp_path / "index"), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    counts = config["data"]["pipeline_items"]
+    assert counts["train"] > 0 and counts["val"] > 0
+    assert config["data"]["n_train"] + config["data"]["n_val"] == len(TOPICS) + sum(counts.values())
+    assert "pipeline_f1" in config["metrics"]["held_out"]
+    assert "--pipeline-items --index" in (out / "README.md").read_text()
+    assert "end to end: F1" in capsys.readouterr().err
+    assert (tmp_path / "index").is_dir()
+
+
 def test_train_requires_a_what(capsys):
     with pytest.raises(SystemExit):
         main(["train"])

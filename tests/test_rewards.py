@@ -292,3 +292,15 @@ def test_rewards_equal_the_metric_scorer_on_random_placements() -> None:
 def test_score_placement_for_numpy_grpo() -> None:
     assert score_placement({"a": 1, "x": 2}, {"a": 1, "b": 3}, alpha=0.5) == 0.5
     assert score_placement({"a": 1}, {"a": 1}, format_ok=False) == 0.0
+
+
+def test_images_reward_for_generated_answers() -> None:
+    from m2io.rewards import score_images_reward
+
+    assert score_images_reward(["a", "b"], ["a", "b"]) == 1.0
+    assert score_images_reward([], ["a"]) == 0.0
+    assert score_images_reward([], []) == 1.0  # nothing to show, nothing shown
+    # one extra image: F1 2/3; ordering 1 × (1 − (3/2)/3) = 1/2
+    assert score_images_reward(["a", "x"], ["a"]) == pytest.approx((2 / 3 + 0.5) / 2)
+    # right images, wrong order: F1 1, ordering 1 − (2/2)/3
+    assert score_images_reward(["b", "a"], ["a", "b"]) == pytest.approx((1 + 2 / 3) / 2)

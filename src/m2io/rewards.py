@@ -39,7 +39,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from m2io.metrics.images import placement_scores
+from m2io.metrics.images import image_scores, placement_scores
 from m2io.protocol import ParsedPlacement, parse_placement_output, resolve_image_key
 
 RewardFunc = Callable[..., list[float | None]]
@@ -70,6 +70,20 @@ def score_placement(
     """
     _check_alpha(alpha)
     return _total(placement_scores(pred, gold), alpha, format_ok)
+
+
+def score_images_reward(pred_order: Sequence[str], gold_order: Sequence[str]) -> float:
+    """Reward of an answer whose text is not the gold text (a generated answer in a pipeline):
+    the mean of image F1 and the MRAMG ordering score, the two image metrics an end-to-end
+    evaluation reports (:func:`m2io.metrics.images.image_scores`). There is no gold sentence to
+    place an image after, so there is no position term.
+
+    Example:
+        >>> score_images_reward(["a", "x"], ["a"])  # F1 2/3, ordering 1 × (1 − 3/2/3) = 0.5
+        0.5833333333333333
+    """
+    scores = image_scores(pred_order, gold_order)
+    return 0.5 * (scores["f1"] + scores["ordering"])
 
 
 def _total(scores: Mapping[str, float], alpha: float, format_ok: bool) -> float:

@@ -85,6 +85,13 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
         " the others are held out",
     )
     data.add_argument("--data-seed", type=int, default=0, help="seeds distractors (as eval)")
+    data.add_argument(
+        "--pipeline-items",
+        action="store_true",
+        help="also train on what the inserter meets end to end: each question run through the "
+        "default retriever and the extractive generator (builds the eval index if missing)",
+    )
+    data.add_argument("--index", help="index for --pipeline-items (default: the m2io eval one)")
     data.add_argument("--cache-dir", help="embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)")
     g = p.add_argument_group("GRPO")
     g.add_argument("--alpha", type=float, default=d.alpha, help="reward weight of recall")
@@ -111,6 +118,8 @@ def _command(args: argparse.Namespace) -> str:
         "val_fraction",
         "train_chapters",
         "data_seed",
+        "pipeline_items",
+        "index",
         "alpha",
         "seed",
         "epochs",
@@ -125,7 +134,11 @@ def _command(args: argparse.Namespace) -> str:
             continue
         if flag == "val_fraction" and args.split != "doc":
             continue
-        parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+        value = getattr(args, flag)
+        if isinstance(value, bool):
+            parts += ["--" + flag.replace("_", "-")] if value else []
+        elif value is not None:
+            parts += ["--" + flag.replace("_", "-"), str(value)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -162,6 +175,9 @@ def run_policy(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         train_chapters=chapters,
         cache_dir=args.cache_dir,
+        pipeline=args.pipeline_items,
+        index_dir=args.index,
+        progress=bool(getattr(args, "verbose", False)),
     )
     if not data.train:
         raise ValueError(f"no training item ({data.description})")
@@ -170,15 +186,22 @@ def run_policy(args: argparse.Namespace) -> int:
     out = save_training_run(args.out, run, extra={"command": command})
     write_model_readme(out, run, command=command)
     m = run.val_metrics
+    held_out = []
+    if "f1" in m:
+        held_out.append(
+            f"F1 {m['f1']:.1f}  ordering {m['ordering']:.1f}  position acc "
+            f"{m['position_accuracy']:.1f}"
+        )
+    if "pipeline_f1" in m:
+        held_out.append(
+            f"end to end: F1 {m['pipeline_f1']:.1f}  ordering {m['pipeline_ordering']:.1f}"
+        )
+    if m:
+        held_out.append(f"reward {m['reward']:.3f}")
     print(
         f"trained in {run.seconds['train']:.1f} s (features {run.seconds['features']:.1f} s) on "
         f"{len(data.train)} answers; held-out ({len(data.val)}): "
-        + (
-            f"F1 {m['f1']:.1f}  ordering {m['ordering']:.1f}  position acc "
-            f"{m['position_accuracy']:.1f}  reward {m['reward']:.3f}"
-            if m
-            else "none"
-        ),
+        + ("; ".join(held_out) or "none"),
         file=sys.stderr,
     )
     print(f"wrote {out} (use: --inserter learned --model {out})", file=sys.stderr)

@@ -1,10 +1,13 @@
 """The learned inserter: a GRPO-trained placement policy (:mod:`m2io.learned`).
 
-It embeds the answer's sentences, the candidates' captions (or context when a caption is
-missing) and the question with the text embedder the policy was trained with, computes the
-(image, slot) features and takes the policy's greedy decision: for each candidate, keep it or
-not, and if kept, the sentence it follows. Deciding takes well under a millisecond; embedding is
-timed apart (``last_timing``) because a pipeline usually has those vectors already.
+It embeds the answer's sentences, the candidates' texts (caption plus nearest source text,
+:func:`m2io.embed.text.image_text`, exactly what the index stores, so inside a pipeline the
+image vectors come from the index) and the question with the text embedder the policy was
+trained with, computes the (image, slot) features — including where the candidate came from:
+its retrieval rank, whether answer sentences were taken from its chunk, whether they surround it
+in its source — and takes the policy's greedy decision: for each candidate, keep it or not, and
+if kept, the sentence it follows. Deciding takes well under a millisecond; embedding is timed
+apart (``last_timing``).
 """
 
 from __future__ import annotations

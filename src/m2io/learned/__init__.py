@@ -45,7 +45,7 @@ from m2io.learned.policy import Policy
 if TYPE_CHECKING:
     from m2io.corpus.report import Corpus
     from m2io.embed.text import TextEmbedder
-    from m2io.evaluation.items import InserterItem
+    from m2io.evaluation.items import InserterItem, PipelineItem
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ __all__ = [
 class TrainData:
     """Inserter items on both sides of a split, and how they were made."""
 
-    train: list[InserterItem]
-    val: list[InserterItem]
+    train: list[InserterItem | PipelineItem]
+    val: list[InserterItem | PipelineItem]
     description: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,8 +127,17 @@ def load_training_data(
     train_chapters: Sequence[str] = ("filters",),
     embedder: TextEmbedder | None = None,
     cache_dir: str | Path | None = None,
+    pipeline: bool = False,
+    index_dir: str | Path | None = None,
+    progress: bool = False,
 ) -> TrainData:
     """Build inserter items (gold + 1:1 distractors) from an MRAMG folder and split them.
+
+    With ``pipeline=True`` every question is also run through the default retriever and the
+    extractive generator (:func:`~m2io.evaluation.items.build_pipeline_items`), so the policy
+    also learns from what it meets end to end: generated sentences, up to a dozen retrieved
+    candidates, their source context and retrieval rank. Those items fall on the same side of
+    the split as the question's inserter-only item.
 
     Args:
         data: MRAMG-layout folder.
@@ -142,6 +151,10 @@ def load_training_data(
         train_chapters: Chapters to train on for the chapter split; the rest is held out.
         embedder: For hard distractors (default: the offline MiniLM, disk-cached).
         cache_dir: Embedding cache (see :func:`m2io.learned.grpo.embed_cached`).
+        pipeline: Add pipeline items (see above).
+        index_dir: Index for the pipeline items (default: the one ``m2io eval`` uses, built
+            there if missing).
+        progress: Progress bars on stderr (index build, pipeline runs).
     """
     from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
     from m2io.evaluation.items import build_inserter_items, split_by_document
@@ -155,8 +168,8 @@ def load_training_data(
     subset = resolve_subset(root, subset)
     corpus = load_mramg(root, subset)
     questions = load_questions(root, subset)
-    train: list[InserterItem] = []
-    val: list[InserterItem] = []
+    train: list[InserterItem | PipelineItem] = []
+    val: list[InserterItem | PipelineItem] = []
     for mode in modes:
         items = build_inserter_items(
             questions, corpus, distractors=mode, seed=data_seed, embedder=embedder
@@ -167,6 +180,13 @@ def load_training_data(
             tr, va = split_by_chapter(items, corpus, train_chapters)
         train += tr
         val += va
+    n_pipeline = (0, 0)
+    if pipeline:
+        held_out = {it.qid for it in val}
+        ptr, pva = _pipeline_items(root, subset, corpus, questions, index_dir, progress, held_out)
+        train += ptr
+        val += pva
+        n_pipeline = (len(ptr), len(pva))
     description = {
         "data": str(root),
         "subset": subset,
@@ -179,8 +199,37 @@ def load_training_data(
         **({"train_chapters": list(train_chapters)} if split == "chapter" else {}),
         "n_train": len(train),
         "n_val": len(val),
+        "pipeline_items": {"train": n_pipeline[0], "val": n_pipeline[1]} if pipeline else None,
     }
     return TrainData(train, val, description)
+
+
+def _pipeline_items(
+    root: Path,
+    subset: str,
+    corpus: Corpus,
+    questions: Sequence[Any],
+    index_dir: str | Path | None,
+    progress: bool,
+    held_out: set[str],
+) -> tuple[list[PipelineItem], list[PipelineItem]]:
+    """Pipeline items of every question, split as the inserter-only items were (by qid)."""
+    from m2io.config import PipelineConfig
+    from m2io.evaluation.e2e import ensure_index, eval_index_dir
+    from m2io.evaluation.items import build_pipeline_items
+    from m2io.factory import build_generator, build_retriever
+
+    folder, _ = ensure_index(
+        corpus.documents, index_dir or eval_index_dir(root, subset), progress=progress
+    )
+    cfg = PipelineConfig()
+    cfg.index = str(folder)
+    items = build_pipeline_items(
+        questions, build_retriever(cfg), build_generator(cfg), progress=progress
+    )
+    train = [it for it in items if it.qid not in held_out]
+    val = [it for it in items if it.qid in held_out]
+    return train, val
 
 
 def train_inserter_policy(
@@ -266,6 +315,10 @@ _METRIC_ROWS = (
     ("ordering", "image ordering"),
     ("position_accuracy", "position accuracy"),
     ("position", "position reward ×100"),
+    ("pipeline_precision", "end-to-end image precision (pipeline items)"),
+    ("pipeline_recall", "end-to-end image recall (pipeline items)"),
+    ("pipeline_f1", "end-to-end image F1 (pipeline items)"),
+    ("pipeline_ordering", "end-to-end image ordering (pipeline items)"),
 )
 
 
@@ -282,6 +335,7 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
         f"| {label} | {run.val_metrics.get(key, float('nan')):.1f} | "
         f"{run.train_metrics.get(key, float('nan')):.1f} |"
         for key, label in _METRIC_ROWS
+        if key in run.val_metrics or key in run.train_metrics
     )
     split = (
         f"by document (`split_by_document`, val_fraction {d.get('val_fraction')}, seed 0 — the "
@@ -289,6 +343,15 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
         if d.get("split") == "doc"
         else f"by chapter: trained on {', '.join(d.get('train_chapters', []))}, the other "
         "chapters held out (rule: `m2io.learned.features.document_chapter`)"
+    )
+    pipe = d.get("pipeline_items")
+    pipeline = (
+        f"; plus pipeline items ({pipe['train']} train / {pipe['val']} held out): each question "
+        "run through the default hybrid retriever and the extractive generator, the generated "
+        "answer with its retrieved candidates (retrieval order, source context), rewarded with "
+        "the mean of end-to-end image F1 and ordering"
+        if pipe
+        else ""
     )
     text = f"""# Learned inserter policy
 
@@ -306,7 +369,7 @@ GRPO on the SPEC outcome reward `format × (α·recall + (1−α)·position)`, �
 
 - Data: `{d.get("data")}`, subset `{d.get("subset")}`; inserter-only items (gold answer text
   without its images, candidates = gold images + 1:1 {d.get("distractors")} distractors, data
-  seed {d.get("data_seed")}, captions only — no source context).
+  seed {d.get("data_seed")}, captions only — no source context){pipeline}.
 - Split: {split}; {d.get("n_train")} training answers, {d.get("n_val")} held out.
 - Text embedder: `{d.get("embedder")}`; {len(FEATURE_NAMES)} features (listed in
   `config.json`).

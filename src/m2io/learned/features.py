@@ -10,6 +10,13 @@ relative position and the image's position in its source document. "Leave out" i
 candidate-level statistics: how well the caption matches the answer and the question compared
 with the *other* candidates (distractors match worse).
 
+Inside a pipeline, candidates also carry where they came from, and the policy uses it: the
+retrieval rank of the image's chunk, whether answer sentences were taken from that chunk
+(``Sentence.source_chunk_id``; extractive generators and attributing LLM generators set it), and
+how much of a sentence reappears in the text just above or below the image in its source
+(``context_before``/``context_after``). In inserter-only items these are absent (no chunk,
+no context) and the features are 0, so one policy serves both settings.
+
 The policy (:mod:`m2io.learned.policy`) scores slots from the slot features and decides
 keep/leave from the candidate features.
 
@@ -31,7 +38,7 @@ import numpy as np
 from m2io.text import tokenize
 from m2io.types import Candidate, TextAnswer
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 # Words that announce a figure in the sentence before it (manuals, tutorials, recipes).
 CUE_WORDS = (
@@ -96,6 +103,10 @@ SLOT_FEATURES = (
     "colon_x_sim_near",
     "empty_x_legend_next",
     "empty_x_colon_prev",
+    "src_prev",
+    "src_next",
+    "ctx_prev",
+    "ctx_next",
 )
 KEEP_FEATURES = (
     "keep_bias",
@@ -109,6 +120,12 @@ KEEP_FEATURES = (
     "max_lex",
     "caption_empty",
     "n_candidates",
+    "retrieved",
+    "retrieval_rr",
+    "retrieval_score_z",
+    "src_share",
+    "src_any",
+    "ctx_best",
 )
 FEATURE_NAMES = SLOT_FEATURES + KEEP_FEATURES
 N_SLOT = len(SLOT_FEATURES)
@@ -116,20 +133,17 @@ N_KEEP = len(KEEP_FEATURES)
 
 _TERMINAL = (".", "!", "?", ":", ";", ",")
 _SHORT = 45
-_CONTEXT_CHARS = 300
 _Z_EPS = 0.05
+_MIN_WORDS = 3  # shorter sentences ("Note.") are found in any context
 
 
 def candidate_text(c: Candidate) -> str:
-    """What stands for an image: its caption, else its source context (truncated), else "".
+    """What stands for an image: :func:`m2io.embed.text.image_text` (caption, then the nearest
+    source text when known), the text the rule inserter and the index embed too, so a pipeline
+    reuses the index's stored image vectors and an evaluation embeds each text once."""
+    from m2io.embed.text import image_text
 
-    The caption is used as is (stripped), the text the rule inserter embeds too, so an
-    evaluation run can embed both inserters' texts in one batch.
-    """
-    caption = c.image.caption.strip()
-    if caption:
-        return caption
-    return " ".join(c.context.split())[:_CONTEXT_CHARS]
+    return image_text(c)
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,38 @@ def _lexical(caption: str, sentence_words: Sequence[set[str]]) -> np.ndarray:
     if not cap:
         return np.zeros(len(sentence_words), dtype=np.float32)
     return np.array([len(cap & words) / len(cap) for words in sentence_words], dtype=np.float32)
+
+
+def _containment(sentence_words: Sequence[set[str]], context: str) -> np.ndarray:
+    """Share of each sentence's word types found in ``context`` (0 for very short sentences)."""
+    ctx = set(tokenize(context))
+    if not ctx:
+        return np.zeros(len(sentence_words), dtype=np.float32)
+    return np.array(
+        [len(w & ctx) / len(w) if len(w) >= _MIN_WORDS else 0.0 for w in sentence_words],
+        dtype=np.float32,
+    )
+
+
+def _provenance(
+    answer: TextAnswer, candidates: Sequence[Candidate], words: Sequence[set[str]]
+) -> dict[str, np.ndarray]:
+    """Where-it-came-from signals: per (candidate, sentence) ``src`` (the sentence was taken from
+    the candidate's chunk), ``ctx_before``/``ctx_after`` (the sentence's words found in the text
+    just above/below the image); per candidate the retrieval rank and score."""
+    k, n = len(candidates), len(words)
+    src = np.zeros((k, n), dtype=np.float32)
+    before = np.zeros((k, n), dtype=np.float32)
+    after = np.zeros((k, n), dtype=np.float32)
+    sources = [s.source_chunk_id for s in answer.sentences]
+    for i, c in enumerate(candidates):
+        if c.chunk_id is not None:
+            src[i] = [float(s == c.chunk_id) for s in sources]
+        before[i] = _containment(words, c.context_before)
+        after[i] = _containment(words, c.context_after)
+    retrieved = np.array([c.chunk_id is not None for c in candidates], dtype=bool)
+    scores = np.array([c.score for c in candidates], dtype=np.float32)
+    return {"src": src, "before": before, "after": after, "retrieved": retrieved, "score": scores}
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -233,6 +279,7 @@ def option_features(
     q_sim = (cand @ question).astype(np.float32)
     q_sim[empty] = 0.0
     q_z = _zscore(q_sim)
+    prov = _provenance(answer, candidates, words)
     adjacent = np.einsum("nd,nd->n", sent[:-1], sent[1:]) if n > 1 else np.zeros(0)
 
     x = np.zeros((k, n + 1, N_SLOT), dtype=np.float32)
@@ -306,6 +353,10 @@ def option_features(
         "colon_x_sim_near": colon_prev * np.maximum(s_prev, s_next),
         "empty_x_legend_next": empty_col * legend_next,
         "empty_x_colon_prev": empty_col * colon_prev,
+        "src_prev": pick(prov["src"], prev_idx, has_prev),
+        "src_next": pick(prov["src"], next_idx, has_next),
+        "ctx_prev": pick(prov["before"], prev_idx, has_prev),
+        "ctx_next": pick(prov["after"], next_idx, has_next),
     }
     for f, name in enumerate(SLOT_FEATURES):
         x[:, :, f] = columns[name]
@@ -325,6 +376,13 @@ def option_features(
         "max_lex": lex.max(axis=1) if k else np.zeros(0),
         "caption_empty": empty.astype(np.float32),
         "n_candidates": np.full(k, min(k, 20) / 10.0),
+        # candidates come in retrieval order inside a pipeline (rank 0 = best chunk)
+        "retrieved": prov["retrieved"].astype(np.float32),
+        "retrieval_rr": prov["retrieved"] / (1.0 + np.arange(k)),
+        "retrieval_score_z": np.where(prov["retrieved"], _zscore(prov["score"]), 0.0),
+        "src_share": prov["src"].mean(axis=1) if n else np.zeros(k),
+        "src_any": prov["src"].max(axis=1) if n else np.zeros(k),
+        "ctx_best": np.maximum(prov["before"], prov["after"]).max(axis=1) if n else np.zeros(k),
     }
     z = np.stack([np.asarray(keep[name], dtype=np.float32) for name in KEEP_FEATURES], axis=1)
     return OptionFeatures(x, z.reshape(k, N_KEEP))

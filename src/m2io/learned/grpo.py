@@ -30,24 +30,40 @@ import numpy as np
 
 from m2io.learned.features import OptionFeatures, candidate_texts, option_features
 from m2io.learned.policy import LEAVE, Forward, OptionBatch, Policy, plans, sample_actions
-from m2io.metrics.images import score_placements
-from m2io.rewards import score_placement
+from m2io.metrics.images import placement_order, score_images, score_placements
+from m2io.rewards import score_images_reward, score_placement
 
 if TYPE_CHECKING:
     from m2io.embed.text import TextEmbedder
-    from m2io.evaluation.items import InserterItem
+    from m2io.evaluation.items import InserterItem, PipelineItem
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrainItem:
-    """One answer ready for training: its feature tensor and gold placement."""
+    """One answer ready for training: its feature tensor and what it is scored against.
+
+    An inserter-only item (gold answer text) has ``gold`` placements and earns the SPEC reward.
+    A pipeline item (generated answer, retrieved candidates) has only the gold images in reading
+    order, ``gold_order``, and earns :func:`m2io.rewards.score_images_reward` (mean of image F1
+    and ordering, the end-to-end metrics).
+    """
 
     qid: str
     features: OptionFeatures
     candidate_ids: tuple[str, ...]
     gold: dict[str, int]
+    gold_order: tuple[str, ...] | None = None
+
+    @property
+    def is_pipeline(self) -> bool:
+        return self.gold_order is not None
+
+    def reward(self, mapping: dict[str, int], alpha: float) -> float:
+        if self.gold_order is not None:
+            return score_images_reward(placement_order(mapping), self.gold_order)
+        return score_placement(mapping, self.gold, alpha)
 
     @property
     def n_sentences(self) -> int:
@@ -180,12 +196,16 @@ def vectors_for(texts: Sequence[str], table: dict[str, np.ndarray], dim: int) ->
 
 
 def prepare(
-    items: Sequence[InserterItem],
+    items: Sequence[InserterItem | PipelineItem],
     embedder: TextEmbedder,
     *,
     cache_dir: str | Path | None = None,
 ) -> list[TrainItem]:
-    """Embed every text of ``items`` once (cached) and build their feature tensors."""
+    """Embed every text of ``items`` once (cached) and build their feature tensors.
+
+    Inserter-only items keep their gold placements; pipeline items (those with ``gold_order``
+    and no ``gold``) are scored on their image sequence.
+    """
     texts = [candidate_texts(it.answer, it.candidates) for it in items]
     table = embed_cached(embedder, [t for tx in texts for t in tx.all], cache_dir)
     out: list[TrainItem] = []
@@ -193,7 +213,10 @@ def prepare(
         vecs = vectors_for(tx.all, table, embedder.dim)
         feats = option_features(it.answer, it.candidates, vecs, tx)
         ids = tuple(c.image_id for c in it.candidates)
-        out.append(TrainItem(it.qid, feats, ids, dict(it.gold)))
+        if hasattr(it, "gold"):
+            out.append(TrainItem(it.qid, feats, ids, dict(it.gold)))
+        else:
+            out.append(TrainItem(it.qid, feats, ids, {}, tuple(it.gold_order)))
     return out
 
 
@@ -211,7 +234,7 @@ def group_rewards(
     rewards = np.zeros((len(items), actions.shape[0]))
     for g in range(actions.shape[0]):
         for b, plan in enumerate(plans(batch, actions[g], len(items))):
-            rewards[b, g] = score_placement(plan_to_mapping(items[b], plan), items[b].gold, alpha)
+            rewards[b, g] = items[b].reward(plan_to_mapping(items[b], plan), alpha)
     return rewards
 
 
@@ -293,12 +316,27 @@ def greedy_mappings(policy: Policy, items: Sequence[TrainItem]) -> list[dict[str
 
 
 def evaluate(policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8) -> dict[str, float]:
-    """Greedy-decoding metrics ×100 (precision … position_accuracy) and the mean reward."""
+    """Greedy-decoding metrics ×100 and the mean reward.
+
+    Inserter-only items give ``precision`` … ``position_accuracy``; pipeline items give the same
+    image metrics prefixed ``pipeline_`` (``pipeline_f1``, ``pipeline_ordering``, …). ``reward``
+    is the mean over all items.
+    """
     preds = greedy_mappings(policy, items)
-    golds = [it.gold for it in items]
-    out = dict(score_placements(preds, golds).aggregate)
+    out: dict[str, float] = {}
+    placed = [(p, it) for p, it in zip(preds, items, strict=True) if not it.is_pipeline]
+    piped = [(p, it) for p, it in zip(preds, items, strict=True) if it.is_pipeline]
+    if placed:
+        out.update(
+            score_placements([p for p, _ in placed], [it.gold for _, it in placed]).aggregate
+        )
+    if piped:
+        scores = score_images(
+            [placement_order(p) for p, _ in piped], [list(it.gold_order or ()) for _, it in piped]
+        )
+        out.update({f"pipeline_{k}": v for k, v in scores.aggregate.items()})
     out["reward"] = float(
-        np.mean([score_placement(p, g, alpha) for p, g in zip(preds, golds, strict=True)])
+        np.mean([it.reward(p, alpha) for p, it in zip(preds, items, strict=True)])
     )
     return out
 
