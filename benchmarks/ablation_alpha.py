@@ -5,13 +5,15 @@ Trains one GRPO policy per α ∈ {0, 0.2, 0.4, 0.6, 0.8, 1.0} (reward = format 
 documents with random AND hard 1:1 distractors, next to the Rule-Based baseline
 (``RuleInserter``, default threshold) on the same items. Writes ``ablation_alpha.md`` (table),
 ``ablation_alpha.json`` and ``ablation_alpha.png`` (F1 / position accuracy / ordering vs α) into
-the results folder. Embeddings are cached (``$M2IO_CACHE`` or ``~/.cache/m2io``), so a rerun
+the results folder. With ``--pipeline-items`` (the shipped recipe) the training set also holds
+each training question's retrieval + extractive answer, and the table adds the end-to-end image
+F1 / ordering on the held-out questions' own pipeline answers. Embeddings are cached (``$M2IO_CACHE`` or ``~/.cache/m2io``), so a rerun
 costs only the training (~10–20 s per α on 2 cores).
 
 Command (from the repository root)::
 
     .venv/bin/python benchmarks/ablation_alpha.py --data ../shared/bench/gimp --subset gimp \\
-        --distractors hard --out results/ablation_alpha
+        --distractors hard --pipeline-items --out results/ablation_alpha
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import time
 from pathlib import Path
 
 from m2io.embed.text import load_text_embedder
-from m2io.evaluation.items import InserterItem
+from m2io.evaluation.items import InserterItem, PipelineItem
 from m2io.inserters.rule import RuleInserter, candidate_text
 from m2io.learned import GRPOConfig, load_training_data
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
-from m2io.metrics.images import score_placements
+from m2io.metrics.images import placement_order, score_images, score_placements
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHOWN = (
@@ -39,9 +41,15 @@ SHOWN = (
 )
 
 
-def rule_metrics(items: list[InserterItem], embedder: CachedEmbedder) -> dict[str, float]:
+def rule_metrics(
+    items: list[InserterItem] | list[PipelineItem], embedder: CachedEmbedder
+) -> dict[str, float]:
     rule = RuleInserter(embedder=embedder)
     preds = [rule.insert(it.answer, it.candidates).as_dict() for it in items]
+    if items and isinstance(items[0], PipelineItem):
+        golds = [list(it.gold_order) for it in items]
+        scores = score_images([placement_order(p) for p in preds], golds).aggregate
+        return {f"pipeline_{k}": v for k, v in scores.items()}
     return score_placements(preds, [it.gold for it in items]).aggregate
 
 
@@ -55,6 +63,11 @@ def main() -> None:
         choices=("random", "hard", "both"),
         help="distractors of the training items (the shipped policy: hard)",
     )
+    p.add_argument(
+        "--pipeline-items",
+        action="store_true",
+        help="train on pipeline items too (the shipped recipe) and report end-to-end F1/ordering",
+    )
     p.add_argument("--alphas", default=",".join(str(a) for a in ALPHAS))
     p.add_argument("--epochs", type=int, default=GRPOConfig.epochs)
     p.add_argument("--seed", type=int, default=0)
@@ -67,22 +80,29 @@ def main() -> None:
 
     embedder = CachedEmbedder(load_text_embedder(), args.cache_dir)
     train_data = load_training_data(
-        args.data, args.subset, distractors=args.distractors, embedder=embedder
+        args.data,
+        args.subset,
+        distractors=args.distractors,
+        embedder=embedder,
+        pipeline=args.pipeline_items,
     )
-    held = {
+    held: dict[str, list] = {
         mode: load_training_data(args.data, args.subset, distractors=mode, embedder=embedder).val
         for mode in ("random", "hard")
     }
-    every = [*train_data.train, *held["random"], *held["hard"]]
+    pipeline_val = [it for it in train_data.val if isinstance(it, PipelineItem)]
+    every = [*train_data.train, *held["random"], *held["hard"], *pipeline_val]
     embedder.preload([candidate_text(c) for it in every for c in it.candidates])
     train = prepare(train_data.train, embedder, cache_dir=args.cache_dir)
     val = {m: prepare(items, embedder, cache_dir=args.cache_dir) for m, items in held.items()}
+    e2e = prepare(pipeline_val, embedder, cache_dir=args.cache_dir) if pipeline_val else []
     rows: list[dict] = [
         {
             "system": "rule (default threshold)",
             "alpha": None,
             "seconds": 0.0,
             **{m: rule_metrics(items, embedder) for m, items in held.items()},
+            **({"e2e": rule_metrics(pipeline_val, embedder)} if e2e else {}),
         }
     ]
     for alpha in [float(a) for a in args.alphas.split(",")]:
@@ -95,6 +115,7 @@ def main() -> None:
                 "alpha": alpha,
                 "seconds": round(time.perf_counter() - t0, 1),
                 **{m: evaluate(policy, items, alpha) for m, items in val.items()},
+                **({"e2e": evaluate(policy, e2e, alpha)} if e2e else {}),
             }
         )
         print(
@@ -111,24 +132,35 @@ def main() -> None:
         "subset": args.subset,
         "train_distractors": args.distractors,
         "n_train": len(train),
+        "pipeline_items": args.pipeline_items,
+        "n_val_e2e": len(e2e),
         "n_val": {m: len(v) for m, v in val.items()},
         "epochs": args.epochs,
         "seed": args.seed,
     }
     (out / "ablation_alpha.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    header = "| system | " + " | ".join(f"{m} {s}" for m in val for _, s in SHOWN) + " | train s |"
+    e2e_cols = ("pipeline_f1", "pipeline_ordering") if e2e else ()
+    header = (
+        "| system | "
+        + " | ".join(f"{m} {s}" for m in val for _, s in SHOWN)
+        + "".join(f" | e2e {k.split('_')[1]}" for k in e2e_cols)
+        + " | train s |"
+    )
     lines = [
         "# α ablation of the learned inserter",
         "",
-        f"Training: {meta['n_train']} answers ({args.distractors} distractors), by-document split "
+        f"Training: {meta['n_train']} answers ({args.distractors} distractors"
+        + (", plus pipeline items" if e2e else "")
+        + "), by-document split "
         f"of `{args.subset}`; held out: {meta['n_val']['random']} answers, scored with random "
         "and hard 1:1 distractors (×100, greedy decoding). Same seed for every α.",
         "",
         header,
-        "|" + "---|" * (2 + len(val) * len(SHOWN)),
+        "|" + "---|" * (2 + len(val) * len(SHOWN) + len(e2e_cols)),
     ]
     for r in rows:
         cells = [f"{r[m][k]:.1f}" for m in val for k, _ in SHOWN]
+        cells += [f"{r['e2e'][k]:.1f}" for k in e2e_cols]
         lines.append(f"| {r['system']} | " + " | ".join(cells) + f" | {r['seconds']:.1f} |")
     (out / "ablation_alpha.md").write_text("\n".join(lines) + "\n")
     plot(rows, out / "ablation_alpha.png")
