@@ -344,6 +344,11 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
         else f"by chapter: trained on {', '.join(d.get('train_chapters', []))}, the other "
         "chapters held out (rule: `m2io.learned.features.document_chapter`)"
     )
+    distractors = (
+        "distractors, each answer twice (once random, once hard)"
+        if d.get("distractors") == "both"
+        else f"{d.get('distractors')} distractors"
+    )
     pipe = d.get("pipeline_items")
     pipeline = (
         f"; plus pipeline items ({pipe['train']} train / {pipe['val']} held out): each question "
@@ -368,7 +373,7 @@ GRPO on the SPEC outcome reward `format × (α·recall + (1−α)·position)`, �
   ```
 
 - Data: `{d.get("data")}`, subset `{d.get("subset")}`; inserter-only items (gold answer text
-  without its images, candidates = gold images + 1:1 {d.get("distractors")} distractors, data
+  without its images, candidates = gold images + 1:1 {distractors}, data
   seed {d.get("data_seed")}, captions only — no source context){pipeline}.
 - Split: {split}; {d.get("n_train")} training answers, {d.get("n_val")} held out.
 - Text embedder: `{d.get("embedder")}`; {len(FEATURE_NAMES)} features (listed in
