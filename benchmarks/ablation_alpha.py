@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 from m2io.embed.text import load_text_embedder
-from m2io.evaluation.items import InserterItem, PipelineItem
+from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter, candidate_text
 from m2io.learned import GRPOConfig, load_training_data
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
-from m2io.metrics.images import placement_order, score_images, score_placements
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHOWN = (
@@ -39,18 +38,6 @@ SHOWN = (
     ("ordering", "Ord"),
     ("position_accuracy", "PosAcc"),
 )
-
-
-def rule_metrics(
-    items: list[InserterItem] | list[PipelineItem], embedder: CachedEmbedder
-) -> dict[str, float]:
-    rule = RuleInserter(embedder=embedder)
-    preds = [rule.insert(it.answer, it.candidates).as_dict() for it in items]
-    if items and isinstance(items[0], PipelineItem):
-        golds = [list(it.gold_order) for it in items]
-        scores = score_images([placement_order(p) for p in preds], golds).aggregate
-        return {f"pipeline_{k}": v for k, v in scores.items()}
-    return score_placements(preds, [it.gold for it in items]).aggregate
 
 
 def main() -> None:
@@ -101,8 +88,15 @@ def main() -> None:
             "system": "rule (default threshold)",
             "alpha": None,
             "seconds": 0.0,
-            **{m: rule_metrics(items, embedder) for m, items in held.items()},
-            **({"e2e": rule_metrics(pipeline_val, embedder)} if e2e else {}),
+            **{
+                m: score_inserter(RuleInserter(embedder=embedder), items)
+                for m, items in held.items()
+            },
+            **(
+                {"e2e": score_inserter(RuleInserter(embedder=embedder), pipeline_val)}
+                if e2e
+                else {}
+            ),
         }
     ]
     for alpha in [float(a) for a in args.alphas.split(",")]:

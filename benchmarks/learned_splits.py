@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from m2io.embed.text import load_text_embedder
-from m2io.evaluation.items import InserterItem, PipelineItem
+from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter
 from m2io.learned import CHAPTERS, GRPOConfig, load_training_data
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
-from m2io.metrics.images import placement_order, score_images, score_placements
 
 SPLITS: dict[str, dict[str, Any]] = {
     "documents (466 → 118)": {"split": "doc"},
@@ -43,17 +42,6 @@ SPLITS: dict[str, dict[str, Any]] = {
     },
 }
 SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy")
-
-
-def rule_scores(
-    rule: RuleInserter, items: list[InserterItem] | list[PipelineItem]
-) -> dict[str, float]:
-    preds = [rule.insert(it.answer, it.candidates).as_dict() for it in items]
-    if items and isinstance(items[0], PipelineItem):
-        golds = [list(it.gold_order) for it in items]
-        scores = score_images([placement_order(p) for p in preds], golds).aggregate
-        return {f"pipeline_{k}": v for k, v in scores.items()}
-    return score_placements(preds, [it.gold for it in items]).aggregate
 
 
 def run_split(
@@ -83,7 +71,7 @@ def run_split(
     }
     for kind, items in held.items():
         prepared = prepare(items, embedder, cache_dir=args.cache_dir)
-        out[kind] = {"rule": rule_scores(rule, items), "learned": evaluate(policy, prepared)}
+        out[kind] = {"rule": score_inserter(rule, items), "learned": evaluate(policy, prepared)}
     return out
 
 

@@ -318,3 +318,17 @@ def test_pipeline_items_hold_what_the_inserter_sees(data) -> None:
         assert it.gold_order == tuple(dict.fromkeys(q.image_ids)) and it.gold_order
         assert it.candidates and all(c.chunk_id for c in it.candidates)
         assert all(s.source_chunk_id for s in it.answer.sentences)  # extractive attributes
+
+
+def test_score_inserter_scores_pipeline_items_like_end_to_end_eval(data) -> None:
+    from m2io.evaluation.items import build_inserter_items, build_pipeline_items, score_inserter
+
+    questions = load_questions(data, SUBSET)
+    items = build_pipeline_items(questions, StubRetriever(data=str(data)), ExtractiveGenerator())
+    m = score_inserter(AllAfterFirstInserter(), items)
+    assert set(m) == {"pipeline_precision", "pipeline_recall", "pipeline_f1", "pipeline_ordering"}
+    assert score_inserter(NoInserter(), items)["pipeline_recall"] == 0.0
+    gold_items = build_inserter_items(questions, load_mramg(data, SUBSET))
+    assert "position_accuracy" in score_inserter(AllAfterFirstInserter(), gold_items)
+    with pytest.raises(ValueError, match="one kind"):
+        score_inserter(NoInserter(), [*items[:1], *gold_items[:1]])

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from m2io.corpus.report import Corpus
     from m2io.embed.text import TextEmbedder
     from m2io.generators.base import Generator
+    from m2io.inserters.base import Inserter
     from m2io.retrievers.base import Retriever
 
 DISTRACTOR_MODES = ("random", "hard")
@@ -284,3 +285,25 @@ def split_questions(
     _, val = split_by_document(items, val_fraction=val_fraction, seed=0)
     held_out = {it.qid for it in val}
     return [q for q in questions if (q.qid in held_out) == (side == "val")]
+
+
+def score_inserter(
+    inserter: Inserter, items: Sequence[InserterItem] | Sequence[PipelineItem]
+) -> dict[str, float]:
+    """Metrics ×100 of ``inserter`` on items of one kind, for benchmarks and quick checks.
+
+    Inserter items give the placement metrics (``precision`` … ``position_accuracy``); pipeline
+    items give the image metrics of end-to-end evaluation, prefixed ``pipeline_`` (the keys
+    :func:`m2io.learned.grpo.evaluate` uses for a policy on the same items).
+    """
+    from m2io.metrics.images import placement_order, score_images, score_placements
+
+    preds = [inserter.insert(it.answer, it.candidates).as_dict() for it in items]
+    pipeline = [it for it in items if isinstance(it, PipelineItem)]
+    if pipeline and len(pipeline) < len(items):
+        raise ValueError("score_inserter needs items of one kind (inserter or pipeline items)")
+    if pipeline:
+        golds = [list(it.gold_order) for it in pipeline]
+        scores = score_images([placement_order(p) for p in preds], golds).aggregate
+        return {f"pipeline_{k}": v for k, v in scores.items()}
+    return dict(score_placements(preds, [it.gold for it in items]).aggregate)
