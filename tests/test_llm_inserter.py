@@ -173,7 +173,7 @@ def test_duplicate_image_offered_twice_is_placed_once() -> None:
 def test_local_backend_with_tiny_model_falls_back_on_random_output(
     tmp_path: Path, fixed_fallback: str
 ) -> None:
-    from test_local_llm import build_tiny_llama
+    from m2io.testing.tiny_models import build_tiny_llama
 
     model = build_tiny_llama(tmp_path / "tiny")
     ins = INSERTERS.create(

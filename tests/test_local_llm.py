@@ -2,7 +2,7 @@
 
 Models here are tiny random Llamas built from a config with a tokenizer trained offline in the
 test (a few hundred byte-level BPE tokens), so nothing downloads and a model loads in well under a
-second. ``build_tiny_llama`` is also used by the inserter and training tests.
+second (:func:`m2io.testing.tiny_models.build_tiny_llama`).
 """
 
 from __future__ import annotations
@@ -15,63 +15,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-SPECIALS = ["<pad>", "<|im_start|>", "<|im_end|>"]
-_CORPUS = [
-    "You place images into a written answer. Question: Answer sentences: Candidate images:",
-    '<think>img2 shows the dialog of sentence 1.</think><answer>{"<img2>": 1}</answer>',
-    "<img1> caption: The File menu | context: Open the image dialog. [1] [2] [3] [4] [5]",
-    "Sentences are numbered 1 to 5. Reply with <think></think><answer>{}</answer>.",
-    "system user assistant 0 1 2 3 4 5 6 7 8 9 fits sentence crop tool layer brush",
-]
-
-
-def build_tiny_llama(path: Path, *, seed: int = 0) -> Path:
-    """Save a 2-layer, hidden-32 random Llama and a tiny BPE chat tokenizer to ``path``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=SPECIALS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        pad_token="<pad>",
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        chat_template=CHAT_TEMPLATE,
-    )
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        pad_token_id=fast.pad_token_id,
-        bos_token_id=fast.bos_token_id,
-        eos_token_id=fast.eos_token_id,
-        tie_word_embeddings=True,
-    )
-    model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = fast.eos_token_id
-    model.generation_config.pad_token_id = fast.pad_token_id
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
-    return path
+from m2io.testing.tiny_models import build_tiny_llama  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,8 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 pytest.importorskip("datasets")
 
-from test_local_llm import build_tiny_llama  # noqa: E402
-
 from m2io.evaluation.items import InserterItem  # noqa: E402
+from m2io.testing.tiny_models import build_tiny_llama  # noqa: E402
 from m2io.types import Candidate, ImageRef, Sentence, Slot, TextAnswer  # noqa: E402
 
 pytestmark = pytest.mark.slow
