@@ -129,3 +129,18 @@ def test_other_json_is_skipped_and_named(tmp_path: Path, capsys) -> None:
 def test_library_without_plots(tmp_path: Path) -> None:
     report = write_report(_write_all(tmp_path), tmp_path / "r", plots=False)
     assert [f.name for f in report.files] == ["report.md"]
+
+
+def test_runs_on_other_questions_get_their_own_table(tmp_path: Path) -> None:
+    """An e2e run on the held-out split, or on the first N questions, is not comparable with a
+    run on every question: each gets its own group."""
+    from dataclasses import replace
+
+    full = _e2e("extractive+rule", 30.0)
+    val = replace(full, config={"pipeline": {}, "eval": {"split": "val", "limit": None}})
+    first = replace(full, config={"pipeline": {}, "eval": {"split": "all", "limit": 20}})
+    paths = [
+        write_results(tmp_path / f"{n}.json", r) for n, r in (("a", full), ("b", val), ("c", first))
+    ]
+    groups = group_results([load_results(p) for p in paths])
+    assert sorted(g.setting for g in groups) == ["", "first 20", "val split"]

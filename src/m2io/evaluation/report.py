@@ -85,7 +85,8 @@ def _num(v: Any) -> bool:
 
 
 def setting_of(result: dict[str, Any]) -> str:
-    """A short label of the evaluation setting, e.g. ``hard distractors 1:1, val split``."""
+    """A short label of the evaluation setting, e.g. ``hard distractors 1:1, val split`` or, end
+    to end, ``val split, first 20``: runs on different questions are not put in one table."""
     ev = result.get("config", {}).get("eval", {})
     parts = []
     if result["kind"] == "inserter":
@@ -93,8 +94,10 @@ def setting_of(result: dict[str, Any]) -> str:
         parts.append(f"{ev.get('distractors', '?')} distractors {ratio:g}:1")
         if ev.get("with_context"):
             parts.append("with context")
-        if ev.get("split", "all") != "all":
-            parts.append(f"{ev['split']} split")
+    if ev.get("split", "all") not in ("all", None):
+        parts.append(f"{ev['split']} split")
+    if ev.get("limit"):
+        parts.append(f"first {ev['limit']}")
     return ", ".join(parts)
 
 
