@@ -13,7 +13,7 @@ costs only the training (~10–20 s per α on 2 cores).
 Command (from the repository root)::
 
     .venv/bin/python benchmarks/ablation_alpha.py --data ../shared/bench/gimp --subset gimp \\
-        --distractors hard --pipeline-items --out results/ablation_alpha
+        --distractors both --pipeline-items --out results/ablation_alpha
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def main() -> None:
     p.add_argument("--subset", default="gimp")
     p.add_argument(
         "--distractors",
-        default="hard",
+        default="both",
         choices=("random", "hard", "both"),
-        help="distractors of the training items (the shipped policy: hard)",
+        help="distractors of the training items (the shipped recipe: both)",
     )
     p.add_argument(
         "--pipeline-items",

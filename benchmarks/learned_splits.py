@@ -2,7 +2,7 @@
 
 For each split — by document (the ``--split val`` side held out, as the shipped policy), and by
 chapter in both directions (train on ``filters``, test on the other chapters; and the reverse) —
-this trains a policy with the shipped recipe (hard 1:1 distractors + pipeline items, α = 0.8,
+this trains a policy with the shipped recipe (random and hard 1:1 distractors + pipeline items, α = 0.8,
 seed 0) and scores it on the held-out side next to the Rule-Based baseline on the same items:
 
 - inserter-only, gold answer text, random and hard 1:1 distractors (P/R/F1/ordering/position);
@@ -15,7 +15,7 @@ Writes ``learned_splits.md`` and ``learned_splits.json`` into ``--out``. Embeddi
 Command (from the repository root)::
 
     .venv/bin/python benchmarks/learned_splits.py --data ../shared/bench/gimp --subset gimp \\
-        --out results/learned_splits
+        --distractors both --out results/learned_splits
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--distractors",
-        default="hard",
+        default="both",
         choices=("random", "hard", "both"),
-        help="distractors of the training items (the shipped recipe: hard)",
+        help="distractors of the training items (the shipped recipe: both)",
     )
     p.add_argument("--only", help="run only the splits whose name contains this text")
     p.add_argument("--cache-dir", default=None)
