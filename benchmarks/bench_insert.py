@@ -1,0 +1,93 @@
+"""Insert-stage latency inside the pipeline: rule vs learned, same process, same answers.
+
+Runs the default hybrid retriever and the extractive generator once per question (first ``--n``
+questions of the subset), then times ``insert`` of each inserter on the same (answer, candidates),
+alternating the two per question so that machine noise hits both alike. Both inserters use the
+index's stored image vectors (the index seeds the shared embedder); each embeds the answer
+sentences, and the learned one also the question. The learned inserter's own split
+(``embed_ms`` / ``policy_ms``) is reported too. Writes ``--out`` (JSON) and prints a summary.
+
+Command (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_insert.py --data ../shared/bench/gimp --subset gimp \\
+        --n 120 --out results/bench_insert.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from m2io.config import PipelineConfig
+from m2io.corpus.mramg import load_mramg, load_questions
+from m2io.evaluation.e2e import ensure_index, eval_index_dir
+from m2io.factory import build_generator, build_retriever
+from m2io.inserters.learned import LearnedInserter
+from m2io.inserters.rule import RuleInserter
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(values, 50)), 2),
+        "p95": round(float(np.percentile(values, 95)), 2),
+        "mean": round(float(np.mean(values)), 2),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default="../shared/bench/gimp")
+    p.add_argument("--subset", default="gimp")
+    p.add_argument("--n", type=int, default=120, help="questions to time")
+    p.add_argument("--out", default="results/bench_insert.json")
+    args = p.parse_args()
+
+    data = Path(args.data).resolve()
+    corpus = load_mramg(data, args.subset)
+    questions = load_questions(data, args.subset)[: args.n]
+    folder, _ = ensure_index(corpus.documents, eval_index_dir(data, args.subset))
+    cfg = PipelineConfig()
+    cfg.index = str(folder)
+    retriever, generator = build_retriever(cfg), build_generator(cfg)
+    cases = []
+    for q in questions:
+        retrieval = retriever.retrieve(q.question)
+        cases.append((generator.generate(q.question, retrieval), retrieval.candidates))
+    rule, learned = RuleInserter(), LearnedInserter()
+    for ins in (rule, learned):  # warm-up: load models, first-call costs
+        ins.insert(*cases[0])
+    times: dict[str, list[float]] = {"rule": [], "learned": []}
+    split: dict[str, list[float]] = {"embed_ms": [], "policy_ms": []}
+    for answer, candidates in cases:
+        for name, ins in (("rule", rule), ("learned", learned)):
+            t0 = time.perf_counter()
+            ins.insert(answer, candidates)
+            times[name].append(1000 * (time.perf_counter() - t0))
+        split["embed_ms"].append(learned.last_timing["embed_ms"])
+        split["policy_ms"].append(learned.last_timing["policy_ms"])
+    result = {
+        "data": str(data),
+        "subset": args.subset,
+        "n": len(cases),
+        "insert_ms": {k: stats(v) for k, v in times.items()},
+        "learned_split_ms": {k: stats(v) for k, v in split.items()},
+        "ratio_p50_learned_over_rule": round(
+            float(np.percentile(times["learned"], 50) / np.percentile(times["rule"], 50)), 3
+        ),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
