@@ -64,3 +64,40 @@ def test_embedder_reuses_remembered_vectors(embedder):
     assert np.allclose(out[0], v[0])
     assert not np.allclose(out[1], v[0])
     assert np.isclose(np.linalg.norm(out[1]), 1.0, atol=1e-4)
+
+
+def test_embedder_keeps_recent_small_batches_and_forgets_the_oldest(monkeypatch):
+    """A question embedded by the retriever is free for the inserter; the cache is bounded and
+    never holds a large batch (an index build)."""
+    import numpy as np
+
+    from m2io.embed.text import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder(recent=2, small_batch=3)
+    calls: list[list[str]] = []
+    real = emb._encode
+
+    def counting(texts, batch_size, progress):  # noqa: ANN001, ANN202
+        calls.append(list(texts))
+        return real(texts, batch_size, progress)
+
+    monkeypatch.setattr(emb, "_encode", counting)
+    first = emb.encode(["How do I crop?"])
+    again = emb.encode(["How do I crop?", "How do I crop?", "Select a region."])
+    assert calls == [["How do I crop?"], ["Select a region."]]  # cached, and deduplicated
+    np.testing.assert_array_equal(again[0], first[0])
+    np.testing.assert_array_equal(again[1], first[0])
+    emb.encode(["a third text"])  # holds 2: the oldest ("How do I crop?") is dropped
+    emb.encode(["How do I crop?"])
+    assert calls[-1] == ["How do I crop?"]
+    calls.clear()
+    big = [f"text {i}" for i in range(4)]  # more than small_batch: not kept
+    emb.encode(big)
+    emb.encode(big[:1])
+    assert calls == [big, big[:1]]
+    emb.encode(["a third text"])
+    emb.forget_recent()
+    emb.encode(["a third text"])
+    assert calls[-1] == ["a third text"]
+    off = SentenceTransformerEmbedder(recent=0)
+    assert np.allclose(off.encode(["How do I crop?"])[0], first[0], atol=1e-5)
