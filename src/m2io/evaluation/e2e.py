@@ -34,15 +34,16 @@ from m2io.evaluation.prices import Price
 from m2io.evaluation.results import (
     ItemLog,
     RunResults,
-    cost_summary,
     items_path,
     latency_stats,
+    records_cost,
     run_items,
+    run_notes,
     write_results,
 )
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import image_scores
-from m2io.types import Document, MultimodalAnswer, TextSegment, Usage
+from m2io.types import Document, MultimodalAnswer, TextSegment
 
 logger = logging.getLogger(__name__)
 
@@ -280,9 +281,7 @@ def evaluate_e2e(
             total=len(questions),
         )
         records = run.records
-        notes: list[str] = []
-        if run.interrupted:
-            notes.append(f"interrupted after {len(records)} of {len(questions)} questions")
+        notes = run_notes(records, len(questions), run.interrupted, unit="questions")
         if bert and not run.interrupted:
             t_bert = time.perf_counter()
             add_bert_scores(
@@ -301,9 +300,6 @@ def evaluate_e2e(
     for r in records:
         for stage, ms in r["latency_ms"].items():
             stages.setdefault(stage, []).append(ms)
-    fallbacks = sum(1 for r in records if r["notes"])
-    if fallbacks:
-        notes.append(f"{fallbacks} answers carry notes (fallbacks, format errors)")
     results = RunResults(
         subset=subset,
         kind="e2e",
@@ -312,12 +308,7 @@ def evaluate_e2e(
         config=config or {},
         metrics=summarise_metrics(records, {q.qid: q.ground_truth for q in questions}),
         latency_ms=latency_stats(stages),
-        cost=cost_summary(
-            (Usage(**r["usage"]) for r in records),
-            model=price_model,
-            base_url=base_url,
-            prices=prices,
-        ),
+        cost=records_cost(records, model=price_model, base_url=base_url, prices=prices),
         setup_s=setup,
         wall_s=wall,
         interrupted=run.interrupted,

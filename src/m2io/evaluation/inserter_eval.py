@@ -35,16 +35,16 @@ from m2io.evaluation.prices import Price
 from m2io.evaluation.results import (
     ItemLog,
     RunResults,
-    cost_summary,
     items_path,
     latency_stats,
+    records_cost,
     run_items,
+    run_notes,
     write_results,
 )
 from m2io.inserters.base import Inserter
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import ordering_score, placement_scores
-from m2io.types import Usage
 
 if TYPE_CHECKING:
     from m2io.config import PipelineConfig
@@ -247,16 +247,11 @@ def evaluate_inserter(
         config=config or {},
         metrics=metrics,
         latency_ms=latency_stats(_stages(records, embed_s, len(items))),
-        cost=cost_summary(
-            (Usage(**r["usage"]) for r in records),
-            model=price_model,
-            base_url=base_url,
-            prices=prices,
-        ),
+        cost=records_cost(records, model=price_model, base_url=base_url, prices=prices),
         setup_s=setup,
         wall_s=wall,
         interrupted=run.interrupted,
-        notes=_notes(records, len(items), run.interrupted),
+        notes=run_notes(records, len(items), run.interrupted, unit="items"),
     )
     write_results(out, results)
     return results
@@ -270,13 +265,3 @@ def _stages(
         return {"insert": insert}
     share = 1e3 * embed_s / max(n_items, 1)
     return {"embed": [share] * len(insert), "insert": insert, "total": [x + share for x in insert]}
-
-
-def _notes(records: list[dict[str, Any]], total: int, interrupted: bool) -> list[str]:
-    notes = []
-    if interrupted:
-        notes.append(f"interrupted after {len(records)} of {total} items")
-    fallbacks = sum(1 for r in records if r["notes"])
-    if fallbacks:
-        notes.append(f"{fallbacks} items carry inserter notes (fallbacks, format errors)")
-    return notes

@@ -23,7 +23,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +103,33 @@ def code_info() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         pass
     return info
+
+
+def records_cost(
+    records: Iterable[dict[str, Any]],
+    *,
+    model: str | None,
+    base_url: str | None = None,
+    prices: dict[str, Price] | None = None,
+) -> dict[str, Any]:
+    """:func:`cost_summary` of per-item records (each with a ``usage`` dict)."""
+    return cost_summary(
+        (Usage(**r["usage"]) for r in records), model=model, base_url=base_url, prices=prices
+    )
+
+
+def run_notes(
+    records: Sequence[dict[str, Any]], total: int, interrupted: bool, *, unit: str
+) -> list[str]:
+    """The notes every run states: where Ctrl-C stopped it, and how many ``unit`` (answers,
+    items) carry notes of their own (fallbacks, format errors)."""
+    notes = []
+    if interrupted:
+        notes.append(f"interrupted after {len(records)} of {total} {unit}")
+    flagged = sum(1 for r in records if r["notes"])
+    if flagged:
+        notes.append(f"{flagged} {unit} carry notes (fallbacks, format errors)")
+    return notes
 
 
 def now_iso() -> str:
