@@ -12,26 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from m2io.evaluation.items import DISTRACTOR_MODES
+from m2io.cli.common import add_item_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="MRAMG-layout folder")
-    p.add_argument("--subset", help="subset name (default: the only one in --data)")
+    add_item_arguments(p)
     p.add_argument("--out", required=True, help="output folder (JSONL + meta.json + hf/)")
-    p.add_argument(
-        "--distractors",
-        choices=DISTRACTOR_MODES,
-        default="random",
-        help="random images from other documents, or the most similar ones",
-    )
-    p.add_argument("--ratio", type=float, default=1.0, help="distractors per gold image")
-    p.add_argument("--seed", type=int, default=0, help="seeds distractors and candidate order")
-    p.add_argument(
-        "--with-context",
-        action="store_true",
-        help="give candidates their source context (leaks positions in derived sets)",
-    )
     p.add_argument(
         "--no-hf",
         action="store_true",

@@ -55,3 +55,24 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
 
         apply_override(cfg, item)
     return cfg
+
+
+def add_item_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--data/--subset and how inserter-only items are built (eval-inserter, build-inserter-data)."""
+    from m2io.evaluation.items import DISTRACTOR_MODES
+
+    p.add_argument("--data", required=True, help="MRAMG-layout folder")
+    p.add_argument("--subset", help="subset name (default: the only one in --data)")
+    p.add_argument(
+        "--distractors",
+        choices=DISTRACTOR_MODES,
+        default="random",
+        help="random images from other documents, or the most similar ones",
+    )
+    p.add_argument("--ratio", type=float, default=1.0, help="distractors per gold image")
+    p.add_argument("--seed", type=int, default=0, help="seeds distractors and candidate order")
+    p.add_argument(
+        "--with-context",
+        action="store_true",
+        help="give candidates their source context (leaks positions in derived sets)",
+    )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from m2io.cli.common import add_pipeline_arguments, config_from_args
+from m2io.evaluation.items import SPLIT_SIDES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--limit", type=int, help="answer only the first N questions")
     data.add_argument(
         "--split",
-        choices=("all", "val", "train"),
+        choices=SPLIT_SIDES,
         default="all",
         help="answer every question, or one side of the by-document 80/20 split that "
         "eval-inserter and train inserter-policy use (val = documents a trained inserter never saw)",

@@ -19,34 +19,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from m2io.evaluation.items import DISTRACTOR_MODES
+from m2io.cli.common import add_item_arguments
+from m2io.evaluation.items import SPLIT_SIDES
 
 if TYPE_CHECKING:
     from m2io.evaluation.results import RunResults
 
-SPLITS = ("all", "val", "train")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
-    data.add_argument("--data", required=True, help="MRAMG-layout folder")
-    data.add_argument("--subset", help="subset name (default: the only one in --data)")
-    data.add_argument(
-        "--distractors",
-        choices=DISTRACTOR_MODES,
-        default="random",
-        help="random images from other documents, or the most similar ones",
-    )
-    data.add_argument("--ratio", type=float, default=1.0, help="distractors per gold image")
-    data.add_argument("--seed", type=int, default=0, help="seeds distractors and candidate order")
-    data.add_argument(
-        "--with-context",
-        action="store_true",
-        help="give candidates their source context (leaks positions in derived sets)",
-    )
+    add_item_arguments(data)
     data.add_argument(
         "--split",
-        choices=SPLITS,
+        choices=SPLIT_SIDES,
         default="all",
         help="score every item, or one side of the by-document 80/20 split",
     )
