@@ -44,9 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:  # some dependencies lower their own loggers' levels
-        for name in ("bm25s", "faiss", "sentence_transformers", "httpx"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    if not args.verbose:
+        # Some dependencies lower their own loggers' levels when they are first used (bm25s
+        # does so while building an index), after any setLevel here: filter at the handler.
+        noisy = ("bm25s", "faiss", "sentence_transformers", "httpx")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(
+                lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy)
+            )
     try:
         return int(args._module.run(args) or 0)
     except KeyboardInterrupt:
