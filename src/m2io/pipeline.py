@@ -55,4 +55,6 @@ class Pipeline:
             "merge": (t4 - t3) * 1e3,
             "total": (t4 - t0) * 1e3,
         }
-        return replace(result, timings_ms=timings)
+        # The corpus root travels with the answer so a renderer can confine the files it embeds.
+        image_root = getattr(self.retriever, "image_root", None)
+        return replace(result, timings_ms=timings, image_root=image_root)

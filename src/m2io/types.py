@@ -214,7 +214,9 @@ class MultimodalAnswer:
     """The final interleaved answer, ready for an API client or a UI.
 
     ``segments`` alternate text and images in reading order. ``timings_ms`` holds each stage's
-    wall time; ``notes`` carries every fallback or warning raised on the way.
+    wall time; ``notes`` carries every fallback or warning raised on the way. ``image_root`` is
+    the folder every local image path must lie in (the index's corpus root): a renderer embeds
+    no file outside it, and none at all when it is None.
     """
 
     question: str
@@ -223,6 +225,7 @@ class MultimodalAnswer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     notes: tuple[str, ...] = ()
+    image_root: str | None = None
 
     @property
     def images(self) -> tuple[ImageSegment, ...]:
@@ -233,7 +236,10 @@ class MultimodalAnswer:
         return " ".join(s.text for s in self.segments if isinstance(s, TextSegment))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ..."""
+        """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ...
+
+        ``image_root`` was added after the first release; readers that do not know it ignore it.
+        """
         return {
             "question": self.question,
             "segments": [asdict(s) for s in self.segments],
@@ -251,4 +257,5 @@ class MultimodalAnswer:
             "timings_ms": dict(self.timings_ms),
             "usage": asdict(self.usage),
             "notes": list(self.notes),
+            "image_root": self.image_root,
         }

@@ -111,6 +111,15 @@ class HybridRetriever:
         self.pool_size = pool_size
         self.use_pixels = use_pixels
 
+    @property
+    def image_root(self) -> str | None:
+        """The index's corpus root, the folder every image it offers must lie in (None if unknown).
+
+        Renderers embed no local file outside it; see :class:`~m2io.types.MultimodalAnswer`.
+        """
+        root = getattr(self.index, "corpus_root", None)
+        return None if root is None else str(root)
+
     def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
         """Return the ``top_k`` best chunks for ``query`` and the images that live in them."""
         k = self.top_k if top_k is None else top_k
