@@ -1,5 +1,6 @@
 import base64
 import json
+from dataclasses import replace
 
 from PIL import Image
 
@@ -39,8 +40,12 @@ def test_image_before_first_sentence(tmp_path):
 def test_markdown_and_self_contained_html(tmp_path):
     answer, cands = _setup(tmp_path)
     out = DefaultMerger().merge(answer, Placement((Slot("a", 1),)), cands)
+    # issue 10: renderers embed local files only from inside the answer's image root (the corpus
+    # folder), and Markdown escapes HTML in captions, so the root is given and the alt text reads
+    # "Red &lt;square&gt;" (shown as "Red <square>" by a Markdown viewer).
+    out = replace(out, image_root=str(tmp_path))
     md = to_markdown(out, relative_to=tmp_path)
-    assert md.startswith("First.\n\n![Red <square>](<a.png>")
+    assert md.startswith("First.\n\n![Red &lt;square&gt;](<a.png>")
     assert "Second. Third." in md
     page = to_html(out)
     assert "&lt;square&gt;" in page and "<square>" not in page.split("<body>")[1]
