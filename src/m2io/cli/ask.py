@@ -2,7 +2,8 @@
 
 Prints Markdown by default; ``--json`` prints the MultimodalAnswer (segments with type text/image,
 image segments carrying image_id, path/url, caption and after_sentence); ``--html FILE`` writes a
-self-contained page.
+self-contained page. Local images are embedded only from the index's corpus folder; remote image
+URLs are written only with ``--allow-remote-images``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from m2io.cli.common import add_pipeline_arguments, config_from_args
+from m2io.cli.common import (
+    REMOTE_IMAGES_HELP,
+    add_pipeline_arguments,
+    check_output_file,
+    config_from_args,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,30 +28,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print the answer as JSON")
     out.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     out.add_argument("--markdown", metavar="FILE", help="also write Markdown to FILE")
+    out.add_argument("--allow-remote-images", action="store_true", help=REMOTE_IMAGES_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     from m2io.factory import build_pipeline
     from m2io.mergers.render import to_html, to_markdown
 
+    # output files are checked before the pipeline runs, not after it has done all the work
+    html_path = check_output_file(args.html, "--html") if args.html is not None else None
+    md_path = check_output_file(args.markdown, "--markdown") if args.markdown is not None else None
+    remote = args.allow_remote_images
     cfg = config_from_args(args)
     if not Path(cfg.index).exists():
         raise FileNotFoundError(
             f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
         )
     answer = build_pipeline(cfg).run(args.question)
-    if args.html:
-        Path(args.html).write_text(to_html(answer), encoding="utf-8")
-    if args.markdown:
-        md_path = Path(args.markdown)
-        md_path.write_text(to_markdown(answer, relative_to=md_path.parent), encoding="utf-8")
+    if html_path is not None:
+        html_path.write_text(to_html(answer, allow_remote_images=remote), encoding="utf-8")
+    if md_path is not None:
+        md = to_markdown(answer, relative_to=md_path.parent, allow_remote_images=remote)
+        md_path.write_text(md, encoding="utf-8")
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(to_markdown(answer), end="")
+        print(to_markdown(answer, allow_remote_images=remote), end="")
     if args.verbose or getattr(args, "timings", False):
         timings = "  ".join(f"{k} {v:.1f} ms" for k, v in answer.timings_ms.items())
         print(f"timings: {timings}", file=sys.stderr)
-    if args.html:
-        print(f"wrote {args.html}", file=sys.stderr)
+    if html_path is not None:
+        print(f"wrote {html_path}", file=sys.stderr)
     return 0

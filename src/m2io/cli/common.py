@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from m2io.config import PipelineConfig, load_config
+
+REMOTE_IMAGES_HELP = (
+    "place http(s) image URLs from the corpus in the HTML/Markdown output (off by default: the "
+    "page then loads nothing from the network; javascript:, data: and file: URLs are never used)"
+)
+
+
+def check_output_file(value: str, flag: str) -> Path:
+    """``value`` as a path a file can be written to, checked before any work is done.
+
+    Raises:
+        ValueError: ``value`` is a directory or its parent folder does not exist (the CLI reports
+            it in one line and exits 2).
+    """
+    path = Path(value)
+    if not value:
+        raise ValueError(f"{flag} needs a file name")
+    if path.is_dir():
+        raise ValueError(f"{flag} {value!r} is a directory; give a file name inside it")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ValueError(f"{flag} {value!r}: folder {str(parent)!r} does not exist")
+    return path
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = True) -> None:

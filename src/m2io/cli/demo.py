@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from m2io.cli.common import REMOTE_IMAGES_HELP, check_output_file
+
 DEFAULT_QUESTION = "How can I find the edges of objects in an image?"
 
 
@@ -23,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", default="m2io-demo.html", help="HTML page to write ('' to skip)")
     p.add_argument("--inserter", default="rule", help="image inserter backend")
     p.add_argument("--all", action="store_true", help="answer every bundled demo question")
+    p.add_argument("--allow-remote-images", action="store_true", help=REMOTE_IMAGES_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from m2io.index import IndexManifest, build_index, corpus_hash
     from m2io.mergers.render import to_html, to_markdown
 
+    html_path = check_output_file(args.html, "--html") if args.html and not args.all else None
+    remote = args.allow_remote_images
     corpus = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
     fresh = False
     try:
@@ -42,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not fresh:
         print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
         build_index(corpus.documents, args.index, progress=False)
+    root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
     pipe = build_pipeline(cfg)
     questions = [args.question]
@@ -53,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     for q in questions:
         answer = pipe.run(q)
         print(f"# {q}\n")
-        print(to_markdown(answer))
+        # the demo corpus is the image root even for an index that does not record one
+        print(to_markdown(answer, image_root=root, allow_remote_images=remote))
         n = len(answer.images)
         timings = ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
         print(f"[{n} image{'s' if n != 1 else ''} placed · {timings}]\n", file=sys.stderr)
-    if args.html and not args.all:
-        Path(args.html).write_text(to_html(answer), encoding="utf-8")
-        print(f"wrote {args.html} (open it in a browser)", file=sys.stderr)
+    if html_path is not None:
+        page = to_html(answer, image_root=root, allow_remote_images=remote)
+        html_path.write_text(page, encoding="utf-8")
+        print(f"wrote {html_path} (open it in a browser)", file=sys.stderr)
     return 0
