@@ -10,8 +10,16 @@ import re
 
 PIC = "<PIC>"
 
+# Characters that may follow an inline ``<PIC>`` set off by a space after a word ("shown in <PIC>,
+# is"): the space is the marker's, not the text's, and goes with it.
+_GLUE = frozenset(" ,.;:!?)]}")
+# Text before a marker that ends a sentence (then the marker is a boundary, never inline).
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"')\]]*$")
+_TAIL = 64  # characters of context looked at on each side of a marker
+
 _TERMINATOR = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|Fig|fig|Dr|Mr|Mrs|Ms|No|approx)\.$")
+_ABBREV_TAIL = 10  # longer than any abbreviation above, plus the character before it
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 # A line shorter than this that is followed by a capitalised line is taken as a unit of its own
@@ -20,25 +28,28 @@ _SHORT_LINE = 56
 
 
 def _split_block(block: str) -> list[str]:
-    """Split one block (no blank lines) into sentences."""
+    """Split one block (no blank lines) into sentences, in time linear in its length."""
     lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
     units: list[str] = []
-    current = ""
+    current: list[str] = []
     for i, line in enumerate(lines):
-        current = f"{current} {line}" if current else line
+        current.append(line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         ends = line.endswith((".", "!", "?", ":", ";")) or len(line) < _SHORT_LINE
         if not nxt or (ends and (nxt[0].isupper() or nxt[0].isdigit() or not line[-1].isalnum())):
-            units.append(current)
-            current = ""
+            units.append(" ".join(current))
+            current = []
     if current:
-        units.append(current)
+        units.append(" ".join(current))
     out: list[str] = []
     for unit in units:
         start = 0
         for m in _TERMINATOR.finditer(unit):
+            # only the end of the piece can be an abbreviation: look there, not at all of it
+            if _ABBREV.search(unit, max(start, m.start() - _ABBREV_TAIL), m.start()):
+                continue
             piece = unit[start : m.start()].strip()
-            if piece and not _ABBREV.search(piece):
+            if piece:
                 out.append(piece)
                 start = m.end()
         tail = unit[start:].strip()
@@ -51,27 +62,104 @@ def split_sentences(text: str) -> list[str]:
     """Split answer text into sentences.
 
     Handles prose and manual-style text (hard-wrapped lines, headings and list items with no final
-    period). ``<PIC>`` markers are boundaries and are dropped; use :func:`split_with_images` to keep
-    their positions.
+    period). ``<PIC>`` markers are dropped; one between sentences is a boundary, one inside a
+    sentence is not (see :func:`split_with_images`, which keeps their positions).
     """
     return split_with_images(text)[0]
+
+
+def marker_space_dropped(left: str, right: str) -> str:
+    """``left`` without the space that only set off a ``<PIC>`` placed between ``left`` and
+    ``right`` ("illustrated in <PIC>, is" reads "illustrated in, is" once the marker is gone).
+
+    The space goes when it follows a letter or digit and the marker is followed by a space or
+    punctuation; :func:`marker_space` gives it back, so loading and writing MRAMG text is lossless
+    except for a marker glued to a word ("in<PIC>, is" is written back as "in <PIC>, is").
+    """
+    if len(left) >= 2 and left[-1] == " " and left[-2].isalnum() and right[:1] in _GLUE:
+        return left[:-1]
+    return left
+
+
+def marker_space(text: str, offset: int) -> str:
+    """The space to write before a ``<PIC>`` at ``offset`` of marker-free ``text``: the inverse of
+    :func:`marker_space_dropped`."""
+    if 0 < offset < len(text) and text[offset - 1].isalnum() and text[offset] in _GLUE:
+        return " "
+    return ""
+
+
+def _inline(line_end: str, right: str) -> bool:
+    """Whether a marker sits inside a sentence: ``line_end`` (the end of its line before it) has
+    text that does not end a sentence, and ``right`` (the text after it) goes on with it on the
+    same line (lower case or punctuation)."""
+    before = line_end.strip()
+    after = right.split("\n", 1)[0].strip()[:1]
+    if not before or not after or _ENDS_SENTENCE.search(before):
+        return False
+    return after.islower() or after in _GLUE
+
+
+def _placeholder(text: str) -> str:
+    """A private-use character absent from ``text`` (stands for an inline marker), or ""."""
+    present = set(text)
+    for code in range(0xE000, 0xF900):
+        if chr(code) not in present:
+            return chr(code)
+    return ""
 
 
 def split_with_images(text: str) -> tuple[list[str], list[int]]:
     """Split text holding ``<PIC>`` markers into sentences and image positions.
 
+    A marker between sentences (or on a line of its own) is a boundary. A marker inside a sentence
+    ("the model, illustrated in <PIC>, is trained") is not: the sentence stays whole, reads
+    "illustrated in, is trained", and the image comes right after it.
+
     Returns:
         ``(sentences, positions)`` where ``positions[k]`` is the number of sentences before the
         k-th ``<PIC>``, i.e. the protocol's ``after_sentence`` of that image.
     """
+    parts = text.split(PIC)
+    # Runs of text, each followed by that many adjacent markers (the last by its trailing ones).
+    runs: list[tuple[str, int]] = []
+    acc, n = parts[0], 0
+    for part in parts[1:]:
+        n += 1
+        if part:
+            runs.append((acc, n))
+            acc, n = part, 0
+    runs.append((acc, n))
+    ph = _placeholder(text) if len(parts) > 1 else ""
     sentences: list[str] = []
     positions: list[int] = []
-    parts = text.split(PIC)
-    for k, part in enumerate(parts):
-        for block in re.split(r"\n\s*\n", part):
-            sentences.extend(_split_block(block))
-        if k < len(parts) - 1:
-            positions.append(len(sentences))
+
+    def flush(piece: str) -> None:
+        for block in re.split(r"\n\s*\n", piece):
+            for sentence in _split_block(block):
+                inline = sentence.count(ph) if ph else 0
+                clean = sentence.replace(ph, "") if inline else sentence
+                if clean.strip():
+                    sentences.append(clean)
+                positions.extend([len(sentences)] * inline)
+
+    current: list[str] = []  # text since the last boundary, inline markers as ``ph``
+    line_end = ""  # the last characters of its current line, trailing spaces stripped
+    for i, (seg, n_markers) in enumerate(runs):
+        line_end = seg.rsplit("\n", 1)[-1] if "\n" in seg else line_end + seg
+        line_end = line_end.rstrip()[-_TAIL:]
+        if not n_markers:
+            current.append(seg)
+            continue
+        right = runs[i + 1][0] if i + 1 < len(runs) else ""
+        if ph and _inline(line_end, right):
+            current += [marker_space_dropped(seg, right), ph * n_markers]
+            line_end = (line_end + ph)[-_TAIL:]
+        else:
+            flush("".join([*current, seg]))
+            positions.extend([len(sentences)] * n_markers)
+            current, line_end = [], ""
+    flush("".join(current))
     return sentences, positions
 
 
