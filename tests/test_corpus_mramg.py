@@ -196,11 +196,15 @@ def test_question_marker_mismatch_is_a_warning(tmp_path: Path) -> None:
 def test_round_trip_referencing_images_gives_equal_documents(tmp_path: Path) -> None:
     first = load_mramg(build_mramg(tmp_path / "src"))
     questions = load_questions(tmp_path / "src")
-    write_mramg(tmp_path / "out", "toy", first.documents, questions, copy_images=False)
-    again = load_mramg(tmp_path / "out")
+    # Issue 10: a loader only reads images inside the folder it loads, so the subset that
+    # references the source images by path is written into a folder holding them (was: a
+    # sibling "out" folder, whose images are now refused as lying outside it).
+    out = tmp_path
+    write_mramg(out, "toy", first.documents, questions, copy_images=False)
+    again = load_mramg(out)
     assert again.documents == first.documents
-    assert load_questions(tmp_path / "out") == questions
-    rows = [json.loads(ln) for ln in (tmp_path / "out/doc_toy.jsonl").read_text().splitlines()]
+    assert load_questions(out) == questions
+    rows = [json.loads(ln) for ln in (out / "doc_toy.jsonl").read_text().splitlines()]
     assert rows == TOY_DOCS  # numeric ids stay JSON integers, markers where they were
 
 

@@ -23,7 +23,14 @@ from typing import Any
 
 from m2io.corpus.chunking import chunk_corpus, chunk_document, image_context, sentence_spans
 from m2io.corpus.folder import load_folder
-from m2io.corpus.mramg import QAItem, find_subsets, load_mramg, load_questions
+from m2io.corpus.mramg import (
+    DROP_REASONS,
+    Dropped,
+    QAItem,
+    find_subsets,
+    load_mramg,
+    load_questions,
+)
 from m2io.corpus.mramg_write import write_mramg
 from m2io.corpus.report import Corpus, CorpusError
 
@@ -37,7 +44,7 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
         path: A folder; or a ``doc_<subset>.jsonl`` file, read as that MRAMG subset.
         format: ``"mramg"``, ``"folder"``, or ``"auto"``: MRAMG-Bench when the folder directly
             holds a ``doc_*.jsonl`` file (not in a subfolder), else a folder of Markdown/HTML/text.
-        **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``) or :func:`load_folder`
+        **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``, ``dropped``) or :func:`load_folder`
             (``verify``, ``min_image_side``, ``exclude``).
 
     Raises:
@@ -60,9 +67,11 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
 
 
 __all__ = [
+    "DROP_REASONS",
     "FORMATS",
     "Corpus",
     "CorpusError",
+    "Dropped",
     "QAItem",
     "chunk_corpus",
     "chunk_document",

@@ -16,7 +16,8 @@ from typing import Any
 
 from m2io.corpus.mramg import QAItem
 from m2io.corpus.report import CorpusError
-from m2io.text import PIC
+from m2io.safety import is_inside
+from m2io.text import PIC, marker_space
 from m2io.types import Document, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,11 @@ def _json_id(value: str) -> str | int:
 
 
 def _content(doc: Document) -> str:
-    """The document text with one ``<PIC>`` at each anchor's offset."""
+    """The document text with one ``<PIC>`` at each anchor's offset.
+
+    A marker right after a word and before a space or punctuation gets the space in front of it
+    that :func:`~m2io.corpus.load_mramg` takes away with it ("shown in <PIC>, is").
+    """
     if PIC in doc.text:
         raise CorpusError(f"doc {doc.doc_id}: its text contains a literal {PIC}")
     pieces: list[str] = []
@@ -41,7 +46,9 @@ def _content(doc: Document) -> str:
                 f"doc {doc.doc_id}: image {anchor.image.image_id} at offset {anchor.offset} "
                 f"is outside its text (length {len(doc.text)})"
             )
-        pieces += [doc.text[last : anchor.offset], PIC]
+        if anchor.offset != last or not pieces:
+            pieces += [doc.text[last : anchor.offset], marker_space(doc.text, anchor.offset)]
+        pieces.append(PIC)
         last = anchor.offset
     pieces.append(doc.text[last:])
     return "".join(pieces)
@@ -76,6 +83,15 @@ def _collection_entry(image: ImageRef, image_dir: Path, taken: set[str], copy: b
         entry["image_path"] = name
     else:
         entry["image_path"] = str(Path(image.path).resolve())
+        out = image_dir.parents[2]  # image_dir is out/IMAGE/images/<SUBSET>
+        if not is_inside(entry["image_path"], out):
+            logger.warning(
+                "image %s: %s lies outside %s; loading that folder will refuse it "
+                "(write with copy_images=True, or into a folder that holds the images)",
+                image.image_id,
+                entry["image_path"],
+                out,
+            )
     return entry
 
 
@@ -105,7 +121,9 @@ def write_mramg(
             first record seen for an id wins).
         questions: Questions to write.
         copy_images: Copy image files into ``IMAGE/images/<SUBSET>/`` (named after their ids);
-            when False the collection references the original files by absolute path.
+            when False the collection references the original files by absolute path, which
+            :func:`~m2io.corpus.load_mramg` accepts only for files inside ``out_dir`` (a warning
+            is logged for any other).
 
     Returns:
         The output folder. Loading it back with :func:`load_mramg` gives the same documents
