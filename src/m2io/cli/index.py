@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or default_index_dir()
     t0 = time.perf_counter()
+    embedder = load_text_embedder(args.embedder)  # an unknown name fails before the corpus loads
     corpus = load_source(args.source, args.format, args.subset)
     t_load = time.perf_counter() - t0
     n_images = sum(len(d.images) for d in corpus.documents)
@@ -74,10 +75,11 @@ def run(args: argparse.Namespace) -> int:
     manifest = build_index(
         corpus.documents,
         out,
-        embedder=load_text_embedder(args.embedder),
+        embedder=embedder,
         image_embedder=image_embedder,
         max_words=args.max_words,
         progress=not args.quiet,
+        corpus_root=corpus.root or None,
     )
     print(
         f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "

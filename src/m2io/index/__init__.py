@@ -7,12 +7,14 @@ Example:
 """
 
 from m2io.index.build import build_index
+from m2io.index.lock import IndexBusyError
 from m2io.index.manifest import FORMAT_VERSION, IndexFormatError, IndexManifest, corpus_hash
 from m2io.index.store import Index
 
 __all__ = [
     "FORMAT_VERSION",
     "Index",
+    "IndexBusyError",
     "IndexFormatError",
     "IndexManifest",
     "build_index",

@@ -12,7 +12,11 @@ Layout of a finished folder::
 
 The folder is written under a temporary sibling name and swapped in only when complete (old folder
 renamed away, new one renamed in, old one deleted), so a build that fails or is killed half-way
-leaves the previous index in place and usable.
+leaves the previous index in place and usable. A build holds a lock on the folder for its whole
+run (a second build into it waits) and first removes what killed builds left (:mod:`.lock`).
+
+Image paths are stored relative to the corpus root, which the manifest records (:mod:`.paths`);
+an image file that resolves outside the root is not stored (its occurrence keeps no path).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ import numpy as np
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_text_embedder
 from m2io.index.lexical import LexicalIndex
+from m2io.index.lock import build_lock, building_path, clean_leftovers, old_path
 from m2io.index.manifest import FORMAT_VERSION, MANIFEST, IndexManifest, corpus_hash
+from m2io.index.paths import infer_root, record_root, relative_path
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
 from m2io.index.vectors import normalise, write_vectors
 from m2io.types import Candidate, Chunk, Document
@@ -146,7 +152,7 @@ def _swap_in(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.replace(tmp, out)
         return
-    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    old = old_path(out, uuid.uuid4().hex[:8])
     os.replace(out, old)
     try:
         os.replace(tmp, out)
@@ -154,6 +160,30 @@ def _swap_in(tmp: Path, out: Path) -> None:
         os.replace(old, out)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _confine_images(
+    candidates: list[Candidate], root: Path | None
+) -> tuple[list[Candidate], list[Candidate]]:
+    """``(candidates with real paths, candidates with root-relative paths)``; an image whose file
+    resolves outside ``root`` loses its path in both (one warning counts them)."""
+    local, stored, refused = [], [], []
+    base = root.resolve() if root is not None else None
+    for c in candidates:
+        rel = relative_path(c.image.path, root) if c.image.path and root is not None else None
+        if c.image.path and rel is None:
+            refused.append(c.image.path)
+        real = str(base / rel) if rel is not None and base is not None else None
+        local.append(replace(c, image=replace(c.image, path=real)))
+        stored.append(replace(c, image=replace(c.image, path=rel)))
+    if refused:
+        logger.warning(
+            "%d image files outside the corpus root %s not indexed as files (first: %s)",
+            len(refused),
+            root,
+            refused[0],
+        )
+    return local, stored
 
 
 def build_index(
@@ -167,6 +197,8 @@ def build_index(
     context_chars: int = CONTEXT_CHARS,
     batch_size: int = 64,
     progress: bool = True,
+    corpus_root: str | os.PathLike[str] | None = None,
+    lock_timeout: float = 600.0,
 ) -> IndexManifest:
     """Chunk, embed and index ``documents`` into the folder ``out_dir``.
 
@@ -182,16 +214,22 @@ def build_index(
         context_chars: Characters of text kept above and below each image.
         batch_size: Texts per embedding batch.
         progress: Show embedding progress bars.
+        corpus_root: The folder the corpus was loaded from (``Corpus.root``); recorded in the
+            manifest, and image paths are stored relative to it. Default: the deepest folder
+            holding every local image.
+        lock_timeout: Seconds to wait for another build into ``out_dir`` to finish.
+
+    Raises:
+        IndexBusyError: Another build into ``out_dir`` ran past ``lock_timeout``.
 
     Returns:
         The manifest written to ``out_dir/manifest.json``.
 
     Example:
-        >>> manifest = build_index(load_corpus("bench/gimp").documents, "gimp.index")
+        >>> corpus = load_corpus("bench/gimp")
+        >>> manifest = build_index(corpus.documents, "gimp.index", corpus_root=corpus.root)
         >>> index = Index.open("gimp.index")
     """
-    from m2io.corpus.chunking import chunk_document
-
     documents = list(documents)
     if not documents:
         raise ValueError("build_index needs at least one document; got an empty list")
@@ -205,9 +243,47 @@ def build_index(
         dupes = sorted({d for d in doc_ids if doc_ids.count(d) > 1})[:5]
         raise ValueError(f"document ids must be unique; repeated: {dupes}")
     out = Path(out_dir).absolute()
-    _check_target(out)
-    t0 = time.perf_counter()
+    if corpus_root is not None:
+        real = Path(corpus_root).resolve()
+        if not real.is_dir() or real == Path(real.anchor):
+            raise ValueError(
+                f"corpus root {corpus_root} must be a folder below the filesystem root"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(out, lock_timeout):
+        clean_leftovers(out)
+        _check_target(out)
+        return _build(
+            documents,
+            out,
+            Path(corpus_root).absolute() if corpus_root is not None else None,
+            embedder=embedder,
+            image_embedder=image_embedder,
+            max_words=max_words,
+            overlap_sentences=overlap_sentences,
+            context_chars=context_chars,
+            batch_size=batch_size,
+            progress=progress,
+        )
 
+
+def _build(
+    documents: list[Document],
+    out: Path,
+    corpus_root: Path | None,
+    *,
+    embedder: TextEmbedder | None,
+    image_embedder: ImageEmbedder | None,
+    max_words: int,
+    overlap_sentences: int,
+    context_chars: int,
+    batch_size: int,
+    progress: bool,
+) -> IndexManifest:
+    """:func:`build_index` once its arguments are checked and the lock is held."""
+    from m2io.corpus.chunking import chunk_document
+
+    t0 = time.perf_counter()
     chunks = [
         c
         for d in documents
@@ -219,6 +295,16 @@ def build_index(
         raise ValueError("the chunker produced repeated chunk ids")
     candidates, rows_of_doc = _occurrences(documents, context_chars)
     links = _link_chunks(chunks, documents, candidates, rows_of_doc)
+    if corpus_root is None:
+        corpus_root = infer_root([c.image.path for c in candidates if c.image.path])
+        if corpus_root is not None and corpus_root == Path(corpus_root.anchor):
+            logger.warning(
+                "the images share no folder below %s; pass corpus_root to keep their files",
+                corpus_root,
+            )
+            corpus_root = None
+    local, stored = _confine_images(candidates, corpus_root)
+    root_rel, root_abs = record_root(corpus_root, out)
     logger.info(
         "%d documents -> %d chunks, %d image occurrences",
         len(documents),
@@ -227,14 +313,13 @@ def build_index(
     )
 
     embedder = embedder or load_text_embedder()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.building-{uuid.uuid4().hex[:8]}")
+    tmp = building_path(out, uuid.uuid4().hex[:8])
     tmp.mkdir()
     try:
         write_jsonl(
             tmp / "chunks.jsonl", (chunk_row(c, ln) for c, ln in zip(chunks, links, strict=True))
         )
-        write_jsonl(tmp / "images.jsonl", (candidate_row(c) for c in candidates))
+        write_jsonl(tmp / "images.jsonl", (candidate_row(c) for c in stored))
         texts = [chunk_embedding_text(c) for c in chunks]
         write_vectors(tmp / "chunks.faiss", _encode(embedder, texts, batch_size, progress))
         LexicalIndex.build(texts).save(tmp / "bm25")
@@ -242,7 +327,7 @@ def build_index(
         write_vectors(tmp / "images.faiss", _encode(embedder, image_texts, batch_size, progress))
         if image_embedder is not None:
             write_vectors(
-                tmp / "images_pixels.faiss", normalise(_pixel_vectors(image_embedder, candidates))
+                tmp / "images_pixels.faiss", normalise(_pixel_vectors(image_embedder, local))
             )
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
@@ -258,6 +343,8 @@ def build_index(
             n_images=len(candidates),
             content_hash=corpus_hash(documents),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
+            corpus_root=root_rel,
+            corpus_root_absolute=root_abs,
         )
         manifest.write(tmp)
         _swap_in(tmp, out)

@@ -55,6 +55,11 @@ class LexicalIndex:
         bm25s = require("bm25s", "index")
         return cls(bm25s.BM25.load(str(folder), show_progress=False), n_docs)
 
+    @property
+    def stored_docs(self) -> int:
+        """Rows the saved BM25 arrays hold (checked against the manifest on open)."""
+        return int(self._bm25.scores["num_docs"])
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
         ids = self._bm25.get_tokens_ids(analyse(query))

@@ -3,6 +3,11 @@
 ``manifest.json`` is written last into the build folder, so a folder without one is not an index.
 ``content_hash`` covers the documents only (not the build time), so two builds of one corpus
 share it and a caller can tell whether an index is stale with :func:`corpus_hash`.
+
+Format version 2 records the corpus root (relative to the index folder, and absolute as a
+fallback) and stores image paths relative to it, so an index and its corpus can be moved together
+and every image path the index hands out is confined to the corpus (see ``docs/design.md``,
+"Hostile input"). Version 1 indexes (absolute image paths) must be rebuilt.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from typing import Any
 
 from m2io.types import Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+REBUILD_HINT = "rebuild the index with: m2io index SOURCE --out DIR"
 
 
 class IndexFormatError(ValueError):
-    """Raised for a folder that is not an m2io index, or one written in another format version."""
+    """Raised for a folder that is not an m2io index, or one written in another format version,
+    or one whose files disagree with its manifest."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,10 @@ class IndexManifest:
         n_images: Image occurrences (rows of the image vectors); one image used twice counts twice.
         content_hash: sha256 of the documents' content (see :func:`corpus_hash`).
         created: UTC build time, ISO 8601; kept out of ``content_hash``.
+        corpus_root: The corpus folder relative to the index folder (POSIX), or None when it has
+            no relative form (another drive) or the corpus has no local images.
+        corpus_root_absolute: The corpus folder's absolute path at build time: the fallback when
+            the relative one does not exist (the index was moved without its corpus).
     """
 
     format_version: int
@@ -56,6 +67,8 @@ class IndexManifest:
     n_images: int
     content_hash: str
     created: str
+    corpus_root: str | None = None
+    corpus_root_absolute: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,17 +88,53 @@ class IndexManifest:
         if version != FORMAT_VERSION:
             raise IndexFormatError(
                 f"{folder} holds index format version {version!r}; this m2io reads version "
-                f"{FORMAT_VERSION}: rebuild the index"
+                f"{FORMAT_VERSION}: {REBUILD_HINT}"
             )
         names = {f.name for f in fields(cls)}
         missing = names - set(data)
         if missing:
-            raise IndexFormatError(f"{folder}: {MANIFEST} lacks {sorted(missing)}")
+            raise IndexFormatError(f"{folder}: {MANIFEST} lacks {sorted(missing)}; {REBUILD_HINT}")
+        wrong = [k for k in sorted(names) if not _TYPES[k](data[k])]
+        if wrong:
+            shown = ", ".join(f"{k}={data[k]!r}" for k in wrong[:3])
+            raise IndexFormatError(f"{folder}: {MANIFEST} has wrong types: {shown}; {REBUILD_HINT}")
         return cls(**{k: data[k] for k in names})
 
     def write(self, folder: Path) -> None:
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
         (folder / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _text_or_none(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+_TYPES = {
+    "format_version": _count,
+    "embedder": _text,
+    "dim": _count,
+    "image_embedder": _text_or_none,
+    "image_dim": lambda v: v is None or _count(v),
+    "max_words": _count,
+    "overlap_sentences": _count,
+    "context_chars": _count,
+    "n_documents": _count,
+    "n_chunks": _count,
+    "n_images": _count,
+    "content_hash": _text,
+    "created": _text,
+    "corpus_root": _text_or_none,
+    "corpus_root_absolute": _text_or_none,
+}
+"""What each manifest field must hold; anything else is a corrupt manifest."""
 
 
 def corpus_hash(documents: list[Document]) -> str:

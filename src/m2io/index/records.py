@@ -3,20 +3,37 @@
 
 A chunk row names its images by row number in ``images.jsonl`` (``[row, offset]`` pairs), so an
 image's caption and context are stored once, with the occurrence, and every chunk that holds it
-shares the same :class:`~m2io.types.ImageRef`.
+shares the same :class:`~m2io.types.ImageRef`. An image row's ``path`` is relative to the corpus
+root (POSIX); the reader resolves and confines it (:mod:`m2io.index.store`).
+
+Rows are read as hostile input: every key and type is checked, and a bad row raises
+:class:`RowError` whose message says what is wrong; the reader adds the file and line.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef
 
 
+class RowError(ValueError):
+    """A row of ``chunks.jsonl`` or ``images.jsonl`` that is not what the index writes.
+
+    Attributes:
+        line: The 1-based line it was read from, when the raiser knows it.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def candidate_row(c: Candidate) -> dict[str, Any]:
+    """The ``images.jsonl`` row of ``c``; its ``image.path`` must already be root-relative."""
     return {
         "image_id": c.image.image_id,
         "path": c.image.path,
@@ -30,15 +47,72 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
     }
 
 
-def candidate_from_row(row: dict[str, Any]) -> Candidate:
-    image = ImageRef(row["image_id"], row["path"], row["url"], row["caption"])
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_opt_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_CANDIDATE_KEYS: dict[str, Callable[[Any], bool]] = {
+    "image_id": _is_str,
+    "path": _is_opt_str,
+    "url": _is_opt_str,
+    "caption": _is_str,
+    "context_before": _is_str,
+    "context_after": _is_str,
+    "doc_id": _is_str,
+    "chunk_id": _is_opt_str,
+    "doc_position": _is_number,
+}
+
+_CHUNK_KEYS: dict[str, Callable[[Any], bool]] = {
+    "chunk_id": _is_str,
+    "doc_id": _is_str,
+    "title": _is_str,
+    "start": _is_int,
+    "text": _is_str,
+    "images": lambda v: isinstance(v, list),
+}
+
+
+def _check(row: Any, keys: dict[str, Callable[[Any], bool]]) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise RowError(f"row is a {type(row).__name__}, not an object")
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise RowError(f"row lacks {missing}")
+    for key, ok in keys.items():
+        if not ok(row[key]):
+            raise RowError(f"{key!r} has the wrong type: {row[key]!r:.60}")
+    return row
+
+
+def candidate_from_row(row: Any, path: str | None = None) -> Candidate:
+    """The candidate of an ``images.jsonl`` row, with ``path`` (already resolved and confined by
+    the caller) in place of the stored relative one.
+
+    Raises:
+        RowError: The row is not an object, lacks a key, or a value has the wrong type.
+    """
+    row = _check(row, _CANDIDATE_KEYS)
+    image = ImageRef(row["image_id"], path, row["url"], row["caption"])
     return Candidate(
         image=image,
         context_before=row["context_before"],
         context_after=row["context_after"],
         doc_id=row["doc_id"],
         chunk_id=row["chunk_id"],
-        doc_position=row["doc_position"],
+        doc_position=float(row["doc_position"]),
     )
 
 
@@ -54,11 +128,27 @@ def chunk_row(chunk: Chunk, image_rows: list[tuple[int, int]]) -> dict[str, Any]
     }
 
 
-def chunk_from_row(row: dict[str, Any], candidates: list[Candidate]) -> tuple[Chunk, list[int]]:
-    """The chunk and the rows of its images, in chunk order."""
-    anchors = tuple(ImageAnchor(candidates[i].image, off) for i, off in row["images"])
+def chunk_from_row(row: Any, candidates: list[Candidate]) -> tuple[Chunk, list[int]]:
+    """The chunk and the rows of its images, in chunk order.
+
+    Raises:
+        RowError: A key is missing or mistyped, an image entry is not an ``[int, int]`` pair, its
+            row is not a row of ``candidates`` or its offset lies outside the chunk text.
+    """
+    row = _check(row, _CHUNK_KEYS)
+    pairs: list[tuple[int, int]] = []
+    for pair in row["images"]:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_int(v) for v in pair)):
+            raise RowError(f"'images' entry {pair!r:.60} is not an [int, int] pair")
+        i, off = pair
+        if not 0 <= i < len(candidates):
+            raise RowError(f"image row {i} is out of range (images.jsonl has {len(candidates)})")
+        if not 0 <= off <= len(row["text"]):
+            raise RowError(f"image offset {off} lies outside the chunk text")
+        pairs.append((i, off))
+    anchors = tuple(ImageAnchor(candidates[i].image, off) for i, off in pairs)
     chunk = Chunk(row["chunk_id"], row["doc_id"], row["text"], anchors, row["title"], row["start"])
-    return chunk, [i for i, _ in row["images"]]
+    return chunk, [i for i, _ in pairs]
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -68,6 +158,18 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             f.write("\n")
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` for each non-blank line of ``path``.
+
+    Raises:
+        RowError: A line is not valid JSON (the message names the line).
+        OSError, UnicodeDecodeError: The file cannot be read.
+    """
     with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as err:
+                raise RowError(f"invalid JSON ({err})", line=n) from err

@@ -16,20 +16,39 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
 from m2io.index.lexical import LexicalIndex
-from m2io.index.manifest import MANIFEST, IndexFormatError, IndexManifest
-from m2io.index.records import candidate_from_row, chunk_from_row, read_jsonl
+from m2io.index.manifest import REBUILD_HINT, IndexFormatError, IndexManifest
+from m2io.index.paths import open_path, resolve_root
+from m2io.index.records import RowError, candidate_from_row, chunk_from_row, read_jsonl
 from m2io.index.vectors import Vectors, normalise, read_vectors
 from m2io.types import Candidate, Chunk
 
 logger = logging.getLogger(__name__)
+
+CHUNKS, IMAGES = "chunks.jsonl", "images.jsonl"
+_LOAD_ERRORS = (
+    OSError,
+    KeyError,
+    IndexError,
+    ValueError,
+    RuntimeError,
+    TypeError,
+    AttributeError,
+    EOFError,
+)
+"""What reading a damaged faiss or bm25s file raises (faiss: RuntimeError; numpy: ValueError…)."""
+
+T = TypeVar("T")
 
 
 class Index:
@@ -42,6 +61,8 @@ class Index:
         chunks: Chunks in row order, each with its images.
         candidates: One per image occurrence, in row order (``score`` 0; retrievers set it).
         chunk_image_rows: For each chunk, the candidate rows of its images, in chunk order.
+        corpus_root: The corpus folder (resolved) that every image path lies inside, or None when
+            it is gone (then no image has a path). Renderers confine files to it.
     """
 
     def __init__(
@@ -58,9 +79,11 @@ class Index:
         lexical: LexicalIndex,
         embedder: TextEmbedder | None = None,
         image_embedder: ImageEmbedder | None = None,
+        corpus_root: Path | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
+        self.corpus_root = corpus_root
         self.chunks = chunks
         self.chunk_image_rows = chunk_image_rows
         self.candidates = candidates
@@ -96,15 +119,24 @@ class Index:
                 match the index.
             image_embedder: Image embedder for pixel search, likewise.
 
+        Image paths are resolved against the corpus root and kept only inside it: a row whose
+        path is absolute or leads outside (also through a symlink) gets path None, and one
+        warning counts them. A missing corpus gives one warning; text search still works.
+
         Raises:
-            IndexFormatError: ``folder`` is not an index, is incomplete, or has another format
-                version. The message names the folder.
+            IndexFormatError: ``folder`` is not an index, is incomplete, has another format
+                version, or its files disagree with its manifest (row counts, vector sizes, row
+                keys and types). The message names the folder and file (and line) and says how to
+                rebuild.
         """
         folder = Path(folder)
         manifest = IndexManifest.read(folder)
+        root = resolve_root(folder, manifest)
+        candidates = _read_candidates(folder, root)
+        pairs = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
+        _check_count(folder, CHUNKS, len(pairs), manifest.n_chunks)
+        _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
-            candidates = [candidate_from_row(r) for r in read_jsonl(folder / "images.jsonl")]
-            pairs = [chunk_from_row(r, candidates) for r in read_jsonl(folder / "chunks.jsonl")]
             chunk_vectors = read_vectors(folder / "chunks.faiss")
             image_vectors = read_vectors(folder / "images.faiss")
             pixel_vectors = (
@@ -113,10 +145,22 @@ class Index:
                 else None
             )
             lexical = LexicalIndex.load(folder / "bm25", manifest.n_chunks)
-        except (OSError, KeyError, IndexError, ValueError, RuntimeError) as err:
-            raise IndexFormatError(f"{folder}: incomplete or corrupt index: {err}") from err
-        if len(pairs) != manifest.n_chunks or len(candidates) != manifest.n_images:
-            raise IndexFormatError(f"{folder}: row counts disagree with its {MANIFEST}")
+            bm25_rows = lexical.stored_docs
+        except _LOAD_ERRORS as err:
+            raise IndexFormatError(
+                f"{folder}: incomplete or corrupt index: {err}; {REBUILD_HINT}"
+            ) from err
+        _check_vectors(folder, "chunks.faiss", chunk_vectors, manifest.n_chunks, manifest.dim)
+        _check_vectors(folder, "images.faiss", image_vectors, manifest.n_images, manifest.dim)
+        if pixel_vectors is not None:
+            _check_vectors(
+                folder,
+                "images_pixels.faiss",
+                pixel_vectors,
+                manifest.n_images,
+                manifest.image_dim or 0,
+            )
+        _check_count(folder, "bm25", bm25_rows, manifest.n_chunks)
         return cls(
             folder,
             manifest,
@@ -129,6 +173,7 @@ class Index:
             lexical=lexical,
             embedder=embedder,
             image_embedder=image_embedder,
+            corpus_root=root,
         )
 
     @staticmethod
@@ -210,3 +255,62 @@ def _search(index: object, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
     scores, rows = index.search(np.asarray(qvec, np.float32).reshape(1, -1), k)  # type: ignore[attr-defined]
     return scores[0], rows[0]
+
+
+def _read_rows(path: Path, parse: Callable[[Any], T]) -> list[T]:
+    """Every row of the JSONL file ``path`` through ``parse``; any failure is an
+    :class:`IndexFormatError` naming the file and line."""
+    out: list[T] = []
+    line = 0
+    try:
+        for n, value in read_jsonl(path):
+            line = n
+            out.append(parse(value))
+    except RowError as err:
+        at = err.line or line
+        raise IndexFormatError(f"{path} line {at}: {err}; {REBUILD_HINT}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise IndexFormatError(
+            f"{path.parent}: incomplete or corrupt index: {err}; {REBUILD_HINT}"
+        ) from err
+    return out
+
+
+def _read_candidates(folder: Path, root: Path | None) -> list[Candidate]:
+    """The image rows with their paths confined to ``root``; one warning counts the refused."""
+    refused: list[str] = []
+
+    def parse(row: Any) -> Candidate:
+        cand = candidate_from_row(row)
+        path, bad = open_path(row["path"], root)
+        if bad:
+            refused.append(row["path"])
+        return replace(cand, image=replace(cand.image, path=path))
+
+    candidates = _read_rows(folder / IMAGES, parse)
+    if refused:
+        logger.warning(
+            "index %s: %d image paths outside the corpus root refused (root %s; first: %r); "
+            "those images have no file",
+            folder,
+            len(refused),
+            root,
+            refused[0][:200],
+        )
+    return candidates
+
+
+def _check_count(folder: Path, name: str, got: int, want: int) -> None:
+    if got != want:
+        raise IndexFormatError(
+            f"{folder / name}: holds {got} rows, the manifest says {want}; {REBUILD_HINT}"
+        )
+
+
+def _check_vectors(folder: Path, name: str, vectors: Vectors, rows: int, dim: int) -> None:
+    index, _ = vectors
+    _check_count(folder, name, int(index.ntotal), rows)
+    if int(index.d) != dim:
+        raise IndexFormatError(
+            f"{folder / name}: holds {index.d}-d vectors, the manifest says {dim}-d; {REBUILD_HINT}"
+        )
