@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from m2io.embed.text import EmbedderLoadError, first_line
 from m2io.registry import require
 
 logger = logging.getLogger(__name__)
@@ -79,9 +80,10 @@ class CLIPImageEmbedder:
             self._model = transformers.CLIPModel.from_pretrained(self.name).to(self.device)
             self._processor = transformers.CLIPProcessor.from_pretrained(self.name)
         except OSError as err:
-            raise OSError(
-                f"cannot load CLIP model {self.name!r} (a hub id needs the hub or a local cache; "
-                f"a folder needs config, weights, tokenizer and processor files): {err}"
+            raise EmbedderLoadError(
+                f"cannot load CLIP model {self.name!r}: {first_line(err)}; no CLIP weights ship "
+                "with m2io, so offline it needs a local folder (saved with save_pretrained: "
+                "config, weights, tokenizer and processor files) or a hub id already in the cache"
             ) from err
         self._model.eval()
         self.dim = int(self._model.config.projection_dim)

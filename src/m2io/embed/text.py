@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +23,25 @@ from m2io.types import Candidate
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 IMAGE_CONTEXT_WORDS = 20
+
+
+class EmbedderLoadError(ValueError, OSError):
+    """A model name that is neither a local folder nor loadable (offline: not in the hub cache).
+
+    Both a ``ValueError`` (the CLI reports it as a one-line error) and an ``OSError`` (what the
+    model libraries raise, so callers that catch that keep working).
+    """
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of ``err``'s message (model libraries write paragraphs)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def looks_like_path(model: str) -> bool:
+    """Whether ``model`` is meant as a folder (absolute, ``./``, ``../``, ``~``) not a hub id."""
+    return Path(model).is_absolute() or model.startswith((".", "~"))
 
 
 def image_text(c: Candidate, words: int = IMAGE_CONTEXT_WORDS) -> str:
@@ -98,9 +118,24 @@ class SentenceTransformerEmbedder:
         recent: int = 256,
     ) -> None:
         st = require("sentence_transformers", "index")
-        path = default_model_path() if model == DEFAULT_TEXT_MODEL else model
+        if model == DEFAULT_TEXT_MODEL:
+            path = default_model_path()
+        else:
+            path = str(Path(model).expanduser()) if looks_like_path(model) else model
         self.name = model
-        self._model = st.SentenceTransformer(path, device=device)
+        offline = (
+            f"works offline: {DEFAULT_TEXT_MODEL!r} (packaged, the default) or a local "
+            "sentence-transformers folder"
+        )
+        if looks_like_path(model) and not Path(path).is_dir():
+            raise EmbedderLoadError(f"text embedder {model!r}: no such folder; {offline}")
+        try:
+            self._model = st.SentenceTransformer(path, device=device)
+        except OSError as err:
+            raise EmbedderLoadError(
+                f"cannot load text embedder {model!r}: not a local folder, and not in the "
+                f"Hugging Face cache nor downloadable ({first_line(err)}); {offline}"
+            ) from err
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
         self.dim = int(
@@ -181,7 +216,12 @@ class SentenceTransformerEmbedder:
 
 
 def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> SentenceTransformerEmbedder:
-    """Load (once per process) and return the embedder for ``model``."""
+    """Load (once per process) and return the embedder for ``model``.
+
+    Raises:
+        EmbedderLoadError: ``model`` is not a folder and cannot be had from the hub or its
+            cache; the message lists what works offline.
+    """
     return _cached_embedder(model)
 
 
