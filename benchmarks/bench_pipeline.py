@@ -78,7 +78,9 @@ def main() -> int:
             manifest = None
     reused = manifest is not None
     if manifest is None:
-        manifest = build_index(corpus.documents, index_dir, embedder=embedder, progress=False)
+        manifest = build_index(
+            corpus.documents, index_dir, embedder=embedder, progress=False, corpus_root=corpus.root
+        )
     t_index = time.perf_counter() - t0
     chars = sum(len(d.text) for d in corpus.documents)
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         fresh = False
     if not fresh:
         print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
-        build_index(corpus.documents, args.index, progress=False)
+        build_index(corpus.documents, args.index, progress=False, corpus_root=corpus.root)
     root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
     pipe = build_pipeline(cfg)
