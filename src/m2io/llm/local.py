@@ -225,7 +225,19 @@ class LocalChatModel:
         new = out[0, n_prompt:]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         log.debug("generated %d tokens in %.2fs", len(new), time.perf_counter() - t0)
-        return ChatResult(text=text, usage=Usage(n_prompt, int(new.shape[0])), model=self.name)
+        n_new = int(new.shape[0])
+        eos = self.tokenizer.eos_token_id
+        ended = n_new > 0 and eos is not None and int(new[-1]) in _ids(eos)
+        return ChatResult(
+            text=text,
+            usage=Usage(n_prompt, n_new),
+            model=self.name,
+            finish_reason="length" if n_new >= gen["max_new_tokens"] and not ended else "stop",
+        )
 
     def close(self) -> None:
         """Nothing to release explicitly (kept for ChatClient compatibility)."""
+
+
+def _ids(eos: int | list[int]) -> set[int]:
+    return {int(e) for e in eos} if isinstance(eos, list | tuple) else {int(eos)}

@@ -1,5 +1,9 @@
 """A scripted server speaking the OpenAI chat-completions wire protocol on loopback, for tests.
 
+It streams (server-sent events) when the request asks for ``stream: true`` and answers with one
+JSON body otherwise, and can misbehave on purpose: drip a reply one byte at a time, hang, send
+odd ``usage``, no choices, invalid JSON, or stop at ``max_tokens``.
+
 Example:
     >>> with FakeOpenAIServer(lambda req: "Hello.") as srv:   # doctest: +SKIP
     ...     ChatClient(base_url=srv.base_url, model="fake").chat([...]).text
@@ -16,18 +20,52 @@ from typing import Any
 
 Responder = Callable[[dict[str, Any]], str]
 
+MODES = ("ok", "drip", "hang", "no_choices", "bad_json")
+_AUTO = object()
+
 
 class FakeOpenAIServer:
     """Answers ``POST /v1/chat/completions`` with ``responder(request_json)``.
 
-    ``fail_first`` makes the first N requests answer HTTP 503, to exercise retries. Every request
-    body is kept in ``requests``.
+    Args:
+        responder: The reply text for a request body.
+        fail_first: The first N requests answer HTTP 503, to exercise retries.
+        mode: ``"ok"``; ``"drip"`` (headers, then the reply one byte every ``drip_s``);
+            ``"hang"`` (read the request, never answer); ``"no_choices"`` (``choices: []``);
+            ``"bad_json"`` (a chunk or body that is not JSON).
+        ignore_stream: Answer with one JSON body even when streaming is asked for.
+        usage: The ``usage`` value to send (``None`` sends ``null``); default: word counts.
+        omit_usage: Send no ``usage`` at all.
+        finish_reason: The reply's finish reason (``"length"`` for a cut reply).
+        drip_s: Seconds between bytes in ``"drip"`` mode.
+
+    Every request body is kept in ``requests`` (``len(srv.requests)`` proves what was re-sent).
     """
 
-    def __init__(self, responder: Responder, *, fail_first: int = 0) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        fail_first: int = 0,
+        mode: str = "ok",
+        ignore_stream: bool = False,
+        usage: Any = _AUTO,
+        omit_usage: bool = False,
+        finish_reason: str = "stop",
+        drip_s: float = 0.5,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.responder = responder
         self.fail_first = fail_first
+        self.mode = mode
+        self.ignore_stream = ignore_stream
+        self.usage = usage
+        self.omit_usage = omit_usage
+        self.finish_reason = finish_reason
+        self.drip_s = drip_s
         self.requests: list[dict[str, Any]] = []
+        self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -36,6 +74,63 @@ class FakeOpenAIServer:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
+
+    def _usage_for(self, body: dict[str, Any], text: str) -> Any:
+        if self.usage is not _AUTO:
+            return self.usage
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        done = len(text.split())
+        return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        choices = [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": self.finish_reason,
+            }
+        ]
+        out: dict[str, Any] = {
+            "id": "fake-1",
+            "object": "chat.completion",
+            "model": body.get("model", "fake"),
+            "choices": [] if self.mode == "no_choices" else choices,
+        }
+        if not self.omit_usage:
+            out["usage"] = self._usage_for(body, text)
+        return out
+
+    def _events(self, body: dict[str, Any], text: str) -> bytes:
+        """The reply as server-sent events: a few content chunks, usage, ``[DONE]``."""
+        model = body.get("model", "fake")
+        words = text.split(" ")
+        pieces = (
+            [
+                " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")
+                for i in range(0, len(words), 3)
+            ]
+            if text
+            else []
+        )
+        chunks: list[dict[str, Any]] = []
+        if self.mode != "no_choices":
+            chunks.append({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+            chunks += [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+            chunks.append(
+                {"choices": [{"index": 0, "delta": {}, "finish_reason": self.finish_reason}]}
+            )
+        opts = body.get("stream_options") or {}
+        if not self.omit_usage and (opts.get("include_usage") or self.usage is not _AUTO):
+            chunks.append({"choices": [], "usage": self._usage_for(body, text)})
+        lines = [
+            "data: "
+            + json.dumps({"id": "fake-1", "object": "chat.completion.chunk", "model": model, **c})
+            for c in chunks
+        ]
+        if self.mode == "bad_json":
+            lines.insert(1, "data: {not json")
+        lines.append("data: [DONE]")
+        return ("\n\n".join(lines) + "\n\n").encode()
 
     def __enter__(self) -> FakeOpenAIServer:
         owner = self
@@ -55,28 +150,36 @@ class FakeOpenAIServer:
                     owner.fail_first -= 1
                     self._send(503, {"error": {"message": "scripted failure"}})
                     return
+                if owner.mode == "hang":
+                    owner._stop.wait(60)
+                    return
                 text = owner.responder(body)
-                prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
-                self._send(
-                    200,
-                    {
-                        "id": "fake-1",
-                        "object": "chat.completion",
-                        "model": body.get("model", "fake"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": text},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": prompt,
-                            "completion_tokens": len(text.split()),
-                            "total_tokens": prompt + len(text.split()),
-                        },
-                    },
-                )
+                stream = bool(body.get("stream")) and not owner.ignore_stream
+                if stream:
+                    raw = owner._events(body, text)
+                    ctype = "text/event-stream"
+                elif owner.mode == "bad_json":
+                    raw, ctype = b'{"choices": [', "application/json"
+                else:
+                    raw = json.dumps(owner._completion(body, text)).encode()
+                    ctype = "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                if owner.mode != "drip":
+                    self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                if owner.mode != "drip":
+                    self.wfile.write(raw)
+                    return
+                self.wfile.flush()
+                try:
+                    for i in range(len(raw)):
+                        if owner._stop.wait(owner.drip_s):
+                            return
+                        self.wfile.write(raw[i : i + 1])
+                        self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
 
             def _send(self, code: int, payload: dict[str, Any]) -> None:
                 raw = json.dumps(payload).encode()
@@ -87,11 +190,13 @@ class FakeOpenAIServer:
                 self.wfile.write(raw)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
