@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 
+from m2io.generators.base import Generator
 from m2io.generators.prompts import attribute, candidate_block, context_block
+from m2io.inserters.base import Inserter
 from m2io.llm.client import ChatClient, LLMError
+from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger
 from m2io.retrievers.base import Retriever
 from m2io.text import PIC, split_with_images
-from m2io.types import Candidate, MultimodalAnswer, Placement, Sentence, Slot, TextAnswer
+from m2io.types import (
+    Candidate,
+    MultimodalAnswer,
+    Placement,
+    Retrieval,
+    Sentence,
+    Slot,
+    TextAnswer,
+    Usage,
+)
 
 _TAG = re.compile(r"<\s*img\s*(\d+)\s*>", re.IGNORECASE)
 
@@ -64,11 +76,19 @@ def parse_inline(
 class SingleShotPipeline:
     """Retrieve, then one chat call that writes text and places images together.
 
+    When the call fails (unreachable, timed out, malformed reply) or returns no text, the answer
+    comes from the staged pipeline on the same retrieval instead (``fallback_generator`` →
+    ``fallback_inserter`` → merger, by default extractive → rule), and a note says so: the
+    answer is never empty because the model was.
+
     Args:
         retriever: Any :class:`~m2io.retrievers.base.Retriever`.
-        client: An OpenAI-compatible :class:`~m2io.llm.client.ChatClient`.
+        client: An OpenAI-compatible :class:`~m2io.llm.client.ChatClient` (or anything with
+            its ``chat`` method, e.g. a local model).
         merger: Builds the final segments (default merger).
         max_tokens: Answer length cap.
+        fallback_generator: Text stage of the fallback (default: extractive).
+        fallback_inserter: Image stage of the fallback (default: rule, loaded on first use).
     """
 
     def __init__(
@@ -78,11 +98,31 @@ class SingleShotPipeline:
         merger: Merger | None = None,
         *,
         max_tokens: int = 500,
+        fallback_generator: Generator | None = None,
+        fallback_inserter: Inserter | None = None,
     ) -> None:
         self.retriever = retriever
         self.client = client
         self.merger = merger or DefaultMerger()
         self.max_tokens = max_tokens
+        self._fallback_generator = fallback_generator
+        self._fallback_inserter = fallback_inserter
+
+    @property
+    def fallback_generator(self) -> Generator:
+        if self._fallback_generator is None:
+            from m2io.generators.extractive import ExtractiveGenerator
+
+            self._fallback_generator = ExtractiveGenerator()
+        return self._fallback_generator
+
+    @property
+    def fallback_inserter(self) -> Inserter:
+        if self._fallback_inserter is None:
+            from m2io.inserters.rule import RuleInserter
+
+            self._fallback_inserter = RuleInserter()
+        return self._fallback_inserter
 
     def run(self, question: str) -> MultimodalAnswer:
         if not question.strip():
@@ -95,26 +135,32 @@ class SingleShotPipeline:
             f"Images:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
             f"Question: {question}\nAnswer:"
         )
-        notes: list[str] = []
         try:
             result = self.client.chat(
                 [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                 max_tokens=self.max_tokens,
             )
-            sentences, slots, problems = parse_inline(result.text, retrieval.candidates)
-            usage = result.usage
-            notes.extend(f"single-shot: {p}" for p in problems)
         except LLMError as err:
-            sentences, slots, usage = [], [], None
-            notes.append(f"single-shot: LLM call failed: {err}")
+            answer, placement = self._staged(question, retrieval, f"LLM call failed ({err})")
+        else:
+            sentences, slots, problems = parse_inline(result.text, retrieval.candidates)
+            if sentences:
+                notes = [f"single-shot: {n}" for n in getattr(result, "notes", ())]
+                if getattr(result, "finish_reason", None) == "length":
+                    notes.append(f"single-shot: answer {TRUNCATED} ({self.max_tokens})")
+                notes.extend(f"single-shot: {p}" for p in problems)
+                answer = TextAnswer(
+                    question,
+                    tuple(Sentence(s, attribute(s, retrieval)) for s in sentences),
+                    usage=result.usage,
+                    notes=tuple(notes),
+                )
+                placement = Placement(slots=tuple(slots), format_ok=not problems)
+            else:
+                answer, placement = self._staged(
+                    question, retrieval, "the model returned no answer text", result.usage
+                )
         t2 = time.perf_counter()
-        answer = TextAnswer(
-            question,
-            tuple(Sentence(s, attribute(s, retrieval)) for s in sentences),
-            **({"usage": usage} if usage else {}),
-            notes=tuple(notes),
-        )
-        placement = Placement(slots=tuple(slots), format_ok=not notes)
         merged = self.merger.merge(answer, placement, retrieval.candidates)
         t3 = time.perf_counter()
         timings = {
@@ -123,4 +169,20 @@ class SingleShotPipeline:
             "merge": (t3 - t2) * 1e3,
             "total": (t3 - t0) * 1e3,
         }
-        return replace(merged, timings_ms=timings)
+        merged = replace(merged, timings_ms=timings)
+        if any(f.name == "image_root" for f in fields(merged)):  # as the staged pipeline does
+            merged = replace(merged, image_root=getattr(self.retriever, "image_root", None))
+        return merged
+
+    def _staged(
+        self, question: str, retrieval: Retrieval, why: str, usage: Usage | None = None
+    ) -> tuple[TextAnswer, Placement]:
+        """The staged pipeline's answer on the same retrieval, noted as a fallback."""
+        text = self.fallback_generator.generate(question, retrieval)
+        placement = self.fallback_inserter.insert(text, retrieval.candidates)
+        stages = (
+            f"{type(self.fallback_generator).__name__} + {type(self.fallback_inserter).__name__}"
+        )
+        note = f"single-shot: {why}; {FELL_BACK} to the staged pipeline ({stages})"
+        answer = replace(text, usage=text.usage + (usage or Usage()), notes=(note, *text.notes))
+        return answer, replace(placement, format_ok=False)

@@ -18,7 +18,14 @@ class OpenAIGenerator:
         api_key_env: Environment variable with the API key (optional for local servers).
         temperature: Sampling temperature.
         max_tokens: Answer length cap.
-        timeout: Seconds per request; ``max_retries`` extra attempts on 429/5xx/network errors.
+        idle_timeout: Seconds to wait for the next bytes of the streamed reply.
+        deadline: Seconds for the whole call, retries included (``timeout`` is its older name).
+        max_retries: Extra attempts after a connection failure or HTTP 429/503 (a request the
+            server may still be computing is never sent again).
+        client: A ready chat client; overrides the endpoint arguments.
+
+    A failed call (unreachable, timed out, malformed reply) falls back to the extractive answer
+    with a note; a reply cut at ``max_tokens`` is kept with a note.
 
     Example:
         >>> gen = OpenAIGenerator(model="qwen2.5:3b", base_url="http://localhost:11434/v1")
@@ -32,7 +39,9 @@ class OpenAIGenerator:
         api_key_env: str = "OPENAI_API_KEY",
         temperature: float = 0.0,
         max_tokens: int = 400,
-        timeout: float = 60.0,
+        idle_timeout: float = 30.0,
+        deadline: float = 120.0,
+        timeout: float | None = None,
         max_retries: int = 2,
         client: ChatClient | None = None,
     ) -> None:
@@ -40,8 +49,9 @@ class OpenAIGenerator:
             base_url=base_url,
             model=model,
             api_key_env=api_key_env,
-            timeout=timeout,
             max_retries=max_retries,
+            idle_timeout=idle_timeout,
+            deadline=timeout if timeout is not None else deadline,
         )
         self.temperature = temperature
         self.max_tokens = max_tokens

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.text import split_sentences
-from m2io.types import Candidate, Retrieval, Sentence, TextAnswer
+from m2io.types import Candidate, Retrieval, Sentence, TextAnswer, Usage
 
 SYSTEM = (
     "You answer questions using only the provided document excerpts. Be concise and factual; "
@@ -66,8 +67,10 @@ def chat_answer(
     """One chat call over the excerpts, split into attributed sentences.
 
     Any object with ``chat(messages, temperature=, max_tokens=)`` works (the OpenAI client, a local
-    model). If the call fails, the extractive answer is returned with a note naming ``label``, so
-    the answer text is never lost.
+    model). If the call fails or the reply is empty, the extractive answer is returned with a note
+    ``"<label> generator failed (…); fell back to the extractive answer"``, so the answer text is
+    never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
+    :mod:`m2io.llm.notes` for the phrases the evaluation counts).
     """
     from m2io.llm.client import LLMError
 
@@ -79,13 +82,26 @@ def chat_answer(
     try:
         result = client.chat(messages, temperature=temperature, max_tokens=max_tokens)
     except LLMError as err:
-        from m2io.generators.extractive import ExtractiveGenerator
+        return _extractive_fallback(question, retrieval, label, str(err))
+    text = result.text.strip()
+    if not text:
+        why = "it returned an empty answer"
+        return _extractive_fallback(question, retrieval, label, why, result.usage)
+    notes = [f"{label} generator: {n}" for n in getattr(result, "notes", ())]
+    if getattr(result, "finish_reason", None) == "length":
+        notes.append(f"{label} generator: answer {TRUNCATED} ({max_tokens})")
+    sentences = tuple(Sentence(s, attribute(s, retrieval)) for s in split_sentences(text))
+    return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
 
-        fallback = ExtractiveGenerator().generate(question, retrieval)
-        note = f"{label} generator failed ({err}); fell back to the extractive answer"
-        return TextAnswer(question, fallback.sentences, notes=(*fallback.notes, note))
-    sentences = tuple(
-        Sentence(s, attribute(s, retrieval)) for s in split_sentences(result.text.strip())
+
+def _extractive_fallback(
+    question: str, retrieval: Retrieval, label: str, why: str, usage: Usage | None = None
+) -> TextAnswer:
+    """The extractive answer, with a note saying why; ``usage``: tokens the failed call spent."""
+    from m2io.generators.extractive import ExtractiveGenerator
+
+    fallback = ExtractiveGenerator().generate(question, retrieval)
+    note = f"{label} generator failed ({why}); {FELL_BACK} to the extractive answer"
+    return TextAnswer(
+        question, fallback.sentences, usage=usage or Usage(), notes=(*fallback.notes, note)
     )
-    notes = () if sentences else (f"{label} generator returned an empty answer",)
-    return TextAnswer(question, sentences, usage=result.usage, notes=notes)

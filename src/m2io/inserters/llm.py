@@ -10,7 +10,8 @@ Backends: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, OpenAI
 A format error or a backend failure never loses the answer: the placement comes from the
 fallback inserter (the Rule-Based one by default), ``format_ok`` is False and ``notes`` says why.
 Near-misses the parser can repair (a code fence, single quotes, ``img2`` for ``<img2>``) keep the
-model's placement, still with ``format_ok`` False and the repairs listed in ``notes``.
+model's placement, still with ``format_ok`` False and the repairs listed in ``notes``. The model's
+raw reply (or what it streamed before a timeout) is kept in ``Placement.raw`` either way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from m2io.inserters.prompt import (
     to_openai_content,
 )
 from m2io.llm.client import ChatClient, ChatResult, LLMError
+from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.rewards import parse_placement_output
 from m2io.types import Candidate, Placement, Slot, TextAnswer, Usage
 
@@ -51,7 +53,11 @@ class LLMInserter:
             ``"rule"`` or ``"none"``).
         repair: Keep a near-miss output's recovered placement (True) or fall back on any format
             error (False).
-        api_key_env, timeout, max_retries: For the openai backend.
+        api_key_env, max_retries: For the openai backend (retries only where nothing can still
+            be running on the server: connection failures, HTTP 429/503).
+        idle_timeout, deadline: For the openai backend: seconds to wait for the next bytes of
+            the streamed reply, and for the whole call (``timeout`` is the older name of
+            ``deadline``).
         device: For the local backend (``"auto"``, ``"cpu"``, ``"cuda"``).
         num_threads: For the local backend on CPU: torch threads (process-wide).
         client: A ready chat client (anything with ``.chat(messages, temperature, max_tokens)``);
@@ -77,7 +83,9 @@ class LLMInserter:
         fallback: str = "rule",
         repair: bool = True,
         api_key_env: str = "OPENAI_API_KEY",
-        timeout: float = 120.0,
+        idle_timeout: float = 30.0,
+        deadline: float = 120.0,
+        timeout: float | None = None,
         max_retries: int = 1,
         device: str = "auto",
         num_threads: int | None = None,
@@ -118,8 +126,9 @@ class LLMInserter:
                 base_url=base_url,
                 model=model or "",
                 api_key_env=api_key_env,
-                timeout=timeout,
                 max_retries=max_retries,
+                idle_timeout=idle_timeout,
+                deadline=timeout if timeout is not None else deadline,
             )
 
     @property
@@ -167,11 +176,17 @@ class LLMInserter:
         except LLMError as err:
             log.warning("llm inserter backend failed: %s", err)
             return self._fall_back(
-                answer, candidates, f"llm inserter: backend failed ({err})", raw=None
+                answer,
+                candidates,
+                f"llm inserter: backend failed ({err})",
+                raw=getattr(err, "partial", "") or None,
             )
         tags = candidate_tags(len(candidates))
         parsed = parse_placement_output(result.text, tags, len(answer.sentences))
-        notes = tuple(f"llm inserter format: {e}" for e in parsed.errors)
+        notes = tuple(f"llm inserter: {n}" for n in getattr(result, "notes", ()))
+        if getattr(result, "finish_reason", None) == "length":
+            notes += (f"llm inserter: reply {TRUNCATED} ({self.max_tokens})",)
+        notes += tuple(f"llm inserter format: {e}" for e in parsed.errors)
         usable = parsed.format_ok or (self.repair and bool(parsed.mapping))
         if not usable:
             return self._fall_back(
@@ -215,7 +230,11 @@ class LLMInserter:
         return Placement(
             slots=placed.slots,
             format_ok=False,
-            notes=(*extra, f"{why}; fell back to the {self.fallback_name} inserter", *placed.notes),
+            notes=(
+                *extra,
+                f"{why}; {FELL_BACK} to the {self.fallback_name} inserter",
+                *placed.notes,
+            ),
             raw=raw,
             usage=usage or Usage(),
         )
