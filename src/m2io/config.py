@@ -21,6 +21,36 @@ import yaml
 
 STAGES = ("retriever", "generator", "inserter", "merger")
 
+# The ``llm`` section: the single-shot model, and endpoint settings shared with every stage that
+# talks to a model (see ``SHARED_LLM_KEYS``).
+LLM_KEYS = {
+    "backend": "openai (default) or local",
+    "model": "model name on the endpoint, or a local model folder / smollm2-135m",
+    "base_url": "OpenAI-compatible endpoint root (…/v1)",
+    "api_key_env": "environment variable holding the API key",
+    "max_tokens": "single-shot answer length cap",
+    "idle_timeout": "seconds to wait for the next bytes of a streamed reply",
+    "deadline": "seconds for a whole call, retries included",
+    "timeout": "older name of deadline",
+    "connect_timeout": "seconds to open a connection",
+    "max_retries": "extra attempts after a connection failure or HTTP 429/503",
+    "device": "local backend: auto, cpu, cuda or mps",
+    "dtype": "local backend: torch dtype",
+    "num_threads": "local backend: CPU threads",
+    "max_input_tokens": "local backend: prompt length cap",
+    "trust_remote_code": "local backend: passed to from_pretrained",
+}
+# Endpoint settings in ``llm`` that also reach the OpenAI generator and the LLM inserter (a
+# stage's own option wins).
+SHARED_LLM_KEYS = (
+    "base_url",
+    "api_key_env",
+    "idle_timeout",
+    "deadline",
+    "connect_timeout",
+    "max_retries",
+)
+
 
 def default_index_dir() -> str:
     """``$M2IO_INDEX`` if set, else ``.m2io/index`` in the working directory."""
@@ -45,7 +75,9 @@ class PipelineConfig:
             (one LLM call writes text and image tags; uses the ``llm`` section).
         llm: The single-shot model: ``backend`` (``openai``, default, with ``base_url``, ``model``,
             ``api_key_env``; or ``local`` with ``model``, a transformers folder or
-            ``smollm2-135m``) and ``max_tokens``.
+            ``smollm2-135m``) and ``max_tokens``; endpoint settings (``base_url``,
+            ``api_key_env``, ``idle_timeout``, ``deadline``, ``connect_timeout``, ``max_retries``)
+            that also apply to the other stages that talk to a model. Keys: ``LLM_KEYS``.
     """
 
     index: str = field(default_factory=default_index_dir)
@@ -59,6 +91,10 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("staged", "singleshot"):
             raise ValueError(f"mode must be 'staged' or 'singleshot', got {self.mode!r}")
+        if not isinstance(self.llm, dict):
+            raise ValueError("config section 'llm' must be a mapping")
+        for key in self.llm:
+            check_llm_key(key)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
@@ -127,6 +163,7 @@ def apply_override(cfg: PipelineConfig, item: str) -> None:
         setattr(cfg, section, str(value))
         cfg.__post_init__()
     elif section == "llm" and sub:
+        check_llm_key(sub)
         cfg.llm[sub] = value
     elif section in STAGES:
         sc: StageConfig = getattr(cfg, section)
@@ -135,4 +172,13 @@ def apply_override(cfg: PipelineConfig, item: str) -> None:
         else:
             sc.options[sub] = value
     else:
-        raise ValueError(f"override {item!r}: unknown section {section!r}")
+        raise ValueError(
+            f"override {item!r}: unknown section {section!r}; valid: index, mode, llm.KEY, "
+            + ", ".join(f"{st}[.KEY]" for st in STAGES)
+        )
+
+
+def check_llm_key(key: str) -> None:
+    """Raise a one-line error naming the valid keys when ``key`` is not an ``llm`` option."""
+    if key not in LLM_KEYS:
+        raise ValueError(f"unknown llm option {key!r}; valid: {', '.join(sorted(LLM_KEYS))}")

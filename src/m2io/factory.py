@@ -1,58 +1,162 @@
-"""Build pipelines and components from a :class:`~m2io.config.PipelineConfig`."""
+"""Build pipelines and components from a :class:`~m2io.config.PipelineConfig`.
+
+Stage options are checked against the backend's keyword arguments before anything is built, so a
+typo is a one-line error naming the valid keys. The endpoint settings of the ``llm`` section
+(``SHARED_LLM_KEYS``: ``base_url``, ``api_key_env``, timeouts, retries) reach every stage that talks
+to a model and does not set its own: the OpenAI generator and the LLM inserter (whose ``model``
+also defaults to ``llm.model`` then). An LLM inserter that names a local model folder, or
+``backend: local``, stays local.
+"""
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
-from m2io.config import PipelineConfig, StageConfig
+from m2io.config import SHARED_LLM_KEYS, PipelineConfig, StageConfig, check_llm_key
 from m2io.generators.base import GENERATORS
 from m2io.inserters.base import INSERTERS
 from m2io.mergers.base import MERGERS
 from m2io.retrievers.base import RETRIEVERS
 
+_REGISTRIES = {
+    "retriever": RETRIEVERS,
+    "generator": GENERATORS,
+    "inserter": INSERTERS,
+    "merger": MERGERS,
+}
+# Passed by the factory itself, not options a user sets.
+_GIVEN = {"retriever": ("index",)}
 
-def _create(registry: Any, sc: StageConfig, **extra: Any) -> Any:
+
+def accepted_options(cls: Any) -> list[str] | None:
+    """Keyword arguments ``cls`` takes, or None when it takes any (``**kwargs``) or cannot tell."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+def check_options(stage: str, sc: StageConfig) -> None:
+    """Raise a one-line error when ``sc.options`` has keys the backend does not take."""
+    registry = _REGISTRIES[stage]
+    valid = accepted_options(registry.get(sc.name))
+    if valid is None:
+        return
+    valid = [k for k in valid if k not in _GIVEN.get(stage, ())]
+    unknown = sorted(set(sc.options) - set(valid))
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        raise ValueError(
+            f"unknown option {names} for {stage} {sc.name!r}; valid: {', '.join(valid) or '(none)'}"
+        )
+
+
+def validate_config(cfg: PipelineConfig) -> None:
+    """Check every stage's options and the ``llm`` section before building anything."""
+    for key in cfg.llm:
+        check_llm_key(key)
+    for stage in _REGISTRIES:
+        check_options(stage, getattr(cfg, stage))
+
+
+def _local_model(model: Any) -> bool:
+    from m2io.llm.smollm2 import ALIASES
+
+    return isinstance(model, str) and (model.lower() in ALIASES or Path(model).exists())
+
+
+def stage_options(stage: str, cfg: PipelineConfig) -> dict[str, Any]:
+    """The stage's options with the shared ``llm`` endpoint settings it takes and lacks."""
+    sc: StageConfig = getattr(cfg, stage)
+    options = dict(sc.options)
+    valid = accepted_options(_REGISTRIES[stage].get(sc.name)) or []
+    if "base_url" not in valid:
+        return options
+    if options.get("backend") == "local" or (
+        "base_url" not in options and _local_model(options.get("model"))
+    ):
+        return options  # a local model: endpoint settings do not apply
+    for key in SHARED_LLM_KEYS:
+        if key in cfg.llm and key in valid and key not in options:
+            options[key] = cfg.llm[key]
+    if options.get("base_url") and "model" in valid and not options.get("model"):
+        if cfg.llm.get("model"):
+            options["model"] = cfg.llm["model"]
+    return options
+
+
+def _create(stage: str, cfg: PipelineConfig, **extra: Any) -> Any:
+    sc: StageConfig = getattr(cfg, stage)
+    registry = _REGISTRIES[stage]
+    check_options(stage, sc)
     cls = registry.get(sc.name)
     try:
-        return cls(**extra, **sc.options)
+        return cls(**extra, **stage_options(stage, cfg))
     except TypeError as err:
         raise ValueError(f"bad options for {registry.kind} {sc.name!r}: {err}") from err
 
 
 def build_retriever(cfg: PipelineConfig) -> Any:
-    return _create(RETRIEVERS, cfg.retriever, index=cfg.index)
+    return _create("retriever", cfg, index=cfg.index)
 
 
 def build_generator(cfg: PipelineConfig) -> Any:
-    return _create(GENERATORS, cfg.generator)
+    return _create("generator", cfg)
 
 
 def build_inserter(cfg: PipelineConfig) -> Any:
-    return _create(INSERTERS, cfg.inserter)
+    return _create("inserter", cfg)
+
+
+def build_chat_client(llm: dict[str, Any]) -> Any:
+    """The single-shot model from the ``llm`` section: an endpoint client or a local model."""
+    llm = dict(llm)
+    for key in llm:
+        check_llm_key(key)
+    llm.pop("max_tokens", None)
+    backend = llm.pop("backend", "openai")
+    if backend == "openai":
+        from m2io.llm.client import ChatClient
+
+        for key in ("device", "dtype", "num_threads", "max_input_tokens", "trust_remote_code"):
+            llm.pop(key, None)
+        return ChatClient(**llm)
+    if backend == "local":  # a transformers model in-process, e.g. model: smollm2-135m
+        from m2io.llm.local import LocalChatModel
+
+        keep = ("model", "device", "dtype", "num_threads", "max_input_tokens", "trust_remote_code")
+        return LocalChatModel(**{k: v for k, v in llm.items() if k in keep})
+    raise ValueError(f"llm.backend must be 'openai' or 'local', got {backend!r}")
 
 
 def build_pipeline(cfg: PipelineConfig) -> Any:
-    """A :class:`~m2io.pipeline.Pipeline` or, for ``mode: singleshot``, a Single-Shot pipeline."""
+    """A :class:`~m2io.pipeline.Pipeline` or, for ``mode: singleshot``, a Single-Shot pipeline.
+
+    A Single-Shot pipeline falls back, when its model fails, to the staged pipeline on the same
+    retrieval: the extractive generator and the configured inserter (rule if that is ``llm``,
+    which would hit the same endpoint).
+    """
+    validate_config(cfg)
     retriever = build_retriever(cfg)
-    merger = _create(MERGERS, cfg.merger)
+    merger = _create("merger", cfg)
     if cfg.mode == "singleshot":
         from m2io.singleshot import SingleShotPipeline
 
-        llm = dict(cfg.llm)
-        max_tokens = int(llm.pop("max_tokens", 500))
-        backend = llm.pop("backend", "openai")
-        if backend == "openai":
-            from m2io.llm.client import ChatClient
-
-            client = ChatClient(**llm)
-        elif backend == "local":  # a transformers model in-process, e.g. model: smollm2-135m
-            from m2io.llm.local import LocalChatModel
-
-            llm.pop("base_url", None)
-            client = LocalChatModel(**llm)
-        else:
-            raise ValueError(f"llm.backend must be 'openai' or 'local', got {backend!r}")
-        return SingleShotPipeline(retriever, client, merger, max_tokens=max_tokens)
+        max_tokens = int(cfg.llm.get("max_tokens", 500))
+        client = build_chat_client(cfg.llm)
+        inserter = None if cfg.inserter.name == "llm" else build_inserter(cfg)
+        return SingleShotPipeline(
+            retriever, client, merger, max_tokens=max_tokens, fallback_inserter=inserter
+        )
     from m2io.pipeline import Pipeline
 
     return Pipeline(retriever, build_generator(cfg), build_inserter(cfg), merger)
