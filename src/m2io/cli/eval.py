@@ -10,7 +10,9 @@ stage latencies, tokens and cost. Examples::
         --generator-model qwen2.5-vl-7b-instruct --limit 100
 
 Ctrl-C stops the run, keeps the answers already scored (results JSON marked ``interrupted``) and
-exits with status 130.
+exits with status 130. Answers whose model call fell back (endpoint down, timed out, malformed
+reply) are counted per stage and shown next to the score; a run where most did is labelled
+``[fallback: k/n]``, and with ``--strict`` exits 1.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from m2io.cli.common import add_pipeline_arguments, config_from_args
+from m2io.cli.eval_inserter import add_strict_argument
 from m2io.evaluation.items import SPLIT_SIDES
 
 
@@ -67,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--name", help="system label in results and reports (default: derived)")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_strict_argument(out)
 
 
 def system_label(cfg: Any) -> str:
@@ -94,7 +98,7 @@ def _endpoint(pipeline: Any) -> tuple[str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.cli.eval_inserter import print_summary, slug
+    from m2io.cli.eval_inserter import exit_status, print_summary, slug
     from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
     from m2io.evaluation.e2e import (
         ensure_index,
@@ -102,15 +106,16 @@ def run(args: argparse.Namespace) -> int:
         evaluate_e2e,
         index_matches,
     )
-    from m2io.evaluation.items import split_questions
+    from m2io.evaluation.items import question_gaps, split_questions
     from m2io.evaluation.prices import load_prices
-    from m2io.factory import build_pipeline
+    from m2io.factory import build_pipeline, validate_config
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     data = Path(args.data).resolve()
     subset = resolve_subset(data, args.subset)
     cfg = config_from_args(args)
+    validate_config(cfg)  # a typo in an option fails before the index is built
     prices = load_prices(args.prices)
     judge = None
     if args.judge_base_url:
@@ -177,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         base_url=base_url,
         prices=prices,
         progress=not args.no_progress,
+        gold_gaps=question_gaps(questions, corpus),
     )
-    print_summary(results, out)
-    return 130 if results.interrupted else 0
+    print_summary(results, out, total=len(questions))
+    return exit_status(results, args.strict)

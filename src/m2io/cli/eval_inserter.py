@@ -44,11 +44,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     ins.add_argument("--model", help="model folder or name for a learned/LLM inserter")
     ins.add_argument(
+        "--base-url",
+        help="OpenAI-compatible endpoint (…/v1) for an LLM inserter; --model names the model there",
+    )
+    ins.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="inserter.KEY=VALUE",
-        help="inserter option, e.g. --set inserter.threshold=0.4 (repeatable)",
+        help="inserter option, e.g. --set inserter.threshold=0.4, or an endpoint setting, e.g. "
+        "--set llm.deadline=60 (repeatable)",
     )
     ins.add_argument(
         "--batch-embeddings",
@@ -67,6 +72,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--name", help="system label in results and reports (default: derived)")
     out.add_argument("--prices", metavar="FILE", help="YAML/JSON price table for LLM inserters")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_strict_argument(out)
+
+
+def add_strict_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when most answers fell back (the model failed and a fallback wrote them)",
+    )
+
+
+def exit_status(results: RunResults, strict: bool) -> int:
+    """130 when interrupted; 1 under ``--strict`` when most answers fell back; else 0."""
+    if results.interrupted:
+        return 130
+    if strict and results.mostly_fallback:
+        print(
+            f"m2io: --strict: {results.fell_back} of {results.n} answers fell back; the scores "
+            "are the fallback's, not the configured model's",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def inserter_label(name: str, options: dict) -> str:
@@ -92,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
     from m2io.config import PipelineConfig, StageConfig, apply_override
     from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
     from m2io.evaluation.inserter_eval import evaluate_inserter, item_texts, with_cached_embedder
-    from m2io.evaluation.items import build_inserter_items, split_by_document
+    from m2io.evaluation.items import build_inserter_items, question_gaps, split_by_document
     from m2io.evaluation.prices import load_prices
-    from m2io.factory import build_inserter
+    from m2io.evaluation.results import by_reason
+    from m2io.factory import build_inserter, check_options, stage_options
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
@@ -103,10 +132,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = PipelineConfig(inserter=StageConfig(args.inserter))
     if args.model:
         cfg.inserter.options["model"] = args.model
+    if args.base_url:
+        cfg.llm["base_url"] = args.base_url
     for item in args.set:
-        if not item.startswith("inserter."):
-            raise ValueError(f"--set {item!r}: eval-inserter takes inserter.KEY=VALUE only")
+        if not item.startswith(("inserter.", "llm.")):
+            raise ValueError(
+                f"--set {item!r}: eval-inserter takes inserter.KEY=VALUE or llm.KEY=VALUE only"
+            )
         apply_override(cfg, item)
+    check_options("inserter", cfg.inserter)  # a typo fails before the items are built
     prices = load_prices(args.prices)
 
     setup: dict[str, float] = {}
@@ -115,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     questions = load_questions(data, subset)
     setup["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    skipped: dict[str, int] = {}
     items = build_inserter_items(
         questions,
         corpus,
@@ -122,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         ratio=args.ratio,
         seed=args.seed,
         with_context=args.with_context,
+        skipped=skipped,
     )
     n_built = len(items)
     if args.split != "all":
@@ -130,7 +166,12 @@ def run(args: argparse.Namespace) -> int:
     items = items[: args.limit] if args.limit else items
     setup["build_items"] = time.perf_counter() - t0
     if not items:
-        raise ValueError(f"no inserter items: {len(questions)} questions in {subset}, none usable")
+        why = f" ({by_reason(skipped)})" if skipped else ""
+        raise ValueError(
+            f"no inserter items: {len(questions)} questions in {subset}, none usable{why}"
+        )
+    scored = {it.qid for it in items}
+    gaps = question_gaps([q for q in questions if q.qid in scored], corpus)
     embed_s = None
     build_cfg = cfg
     cached = (
@@ -145,8 +186,9 @@ def run(args: argparse.Namespace) -> int:
     inserter = build_inserter(build_cfg)
     setup["load_inserter"] = time.perf_counter() - t0
 
-    inserter_cfg = {"name": cfg.inserter.name, **cfg.inserter.options}
-    system = args.name or inserter_label(cfg.inserter.name, cfg.inserter.options)
+    options = stage_options("inserter", cfg)  # with the llm endpoint settings it takes
+    inserter_cfg = {"name": cfg.inserter.name, **options}
+    system = args.name or inserter_label(cfg.inserter.name, options)
     variant = args.distractors + ("-ctx" if args.with_context else "")
     variant += "" if args.split == "all" else f"-{args.split}"
     out = Path(args.out or f"results/{subset}-inserter-{slug(system)}-{variant}.json")
@@ -161,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
             "with_context": args.with_context,
             "split": args.split,
             "limit": args.limit,
+            "n_questions": len(questions),
             "n_items_built": n_built,
             "batch_embeddings": embed_s is not None,
         },
@@ -174,22 +217,41 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         setup_s=setup,
         progress=not args.no_progress,
-        price_model=_hosted_model(cfg.inserter.options),
-        base_url=cfg.inserter.options.get("base_url"),
+        price_model=_hosted_model(options),
+        base_url=options.get("base_url"),
         prices=prices,
         embed_s=embed_s,
+        skipped=skipped,
+        gold_gaps=gaps,
     )
-    print_summary(results, out)
-    return 130 if results.interrupted else 0
+    print_summary(results, out, total=len(questions))
+    return exit_status(results, args.strict)
 
 
-def print_summary(results: RunResults, out: Path) -> None:
-    """Metrics on stdout, one per line; where the files went on stderr."""
+def print_summary(results: RunResults, out: Path, *, total: int | None = None) -> None:
+    """Metrics on stdout, one per line, under a header that says when most answers fell back;
+    then the answers that fell back, were truncated or timed out, and the questions skipped
+    (of ``total``). Where the files went goes to stderr."""
     import math
 
-    from m2io.evaluation.results import items_path
+    from m2io.evaluation.results import by_reason, items_path, per_stage
 
-    print(f"{results.system} ({results.kind}, {results.subset}, n={results.n})")
+    print(f"{results.label} ({results.kind}, {results.subset}, n={results.n})")
+    unit = "answers" if results.kind == "e2e" else "items"
+    if results.fell_back:
+        print(
+            f"  fell back {results.fell_back}/{results.n} {unit} ({per_stage(results.fallbacks)})"
+        )
+    if results.truncated:
+        print(f"  truncated at max_tokens: {per_stage(results.truncated)}")
+    if results.timed_out:
+        print(f"  timed out: {per_stage(results.timed_out)}")
+    if results.skipped:
+        n_skipped = sum(results.skipped.values())
+        of = f" of {total}" if total is not None else ""
+        print(f"  skipped {n_skipped}{of} questions: {by_reason(results.skipped)}")
+    if results.gold_gaps:
+        print(f"  scored with gold outside the corpus: {by_reason(results.gold_gaps)}")
     for key, value in results.metrics.items():
         if value is not None and math.isfinite(value):
             print(f"  {key:<26} {value:7.2f}")

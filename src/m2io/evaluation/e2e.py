@@ -41,6 +41,7 @@ from m2io.evaluation.results import (
     run_notes,
     write_results,
 )
+from m2io.llm.notes import note_flags
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import image_scores
 from m2io.types import Document, MultimodalAnswer, TextSegment
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 EVAL_INDEX_ROOT = Path(".m2io") / "eval-index"
 IMAGE_METRICS = ["image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall"]
 JUDGE_PREFIX = "judge_"
+SKIP_EMPTY_QUESTION = "empty question"
 
 
 class Answerer(Protocol):
@@ -147,6 +149,7 @@ def score_answer(
                 {"image_id": s.image_id, "after_sentence": s.after_sentence} for s in answer.images
             ],
             "candidates": cand_ids,
+            **_raw(answer),
         },
         # gold text stays in the dataset (by id): results files must not copy a corpus
         "gold": {"images": list(q.image_ids)},
@@ -157,7 +160,14 @@ def score_answer(
             "completion_tokens": answer.usage.completion_tokens,
         },
         "notes": notes,
+        "flags": note_flags(notes),
     }
+
+
+def _raw(answer: MultimodalAnswer) -> dict[str, str]:
+    """The inserter's raw model output, where the answer carries it (an LLM inserter's reply)."""
+    raw = getattr(answer, "inserter_raw", None)
+    return {"inserter_raw": raw} if isinstance(raw, str) else {}
 
 
 def add_bert_scores(
@@ -247,6 +257,8 @@ def evaluate_e2e(
     prices: dict[str, Price] | None = None,
     progress: bool = True,
     warmup: bool = True,
+    skipped: dict[str, int] | None = None,
+    gold_gaps: dict[str, int] | None = None,
 ) -> RunResults:
     """Answer every question with ``pipeline``, score the answers and write ``out`` + its JSONL.
 
@@ -266,7 +278,20 @@ def evaluate_e2e(
             :func:`~m2io.evaluation.results.cost_summary`).
         progress: Show a progress bar on stderr.
         warmup: Answer the first question once before timing.
+        skipped: Questions the caller left out, by reason (recorded with the run's own: an
+            empty question is skipped, not a crash).
+        gold_gaps: Questions scored although part of their gold is outside the corpus, by
+            reason (see :func:`~m2io.evaluation.items.question_gaps`).
+
+    The results count, per stage, the answers whose LLM call fell back, was truncated or timed
+    out (read from the answers' notes); a run where most answers fell back is marked
+    ``mostly_fallback``.
     """
+    skipped = dict(skipped or {})
+    empty = [q for q in questions if not q.question.strip()]
+    if empty:
+        skipped[SKIP_EMPTY_QUESTION] = skipped.get(SKIP_EMPTY_QUESTION, 0) + len(empty)
+        questions = [q for q in questions if q.question.strip()]
     setup = dict(setup_s or {})
     if warmup:
         setup["warmup"] = warm_up(pipeline, questions)
@@ -313,6 +338,9 @@ def evaluate_e2e(
         wall_s=wall,
         interrupted=run.interrupted,
         notes=notes,
+        skipped=skipped,
+        gold_gaps=dict(gold_gaps or {}),
     )
+    results.count_flags(records)
     write_results(out, results)
     return results

@@ -43,6 +43,7 @@ from m2io.evaluation.results import (
     write_results,
 )
 from m2io.inserters.base import Inserter
+from m2io.llm.notes import note_flags
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import ordering_score, placement_scores
 
@@ -88,6 +89,8 @@ def score_item(item: InserterItem, inserter: Inserter) -> dict[str, Any]:
             "completion_tokens": placement.usage.completion_tokens,
         },
         "notes": list(placement.notes),
+        "flags": note_flags(placement.notes),
+        **({"raw": placement.raw} if placement.raw is not None else {}),
     }
 
 
@@ -213,6 +216,8 @@ def evaluate_inserter(
     base_url: str | None = None,
     prices: dict[str, Price] | None = None,
     embed_s: float | None = None,
+    skipped: dict[str, int] | None = None,
+    gold_gaps: dict[str, int] | None = None,
 ) -> RunResults:
     """Score ``inserter`` on ``items``; write ``out`` and its per-item JSONL; return the results.
 
@@ -221,7 +226,10 @@ def evaluate_inserter(
     ``price_model``/``base_url``/``prices`` price the tokens of an LLM-backed inserter.
     ``embed_s``: seconds spent embedding the items' texts ahead in one batch (see
     :class:`PrecomputedEmbedder`); it is spread evenly over the items as an ``embed`` stage and
-    added into ``total``.
+    added into ``total``. ``skipped``/``gold_gaps``: questions that made no item, and items
+    whose gold is partly outside the corpus, by reason (recorded as given). Items whose LLM
+    call fell back, was truncated or timed out are counted (see
+    :func:`~m2io.evaluation.results.flag_counts`).
     """
     setup = dict(setup_s or {})
     if warmup:
@@ -252,7 +260,10 @@ def evaluate_inserter(
         wall_s=wall,
         interrupted=run.interrupted,
         notes=run_notes(records, len(items), run.interrupted, unit="items"),
+        skipped=dict(skipped or {}),
+        gold_gaps=dict(gold_gaps or {}),
     )
+    results.count_flags(records)
     write_results(out, results)
     return results
 

@@ -31,6 +31,30 @@ if TYPE_CHECKING:
 
 DISTRACTOR_MODES = ("random", "hard")
 
+# Why a question makes no item (the keys of the ``skipped`` counts in results files).
+SKIP_NO_IMAGE = "no image in the gold answer"
+SKIP_IMAGES_MISSING = "gold images not in the corpus"
+SKIP_NO_TEXT = "no answer sentences"
+SKIP_NO_CANDIDATES = "retrieval offered no image"
+SKIP_EMPTY_ANSWER = "generator wrote no sentence"
+# Scored, but part of the gold lies outside the corpus (``gold_gaps`` in results files).
+GAP_SOME_IMAGES = "some gold images not in the corpus"
+GAP_PROVENANCE = "source documents not in the corpus"
+
+
+def question_gaps(questions: Sequence[QAItem], corpus: Corpus) -> dict[str, int]:
+    """How many questions have gold images (``GAP_SOME_IMAGES``) or source documents
+    (``GAP_PROVENANCE``) that the corpus does not hold: their scores are capped, and a run
+    should say so rather than let them count as plain misses."""
+    doc_ids = {d.doc_id for d in corpus.documents}
+    gaps: dict[str, int] = {}
+    for q in questions:
+        if any(i not in corpus.images for i in q.image_ids):
+            gaps[GAP_SOME_IMAGES] = gaps.get(GAP_SOME_IMAGES, 0) + 1
+        if any(d not in doc_ids for d in q.provenance):
+            gaps[GAP_PROVENANCE] = gaps.get(GAP_PROVENANCE, 0) + 1
+    return gaps
+
 
 @dataclass(frozen=True)
 class InserterItem:
@@ -92,6 +116,7 @@ def build_inserter_items(
     with_context: bool = False,
     embedder: TextEmbedder | None = None,
     require_images: bool = True,
+    skipped: dict[str, int] | None = None,
 ) -> list[InserterItem]:
     """Build inserter-only items from MRAMG questions.
 
@@ -104,6 +129,8 @@ def build_inserter_items(
         with_context: Give candidates their source context (leaks positions in derived sets).
         embedder: Text embedder for hard distractors (default: the offline MiniLM).
         require_images: Skip questions without gold images (they test nothing here).
+        skipped: When given, each question left out is counted here by reason
+            (``SKIP_NO_IMAGE``, ``SKIP_IMAGES_MISSING``, ``SKIP_NO_TEXT``).
     """
     if distractors not in DISTRACTOR_MODES:
         raise ValueError(f"distractors must be one of {DISTRACTOR_MODES}, got {distractors!r}")
@@ -130,7 +157,14 @@ def build_inserter_items(
             if image_id in corpus.images and image_id not in gold:
                 gold[image_id] = pos
                 order.append(image_id)
-        if (require_images and not gold) or not sentences:
+        why = None
+        if not sentences:
+            why = SKIP_NO_TEXT
+        elif require_images and not gold:
+            why = SKIP_IMAGES_MISSING if q.image_ids else SKIP_NO_IMAGE
+        if why is not None:
+            if skipped is not None:
+                skipped[why] = skipped.get(why, 0) + 1
             continue
         n_dis = round(ratio * len(gold))
         # image ids and doc ids may overlap (both numeric in MRAMG): keep the two sets apart
@@ -180,13 +214,15 @@ def build_pipeline_items(
     generator: Generator,
     *,
     progress: bool = False,
+    skipped: dict[str, int] | None = None,
 ) -> list[PipelineItem]:
     """Run retrieval and text generation for every question with gold images, and keep what
     the inserter would receive: training data for an inserter that is to work end to end.
 
     Questions without gold images, whose retrieval offered no image or whose answer has no
-    sentence are skipped (they teach an inserter nothing).
+    sentence are skipped (they teach an inserter nothing); ``skipped`` counts them by reason.
     """
+    skipped = {} if skipped is None else skipped
     import sys
 
     from tqdm import tqdm
@@ -196,10 +232,15 @@ def build_pipeline_items(
     for q in bar:
         gold = tuple(dict.fromkeys(q.image_ids))
         if not gold:
+            skipped[SKIP_NO_IMAGE] = skipped.get(SKIP_NO_IMAGE, 0) + 1
             continue
         retrieval = retriever.retrieve(q.question)
         answer = generator.generate(q.question, retrieval)
-        if not answer.sentences or not retrieval.candidates:
+        why = SKIP_EMPTY_ANSWER if not answer.sentences else None
+        if why is None and not retrieval.candidates:
+            why = SKIP_NO_CANDIDATES
+        if why is not None:
+            skipped[why] = skipped.get(why, 0) + 1
             continue
         items.append(PipelineItem(q.qid, tuple(q.provenance), answer, retrieval.candidates, gold))
     return items

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from m2io.evaluation.results import load_results
+from m2io.evaluation.results import by_reason, load_results, run_label
 
 # Column order and short headers; anything else a results file reports comes after, as is.
 METRIC_LABELS = {
@@ -134,8 +134,21 @@ def _cost(r: dict[str, Any]) -> str:
     return "0" if usd == 0 else f"{usd:.5f}"
 
 
+def _most(per_stage: dict[str, int] | None) -> int:
+    """Answers flagged in at least one stage (the largest per-stage count: a lower bound)."""
+    return max((per_stage or {}).values(), default=0)
+
+
+def _share(k: int, r: dict[str, Any]) -> str:
+    return f"{k}/{r['n']}" if k else "0"
+
+
 def group_table(group: Group) -> str:
-    """One Markdown table: a row per system; the best value of each metric in bold."""
+    """One Markdown table: a row per system; the best value of each metric in bold.
+
+    When a run's answers fell back or were truncated, ``Fell back``/``Truncated`` columns say how
+    many, and a run where most fell back is labelled ``[fallback: k/n]`` after its name.
+    """
     keys = group.metric_keys()
     best: dict[str, float] = {}
     for k in keys:
@@ -144,18 +157,23 @@ def group_table(group: Group) -> str:
             best[k] = min(values) if k in LOWER_IS_BETTER else max(values)
     header = ["System", "n"]
     header += [METRIC_LABELS.get(k, k) + (" ↓" if k in LOWER_IS_BETTER else "") for k in keys]
+    honesty = any(r.get("fell_back") or r.get("truncated") for r in group.results)
+    if honesty:
+        header += ["Fell back", "Truncated"]
     header += ["p50 ms", "p95 ms", "$/answer"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|",
     ]
     for r in group.results:
-        name = str(r["system"]) + (" (interrupted)" if r.get("interrupted") else "")
+        name = run_label(r) + (" (interrupted)" if r.get("interrupted") else "")
         cells = [name, str(r["n"])]
         for k in keys:
             v = r["metrics"].get(k)
             cell = _fmt(v)
             cells.append(f"**{cell}**" if k in best and _num(v) and v == best[k] else cell)
+        if honesty:
+            cells += [_share(r.get("fell_back", 0), r), _share(_most(r.get("truncated")), r)]
         stage = _main_stage(r)
         lat = (r.get("latency_ms") or {}).get(stage or "", {})
         cells += [_fmt(lat.get("p50")), _fmt(lat.get("p95")), _cost(r)]
@@ -184,6 +202,15 @@ def markdown_report(groups: Sequence[Group], images: dict[str, list[str]] | None
         for name in (images or {}).get(g.slug, []):
             out += ["", f"![{g.title}]({name})"]
         notes = [f"- {r['system']}: {n}" for r in g.results for n in r.get("notes", [])]
+        for r in g.results:
+            if r.get("skipped"):
+                n = sum(r["skipped"].values())
+                notes.append(f"- {r['system']}: skipped {n} questions: {by_reason(r['skipped'])}")
+            if r.get("gold_gaps"):
+                notes.append(
+                    f"- {r['system']}: scored with gold outside the corpus: "
+                    f"{by_reason(r['gold_gaps'])}"
+                )
         if notes:
             out += ["", *notes]
     return "\n".join(out) + "\n"
@@ -199,7 +226,7 @@ def _plt() -> Any:
 
 
 def _legend_name(r: dict[str, Any]) -> str:
-    return str(r["system"]) + (" (interrupted)" if r.get("interrupted") else "")
+    return run_label(r) + (" (interrupted)" if r.get("interrupted") else "")
 
 
 def _color_of(results: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -6,9 +6,15 @@ One run writes two files side by side:
   ``system`` (a short label such as ``"extractive+rule"``), ``config`` (the pipeline or inserter
   config and the eval flags), ``metrics`` (all ×100), ``latency_ms`` (``{stage: {"p50", "p95"}}``),
   ``cost`` (tokens and estimated USD), ``setup_s`` (one-off work such as index or item building),
-  ``machine``, ``code`` (m2io version and git commit), ``date``, ``wall_s`` and ``interrupted``.
+  ``machine``, ``code`` (m2io version and git commit), ``date``, ``wall_s`` and ``interrupted``;
+  and what a score alone would hide: ``fallbacks``/``truncated``/``timed_out`` (``{stage: answers}``
+  whose LLM call fell back, stopped at ``max_tokens`` or timed out), ``fell_back`` (answers with
+  any fallback), ``mostly_fallback`` (more than half of them), ``skipped`` (``{reason:
+  questions}`` not scored) and ``gold_gaps`` (``{reason: questions}`` scored although part of
+  their gold lies outside the corpus).
 - ``NAME.items.jsonl``: one line per scored item — ``id``, ``prediction``, ``gold``, ``scores``,
-  ``latency_ms``, ``notes`` — appended as the run goes, so an interrupted run keeps what it did.
+  ``latency_ms``, ``notes``, ``flags`` (``{"fallback": [stages], ...}`` read from the notes) —
+  appended as the run goes, so an interrupted run keeps what it did.
 
 Example:
     >>> with ItemLog("out/run.items.jsonl") as log:          # doctest: +SKIP
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from m2io.evaluation.prices import PRICES, PRICES_DATE, Price, estimate_cost
+from m2io.llm.notes import TRUNCATED, note_flags
 from m2io.types import Usage
 
 KINDS = ("e2e", "inserter")
@@ -129,7 +136,63 @@ def run_notes(
     flagged = sum(1 for r in records if r["notes"])
     if flagged:
         notes.append(f"{flagged} {unit} carry notes (fallbacks, format errors)")
+    counts = flag_counts(records)
+    for key, what in (
+        ("fallbacks", "fell back"),
+        ("truncated", f"were {TRUNCATED}"),
+        ("timed_out", "timed out"),
+    ):
+        if counts[key]:
+            notes.append(f"{unit} whose LLM call {what}: {per_stage(counts[key])}")
+    if counts["mostly_fallback"]:
+        notes.append(
+            f"MOSTLY FALLBACK: {counts['fell_back']} of {len(records)} {unit} fell back; the "
+            "scores are the fallback's, not the configured model's"
+        )
     return notes
+
+
+def flag_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-stage counts of the items that fell back, were truncated or timed out.
+
+    Returns ``{"fallbacks": {stage: n}, "truncated": {...}, "timed_out": {...}, "fell_back": n,
+    "mostly_fallback": bool}``; ``mostly_fallback`` when more than half of the items fell back.
+    """
+    out: dict[str, Any] = {"fallbacks": {}, "truncated": {}, "timed_out": {}}
+    fell_back = 0
+    for r in records:
+        flags = r.get("flags")
+        if flags is None:
+            flags = note_flags(r.get("notes", ()))
+        for flag, key in (
+            ("fallback", "fallbacks"),
+            ("truncated", "truncated"),
+            ("timed_out", "timed_out"),
+        ):
+            for stage in flags.get(flag, ()):
+                out[key][stage] = out[key].get(stage, 0) + 1
+        fell_back += bool(flags.get("fallback"))
+    out["fell_back"] = fell_back
+    out["mostly_fallback"] = bool(records) and 2 * fell_back > len(records)
+    return out
+
+
+def per_stage(counts: Mapping[str, int]) -> str:
+    """``{"generate": 12, "insert": 3}`` → ``"generate 12, insert 3"``."""
+    return ", ".join(f"{stage} {n}" for stage, n in counts.items())
+
+
+def by_reason(counts: Mapping[str, int]) -> str:
+    """``{"no gold image": 3}`` → ``"no gold image (3)"``, most frequent first."""
+    return ", ".join(f"{k} ({n})" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def run_label(result: Mapping[str, Any]) -> str:
+    """The system name, with ``[fallback: k/n]`` when most answers fell back."""
+    label = str(result.get("system", "?"))
+    if result.get("mostly_fallback"):
+        label += f" [fallback: {result.get('fell_back', 0)}/{result.get('n', 0)}]"
+    return label
 
 
 def now_iso() -> str:
@@ -195,10 +258,31 @@ class RunResults:
     wall_s: float = 0.0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    truncated: dict[str, int] = field(default_factory=dict)
+    timed_out: dict[str, int] = field(default_factory=dict)
+    fell_back: int = 0
+    mostly_fallback: bool = False
+    skipped: dict[str, int] = field(default_factory=dict)
+    gold_gaps: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+    def count_flags(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Fill ``fallbacks``, ``truncated``, ``timed_out``, ``fell_back``, ``mostly_fallback``."""
+        counts = flag_counts(records)
+        self.fallbacks = counts["fallbacks"]
+        self.truncated = counts["truncated"]
+        self.timed_out = counts["timed_out"]
+        self.fell_back = counts["fell_back"]
+        self.mostly_fallback = counts["mostly_fallback"]
+
+    @property
+    def label(self) -> str:
+        """``system``, with ``[fallback: k/n]`` when most answers fell back."""
+        return run_label(asdict(self))
 
     def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))
