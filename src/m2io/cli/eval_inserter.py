@@ -6,6 +6,11 @@ distractors and must put the right ones after the right sentences. Example::
     m2io eval-inserter --data ../shared/bench/gimp --subset gimp --inserter rule \\
         --distractors hard --out results/gimp-inserter-rule-hard.json
 
+An LLM inserter on an endpoint: ``--inserter llm --model NAME --base-url URL`` (endpoint
+settings with ``--set llm.KEY=VALUE``). Items whose model call fell back are counted and shown
+next to the score (``[fallback: k/n]`` when most did; ``--strict`` then exits 1); questions that
+make no item are counted by reason.
+
 Ctrl-C stops the run, keeps the items already scored (results JSON marked ``interrupted``) and
 exits with status 130.
 """
