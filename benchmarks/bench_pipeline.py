@@ -72,7 +72,7 @@ def main() -> int:
 
         try:
             manifest = IndexManifest.read(index_dir)
-            if manifest.content_hash != corpus_hash(corpus.documents):
+            if manifest.content_hash != corpus_hash(corpus.documents, corpus.root):
                 manifest = None
         except (ValueError, OSError):
             manifest = None

@@ -173,6 +173,18 @@ def test_an_index_moved_with_its_corpus_keeps_its_images(built, tmp_path):
     assert all(Path(p).is_relative_to(moved.resolve()) for p in paths)
 
 
+def test_a_corpus_moved_with_its_index_is_still_current(built, tmp_path):
+    from m2io.evaluation.e2e import index_matches
+
+    corpus, idx = built
+    assert index_matches(idx, make_corpus(corpus), corpus)
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "site", moved)
+    # documents reloaded from the new place carry new absolute paths, yet match the index
+    assert index_matches(moved / "idx", make_corpus(moved / "corpus"), moved / "corpus")
+    assert not index_matches(moved / "idx", make_corpus(moved / "corpus", "v2"), moved / "corpus")
+
+
 def test_an_index_moved_alone_finds_its_corpus_by_the_absolute_root(built, tmp_path):
     corpus, idx = built
     shutil.move(idx, tmp_path / "lonely-idx")

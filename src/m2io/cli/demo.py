@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
     fresh = False
     try:
-        fresh = IndexManifest.read(args.index).content_hash == corpus_hash(corpus.documents)
+        fresh = IndexManifest.read(args.index).content_hash == corpus_hash(
+            corpus.documents, corpus.root
+        )
     except (ValueError, OSError):
         fresh = False
     if not fresh:

@@ -99,14 +99,14 @@ def _endpoint(pipeline: Any) -> tuple[str | None, str | None]:
 
 def run(args: argparse.Namespace) -> int:
     from m2io.cli.eval_inserter import exit_status, print_summary, slug
-    from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
+    from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
     from m2io.evaluation.e2e import (
         ensure_index,
         eval_index_dir,
         evaluate_e2e,
         index_matches,
     )
-    from m2io.evaluation.items import question_gaps, split_questions
+    from m2io.evaluation.items import dropped_questions, question_gaps, split_questions
     from m2io.evaluation.prices import load_prices
     from m2io.factory import build_pipeline, validate_config
 
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     setup: dict[str, float] = {}
     t0 = time.perf_counter()
     corpus = load_mramg(data, subset)
-    questions = split_questions(load_questions(data, subset), corpus, args.split)
+    dropped: list[Dropped] = []
+    questions = split_questions(load_questions(data, subset, dropped=dropped), corpus, args.split)
     if args.limit:
         questions = questions[: args.limit]
     setup["load"] = time.perf_counter() - t0
@@ -135,13 +136,17 @@ def run(args: argparse.Namespace) -> int:
 
     folder = Path(args.index) if args.index else eval_index_dir(data, subset)
     if args.index and folder.exists() and not args.rebuild_index:
-        if not index_matches(folder, corpus.documents):
+        if not index_matches(folder, corpus.documents, corpus.root):
             raise ValueError(
                 f"--index {folder} was not built from {data} ({subset}); pass another --index, "
                 "or --rebuild-index to replace it"
             )
     folder, built_s = ensure_index(
-        corpus.documents, folder, rebuild=args.rebuild_index, progress=not args.no_progress
+        corpus.documents,
+        folder,
+        rebuild=args.rebuild_index,
+        progress=not args.no_progress,
+        corpus_root=corpus.root,
     )
     setup["index_build"] = built_s
     cfg.index = str(folder)
@@ -183,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         prices=prices,
         progress=not args.no_progress,
         gold_gaps=question_gaps(questions, corpus),
+        skipped=dropped_questions(dropped),
     )
     print_summary(results, out, total=len(questions))
     return exit_status(results, args.strict)

@@ -66,15 +66,22 @@ def eval_index_dir(data: str | Path, subset: str, root: str | Path = EVAL_INDEX_
     return Path(root) / f"{subset}-{digest}"
 
 
-def index_matches(folder: str | Path, documents: list[Document]) -> bool:
-    """True when ``folder`` holds an index (this format version) built from ``documents``."""
+def index_matches(
+    folder: str | Path, documents: list[Document], root: str | Path | None = None
+) -> bool:
+    """True when ``folder`` holds an index (this format version) built from ``documents``.
+
+    ``root`` is the folder the documents were loaded from (``Corpus.root``); paths are compared
+    relative to it, so a corpus moved together with its index still matches. Pass the root
+    that was given to :func:`~m2io.index.build_index` (None if none was).
+    """
     from m2io.index import IndexFormatError, IndexManifest, corpus_hash
 
     try:
         manifest = IndexManifest.read(folder)
     except IndexFormatError:
         return False
-    return manifest.content_hash == corpus_hash(documents)
+    return manifest.content_hash == corpus_hash(documents, root)
 
 
 def ensure_index(
@@ -93,7 +100,7 @@ def ensure_index(
     from m2io.index import build_index
 
     folder = Path(folder)
-    if not rebuild and index_matches(folder, documents):
+    if not rebuild and index_matches(folder, documents, build_options.get("corpus_root")):
         logger.info("reusing index %s", folder)
         return folder, 0.0
     logger.info("building index %s (%d documents)", folder, len(documents))
@@ -166,8 +173,7 @@ def score_answer(
 
 def _raw(answer: MultimodalAnswer) -> dict[str, str]:
     """The inserter's raw model output, where the answer carries it (an LLM inserter's reply)."""
-    raw = getattr(answer, "inserter_raw", None)
-    return {"inserter_raw": raw} if isinstance(raw, str) else {}
+    return {"inserter_raw": answer.inserter_raw} if answer.inserter_raw is not None else {}
 
 
 def add_bert_scores(

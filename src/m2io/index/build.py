@@ -295,6 +295,7 @@ def _build(
         raise ValueError("the chunker produced repeated chunk ids")
     candidates, rows_of_doc = _occurrences(documents, context_chars)
     links = _link_chunks(chunks, documents, candidates, rows_of_doc)
+    content_hash = corpus_hash(documents, corpus_root)  # the root as given, not as inferred
     if corpus_root is None:
         corpus_root = infer_root([c.image.path for c in candidates if c.image.path])
         if corpus_root is not None and corpus_root == Path(corpus_root.anchor):
@@ -341,7 +342,7 @@ def _build(
             n_documents=len(documents),
             n_chunks=len(chunks),
             n_images=len(candidates),
-            content_hash=corpus_hash(documents),
+            content_hash=content_hash,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             corpus_root=root_rel,
             corpus_root_absolute=root_abs,

@@ -137,17 +137,38 @@ _TYPES = {
 """What each manifest field must hold; anything else is a corrupt manifest."""
 
 
-def corpus_hash(documents: list[Document]) -> str:
-    """sha256 over the documents' ids, texts, titles, sources and images, in order."""
+def _portable(path: str | None, root: Path | None) -> str | None:
+    """``path`` relative to ``root`` (POSIX) when it lies below it, else as given."""
+    if path is None or root is None:
+        return path
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def corpus_hash(documents: list[Document], root: str | Path | None = None) -> str:
+    """sha256 over the documents' ids, texts, titles, sources and images, in order.
+
+    With ``root`` (the corpus folder), sources and image paths below it are hashed relative to
+    it, so a corpus moved elsewhere keeps its hash and the index built from it stays current.
+    """
+    base = Path(root).absolute() if root is not None else None
     h = hashlib.sha256()
     for doc in documents:
         record = [
             doc.doc_id,
             doc.text,
             doc.title,
-            doc.source,
+            _portable(doc.source, base),
             [
-                [a.offset, a.image.image_id, a.image.path, a.image.url, a.image.caption]
+                [
+                    a.offset,
+                    a.image.image_id,
+                    _portable(a.image.path, base),
+                    a.image.url,
+                    a.image.caption,
+                ]
                 for a in doc.images
             ],
         ]
