@@ -202,3 +202,24 @@ def test_unknown_option_keys_are_one_line_errors_listing_the_valid_ones(tmp_path
     assert "threshold" in capsys.readouterr().err
     assert main([*ins, "--set", "llm.foo=1"]) == 2
     assert "idle_timeout" in capsys.readouterr().err
+
+
+def test_pipeline_answer_json_keeps_the_llm_inserters_raw_reply() -> None:
+    from m2io.pipeline import Pipeline
+
+    reply = '<think>the crop tool goes with the first step</think><answer>{"<img1>": 1}</answer>'
+
+    class _Gen:
+        def generate(self, question, retrieval):
+            return TextAnswer(question, (Sentence("Pick the crop tool."), Sentence("Drag.")))
+
+    class _Ret:
+        def retrieve(self, question):
+            return _retrieval(CANDS)
+
+    with FakeOpenAIServer(lambda r: reply) as srv:
+        ins = LLMInserter(model="fake", base_url=srv.base_url, max_retries=0)
+        answer = Pipeline(_Ret(), _Gen(), ins).run("How do I crop?")
+    data = answer.to_dict()
+    assert data["inserter_raw"] == reply
+    assert [s["image_id"] for s in data["segments"] if s["type"] == "image"] == ["x1"]

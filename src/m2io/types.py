@@ -216,7 +216,9 @@ class MultimodalAnswer:
     ``segments`` alternate text and images in reading order. ``timings_ms`` holds each stage's
     wall time; ``notes`` carries every fallback or warning raised on the way. ``image_root`` is
     the folder every local image path must lie in (the index's corpus root): a renderer embeds
-    no file outside it, and none at all when it is None.
+    no file outside it, and none at all when it is None. ``inserter_raw`` is what a model-based
+    inserter replied, verbatim (None for inserters that are not models), kept so a wrong
+    placement or a fallback can be read back.
     """
 
     question: str
@@ -226,6 +228,7 @@ class MultimodalAnswer:
     usage: Usage = field(default_factory=Usage)
     notes: tuple[str, ...] = ()
     image_root: str | None = None
+    inserter_raw: str | None = None
 
     @property
     def images(self) -> tuple[ImageSegment, ...]:
@@ -238,7 +241,8 @@ class MultimodalAnswer:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ...
 
-        ``image_root`` was added after the first release; readers that do not know it ignore it.
+        ``image_root`` and ``inserter_raw`` were added after the first release; readers that do
+        not know them ignore them.
         """
         return {
             "question": self.question,
@@ -258,4 +262,5 @@ class MultimodalAnswer:
             "usage": asdict(self.usage),
             "notes": list(self.notes),
             "image_root": self.image_root,
+            "inserter_raw": self.inserter_raw,
         }

@@ -57,4 +57,5 @@ class DefaultMerger:
             candidates=candidates,
             usage=answer.usage + placement.usage,
             notes=(*answer.notes, *placement.notes, *notes),
+            inserter_raw=placement.raw,
         )
