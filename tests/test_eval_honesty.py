@@ -210,3 +210,15 @@ def test_eval_inserter_keeps_raw_output_counts_fallbacks_and_skips(data, tmp_pat
     assert "[fallback:" in printed.splitlines()[0]
     assert f"skipped 2 of {N + 3} questions" in printed
     assert "no image in the gold answer (1)" in printed
+
+
+def test_questions_the_loader_drops_are_counted_by_reason(tmp_path, no_index_build, capsys) -> None:
+    root = build_eval_corpus(tmp_path / "dup")
+    qfile = root / f"{SUBSET}_mqa.jsonl"
+    first = qfile.read_text(encoding="utf-8").splitlines()[0]
+    with qfile.open("a", encoding="utf-8") as fh:
+        fh.write(first + "\n")  # the same question id twice: scored once, the copy counted
+    rc, res = _eval(root, tmp_path / "dup.json", "--inserter", "none")
+    assert rc == 0 and res["n"] == N
+    assert res["skipped"] == {"not loaded: duplicate-id": 1}
+    assert "not loaded: duplicate-id (1)" in capsys.readouterr().out

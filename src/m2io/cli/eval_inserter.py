@@ -123,9 +123,14 @@ def slug(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from m2io.config import PipelineConfig, StageConfig, apply_override
-    from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
+    from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
     from m2io.evaluation.inserter_eval import evaluate_inserter, item_texts, with_cached_embedder
-    from m2io.evaluation.items import build_inserter_items, question_gaps, split_by_document
+    from m2io.evaluation.items import (
+        build_inserter_items,
+        dropped_questions,
+        question_gaps,
+        split_by_document,
+    )
     from m2io.evaluation.prices import load_prices
     from m2io.evaluation.results import by_reason
     from m2io.factory import build_inserter, check_options, stage_options
@@ -151,10 +156,11 @@ def run(args: argparse.Namespace) -> int:
     setup: dict[str, float] = {}
     t0 = time.perf_counter()
     corpus = load_mramg(data, subset)
-    questions = load_questions(data, subset)
+    dropped: list[Dropped] = []
+    questions = load_questions(data, subset, dropped=dropped)
     setup["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    skipped: dict[str, int] = {}
+    skipped: dict[str, int] = dropped_questions(dropped)
     items = build_inserter_items(
         questions,
         corpus,

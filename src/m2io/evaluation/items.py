@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from m2io.corpus.chunking import image_context
+from m2io.corpus.mramg import Dropped
 from m2io.text import split_with_images
 from m2io.types import Candidate, Document, ImageRef, Sentence, TextAnswer
 
@@ -54,6 +55,17 @@ def question_gaps(questions: Sequence[QAItem], corpus: Corpus) -> dict[str, int]
         if any(d not in doc_ids for d in q.provenance):
             gaps[GAP_PROVENANCE] = gaps.get(GAP_PROVENANCE, 0) + 1
     return gaps
+
+
+def dropped_questions(dropped: Sequence[Dropped]) -> dict[str, int]:
+    """Questions the loader left out (duplicate ids, bad records), counted as
+    ``"not loaded: <reason>"`` so an evaluation's ``skipped`` says why each one is missing."""
+    out: dict[str, int] = {}
+    for d in dropped:
+        if d.kind == "question":
+            key = f"not loaded: {d.reason}"
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 @dataclass(frozen=True)
