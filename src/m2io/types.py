@@ -52,10 +52,31 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a piece of answer text came from, for citing it.
+
+    Attributes:
+        doc_id: The document.
+        title: The document's title.
+        location: The source file's path relative to the corpus root (POSIX), or an http(s)
+            URL; "" when unknown.
+        section: Heading of the section the text sits under ("" when unknown).
+        anchor: Fragment id of that section in the source file (``location#anchor``), if known.
+    """
+
+    doc_id: str
+    title: str = ""
+    location: str = ""
+    section: str = ""
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A retrieval unit cut from a document, keeping the images that sit inside it.
 
     Image offsets are relative to ``text``. ``start`` is the chunk's offset in its document.
+    ``source`` says where the chunk's text comes from, for citing it.
     """
 
     chunk_id: str
@@ -64,6 +85,7 @@ class Chunk:
     images: tuple[ImageAnchor, ...] = ()
     title: str = ""
     start: int = 0
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
@@ -110,19 +132,25 @@ class RetrievedChunk:
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What the retriever returns: ranked chunks and the deduplicated candidate images."""
+    """What the retriever returns: ranked chunks and the deduplicated candidate images.
+
+    ``notes`` says what the retriever decided on the way (e.g. that nothing relevant was found:
+    then ``chunks`` and ``candidates`` are empty and generators say so instead of answering).
+    """
 
     query: str
     chunks: tuple[RetrievedChunk, ...]
     candidates: tuple[Candidate, ...]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of a textual answer and, where known, the chunk it came from."""
+    """One sentence of a textual answer and, where known, the chunk it came from and its source."""
 
     text: str
     source_chunk_id: str | None = None
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
@@ -186,12 +214,17 @@ class Placement:
 
 @dataclass(frozen=True)
 class TextSegment:
-    """A run of answer text; ``sentence_index`` is the 1-based index of its sentence."""
+    """A run of answer text; ``sentence_index`` is the 1-based index of its sentence.
+
+    ``source`` is the 1-based number of its entry in :attr:`MultimodalAnswer.sources` (None when
+    the text has no known source).
+    """
 
     text: str
     sentence_index: int
     source_chunk_id: str | None = None
     type: Literal["text"] = "text"
+    source: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +262,7 @@ class MultimodalAnswer:
     notes: tuple[str, ...] = ()
     image_root: str | None = None
     inserter_raw: str | None = None
+    sources: tuple[Source, ...] = ()
 
     @property
     def images(self) -> tuple[ImageSegment, ...]:
@@ -241,8 +275,8 @@ class MultimodalAnswer:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ...
 
-        ``image_root`` and ``inserter_raw`` were added after the first release; readers that do
-        not know them ignore them.
+        ``image_root``, ``inserter_raw`` and ``sources`` (and ``source`` on text segments) were
+        added after the first release; readers that do not know them ignore them.
         """
         return {
             "question": self.question,
@@ -263,4 +297,5 @@ class MultimodalAnswer:
             "notes": list(self.notes),
             "image_root": self.image_root,
             "inserter_raw": self.inserter_raw,
+            "sources": [asdict(src) for src in self.sources],
         }
