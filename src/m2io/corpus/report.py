@@ -9,13 +9,16 @@ naming the file and line.
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from m2io.safety import UNSUPPORTED_SUFFIXES
 from m2io.types import Document, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -83,21 +86,103 @@ class Corpus:
             logger.warning("%s: %d warnings: %s%s", what, len(self.warnings), shown, tail)
 
 
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# <meta charset=...> or <meta http-equiv="Content-Type" content="text/html; charset=...">; the
+# prescan reads at most the first _PRESCAN bytes, so it is bounded whatever the page.
+_PRESCAN = 2048
+_META = re.compile(rb"<meta\b[^<>]{0,512}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]{1,40})", re.I)
+# What the HTML standard makes of some labels: Latin-1 and ASCII pages are read as windows-1252
+# (what browsers do), and a UTF-16/32 label without a BOM cannot be right (the prescan read it as
+# ASCII), so it means UTF-8.
+_HTML_LABELS = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+    "utf-16": "utf-8",
+    "utf-16le": "utf-8",
+    "utf-16be": "utf-8",
+    "utf-32": "utf-8",
+    "x-user-defined": "cp1252",
+}
+
+
+def _bom(data: bytes) -> tuple[str, int] | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding, len(bom)
+    return None
+
+
+def _decode_as(data: bytes, encoding: str, where: str, warnings: list[str]) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding == "utf-8" else encoding
+        warnings.append(
+            f"{where}: invalid {name} at byte {exc.start}; undecodable bytes replaced with U+FFFD"
+        )
+        return data.decode(encoding, errors="replace")
+
+
 def decode(data: bytes, where: str, warnings: list[str]) -> str:
-    """Decode UTF-8 (a BOM is dropped); undecodable bytes become U+FFFD and are reported.
+    """Decode text: a byte-order mark decides (UTF-8, UTF-16, UTF-32), else UTF-8.
+
+    Undecodable bytes become U+FFFD and are reported; the BOM itself is dropped.
 
     Args:
         data: Raw bytes.
         where: Location named in the warning, e.g. ``"doc_x.jsonl:12"``.
         warnings: List the warning is appended to.
     """
+    found = _bom(data)
+    if found:
+        return _decode_as(data[found[1] :], found[0], where, warnings)
+    return _decode_as(data, "utf-8", where, warnings)
+
+
+def html_charset(data: bytes) -> str | None:
+    """The charset a page declares in a ``<meta>`` tag within its first 2 KB, as written, or None."""
+    m = _META.search(data[:_PRESCAN])
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def decode_html(data: bytes, where: str, warnings: list[str]) -> str:
+    """Decode an HTML page: a BOM decides first, then ``<meta charset>``, else UTF-8.
+
+    The meta tag is looked for in the first 2 KB, in its two forms (``<meta charset=…>`` and
+    ``<meta http-equiv="Content-Type" content="…; charset=…">``); Latin-1 and ASCII labels are
+    read as windows-1252, as browsers do. A charset Python does not know is reported and the page
+    read as UTF-8.
+
+    Example:
+        >>> decode_html(b'<meta charset="iso-8859-1"><p>caf\\xe9</p>', "a.html", [])[-8:]
+        'café</p>'
+    """
+    if _bom(data):
+        return decode(data, where, warnings)
+    label = html_charset(data)
+    if label is None:
+        return decode(data, where, warnings)
+    encoding = _HTML_LABELS.get(label, label)
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        warnings.append(
-            f"{where}: invalid UTF-8 at byte {exc.start}; undecodable bytes replaced with U+FFFD"
-        )
-        return data.decode("utf-8-sig", errors="replace")
+        info = codecs.lookup(encoding)
+        if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib: not charsets
+            raise LookupError(encoding)
+        encoding = info.name
+    except LookupError:
+        warnings.append(f"{where}: unknown charset {label!r} in <meta>; read as UTF-8")
+        return decode(data, where, warnings)
+    return _decode_as(data, encoding, where, warnings)
 
 
 def read_lines(path: Path, warnings: list[str]) -> list[tuple[int, str]]:
@@ -123,8 +208,9 @@ class ImageStatus:
 
     Attributes:
         ok: The file exists and Pillow could verify it.
-        problem: ``"missing"`` or ``"corrupt"`` when not ok.
-        reason: Pillow's complaint about a corrupt file.
+        problem: ``"missing"`` (absent or unreadable), ``"unsupported"`` (a vector or layered
+            format m2io does not read) or ``"corrupt"`` when not ok.
+        reason: Why: the OS's or Pillow's complaint, or the unsupported format's name.
         size: ``(width, height)`` when known.
     """
 
@@ -134,14 +220,30 @@ class ImageStatus:
     size: tuple[int, int] | None = None
 
 
-class ImageChecker:
-    """Checks image files once each: exists, opens, and passes ``Image.verify()``.
+# Pillow signals truncated or malformed files with any of these.
+_PILLOW_ERRORS = (
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    struct.error,
+    EOFError,
+)
 
-    ``verify()`` reads the file's structure without decoding all pixels; on the GIMP dev set
-    (1761 PNG/JPEG files, 50 MB) it costs about 0.5 s in total.
+
+class ImageChecker:
+    """Checks image files once each: exists, is a format m2io reads, and is not broken.
+
+    PNG, GIF and the others go through ``Image.verify()``, which reads the file's structure
+    (PNG: every chunk and its checksum, so a truncated PNG fails) without decoding pixels. JPEG's
+    ``verify()`` checks nothing, so a JPEG is decoded instead, at 1/8 scale (``Image.draft``:
+    libjpeg skips most of the work); a truncated JPEG then fails. On the GIMP dev set (1761
+    PNG/JPEG files, 50 MB) the whole check costs about 0.5 s.
 
     Args:
-        verify: When False only existence is checked (fastest; corrupt files get through).
+        verify: When False only existence and format are checked (fastest; corrupt files get
+            through).
     """
 
     def __init__(self, *, verify: bool = True) -> None:
@@ -149,6 +251,7 @@ class ImageChecker:
         self._cache: dict[str, ImageStatus] = {}
 
     def check(self, path: str | Path) -> ImageStatus:
+        """The status of the image at ``path`` (cached by path)."""
         key = str(path)
         status = self._cache.get(key)
         if status is None:
@@ -157,22 +260,23 @@ class ImageChecker:
         return status
 
     def _check(self, path: Path) -> ImageStatus:
-        if not path.is_file():
-            return ImageStatus(False, "missing")
+        try:
+            if not path.is_file():
+                return ImageStatus(False, "missing")
+        except (OSError, ValueError) as exc:  # name too long, NUL byte, permission
+            return ImageStatus(False, "missing", f"unreadable: {type(exc).__name__}: {exc}")
+        if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+            return ImageStatus(False, "unsupported", path.suffix.lower().lstrip("."))
         if not self.verify:
             return ImageStatus(True)
         try:
             with Image.open(path) as im:
                 size = im.size
-                im.verify()
-        except (
-            UnidentifiedImageError,
-            Image.DecompressionBombError,
-            OSError,
-            SyntaxError,
-            ValueError,
-            struct.error,
-        ) as exc:
-            # Pillow signals truncated or malformed files with any of these.
+                if im.format == "JPEG":
+                    im.draft("RGB", (max(size[0] // 8, 1), max(size[1] // 8, 1)))
+                    im.load()  # raises on a truncated file (LOAD_TRUNCATED_IMAGES is off)
+                else:
+                    im.verify()
+        except _PILLOW_ERRORS as exc:
             return ImageStatus(False, "corrupt", f"{type(exc).__name__}: {exc}")
         return ImageStatus(True, size=size)
