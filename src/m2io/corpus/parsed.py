@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
+# Code points the parsers use as markers (U+E000-U+E003: image and code-span placeholders) and
+# control characters that are not text (HTML's parser uses \x01-\x04 as break marks).
+_RESERVED = re.compile("[\ue000-\ue003]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 _PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _FIGURE_NUMBER = re.compile(r"^(?:Figure|Fig\.|Image|Illustration|Example|Table)\s+[\w.-]*\d\.?\s*")
 _ICON_WORDS = frozenset(
@@ -21,6 +25,16 @@ _ICON_WORDS = frozenset(
     "info toc index contents arrow bullet spacer blank pixel transparent logo".split()
 )
 _ICON_EXTRAS = frozenset("icon icons nav btn button small sm large arrow s l".split())
+
+
+def scrub(text: str) -> str:
+    """Input text made safe to mark up: the parsers' marker code points become U+FFFD.
+
+    U+E000-U+E003 (private use, which no text needs for its meaning) are what the parsers write
+    as placeholders, so in the input they are replaced by U+FFFD (visible, and never mistaken
+    for a marker); control characters other than whitespace are dropped.
+    """
+    return _CONTROL.sub("", _RESERVED.sub("\ufffd", text))
 
 
 def placeholder(index: int) -> str:
@@ -104,7 +118,7 @@ def finish(title: str, marked: str, images: list[RawImage]) -> Parsed:
 def clean_text(text: str) -> str:
     """Normalise line ends, drop trailing spaces and keep at most one blank line in a row."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))  # linear, unlike a regex
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
