@@ -12,9 +12,11 @@ import re
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4.element import CData, ProcessingInstruction
+from bs4.exceptions import ParserRejectedMarkup
 
-from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder
+from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder, scrub
 from m2io.corpus.parsed import strip_figure_number as _strip_number
+from m2io.corpus.report import CorpusError
 
 _SKIP = frozenset(
     "script style noscript template head title meta link iframe object embed svg canvas "
@@ -32,6 +34,7 @@ _FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
 _LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
 _NON_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction, CData)
 _TINY = 24
+_SECTION_END = re.compile(r"\]\s*\]\s*>")
 
 
 def _text(tag: Tag | None) -> str:
@@ -57,41 +60,89 @@ def _is_navigation(tag: Tag) -> bool:
     )
 
 
-def _figure_caption(img: Tag) -> str:
-    """Caption text from the figure around ``img``: figcaption, DocBook title, caption block."""
-    pieces: list[str] = []
-    figure = img.find_parent("figure")
-    if figure is not None:
-        pieces.append(_text(figure.find("figcaption")))
-    docbook = img.find_parent(lambda t: t.name == "div" and _has_class(t, _FIGURE_CLASSES))
-    if docbook is not None:
-        title = docbook.find(lambda t: isinstance(t, Tag) and _has_class(t, {"title"}))
-        pieces.append(_strip_number(_text(title)))
-    media = img.find_parent(lambda t: t.name == "div" and _has_class(t, {"mediaobject"}))
-    if media is not None:
-        cap = media.find(lambda t: isinstance(t, Tag) and _has_class(t, {"caption"}))
-        if cap is None:
-            sib = media.find_next_sibling()
-            cap = sib if sib is not None and _has_class(sib, {"caption"}) else None
-        pieces.append(_text(cap))
-    return combine_captions(*pieces)
+class _Context:
+    """The figure-like elements open around the walk's current node, and their captions.
+
+    ``img.find_parent("figure")`` per image and ``figure.find("figcaption")`` per figure cost
+    the depth and size of the tree each time, which a page of deeply nested figures makes
+    quadratic. Instead the walk keeps the open elements on stacks and hands each caption element
+    to the open elements still waiting for one (its first in document order, as ``find`` would);
+    the captions are read once the walk is done.
+    """
+
+    def __init__(self) -> None:
+        self.open: dict[str, list[Tag]] = {"figure": [], "docbook": [], "media": []}
+        self.waiting: dict[str, list[Tag]] = {"figure": [], "docbook": [], "media": []}
+        self.caption: dict[int, Tag] = {}
+        self.header_footer = 0
+
+    @staticmethod
+    def kinds(tag: Tag) -> list[str]:
+        found = []
+        if tag.name == "figure":
+            found.append("figure")
+        if tag.name == "div" and _has_class(tag, _FIGURE_CLASSES):
+            found.append("docbook")
+        if tag.name == "div" and _has_class(tag, {"mediaobject"}):
+            found.append("media")
+        return found
+
+    def enter(self, tag: Tag) -> None:
+        for kind, test in (
+            ("figure", tag.name == "figcaption"),
+            ("docbook", _has_class(tag, {"title"})),
+            ("media", _has_class(tag, {"caption"})),
+        ):
+            if test:
+                for waiting in self.waiting[kind]:
+                    self.caption[id(waiting)] = tag
+                self.waiting[kind].clear()
+        for kind in self.kinds(tag):
+            self.open[kind].append(tag)
+            self.waiting[kind].append(tag)
+        self.header_footer += tag.name in ("header", "footer")
+
+    def leave(self, tag: Tag) -> None:
+        for kind in self.kinds(tag):
+            self.open[kind].pop()
+            if self.waiting[kind] and self.waiting[kind][-1] is tag:
+                self.waiting[kind].pop()
+        self.header_footer -= tag.name in ("header", "footer")
+
+    def around(self) -> tuple[Tag | None, Tag | None, Tag | None]:
+        """The innermost open figure, DocBook figure and media object."""
+        return tuple(self.open[k][-1] if self.open[k] else None for k in self.open)  # type: ignore[return-value]
+
+    def caption_of(self, figure: Tag | None, docbook: Tag | None, media: Tag | None) -> str:
+        """Caption text from the figure around an image: figcaption, DocBook title, caption block."""
+        pieces: list[str] = []
+        if figure is not None:
+            pieces.append(_text(self.caption.get(id(figure))))
+        if docbook is not None:
+            pieces.append(_strip_number(_text(self.caption.get(id(docbook)))))
+        if media is not None:
+            cap = self.caption.get(id(media))
+            if cap is None:
+                sib = media.find_next_sibling()
+                cap = sib if sib is not None and _has_class(sib, {"caption"}) else None
+            pieces.append(_text(cap))
+        return combine_captions(*pieces)
 
 
-def _raw_image(img: Tag) -> RawImage:
+def _raw_image(img: Tag, decorative_place: bool) -> RawImage:
     src = str(img.get("src") or img.get("data-src") or "").strip()
     role = str(img.get("role") or "").lower()
     width, height = _px(img.get("width")), _px(img.get("height"))
     decorative = (
         role in ("presentation", "none")
         or str(img.get("aria-hidden") or "").lower() == "true"
-        or img.find_parent(["header", "footer"]) is not None
+        or decorative_place
         or (width is not None and height is not None and width < _TINY and height < _TINY)
     )
     return RawImage(
         src=src,
         alt=" ".join(str(img.get("alt") or "").split()),
         title=" ".join(str(img.get("title") or "").split()),
-        caption=_figure_caption(img),
         decorative=decorative,
         width=width,
         height=height,
@@ -102,13 +153,17 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     """Plain text of ``root`` with break marks and image placeholders, and its images."""
     out: list[str] = []
     images: list[RawImage] = []
+    figures: list[tuple[Tag | None, Tag | None, Tag | None]] = []
+    context = _Context()
     in_pre = 0
     stack: list[tuple[object, bool]] = [(root, False)]
     while stack:  # explicit stack: deeply nested pages would overflow recursion
         node, closing = stack.pop()
         if closing and isinstance(node, Tag):
             in_pre -= node.name == "pre"
-            out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
+            context.leave(node)
+            if node.name in _PARA or node.name in _LINE:
+                out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
             continue
         if isinstance(node, NavigableString):
             if isinstance(node, _NON_TEXT):
@@ -127,15 +182,19 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
             continue
         if node.name == "img":
             out.append(placeholder(len(images)))
-            images.append(_raw_image(node))
+            images.append(_raw_image(node, context.header_footer > 0))
+            figures.append(context.around())
             continue
+        context.enter(node)
         if node.name in ("td", "th"):
             out.append(" ")
         elif node.name in _PARA or node.name in _LINE:
             out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
             in_pre += node.name == "pre"
-            stack.append((node, True))
+        stack.append((node, True))
         stack.extend((child, False) for child in reversed(node.contents))
+    for image, around in zip(images, figures, strict=True):
+        image.caption = context.caption_of(*around)
     return "".join(out), images
 
 
@@ -144,12 +203,41 @@ def _breaks(m: re.Match[str]) -> str:
     return "\n\n" if _PARA_MARK in marks or marks.count(_LINE_MARK) > 1 else "\n"
 
 
+def _defuse(html: str) -> str:
+    """Escape the markup openers that no later text can close.
+
+    Python's ``html.parser`` looks for the end of a tag (``>``), comment (``-->``) or marked
+    section (``]]>``) from every opener, and on failure moves on one opener at a time, so a page
+    of openers without a closer (``"<a " * 30000``, ``"<!--" * 30000``) costs quadratic time. An
+    opener after the last closer of its kind can only ever be text, so it is written as text
+    (``&lt;``) before parsing; the page reads the same, and parsing is linear again.
+    """
+    last_gt = html.rfind(">")
+    head, tail = html[: last_gt + 1], html[last_gt + 1 :].replace("<", "&lt;")
+    last_comment = head.rfind("-->")
+    if "<!--" in head[last_comment + 1 :]:
+        cut = last_comment + 3 if last_comment >= 0 else 0
+        head = head[:cut] + head[cut:].replace("<!--", "&lt;!--")
+    last_section = max((m.end() for m in _SECTION_END.finditer(head)), default=0)
+    if "<![" in head[last_section:]:
+        head = head[:last_section] + head[last_section:].replace("<![", "&lt;![")
+    return head + tail
+
+
 def html_to_text(html: str) -> Parsed:
     """Parse an HTML page into title, plain text and images at offsets.
 
-    The title is the first heading (``h1``-``h6``) outside navigation, else ``<title>``.
+    The title is the first heading (``h1``-``h6``) outside navigation, else ``<title>``. The
+    parser's marker code points in the input are replaced first (:func:`~.parsed.scrub`).
+
+    Raises:
+        CorpusError: The HTML parser rejected the markup (bs4's ``ParserRejectedMarkup``); the
+            folder loader reports the file and skips it.
     """
-    soup = BeautifulSoup(html, "html.parser")
+    try:
+        soup = BeautifulSoup(_defuse(scrub(html)), "html.parser")
+    except (ParserRejectedMarkup, AssertionError, ValueError, RecursionError) as exc:
+        raise CorpusError(f"HTML parser rejected the markup ({type(exc).__name__}: {exc})") from exc
     for nav in soup.find_all(_is_navigation):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
