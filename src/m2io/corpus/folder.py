@@ -10,6 +10,14 @@ ids are stable across runs and shared by documents that show the same file.
 Decoration is left out, not reported: images in navigation, header or footer, marked
 ``role="presentation"``/``aria-hidden``, smaller than 24 px on both sides, or named like an icon
 (``prev.png``, ``note.gif``) with no caption of their own.
+
+Everything in the folder is hostile input (see ``docs/design.md``, "Hostile input"): every file
+read, document or image, must resolve, symlinks followed, inside the folder
+(:func:`m2io.safety.confine`), so ``../x.png``, ``file:///etc/x.png`` and links to outside files
+are refused and reported; ``/img/a.png`` means the folder's ``img/a.png``, as on a web server.
+A remote image is kept by URL only if it is an absolute http(s) URL. A file that cannot be parsed
+is reported with its path and skipped; the rest of the folder loads. HTML is decoded by its BOM,
+else its ``<meta charset>``, else as UTF-8; other files by their BOM, else as UTF-8.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
-from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode
+from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
+from m2io.safety import confine, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -97,26 +106,58 @@ class _ImageResolver:
         if looks_like_icon(raw.src) and (not caption or is_icon_word(caption)):
             self._skip("icon", raw, doc_id)
             return None
-        parts = urlsplit(raw.src)
+        try:
+            parts = urlsplit(raw.src)
+        except ValueError:  # "http://[", an unbalanced IPv6 bracket
+            self.corpus.warn(f"malformed image reference {raw.src[:80]!r} in doc {doc_id} skipped")
+            return None
         scheme = parts.scheme.lower()
         if scheme == "data":
             self.corpus.warn(f"inline data: image in doc {doc_id} skipped (not a file)")
             return None
         if scheme in ("http", "https") or raw.src.startswith("//"):
-            return ImageRef(raw.src, None, raw.src, caption)
+            url = remote_image_url(raw.src)
+            if url is None:
+                self.corpus.warn(
+                    f"image URL {raw.src[:80]!r} in doc {doc_id} refused (only absolute http(s) "
+                    "URLs are kept)"
+                )
+                return None
+            return ImageRef(url, None, url, caption)
         if scheme == "file":
-            path = Path(url2pathname(parts.path))
+            path = Path(url2pathname(parts.path))  # an absolute path: confined like any other
         elif len(scheme) > 1:
-            logger.debug("skipped %r in %s: not an image reference", raw.src, doc_id)
+            self.corpus.warn(
+                f"image reference {raw.src[:80]!r} in doc {doc_id} refused "
+                f"(unsupported URL scheme {scheme}:)"
+            )
             return None
         else:
             rel = unquote(parts.path)
+            # "/img/a.png" means the site root, as on a web server: the corpus folder
             base = self.root if rel.startswith("/") else doc_path.parent
             path = base / rel.lstrip("/")
-        path = Path(os.path.normpath(path))
-        image_id = Path(os.path.relpath(path, self.root)).as_posix()
-        status = self.checker.check(path)
+        return self._file(Path(os.path.normpath(path)), raw, caption, doc_id)
+
+    def _file(self, path: Path, raw: RawImage, caption: str, doc_id: str) -> ImageRef | None:
+        real = confine(path, self.root)
+        if real is None:
+            self.corpus.warn(
+                f"image {raw.src[:80]!r} in doc {doc_id} refused: not a file inside the corpus "
+                f"folder {self.root}"
+            )
+            return None
+        lexical = os.path.relpath(path, self.root)
+        image_id = Path(lexical if not lexical.startswith("..") else real.relative_to(self.root))
+        image_id = image_id.as_posix()
+        status = self.checker.check(real)
         if not status.ok:
+            if status.problem == "unsupported":
+                self.corpus.warn(
+                    f"unsupported format ({status.reason}) image {image_id} in doc {doc_id}; "
+                    "image dropped, text kept"
+                )
+                return None
             what = "missing" if status.problem == "missing" else "corrupt"
             reason = f": {status.reason}" if status.reason else ""
             self.corpus.warn(
@@ -127,13 +168,34 @@ class _ImageResolver:
         if status.size and max(status.size) < self.min_side:
             self._skip("tiny", raw, doc_id)
             return None
-        return ImageRef(image_id, str(path), None, caption)
+        return ImageRef(image_id, str(real), None, caption)
 
 
 def _add_image(corpus: Corpus, image: ImageRef) -> None:
     known = corpus.images.get(image.image_id)
     if known is None or (not known.caption and image.caption):
         corpus.images[image.image_id] = image
+
+
+def _document(
+    raw: bytes, path: Path, doc_id: str, corpus: Corpus, images: _ImageResolver
+) -> Document | None:
+    """One file as a document, or None (reported) when it holds nothing."""
+    suffix = path.suffix.lower()
+    html = suffix in (".html", ".htm")
+    text = (decode_html if html else decode)(raw, doc_id, corpus.warnings)
+    parsed = PARSERS[suffix](text)
+    anchors: list[ImageAnchor] = []
+    for offset, raw_image in parsed.images:
+        image = images.resolve(raw_image, path, doc_id)
+        if image is not None:
+            anchors.append(ImageAnchor(image, offset))
+            _add_image(corpus, image)
+    if not parsed.text and not anchors:
+        corpus.warn(f"{doc_id}: no text or images; skipped")
+        return None
+    title = parsed.title or path.stem.replace("_", " ").replace("-", " ")
+    return Document(doc_id, parsed.text, tuple(anchors), title, str(path))
 
 
 def load_folder(
@@ -154,8 +216,9 @@ def load_folder(
             leave out, e.g. ``("LICENSE*", "drafts/*")``.
 
     Returns:
-        The corpus; files that cannot be read, undecodable bytes, missing or corrupt images and
-        files with no content are listed in ``warnings``. ``Corpus.images`` holds each image
+        The corpus; files that cannot be read or parsed, undecodable bytes, missing, corrupt or
+        unsupported images, references outside the folder and files with no content are listed
+        in ``warnings``. ``Corpus.images`` holds each image
         once, with the first non-empty caption seen; each anchor keeps the caption of its own
         document.
 
@@ -174,23 +237,23 @@ def load_folder(
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
     for path in _files(root, tuple(exclude)):
         doc_id = path.relative_to(root).as_posix()
+        real = confine(path, root)
+        if real is None:
+            corpus.warn(f"{doc_id}: a link to a file outside the corpus folder; skipped")
+            continue
         try:
-            raw = path.read_bytes()
+            raw = real.read_bytes()
         except OSError as exc:
             corpus.warn(f"{doc_id}: cannot read ({exc}); skipped")
             continue
-        parsed = PARSERS[path.suffix.lower()](decode(raw, doc_id, corpus.warnings))
-        anchors: list[ImageAnchor] = []
-        for offset, raw_image in parsed.images:
-            image = images.resolve(raw_image, path, doc_id)
-            if image is not None:
-                anchors.append(ImageAnchor(image, offset))
-                _add_image(corpus, image)
-        if not parsed.text and not anchors:
-            corpus.warn(f"{doc_id}: no text or images; skipped")
+        try:
+            document = _document(raw, path, doc_id, corpus, images)
+        except Exception as exc:  # one hostile file must not abort the folder; see docstring
+            logger.debug("could not parse %s", doc_id, exc_info=True)
+            corpus.warn(f"{doc_id}: could not be parsed ({type(exc).__name__}: {exc}); skipped")
             continue
-        title = parsed.title or path.stem.replace("_", " ").replace("-", " ")
-        corpus.documents.append(Document(doc_id, parsed.text, tuple(anchors), title, str(path)))
+        if document is not None:
+            corpus.documents.append(document)
     if not corpus.documents:
         suffixes = ", ".join(f"*{s}" for s in PARSERS)
         raise CorpusError(f"{root}: no documents found (looked for {suffixes})")
