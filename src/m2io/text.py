@@ -26,29 +26,76 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 # (a heading, a list item, a menu path), not as a wrapped line of a longer sentence.
 _SHORT_LINE = 56
 
+# A list item's marker at the start of a line: "1. ", "2) ", "(3) ", "- ", "* ", "• ". ("+ " is
+# left out: in hard-wrapped manuals it starts continuation lines, "Shift\n+ Ctrl".)
+_ITEM = re.compile(r"(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])[ \t]+(?=\S)")
+# What is left of a cut that took only a list number ("1." of "1. Use Sobel."): never a sentence.
+_ITEM_NUMBER = re.compile(r"\(?\d{1,3}[.)]")
+# A list item longer than this is cut into sentences like prose (its first keeps the marker).
+_ITEM_MAX = 400
+# Spans no sentence boundary falls inside: an inline image tag (HTML or Markdown) and a code span.
+# Bounded repeats keep a failed match short, so the scan stays linear.
+_ATOMIC = re.compile(
+    r"<img\b[^<>]{0,400}>|!\[[^\]\n]{0,200}\]\([^()\s]{0,400}\)|`[^`\n]{1,200}`", re.I
+)
+_ENDS_WITH_IMG = re.compile(r"(?:<img\b[^<>]{0,400}>|!\[[^\]\n]{0,200}\]\([^()\s]{0,400}\))$", re.I)
+
+
+def is_list_item(text: str) -> bool:
+    """Whether ``text`` starts with a list item's marker ("1. ", "2) ", "- ", "* ", "• ")."""
+    return _ITEM.match(text.lstrip()) is not None
+
 
 def _split_block(block: str) -> list[str]:
-    """Split one block (no blank lines) into sentences, in time linear in its length."""
+    """Split one block (no blank lines) into sentences, in time linear in its length.
+
+    A list item is a unit of its own and stays whole, marker included ("1. Use Sobel."); an inline
+    image tag or a code span is never cut.
+    """
     lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
-    units: list[str] = []
+    units: list[tuple[str, bool]] = []  # (text, is a list item)
     current: list[str] = []
     for i, line in enumerate(lines):
         current.append(line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         ends = line.endswith((".", "!", "?", ":", ";")) or len(line) < _SHORT_LINE
-        if not nxt or (ends and (nxt[0].isupper() or nxt[0].isdigit() or not line[-1].isalnum())):
-            units.append(" ".join(current))
+        if not nxt or (
+            ends
+            and (
+                nxt[0].isupper()
+                or nxt[0].isdigit()
+                or _ITEM.match(nxt) is not None
+                or (not line[-1].isalnum() and not _inline_image_end(line, nxt))
+            )
+        ):
+            units.append((" ".join(current), _ITEM.match(current[0]) is not None))
             current = []
     if current:
-        units.append(" ".join(current))
+        units.append((" ".join(current), _ITEM.match(current[0]) is not None))
     out: list[str] = []
-    for unit in units:
+    for unit, item in units:
+        whole = item and len(unit) <= _ITEM_MAX  # cut only where the next item starts
+        atomic = (
+            [m.span() for m in _ATOMIC.finditer(unit)]
+            if "<" in unit or "`" in unit or "![" in unit
+            else []
+        )
+        k = 0
         start = 0
         for m in _TERMINATOR.finditer(unit):
+            cut = m.start()
+            while k < len(atomic) and atomic[k][1] <= cut:
+                k += 1
+            if k < len(atomic) and atomic[k][0] < cut:
+                continue  # inside an image tag or a code span
             # only the end of the piece can be an abbreviation: look there, not at all of it
-            if _ABBREV.search(unit, max(start, m.start() - _ABBREV_TAIL), m.start()):
+            if whole and _ITEM.match(unit, m.end()) is None:
                 continue
-            piece = unit[start : m.start()].strip()
+            if _ABBREV.search(unit, max(start, cut - _ABBREV_TAIL), cut):
+                continue
+            piece = unit[start:cut].strip()
+            if len(piece) <= 6 and _ITEM_NUMBER.fullmatch(piece):
+                continue  # "1." of "1. Use Sobel.": the item's number, not a sentence
             if piece:
                 out.append(piece)
                 start = m.end()
@@ -56,6 +103,15 @@ def _split_block(block: str) -> list[str]:
         if tail:
             out.append(tail)
     return out
+
+
+def _inline_image_end(line: str, nxt: str) -> bool:
+    """Whether ``line`` ends with an inline image tag that the next line's sentence goes on from."""
+    return (
+        nxt[0].islower()
+        and line.endswith((">", ")"))
+        and _ENDS_WITH_IMG.search(line[-700:]) is not None
+    )
 
 
 def split_sentences(text: str) -> list[str]:
