@@ -13,7 +13,7 @@ import pytest
 from fixtures_corpus import make_png
 from PIL import Image
 
-from m2io.corpus import CorpusError, load_folder
+from m2io.corpus import load_folder
 from m2io.corpus.htmldoc import html_to_text
 from m2io.corpus.markdown import markdown_to_text
 from m2io.corpus.report import ImageChecker
@@ -110,12 +110,34 @@ def test_truncated_jpeg_is_corrupt(tmp_path: Path) -> None:
     assert "truncated" in status.reason.lower()
 
 
-def test_a_file_the_parser_rejects_is_skipped_and_the_rest_loads(tmp_path: Path) -> None:
-    (tmp_path / "bad.html").write_text("<p>x</p>\x00<![ ]]>")
+def test_malformed_marked_section_does_not_reject_the_page(tmp_path: Path) -> None:
+    (tmp_path / "odd.html").write_text("<p>Kept text.</p>\x00<![ ]]><![CDAta[x]]><p>More.</p>")
+    (tmp_path / "good.md").write_text("Good page.")
+    corpus = load_folder(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["good.md", "odd.html"]
+    assert corpus.get("odd.html").text.startswith("Kept text.")
+    assert corpus.get("odd.html").text.endswith("More.")
+
+
+def test_a_page_the_parser_rejects_is_skipped_and_the_rest_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bs4.exceptions import ParserRejectedMarkup
+
+    from m2io.corpus import htmldoc
+
+    def reject(*args, **kwargs):
+        raise ParserRejectedMarkup("unknown status keyword")
+
+    monkeypatch.setattr(htmldoc, "BeautifulSoup", reject)
+    (tmp_path / "bad.html").write_text("<p>x</p>")
     (tmp_path / "good.md").write_text("Good page.")
     corpus = load_folder(tmp_path)
     assert [d.doc_id for d in corpus.documents] == ["good.md"]
-    assert any(w.startswith("bad.html: could not be parsed (CorpusError:") for w in corpus.warnings)
+    assert any(
+        w.startswith("bad.html: could not be parsed (CorpusError: HTML parser rejected")
+        for w in corpus.warnings
+    )
 
 
 def test_any_parser_exception_is_reported_per_file(
@@ -134,9 +156,8 @@ def test_any_parser_exception_is_reported_per_file(
     assert "a.txt: could not be parsed (RecursionError: maximum recursion" in corpus.warnings[0]
 
 
-def test_html_parser_rejection_is_a_corpus_error() -> None:
-    with pytest.raises(CorpusError, match="HTML parser rejected"):
-        html_to_text("\x00<![ ]]>")
+def test_html_parser_rejection_is_not_an_escape() -> None:
+    assert html_to_text("\x00<![ ]]><p>x</p>").text.endswith("x")
 
 
 # --- Markdown: linear time, placeholders, code, links ---------------------------------------

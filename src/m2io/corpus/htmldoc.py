@@ -34,6 +34,7 @@ _FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
 _LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
 _NON_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction, CData)
 _TINY = 24
+_DECLARATION = re.compile(r"<!(?!--)")
 _SECTION_END = re.compile(r"\]\s*\]\s*>")
 
 
@@ -230,14 +231,24 @@ def html_to_text(html: str) -> Parsed:
     The title is the first heading (``h1``-``h6``) outside navigation, else ``<title>``. The
     parser's marker code points in the input are replaced first (:func:`~.parsed.scrub`).
 
+    A malformed declaration or marked section (``<![bogus[``), which makes Python's
+    ``html.parser`` reject the whole page, is read as text instead.
+
     Raises:
-        CorpusError: The HTML parser rejected the markup (bs4's ``ParserRejectedMarkup``); the
-            folder loader reports the file and skips it.
+        CorpusError: The HTML parser rejected the markup even so (bs4's
+            ``ParserRejectedMarkup``); the folder loader reports the file and skips it.
     """
+    page = _defuse(scrub(html))
     try:
-        soup = BeautifulSoup(_defuse(scrub(html)), "html.parser")
-    except (ParserRejectedMarkup, AssertionError, ValueError, RecursionError) as exc:
-        raise CorpusError(f"HTML parser rejected the markup ({type(exc).__name__}: {exc})") from exc
+        soup = BeautifulSoup(page, "html.parser")
+    except (ParserRejectedMarkup, AssertionError):
+        # html.parser rejects a whole page for one malformed declaration or marked section
+        # ("<![bogus[", "<!DOCTYPE x ["): read those as the text they are, and try again
+        try:
+            soup = BeautifulSoup(_DECLARATION.sub("&lt;!", page), "html.parser")
+        except (ParserRejectedMarkup, AssertionError, ValueError, RecursionError) as exc:
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            raise CorpusError(f"HTML parser rejected the markup ({why})") from exc
     for nav in soup.find_all(_is_navigation):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
