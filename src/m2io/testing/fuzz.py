@@ -1,0 +1,371 @@
+"""A fixed-seed mutation fuzzer for the corpus loaders (Markdown, HTML, folder, MRAMG JSONL).
+
+Each case takes a seed input, applies a few mutations (byte flips, hostile tokens such as ``![``,
+``<img``, ``<!--`` or ``<PIC>``, long runs, truncation, splicing with another seed) and feeds the
+result to one loader. A loader may succeed or raise :class:`~m2io.corpus.CorpusError` (a clear
+error naming the file); anything else is an unhandled exception, counted with a sample. Cases
+that take longer than ``slow_s`` are counted too: every loader is meant to run in linear time.
+
+Used by ``tests/test_fuzz_loaders.py`` (a few thousand cases) and ``benchmarks/fuzz_loaders.py``
+(100 000 cases). The same ``seed`` and ``cases`` always give the same inputs.
+
+Example:
+    >>> from m2io.testing.fuzz import run_fuzz
+    >>> result = run_fuzz(200, seed=0)  # doctest: +SKIP
+    >>> result.unhandled  # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from m2io.corpus import CorpusError, load_folder, load_mramg, load_questions
+from m2io.corpus.htmldoc import html_to_text
+from m2io.corpus.markdown import markdown_to_text
+from m2io.corpus.report import decode, decode_html
+
+MARKDOWN_SEEDS: tuple[bytes, ...] = (
+    b"---\ntitle: Layers\n---\n# Layers\n\nLayers stack images. The dialog shows them.\n\n"
+    b'![Layers dialog](img/a.png "The Layers dialog")\n\nEach layer has a *mode*.\n\n'
+    b'![Mode menu][modes]\n\n<img src="img/b.png" alt="Raw" title="T">\n\n'
+    b"[Back to **top**](#top) and [Foo](https://en.wikipedia.org/wiki/Foo_(bar))\n\n"
+    b"[modes]: img/a.png 'Layer modes'\n",
+    b"Guide\n=====\n\nRun `<img src=x>` like this:\n\n```sh\n![not](x.png)\n```\n\n"
+    b'<figure><img src="img/b.png" alt="alt b"><figcaption>The caption</figcaption></figure>'
+    b"\n\n> quote with __bold__ and \\*escaped\\*\n\n- item one\n- item <!-- hidden --> two\n\n"
+    b"| a | b |\n|---|---|\n| 1 | 2 |\n\n&lt;script&gt; is text. <script>alert(1)</script>\n",
+)
+HTML_SEEDS: tuple[bytes, ...] = (
+    b'<html><head><meta charset="utf-8"><title>Filters</title><style>p{}</style></head><body>'
+    b'<nav><img src="img/a.png"> Menu</nav><h1>Blur filters</h1><p>Blur filters soften.</p>'
+    b'<figure><img src="img/a.png" alt="blurred"><figcaption>Gaussian blur</figcaption>'
+    b'</figure><div class="figure"><p class="title">Figure 1.2. Pixelize</p>'
+    b'<div class="mediaobject"><img src="img/b.png" alt=""></div></div>'
+    b'<div class="caption"><p>Mosaic</p></div><pre>code  line\n  indented</pre>'
+    b'<table><tr><td>a</td><td><img src="img/b.png" width=10 height=10></td></tr></table>'
+    b'<!-- comment --><![CDATA[x]]><footer><img src="img/a.png"></footer></body></html>',
+    b'<!DOCTYPE html><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
+    b'<p>caf\xe9 <b>cr\xe8me</b><br>next &amp; <a href="x">link</a></p><ul><li>one<li>two</ul>',
+)
+DOC_SEEDS: tuple[bytes, ...] = (
+    json.dumps([0, "Open the Layers dialog.<PIC>\nIt lists every layer.", [10]]).encode()
+    + b"\n"
+    + json.dumps([1, "Blur soften.\n\n<PIC>\nGaussian.<PIC> Pixelize.", [11, 12]]).encode()
+    + b"\n"
+    + json.dumps([2, "A page without figures.", []]).encode()
+    + b"\n",
+)
+QUESTION_SEEDS: tuple[bytes, ...] = (
+    json.dumps(
+        {
+            "id": "q-0",
+            "question": "How do I see my layers?",
+            "ground_truth": "Open the Layers dialog.<PIC>",
+            "provenance": [0],
+            "images_list": [10],
+        }
+    ).encode()
+    + b"\n",
+)
+COLLECTION_SEEDS: tuple[bytes, ...] = (
+    json.dumps(
+        {
+            str(i): {"image_url": "", "image_path": f"{i}.png", "image_caption": f"Caption {i}"}
+            for i in (10, 11, 12)
+        }
+    ).encode(),
+)
+
+HOSTILE: tuple[bytes, ...] = (
+    b"![",
+    b"](",
+    b"[",
+    b"]",
+    b"(",
+    b")",
+    b"<img",
+    b"<img src=",
+    b"<figure>",
+    b"</figure>",
+    b"<figcaption>",
+    b"<!--",
+    b"-->",
+    b"```",
+    b"`",
+    b"\\",
+    b"*",
+    b"_",
+    b"#",
+    b"<",
+    b">",
+    b'"',
+    b"'",
+    b"&",
+    b"&lt;script&gt;",
+    b"<script>",
+    b"<![",
+    b"]]>",
+    b"<PIC>",
+    b"\x00",
+    b"\n",
+    b"\r",
+    b"{",
+    b"}",
+    b",",
+    b":",
+    b"\\u0000",
+    b"\\ud800",
+    "\ue000".encode(),
+    "\ue001".encode(),
+    "\ue0025\ue003".encode(),
+    "\ue0000\ue001".encode(),
+    "\ue0009\ue001".encode(),
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"\xff",
+    b"../",
+    b"file:///etc/passwd",
+    b"javascript:alert(1)",
+    b"http://[",
+    b"%00",
+    b"<meta charset=utf-16>",
+    b"<meta charset=base64>",
+)
+
+Outcome = str  # "ok", "handled" (CorpusError) or "unhandled"
+
+
+@dataclass
+class Crash:
+    """One unhandled exception: which loader, the exception, and the input (truncated)."""
+
+    kind: str
+    case: int
+    error: str
+    where: str
+    sample: str
+
+
+@dataclass
+class FuzzResult:
+    """Counts of one fuzz run.
+
+    Attributes:
+        seed: The random seed.
+        cases: Cases run, per loader kind.
+        handled: Cases that raised :class:`CorpusError`, per kind.
+        crashes: Every unhandled exception (the first ``keep`` with their input).
+        slow: Cases that took longer than ``slow_s``, as ``(kind, case, seconds)``.
+        seconds: Wall time of the whole run.
+    """
+
+    seed: int
+    cases: dict[str, int] = field(default_factory=dict)
+    handled: dict[str, int] = field(default_factory=dict)
+    crashes: list[Crash] = field(default_factory=list)
+    slow: list[tuple[str, int, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    slowest: float = 0.0
+
+    @property
+    def unhandled(self) -> int:
+        """How many cases raised anything but :class:`CorpusError`."""
+        return len(self.crashes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (at most 20 crash samples)."""
+        by_error: dict[str, int] = {}
+        for crash in self.crashes:
+            by_error[crash.error.split(":")[0]] = by_error.get(crash.error.split(":")[0], 0) + 1
+        return {
+            "seed": self.seed,
+            "total_cases": sum(self.cases.values()),
+            "cases": self.cases,
+            "handled_corpus_errors": self.handled,
+            "unhandled": self.unhandled,
+            "unhandled_by_type": by_error,
+            "crash_samples": [vars(c) for c in self.crashes[:20]],
+            "slow_cases": len(self.slow),
+            "slowest_case_s": round(self.slowest, 3),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def mutate(data: bytes, rng: random.Random, others: tuple[bytes, ...]) -> bytes:
+    """``data`` with one to four random mutations applied."""
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(9)
+        pos = rng.randint(0, len(buf))
+        if op == 0 and buf:  # flip one byte
+            buf[min(pos, len(buf) - 1)] = rng.randrange(256)
+        elif op in (1, 2):  # insert a hostile token
+            buf[pos:pos] = rng.choice(HOSTILE)
+        elif op == 3:  # a long run of one token
+            buf[pos:pos] = rng.choice(HOSTILE) * rng.choice((10, 100, 1000, 3000, 20000))
+        elif op == 4:  # truncate
+            del buf[pos:]
+        elif op == 5 and others:  # splice in part of another seed
+            other = rng.choice(others)
+            a = rng.randint(0, len(other))
+            buf[pos:pos] = other[a : a + rng.randint(1, 400)]
+        elif op == 6:  # delete a range
+            del buf[pos : pos + rng.randint(1, 50)]
+        elif op == 7 and buf:  # duplicate a range
+            a = rng.randint(0, len(buf) - 1)
+            buf[pos:pos] = buf[a : a + rng.randint(1, 200)] * rng.choice((1, 2, 50))
+        else:  # nest: wrap a range in a bracket pair, many times over
+            pair = rng.choice(((b"[", b"]"), (b"<div>", b"</div>"), (b"{", b"}"), (b"<b>", b"")))
+            depth = rng.choice((2, 50, 500))
+            buf[pos:pos] = pair[0] * depth + pair[1] * depth
+    return bytes(buf)
+
+
+def _parse_markdown(data: bytes, _: Path) -> None:
+    markdown_to_text(decode(data, "fuzz.md", []))
+
+
+def _parse_html(data: bytes, _: Path) -> None:
+    html_to_text(decode_html(data, "fuzz.html", []))
+
+
+def _load_folder(data: bytes, tmp: Path) -> None:
+    root = tmp / "folder"
+    (root / "page.md").write_bytes(data)
+    (root / "page.html").write_bytes(data)
+    load_folder(root)
+
+
+def _load_docs(data: bytes, tmp: Path) -> None:
+    root = tmp / "mramg"
+    (root / "doc_fuzz.jsonl").write_bytes(data)
+    load_mramg(root, "fuzz")
+
+
+def _load_questions(data: bytes, tmp: Path) -> None:
+    root = tmp / "mramg"
+    (root / "fuzz_mqa.jsonl").write_bytes(data)
+    load_questions(root, "fuzz", warnings=[])
+
+
+def _load_collection(data: bytes, tmp: Path) -> None:
+    root = tmp / "mramg"
+    info = root / "IMAGE" / "images_info" / "fuzz_imgs_collection.json"
+    info.write_bytes(data)
+    try:
+        load_mramg(root, "fuzz")
+    finally:
+        info.write_bytes(COLLECTION_SEEDS[0])
+
+
+KINDS: dict[str, tuple[Callable[[bytes, Path], None], tuple[bytes, ...], int]] = {
+    "markdown": (_parse_markdown, MARKDOWN_SEEDS, 40),
+    "html": (_parse_html, HTML_SEEDS, 30),
+    "folder": (_load_folder, MARKDOWN_SEEDS + HTML_SEEDS, 8),
+    "mramg_docs": (_load_docs, DOC_SEEDS, 12),
+    "mramg_questions": (_load_questions, QUESTION_SEEDS, 5),
+    "mramg_collection": (_load_collection, COLLECTION_SEEDS, 5),
+}
+"""Loader kind -> (run one input, seed inputs, weight in the mix of cases)."""
+
+
+@contextmanager
+def _workspace() -> Iterator[Path]:
+    """A temporary folder with a small folder corpus and a small MRAMG subset (real PNGs)."""
+    from PIL import Image
+
+    tmp = Path(tempfile.mkdtemp(prefix="m2io-fuzz-"))
+    try:
+        img = tmp / "folder" / "img"
+        img.mkdir(parents=True)
+        for name, color in (("a.png", "red"), ("b.png", "blue")):
+            Image.new("RGB", (40, 30), color).save(img / name)
+        mramg = tmp / "mramg"
+        images = mramg / "IMAGE" / "images" / "FUZZ"
+        images.mkdir(parents=True)
+        for i in (10, 11, 12):
+            Image.new("RGB", (40, 30), "green").save(images / f"{i}.png")
+        info = mramg / "IMAGE" / "images_info"
+        info.mkdir(parents=True)
+        (info / "fuzz_imgs_collection.json").write_bytes(COLLECTION_SEEDS[0])
+        (mramg / "doc_fuzz.jsonl").write_bytes(DOC_SEEDS[0])
+        (mramg / "fuzz_mqa.jsonl").write_bytes(QUESTION_SEEDS[0])
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-3:]))
+
+
+def run_fuzz(
+    cases: int,
+    *,
+    seed: int = 0,
+    kinds: tuple[str, ...] | None = None,
+    slow_s: float = 2.0,
+    progress: Callable[[int, FuzzResult], None] | None = None,
+) -> FuzzResult:
+    """Run ``cases`` mutated inputs through the loaders and count what happened.
+
+    Args:
+        cases: How many inputs in all, shared among ``kinds`` by their weights.
+        seed: Random seed; the same seed and count give the same inputs.
+        kinds: Loader kinds to run (keys of :data:`KINDS`); default all.
+        slow_s: A case taking longer than this is counted as slow.
+        progress: Called every 1000 cases with the count so far and the partial result.
+    """
+    import logging
+
+    names = list(kinds or KINDS)
+    weights = [KINDS[k][2] for k in names]
+    rng = random.Random(seed)
+    result = FuzzResult(seed=seed)
+    start = time.perf_counter()
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # loaders log every skipped file; thousands of lines here
+    try:
+        with _workspace() as tmp:
+            for case in range(cases):
+                kind = rng.choices(names, weights)[0]
+                run, seeds, _ = KINDS[kind]
+                data = mutate(rng.choice(seeds), rng, seeds)
+                result.cases[kind] = result.cases.get(kind, 0) + 1
+                t0 = time.perf_counter()
+                try:
+                    run(data, tmp)
+                except CorpusError:
+                    result.handled[kind] = result.handled.get(kind, 0) + 1
+                except Exception as exc:  # the point of the fuzzer: count, keep a sample
+                    result.crashes.append(
+                        Crash(
+                            kind,
+                            case,
+                            f"{type(exc).__name__}: {str(exc)[:200]}",
+                            _where(exc),
+                            data[:300].decode("utf-8", "replace"),
+                        )
+                    )
+                took = time.perf_counter() - t0
+                result.slowest = max(result.slowest, took)
+                if took > slow_s:
+                    result.slow.append((kind, case, round(took, 2)))
+                if progress and (case + 1) % 1000 == 0:
+                    progress(case + 1, result)
+    finally:
+        logging.disable(previous)
+    result.seconds = time.perf_counter() - start
+    return result
