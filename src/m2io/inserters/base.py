@@ -17,6 +17,7 @@ class Inserter(Protocol):
 
 INSERTERS = Registry("inserter")
 INSERTERS.add_lazy("none", "m2io.inserters.none:NoInserter")
+INSERTERS.add_lazy("anchored", "m2io.inserters.anchored:AnchoredInserter")
 INSERTERS.add_lazy("rule", "m2io.inserters.rule:RuleInserter")
 INSERTERS.add_lazy("similar", "m2io.inserters.rule:MostSimilarInserter")
 INSERTERS.add_lazy("learned", "m2io.inserters.learned:LearnedInserter")

@@ -1,0 +1,293 @@
+"""The provenance-first inserter: each image goes back where it sat in its source.
+
+Every candidate a retriever offers knows the source text just above and below it
+(``Candidate.context_before`` / ``context_after``). When the answer quotes the sentence that stood
+just before the image, the image goes right after that sentence; when it quotes the sentence just
+after the image, the image goes right before it. Only when the source says nothing (no context,
+or none of its sentences is in the answer) does the inserter fall back to similarity, like the
+Rule-Based baseline (:class:`~m2io.inserters.rule.RuleInserter`), with a stricter threshold for an
+image whose source text the answer left out (its step is probably not in the answer).
+
+No stacks: at most ``max_per_sentence`` images follow one sentence. The extra ones go to the
+following sentence they are most similar to (the step they show) that still has room, or are
+dropped; ``Placement.notes`` gives the counts. Images sharing a sentence keep their source order.
+
+Provenance is string matching; the text embedder is loaded and run only for the candidates that
+provenance does not place and for overflow, so an answer whose images all resolve embeds nothing.
+
+Example:
+    >>> ins = AnchoredInserter(max_per_sentence=2)
+    >>> ins.insert(answer, retrieval.candidates).as_dict()    # doctest: +SKIP
+    {'img_3': 2, 'img_4': 5}
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, image_text, load_text_embedder
+from m2io.text import tokenize
+from m2io.types import Candidate, Placement, Slot, TextAnswer
+
+# A source sentence ends at . ! ? : ; followed by a space (contexts have whitespace collapsed).
+_PIECE_END = re.compile(r"(?<=[.!?:;])[\"')\]]*\s+")
+# A piece that is only a list marker ("1.", "a)", "-") belongs to the text after it.
+_MARKER = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[-*•])[.)]?$")
+# A shorter side with fewer tokens than this must match (nearly) exactly, not by containment.
+_MIN_CONTAIN = 5
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where provenance puts one image.
+
+    Attributes:
+        after_sentence: The answer sentence the image follows (0 = before the first).
+        distance: Source sentences between the image and the matched one (0 = adjacent).
+        score: Token agreement of the match, in (0, 1].
+    """
+
+    after_sentence: int
+    distance: int
+    score: float
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut into sentence-like pieces; list markers stay with their item."""
+    out: list[str] = []
+    carry = ""
+    for raw in _PIECE_END.split(text.strip()):
+        piece = f"{carry} {raw}".strip() if carry else raw.strip()
+        carry = ""
+        if not piece:
+            continue
+        if _MARKER.match(piece):
+            carry = piece
+            continue
+        out.append(piece)
+    if carry:
+        out.append(carry)
+    return out
+
+
+def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
+    """How well an answer sentence and a source piece agree, from their word counts (0..1).
+
+    Near-equality scores the shared share of the longer side; when the shorter side has at least
+    ``_MIN_CONTAIN`` words and nearly all of it lies in the longer one (a sentence merged with
+    another, or a context cut mid-sentence), the share of the shorter side, lowered a little.
+    """
+    if not sentence or not piece:
+        return 0.0
+    shared = sum((sentence & piece).values())
+    if not shared:
+        return 0.0
+    a, b = sum(sentence.values()), sum(piece.values())
+    equal = shared / max(a, b)
+    contain = shared / min(a, b) if min(a, b) >= _MIN_CONTAIN else 0.0
+    return max(equal, 0.9 * contain if contain >= 0.85 else 0.0)
+
+
+class AnchoredInserter:
+    """Place each image after the answer sentence that preceded it in its source.
+
+    Args:
+        match: Smallest :func:`match_score` for a source sentence to count as the answer's.
+        reach: How many source sentences on each side of the image are looked at (1 = only the
+            adjacent ones).
+        max_per_sentence: Most images placed after one sentence.
+        spread: How many sentences further on an image that finds its sentence full may move.
+        threshold: Smallest cosine similarity (caption + context vs sentence) for placing an
+            image that carries no source context, or for moving an overflowing one.
+        stray_threshold: Smallest similarity for an image whose source context is known but
+            none of it is in the answer.
+        embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
+            need.
+
+    Example:
+        >>> AnchoredInserter().insert(answer, candidates)              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        match: float = 0.6,
+        reach: int = 2,
+        max_per_sentence: int = 2,
+        spread: int = 3,
+        threshold: float = 0.4,
+        stray_threshold: float = 0.55,
+        embedder: TextEmbedder | str = DEFAULT_TEXT_MODEL,
+    ) -> None:
+        if not 0.0 < match <= 1.0:
+            raise ValueError(f"match is a share of words in (0, 1], got {match}")
+        for name, value in (("reach", reach), ("max_per_sentence", max_per_sentence)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if spread < 0:
+            raise ValueError(f"spread must be >= 0, got {spread}")
+        for name, value in (("threshold", threshold), ("stray_threshold", stray_threshold)):
+            if not -1.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a cosine similarity in [-1, 1], got {value}")
+        self.match = match
+        self.reach = reach
+        self.max_per_sentence = max_per_sentence
+        self.spread = spread
+        self.threshold = threshold
+        self.stray_threshold = stray_threshold
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> TextEmbedder:
+        if isinstance(self._embedder, str):
+            self._embedder = load_text_embedder(self._embedder)
+        return self._embedder
+
+    # ----------------------------------------------------------------------------------------
+    # provenance
+
+    def _nearest(
+        self, pieces: list[str], sents: list[Counter[str]]
+    ) -> tuple[int, int, float] | None:
+        """The first of ``pieces`` (nearest the image first) an answer sentence quotes:
+        (distance, 0-based sentence index, score)."""
+        for distance, piece in enumerate(pieces[: self.reach]):
+            words = Counter(tokenize(piece))
+            best, where = 0.0, -1
+            for i, sent in enumerate(sents):
+                score = match_score(sent, words)
+                if score > best:
+                    best, where = score, i
+            if best >= self.match:
+                return distance, where, best
+        return None
+
+    def anchor(self, candidate: Candidate, sents: list[Counter[str]]) -> Anchor | None:
+        """Where the candidate's source context puts it in an answer, or None if it says nothing.
+
+        ``sents`` holds the answer sentences' word counts (:func:`m2io.text.tokenize`).
+        """
+        before = after = None
+        if candidate.context_before:
+            before = self._nearest(_pieces(candidate.context_before)[::-1], sents)
+        if candidate.context_after:
+            after = self._nearest(_pieces(candidate.context_after), sents)
+        if before is not None and (after is None or before[0] <= after[0]):
+            return Anchor(before[1] + 1, before[0], before[2])
+        if after is not None:
+            return Anchor(after[1], after[0], after[2])
+        return None
+
+    # ----------------------------------------------------------------------------------------
+    # placement
+
+    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
+        if not answer.sentences or not candidates:
+            return Placement()
+        seen: set[str] = set()
+        unique = [c for c in candidates if not (c.image_id in seen or seen.add(c.image_id))]
+        sents = [Counter(tokenize(s.text)) for s in answer.sentences]
+        sims = _Similarities(self, answer, unique)
+        n = len(sents)
+
+        # (after_sentence, rank, index): rank orders images competing for one sentence
+        wanted: list[tuple[int, tuple[float, ...], int]] = []
+        anchors = [self.anchor(c, sents) for c in unique]
+        sims.prefetch([i for i, a in enumerate(anchors) if a is None])
+        for i, (c, found) in enumerate(zip(unique, anchors, strict=True)):
+            if found is not None:
+                rank = (0.0, float(found.distance), -found.score, _source_order(c), float(i))
+                wanted.append((found.after_sentence, rank, i))
+                continue
+            floor = (
+                self.stray_threshold if (c.context_before or c.context_after) else self.threshold
+            )
+            row = sims.row(i)
+            j = int(np.argmax(row))
+            if row[j] >= floor:
+                wanted.append((j + 1, (1.0, 0.0, -float(row[j]), _source_order(c), float(i)), i))
+
+        count = [0] * (n + 1)
+        placed: list[tuple[int, int]] = []  # (after_sentence, index)
+        overflow: list[tuple[int, int]] = []
+        for after, _, i in sorted(wanted, key=lambda w: (w[0], w[1])):
+            if count[after] < self.max_per_sentence:
+                count[after] += 1
+                placed.append((after, i))
+            else:
+                overflow.append((after, i))
+        moved = dropped = 0
+        sims.prefetch([i for _, i in overflow])
+        for after, i in sorted(overflow, key=lambda o: (_source_order(unique[o[1]]), o[1])):
+            target = self._free_nearby(after, sims.row(i), count)
+            if target is None:
+                dropped += 1
+                continue
+            count[target] += 1
+            placed.append((target, i))
+            moved += 1
+        placed.sort(key=lambda p: (p[0], _source_order(unique[p[1]]), p[1]))
+        notes: tuple[str, ...] = ()
+        if moved or dropped:
+            notes = (
+                f"anchored inserter: at most {self.max_per_sentence} images after one sentence; "
+                f"{moved} moved to a later sentence, {dropped} left out",
+            )
+        return Placement(
+            slots=tuple(Slot(unique[i].image_id, after) for after, i in placed), notes=notes
+        )
+
+    def _free_nearby(self, after: int, row: np.ndarray, count: list[int]) -> int | None:
+        """The most similar of the ``spread`` sentences after ``after`` that has room, if similar
+        enough (``threshold``). Only later sentences: an image shows what comes after the text
+        it followed, and moving it back would break the source's order."""
+        n = len(count) - 1
+        best, target = self.threshold, None
+        for k in range(after + 1, min(after + self.spread, n) + 1):
+            if count[k] < self.max_per_sentence and row[k - 1] >= best:
+                best, target = float(row[k - 1]), k
+        return target
+
+
+def _source_order(c: Candidate) -> float:
+    return c.doc_position if c.doc_position is not None else float("inf")
+
+
+class _Similarities:
+    """Candidate × sentence cosine similarities, embedded only for the rows asked for."""
+
+    def __init__(
+        self, owner: AnchoredInserter, answer: TextAnswer, candidates: list[Candidate]
+    ) -> None:
+        self._owner = owner
+        self._sentences = [s.text for s in answer.sentences]
+        self._candidates = candidates
+        self._sent_vecs: np.ndarray | None = None
+        self._rows: dict[int, np.ndarray] = {}
+
+    def prefetch(self, indices: list[int]) -> None:
+        """Embed the texts of these candidates (and the sentences, once) in one call."""
+        todo = [i for i in dict.fromkeys(indices) if i not in self._rows]
+        texts = {i: image_text(self._candidates[i]) for i in todo}
+        for i in [i for i in todo if not texts[i]]:
+            self._rows[i] = np.full(len(self._sentences), -np.inf, dtype=np.float32)
+        todo = [i for i in todo if texts[i]]
+        if not todo:
+            return
+        fresh = [texts[i] for i in todo]
+        first = self._sent_vecs is None
+        vecs = self._owner.embedder.encode([*self._sentences, *fresh] if first else fresh)
+        if first:
+            self._sent_vecs, vecs = vecs[: len(self._sentences)], vecs[len(self._sentences) :]
+        for i, vec in zip(todo, vecs, strict=True):
+            self._rows[i] = self._sent_vecs @ vec
+
+    def row(self, i: int) -> np.ndarray:
+        """Similarities of candidate ``i`` with every sentence (-inf when it has no text)."""
+        if i not in self._rows:
+            self.prefetch([i])
+        return self._rows[i]

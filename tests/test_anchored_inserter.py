@@ -1,0 +1,184 @@
+"""Issue 9, item 3: the default inserter puts each image back where it sat in its source (the
+sentence just before it, else the one just after), falls back to similarity only when the source
+says nothing, never stacks more than a few images after one sentence, and leaves out images whose
+source text is not in the answer."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+from m2io.config import PipelineConfig
+from m2io.inserters.anchored import AnchoredInserter
+from m2io.inserters.base import INSERTERS
+from m2io.inserters.rule import RuleInserter
+from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
+
+# The source page, as a retriever cuts it around each image (context up to ~300 characters).
+INTRO = "The Crop tool removes the borders of an image."
+STEP1 = "1. Open the image and choose Tools > Transform > Crop."
+STEP2 = "2. Drag a rectangle over the part of the image you want to keep."
+STEP3 = "3. Adjust the handles until the rectangle fits the subject."
+STEP4 = "4. Press Enter to crop the image to the rectangle."
+OUTRO = "The canvas now has the size of the rectangle."
+
+ANSWER = TextAnswer(
+    "How do I crop an image?",
+    tuple(Sentence(s) for s in (INTRO, STEP1, STEP2, STEP3, STEP4, OUTRO)),
+)
+
+
+def _cand(image_id: str, before: str, after: str, pos: float, caption: str = "") -> Candidate:
+    return Candidate(
+        ImageRef(image_id, caption=caption),
+        context_before=before,
+        context_after=after,
+        doc_id="crop",
+        doc_position=pos,
+    )
+
+
+# menu: after step 1; rect: after step 2; handles: after step 3; result: before the outro
+SOURCE_CANDS = (
+    _cand("menu", f"{INTRO} {STEP1}", f"{STEP2} {STEP3}", 0.2, "The Transform menu"),
+    _cand("rect", f"{STEP1} {STEP2}", f"{STEP3} {STEP4}", 0.4, "crop_rect.png"),
+    _cand("handles", f"{STEP2} {STEP3}", f"{STEP4} {OUTRO}", 0.6),
+    _cand("result", "", f"{OUTRO} Save it with File > Export.", 0.9, "The cropped photo"),
+)
+
+
+class _NoEmbedding:
+    """An embedder that fails the test if it is used."""
+
+    name, dim = "none", 8
+
+    def encode(self, texts, **_):
+        raise AssertionError(f"embedded {texts!r} although provenance placed every image")
+
+
+class _BagOfWords:
+    """A deterministic stand-in for a sentence embedder: hashed word counts, L2-normalised."""
+
+    name, dim = "bow", 512
+
+    def encode(self, texts, **_):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z]{3,}", text.lower()):
+                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+def test_each_image_goes_after_its_source_sentence_without_embedding():
+    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(ANSWER, SOURCE_CANDS)
+    assert placement.as_dict() == {"menu": 2, "rect": 3, "handles": 4, "result": 5}
+    assert [s.image_id for s in placement.slots] == ["menu", "rect", "handles", "result"]
+    assert placement.notes == ()
+
+
+def test_provenance_survives_light_rewording():
+    reworded = TextAnswer(
+        ANSWER.question,
+        (
+            Sentence("Cropping removes the borders of an image."),
+            Sentence("1. Open the image, then choose Tools > Transform > Crop."),
+            Sentence("2. Drag a rectangle over the part of the picture that you want to keep."),
+            Sentence("3. Adjust its handles until the rectangle fits your subject."),
+        ),
+    )
+    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(reworded, SOURCE_CANDS[:3])
+    assert placement.as_dict() == {"menu": 2, "rect": 3, "handles": 4}
+
+
+def test_image_whose_source_text_is_not_in_the_answer_is_left_out(embedder):
+    short = TextAnswer(ANSWER.question, tuple(Sentence(s) for s in (INTRO, STEP1, STEP2)))
+    distractors = (
+        # from another page: its context shares nothing with the answer, its caption is unrelated
+        _cand("cat", "Our cat sleeps all day.", "She likes the sofa best.", 0.5, "A cat on a sofa"),
+        # no context at all and an unrelated caption
+        Candidate(ImageRef("chart", caption="Quarterly revenue by region")),
+    )
+    placement = AnchoredInserter(embedder=embedder).insert(short, (*SOURCE_CANDS[:2], *distractors))
+    assert placement.as_dict() == {"menu": 2, "rect": 3}
+
+
+def test_no_stacks_extra_images_move_to_the_step_they_show_or_are_dropped():
+    answer = TextAnswer(
+        "How do I set up the printer?",
+        (
+            Sentence("The printer dialog has four tabs for setting up a printer."),
+            Sentence("The General tab sets the printer name and the default paper size."),
+            Sentence("The Color tab chooses between color and grayscale printing."),
+            Sentence("The Quality tab sets the resolution in dots per inch."),
+        ),
+    )
+    # every screenshot sat right after the overview sentence in the source page
+    before = "The printer dialog has four tabs for setting up a printer."
+    shots = (
+        _cand("dialog", before, "", 0.10, "The printer dialog"),
+        _cand("general", before, "", 0.11, "General tab with printer name and paper size"),
+        _cand("color", before, "", 0.12, "Color tab: color or grayscale printing"),
+        _cand("quality", before, "", 0.13, "Quality tab: resolution in dots per inch"),
+        _cand("misc", before, "", 0.14, "Advanced spooler queue options"),
+    )
+    placement = AnchoredInserter(embedder=_BagOfWords(), max_per_sentence=2).insert(answer, shots)
+    got = placement.as_dict()
+    per_sentence = [list(got.values()).count(k) for k in range(5)]
+    assert max(per_sentence) <= 2
+    assert got["dialog"] == 1 and got["general"] == 1  # the first two in source order stay
+    assert got["color"] == 3 and got["quality"] == 4  # the rest go to the step they show
+    assert "misc" not in got  # similar to nothing nearby: dropped
+    assert placement.notes == (
+        "anchored inserter: at most 2 images after one sentence; 2 moved to a later sentence, "
+        "1 left out",
+    )
+    # the Rule-Based baseline (unchanged) has no such cap
+    assert RuleInserter(threshold=-1.0, embedder=_BagOfWords()).insert(answer, shots).slots
+
+
+def test_images_sharing_a_sentence_keep_their_source_order():
+    cands = (
+        _cand("second", STEP1, "", 0.3, "b"),
+        _cand("first", STEP1, "", 0.2, "a"),
+    )
+    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(ANSWER, cands)
+    assert [(s.image_id, s.after_sentence) for s in placement.slots] == [
+        ("first", 2),
+        ("second", 2),
+    ]
+
+
+def test_without_context_it_falls_back_to_similarity(embedder):
+    answer = TextAnswer(
+        "How do I find edges?",
+        (
+            Sentence("Edge detection finds the borders of objects."),
+            Sentence("A histogram shows how many pixels have each brightness."),
+        ),
+    )
+    cands = (
+        Candidate(ImageRef("hist", caption="Histogram of pixel brightness values")),
+        Candidate(ImageRef("edges", caption="Sobel edge map showing object borders")),
+        Candidate(ImageRef("cat", caption="A cat sitting on a sofa")),
+    )
+    got = AnchoredInserter(embedder=embedder).insert(answer, cands).as_dict()
+    assert got == {"edges": 1, "hist": 2}
+
+
+def test_anchored_is_the_default_and_rule_stays_available():
+    assert PipelineConfig().inserter.name == "anchored"
+    assert INSERTERS.get("anchored") is AnchoredInserter
+    assert INSERTERS.get("rule") is RuleInserter
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"match": 0}, {"max_per_sentence": 0}, {"reach": 0}, {"spread": -1}, {"threshold": 2}],
+)
+def test_options_are_validated(kwargs):
+    with pytest.raises(ValueError):
+        AnchoredInserter(**kwargs)
