@@ -1,9 +1,11 @@
 """``m2io ask [--index DIR] QUESTION``: answer with images placed in the text.
 
-Prints Markdown by default; ``--json`` prints the MultimodalAnswer (segments with type text/image,
-image segments carrying image_id, path/url, caption and after_sentence); ``--html FILE`` writes a
-self-contained page. Local images are embedded only from the index's corpus folder; remote image
-URLs are written only with ``--allow-remote-images``.
+Prints Markdown by default, each paragraph followed by the numbers of its sources (``[1]``) and
+a numbered "Sources:" list at the end linking to the source files; ``--json`` prints the
+MultimodalAnswer (segments with type text/image; image segments carry image_id, path/url, caption
+and after_sentence, text segments the number of their source in ``sources``); ``--html FILE``
+writes a self-contained page. Local images are embedded only from the index's corpus folder;
+remote image URLs are written only with ``--allow-remote-images``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         )
     answer = build_pipeline(cfg).run(args.question)
     if html_path is not None:
-        html_path.write_text(to_html(answer, allow_remote_images=remote), encoding="utf-8")
+        page = to_html(answer, allow_remote_images=remote, relative_to=html_path.parent)
+        html_path.write_text(page, encoding="utf-8")
     if md_path is not None:
         md = to_markdown(answer, relative_to=md_path.parent, allow_remote_images=remote)
         md_path.write_text(md, encoding="utf-8")

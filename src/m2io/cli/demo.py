@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--index", default=str(Path(".m2io") / "demo-index"), help="where to keep the demo index"
     )
     p.add_argument("--html", default="m2io-demo.html", help="HTML page to write ('' to skip)")
-    p.add_argument("--inserter", default="rule", help="image inserter backend")
+    p.add_argument(
+        "--inserter", default="anchored", help="image inserter backend (anchored, rule, ...)"
+    )
     p.add_argument("--all", action="store_true", help="answer every bundled demo question")
     p.add_argument("--allow-remote-images", action="store_true", help=REMOTE_IMAGES_HELP)
 
@@ -67,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         timings = ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
         print(f"[{n} image{'s' if n != 1 else ''} placed · {timings}]\n", file=sys.stderr)
     if html_path is not None:
-        page = to_html(answer, image_root=root, allow_remote_images=remote)
+        page = to_html(
+            answer, image_root=root, allow_remote_images=remote, relative_to=html_path.parent
+        )
         html_path.write_text(page, encoding="utf-8")
         print(f"wrote {html_path} (open it in a browser)", file=sys.stderr)
     return 0

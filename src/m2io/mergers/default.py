@@ -1,4 +1,9 @@
-"""The default merger: sentences in order, each placed image right after its anchor sentence."""
+"""The default merger: sentences in order, each placed image right after its anchor sentence.
+
+It also numbers the answer's sources: every distinct (document, section) its sentences came from,
+in the order the answer first uses them, so a renderer can cite ``[1]`` after a paragraph and list
+the sources at the end.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from m2io.types import (
     MultimodalAnswer,
     Placement,
     Segment,
+    Sentence,
+    Source,
     TextAnswer,
     TextSegment,
 )
@@ -17,7 +24,8 @@ class DefaultMerger:
     """Interleaves sentences and images into :class:`~m2io.types.MultimodalAnswer` segments.
 
     Slots naming an unknown image or a sentence index out of range are dropped and reported in
-    the answer's notes, never silently.
+    the answer's notes, never silently. Each text segment's ``source`` is the 1-based number of
+    its sentence's source in ``MultimodalAnswer.sources`` (see :func:`number_sources`).
     """
 
     def merge(
@@ -47,9 +55,10 @@ class DefaultMerger:
                     caption=cand.image.caption,
                 )
             )
+        sources, numbers = number_sources(answer.sentences)
         segments: list[Segment] = list(after.get(0, []))
-        for i, s in enumerate(answer.sentences, 1):
-            segments.append(TextSegment(s.text, i, s.source_chunk_id))
+        for i, (s, num) in enumerate(zip(answer.sentences, numbers, strict=True), 1):
+            segments.append(TextSegment(s.text, i, s.source_chunk_id, source=num))
             segments.extend(after.get(i, []))
         return MultimodalAnswer(
             question=answer.question,
@@ -58,4 +67,29 @@ class DefaultMerger:
             usage=answer.usage + placement.usage,
             notes=(*answer.notes, *placement.notes, *notes),
             inserter_raw=placement.raw,
+            sources=sources,
         )
+
+
+def number_sources(
+    sentences: tuple[Sentence, ...],
+) -> tuple[tuple[Source, ...], list[int | None]]:
+    """The distinct sources of ``sentences`` in first-use order, and each sentence's number.
+
+    Two sentences share a source when they come from the same section of the same document
+    (``doc_id`` and ``section``); the first sentence's :class:`~m2io.types.Source` stands for it.
+    A sentence with no source gets None.
+    """
+    order: dict[tuple[str, str], int] = {}
+    sources: list[Source] = []
+    numbers: list[int | None] = []
+    for s in sentences:
+        if s.source is None:
+            numbers.append(None)
+            continue
+        key = (s.source.doc_id, s.source.section)
+        if key not in order:
+            sources.append(s.source)
+            order[key] = len(sources)
+        numbers.append(order[key])
+    return tuple(sources), numbers

@@ -14,6 +14,14 @@ renderers treat it as hostile (``docs/design.md``, "Hostile input"):
 
 An image that is not shown leaves a placeholder and a note naming its id and the reason.
 
+Both renderings cite the answer's sources: each paragraph ends with the numbers of the sources
+its sentences came from (``[1]``), and a numbered list at the end names each source (document
+title and section) with a link back to it: an http(s) URL as given, a file of the corpus (a path
+relative to the corpus root, inside it) as a path relative to ``relative_to`` (or absolute), and
+anything else (``javascript:``, ``file:``, a path leaving the corpus) as plain text. A caption that
+is only a file name (``radicale_web.png``, ``IMG_0042``) is not shown as a caption. An answer with
+no text says so plainly (:data:`NOTHING_FOUND` when retrieval found nothing relevant).
+
 Example:
     >>> page = to_html(answer)                                   # doctest: +SKIP
     >>> md = to_markdown(answer, relative_to="out/")             # doctest: +SKIP
@@ -25,12 +33,14 @@ import base64
 import html
 import logging
 import os
+import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from m2io.safety import MIME, UNSUPPORTED_SUFFIXES, confine, image_kind, remote_image_url
-from m2io.types import ImageSegment, MultimodalAnswer, TextSegment
+from m2io.types import ImageSegment, MultimodalAnswer, Source, TextSegment
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +53,117 @@ _NO_ROOT = (
 )
 _REMOTE_OFF = "remote images were not loaded (pass --allow-remote-images to show them)"
 
+NOTHING_FOUND = "No relevant passage was found in the corpus for this question."
+"""What an answer says when retrieval found nothing relevant (and so it has no text)."""
+NO_TEXT = "No answer text was produced for this question."
+"""What an answer with no text says otherwise."""
 
-def _paragraphs(answer: MultimodalAnswer) -> list[str | ImageSegment]:
+_NOTHING_NOTE = re.compile(r"nothing relevant|no relevant", re.IGNORECASE)
+_IMAGE_SUFFIX = r"\.(?:png|jpe?g|gif|bmp|tiff?|webp|svg|ico|avif|heic)"
+_FILE_NAME = re.compile(
+    rf"^(?:\S*{_IMAGE_SUFFIX}|\S*[/\\]\S*|\S*_\S*|[A-Za-z]+[-_]?\d+|\S*-\S*\d\S*)$",
+    re.IGNORECASE,
+)
+_LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
+
+
+def looks_like_file_name(caption: str) -> bool:
+    """Whether ``caption`` is a file name or an id rather than words (``radicale_web.png``,
+    ``IMG_0042.JPG``, ``screenshot-1``, ``images/foo``): one token with a file suffix, a path
+    separator, an underscore, or letters followed by a number."""
+    text = caption.strip()
+    return bool(text) and _FILE_NAME.match(text) is not None
+
+
+def shown_caption(seg: ImageSegment) -> str:
+    """The caption a reader sees: whitespace collapsed, "" when it is only a file name."""
+    cap = " ".join(seg.caption.split())
+    return "" if looks_like_file_name(cap) else cap
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    """A run of sentences between images: its lines (a list item starts a line) and the
+    numbers of the sources they came from, in first-use order."""
+
+    lines: tuple[str, ...]
+    sources: tuple[int, ...]
+
+
+def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
     """Text runs between images joined into paragraphs; images stand alone."""
-    out: list[str | ImageSegment] = []
-    run: list[str] = []
+    out: list[_Paragraph | ImageSegment] = []
+    lines: list[str] = []
+    nums: list[int] = []
+
+    def flush() -> None:
+        if lines:
+            out.append(_Paragraph(tuple(lines), tuple(dict.fromkeys(nums))))
+            lines.clear()
+            nums.clear()
+
     for seg in answer.segments:
         if isinstance(seg, TextSegment):
-            run.append(seg.text)
+            if lines and not _LIST_ITEM.match(seg.text):
+                lines[-1] = f"{lines[-1]} {seg.text}"
+            else:
+                lines.append(seg.text)
+            if seg.source is not None and 1 <= seg.source <= len(answer.sources):
+                nums.append(seg.source)
         else:
-            if run:
-                out.append(" ".join(run))
-                run = []
+            flush()
             out.append(seg)
-    if run:
-        out.append(" ".join(run))
+    flush()
     return out
+
+
+def _empty_message(answer: MultimodalAnswer) -> str | None:
+    """What to say instead of an answer that has no text (None when it has some)."""
+    if any(isinstance(s, TextSegment) and s.text.strip() for s in answer.segments):
+        return None
+    return NOTHING_FOUND if any(_NOTHING_NOTE.search(n) for n in answer.notes) else NO_TEXT
+
+
+def _source_label(src: Source) -> str:
+    """``Title › Section`` (the document id when it has no title)."""
+    title = " ".join((src.title or src.doc_id or src.location or "untitled").split())
+    section = " ".join(src.section.split())
+    return f"{title} › {section}" if section and section != title else title
+
+
+def _source_link(src: Source, root: str | None, relative_to: str | Path | None) -> str | None:
+    """Where a source links to, already percent-encoded, or None when it must not link.
+
+    An http(s) URL links as given. A relative path links to the file inside the corpus root
+    (relative to ``relative_to`` when given, else absolute); without a known root, as given if it
+    does not climb out with ``..``. Anything else (other schemes, absolute paths, paths that leave
+    the corpus) is not linked. The section anchor becomes the link's fragment.
+    """
+    loc = src.location.strip()
+    if not loc or any(ch in loc for ch in "\x00\r\n\t"):
+        return None
+    anchor = src.anchor.strip()
+    url = remote_image_url(loc)
+    if url is not None:
+        frag = f"#{anchor}" if anchor and "#" not in url else ""
+        return _md_dest(url + frag, is_url=True)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", loc) or loc.startswith(("/", "\\")):
+        return None  # javascript:, data:, file:, mailto:, C:, an absolute path
+    path, _, frag = loc.partition("#")
+    frag = anchor or frag
+    if root is None:
+        if ".." in Path(path).parts:
+            return None
+        target = Path(path).as_posix()
+    else:
+        real = confine(path, root)
+        if real is None:
+            return None
+        target = real.as_posix()
+        if relative_to is not None:
+            target = Path(os.path.relpath(real, Path(relative_to).resolve())).as_posix()
+    dest = _md_dest(target, is_url=False)
+    return dest + (f"#{quote(frag, safe='-._~')}" if frag else "")
 
 
 def _root(answer: MultimodalAnswer, image_root: str | os.PathLike[str] | None) -> str | None:
@@ -202,22 +307,45 @@ def to_markdown(
     root = _root(answer, image_root)
     blocks: list[str] = []
     refused: list[str] = []
+    empty = _empty_message(answer)
+    if empty is not None:
+        blocks.append(empty)
     for item in _paragraphs(answer):
-        if isinstance(item, str):
-            blocks.append(_md_text(item))
+        if isinstance(item, _Paragraph):
+            text = "\n".join(_md_text(line) for line in item.lines)
+            marks = f" [{', '.join(map(str, item.sources))}]" if item.sources else ""
+            blocks.append(text + marks)
             continue
         dest, why = _md_target(item, root, relative_to, allow_remote_images)
         if dest is None:
             blocks.append(f"*image {_md_text(item.image_id)} unavailable*")
             refused.append(_not_shown(item, why))
             continue
-        cap = _md_text(" ".join(item.caption.split())).replace('"', "&quot;")
-        alt = cap or _md_text(item.image_id)
+        cap = _md_text(shown_caption(item)).replace('"', "&quot;")
+        alt = cap or "figure"
         blocks.append(f'![{alt}](<{dest}> "{cap}")' if cap else f"![{alt}](<{dest}>)")
+    if answer.sources:
+        blocks.append(_md_sources(answer.sources, root, relative_to))
     notes = [*answer.notes, *refused]
     if notes:
         blocks.append("\n".join(f"> note: {_md_text(' '.join(n.split()))}" for n in notes))
     return "\n\n".join(blocks) + "\n"
+
+
+def _md_sources(
+    sources: tuple[Source, ...], root: str | None, relative_to: str | Path | None
+) -> str:
+    """``Sources:`` and one numbered line per source, linked where it may be."""
+    lines = ["Sources:", ""]
+    for k, src in enumerate(sources, 1):
+        label = _md_text(_source_label(src))
+        link = _source_link(src, root, relative_to)
+        if link is None:
+            where = f" ({_md_text(src.location)})" if src.location else ""
+            lines.append(f"{k}. {label}{where}")
+        else:
+            lines.append(f"{k}. [{label}](<{link}>)")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,8 +360,30 @@ figure img{display:block;max-width:100%;max-height:20rem;width:auto;height:auto;
 figcaption{font-size:.85rem;color:#555;margin-top:.5rem;text-align:center}
 details{margin-top:2rem;font-size:.85rem;color:#444}
 table{border-collapse:collapse}td,th{padding:.15rem .6rem;border-bottom:1px solid #eee;text-align:left}
+h2{font-size:1.05rem;margin-top:2rem}sup.cite a{text-decoration:none;font-size:.75rem}
+.sources li{font-size:.9rem}.empty{font-style:italic}
 .note{background:#fff7e0;border-left:3px solid #e0a800;padding:.4rem .8rem;margin:.5rem 0}
 """
+
+
+def _html_sources(
+    sources: tuple[Source, ...], root: str | None, relative_to: str | Path | None
+) -> str:
+    """A numbered list of the sources, each linked where it may be."""
+    esc = html.escape
+    items: list[str] = []
+    for k, src in enumerate(sources, 1):
+        label = esc(_source_label(src))
+        link = _source_link(src, root, relative_to)
+        if link is None:
+            where = f' <span class="loc">({esc(src.location)})</span>' if src.location else ""
+            items.append(f'<li id="source-{k}">{label}{where}</li>')
+        else:
+            href = esc(link)
+            items.append(
+                f'<li id="source-{k}"><a href="{href}" rel="noreferrer noopener">{label}</a></li>'
+            )
+    return f'<section class="sources"><h2>Sources</h2><ol>{"".join(items)}</ol></section>'
 
 
 def to_html(
@@ -242,11 +392,14 @@ def to_html(
     title: str | None = None,
     image_root: str | os.PathLike[str] | None = None,
     allow_remote_images: bool = False,
+    relative_to: str | Path | None = None,
 ) -> str:
     """A single HTML file with every image embedded as a data URI (opens anywhere, offline).
 
     Args:
         title: Page heading (default: the question).
+        relative_to: Link source files relative to this folder (where the page goes); without
+            it, by absolute path.
         image_root: Folder local images must lie in (default: ``answer.image_root``); without
             one, no local file is embedded.
         allow_remote_images: Place http(s) image URLs in the page (off by default: the page
@@ -256,24 +409,30 @@ def to_html(
     root = _root(answer, image_root)
     body: list[str] = [f"<h1>{esc(title or answer.question)}</h1>"]
     refused: list[str] = []
+    empty = _empty_message(answer)
+    if empty is not None:
+        body.append(f'<p class="empty">{esc(empty)}</p>')
     for item in _paragraphs(answer):
-        if isinstance(item, str):
-            body.append(f"<p>{esc(item)}</p>")
+        if isinstance(item, _Paragraph):
+            marks = "".join(
+                f'<sup class="cite"><a href="#source-{k}">[{k}]</a></sup>' for k in item.sources
+            )
+            body.append(f"<p>{'<br>'.join(esc(line) for line in item.lines)}{marks}</p>")
             continue
         src, why = _html_src(item, root, allow_remote_images)
+        cap = shown_caption(item)
         if src is None:
             img = f"<em>image {esc(item.image_id)} unavailable</em>"
             refused.append(_not_shown(item, why))
         else:
-            img = (
-                f'<img src="{esc(src)}" alt="{esc(item.caption or item.image_id)}" '
-                'referrerpolicy="no-referrer">'
-            )
-        cap = esc(item.caption) if item.caption else esc(item.image_id)
+            img = f'<img src="{esc(src)}" alt="{esc(cap)}" referrerpolicy="no-referrer">'
+        figcap = f"<figcaption>{esc(cap)}</figcaption>" if cap else ""
         body.append(
             f'<figure data-image-id="{esc(item.image_id)}" data-after-sentence='
-            f'"{esc(str(item.after_sentence))}">{img}<figcaption>{cap}</figcaption></figure>'
+            f'"{esc(str(item.after_sentence))}">{img}{figcap}</figure>'
         )
+    if answer.sources:
+        body.append(_html_sources(answer.sources, root, relative_to))
     for note in (*answer.notes, *refused):
         body.append(f'<div class="note">{esc(note)}</div>')
     rows = "".join(
