@@ -151,3 +151,27 @@ def test_nothing_relevant_is_said_plainly():
     assert md.startswith(NOTHING_FOUND)
     assert NOTHING_FOUND in page
     assert NOTHING_FOUND == "No relevant passage was found in the corpus for this question."
+
+
+def test_code_spans_stay_verbatim_and_list_items_start_lines():
+    markdown_it = pytest.importorskip("markdown_it")
+    from m2io.types import TextSegment
+
+    answer = MultimodalAnswer(
+        "How do I embed an image?",
+        (
+            TextSegment("Write the tag as follows:", 1),
+            TextSegment("1. Type `<img src=x onerror=alert(1)>` in the page.", 2),
+            TextSegment("2. Save it; a stray ` stays text and <b>this</b> is escaped.", 3),
+        ),
+    )
+    md = to_markdown(answer)
+    assert md.startswith(
+        "Write the tag as follows:\n1. Type `<img src=x onerror=alert(1)>` in the page.\n2. Save"
+    )
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).render(md)
+    assert "<code>&lt;img src=x onerror=alert(1)&gt;</code>" in rendered
+    assert "<li>" in rendered and "<img" not in rendered and "<b>" not in rendered
+    page = to_html(answer).split("<body>", 1)[1]
+    assert "<code>&lt;img src=x onerror=alert(1)&gt;</code>" in page
+    assert "follows:<br>1. Type" in page and "<b>" not in page and "<img" not in page

@@ -64,6 +64,7 @@ _FILE_NAME = re.compile(
     rf"^(?:\S*{_IMAGE_SUFFIX}|\S*[/\\]\S*|\S*_\S*|[A-Za-z]+[-_]?\d+|\S*-\S*\d\S*)$",
     re.IGNORECASE,
 )
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 _LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
 
 
@@ -255,6 +256,39 @@ def _md_text(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]")
 
 
+def _code_spans(text: str) -> list[tuple[bool, str]]:
+    """``text`` cut into (is_code, piece): a code span is its content between matching
+    backtick runs, as CommonMark pairs them."""
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _CODE_SPAN.finditer(text):
+        if m.start() > pos:
+            out.append((False, text[pos : m.start()]))
+        out.append((True, m.group(0)))
+        pos = m.end()
+    if pos < len(text):
+        out.append((False, text[pos:]))
+    return out
+
+
+def _md_line(text: str) -> str:
+    """One line of answer text for Markdown: escaped (:func:`_md_text`) outside code spans, kept
+    as written inside them (a code span shows its content literally, HTML included, so
+    ```<img>``` stays ``<img>``); a stray backtick is escaped."""
+    return "".join(
+        " ".join(piece.split()) if code else _md_text(piece).replace("`", "\\`")
+        for code, piece in _code_spans(text)
+    )
+
+
+def _html_line(text: str) -> str:
+    """One line of answer text for HTML: escaped, code spans as ``<code>``."""
+    return "".join(
+        f"<code>{html.escape(piece.strip('`'))}</code>" if code else html.escape(piece)
+        for code, piece in _code_spans(text)
+    )
+
+
 def _md_dest(target: str, *, is_url: bool) -> str:
     """A link destination safe inside ``<...>``: no angle brackets, backslashes or whitespace.
 
@@ -312,7 +346,7 @@ def to_markdown(
         blocks.append(empty)
     for item in _paragraphs(answer):
         if isinstance(item, _Paragraph):
-            text = "\n".join(_md_text(line) for line in item.lines)
+            text = "\n".join(_md_line(line) for line in item.lines)
             marks = f" [{', '.join(map(str, item.sources))}]" if item.sources else ""
             blocks.append(text + marks)
             continue
@@ -417,7 +451,7 @@ def to_html(
             marks = "".join(
                 f'<sup class="cite"><a href="#source-{k}">[{k}]</a></sup>' for k in item.sources
             )
-            body.append(f"<p>{'<br>'.join(esc(line) for line in item.lines)}{marks}</p>")
+            body.append(f"<p>{'<br>'.join(_html_line(line) for line in item.lines)}{marks}</p>")
             continue
         src, why = _html_src(item, root, allow_remote_images)
         cap = shown_caption(item)
