@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fixtures_corpus import TOY_DOCS, build_mramg, make_png, write_doc_lines
+from PIL import Image
 
 from m2io.corpus import (
     CorpusError,
@@ -308,3 +309,24 @@ def test_sentence_splitter_is_linear_on_hostile_text() -> None:
         t0 = time.perf_counter()
         sentences, _ = split_with_images(hostile)
         assert sentences and time.perf_counter() - t0 < 1.0
+
+
+def test_an_svg_image_is_named_unsupported_not_corrupt(tmp_path):
+    root = tmp_path / "bench"
+    (root / "IMAGE" / "images" / "S").mkdir(parents=True)
+    (root / "IMAGE" / "images_info").mkdir(parents=True)
+    png = root / "IMAGE" / "images" / "S" / "ok.png"
+    Image.new("RGB", (40, 40), "red").save(png)
+    (root / "IMAGE" / "images" / "S" / "vec.svg").write_text("<svg xmlns='x'/>")
+    info = {
+        "1": {"image_url": "", "image_path": "ok.png", "image_caption": "red"},
+        "2": {"image_url": "", "image_path": "vec.svg", "image_caption": "vector"},
+    }
+    (root / "IMAGE" / "images_info" / "s_imgs_collection.json").write_text(json.dumps(info))
+    (root / "doc_s.jsonl").write_text(json.dumps(["d1", "A <PIC> and B <PIC>.", [1, 2]]) + "\n")
+    dropped: list[Dropped] = []
+    corpus = load_mramg(root, "s", dropped=dropped)
+    assert set(corpus.images) == {"1"}
+    assert [d.reason for d in dropped if d.kind == "image"] == ["unsupported"]
+    assert any("unsupported format" in w and "2" in w for w in corpus.warnings), corpus.warnings
+    assert not any("corrupt" in w for w in corpus.warnings)

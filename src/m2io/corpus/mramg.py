@@ -41,6 +41,7 @@ DROP_REASONS = (
     "duplicate-id",
     "missing",
     "corrupt",
+    "unsupported",
     "unknown",
     "outside-root",
     "unsafe-url",
@@ -420,6 +421,13 @@ class _ImageResolver:
             guess = (self.dirs[0] if self.dirs else self.root) / (Path(image_path).name or image_id)
             return _Problem("missing", f"missing image {image_id} ({guess})")
         status = self.checker.check(path)
+        if not status.ok and status.problem == "unsupported":
+            return _Problem(
+                "unsupported", f"unsupported format ({status.reason}) image {image_id} ({path})"
+            )
+        if not status.ok and status.problem == "missing":
+            why = f": {status.reason}" if status.reason else ""
+            return _Problem("missing", f"missing image {image_id} ({path}{why})")
         if not status.ok:
             return _Problem("corrupt", f"corrupt image {image_id} ({path}: {status.reason})")
         return ImageRef(image_id, str(path), url, caption)
