@@ -13,7 +13,7 @@ import time
 from dataclasses import fields, replace
 
 from m2io.generators.base import Generator
-from m2io.generators.prompts import attribute, candidate_block, context_block
+from m2io.generators.prompts import CITE, candidate_block, cited, cites_before_stop, context_block
 from m2io.inserters.base import Inserter
 from m2io.llm.client import ChatClient, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
@@ -26,7 +26,6 @@ from m2io.types import (
     MultimodalAnswer,
     Placement,
     Retrieval,
-    Sentence,
     Slot,
     TextAnswer,
     Usage,
@@ -38,7 +37,7 @@ SYSTEM = (
     "You answer questions from document excerpts and may illustrate the answer with the listed "
     "images. Write concise plain prose. Put an image tag such as <img2> on its own right after "
     "the sentence the image illustrates. Use only listed tags, each at most once, and only "
-    "images that help the answer."
+    "images that help the answer. " + CITE
 )
 
 
@@ -68,7 +67,7 @@ def parse_inline(
         order.append(image_id)
         return f"\n\n{PIC}\n\n"
 
-    sentences, positions = split_with_images(_TAG.sub(repl, text))
+    sentences, positions = split_with_images(_TAG.sub(repl, cites_before_stop(text)))
     slots = [Slot(i, p) for i, p in zip(order, positions, strict=True)]
     return sentences, slots, problems
 
@@ -151,7 +150,7 @@ class SingleShotPipeline:
                 notes.extend(f"single-shot: {p}" for p in problems)
                 answer = TextAnswer(
                     question,
-                    tuple(Sentence(s, attribute(s, retrieval)) for s in sentences),
+                    tuple(cited(s, retrieval) for s in sentences),
                     usage=result.usage,
                     notes=tuple(notes),
                 )

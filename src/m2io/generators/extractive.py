@@ -1,19 +1,36 @@
-"""The offline default text stage: an answer assembled from the retrieved chunks' own sentences.
+"""The offline default text stage: a query-focused answer made of the context's own sentences.
 
-No LLM is needed. Sentences of the retrieved chunks are scored against the question (IDF-weighted
-overlap of stemmed terms, plus a prior for the chunk's rank); the best sentence's chunk supplies a
-contiguous passage around it (so the answer reads in the author's order and keeps the sentences
-that introduce figures), and strong sentences from other chunks follow within a word budget.
+No LLM is needed. Every sentence of the assembled context (the retrieved chunks, see
+:mod:`m2io.generators.focus`) is scored by its relevance to the question: lexical (IDF-weighted
+overlap of stemmed terms) and dense (cosine with the question under the text embedder), plus a
+small prior for the chunk's rank. Units are then picked greedily, MMR-style: relevance, plus a
+bonus for continuing a passage already chosen, minus the overlap with what is chosen (so the
+answer does not say one thing twice), within a word budget that fits the question ("How do I …?"
+gets room for the steps, "What is …?" a short answer). Procedural blocks — numbered or bulleted
+lists, ``Name: value`` settings, commands and code — are picked whole and verbatim. The rest of
+the budget continues the best passage (the author's own order, which keeps the sentences that
+introduce figures). The answer never opens a passage with a sentence that only makes sense after
+another ("This…", "However,…"): the sentence before it comes too, or it is left out. Output is in
+document order; each sentence carries its chunk id and source.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import re
-from dataclasses import dataclass
+from collections import OrderedDict
+from typing import Any
 
-from m2io.text import split_sentences, tokenize
+import numpy as np
+
+from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
+from m2io.generators.focus import Line, Unit, dangling, passages, question_kind, units, words
+from m2io.text import tokenize
 from m2io.types import Retrieval, Sentence, TextAnswer
+
+log = logging.getLogger(__name__)
+
+NOTHING_FOUND = "extractive: no relevant passage found in the corpus"
 
 _STOP = frozenset(
     "a an the and or of to in on for with by from at as is are was were be been it its this that "
@@ -35,30 +52,32 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in tokenize(text) if w not in _STOP]
 
 
-@dataclass(frozen=True)
-class _Scored:
-    rank: int
-    pos: int
-    text: str
-    chunk_id: str
-    score: float
-    overlap: float
-
-
 class ExtractiveGenerator:
-    """Builds an answer from the query-relevant sentences of the retrieved chunks.
+    """Builds a query-focused answer from the sentences of the assembled context.
 
     Args:
-        max_words: Word budget of the answer.
-        max_sentences: Upper bound on the number of sentences.
-        rank_prior: Weight of the chunk-rank prior relative to term overlap.
-        min_relative_score: Sentences from other chunks are added only when they score at least
-            this fraction of the best sentence.
-        drop_headings: Leave out heading-like lines (short, no final punctuation) that the
-            passage carries along; they read badly inside prose.
+        max_words: Word budget of a general question ("What does the guide say about …?").
+        procedure_words: Budget of a "How do I …?" question; default ``max_words * 9 / 7`` (180).
+        definition_words: Budget of a "What is …?" question; default ``max_words * 4 / 7`` (80).
+        max_sentences: Upper bound on the number of sentences (a list item counts as one).
+        rank_prior: Relevance bonus of a sentence in the best-scoring chunk (scaled by its
+            chunk's retrieval score relative to the best; equal for an assembled section).
+        min_relative_score: A unit away from the chosen passages is added only when it scores at
+            least this fraction of the best unit.
+        drop_headings: Leave out heading-like lines (short, no final punctuation).
+        embedder: Text embedder for the dense score: an embedder, a model name (loaded on first
+            use; the default is the index's own all-MiniLM-L6-v2, so the question's vector is
+            shared with the retriever), or None for lexical scoring only.
+        dense_weight: Weight of the dense score against the lexical one (0..1).
+        dense_max_sentences: At most this many sentences (the lexically best) are embedded per
+            answer; sentence vectors are cached by text.
+        diversity: Weight of the redundancy penalty (term overlap with chosen units).
+        adjacency: Bonus for a unit that continues a chosen passage.
+        fill: Fill the rest of the budget by continuing the best passage.
+        cache_size: Sentence vectors kept (least recently used dropped first).
 
     Example:
-        >>> gen = ExtractiveGenerator(max_words=120)
+        >>> gen = ExtractiveGenerator(max_words=120, embedder=None)
         >>> answer = gen.generate("How do I crop?", retrieval)  # doctest: +SKIP
     """
 
@@ -66,116 +85,316 @@ class ExtractiveGenerator:
         self,
         *,
         max_words: int = 140,
-        max_sentences: int = 8,
-        rank_prior: float = 0.3,
+        procedure_words: int | None = None,
+        definition_words: int | None = None,
+        max_sentences: int = 20,
+        rank_prior: float = 0.1,
         min_relative_score: float = 0.6,
         drop_headings: bool = True,
+        embedder: TextEmbedder | str | None = DEFAULT_TEXT_MODEL,
+        dense_weight: float = 0.5,
+        dense_max_sentences: int = 32,
+        diversity: float = 0.5,
+        adjacency: float = 0.15,
+        fill: bool = True,
+        cache_size: int = 4096,
     ) -> None:
-        if max_words < 1 or max_sentences < 1:
-            raise ValueError("max_words and max_sentences must be >= 1")
-        if not 0.0 <= min_relative_score <= 1.0:
-            raise ValueError(f"min_relative_score must be in [0, 1], got {min_relative_score}")
+        for name, value in (
+            ("max_words", max_words),
+            ("max_sentences", max_sentences),
+            ("procedure_words", procedure_words or 1),
+            ("definition_words", definition_words or 1),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        for name, value in (
+            ("min_relative_score", min_relative_score),
+            ("dense_weight", dense_weight),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if dense_max_sentences < 0 or cache_size < 0:
+            raise ValueError("dense_max_sentences and cache_size must be >= 0")
         self.max_words = max_words
+        self.procedure_words = procedure_words or round(max_words * 9 / 7)
+        self.definition_words = definition_words or max(1, round(max_words * 4 / 7))
         self.max_sentences = max_sentences
         self.rank_prior = rank_prior
         self.min_relative_score = min_relative_score
         self.drop_headings = drop_headings
+        self.dense_weight = dense_weight
+        self.dense_max_sentences = dense_max_sentences
+        self.diversity = diversity
+        self.adjacency = adjacency
+        self.fill = fill
+        self.cache_size = cache_size
+        self._embedder_spec: Any = None if embedder in ("", "none") else embedder
+        self._embedder: TextEmbedder | None = None
+        self._embedder_error: str | None = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def budget(self, question: str) -> int:
+        """The word budget for ``question``, by its kind (procedure, definition, general)."""
+        kind = question_kind(question)
+        if kind == "procedure":
+            return self.procedure_words
+        if kind == "definition":
+            return self.definition_words
+        return self.max_words
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        runs = _runs(retrieval)
-        pool = [text for run in runs for _, _, text in run]
-        if not pool:
-            return TextAnswer(
-                question=question,
-                sentences=(),
-                notes=("extractive: no retrieved text to answer from",),
-            )
-        idf = _idf([set(terms(s)) for s in pool])
-        q = set(terms(question))
-        scored: list[list[_Scored]] = []
-        for run in runs:
-            row = []
-            for pos, (rank, chunk_id, text) in enumerate(run):
-                st = set(terms(text))
-                rel = sum(idf.get(t, 0.0) for t in q & st) / math.sqrt(max(len(st), 1))
-                prior = self.rank_prior / (1 + rank)
-                row.append(_Scored(rank, pos, text, chunk_id, rel + prior, rel))
-            scored.append(row)
-        best_run, best = max(
-            ((r, s) for r, row in enumerate(scored) for s in row),
-            key=lambda rs: (rs[1].score, -rs[1].rank, -rs[1].pos),
-        )
-        chosen = [(best_run, s) for s in self._window(scored[best_run], best.pos)]
-        budget = self.max_words - sum(_words(s.text) for _, s in chosen)
-        extra = sorted(
-            ((r, s) for r, row in enumerate(scored) if r != best_run for s in row),
-            key=lambda rs: (-rs[1].score, rs[1].rank, rs[1].pos),
-        )
-        for r, s in extra:
-            if len(chosen) >= self.max_sentences or s.score < self.min_relative_score * best.score:
-                break
-            if s.overlap < self.min_relative_score * best.overlap:
+        ps = passages(retrieval) if retrieval.chunks else []
+        if not ps:
+            return TextAnswer(question, (), notes=(*retrieval.notes, NOTHING_FOUND))
+        lines = [ln for p in ps for ln in p]
+        notes: list[str] = list(retrieval.notes)
+        scores, lexical = self._scores(question, lines, notes)
+        offsets = np.cumsum([0] + [len(p) for p in ps])
+        all_units = [u for k, p in enumerate(ps) for u in units(p, k)]
+        for prev, u in zip([None, *all_units[:-1]], all_units, strict=True):
+            base = int(offsets[u.passage])
+            u.score = max(scores[base + u.first : base + u.last + 1])
+            u.lexical = max(lexical[base + u.first : base + u.last + 1])
+            if prev is not None and prev.kind == "heading" and prev.passage == u.passage:
+                u.score = max(u.score, 0.8 * prev.score)  # a matching heading: its section answers
+        budget = self.budget(question)
+        chosen = self._select(all_units, ps, budget, notes)
+        chosen = self._no_dangling_openers(chosen, all_units, ps, budget)
+        best_passage = chosen[0].passage if chosen else 0
+        chosen.sort(key=lambda u: (u.passage != best_passage, u.passage, u.first))
+        out: list[Line] = []
+        for u in chosen:
+            if self.drop_headings and u.kind == "heading" and len(chosen) > 1:
                 continue
-            if _words(s.text) <= budget and not _near_duplicate(s.text, [c for _, c in chosen]):
-                chosen.append((r, s))
-                budget -= _words(s.text)
-        chosen.sort(key=lambda rs: (rs[0] != best_run, rs[0], rs[1].pos))
-        if self.drop_headings and len(chosen) > 1:
-            chosen = [rs for rs in chosen if not _heading_like(rs[1].text)] or chosen
-        return TextAnswer(
-            question=question,
-            sentences=tuple(Sentence(s.text, s.chunk_id) for _, s in chosen),
-        )
+            out.extend(ps[u.passage][u.first : u.last + 1])
+        sentences = tuple(Sentence(ln.text, ln.chunk_id, ln.source) for ln in out)
+        return TextAnswer(question, sentences, notes=tuple(notes))
 
-    def _window(self, row: list[_Scored], center: int) -> list[_Scored]:
-        """Grow a contiguous run around ``center``, favouring the text that follows it."""
-        lo = hi = center
-        words = _words(row[center].text)
-        while hi - lo + 1 < self.max_sentences:
+    # --- scoring ------------------------------------------------------------------------------
+
+    def _scores(
+        self, question: str, lines: list[Line], notes: list[str]
+    ) -> tuple[list[float], list[float]]:
+        """Relevance of every sentence (lexical and dense, plus the chunk-rank prior), and its
+        lexical part alone (0..1)."""
+        sets = [set(terms(ln.text)) for ln in lines]
+        idf = _idf(sets)
+        q = set(terms(question))
+        lex = [sum(idf.get(t, 0.0) for t in q & st) / math.sqrt(max(len(st), 1)) for st in sets]
+        top = max(lex) or 1.0
+        lexn = [x / top for x in lex]
+        prior = [self.rank_prior * ln.weight for ln in lines]
+        dense = self._dense(question, lines, lexn, notes)
+        if dense is None:
+            return [a + b for a, b in zip(lexn, prior, strict=True)], lexn
+        w = self.dense_weight
+        combined = [
+            (1 - w) * a + w * (d if d is not None else 0.5 * a) + b
+            for a, d, b in zip(lexn, dense, prior, strict=True)
+        ]
+        return combined, lexn
+
+    def _dense(
+        self, question: str, lines: list[Line], lexn: list[float], notes: list[str]
+    ) -> list[float | None] | None:
+        """Cosine of the question with the (lexically best) sentences; None without embedder."""
+        if self.dense_weight == 0 or not self.dense_max_sentences:
+            return None
+        emb = self._get_embedder(notes)
+        if emb is None:
+            return None
+        order = sorted(range(len(lines)), key=lambda i: (-lexn[i], lines[i].rank, i))
+        picked = order[: self.dense_max_sentences]
+        texts = list(dict.fromkeys(lines[i].text for i in picked))
+        missing = [t for t in texts if t not in self._cache]
+        if missing:
+            vecs = np.asarray(emb.encode(missing, batch_size=64), dtype=np.float32)
+            for t, v in zip(missing, vecs, strict=True):
+                self._cache[t] = v
+        for t in texts:
+            self._cache.move_to_end(t)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        qv = np.asarray(emb.encode([question], batch_size=1), dtype=np.float32)[0]
+        out: list[float | None] = [None] * len(lines)
+        for i in picked:
+            v = self._cache.get(lines[i].text)
+            if v is not None:
+                out[i] = max(0.0, float(v @ qv))
+        return out
+
+    def _get_embedder(self, notes: list[str]) -> TextEmbedder | None:
+        if self._embedder is not None or self._embedder_spec is None:
+            return self._embedder
+        if self._embedder_error is None:
+            if isinstance(self._embedder_spec, str):
+                try:
+                    from m2io.embed.text import load_text_embedder
+
+                    self._embedder = load_text_embedder(self._embedder_spec)
+                except (ImportError, ValueError, OSError) as err:
+                    self._embedder_error = str(err).splitlines()[0] if str(err) else repr(err)
+                    log.warning("extractive: no dense scoring (%s)", self._embedder_error)
+            else:
+                self._embedder = self._embedder_spec
+        if self._embedder is None:
+            notes.append(f"extractive: lexical scoring only ({self._embedder_error})")
+        return self._embedder
+
+    # --- choosing -----------------------------------------------------------------------------
+
+    def _select(
+        self, all_units: list[Unit], ps: list[list[Line]], budget: int, notes: list[str]
+    ) -> list[Unit]:
+        """Greedy MMR-like choice of units within ``budget`` words (best unit first)."""
+        pickable = [u for u in all_units if u.kind != "heading" or not self.drop_headings]
+        pickable = pickable or all_units
+        best = max(pickable, key=lambda u: (u.score, -u.passage, -u.first))
+        if best.words > budget and best.kind == "list":
+            at = all_units.index(best)
+            best = all_units[at] = _cut_list(best, ps, budget, notes)
+            pickable = [
+                best if (u.passage, u.first) == (best.passage, best.first) else u for u in pickable
+            ]
+        chosen = [best]
+        used = best.words
+        n_sent = best.last - best.first + 1
+        term_sets = {id(u): _unit_terms(u, ps) for u in all_units}
+        floor = self.min_relative_score * best.score
+        lex_floor = self.min_relative_score * best.lexical
+        while True:
+            pick, pick_value = None, -math.inf
+            for u in pickable:
+                if u in chosen or used + u.words > budget:
+                    continue
+                if n_sent + u.last - u.first + 1 > self.max_sentences:
+                    continue
+                adj = any(_adjacent(u, c) for c in chosen)
+                if not adj and (u.score < floor or u.lexical < lex_floor):
+                    continue
+                if adj and u.score < 0.5 * floor:
+                    continue
+                red = max(_jaccard(term_sets[id(u)], term_sets[id(c)]) for c in chosen)
+                if red > 0.8:
+                    continue
+                value = u.score + (self.adjacency if adj else 0.0) - self.diversity * red
+                if value > pick_value:
+                    pick, pick_value = u, value
+            if pick is None:
+                break
+            chosen.append(pick)
+            used += pick.words
+            n_sent += pick.last - pick.first + 1
+        if self.fill:
+            self._fill(chosen, all_units, best, budget - used, n_sent)
+        return chosen
+
+    def _fill(
+        self, chosen: list[Unit], all_units: list[Unit], best: Unit, room: int, n_sent: int
+    ) -> None:
+        """Continue the best passage around the chosen units, favouring the text that follows,
+        without crossing a heading (the next section)."""
+        row = [u for u in all_units if u.passage == best.passage]
+        lo = hi = next(i for i, u in enumerate(row) if u.first == best.first)
+        while hi + 1 < len(row) and row[hi + 1] in chosen:
+            hi += 1
+        while lo > 0 and row[lo - 1] in chosen:
+            lo -= 1
+        while room > 0:
             options = []
-            if hi + 1 < len(row):
-                options.append((row[hi + 1].score + 0.05, "hi"))
-            if lo - 1 >= 0:
-                options.append((row[lo - 1].score, "lo"))
+            if hi + 1 < len(row) and row[hi + 1].kind != "heading":
+                options.append((row[hi + 1].score + 0.05, hi + 1))
+            if lo - 1 >= 0 and row[lo - 1].kind != "heading":
+                options.append((row[lo - 1].score, lo - 1))
+            options = [(s, i) for s, i in options if row[i] not in chosen]
             if not options:
                 break
-            _, side = max(options)
-            nxt = row[hi + 1] if side == "hi" else row[lo - 1]
-            if words + _words(nxt.text) > self.max_words:
+            _, i = max(options)
+            u = row[i]
+            if u.words > room or n_sent + u.last - u.first + 1 > self.max_sentences:
                 break
-            words += _words(nxt.text)
-            hi, lo = (hi + 1, lo) if side == "hi" else (hi, lo - 1)
-        return list(row[lo : hi + 1])
+            chosen.append(u)
+            room -= u.words
+            n_sent += u.last - u.first + 1
+            lo, hi = min(lo, i), max(hi, i)
+
+    def _no_dangling_openers(
+        self, chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]], budget: int
+    ) -> list[Unit]:
+        """Give a passage opening with "This…"/"However,…" the sentence before it, or drop it.
+
+        The best unit (the answer's core) always gets the sentence before it, if there is one
+        that is not a heading; another unit gets it only when that is relevant itself and fits
+        the budget (with a little slack), else the unit is dropped.
+        """
+        best = chosen[0]
+        slack = budget + max(10, budget // 8)
+        keep = list(chosen)
+        core = {id(best)}  # the best unit and the leads added for it
+        settled: set[int] = set()  # core units with nothing usable before them: kept as they are
+        for _ in range(len(all_units)):
+            starts = [
+                u
+                for u in keep
+                if u.kind != "heading"
+                and id(u) not in settled
+                and dangling(ps[u.passage][u.first].text)
+                and not _prev_chosen(u, keep, all_units)
+            ]
+            if not starts:
+                break
+            u = starts[0]
+            prev = _prev_unit(u, all_units)
+            usable = prev is not None and prev.kind != "heading"
+            fits = usable and sum(v.words for v in keep) + prev.words <= slack
+            if usable and (id(u) in core or (fits and prev.score >= 0.5 * best.score)):
+                keep.append(prev)
+                if id(u) in core:
+                    core.add(id(prev))
+            elif id(u) in core:
+                settled.add(id(u))
+            else:
+                keep.remove(u)
+        return keep
 
 
-def _chunk_number(chunk_id: str) -> int | None:
-    tail = chunk_id.rsplit("#", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -> Unit:
+    """The first items of a list too long for the budget (lead-in and first item at least)."""
+    passage = ps[unit.passage]
+    last, total = unit.first, words(passage[unit.first].text)
+    while last + 1 <= unit.last and total + words(passage[last + 1].text) <= budget:
+        last += 1
+        total += words(passage[last].text)
+    if last < unit.last:
+        notes.append(
+            f"extractive: a list was cut after {last - unit.first + 1} of "
+            f"{unit.last - unit.first + 1} lines to fit the {budget}-word budget"
+        )
+    return Unit(unit.passage, unit.first, last, unit.kind, total, unit.score, unit.lexical)
 
 
-def _runs(retrieval: Retrieval) -> list[list[tuple[int, str, str]]]:
-    """Sentences of the retrieved chunks, consecutive chunks of one document joined into a run.
+def _unit_terms(u: Unit, ps: list[list[Line]]) -> set[str]:
+    return {t for ln in ps[u.passage][u.first : u.last + 1] for t in terms(ln.text)}
 
-    Each entry is ``(chunk rank, chunk id, sentence)``; the sentences that neighbouring chunks
-    share (chunk overlap) appear once. Runs are ordered by their best chunk rank.
-    """
-    ranked = list(enumerate(retrieval.chunks))
-    ranked.sort(key=lambda rc: (rc[1].chunk.doc_id, rc[1].chunk.start, rc[0]))
-    runs: list[list[tuple[int, str, str]]] = []
-    prev_doc, prev_num = None, None
-    for rank, rc in ranked:
-        num = _chunk_number(rc.chunk.chunk_id)
-        sents = split_sentences(rc.chunk.text)
-        joined = rc.chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
-        if joined and runs:
-            seen = {t for _, _, t in runs[-1][-3:]}
-            runs[-1].extend((rank, rc.chunk.chunk_id, t) for t in sents if t not in seen)
-        else:
-            runs.append([(rank, rc.chunk.chunk_id, t) for t in sents])
-        prev_doc, prev_num = rc.chunk.doc_id, num
-    runs = [r for r in runs if r]
-    runs.sort(key=lambda r: min(rank for rank, _, _ in r))
-    return runs
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _prev_unit(u: Unit, all_units: list[Unit]) -> Unit | None:
+    for v in all_units:
+        if v.passage == u.passage and v.last == u.first - 1:
+            return v
+    return None
+
+
+def _prev_chosen(u: Unit, chosen: list[Unit], all_units: list[Unit]) -> bool:
+    prev = _prev_unit(u, all_units)
+    return prev is not None and prev in chosen
+
+
+def _adjacent(u: Unit, c: Unit) -> bool:
+    return u.passage == c.passage and (u.last + 1 == c.first or c.last + 1 == u.first)
 
 
 def _idf(docs: list[set[str]]) -> dict[str, float]:
@@ -185,16 +404,3 @@ def _idf(docs: list[set[str]]) -> dict[str, float]:
         for t in d:
             df[t] = df.get(t, 0) + 1
     return {t: math.log(1 + n / c) for t, c in df.items()}
-
-
-def _heading_like(text: str) -> bool:
-    return len(text.split()) <= 6 and not text.rstrip().endswith((".", "!", "?", ":", ";", ","))
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def _near_duplicate(text: str, chosen: list[_Scored]) -> bool:
-    key = re.sub(r"\W+", " ", text.lower()).strip()
-    return any(re.sub(r"\W+", " ", c.text.lower()).strip() == key for c in chosen)

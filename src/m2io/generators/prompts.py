@@ -1,17 +1,34 @@
-"""Prompt builders shared by the LLM-backed text stages (OpenAI generator, Single-Shot)."""
+"""Prompt builders shared by the LLM-backed text stages (OpenAI generator, Single-Shot).
+
+The model gets the assembled context as excerpts numbered ``[1]..[n]`` by chunk and is told to
+cite them: ``[n]`` after a sentence. :func:`cited` reads the markers back: the sentence loses them
+and gains the chunk's :class:`~m2io.types.Source`; an uncited sentence gets no source.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.text import split_sentences
-from m2io.types import Candidate, Retrieval, Sentence, TextAnswer, Usage
+from m2io.types import Candidate, Retrieval, Sentence, Source, TextAnswer, Usage
 
-SYSTEM = (
-    "You answer questions using only the provided document excerpts. Be concise and factual; "
-    "write plain prose without headings. If the excerpts do not contain the answer, say so."
+CITE = (
+    "After each sentence, cite the excerpt(s) it comes from by number, like [2] or [1][3]. "
+    "Keep numbered steps as a numbered list, and copy commands, settings and code exactly."
 )
+SYSTEM = (
+    "You answer questions using only the provided document excerpts, numbered [1], [2], .... "
+    "Be concise and factual; write plain prose without headings. If the excerpts do not contain "
+    "the answer, say so. " + CITE
+)
+
+_DASH = " \u2014 "
+# "[2]", "[1][3]", "[1, 3]", "[1-2]": the excerpt numbers a sentence cites.
+_CITES = re.compile(r"\s*((?:\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
+# A citation written after the sentence's full stop ("Open it. [2]") belongs to that sentence.
+_CITE_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
 
 
 def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
@@ -25,9 +42,16 @@ def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
             break
         text = text[:room]
         used += len(text)
-        title = f" ({rc.chunk.title})" if rc.chunk.title else ""
-        parts.append(f"[{i}]{title} {text}")
+        parts.append(f"[{i}]{_label(rc.chunk.title, rc.chunk.source)} {text}")
     return "\n\n".join(parts)
+
+
+def _label(title: str, source: Source | None) -> str:
+    """`` (Title — Section)`` for an excerpt's header ("" when neither is known)."""
+    title = title or (source.title if source else "")
+    section = source.section if source else ""
+    parts = list(dict.fromkeys(t for t in (title, section) if t))
+    return f" ({_DASH.join(parts)})" if parts else ""
 
 
 def candidate_block(candidates: tuple[Candidate, ...], *, with_context: bool = True) -> str:
@@ -52,6 +76,39 @@ def attribute(sentence: str, retrieval: Retrieval) -> str | None:
         if overlap > best_overlap:
             best, best_overlap = rc.chunk.chunk_id, overlap
     return best
+
+
+def cites_before_stop(text: str) -> str:
+    """``"Open it. [2]"`` → ``"Open it [2]."``: a citation after a full stop goes with the
+    sentence it ends, not the next one, when the text is split."""
+    return _CITE_AFTER_STOP.sub(r"\2\1", text)
+
+
+def split_cited(text: str) -> list[str]:
+    """Split a reply into sentences, each keeping the ``[n]`` markers written right after it."""
+    return split_sentences(cites_before_stop(text))
+
+
+def cited(sentence: str, retrieval: Retrieval) -> Sentence:
+    """``sentence`` without its ``[n]`` markers, with the first cited excerpt's chunk id and
+    source. An uncited sentence gets no source; its chunk id is the excerpt sharing most words
+    with it (:func:`attribute`). A bracketed number that names no excerpt, or sits in a code
+    span (``a[1]``), is text, not a citation."""
+    n_chunks = len(retrieval.chunks)
+    numbers: list[int] = []
+
+    def strip(m: re.Match[str]) -> str:
+        found = [int(n) for n in re.findall(r"\d+", m.group(1))]
+        if sentence.count("`", 0, m.start()) % 2 or not all(1 <= n <= n_chunks for n in found):
+            return m.group(0)
+        numbers.extend(found)
+        return ""
+
+    clean = _CITES.sub(strip, sentence).strip() or sentence
+    if not numbers:
+        return Sentence(clean, attribute(clean, retrieval))
+    chunk = retrieval.chunks[numbers[0] - 1].chunk
+    return Sentence(clean, chunk.chunk_id, chunk.source)
 
 
 def chat_answer(
@@ -90,7 +147,7 @@ def chat_answer(
     notes = [f"{label} generator: {n}" for n in getattr(result, "notes", ())]
     if getattr(result, "finish_reason", None) == "length":
         notes.append(f"{label} generator: answer {TRUNCATED} ({max_tokens})")
-    sentences = tuple(Sentence(s, attribute(s, retrieval)) for s in split_sentences(text))
+    sentences = tuple(cited(s, retrieval) for s in split_cited(text))
     return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
 
 

@@ -1,0 +1,194 @@
+"""The structure the extractive generator keeps: passages, procedural blocks, dangling openers.
+
+The assembled context (the retrieved chunks) is cut into *passages*: the sentences of consecutive
+chunks of one document, in document order, each sentence once (chunks overlap). A passage is then
+grouped into *units*, what the generator picks whole: a sentence, or a procedural block that only
+makes sense complete — a numbered or bulleted list (with the sentence that introduces it, "To crop
+an image:"), a run of ``Name: value`` settings, a command or code line with its lead-in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from m2io.text import is_list_item, split_sentences
+from m2io.types import Retrieval, Source
+
+# A sentence that only makes sense after another: it opens with a reference or a connective.
+_DANGLING = re.compile(
+    r"(?:This|That|These|Those|It|Its|They|Their|Them|Such|He|She|However|Also|Then|But|And|Or|"
+    r"So|Thus|Therefore|Hence|Otherwise|Instead|Moreover|Furthermore|Besides|Likewise|Similarly|"
+    r"Alternatively|Again|Finally|Conversely|Nevertheless|Nonetheless|In addition|In this|In that|"
+    r"For this|For that|As a result|As such|The latter|The former|The other)\b"
+)
+_MARKER = re.compile(r"\s*(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])\s+")
+# "Name: value" (a setting, a field of a dialog): a short name, a colon, then the value.
+_SETTING = re.compile(r"[A-Z][\w ./()&'+-]{0,40}:\s+\S")
+# A command or code: a code span, a shell prompt, or a line that starts with a common command.
+_CODE = re.compile(
+    r"`[^`]+`|^\$\s|^(?:sudo|git|make|pip|python3?|apt(?:-get)?|cd|ls|cp|mv|mkdir|gimp|gnucash|"
+    r"mogrify|convert|curl|wget|export|echo)\s+\S"
+)
+
+PROCEDURAL = re.compile(
+    r"^\s*(?:how\b|in what way|what (?:are the )?steps|steps? to|walk me|show me how|guide|"
+    r"(?:can|could) (?:i|you|we)\b|is (?:it|there a way) )|\bhow (?:do|can|should|would|to)\b|"
+    r"\b(?:set ?up|configure|install|create|enter|record|import|export|reconcile|print|"
+    r"back ?up|make|change|add|remove|delete)\b.*\?\s*$",
+    re.IGNORECASE,
+)
+DEFINITION = re.compile(
+    r"^\s*(?:what(?:'s| is| are| was| were)\b|what does \S+ mean|define\b|who (?:is|was|are)\b|"
+    r"what do (?:you|we) mean)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence of a passage, with where it came from."""
+
+    text: str
+    chunk_id: str
+    rank: int
+    source: Source | None
+    weight: float = 1.0  # the chunk's retrieval score relative to the best chunk's (0..1)
+
+
+@dataclass(eq=False)
+class Unit:
+    """What the generator picks whole: sentences ``first..last`` of passage ``passage``."""
+
+    passage: int
+    first: int
+    last: int
+    kind: str  # "sentence", "heading", "list", "settings", "code"
+    words: int
+    score: float = 0.0
+    lexical: float = 0.0
+
+    @property
+    def procedural(self) -> bool:
+        return self.kind in ("list", "settings", "code")
+
+
+def question_kind(question: str) -> str:
+    """``"procedure"`` ("How do I …?"), ``"definition"`` ("What is …?") or ``"general"``."""
+    if DEFINITION.search(question) and not re.search(r"\bsteps?\b|\bhow\b", question, re.I):
+        return "definition"
+    if PROCEDURAL.search(question):
+        return "procedure"
+    return "general"
+
+
+def _chunk_number(chunk_id: str) -> int | None:
+    tail = chunk_id.rsplit("#", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def passages(retrieval: Retrieval) -> list[list[Line]]:
+    """Sentences of the retrieved chunks; consecutive chunks of one document form one passage.
+
+    The sentences that neighbouring chunks share (chunk overlap), and sentences already seen in
+    an earlier passage (a page that repeats another), appear once. Passages are ordered by their
+    best chunk's rank; sentences inside a passage keep document order.
+    """
+    ranked = list(enumerate(retrieval.chunks))
+    top = max((rc.score for rc in retrieval.chunks), default=0.0)
+    ranked.sort(key=lambda rc: (rc[1].chunk.doc_id, rc[1].chunk.start, rc[0]))
+    out: list[list[Line]] = []
+    prev_doc, prev_num = None, None
+    for rank, rc in ranked:
+        chunk = rc.chunk
+        num = _chunk_number(chunk.chunk_id)
+        weight = rc.score / top if top > 0 else 1.0
+        lines = [
+            Line(t, chunk.chunk_id, rank, chunk.source, weight) for t in split_sentences(chunk.text)
+        ]
+        joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
+        if joined and out:
+            seen = {ln.text for ln in out[-1][-6:]}
+            out[-1].extend(ln for ln in lines if ln.text not in seen)
+        else:
+            out.append(lines)
+        prev_doc, prev_num = chunk.doc_id, num
+    out = [p for p in out if p]
+    out.sort(key=lambda p: min(ln.rank for ln in p))
+    seen_texts: set[str] = set()
+    unique: list[list[Line]] = []
+    for p in out:
+        kept = [ln for ln in p if _key(ln.text) not in seen_texts]
+        seen_texts.update(_key(ln.text) for ln in kept)
+        if kept:
+            unique.append(kept)
+    return unique
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def heading_like(text: str) -> bool:
+    """A short line with no final punctuation that is not a list item, setting or command."""
+    t = text.rstrip()
+    return (
+        len(t.split()) <= 8
+        and not t.endswith((".", "!", "?", ":", ";", ",", ")"))
+        and not is_list_item(t)
+        and not _CODE.search(t)
+    )
+
+
+def is_setting(text: str) -> bool:
+    head = text.split(":", 1)[0]
+    return bool(_SETTING.match(text)) and len(head.split()) <= 5
+
+
+def is_code(text: str) -> bool:
+    return bool(_CODE.search(text))
+
+
+def dangling(text: str) -> bool:
+    """Whether ``text`` only makes sense after another sentence ("This…", "However,…")."""
+    return bool(_DANGLING.match(_MARKER.sub("", text, count=1) if is_list_item(text) else text))
+
+
+def units(passage: list[Line], index: int = 0) -> list[Unit]:
+    """Group a passage's sentences into units: lists, settings runs and commands stay whole,
+    each with the sentence that introduces it (one ending in ':')."""
+    out: list[Unit] = []
+    texts = [ln.text for ln in passage]
+    i = 0
+    while i < len(texts):
+        t = texts[i]
+        j, kind = i, "sentence"
+        if is_list_item(t):
+            kind = "list"
+            while j + 1 < len(texts) and is_list_item(texts[j + 1]):
+                j += 1
+        elif is_setting(t) and i + 1 < len(texts) and is_setting(texts[i + 1]):
+            kind = "settings"
+            while j + 1 < len(texts) and is_setting(texts[j + 1]):
+                j += 1
+        elif is_code(t):
+            kind = "code"
+        elif heading_like(t):
+            kind = "heading"
+        lead = (
+            kind in ("list", "settings", "code")
+            and out
+            and out[-1].kind in ("sentence", "heading")
+            and out[-1].last == i - 1
+            and texts[i - 1].rstrip().endswith(":")
+        )
+        if lead:
+            prev = out.pop()
+            i = prev.first
+        out.append(Unit(index, i, j, kind, sum(words(x) for x in texts[i : j + 1])))
+        i = j + 1
+    return out

@@ -1,0 +1,144 @@
+"""The query-focused extractive generator and LLM citations (issue 9, item 2).
+
+Before, the extractive stage took the top chunk's opening sentences, so answers were the page's
+introduction, the steps the question asked for were lost, and some answers opened with a dangling
+"These …". These tests use a small manual section: an intro, a numbered procedure with a command
+in a code span, and a later paragraph.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from m2io.generators.extractive import NOTHING_FOUND, ExtractiveGenerator
+from m2io.generators.openai import OpenAIGenerator
+from m2io.testing.fake_openai import FakeOpenAIServer
+from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
+
+INTRO = (
+    "Edge detection\n"
+    "Edge detection finds the boundaries of objects in a photo. It is often used before "
+    "segmentation. This chapter explains the Sobel and Canny detectors."
+)
+SOBEL = (
+    "Applying the Sobel filter\n"
+    "To apply the Sobel filter to a photo:\n"
+    "1. Open the photo with File > Open.\n"
+    "2. Choose Filters > Edge-Detect > Sobel.\n"
+    "3. Set Direction: Both and press OK.\n"
+    "4. Export the result with `edge-export --tag <img src=x> out.png`.\n"
+    "The edges then show as bright lines on a dark background."
+)
+CANNY = (
+    "Tuning the Canny detector\n"
+    "The Canny detector has two thresholds. The high threshold decides which edges start a line. "
+    "The low threshold decides how far a line continues along weaker edges. These thresholds are "
+    "set in the Canny dialog of the Edge-Detect menu."
+)
+OTHER = "Printing\nThe print dialog sends the photo to a printer. Paper size is chosen here."
+SRC = Source("edges", "Edge detection", "manual/edges.html", "Edges", "edges")
+
+
+def _section(*texts: str, doc: str = "edges") -> Retrieval:
+    """Consecutive chunks of one document, best first (as the retriever hands them on)."""
+    chunks = tuple(
+        RetrievedChunk(Chunk(f"{doc}#{i}", doc, t, start=1000 * i, source=SRC), score=1.0 / (i + 1))
+        for i, t in enumerate(texts)
+    )
+    return Retrieval("q", chunks, ())
+
+
+@pytest.fixture(scope="module")
+def gen(embedder) -> ExtractiveGenerator:
+    return ExtractiveGenerator(embedder=embedder)
+
+
+def test_procedure_question_gets_every_step_in_order_with_code_verbatim(gen) -> None:
+    ans = gen.generate("How do I apply the Sobel filter?", _section(INTRO, SOBEL, CANNY))
+    texts = [s.text for s in ans.sentences]
+    steps = [t for t in texts if t[:2] in ("1.", "2.", "3.", "4.")]
+    assert [t[:2] for t in steps] == ["1.", "2.", "3.", "4."]
+    assert "To apply the Sobel filter to a photo:" in texts
+    assert "4. Export the result with `edge-export --tag <img src=x> out.png`." in texts
+    assert not any("Canny" in t for t in texts)
+    assert all(s.source == SRC and s.source_chunk_id == "edges#1" for s in ans.sentences)
+
+
+def test_question_about_a_later_paragraph_gets_that_paragraph_not_the_intro(gen) -> None:
+    ans = gen.generate(
+        "What do the high and low thresholds of the Canny detector decide?",
+        _section(INTRO, SOBEL, CANNY),
+    )
+    assert "The high threshold decides which edges start a line." in ans.text
+    assert "Edge detection finds the boundaries" not in ans.text
+    assert {s.source_chunk_id for s in ans.sentences} == {"edges#2"}
+
+
+def test_answer_never_opens_with_a_dangling_sentence() -> None:
+    gen = ExtractiveGenerator(max_words=12, embedder=None)
+    ans = gen.generate("Where are the Canny thresholds set in the dialog?", _section(CANNY))
+    first = ans.sentences[0].text
+    assert not first.startswith(("These", "This", "It ", "However", "Also", "Then"))
+    assert "set in the Canny dialog" in ans.text  # the sentence asked for stays, with its lead
+
+
+def test_budget_fits_the_question() -> None:
+    gen = ExtractiveGenerator(embedder=None)
+    assert gen.budget("How do I apply the Sobel filter?") == 180
+    assert gen.budget("What is edge detection?") == 80
+    assert gen.budget("What does the manual say about edges?") == 140
+    long = _section(INTRO + " " + CANNY.split("\n", 1)[1], SOBEL)
+    short = gen.generate("What is edge detection?", long)
+    assert sum(len(s.text.split()) for s in short.sentences) <= 80 + 10
+
+
+def test_nothing_relevant_gives_no_sentences_and_says_so() -> None:
+    retrieval = Retrieval("q", (), (), notes=("retrieval: nothing relevant (best 0.08 < 0.3)",))
+    ans = ExtractiveGenerator(embedder=None).generate("¿Dónde está la biblioteca?", retrieval)
+    assert ans.sentences == ()
+    assert ans.notes == (*retrieval.notes, NOTHING_FOUND)
+    assert "no relevant passage found in the corpus" in NOTHING_FOUND
+
+
+def test_a_page_that_repeats_another_adds_nothing_twice() -> None:
+    a = _section(SOBEL)
+    b = _section(SOBEL, doc="whole-manual")
+    both = Retrieval("q", (*a.chunks, *b.chunks), ())
+    ans = ExtractiveGenerator(embedder=None).generate("How do I apply the Sobel filter?", both)
+    texts = [s.text for s in ans.sentences]
+    assert len(texts) == len(set(texts))
+
+
+def test_openai_generator_cites_numbered_excerpts_and_sources_are_parsed() -> None:
+    other_src = Source("print", "Printing", "manual/print.html")
+    retrieval = Retrieval(
+        "q",
+        (
+            RetrievedChunk(Chunk("edges#1", "edges", SOBEL, source=SRC), 0.9),
+            RetrievedChunk(Chunk("print#0", "print", OTHER, source=other_src), 0.5),
+        ),
+        (),
+    )
+    reply = (
+        "1. Open the photo [1].\n2. Choose Filters > Edge-Detect > Sobel. [1][2]\n"
+        "You can then print it [2]. Good luck. Use `a[1]` in code."
+    )
+    with FakeOpenAIServer(lambda req: reply) as srv:
+        gen = OpenAIGenerator(model="fake", base_url=srv.base_url, max_retries=0)
+        ans = gen.generate("How do I apply the Sobel filter?", retrieval)
+    prompt = srv.requests[0]["messages"][1]["content"]
+    assert "[1] (Edge detection \u2014 Edges)" in prompt and "[2] (Printing)" in prompt
+    assert (
+        "[n]" in srv.requests[0]["messages"][0]["content"]
+        or "[2]" in (srv.requests[0]["messages"][0]["content"])
+    )
+    texts = [s.text for s in ans.sentences]
+    assert texts == [
+        "1. Open the photo.",
+        "2. Choose Filters > Edge-Detect > Sobel.",
+        "You can then print it.",
+        "Good luck.",
+        "Use `a[1]` in code.",
+    ]
+    assert [s.source for s in ans.sentences] == [SRC, SRC, other_src, None, None]
+    assert ans.sentences[2].source_chunk_id == "print#0"
