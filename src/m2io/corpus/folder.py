@@ -109,18 +109,31 @@ class _ImageResolver:
         try:
             parts = urlsplit(raw.src)
         except ValueError:  # "http://[", an unbalanced IPv6 bracket
-            self.corpus.warn(f"malformed image reference {raw.src[:80]!r} in doc {doc_id} skipped")
+            self.corpus.warn(
+                f"malformed image reference {raw.src[:80]!r} in doc {doc_id} skipped",
+                subject=repr(raw.src[:80]),
+                problem="malformed reference",
+                document=doc_id,
+            )
             return None
         scheme = parts.scheme.lower()
         if scheme == "data":
-            self.corpus.warn(f"inline data: image in doc {doc_id} skipped (not a file)")
+            self.corpus.warn(
+                f"inline data: image in doc {doc_id} skipped (not a file)",
+                subject="data: image",
+                problem="inline, not a file",
+                document=doc_id,
+            )
             return None
         if scheme in ("http", "https") or raw.src.startswith("//"):
             url = remote_image_url(raw.src)
             if url is None:
                 self.corpus.warn(
                     f"image URL {raw.src[:80]!r} in doc {doc_id} refused (only absolute http(s) "
-                    "URLs are kept)"
+                    "URLs are kept)",
+                    subject=repr(raw.src[:80]),
+                    problem="refused (only absolute http(s) URLs are kept)",
+                    document=doc_id,
                 )
                 return None
             return ImageRef(url, None, url, caption)
@@ -129,7 +142,10 @@ class _ImageResolver:
         elif len(scheme) > 1:
             self.corpus.warn(
                 f"image reference {raw.src[:80]!r} in doc {doc_id} refused "
-                f"(unsupported URL scheme {scheme}:)"
+                f"(unsupported URL scheme {scheme}:)",
+                subject=repr(raw.src[:80]),
+                problem=f"refused (unsupported URL scheme {scheme}:)",
+                document=doc_id,
             )
             return None
         else:
@@ -144,7 +160,10 @@ class _ImageResolver:
         if real is None:
             self.corpus.warn(
                 f"image {raw.src[:80]!r} in doc {doc_id} refused: not a file inside the corpus "
-                f"folder {self.root}"
+                f"folder {self.root}",
+                subject=repr(raw.src[:80]),
+                problem="refused (not a file inside the corpus folder)",
+                document=doc_id,
             )
             return None
         lexical = os.path.relpath(path, self.root)
@@ -155,14 +174,20 @@ class _ImageResolver:
             if status.problem == "unsupported":
                 self.corpus.warn(
                     f"unsupported format ({status.reason}) image {image_id} in doc {doc_id}; "
-                    "image dropped, text kept"
+                    "image dropped, text kept",
+                    subject=image_id,
+                    problem=f"unsupported format ({status.reason})",
+                    document=doc_id,
                 )
                 return None
             what = "missing" if status.problem == "missing" else "corrupt"
             reason = f": {status.reason}" if status.reason else ""
             self.corpus.warn(
                 f"{what} image {image_id} ({path}{reason}) in doc {doc_id}; image dropped, "
-                "text kept"
+                "text kept",
+                subject=image_id,
+                problem=f"{what} ({status.reason})" if status.reason else what,
+                document=doc_id,
             )
             return None
         if status.size and max(status.size) < self.min_side:

@@ -358,6 +358,13 @@ def _parse_doc_line(line: str, path: Path, lineno: int) -> tuple[str, str, list[
     return str(_as_id(doc_id)), content, [str(_as_id(i)) for i in images]
 
 
+# How a :class:`_Problem` reason reads in a grouped summary (``Corpus.problems``).
+_PROBLEM_KINDS = {
+    "unknown": "not in the image collection",
+    "outside-root": "refused (outside the corpus folder)",
+}
+
+
 @dataclass(frozen=True)
 class _Problem:
     """Why an image id gave no usable image: a :data:`DROP_REASONS` code and a sentence."""
@@ -475,13 +482,10 @@ def _build_document(
         if k < min(n_markers, len(ids)):
             image = images.get(ids[k])
             if isinstance(image, _Problem):
-                report.drop(
-                    "image",
-                    ids[k],
-                    image.reason,
-                    where,
-                    f"{image.message} in doc {doc_id} ({where}); image dropped, text kept",
-                )
+                message = f"{image.message} in doc {doc_id} ({where}); image dropped, text kept"
+                report.drop("image", ids[k], image.reason, where, message)
+                kind = _PROBLEM_KINDS.get(image.reason, image.reason)
+                corpus.file_under(message, subject=ids[k], problem=kind, document=f"doc {doc_id}")
                 continue
             anchors.append(ImageAnchor(image, offset))
             corpus.images.setdefault(image.image_id, image)

@@ -23,12 +23,82 @@ from m2io.types import Document, ImageRef
 
 logger = logging.getLogger(__name__)
 
-# How many warnings a loader repeats in its summary log line before saying "and N more".
-_SUMMARY_SHOWN = 5
+# How many distinct problems a summary shows one line each; past this it lists them compactly
+# (names only, grouped by kind), still every one of them.
+SUMMARY_LINES = 20
+# How many of the documents that reference a file a problem line names before counting the rest.
+_DOCS_SHOWN = 3
 
 
 class CorpusError(ValueError):
     """Input that cannot be read as a corpus; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One distinct problem: a file (or reference) and what is wrong with it, however often seen.
+
+    Attributes:
+        subject: What the problem is about: an image id (``images/foo.png``), a reference as
+            written, or, for a problem recorded without a subject, the whole warning line.
+        kind: What is wrong (``"missing"``, ``"corrupt (…)"``, ``"refused: …"``); ``""`` for a
+            problem recorded without a subject.
+        count: How many warnings it stands for (one per reference).
+        documents: The documents that reference it, distinct, in the order first seen.
+
+    Example:
+        >>> Problem("images/foo.png", "missing", 71, ("a.md", "b.md")).line()
+        'images/foo.png: missing, referenced 71 times (in a.md, b.md)'
+    """
+
+    subject: str
+    kind: str
+    count: int
+    documents: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """One readable line: what, what is wrong, how often, and where."""
+        if not self.kind:
+            return self.subject if self.count == 1 else f"{self.subject} ({self.count} times)"
+        times = f", referenced {self.count} times" if self.count > 1 else ""
+        return f"{self.subject}: {self.kind}{times}{_where(self.documents)}"
+
+
+def _where(documents: tuple[str, ...]) -> str:
+    if not documents:
+        return ""
+    shown = ", ".join(documents[:_DOCS_SHOWN])
+    if len(documents) > _DOCS_SHOWN:
+        shown += f", … {len(documents)} documents"
+    return f" (in {shown})"
+
+
+def format_problems(problems: list[Problem], *, limit: int = SUMMARY_LINES) -> list[str]:
+    """Lines that name every problem: one line each up to ``limit``, else compact per kind.
+
+    Compact form, used past ``limit`` distinct problems: one line per kind listing every subject
+    (with its reference count when above one), then each problem that has no subject. Nothing
+    is hidden behind "and N more".
+
+    Example:
+        >>> format_problems([Problem("a.png", "missing", 3, ("x.md",))])
+        ['a.png: missing, referenced 3 times (in x.md)']
+    """
+    if len(problems) <= limit:
+        return [p.line() for p in problems]
+    by_kind: dict[str, list[Problem]] = {}
+    loose: list[str] = []
+    for p in problems:
+        if p.kind:
+            by_kind.setdefault(p.kind, []).append(p)
+        else:
+            loose.append(p.line())
+    lines = []
+    for kind, group in by_kind.items():
+        names = ", ".join(p.subject + (f" (×{p.count})" if p.count > 1 else "") for p in group)
+        noun = "file" if len(group) == 1 else "files"
+        lines.append(f"{kind} ({len(group)} {noun}): {names}")
+    return lines + loose
 
 
 @dataclass
@@ -38,7 +108,9 @@ class Corpus:
     Attributes:
         documents: Documents in source order.
         images: Every usable image that some document anchors, keyed by image id.
-        warnings: One human-readable line per problem that was skipped over.
+        warnings: One human-readable line per problem that was skipped over (one per
+            occurrence: an image referenced 71 times that is missing gives 71 lines;
+            :meth:`problems` groups them).
         root: The folder the corpus was loaded from (absolute).
 
     Example:
@@ -46,12 +118,18 @@ class Corpus:
         >>> corpus = load_corpus("../shared/bench/gimp")  # doctest: +SKIP
         >>> len(corpus), len(corpus.images), corpus.warnings[:3]  # doctest: +SKIP
         (672, 1761, [])
+        >>> [p.line() for p in corpus.problems()]  # doctest: +SKIP
+        []
     """
 
     documents: list[Document] = field(default_factory=list)
     images: dict[str, ImageRef] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     root: str = ""
+    # warning line -> (subject, kind, document), for grouping; lines not in it stand alone
+    _subjects: dict[str, tuple[str, str, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -63,13 +141,52 @@ class Corpus:
                 return doc
         return None
 
-    def warn(self, message: str) -> None:
-        """Record a skipped-over problem (also logged at DEBUG level)."""
+    def warn(
+        self,
+        message: str,
+        *,
+        subject: str = "",
+        problem: str = "",
+        document: str = "",
+    ) -> None:
+        """Record a skipped-over problem (also logged at DEBUG level).
+
+        Args:
+            message: The full warning line, kept in :attr:`warnings`.
+            subject: The file or reference the problem is about (an image id); with ``problem``
+                it groups repeated warnings into one :class:`Problem`.
+            problem: What is wrong with ``subject``: ``"missing"``, ``"corrupt (…)"``, …
+            document: The document that referenced ``subject``.
+        """
         logger.debug("%s", message)
         self.warnings.append(message)
+        if subject and problem:
+            self.file_under(message, subject=subject, problem=problem, document=document)
+
+    def file_under(self, message: str, *, subject: str, problem: str, document: str = "") -> None:
+        """Group a warning already in :attr:`warnings` under ``subject`` and ``problem``."""
+        self._subjects[message] = (subject, problem, document)
+
+    def problems(self) -> list[Problem]:
+        """The warnings grouped: one :class:`Problem` per distinct file and kind, in first-seen
+        order, with how many references it stands for and which documents made them.
+
+        A warning recorded without a subject is a problem of its own (identical lines are
+        counted together).
+        """
+        counts: dict[tuple[str, str], int] = {}
+        documents: dict[tuple[str, str], dict[str, None]] = {}
+        for message in self.warnings:
+            subject, kind, document = self._subjects.get(message, (message, "", ""))
+            key = (subject, kind)
+            counts[key] = counts.get(key, 0) + 1
+            docs = documents.setdefault(key, {})
+            if document:
+                docs[document] = None
+        return [Problem(s, k, n, tuple(documents[(s, k)])) for (s, k), n in counts.items()]
 
     def log_summary(self, what: str) -> None:
-        """Log one INFO line on what was loaded, and one WARNING line if anything went wrong."""
+        """Log one INFO line on what was loaded, and one WARNING naming every problem, grouped."""
         n_anchors = sum(len(d.images) for d in self.documents)
         logger.info(
             "%s: %d documents, %d images (%d anchors) from %s",
@@ -79,11 +196,22 @@ class Corpus:
             n_anchors,
             self.root,
         )
-        if self.warnings:
-            shown = "; ".join(self.warnings[:_SUMMARY_SHOWN])
-            more = len(self.warnings) - _SUMMARY_SHOWN
-            tail = f"; and {more} more (see Corpus.warnings)" if more > 0 else ""
-            logger.warning("%s: %d warnings: %s%s", what, len(self.warnings), shown, tail)
+        problems = self.problems()
+        if problems:
+            logger.warning(
+                "%s: %s\n  %s",
+                what,
+                problems_headline(problems),
+                "\n  ".join(format_problems(problems)),
+            )
+
+
+def problems_headline(problems: list[Problem]) -> str:
+    """``"2 problems (73 occurrences) skipped over:"``, or ``"1 problem skipped over:"``."""
+    total = sum(p.count for p in problems)
+    noun = "problem" if len(problems) == 1 else "problems"
+    refs = f" ({total} occurrences)" if total != len(problems) else ""
+    return f"{len(problems)} {noun}{refs} skipped over:"
 
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
