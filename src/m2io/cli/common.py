@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from m2io.config import PipelineConfig, load_config
@@ -11,6 +14,21 @@ REMOTE_IMAGES_HELP = (
     "place http(s) image URLs from the corpus in the HTML/Markdown output (off by default: the "
     "page then loads nothing from the network; javascript:, data: and file: URLs are never used)"
 )
+
+
+@contextmanager
+def muted(logger_name: str, level: int = logging.ERROR) -> Iterator[None]:
+    """Drop records below ``level`` from one logger inside the block (its level is restored).
+
+    For a library summary that a subcommand prints itself, better, at the end.
+    """
+    log = logging.getLogger(logger_name)
+    before = log.level
+    log.setLevel(level)
+    try:
+        yield
+    finally:
+        log.setLevel(before)
 
 
 def check_output_file(value: str, flag: str) -> Path:

@@ -11,9 +11,11 @@ import argparse
 import sys
 import time
 
+from m2io.cli.common import muted
 from m2io.config import default_index_dir
 
-MAX_WARNINGS_SHOWN = 10
+# Its grouped warning says what ``run`` prints itself at the end.
+CORPUS_REPORT_LOGGER = "m2io.corpus.report"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--clip", metavar="MODEL", help="also embed pixels with a CLIP model id/path")
     p.add_argument("--max-words", type=int, default=180, help="chunk size limit in words")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def load_source(source: str, fmt: str, subset: str | None):
@@ -47,26 +48,23 @@ def load_source(source: str, fmt: str, subset: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from m2io.corpus.report import format_problems, problems_headline
     from m2io.embed.text import load_text_embedder
     from m2io.index import build_index
 
+    quiet = getattr(args, "quiet", False)
     out = args.out or default_index_dir()
     t0 = time.perf_counter()
     embedder = load_text_embedder(args.embedder)  # an unknown name fails before the corpus loads
-    corpus = load_source(args.source, args.format, args.subset)
-    t_load = time.perf_counter() - t0
-    n_images = sum(len(d.images) for d in corpus.documents)
-    print(
-        f"loaded {len(corpus.documents)} documents, {n_images} images from {args.source} "
-        f"in {t_load:.1f} s",
-        file=sys.stderr,
-    )
-    if corpus.warnings:
-        print(f"{len(corpus.warnings)} problems skipped over:", file=sys.stderr)
-        for w in corpus.warnings[:MAX_WARNINGS_SHOWN]:
-            print(f"  - {w}", file=sys.stderr)
-        if len(corpus.warnings) > MAX_WARNINGS_SHOWN:
-            print(f"  ... and {len(corpus.warnings) - MAX_WARNINGS_SHOWN} more", file=sys.stderr)
+    with muted(CORPUS_REPORT_LOGGER):
+        corpus = load_source(args.source, args.format, args.subset)
+    if not quiet:
+        n_images = sum(len(d.images) for d in corpus.documents)
+        print(
+            f"loaded {len(corpus.documents)} documents, {n_images} images from {args.source} "
+            f"in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
     image_embedder = None
     if args.clip:
         from m2io.embed.image import CLIPImageEmbedder
@@ -78,12 +76,18 @@ def run(args: argparse.Namespace) -> int:
         embedder=embedder,
         image_embedder=image_embedder,
         max_words=args.max_words,
-        progress=not args.quiet,
+        progress=not quiet,
         corpus_root=corpus.root or None,
     )
-    print(
-        f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "
-        f"{manifest.n_images} image occurrences in {time.perf_counter() - t0:.1f} s → {out}",
-        file=sys.stderr,
-    )
+    if not quiet:
+        print(
+            f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "
+            f"{manifest.n_images} image occurrences in {time.perf_counter() - t0:.1f} s → {out}",
+            file=sys.stderr,
+        )
+    problems = corpus.problems()
+    if problems:
+        print(problems_headline(problems), file=sys.stderr)
+        for line in format_problems(problems):
+            print(f"  {line}", file=sys.stderr)
     return 0

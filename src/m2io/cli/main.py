@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # subcommand → module in m2io.cli (each has add_arguments(parser) and run(args) -> int)
@@ -31,27 +32,56 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
+        talk = p.add_mutually_exclusive_group()
+        talk.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
+        talk.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress bars and no progress messages; warnings still print",
+        )
         mod = importlib.import_module(f"m2io.cli.{module}")
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
 
 
+def silence_progress_bars() -> None:
+    """Turn off every progress bar this process may show: tqdm's (m2io's own, sentence-
+    transformers', evaluation loops') and the Hugging Face libraries' (downloads, weight loading).
+
+    The environment variables reach libraries not imported yet (``TQDM_DISABLE`` is read when
+    tqdm is imported); libraries already imported are told directly.
+    """
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        silence_progress_bars()
+        if hasattr(args, "no_progress"):  # eval, eval-inserter: --quiet implies --no-progress
+            args.no_progress = True
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
-        # Some dependencies lower their own loggers' levels when they are first used (bm25s
-        # does so while building an index), after any setLevel here: filter at the handler.
-        noisy = ("bm25s", "faiss", "sentence_transformers", "httpx")
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(
-                lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy)
-            )
+    # Some dependencies lower their own loggers' levels when they are first used (bm25s does so
+    # while building an index), after any setLevel here: filter at the handler. Their INFO lines
+    # (faiss's CPU-feature probing, model paths) say nothing to a user even with -v; m2io logs
+    # what matters (which model loaded, in how long). HTTP requests stay visible with -v.
+    noisy = ("bm25s", "faiss", "sentence_transformers") + (() if args.verbose else ("httpx",))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda r: r.levelno >= logging.WARNING or not r.name.startswith(noisy))
     try:
         return int(args._module.run(args) or 0)
     except KeyboardInterrupt:

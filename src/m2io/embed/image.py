@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from m2io.embed.text import EmbedderLoadError, first_line
+from m2io.embed.text import EmbedderLoadError, first_line, quiet_model_loading
 from m2io.registry import require
 
 logger = logging.getLogger(__name__)
@@ -76,15 +77,18 @@ class CLIPImageEmbedder:
         self.name = str(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
+        t0 = time.perf_counter()
         try:
-            self._model = transformers.CLIPModel.from_pretrained(self.name).to(self.device)
-            self._processor = transformers.CLIPProcessor.from_pretrained(self.name)
+            with quiet_model_loading():
+                self._model = transformers.CLIPModel.from_pretrained(self.name).to(self.device)
+                self._processor = transformers.CLIPProcessor.from_pretrained(self.name)
         except OSError as err:
             raise EmbedderLoadError(
                 f"cannot load CLIP model {self.name!r}: {first_line(err)}; no CLIP weights ship "
                 "with m2io, so offline it needs a local folder (saved with save_pretrained: "
                 "config, weights, tokenizer and processor files) or a hub id already in the cache"
             ) from err
+        logger.info("loaded image embedder %s in %.1f s", self.name, time.perf_counter() - t0)
         self._model.eval()
         self.dim = int(self._model.config.projection_dim)
         self._max_text_len = int(self._model.config.text_config.max_position_embeddings)

@@ -8,7 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
+import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +25,12 @@ import numpy as np
 from m2io.registry import require
 from m2io.types import Candidate
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 IMAGE_CONTEXT_WORDS = 20
+DEFAULT_PROGRESS_LABEL = "embedding texts"
+"""What a progress bar says when ``encode`` is given ``progress=True`` rather than a label."""
 
 
 class EmbedderLoadError(ValueError, OSError):
@@ -70,15 +78,39 @@ def _few_threads(active: bool) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """Hide transformers' "Loading weights" progress bar inside the block (restored after).
+
+    Loading a small model takes a second; a bar per load tells a user nothing, and it ignored
+    ``--quiet``. Callers log one line with the load time instead.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            with warnings.catch_warnings():  # huggingface_hub warns when its env var disagrees
+                warnings.simplefilter("ignore")
+                hf_logging.enable_progress_bar()
+
+
 @runtime_checkable
 class TextEmbedder(Protocol):
-    """Maps texts to L2-normalised float32 vectors (so a dot product is a cosine)."""
+    """Maps texts to L2-normalised float32 vectors (so a dot product is a cosine).
+
+    ``progress`` is False (no bar), True (a bar labelled "embedding texts") or the bar's label,
+    which says what is counted (``"embedding chunks"``).
+    """
 
     name: str
     dim: int
 
     def encode(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: list[str], *, batch_size: int = 64, progress: bool | str = False
     ) -> np.ndarray:
         """Return an array of shape ``(len(texts), dim)``."""
         ...
@@ -129,13 +161,16 @@ class SentenceTransformerEmbedder:
         )
         if looks_like_path(model) and not Path(path).is_dir():
             raise EmbedderLoadError(f"text embedder {model!r}: no such folder; {offline}")
+        t0 = time.perf_counter()
         try:
-            self._model = st.SentenceTransformer(path, device=device)
+            with quiet_model_loading():
+                self._model = st.SentenceTransformer(path, device=device)
         except OSError as err:
             raise EmbedderLoadError(
                 f"cannot load text embedder {model!r}: not a local folder, and not in the "
                 f"Hugging Face cache nor downloadable ({first_line(err)}); {offline}"
             ) from err
+        logger.info("loaded text embedder %s in %.1f s", model, time.perf_counter() - t0)
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
         self.dim = int(
@@ -161,8 +196,16 @@ class SentenceTransformerEmbedder:
             self._memo[t] = np.asarray(v, dtype=np.float32)
 
     def encode(
-        self, texts: list[str], *, batch_size: int = 64, progress: bool = False
+        self, texts: list[str], *, batch_size: int = 64, progress: bool | str = False
     ) -> np.ndarray:
+        """Unit vectors for ``texts``, shape ``(len(texts), dim)``.
+
+        Args:
+            texts: The texts.
+            batch_size: Texts per forward pass.
+            progress: False, True, or the label of a progress bar on stderr that counts texts
+                (``"embedding chunks"``).
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if not self._memo and not self._recent_max:
@@ -203,16 +246,42 @@ class SentenceTransformerEmbedder:
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
 
-    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+    def _encode(self, texts: list[str], batch_size: int, progress: bool | str) -> np.ndarray:
+        if progress:
+            label = progress if isinstance(progress, str) else DEFAULT_PROGRESS_LABEL
+            return self._encode_with_bar(texts, batch_size, label)
         with self._lock, _few_threads(len(texts) <= self.small_batch):
             vecs = self._model.encode(
                 list(texts),
                 batch_size=batch_size,
-                show_progress_bar=progress,
+                show_progress_bar=False,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
             )
         return np.asarray(vecs, dtype=np.float32)
+
+    def _encode_with_bar(self, texts: list[str], batch_size: int, label: str) -> np.ndarray:
+        """Batch by batch under a bar that says what it counts (sentence-transformers' own bar
+        is labelled "Batches"). Longest texts first, as sentence-transformers orders them, so
+        each batch pads to similar lengths."""
+        from tqdm.auto import tqdm
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with tqdm(total=len(texts), desc=label, unit=" texts", file=sys.stderr) as bar:
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                with self._lock, _few_threads(len(rows) <= self.small_batch):
+                    vecs = self._model.encode(
+                        [texts[i] for i in rows],
+                        batch_size=batch_size,
+                        show_progress_bar=False,
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                    )
+                out[rows] = np.asarray(vecs, dtype=np.float32)
+                bar.update(len(rows))
+        return out
 
 
 def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> SentenceTransformerEmbedder:
