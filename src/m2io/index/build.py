@@ -35,11 +35,14 @@ import numpy as np
 
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_text_embedder
+from m2io.index.decorative import find_decorative
+from m2io.index.dedup import find_duplicates
 from m2io.index.lexical import LexicalIndex
 from m2io.index.lock import build_lock, building_path, clean_leftovers, old_path
 from m2io.index.manifest import FORMAT_VERSION, MANIFEST, IndexManifest, corpus_hash
 from m2io.index.paths import infer_root, record_root, relative_path
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
+from m2io.index.sections import chunk_sources
 from m2io.index.vectors import normalise, write_vectors
 from m2io.types import Candidate, Chunk, Document
 
@@ -124,6 +127,25 @@ def _link_chunks(
                 candidates[row] = replace(candidates[row], chunk_id=chunk.chunk_id)
         links.append(linked)
     return links
+
+
+def _attach_sources(
+    documents: list[Document], chunks: list[Chunk], root: Path | None
+) -> tuple[list[Chunk], list[tuple[int, int]]]:
+    """Each chunk with its :class:`~m2io.types.Source`, and its section's document span."""
+    by_doc: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(chunks):
+        by_doc[c.doc_id].append(i)
+    out = list(chunks)
+    spans: list[tuple[int, int]] = [(0, 0)] * len(chunks)
+    for doc in documents:
+        rows = by_doc.get(doc.doc_id, [])
+        for i, (src, sec) in zip(
+            rows, chunk_sources(doc, [chunks[i] for i in rows], root), strict=True
+        ):
+            out[i] = replace(chunks[i], source=src)
+            spans[i] = (sec.start, sec.end)
+    return out, spans
 
 
 def _pixel_vectors(embedder: ImageEmbedder, candidates: list[Candidate]) -> np.ndarray:
@@ -305,6 +327,13 @@ def _build(
             )
             corpus_root = None
     local, stored = _confine_images(candidates, corpus_root)
+    chunks, spans = _attach_sources(documents, chunks, corpus_root)
+    duplicates = find_duplicates(documents)
+    if duplicates.flagged:
+        logger.warning("%s", duplicates.summary())
+    decorative = find_decorative(local, len(documents))
+    if decorative.rows:
+        logger.warning("%s", decorative.summary())
     root_rel, root_abs = record_root(corpus_root, out)
     logger.info(
         "%d documents -> %d chunks, %d image occurrences",
@@ -318,9 +347,13 @@ def _build(
     tmp.mkdir()
     try:
         write_jsonl(
-            tmp / "chunks.jsonl", (chunk_row(c, ln) for c, ln in zip(chunks, links, strict=True))
+            tmp / "chunks.jsonl",
+            (chunk_row(c, ln, sp) for c, ln, sp in zip(chunks, links, spans, strict=True)),
         )
-        write_jsonl(tmp / "images.jsonl", (candidate_row(c) for c in stored))
+        write_jsonl(
+            tmp / "images.jsonl",
+            (candidate_row(c, i in decorative.rows) for i, c in enumerate(stored)),
+        )
         texts = [chunk_embedding_text(c) for c in chunks]
         write_vectors(tmp / "chunks.faiss", _encode(embedder, texts, batch_size, progress))
         LexicalIndex.build(texts).save(tmp / "bm25")
@@ -346,6 +379,8 @@ def _build(
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             corpus_root=root_rel,
             corpus_root_absolute=root_abs,
+            near_duplicates=duplicates.flagged,
+            n_decorative=len(decorative.rows),
         )
         manifest.write(tmp)
         _swap_in(tmp, out)

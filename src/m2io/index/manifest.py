@@ -8,19 +8,23 @@ Format version 2 records the corpus root (relative to the index folder, and abso
 fallback) and stores image paths relative to it, so an index and its corpus can be moved together
 and every image path the index hands out is confined to the corpus (see ``docs/design.md``,
 "Hostile input"). Version 1 indexes (absolute image paths) must be rebuilt.
+
+Format version 3 stores each chunk's source (document title, location relative to the corpus
+root, section) and its section's span, flags decorative images, and records near-duplicate
+documents (aggregate pages, repeated copies) that retrievers keep out of answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from m2io.types import Document
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 REBUILD_HINT = "rebuild the index with: m2io index SOURCE --out DIR"
 
@@ -52,6 +56,9 @@ class IndexManifest:
             no relative form (another drive) or the corpus has no local images.
         corpus_root_absolute: The corpus folder's absolute path at build time: the fallback when
             the relative one does not exist (the index was moved without its corpus).
+        near_duplicates: ``{doc_id: {"kind": "aggregate" | "duplicate", "of": [doc ids],
+            "reason": text}}`` for documents that repeat others (:mod:`m2io.index.dedup`).
+        n_decorative: Image occurrences flagged decorative (never offered as candidates).
     """
 
     format_version: int
@@ -69,6 +76,8 @@ class IndexManifest:
     created: str
     corpus_root: str | None = None
     corpus_root_absolute: str | None = None
+    near_duplicates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_decorative: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +126,16 @@ def _text_or_none(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
+def _duplicate(v: Any) -> bool:
+    return (
+        isinstance(v, dict)
+        and v.get("kind") in ("aggregate", "duplicate")
+        and isinstance(v.get("of"), list)
+        and all(isinstance(x, str) for x in v["of"])
+        and isinstance(v.get("reason"), str)
+    )
+
+
 _TYPES = {
     "format_version": _count,
     "embedder": _text,
@@ -133,6 +152,8 @@ _TYPES = {
     "created": _text,
     "corpus_root": _text_or_none,
     "corpus_root_absolute": _text_or_none,
+    "near_duplicates": lambda v: isinstance(v, dict) and all(_duplicate(x) for x in v.values()),
+    "n_decorative": _count,
 }
 """What each manifest field must hold; anything else is a corrupt manifest."""
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef
+from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef, Source
 
 
 class RowError(ValueError):
@@ -32,8 +32,11 @@ class RowError(ValueError):
         self.line = line
 
 
-def candidate_row(c: Candidate) -> dict[str, Any]:
-    """The ``images.jsonl`` row of ``c``; its ``image.path`` must already be root-relative."""
+def candidate_row(c: Candidate, decorative: bool = False) -> dict[str, Any]:
+    """The ``images.jsonl`` row of ``c``; its ``image.path`` must already be root-relative.
+
+    ``decorative`` marks an image retrievers never offer (see :mod:`m2io.index.decorative`).
+    """
     return {
         "image_id": c.image.image_id,
         "path": c.image.path,
@@ -44,6 +47,7 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
         "doc_id": c.doc_id,
         "chunk_id": c.chunk_id,
         "doc_position": c.doc_position,
+        "decorative": decorative,
     }
 
 
@@ -73,7 +77,20 @@ _CANDIDATE_KEYS: dict[str, Callable[[Any], bool]] = {
     "doc_id": _is_str,
     "chunk_id": _is_opt_str,
     "doc_position": _is_number,
+    "decorative": lambda v: isinstance(v, bool),
 }
+
+_SOURCE_KEYS: dict[str, Callable[[Any], bool]] = {
+    "title": _is_str,
+    "location": _is_str,
+    "section": _is_str,
+    "anchor": _is_str,
+}
+
+
+def _is_span(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_is_int(x) and x >= 0 for x in v)
+
 
 _CHUNK_KEYS: dict[str, Callable[[Any], bool]] = {
     "chunk_id": _is_str,
@@ -82,6 +99,8 @@ _CHUNK_KEYS: dict[str, Callable[[Any], bool]] = {
     "start": _is_int,
     "text": _is_str,
     "images": lambda v: isinstance(v, list),
+    "source": lambda v: isinstance(v, dict),
+    "section": _is_span,
 }
 
 
@@ -116,8 +135,13 @@ def candidate_from_row(row: Any, path: str | None = None) -> Candidate:
     )
 
 
-def chunk_row(chunk: Chunk, image_rows: list[tuple[int, int]]) -> dict[str, Any]:
-    """``image_rows``: ``(row in images.jsonl, offset in chunk text)`` per image of the chunk."""
+def chunk_row(
+    chunk: Chunk, image_rows: list[tuple[int, int]], section: tuple[int, int] = (0, 0)
+) -> dict[str, Any]:
+    """``image_rows``: ``(row in images.jsonl, offset in chunk text)`` per image of the chunk;
+    ``section``: the document span ``(start, end)`` of the section the chunk belongs to. The
+    chunk's :class:`~m2io.types.Source` is stored without its ``doc_id`` (the row has it)."""
+    src = chunk.source or Source(chunk.doc_id, chunk.title)
     return {
         "chunk_id": chunk.chunk_id,
         "doc_id": chunk.doc_id,
@@ -125,17 +149,28 @@ def chunk_row(chunk: Chunk, image_rows: list[tuple[int, int]]) -> dict[str, Any]
         "start": chunk.start,
         "text": chunk.text,
         "images": [[row, offset] for row, offset in image_rows],
+        "source": {
+            "title": src.title,
+            "location": src.location,
+            "section": src.section,
+            "anchor": src.anchor,
+        },
+        "section": [section[0], section[1]],
     }
 
 
-def chunk_from_row(row: Any, candidates: list[Candidate]) -> tuple[Chunk, list[int]]:
-    """The chunk and the rows of its images, in chunk order.
+def chunk_from_row(
+    row: Any, candidates: list[Candidate]
+) -> tuple[Chunk, list[int], tuple[int, int]]:
+    """The chunk (with its source), the rows of its images in chunk order, and its section's
+    document span.
 
     Raises:
         RowError: A key is missing or mistyped, an image entry is not an ``[int, int]`` pair, its
             row is not a row of ``candidates`` or its offset lies outside the chunk text.
     """
     row = _check(row, _CHUNK_KEYS)
+    src = _check(row["source"], _SOURCE_KEYS)
     pairs: list[tuple[int, int]] = []
     for pair in row["images"]:
         if not (isinstance(pair, list) and len(pair) == 2 and all(_is_int(v) for v in pair)):
@@ -147,8 +182,12 @@ def chunk_from_row(row: Any, candidates: list[Candidate]) -> tuple[Chunk, list[i
             raise RowError(f"image offset {off} lies outside the chunk text")
         pairs.append((i, off))
     anchors = tuple(ImageAnchor(candidates[i].image, off) for i, off in pairs)
-    chunk = Chunk(row["chunk_id"], row["doc_id"], row["text"], anchors, row["title"], row["start"])
-    return chunk, [i for i, _ in pairs]
+    source = Source(row["doc_id"], src["title"], src["location"], src["section"], src["anchor"])
+    chunk = Chunk(
+        row["chunk_id"], row["doc_id"], row["text"], anchors, row["title"], row["start"], source
+    )
+    start, end = row["section"]
+    return chunk, [i for i, _ in pairs], (start, end)
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

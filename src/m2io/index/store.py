@@ -63,6 +63,11 @@ class Index:
         chunk_image_rows: For each chunk, the candidate rows of its images, in chunk order.
         corpus_root: The corpus folder (resolved) that every image path lies inside, or None when
             it is gone (then no image has a path). Renderers confine files to it.
+        chunk_sections: For each chunk, the document span ``(start, end)`` of its section.
+        decorative: Candidate rows of decorative images (never offered as figures).
+        near_duplicates: The manifest's near-duplicate documents, ``{doc_id: {"kind", "of",
+            "reason"}}``.
+        doc_rows: For each document, its chunk rows in document order.
     """
 
     def __init__(
@@ -80,8 +85,16 @@ class Index:
         embedder: TextEmbedder | None = None,
         image_embedder: ImageEmbedder | None = None,
         corpus_root: Path | None = None,
+        chunk_sections: list[tuple[int, int]] | None = None,
+        decorative: frozenset[int] = frozenset(),
     ) -> None:
         self.folder = folder
+        self.chunk_sections = chunk_sections or [(c.start, c.start + len(c.text)) for c in chunks]
+        self.decorative = decorative
+        self.near_duplicates = dict(manifest.near_duplicates)
+        self.doc_rows: dict[str, list[int]] = {}
+        for row, chunk in enumerate(chunks):
+            self.doc_rows.setdefault(chunk.doc_id, []).append(row)
         self.manifest = manifest
         self.corpus_root = corpus_root
         self.chunks = chunks
@@ -132,9 +145,9 @@ class Index:
         folder = Path(folder)
         manifest = IndexManifest.read(folder)
         root = resolve_root(folder, manifest)
-        candidates = _read_candidates(folder, root)
-        pairs = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
-        _check_count(folder, CHUNKS, len(pairs), manifest.n_chunks)
+        candidates, decorative = _read_candidates(folder, root)
+        triples = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
+        _check_count(folder, CHUNKS, len(triples), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
             chunk_vectors = read_vectors(folder / "chunks.faiss")
@@ -164,8 +177,8 @@ class Index:
         return cls(
             folder,
             manifest,
-            [c for c, _ in pairs],
-            [r for _, r in pairs],
+            [c for c, _, _ in triples],
+            [r for _, r, _ in triples],
             candidates,
             chunk_vectors=chunk_vectors,
             image_vectors=image_vectors,
@@ -174,6 +187,8 @@ class Index:
             embedder=embedder,
             image_embedder=image_embedder,
             corpus_root=root,
+            chunk_sections=[s for _, _, s in triples],
+            decorative=decorative,
         )
 
     @staticmethod
@@ -276,17 +291,23 @@ def _read_rows(path: Path, parse: Callable[[Any], T]) -> list[T]:
     return out
 
 
-def _read_candidates(folder: Path, root: Path | None) -> list[Candidate]:
-    """The image rows with their paths confined to ``root``; one warning counts the refused."""
+def _read_candidates(folder: Path, root: Path | None) -> tuple[list[Candidate], frozenset[int]]:
+    """The image rows with their paths confined to ``root`` (one warning counts the refused),
+    and the rows flagged decorative."""
     refused: list[str] = []
+    decorative: set[int] = set()
 
     def parse(row: Any) -> Candidate:
         cand = candidate_from_row(row)
+        if row["decorative"]:
+            decorative.add(len(candidates_seen))
+        candidates_seen.append(None)
         path, bad = open_path(row["path"], root)
         if bad:
             refused.append(row["path"])
         return replace(cand, image=replace(cand.image, path=path))
 
+    candidates_seen: list[None] = []
     candidates = _read_rows(folder / IMAGES, parse)
     if refused:
         logger.warning(
@@ -297,7 +318,7 @@ def _read_candidates(folder: Path, root: Path | None) -> list[Candidate]:
             root,
             refused[0][:200],
         )
-    return candidates
+    return candidates, frozenset(decorative)
 
 
 def _check_count(folder: Path, name: str, got: int, want: int) -> None:

@@ -1,0 +1,116 @@
+"""Sections of a document and where its text comes from, for citing and for section expansion.
+
+A document's text carries no markup, so headings are recognised by shape: a paragraph (text
+between blank lines, or at the very start) of one short line with a letter in it and no final
+sentence punctuation. Markdown and HTML headings come out of the loaders that way; a corpus whose
+text has no paragraphs (MRAMG documents, one section each) has no headings, and each document is
+then one section titled by the document's title.
+
+A chunk belongs to the section its start falls in; its :class:`~m2io.types.Source` names the
+document, its location (relative to the corpus root, or an http(s) URL) and that section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from m2io.index.paths import relative_path
+from m2io.safety import remote_image_url
+from m2io.types import Chunk, Document, Source
+
+HEADING_MAX_WORDS = 12
+HEADING_MAX_CHARS = 100
+_PARAGRAPH = re.compile(r"(?:^|\n[ \t]*\n)([^\n]+?)[ \t]*(?=\n[ \t]*\n|\Z)")
+_FINAL_PUNCT = tuple(".!?:;,")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of a document's text from one heading to the next (``end`` exclusive)."""
+
+    title: str
+    start: int
+    end: int
+
+
+def is_heading(line: str) -> bool:
+    """Whether a one-line paragraph reads as a heading: short, a letter in it, no final
+    sentence punctuation, not a list item."""
+    text = line.strip()
+    if not text or len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
+        return False
+    if text.endswith(_FINAL_PUNCT) or not any(ch.isalpha() for ch in text):
+        return False
+    return not re.match(r"^([-*+\u2022]|\d+[.)])\s", text)
+
+
+def sections(doc: Document) -> list[Section]:
+    """The document's sections in order, covering its whole text.
+
+    The part before the first heading (if any text) is a section titled by the document title.
+    """
+    heads: list[tuple[int, str]] = []
+    for m in _PARAGRAPH.finditer(doc.text):
+        if is_heading(m.group(1)):
+            heads.append((m.start(1), m.group(1).strip()))
+    out: list[Section] = []
+    first = heads[0][0] if heads else len(doc.text)
+    if first > 0 and doc.text[:first].strip() or not heads:
+        out.append(Section(doc.title, 0, first))
+    for k, (start, title) in enumerate(heads):
+        end = heads[k + 1][0] if k + 1 < len(heads) else len(doc.text)
+        out.append(Section(title, start, end))
+    return out
+
+
+def section_at(secs: list[Section], offset: int) -> Section:
+    """The section holding character ``offset`` (the last one starting at or before it)."""
+    found = secs[0]
+    for sec in secs:
+        if sec.start <= offset:
+            found = sec
+        else:
+            break
+    return found
+
+
+def chunk_section(secs: list[Section], chunk: Chunk) -> Section:
+    """The section a chunk belongs to: the one holding its first word after any heading line.
+
+    A chunk that starts on a heading belongs to that heading's section; one that starts inside a
+    section (an overlap sentence of the previous chunk, say) belongs to the section it starts in.
+    """
+    lead = len(chunk.text) - len(chunk.text.lstrip())
+    return section_at(secs, chunk.start + lead)
+
+
+def location(doc: Document, root: Path | None) -> str:
+    """Where a document came from, for a link: an http(s) URL as given, a local file relative to
+    the corpus root (POSIX; "" if outside it or no root is known), else ""."""
+    src = doc.source.strip()
+    if not src:
+        return ""
+    url = remote_image_url(src)
+    if url is not None:
+        return url
+    if root is None or "://" in src:
+        return ""
+    rel = relative_path(src, root)
+    if rel is None:
+        return ""
+    return rel
+
+
+def chunk_sources(
+    doc: Document, chunks: list[Chunk], root: Path | None
+) -> list[tuple[Source, Section]]:
+    """The :class:`Source` and :class:`Section` of each of the document's chunks."""
+    secs = sections(doc)
+    where = location(doc, root)
+    out = []
+    for chunk in chunks:
+        sec = chunk_section(secs, chunk)
+        out.append((Source(doc.doc_id, doc.title, where, sec.title, ""), sec))
+    return out
