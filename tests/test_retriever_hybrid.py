@@ -146,7 +146,9 @@ def test_image_neighbours_add_images_from_outside_the_chunks(index):
 
 
 def test_top_k_per_call_and_no_match(index):
-    r = HybridRetriever(index, top_k=2)
+    # issue 9: by default the retriever returns an assembled context; expand=False keeps the
+    # top_k ranked chunks this test counts
+    r = HybridRetriever(index, top_k=2, expand=False)
     assert len(r.retrieve("layers", top_k=4).chunks) == 4
     assert len(r.retrieve("layers").chunks) == 2
     assert HybridRetriever(index, mode="lexical").retrieve("zebra").chunks == ()

@@ -8,10 +8,30 @@ so a chunk ranked 1st by both lists scores ``2 / (rrf_k + 1)``; ``rrf_k`` (60, a
 2009) damps the gap between the top ranks. RRF needs no score calibration between cosine and BM25.
 In ``"dense"`` or ``"lexical"`` mode there is one list, so scores stay on the same scale.
 
-Candidate images are the images inside the retrieved chunks, in chunk rank order then in-chunk
-order, each image id once (its best chunk wins), scored with its chunk's fused score. Optionally
-the ``image_neighbours`` images nearest to the question by caption + context vector (fused by RRF
-with the pixel ranking when ``use_pixels``) are appended, scored ``1 / (rrf_k + rank)`` likewise.
+**Section expansion** (``expand=True``, the default). Ranked chunks seed the answer's context: the
+best chunk's section (the chunks between its heading and the next, or the whole document when
+that is short) is taken around it, nearest chunks first, up to ``context_words`` words; the next
+best chunks of other sections follow while their fused score is within ``section_ratio`` of the
+best and words are left. ``Retrieval.chunks`` is that context, section by section, each in
+document order; a neighbour carries its section's score. So a procedure and its screenshots
+come back together even when only one of its chunks matched the words of the question. With
+``expand=False`` the ``top_k`` ranked chunks are returned as they are.
+
+Candidate images are the images of the returned chunks, in that order, each image id once (its
+first chunk wins), scored with its chunk's score; images the index flagged decorative (icons,
+images repeated on many pages) are never offered. Optionally the ``image_neighbours`` images
+nearest to the question by caption + context vector (fused by RRF with the pixel ranking when
+``use_pixels``) are appended, scored ``1 / (rrf_k + rank)`` likewise.
+
+**Near-duplicates.** Chunks of documents the index recorded as aggregates (a page repeating many
+others) are left out of the rankings, and a near-copy of a document already ranked above it is
+skipped, so the originals are not crowded out (``skip_duplicates=False`` keeps them).
+
+**Nothing relevant.** A question with no searchable word (punctuation only) is refused without
+searching. Otherwise, when the best chunk's dense cosine is below ``min_score``, the retriever
+returns no chunks and no candidates and says so in ``Retrieval.notes``. The default floor,
+:data:`CALIBRATED_FLOOR`, was measured by ``benchmarks/calibrate_floor.py`` for the default
+embedder (see ``results/calibrate_floor.json``); with another embedder the default is no floor.
 
 Example:
     >>> retriever = HybridRetriever("gimp.index", top_k=5)
@@ -27,12 +47,23 @@ from typing import Literal
 
 import numpy as np
 
-from m2io.embed.text import TextEmbedder
+from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
 from m2io.index.store import Index
+from m2io.text import tokenize
 from m2io.types import Candidate, Retrieval, RetrievedChunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES = ("hybrid", "dense", "lexical")
+
+CALIBRATED_FLOOR = 0.35
+"""Dense cosine floor of the best chunk for :data:`~m2io.embed.text.DEFAULT_TEXT_MODEL`, from
+``benchmarks/calibrate_floor.py`` (``results/calibrate_floor.json``): on the GIMP and GnuCash dev
+sets it keeps every real question (their lowest best-chunk cosine is 0.49 and 0.52) and over
+90 % of their bare section titles, and refuses 100 % (GnuCash) and 91 % (GIMP) of 35 unrelated
+queries (off-topic questions, other languages, random words, punctuation). It sits at the
+unrelated queries' 90th percentile rather than just under the real questions, whose shared
+template ("What does the ... documentation say about") lifts their scores."""
+NOTHING = "nothing relevant found"
 
 
 def rrf(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
@@ -54,19 +85,34 @@ def _order(fused: dict[int, float], rankings: list[list[int]]) -> list[int]:
 
 
 class HybridRetriever:
-    """Retrieves chunks by dense + BM25 search and offers the images that sit in them.
+    """Retrieves chunks by dense + BM25 search, assembles the best sections around them and
+    offers the images that sit in them.
 
     Args:
         index: An open :class:`~m2io.index.Index` or the folder of one.
-        top_k: Chunks returned per query (overridable per call).
+        top_k: Ranked chunks returned per query without expansion (overridable per call); with
+            it, ranked chunks considered as seeds of sections (at least ``max_sections``).
         mode: ``"hybrid"`` (RRF of both), ``"dense"`` or ``"lexical"``.
         rrf_k: RRF damping constant (> 0).
-        max_candidates: Most images taken from the retrieved chunks.
+        max_candidates: Most images offered from the returned chunks.
         image_neighbours: Extra images nearest to the question by image vector (0 = none).
         pool_size: How deep each list is read before fusing (at least ``top_k``).
         use_pixels: Also rank images by pixel vector through the index's image embedder (needs
             an index built with one); only used for ``image_neighbours``.
         embedder: Query embedder when ``index`` is a folder (default: the manifest's model).
+        expand: Assemble the context from the best sections (see the module docstring);
+            False returns the ``top_k`` ranked chunks.
+        context_words: Word budget of the assembled context.
+        section_ratio: A further section joins the context while its best chunk's fused score is
+            at least this share of the best chunk's (0 = any of the ``top_k`` while words are
+            left; 1 = only the best section).
+        max_sections: Most sections in the context.
+        section_words: Most words taken from one section (None: half of ``context_words``), so
+            one long section leaves room for the next best ones.
+        min_score: Floor on the best chunk's dense cosine below which nothing is returned
+            (dense and hybrid modes). None: :data:`CALIBRATED_FLOOR` when the index uses the
+            default embedder, else 0 (no floor).
+        skip_duplicates: Leave aggregate pages out and skip near-copies of ranked documents.
 
     Example:
         >>> r = HybridRetriever("gimp.index", mode="hybrid").retrieve("crop an image")
@@ -80,19 +126,36 @@ class HybridRetriever:
         top_k: int = 5,
         mode: Mode = "hybrid",
         rrf_k: int = 60,
-        max_candidates: int = 12,
+        max_candidates: int = 16,
         image_neighbours: int = 0,
         pool_size: int = 50,
         use_pixels: bool = False,
         embedder: TextEmbedder | None = None,
+        expand: bool = True,
+        context_words: int = 800,
+        section_ratio: float = 0.0,
+        max_sections: int = 8,
+        section_words: int | None = None,
+        min_score: float | None = None,
+        skip_duplicates: bool = True,
     ) -> None:
         _check_int("top_k", top_k, 1)
         _check_int("rrf_k", rrf_k, 1)
         _check_int("max_candidates", max_candidates, 0)
         _check_int("image_neighbours", image_neighbours, 0)
         _check_int("pool_size", pool_size, 1)
+        _check_int("context_words", context_words, 1)
+        _check_int("max_sections", max_sections, 1)
+        if section_words is not None:
+            _check_int("section_words", section_words, 1)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if not isinstance(section_ratio, int | float) or not 0 <= section_ratio <= 1:
+            raise ValueError(f"section_ratio must be a number in [0, 1]; got {section_ratio!r}")
+        if min_score is not None and (
+            isinstance(min_score, bool) or not isinstance(min_score, int | float)
+        ):
+            raise ValueError(f"min_score must be a number or None; got {min_score!r}")
         if not isinstance(index, Index):
             index = Index.open(index, embedder=embedder)
         elif embedder is not None:
@@ -110,6 +173,26 @@ class HybridRetriever:
         self.image_neighbours = image_neighbours
         self.pool_size = pool_size
         self.use_pixels = use_pixels
+        self.expand = expand
+        self.context_words = context_words
+        self.section_ratio = float(section_ratio)
+        self.max_sections = max_sections
+        self.section_words = section_words if section_words is not None else context_words // 2
+        if min_score is None:
+            default = index.manifest.embedder == DEFAULT_TEXT_MODEL
+            min_score = CALIBRATED_FLOOR if default else 0.0
+        self.min_score = float(min_score)
+        self.skip_duplicates = skip_duplicates
+        dupes = index.near_duplicates if skip_duplicates else {}
+        self.excluded_rows = frozenset(
+            row
+            for doc_id, info in dupes.items()
+            if info["kind"] == "aggregate"
+            for row in index.doc_rows.get(doc_id, [])
+        )
+        self._copy_of = {
+            doc_id: set(info["of"]) for doc_id, info in dupes.items() if info["kind"] == "duplicate"
+        }
 
     @property
     def image_root(self) -> str | None:
@@ -121,31 +204,46 @@ class HybridRetriever:
         return None if root is None else str(root)
 
     def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
-        """Return the ``top_k`` best chunks for ``query`` and the images that live in them."""
+        """Return the context for ``query`` (see the class docstring) and its images."""
         k = self.top_k if top_k is None else top_k
         _check_int("top_k", k, 1)
         if not query.strip():
             return Retrieval(query=query, chunks=(), candidates=())
+        if not tokenize(query):
+            return _refused(query, "the question has no words to search for")
         index = self.index
-        depth = min(max(self.pool_size, k), len(index.chunks))
+        depth = min(max(self.pool_size, k) + len(self.excluded_rows), len(index.chunks))
         qvec = index.embed_query(query) if self.mode != "lexical" or self.image_neighbours else None
 
         rankings: list[list[int]] = []
         if self.mode != "lexical":
             _, rows = index.search_chunks(qvec, depth)
-            rankings.append([int(r) for r in rows if r >= 0])
+            rankings.append([int(r) for r in rows if r >= 0 and r not in self.excluded_rows])
         lexical = index.lexical.scores(query) if self.mode != "dense" else None
         if lexical is not None:
             top = np.argsort(-lexical, kind="stable")[:depth]
-            rankings.append([int(r) for r in top if lexical[r] > 0])
+            rankings.append([int(r) for r in top if lexical[r] > 0 and r not in self.excluded_rows])
         fused = rrf(rankings, self.rrf_k)
-        rows = _order(fused, rankings)[:k]
-
+        # expansion may seed up to max_sections sections from the ranking
+        seeds = max(k, self.max_sections) if self.expand else k
+        rows = self._drop_copies(_order(fused, rankings))[:seeds]
+        if not rows:
+            return _refused(query, "no passage shares a word with the question")
         dense = index.chunk_similarity(qvec, rows) if self.mode != "lexical" else None
+        if dense is not None and float(dense[0]) < self.min_score:
+            return _refused(
+                query,
+                f"the best passage matches with similarity {float(dense[0]):.2f}, below the "
+                f"floor {self.min_score:.2f}",
+            )
+        scores = {r: fused[r] for r in rows}
+        if self.expand:
+            rows, scores = self._assemble(rows, fused)
+            dense = index.chunk_similarity(qvec, rows) if self.mode != "lexical" else None
         chunks = tuple(
             RetrievedChunk(
                 chunk=index.chunks[r],
-                score=fused[r],
+                score=scores[r],
                 dense_score=float(dense[i]) if dense is not None else None,
                 lexical_score=float(lexical[r]) if lexical is not None else None,
             )
@@ -156,6 +254,82 @@ class HybridRetriever:
             candidates += self._neighbours(query, qvec, {c.image_id for c in candidates})
         return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates))
 
+    def _drop_copies(self, ordered: list[int]) -> list[int]:
+        """``ordered`` without chunks of near-copies of documents ranked above them."""
+        if not self._copy_of:
+            return ordered
+        seen: set[str] = set()
+        out = []
+        for row in ordered:
+            doc_id = self.index.chunks[row].doc_id
+            if self._copy_of.get(doc_id, set()) & seen:
+                continue
+            seen.add(doc_id)
+            out.append(row)
+        return out
+
+    def _words(self, row: int) -> int:
+        return len(self.index.chunks[row].text.split())
+
+    def _section_rows(self, row: int) -> list[int]:
+        """The chunk rows of ``row``'s section, in document order (the whole document when it
+        fits in ``section_words``)."""
+        index = self.index
+        doc_rows = index.doc_rows[index.chunks[row].doc_id]
+        if sum(self._words(r) for r in doc_rows) <= self.section_words:
+            return list(doc_rows)
+        span = index.chunk_sections[row]
+        return [r for r in doc_rows if index.chunk_sections[r] == span]
+
+    def _assemble(
+        self, ranked: list[int], fused: dict[int, float]
+    ) -> tuple[list[int], dict[int, float]]:
+        """The context: sections around the best ranked chunks, within the word budget."""
+        budget = self.context_words
+        taken: set[int] = set()
+        out: list[int] = []
+        scores: dict[int, float] = {}
+        best = fused[ranked[0]]
+        sections = 0
+        seeded: set[tuple[str, tuple[int, int]]] = set()
+        for seed in ranked:
+            key = (self.index.chunks[seed].doc_id, self.index.chunk_sections[seed])
+            if seed in taken or key in seeded:
+                continue
+            if sections and (fused[seed] < self.section_ratio * best or budget <= 0):
+                break
+            if sections == self.max_sections:
+                break
+            rows = self._section_rows(seed)
+            if seed not in rows:
+                rows = [seed]
+            at = rows.index(seed)
+            # nearest first: the seed, then alternately the chunk after and before it
+            order = [seed]
+            for d in range(1, len(rows)):
+                order += [rows[i] for i in (at + d, at - d) if 0 <= i < len(rows)]
+            seed_words = self._words(seed)
+            if sections and seed_words > budget:
+                break
+            picked: list[int] = []
+            room = min(budget, max(self.section_words, seed_words))
+            for r in order:
+                if r in taken:
+                    continue
+                words = self._words(r)
+                if picked and words > room:
+                    break
+                picked.append(r)
+                room -= words
+                budget -= words
+            seeded.add(key)
+            sections += 1
+            taken.update(picked)
+            for r in sorted(picked, key=rows.index):
+                out.append(r)
+                scores[r] = fused[seed]
+        return out, scores
+
     def _chunk_candidates(
         self, chunks: tuple[RetrievedChunk, ...], rows: list[int]
     ) -> list[Candidate]:
@@ -163,6 +337,8 @@ class HybridRetriever:
         seen: set[str] = set()
         for rc, row in zip(chunks, rows, strict=True):
             for img_row in self.index.chunk_image_rows[row]:
+                if img_row in self.index.decorative:
+                    continue
                 cand = self.index.candidates[img_row]
                 if len(out) >= self.max_candidates:
                     return out
@@ -182,13 +358,18 @@ class HybridRetriever:
         out: list[Candidate] = []
         for row in _order(fused, rankings):
             cand = self.index.candidates[row]
-            if cand.image_id in seen:
+            if cand.image_id in seen or row in self.index.decorative:
                 continue
             seen.add(cand.image_id)
             out.append(replace(cand, score=fused[row]))
             if len(out) == self.image_neighbours:
                 break
         return out
+
+
+def _refused(query: str, why: str) -> Retrieval:
+    """An empty retrieval that says why nothing was returned."""
+    return Retrieval(query=query, chunks=(), candidates=(), notes=(f"{NOTHING}: {why}",))
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
