@@ -36,13 +36,23 @@ CANNY = (
     "set in the Canny dialog of the Edge-Detect menu."
 )
 OTHER = "Printing\nThe print dialog sends the photo to a printer. Paper size is chosen here."
-SRC = Source("edges", "Edge detection", "manual/edges.html", "Edges", "edges")
+SRC = Source("edges", "Edge detection", "manual/edges.html", "Applying the Sobel filter", "sobel")
+
+
+def _src(text: str) -> Source:
+    """Each chunk of the fixture is one section, named by its first line."""
+    heading = text.split("\n", 1)[0]
+    anchor = "sobel" if "Sobel" in heading else heading.split()[0].lower()
+    return Source("edges", "Edge detection", "manual/edges.html", heading, anchor)
 
 
 def _section(*texts: str, doc: str = "edges") -> Retrieval:
-    """Consecutive chunks of one document, best first (as the retriever hands them on)."""
+    """Consecutive chunks of one document, in document order (as the retriever hands on an
+    assembled context)."""
     chunks = tuple(
-        RetrievedChunk(Chunk(f"{doc}#{i}", doc, t, start=1000 * i, source=SRC), score=1.0 / (i + 1))
+        RetrievedChunk(
+            Chunk(f"{doc}#{i}", doc, t, start=1000 * i, source=_src(t)), score=1.0 / (i + 1)
+        )
         for i, t in enumerate(texts)
     )
     return Retrieval("q", chunks, ())
@@ -127,11 +137,9 @@ def test_openai_generator_cites_numbered_excerpts_and_sources_are_parsed() -> No
         gen = OpenAIGenerator(model="fake", base_url=srv.base_url, max_retries=0)
         ans = gen.generate("How do I apply the Sobel filter?", retrieval)
     prompt = srv.requests[0]["messages"][1]["content"]
-    assert "[1] (Edge detection \u2014 Edges)" in prompt and "[2] (Printing)" in prompt
-    assert (
-        "[n]" in srv.requests[0]["messages"][0]["content"]
-        or "[2]" in (srv.requests[0]["messages"][0]["content"])
-    )
+    assert "[1] (Edge detection \u2014 Applying the Sobel filter)" in prompt
+    assert "[2] (Printing)" in prompt
+    assert "cite" in srv.requests[0]["messages"][0]["content"]
     texts = [s.text for s in ans.sentences]
     assert texts == [
         "1. Open the photo.",

@@ -54,6 +54,7 @@ class Line:
     rank: int
     source: Source | None
     weight: float = 1.0  # the chunk's retrieval score relative to the best chunk's (0..1)
+    chunk_dense: float | None = None  # the chunk's cosine with the question, if retrieved so
 
 
 @dataclass(eq=False)
@@ -104,7 +105,8 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         num = _chunk_number(chunk.chunk_id)
         weight = rc.score / top if top > 0 else 1.0
         lines = [
-            Line(t, chunk.chunk_id, rank, chunk.source, weight) for t in split_sentences(chunk.text)
+            Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score)
+            for t in split_sentences(chunk.text)
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
         if joined and out:
