@@ -94,6 +94,42 @@ def test_provenance_survives_light_rewording():
     assert placement.as_dict() == {"menu": 2, "rect": 3, "handles": 4}
 
 
+def test_answer_split_differently_and_repeated_sentences_still_anchor():
+    # the answer's splitter cut the source sentence at the menu path; a sentence repeats
+    answer = TextAnswer(
+        "How do I enter a bill?",
+        (
+            Sentence("To create a new bill use the"),
+            Sentence("Business → Vendor → New Bill"),
+            Sentence("menu item, and fill in the resulting window."),
+            Sentence("Your register should now look like this:"),
+            Sentence("Then post the bill to the Accounts Payable account."),
+            Sentence("Your register should now look like this:"),
+            Sentence("This image shows the register after posting."),
+        ),
+    )
+    cands = (
+        _cand(
+            "new-bill",
+            "To create a new bill use the Business → Vendor → New Bill menu item, and fill in "
+            "the resulting window.",
+            "",
+            0.1,
+        ),
+        _cand(
+            "posted",
+            "Then post the bill to the Accounts Payable account. Your register should now look "
+            "like this:",
+            "This image shows the register after posting.",
+            0.5,
+        ),
+        # from elsewhere, sharing only boilerplate with the answer ("This image shows the")
+        _cand("other", "Open the Reports menu.", "This image shows the register of reports.", 0.9),
+    )
+    got = AnchoredInserter(embedder=_BagOfWords(), stray_threshold=1.0).insert(answer, cands)
+    assert got.as_dict() == {"new-bill": 3, "posted": 6}
+
+
 def test_image_whose_source_text_is_not_in_the_answer_is_left_out(embedder):
     short = TextAnswer(ANSWER.question, tuple(Sentence(s) for s in (INTRO, STEP1, STEP2)))
     distractors = (

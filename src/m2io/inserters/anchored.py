@@ -39,6 +39,12 @@ _PIECE_END = re.compile(r"(?<=[.!?:;])[\"')\]]*\s+")
 _MARKER = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[-*•])[.)]?$")
 # A shorter side with fewer tokens than this must match (nearly) exactly, not by containment.
 _MIN_CONTAIN = 5
+# Words compared across an answer's sentence boundary with the text next to an image.
+_WINDOW = 12
+_EDGE = 3
+# A boundary alignment counts from this score: boilerplate ("This image shows the …") shares a
+# window's common words with many sentences, a real match nearly all of them.
+_ALIGNED = 0.85
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,48 @@ class Anchor:
     after_sentence: int
     distance: int
     score: float
+
+
+@dataclass(frozen=True)
+class AnswerWords:
+    """An answer's words, per sentence and as one run with the sentence boundaries."""
+
+    sentences: tuple[Counter[str], ...]
+    tokens: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @classmethod
+    def of(cls, answer: TextAnswer) -> AnswerWords:
+        sentences, tokens, starts, ends = [], [], [], []
+        for s in answer.sentences:
+            words = tokenize(s.text)
+            sentences.append(Counter(words))
+            starts.append(len(tokens))
+            tokens.extend(words)
+            ends.append(len(tokens))
+        return cls(tuple(sentences), tuple(tokens), tuple(starts), tuple(ends))
+
+    def boundary_score(self, context: list[str], i: int, *, before: bool) -> float:
+        """How well the context's last words (``before``) match the answer's last words up to
+        the end of sentence ``i`` — or its first words those from the start of sentence ``i``
+        (0..1): the shared share of a window of up to ``_WINDOW`` words, times the share of the
+        ``_EDGE`` words right at the boundary that agree in place (so a window shifted by a
+        word or two, or one that shares only common words, does not count)."""
+        if before:
+            answer = self.tokens[max(self.ends[i] - _WINDOW, 0) : self.ends[i]]
+            k = min(len(answer), len(context))
+            answer, context = answer[len(answer) - k :], context[len(context) - k :]
+            edge = zip(answer[-_EDGE:], context[-_EDGE:], strict=True)
+        else:
+            answer = self.tokens[self.starts[i] : self.starts[i] + _WINDOW]
+            k = min(len(answer), len(context))
+            answer, context = answer[:k], context[:k]
+            edge = zip(answer[:_EDGE], context[:_EDGE], strict=True)
+        if k < _MIN_CONTAIN:
+            return 0.0
+        agree = sum(a == b for a, b in edge) / _EDGE
+        return agree * sum((Counter(answer) & Counter(context)).values()) / k
 
 
 def _pieces(text: str) -> list[str]:
@@ -87,6 +135,8 @@ def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     if not shared:
         return 0.0
     a, b = sum(sentence.values()), sum(piece.values())
+    if max(a, b) < _MIN_CONTAIN:  # a heading or a menu path: only an exact match counts
+        return 1.0 if sentence == piece else 0.0
     equal = shared / max(a, b)
     contain = shared / min(a, b) if min(a, b) >= _MIN_CONTAIN else 0.0
     return max(equal, 0.9 * contain if contain >= 0.85 else 0.0)
@@ -115,12 +165,12 @@ class AnchoredInserter:
     def __init__(
         self,
         *,
-        match: float = 0.6,
+        match: float = 0.75,
         reach: int = 2,
         max_per_sentence: int = 2,
         spread: int = 3,
         threshold: float = 0.4,
-        stray_threshold: float = 0.55,
+        stray_threshold: float = 0.65,
         embedder: TextEmbedder | str = DEFAULT_TEXT_MODEL,
     ) -> None:
         if not 0.0 < match <= 1.0:
@@ -150,37 +200,57 @@ class AnchoredInserter:
     # ----------------------------------------------------------------------------------------
     # provenance
 
-    def _nearest(
-        self, pieces: list[str], sents: list[Counter[str]]
-    ) -> tuple[int, int, float] | None:
-        """The first of ``pieces`` (nearest the image first) an answer sentence quotes:
-        (distance, 0-based sentence index, score)."""
+    def _side(self, context: str, words: AnswerWords, *, before: bool) -> Anchor | None:
+        """Where one side of an image's source context puts it (None: it says nothing).
+
+        The source sentence adjacent to the image (distance 0) is looked for two ways: aligned
+        with a sentence boundary of the answer (the answer's last words before the boundary
+        against the context's last words, which works however either side was split into
+        sentences and tells repeated sentences apart by what precedes them), and as a sentence
+        of its own (:func:`match_score`, which survives rewording and merged sentences). Further
+        sentences (up to ``reach``) are matched as sentences only.
+        """
+        pieces = _pieces(context)
+        context_words = tokenize(context)
+        if before:
+            pieces = pieces[::-1]
+        n = len(words.sentences)
         for distance, piece in enumerate(pieces[: self.reach]):
-            words = Counter(tokenize(piece))
-            best, where = 0.0, -1
-            for i, sent in enumerate(sents):
-                score = match_score(sent, words)
-                if score > best:
-                    best, where = score, i
-            if best >= self.match:
-                return distance, where, best
+            counts = Counter(tokenize(piece))
+            as_piece = [match_score(sent, counts) for sent in words.sentences]
+            aligned = [0.0] * n
+            if distance == 0:
+                for i in range(n):
+                    score = words.boundary_score(context_words, i, before=before)
+                    aligned[i] = score if score >= _ALIGNED else 0.0
+            best_i, best = -1, 0.0
+            # among equals the sentence nearest the image: the last one before it, the first after
+            order = range(n - 1, -1, -1) if before else range(n)
+            for i in order:
+                total = as_piece[i] + aligned[i]
+                if max(as_piece[i], aligned[i]) >= self.match and total > best:
+                    best_i, best = i, total
+            if best_i >= 0:
+                after = best_i + 1 if before else best_i
+                return Anchor(after, distance, max(as_piece[best_i], aligned[best_i]))
         return None
 
-    def anchor(self, candidate: Candidate, sents: list[Counter[str]]) -> Anchor | None:
+    def anchor(self, candidate: Candidate, words: AnswerWords) -> Anchor | None:
         """Where the candidate's source context puts it in an answer, or None if it says nothing.
 
-        ``sents`` holds the answer sentences' word counts (:func:`m2io.text.tokenize`).
+        The nearer of the two sides wins; at equal distance the closer match, then the text
+        before the image.
         """
         before = after = None
         if candidate.context_before:
-            before = self._nearest(_pieces(candidate.context_before)[::-1], sents)
+            before = self._side(candidate.context_before, words, before=True)
         if candidate.context_after:
-            after = self._nearest(_pieces(candidate.context_after), sents)
-        if before is not None and (after is None or before[0] <= after[0]):
-            return Anchor(before[1] + 1, before[0], before[2])
-        if after is not None:
-            return Anchor(after[1], after[0], after[2])
-        return None
+            after = self._side(candidate.context_after, words, before=False)
+        if before is not None and (
+            after is None or (before.distance, -before.score) <= (after.distance, -after.score)
+        ):
+            return before
+        return after
 
     # ----------------------------------------------------------------------------------------
     # placement
@@ -190,13 +260,13 @@ class AnchoredInserter:
             return Placement()
         seen: set[str] = set()
         unique = [c for c in candidates if not (c.image_id in seen or seen.add(c.image_id))]
-        sents = [Counter(tokenize(s.text)) for s in answer.sentences]
+        words = AnswerWords.of(answer)
         sims = _Similarities(self, answer, unique)
-        n = len(sents)
+        n = len(answer.sentences)
 
         # (after_sentence, rank, index): rank orders images competing for one sentence
         wanted: list[tuple[int, tuple[float, ...], int]] = []
-        anchors = [self.anchor(c, sents) for c in unique]
+        anchors = [self.anchor(c, words) for c in unique]
         sims.prefetch([i for i, a in enumerate(anchors) if a is None])
         for i, (c, found) in enumerate(zip(unique, anchors, strict=True)):
             if found is not None:
