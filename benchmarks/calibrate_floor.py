@@ -4,7 +4,7 @@ For every real question of each MRAMG-layout dev set, and for a fixed list of un
 (off-topic questions, other languages, random words, punctuation), it records the best chunk's
 dense cosine and BM25 score. The dev questions share a template ("What does the GIMP
 documentation say about ...") whose words lift every score, so the floor is not put just under
-them: it is the lowest floor (0.01 steps) that refuses at least ``--refuse`` of the unrelated
+them: it is the lowest floor (0.01 steps) that refuses at least ``--refuse`` (80 %) of the unrelated
 queries on every set, provided it keeps at least ``--keep`` of the real questions; the bare
 section titles of the questions (terse real queries) are reported against it too. The result is
 the default of ``HybridRetriever(min_score=None)`` (``m2io.retrievers.hybrid.CALIBRATED_FLOOR``).
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/calibrate_floor.json"))
     parser.add_argument("--keep", type=float, default=0.99, help="share of real questions kept")
     parser.add_argument(
-        "--refuse", type=float, default=0.9, help="share of unrelated queries refused"
+        "--refuse", type=float, default=0.8, help="share of unrelated queries refused"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
