@@ -1,6 +1,7 @@
 """Text stage backed by a local ``transformers`` model (no server, no API key).
 
-Same prompt as the OpenAI generator (:mod:`m2io.generators.prompts`), run in-process through
+Same prompt as the OpenAI generator (:mod:`m2io.generators.prompts`: numbered excerpts, ``[n]``
+citations read back into each sentence's source), run in-process through
 :class:`~m2io.llm.local.LocalChatModel`. Registered as generator ``"local"``::
 
     generator: {name: local, model: smollm2-135m, max_tokens: 200}

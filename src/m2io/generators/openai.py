@@ -24,8 +24,11 @@ class OpenAIGenerator:
             server may still be computing is never sent again).
         client: A ready chat client; overrides the endpoint arguments.
 
-    A failed call (unreachable, timed out, malformed reply) falls back to the extractive answer
-    with a note; a reply cut at ``max_tokens`` is kept with a note.
+    The model sees the assembled context as excerpts numbered ``[1]..[n]`` (title and section
+    named) and is told to cite them; each ``[n]`` is stripped from the answer and becomes the
+    sentence's :class:`~m2io.types.Source` (an uncited sentence has none). A failed call
+    (unreachable, timed out, malformed reply) falls back to the extractive answer with a note; a
+    reply cut at ``max_tokens`` is kept with a note.
 
     Example:
         >>> gen = OpenAIGenerator(model="qwen2.5:3b", base_url="http://localhost:11434/v1")
