@@ -150,3 +150,14 @@ def test_openai_generator_cites_numbered_excerpts_and_sources_are_parsed() -> No
     ]
     assert [s.source for s in ans.sentences] == [SRC, SRC, other_src, None, None]
     assert ans.sentences[2].source_chunk_id == "print#0"
+
+
+def test_a_list_cut_by_a_chunk_boundary_does_not_open_the_answer() -> None:
+    # the context starts at step 3: "3. …" alone would open the answer mid-procedure
+    tail = SOBEL.split("\n", 4)[4]  # from "3. Set Direction…"
+    ans = ExtractiveGenerator(embedder=None).generate(
+        "What do the edges look like after the Sobel filter?",
+        Retrieval("q", (RetrievedChunk(Chunk("edges#1", "edges", tail, source=SRC), 1.0),), ()),
+    )
+    assert ans.sentences
+    assert not ans.sentences[0].text.startswith(("3.", "4."))

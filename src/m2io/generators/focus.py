@@ -22,6 +22,7 @@ _DANGLING = re.compile(
     r"Alternatively|Again|Finally|Conversely|Nevertheless|Nonetheless|In addition|In this|In that|"
     r"For this|For that|As a result|As such|The latter|The former|The other)\b"
 )
+_NUMBER = re.compile(r"\s*\(?(\d{1,3})[.)]\s")
 _MARKER = re.compile(r"\s*(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])\s+")
 # "Name: value" (a setting, a field of a dialog): a short name, a colon, then the value.
 _SETTING = re.compile(r"[A-Z][\w ./()&'+-]{0,40}:\s+\S")
@@ -156,7 +157,11 @@ def is_code(text: str) -> bool:
 
 
 def dangling(text: str) -> bool:
-    """Whether ``text`` only makes sense after another sentence ("This…", "However,…")."""
+    """Whether ``text`` only makes sense after another sentence ("This…", "However,…"), or is
+    a list item that continues a list ("4. …" without steps 1-3)."""
+    number = _NUMBER.match(text)
+    if number is not None and int(number.group(1)) > 1:
+        return True
     return bool(_DANGLING.match(_MARKER.sub("", text, count=1) if is_list_item(text) else text))
 
 
