@@ -17,10 +17,12 @@ TOPICS = "crop levels curves blur sharpen rotate scale layers paths text".split(
 
 @pytest.fixture
 def tiny_mramg(tmp_path):
-    png = tmp_path / "px.png"
-    Image.new("RGB", (4, 4), "white").save(png)
+    # One real-sized figure per page: a 4x4 file shared by every page is what the index now
+    # recognises as decoration (issue 9) and never offers, which would leave nothing to train on.
     docs, questions = [], []
     for d, topic in enumerate(TOPICS):
+        png = tmp_path / f"fig{d}.png"
+        Image.new("RGB", (64, 48), (20 * d % 256, 90, 160)).save(png)
         before = f"The {topic} command changes the image. Its dialog looks like this:\n"
         text = before + f"Set the {topic} amount. Click OK to apply it."
         image = ImageRef(f"{d}", path=str(png), caption=f"The {topic} dialog")

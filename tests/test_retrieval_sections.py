@@ -9,9 +9,10 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from m2io.text import tokenize
-from m2io.types import Document, ImageAnchor, ImageRef
+from m2io.types import Candidate, Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
@@ -269,3 +270,22 @@ def test_off_topic_question_is_refused_with_the_default_embedder(embedder, tmp_p
         res = r.retrieve(query)
         assert res.chunks == () and res.candidates == (), query
         assert res.notes[0].startswith("nothing relevant found:"), query
+
+
+def test_a_captioned_figure_shared_by_many_pages_is_content_not_decoration(tmp_path):
+    from m2io.index.decorative import find_decorative
+
+    big, icon = tmp_path / "photo.png", tmp_path / "arrow.png"
+    Image.new("RGB", (400, 300), "green").save(big)
+    Image.new("RGB", (64, 64), "blue").save(icon)
+    cands = []
+    for d in range(6):
+        cands.append(
+            Candidate(ImageRef("photo", str(big), caption="Original image"), doc_id=f"d{d}")
+        )
+        cands.append(Candidate(ImageRef("arrow", str(icon), caption="Arrow"), doc_id=f"d{d}"))
+        cands.append(Candidate(ImageRef("banner", str(big), caption=""), doc_id=f"d{d}"))
+    found = find_decorative(cands, n_documents=6)
+    flagged = {cands[r].image.image_id for r in found.rows}
+    # the shared captioned photo stays; a small shared icon and a captionless banner do not
+    assert flagged == {"arrow", "banner"}

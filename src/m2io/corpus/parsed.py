@@ -169,3 +169,18 @@ def looks_like_icon(src: str) -> bool:
     if not words or not any(w in _ICON_WORDS for w in words):
         return False
     return all(w in _ICON_WORDS or w in _ICON_EXTRAS or w.isdigit() for w in words)
+
+
+_IMAGE_SUFFIX = r"\.(?:png|jpe?g|gif|bmp|tiff?|webp|svg|ico|avif|heic)"
+_FILE_NAME = re.compile(
+    rf"^(?:\S*{_IMAGE_SUFFIX}|\S*[/\\]\S*|\S*_\S*|[A-Za-z]+[-_]?\d+|\S*-\S*\d\S*)$",
+    re.IGNORECASE,
+)
+
+
+def looks_like_file_name(caption: str) -> bool:
+    """Whether ``caption`` is a file name or an id rather than words (``radicale_web.png``,
+    ``IMG_0042.JPG``, ``screenshot-1``, ``images/foo``): one token with a file suffix, a path
+    separator, an underscore, or letters followed by a number."""
+    text = caption.strip()
+    return bool(text) and _FILE_NAME.match(text) is not None

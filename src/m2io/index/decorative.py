@@ -2,9 +2,12 @@
 
 An image is decorative when it is
 
-* **repeated**: the same image id, or the same file content, appears in at least
+* **repeated and plain**: the same image id, or the same file content, appears in at least
   ``max(REPEAT_MIN, REPEAT_SHARE * documents)`` documents (a logo, a navigation arrow, an app
-  icon in every page header), or
+  icon in every page header) *and* it is small (at most :data:`ICON_PX` on its longer side) or
+  has no caption of its own (none, an icon word such as "Note", or a file name). A captioned,
+  full-size figure that many pages share (the GIMP manual shows one photo as the "original image"
+  on 98 filter pages, and it is gold for 53 questions) is content, not decoration; or
 * **tiny**: its file (a local path inside the corpus root) is at most :data:`TINY_PX` pixels on
   both sides, read from the file header with Pillow (bullets, inline icons).
 
@@ -19,6 +22,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from m2io.corpus.parsed import is_icon_word, looks_like_file_name
 from m2io.types import Candidate
 
 logger = logging.getLogger(__name__)
@@ -26,6 +30,7 @@ logger = logging.getLogger(__name__)
 REPEAT_MIN = 3
 REPEAT_SHARE = 0.05
 TINY_PX = 32
+ICON_PX = 128
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,12 @@ def _file_facts(path: str) -> tuple[str | None, tuple[int, int] | None]:
         return digest, None
 
 
+def _plain_caption(caption: str) -> bool:
+    """No caption of its own: empty, an icon's label ("Note", "Prev") or a file name."""
+    text = caption.strip()
+    return not text or is_icon_word(text) or looks_like_file_name(text)
+
+
 def find_decorative(candidates: list[Candidate], n_documents: int) -> Decorative:
     """Decorative rows among ``candidates`` (one per image occurrence, with confined real paths).
 
@@ -94,9 +105,11 @@ def find_decorative(candidates: list[Candidate], n_documents: int) -> Decorative
     tiny: dict[str, None] = {}
     for i, c in enumerate(candidates):
         digest, size = facts[c.image.path] if c.image.path else (None, None)
-        if len(docs_of["id:" + c.image.image_id]) >= threshold or (
+        shared = len(docs_of["id:" + c.image.image_id]) >= threshold or (
             digest is not None and len(docs_of["file:" + digest]) >= threshold
-        ):
+        )
+        small = size is not None and max(size) <= ICON_PX
+        if shared and (small or _plain_caption(c.image.caption)):
             rows.add(i)
             repeated[c.image.image_id] = None
         elif size is not None and size[0] <= TINY_PX and size[1] <= TINY_PX:
