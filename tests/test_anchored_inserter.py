@@ -218,3 +218,33 @@ def test_anchored_is_the_default_and_rule_stays_available():
 def test_options_are_validated(kwargs):
     with pytest.raises(ValueError):
         AnchoredInserter(**kwargs)
+
+
+class _Fixed:
+    """Cosine 0.5 between the 'lens' image and STEP2, 0 with everything else."""
+
+    name, dim = "fixed", 3
+
+    def encode(self, texts, **_):
+        def vec(t: str) -> list[float]:
+            if "lens" in t:
+                return [0.5, 0.0, 0.866]
+            return [1.0, 0.0, 0.0] if t == STEP2 else [0.0, 1.0, 0.0]
+
+        return np.array([vec(t) for t in texts], dtype=np.float32)
+
+
+@pytest.mark.parametrize(("doc", "placed"), [("crop", {"lens": 3}), ("zoo", {})])
+def test_an_unanchored_image_from_a_quoted_document_needs_less_similarity(doc, placed):
+    answer = TextAnswer(
+        ANSWER.question, tuple(Sentence(s.text, source_chunk_id="crop#0") for s in ANSWER.sentences)
+    )
+    lens = Candidate(
+        ImageRef("lens", caption="A lens hood"),
+        context_before="Zebras graze on the plain.",
+        context_after="They drink at dusk.",
+        doc_id=doc,
+    )
+    # 0.5 clears the plain threshold (0.4) but not the one for strays (0.65): an image from the
+    # page the answer quotes is near its text; from an unquoted page it is probably off topic
+    assert AnchoredInserter(embedder=_Fixed()).insert(answer, (lens,)).as_dict() == placed
