@@ -141,6 +141,23 @@ def test_index_quiet_prints_only_the_grouped_problems(
 
 
 @pytest.mark.slow
+def test_demo_and_ask_html_quiet_leave_stderr_empty(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], restore_progress_bars: None
+) -> None:
+    page = tmp_path / "demo.html"
+    index = tmp_path / "demo-index"
+    argv = ["demo", "--quiet", "--index", str(index), "--html", str(page)]
+    assert main(argv) == 0
+    captured = capfd.readouterr()
+    assert captured.out.strip() and page.is_file()
+    assert captured.err == ""
+    html = tmp_path / "ask.html"
+    argv = ["ask", "--index", str(index), "What is a pixel?", "--html", str(html), "--quiet"]
+    assert main(argv) == 0
+    assert capfd.readouterr().err == "" and html.is_file()
+
+
+@pytest.mark.slow
 def test_index_progress_bars_say_what_they_count(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

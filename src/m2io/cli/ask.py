@@ -60,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose or getattr(args, "timings", False):
         timings = "  ".join(f"{k} {v:.1f} ms" for k, v in answer.timings_ms.items())
         print(f"timings: {timings}", file=sys.stderr)
-    if html_path is not None:
+    if html_path is not None and not getattr(args, "quiet", False):
         print(f"wrote {html_path}", file=sys.stderr)
     return 0

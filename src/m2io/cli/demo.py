@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError):
         fresh = False
-    if not fresh:
+    quiet = getattr(args, "quiet", False)
+    if not fresh and not quiet:
         print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
+    if not fresh:
         build_index(corpus.documents, args.index, progress=False, corpus_root=corpus.root)
     root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
@@ -67,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
         print(to_markdown(answer, image_root=root, allow_remote_images=remote))
         n = len(answer.images)
         timings = ", ".join(f"{k} {v:.0f} ms" for k, v in answer.timings_ms.items())
-        print(f"[{n} image{'s' if n != 1 else ''} placed · {timings}]\n", file=sys.stderr)
+        if not quiet:
+            print(f"[{n} image{'s' if n != 1 else ''} placed · {timings}]\n", file=sys.stderr)
     if html_path is not None:
         page = to_html(
             answer, image_root=root, allow_remote_images=remote, relative_to=html_path.parent
         )
         html_path.write_text(page, encoding="utf-8")
-        print(f"wrote {html_path} (open it in a browser)", file=sys.stderr)
+        if not quiet:
+            print(f"wrote {html_path} (open it in a browser)", file=sys.stderr)
     return 0
