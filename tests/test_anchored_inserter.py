@@ -234,8 +234,8 @@ class _Fixed:
         return np.array([vec(t) for t in texts], dtype=np.float32)
 
 
-@pytest.mark.parametrize(("doc", "placed"), [("crop", {"lens": 3}), ("zoo", {})])
-def test_an_unanchored_image_from_a_quoted_document_needs_less_similarity(doc, placed):
+@pytest.mark.parametrize(("chunk", "placed"), [("crop#0", {"lens": 3}), ("crop#7", {})])
+def test_an_unanchored_image_from_a_quoted_chunk_needs_less_similarity(chunk, placed):
     answer = TextAnswer(
         ANSWER.question, tuple(Sentence(s.text, source_chunk_id="crop#0") for s in ANSWER.sentences)
     )
@@ -243,8 +243,9 @@ def test_an_unanchored_image_from_a_quoted_document_needs_less_similarity(doc, p
         ImageRef("lens", caption="A lens hood"),
         context_before="Zebras graze on the plain.",
         context_after="They drink at dusk.",
-        doc_id=doc,
+        doc_id="crop",
+        chunk_id=chunk,
     )
     # 0.5 clears the plain threshold (0.4) but not the one for strays (0.65): an image from the
-    # page the answer quotes is near its text; from an unquoted page it is probably off topic
+    # chunk the answer quotes is near its text; from an unquoted part it is probably off topic
     assert AnchoredInserter(embedder=_Fixed()).insert(answer, (lens,)).as_dict() == placed

@@ -267,16 +267,16 @@ class AnchoredInserter:
         # (after_sentence, rank, index): rank orders images competing for one sentence
         wanted: list[tuple[int, tuple[float, ...], int]] = []
         anchors = [self.anchor(c, words) for c in unique]
-        quoted = _quoted_documents(answer)
+        quoted = {s.source_chunk_id for s in answer.sentences if s.source_chunk_id}
         sims.prefetch([i for i, a in enumerate(anchors) if a is None])
         for i, (c, found) in enumerate(zip(unique, anchors, strict=True)):
             if found is not None:
                 rank = (0.0, float(found.distance), -found.score, _source_order(c), float(i))
                 wanted.append((found.after_sentence, rank, i))
                 continue
-            # An image from a document the answer quotes is near its text; one from elsewhere
+            # An image from a chunk the answer quotes is near its text; one from elsewhere
             # whose own source text the answer left out is probably off the answer's topic.
-            stray = (c.context_before or c.context_after) and c.doc_id not in quoted
+            stray = (c.context_before or c.context_after) and c.chunk_id not in quoted
             floor = self.stray_threshold if stray else self.threshold
             row = sims.row(i)
             j = int(np.argmax(row))
@@ -363,14 +363,3 @@ class _Similarities:
         if i not in self._rows:
             self.prefetch([i])
         return self._rows[i]
-
-
-def _quoted_documents(answer: TextAnswer) -> set[str]:
-    """Documents the answer's sentences come from (by source, else by source chunk id)."""
-    docs: set[str] = set()
-    for s in answer.sentences:
-        if s.source is not None:
-            docs.add(s.source.doc_id)
-        elif s.source_chunk_id:
-            docs.add(s.source_chunk_id.rsplit("#", 1)[0])
-    return docs
