@@ -272,6 +272,25 @@ def test_off_topic_question_is_refused_with_the_default_embedder(embedder, tmp_p
         assert res.notes[0].startswith("nothing relevant found:"), query
 
 
+def test_a_natural_question_that_scores_low_but_shares_words_is_answered(embedder, tmp_path):
+    from m2io.corpus import load_corpus
+    from m2io.demo import corpus_path
+
+    corpus = load_corpus(corpus_path(), exclude=("LICENSE*",))
+    out = tmp_path / "demo-idx"
+    build_index(corpus.documents, out, embedder=embedder, progress=False, corpus_root=corpus.root)
+    r = HybridRetriever(Index.open(out, embedder=embedder))
+    # below the dense floor (about 0.29), yet the thresholding page shares most of its words:
+    # refusing it was the single floor's false refusal
+    q = "My scanned page has a shadow on one side; how do I turn it into clean black and white?"
+    res = r.retrieve(q)
+    assert res.chunks and not res.notes
+    assert any(c.chunk.doc_id == "06-thresholding.md" for c in res.chunks)
+    # an unrelated question with a similar cosine shares no informative word
+    refused = r.retrieve("Who painted the Mona Lisa?")
+    assert refused.chunks == () and "informative" in refused.notes[0]
+
+
 def test_a_captioned_figure_shared_by_many_pages_is_content_not_decoration(tmp_path):
     from m2io.index.decorative import find_decorative
 

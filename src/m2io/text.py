@@ -222,3 +222,23 @@ def split_with_images(text: str) -> tuple[list[str], list[int]]:
 def tokenize(text: str) -> list[str]:
     """Lower-cased alphanumeric tokens."""
     return [w.lower() for w in _WORD.findall(text)]
+
+
+_STOP = frozenset(
+    "a an the and or of to in on for with by from at as is are was were be been it its this that "
+    "these those how do does did i you we they what which who when where why can could should would "
+    "my your our their me us them about into than then there here so if not no yes use using used "
+    "gimp documentation say says".split()
+)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words of ``text`` (question words and function words left out)."""
+    return [_stem(w) for w in tokenize(text) if w not in _STOP]

@@ -25,31 +25,14 @@ import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
 from m2io.generators.focus import Line, Unit, dangling, passages, question_kind, units, words
-from m2io.text import tokenize
+from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
 log = logging.getLogger(__name__)
 
 NOTHING_FOUND = "extractive: no relevant passage found in the corpus"
 
-_STOP = frozenset(
-    "a an the and or of to in on for with by from at as is are was were be been it its this that "
-    "these those how do does did i you we they what which who when where why can could should would "
-    "my your our their me us them about into than then there here so if not no yes use using used "
-    "gimp documentation say says".split()
-)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def terms(text: str) -> list[str]:
-    """Stemmed content words of ``text``."""
-    return [_stem(w) for w in tokenize(text) if w not in _STOP]
+terms = content_terms  # the name this module has always exported
 
 
 class ExtractiveGenerator:
