@@ -52,3 +52,15 @@ def test_markdown_and_self_contained_html(tmp_path):
     uri = page.split('src="')[1].split('"')[0]
     assert uri.startswith("data:image/png;base64,")
     assert base64.b64decode(uri.split(",", 1)[1])[:4] == b"\x89PNG"
+
+
+def test_markdown_written_elsewhere_links_its_images_relatively(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    answer, cands = _setup(corpus)
+    out = DefaultMerger().merge(answer, Placement((Slot("a", 1),)), cands)
+    out = replace(out, image_root=str(corpus))
+    md = to_markdown(out, relative_to=tmp_path / "results" / "run1")
+    # the .md file sits beside the corpus, not in it: ../ up to the common folder, not absolute
+    assert "](<../../corpus/a.png>" in md
+    assert str(tmp_path) not in md

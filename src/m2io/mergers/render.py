@@ -305,11 +305,11 @@ def _md_target(
     if seg.path:
         real, why = _local(seg, root)
         if real is not None:
-            if relative_to is not None:
+            if relative_to is not None:  # like the source links: ../ where needed
                 try:
-                    rel = real.relative_to(Path(relative_to).resolve())
-                    return _md_dest(rel.as_posix(), is_url=False), ""
-                except ValueError:
+                    rel = os.path.relpath(real, Path(relative_to).resolve())
+                    return _md_dest(Path(rel).as_posix(), is_url=False), ""
+                except ValueError:  # another drive (Windows): no relative path exists
                     pass
             return _md_dest(real.as_posix(), is_url=False), ""
         if not seg.url:
