@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from m2io.text import tokenize
+from m2io.testing.hash_embedder import HashEmbedder
 from m2io.types import Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
@@ -22,22 +21,6 @@ from m2io.index import (  # noqa: E402
     build_index,
     corpus_hash,
 )
-
-
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (crc32 buckets): fast, offline, same in every process."""
-
-    def __init__(self, dim: int = 64, name: str = "test-hash") -> None:
-        self.dim, self.name, self.calls = dim, name, 0
-
-    def encode(self, texts, *, batch_size=64, progress=False):
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for tok in tokenize(text):
-                out[i, zlib.crc32(tok.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
 
 
 class FailingEmbedder(HashEmbedder):

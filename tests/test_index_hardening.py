@@ -14,13 +14,12 @@ import os
 import shutil
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from m2io.text import tokenize
+from m2io.testing.hash_embedder import HashEmbedder as _HashEmbedder
 from m2io.types import Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
@@ -33,19 +32,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 24
 REBUILD = r"rebuild the index with: m2io index SOURCE --out DIR"
 
 
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (crc32 buckets): fast and offline."""
+class HashEmbedder(_HashEmbedder):
+    """The shared test embedder at this file's vector size."""
 
     def __init__(self, dim: int = 32, name: str = "test-hash") -> None:
-        self.dim, self.name = dim, name
-
-    def encode(self, texts, *, batch_size=64, progress=False):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for tok in tokenize(text):
-                out[i, zlib.crc32(tok.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
+        super().__init__(dim, name)
 
 
 class GatedEmbedder(HashEmbedder):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from m2io.text import tokenize
+from m2io.testing.hash_embedder import HashEmbedder as _HashEmbedder
 from m2io.types import Candidate, Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
@@ -21,18 +19,11 @@ from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
 
 
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (crc32 buckets)."""
+class HashEmbedder(_HashEmbedder):
+    """The shared test embedder at this file's vector size."""
 
-    name, dim = "test-hash", 256
-
-    def encode(self, texts, *, batch_size=64, progress=False):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for tok in tokenize(text):
-                out[i, zlib.crc32(tok.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
+    def __init__(self, dim: int = 256, name: str = "test-hash") -> None:
+        super().__init__(dim, name)
 
 
 def _doc(doc_id: str, parts: list[str | ImageRef], title: str = "", source: str = "") -> Document:

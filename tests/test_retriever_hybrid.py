@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import zlib
-
-import numpy as np
 import pytest
 
-from m2io.text import tokenize
+from m2io.testing.hash_embedder import HashEmbedder
 from m2io.types import Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
@@ -16,20 +13,6 @@ pytest.importorskip("bm25s")
 from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.base import RETRIEVERS, Retriever  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever, rrf  # noqa: E402
-
-
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (crc32 buckets)."""
-
-    name, dim = "test-hash", 64
-
-    def encode(self, texts, *, batch_size=64, progress=False):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for tok in tokenize(text):
-                out[i, zlib.crc32(tok.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
 
 
 def img(image_id: str, caption: str) -> ImageRef:
