@@ -161,3 +161,22 @@ def test_a_list_cut_by_a_chunk_boundary_does_not_open_the_answer() -> None:
     )
     assert ans.sentences
     assert not ans.sentences[0].text.startswith(("3.", "4."))
+
+
+def test_a_lone_pointer_to_a_figure_elsewhere_is_not_picked() -> None:
+    inpaint = (
+        "Inpainting\n"
+        "Inpainting repairs a scratched photograph from a mask of the damaged pixels. "
+        "The algorithm fills the mask from the intact pixels around it."
+    )
+    deblur = (
+        "Deconvolution\n"
+        "Deconvolution undoes a known blur with the point spread function. "
+        "The figure below shows the repaired scratched photograph."
+    )
+    gen = ExtractiveGenerator(embedder=None)
+    question = "How do I repair a scratched photograph with a mask?"
+    ans = gen.generate(question, _section(inpaint, deblur))
+    assert "Inpainting repairs a scratched photograph" in ans.text
+    # without its figure and the passage around it, "the figure below" points at nothing
+    assert "figure below" not in ans.text

@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
-from m2io.generators.focus import Line, Unit, dangling, passages, question_kind, units, words
+from m2io.generators.focus import (
+    Line,
+    Unit,
+    dangling,
+    passages,
+    points_at_figure,
+    question_kind,
+    units,
+    words,
+)
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
@@ -263,6 +272,8 @@ class ExtractiveGenerator:
                 adj = any(_adjacent(u, c) for c in chosen)
                 if not adj and (u.score < floor or u.lexical < lex_floor):
                     continue
+                if not adj and points_at_figure(ps[u.passage][u.first].text):
+                    continue  # "The figure below shows …" away from its passage points nowhere
                 if adj and u.score < 0.5 * floor:
                     continue
                 red = max(_jaccard(term_sets[id(u)], term_sets[id(c)]) for c in chosen)

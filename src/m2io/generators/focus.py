@@ -22,6 +22,15 @@ _DANGLING = re.compile(
     r"Alternatively|Again|Finally|Conversely|Nevertheless|Nonetheless|In addition|In this|In that|"
     r"For this|For that|As a result|As such|The latter|The former|The other)\b"
 )
+# A sentence that points at a figure ("The figure below shows …"): useful only beside it.
+_POINTER = re.compile(
+    r"(?:The|This|That)\s+(?:(?:next|following|previous)\s+)?"
+    r"(?:figure|screenshot|picture|image|illustration|diagram|example)s?\s+"
+    r"(?:below|above|here\b|shows|illustrates|displays)"
+    r"|(?:The\s+)?(?:next|following|previous)\s+(?:figure|screenshot|picture|illustration)"
+    r"|As\s+(?:shown|seen|illustrated)\s+(?:below|above|in\s+the\s+(?:figure|screenshot))",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"\s*\(?(\d{1,3})[.)]\s")
 _MARKER = re.compile(r"\s*(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])\s+")
 # "Name: value" (a setting, a field of a dialog): a short name, a colon, then the value.
@@ -163,6 +172,12 @@ def dangling(text: str) -> bool:
     if number is not None and int(number.group(1)) > 1:
         return True
     return bool(_DANGLING.match(_MARKER.sub("", text, count=1) if is_list_item(text) else text))
+
+
+def points_at_figure(text: str) -> bool:
+    """Whether ``text`` opens by pointing at a figure ("The figure below shows …", "As shown
+    above, …"): on its own, away from the figure and the passage around it, it says nothing."""
+    return _POINTER.match(text.lstrip()) is not None
 
 
 def units(passage: list[Line], index: int = 0) -> list[Unit]:
