@@ -175,3 +175,22 @@ def test_code_spans_stay_verbatim_and_list_items_start_lines():
     page = to_html(answer).split("<body>", 1)[1]
     assert "<code>&lt;img src=x onerror=alert(1)&gt;</code>" in page
     assert "follows:<br>1. Type" in page and "<b>" not in page and "<img" not in page
+
+
+def test_a_document_that_is_a_jsonl_line_links_to_the_file_with_a_line_anchor(tmp_path):
+    from m2io.index.sections import chunk_sources
+    from m2io.types import Chunk, Document, TextSegment
+
+    (tmp_path / "doc_toy.jsonl").write_text("[]\n")
+    doc = Document("7", "Some text.", source=str(tmp_path / "doc_toy.jsonl") + ":12")
+    [(src, _)] = chunk_sources(doc, [Chunk("7#0", "7", "Some text.")], tmp_path)
+    assert (src.location, src.anchor) == ("doc_toy.jsonl", "L12")
+    answer = MultimodalAnswer(
+        "q",
+        (TextSegment("Some text.", 1, source=1),),
+        sources=(src,),
+        image_root=str(tmp_path),
+    )
+    md = to_markdown(answer, relative_to=tmp_path)
+    # a link to a file that exists, not to "doc_toy.jsonl:12"; untitled reads "document 7"
+    assert "[document 7](<doc_toy.jsonl#L12>)" in md

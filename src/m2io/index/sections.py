@@ -103,14 +103,25 @@ def location(doc: Document, root: Path | None) -> str:
     return rel
 
 
+_LINE_OF_FILE = re.compile(r"^(?P<file>.+\.jsonl?):(?P<line>\d+)$")
+
+
 def chunk_sources(
     doc: Document, chunks: list[Chunk], root: Path | None
 ) -> list[tuple[Source, Section]]:
-    """The :class:`Source` and :class:`Section` of each of the document's chunks."""
+    """The :class:`Source` and :class:`Section` of each of the document's chunks.
+
+    A document that is one line of a JSONL file (MRAMG: ``doc_gimp.jsonl:12``) links to the
+    file, with the line as its anchor (``L12``), so the link opens a file that exists.
+    """
     secs = sections(doc)
     where = location(doc, root)
+    anchor = ""
+    m = _LINE_OF_FILE.match(where)
+    if m:
+        where, anchor = m.group("file"), f"L{m.group('line')}"
     out = []
     for chunk in chunks:
         sec = chunk_section(secs, chunk)
-        out.append((Source(doc.doc_id, doc.title, where, sec.title, ""), sec))
+        out.append((Source(doc.doc_id, doc.title, where, sec.title, anchor), sec))
     return out

@@ -126,8 +126,10 @@ def _empty_message(answer: MultimodalAnswer) -> str | None:
 
 
 def _source_label(src: Source) -> str:
-    """``Title › Section`` (the document id when it has no title)."""
-    title = " ".join((src.title or src.doc_id or src.location or "untitled").split())
+    """``Title › Section`` ("document <id>" when it has no title)."""
+    title = " ".join((src.title or "").split())
+    if not title:
+        title = f"document {src.doc_id}" if src.doc_id else src.location or "untitled"
     section = " ".join(src.section.split())
     return f"{title} › {section}" if section and section != title else title
 
