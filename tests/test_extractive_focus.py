@@ -180,3 +180,22 @@ def test_a_lone_pointer_to_a_figure_elsewhere_is_not_picked() -> None:
     assert "Inpainting repairs a scratched photograph" in ans.text
     # without its figure and the passage around it, "the figure below" points at nothing
     assert "figure below" not in ans.text
+
+
+def test_another_page_joins_the_answer_only_when_it_nearly_matches_the_best_passage() -> None:
+    edges = _section(
+        "Finding edges\n"
+        "To find the edges of objects, start with the Canny detector and raise sigma. "
+        "Use the Sobel magnitude when you need edge strength."
+    )
+    seg = _section(
+        "Segmentation summary\nWatershed splits touching objects along their edges.",
+        doc="segmentation",
+    )
+    both = Retrieval("q", edges.chunks + seg.chunks, ())
+    question = "How can I find the edges of objects?"
+    strict = ExtractiveGenerator(embedder=None).generate(question, both)
+    assert "Canny" in strict.text and "Watershed" not in strict.text
+    # the old behaviour (any unit scoring 0.6 of the best) pulls the other page in
+    loose = ExtractiveGenerator(embedder=None, other_passage_score=0.0).generate(question, both)
+    assert "Watershed" in loose.text

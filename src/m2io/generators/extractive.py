@@ -56,6 +56,10 @@ class ExtractiveGenerator:
             chunk's retrieval score relative to the best; equal for an assembled section).
         min_relative_score: A unit away from the chosen passages is added only when it scores at
             least this fraction of the best unit.
+        other_passage_score: A unit from another passage (another page, or a part of the page
+            that was not retrieved next to the best one) needs at least this fraction of the
+            best unit's score: an answer stays on its best passage unless another one nearly
+            matches it.
         drop_headings: Leave out heading-like lines (short, no final punctuation).
         embedder: Text embedder for sentence-level dense scores: an embedder, a model name
             (loaded on first use; the default is the index's own all-MiniLM-L6-v2, so the
@@ -86,6 +90,7 @@ class ExtractiveGenerator:
         max_sentences: int = 20,
         rank_prior: float = 0.1,
         min_relative_score: float = 0.6,
+        other_passage_score: float = 0.8,
         drop_headings: bool = True,
         embedder: TextEmbedder | str | None = DEFAULT_TEXT_MODEL,
         dense_weight: float = 0.5,
@@ -105,6 +110,7 @@ class ExtractiveGenerator:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         for name, value in (
             ("min_relative_score", min_relative_score),
+            ("other_passage_score", other_passage_score),
             ("dense_weight", dense_weight),
         ):
             if not 0.0 <= value <= 1.0:
@@ -117,6 +123,7 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
         self.rank_prior = rank_prior
         self.min_relative_score = min_relative_score
+        self.other_passage_score = other_passage_score
         self.drop_headings = drop_headings
         self.dense_weight = dense_weight
         self.dense_max_sentences = dense_max_sentences
@@ -272,6 +279,8 @@ class ExtractiveGenerator:
                 adj = any(_adjacent(u, c) for c in chosen)
                 if not adj and (u.score < floor or u.lexical < lex_floor):
                     continue
+                if u.passage != best.passage and u.score < self.other_passage_score * best.score:
+                    continue  # another page (or part of it) must nearly match the best passage
                 if not adj and points_at_figure(ps[u.passage][u.first].text):
                     continue  # "The figure below shows …" away from its passage points nowhere
                 if adj and u.score < 0.5 * floor:
