@@ -122,11 +122,12 @@ def test_client_errors_are_clean_and_keep_streamed_text() -> None:
     with FakeOpenAIServer(lambda r: REPLY, mode="no_choices") as srv:
         with pytest.raises(LLMError, match="no choices"):
             ChatClient(base_url=srv.base_url, model="fake").chat(MESSAGES)
-    with FakeOpenAIServer(
-        lambda r: "one two three four five six seven", mode="drip", drip_s=0.001
-    ) as srv:
+    # sixty words stream as ~6 kB at a byte a millisecond (several seconds), and the first word
+    # is complete after ~330 bytes: a 2 s deadline cuts it after "one" even on a loaded machine
+    words = " ".join(["one", *["word"] * 59])
+    with FakeOpenAIServer(lambda r: words, mode="drip", drip_s=0.001) as srv:
         with pytest.raises(LLMError) as err:
-            ChatClient(base_url=srv.base_url, model="fake", deadline=0.8).chat(MESSAGES)
+            ChatClient(base_url=srv.base_url, model="fake", deadline=2.0).chat(MESSAGES)
     assert err.value.timed_out and err.value.partial.startswith("one")
 
 
