@@ -52,12 +52,18 @@ def test_a_bare_string_is_rejected_not_read_as_characters() -> None:
 # --- weighted edit distance: direction and costs ------------------------------------------------
 
 
-def test_extra_predicted_image_is_a_deletion_costing_3() -> None:
-    assert weighted_edit_distance(["a", "b", "c"], ["a", "b"]) == 3
+# MRAMG-Bench's definition (public script QUNING1/MRAMG, eval/evaluation.py,
+# get_image_ordering_score; SPEC "Metrics"): a gold image missing from the prediction costs 3, an
+# extra predicted image 2, a substitution 1. These expectations locked the swapped costs until
+# issue 11.
 
 
-def test_missing_gold_image_is_an_insertion_costing_2() -> None:
-    assert weighted_edit_distance(["a", "b"], ["a", "b", "c"]) == 2
+def test_extra_predicted_image_is_a_deletion_costing_2() -> None:
+    assert weighted_edit_distance(["a", "b", "c"], ["a", "b"]) == 2
+
+
+def test_missing_gold_image_is_an_insertion_costing_3() -> None:
+    assert weighted_edit_distance(["a", "b"], ["a", "b", "c"]) == 3
 
 
 def test_wrong_image_in_a_slot_is_a_substitution_costing_1() -> None:
@@ -65,9 +71,9 @@ def test_wrong_image_in_a_slot_is_a_substitution_costing_1() -> None:
 
 
 def test_edit_distance_hand_worked_mixed_case() -> None:
-    # B = c a x b → A = a b c: delete c (3), keep a, x→b (1), b→c (1) = 5; all-substitute
-    # alternatives cost 6 or more.
-    assert weighted_edit_distance(["c", "a", "x", "b"], ["a", "b", "c"]) == 5
+    # B = c a x b → A = a b c: delete c (2), keep a, x→b (1), b→c (1) = 4; substituting three
+    # and deleting one costs 5, deleting two and inserting one 7.
+    assert weighted_edit_distance(["c", "a", "x", "b"], ["a", "b", "c"]) == 4
 
 
 # --- ordering score: every edge case -------------------------------------------------------
@@ -99,18 +105,24 @@ def test_ordering_swapped_pair() -> None:
 
 
 def test_ordering_extra_image() -> None:
-    # dist = 3 (delete c); norm = 3/3; penalty = 1/3; overlap 2/2 → 2/3.
-    assert ordering_score(["a", "b", "c"], ["a", "b"]) == pytest.approx(2 / 3)
+    # dist = 2 (delete c); norm = 2/3; penalty = 2/9; overlap 2/2 → 7/9.
+    assert ordering_score(["a", "b", "c"], ["a", "b"]) == pytest.approx(7 / 9)
 
 
 def test_ordering_missing_image() -> None:
-    # dist = 2 (insert c); norm = 2/3; penalty = 2/9; overlap 2/3 → (2/3)(7/9) = 14/27.
-    assert ordering_score(["a", "b"], ["a", "b", "c"]) == pytest.approx(14 / 27)
+    # dist = 3 (insert c); norm = 3/3; penalty = 1/3; overlap 2/3 → (2/3)(2/3) = 4/9.
+    assert ordering_score(["a", "b"], ["a", "b", "c"]) == pytest.approx(4 / 9)
+
+
+def test_ordering_two_missing_matches_the_mramg_check() -> None:
+    # SPEC's check: gold [a, b, c, d], prediction [a, d] → 0.25 (dist 6, norm 1.5, penalty 1/2,
+    # overlap 2/4); with the swapped costs it scored 1/3.
+    assert ordering_score(["a", "d"], ["a", "b", "c", "d"]) == pytest.approx(0.25)
 
 
 def test_ordering_hand_worked_mixed_case() -> None:
-    # dist 5 (see above); norm = 5/4; penalty = 5/12; overlap 3/3 → 7/12.
-    assert ordering_score(["c", "a", "x", "b"], ["a", "b", "c"]) == pytest.approx(7 / 12)
+    # dist 4 (see above); norm = 4/4; penalty = 1/3; overlap 3/3 → 2/3.
+    assert ordering_score(["c", "a", "x", "b"], ["a", "b", "c"]) == pytest.approx(2 / 3)
 
 
 def test_ordering_repeated_gold_ids_identical_prediction_is_one() -> None:
@@ -119,13 +131,13 @@ def test_ordering_repeated_gold_ids_identical_prediction_is_one() -> None:
 
 
 def test_ordering_repeated_gold_id_predicted_once() -> None:
-    # overlap = min(2, 1) = 1 → 1/2; dist = 2 (insert a); norm 1; penalty 1/3 → 1/3.
-    assert ordering_score(["a"], ["a", "a"]) == pytest.approx(1 / 3)
+    # overlap = min(2, 1) = 1 → 1/2; dist = 3 (insert a); norm 3/2; penalty 1/2 → 1/4.
+    assert ordering_score(["a"], ["a", "a"]) == pytest.approx(1 / 4)
 
 
 def test_ordering_repeated_predicted_id() -> None:
-    # overlap = min(1, 2) = 1 → 1/1; dist = 3 (delete one a); norm 3/2; penalty 1/2 → 1/2.
-    assert ordering_score(["a", "a"], ["a"]) == pytest.approx(1 / 2)
+    # overlap = min(1, 2) = 1 → 1/1; dist = 2 (delete one a); norm 2/2; penalty 1/3 → 2/3.
+    assert ordering_score(["a", "a"], ["a"]) == pytest.approx(2 / 3)
 
 
 # --- position accuracy -----------------------------------------------------------------------

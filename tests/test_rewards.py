@@ -300,7 +300,7 @@ def test_images_reward_for_generated_answers() -> None:
     assert score_images_reward(["a", "b"], ["a", "b"]) == 1.0
     assert score_images_reward([], ["a"]) == 0.0
     assert score_images_reward([], []) == 1.0  # nothing to show, nothing shown
-    # one extra image: F1 2/3; ordering 1 × (1 − (3/2)/3) = 1/2
-    assert score_images_reward(["a", "x"], ["a"]) == pytest.approx((2 / 3 + 0.5) / 2)
+    # one extra image: F1 2/3; ordering 1 × (1 − (2/2)/3) = 2/3 (an extra image costs 2)
+    assert score_images_reward(["a", "x"], ["a"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
     # right images, wrong order: F1 1, ordering 1 − (2/2)/3
     assert score_images_reward(["b", "a"], ["a", "b"]) == pytest.approx((1 + 2 / 3) / 2)

@@ -31,10 +31,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from m2io.metrics import MetricResult, mean_by_key
 
-# MRAMG-Bench's ordering costs, as SPEC gives them: an extra predicted image is the costliest
-# error, a missing gold image the next, an image in the wrong slot the cheapest.
-DELETION_COST = 3
-INSERTION_COST = 2
+# MRAMG-Bench's ordering costs (the public script QUNING1/MRAMG, eval/evaluation.py,
+# get_image_ordering_score: p1 = 3, p2 = 2, p3 = 1): a gold image missing from the prediction is
+# the costliest error, an extra predicted image the next, an image in the wrong slot the cheapest.
+# Turning the prediction into the gold, a missing gold image is *inserted* (3) and an extra one
+# *deleted* (2). Before 2026-11-30 m2io had the two swapped (issue 11).
+INSERTION_COST = 3
+DELETION_COST = 2
 SUBSTITUTION_COST = 1
 MAX_NORM = 3.0
 
@@ -91,9 +94,9 @@ def weighted_edit_distance(
 
     Example:
         >>> weighted_edit_distance(["a", "b", "c"], ["a", "b"])  # delete the extra "c"
-        3
-        >>> weighted_edit_distance(["a"], ["a", "b"])  # insert the missing "b"
         2
+        >>> weighted_edit_distance(["a"], ["a", "b"])  # insert the missing "b"
+        3
     """
     _check_ids(pred, "pred")
     _check_ids(gold, "gold")
@@ -119,7 +122,7 @@ def ordering_score(pred: Sequence[str], gold: Sequence[str]) -> float:
 
     With gold sequence A (length n) and predicted sequence B (length m)::
 
-        dist    = weighted_edit_distance(B -> A)   # deletion 3, insertion 2, substitution 1
+        dist    = weighted_edit_distance(B -> A)   # missing gold 3, extra 2, substitution 1
         norm    = dist / max(n, m)
         penalty = min(norm, 3) / 3
         score   = overlap / n * (1 - penalty)
@@ -133,7 +136,9 @@ def ordering_score(pred: Sequence[str], gold: Sequence[str]) -> float:
 
     Example:
         >>> ordering_score(pred=["a", "b", "c"], gold=["a", "b"])  # one extra image
-        0.6666666666666667
+        0.7777777777777778
+        >>> ordering_score(pred=["a", "d"], gold=["a", "b", "c", "d"])  # two missing
+        0.25
     """
     _check_ids(pred, "pred")
     _check_ids(gold, "gold")
