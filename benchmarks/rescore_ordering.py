@@ -18,23 +18,12 @@ import statistics
 import sys
 from pathlib import Path
 
-from m2io.metrics.images import ordering_score, weighted_edit_distance
+from m2io.metrics.images import ordering_score
 
 
 def _old_ordering(pred: list[str], gold: list[str]) -> float:
     """The ordering score with the swapped costs m2io used before issue 11."""
-    from collections import Counter
-
-    n, m = len(gold), len(pred)
-    if n == 0 and m == 0:
-        return 1.0
-    if n == 0 or m == 0:
-        return 0.0
-    overlap = sum((Counter(gold) & Counter(pred)).values())
-    if overlap == 0:
-        return 0.0
-    dist = weighted_edit_distance(pred, gold, deletion=3, insertion=2, substitution=1)
-    return overlap / n * (1 - min(dist / max(n, m), 3.0) / 3.0)
+    return ordering_score(pred, gold, deletion=3, insertion=2)
 
 
 def _sequences(item: dict) -> tuple[list[str], list[str]]:

@@ -117,7 +117,13 @@ def weighted_edit_distance(
     return prev[m]
 
 
-def ordering_score(pred: Sequence[str], gold: Sequence[str]) -> float:
+def ordering_score(
+    pred: Sequence[str],
+    gold: Sequence[str],
+    *,
+    deletion: float = DELETION_COST,
+    insertion: float = INSERTION_COST,
+) -> float:
     """MRAMG-Bench's image ordering score of one answer, in [0, 1].
 
     With gold sequence A (length n) and predicted sequence B (length m)::
@@ -132,7 +138,8 @@ def ordering_score(pred: Sequence[str], gold: Sequence[str]) -> float:
     ``overlap`` is the size of the *multiset* intersection of A and B. When no id repeats (the
     usual case) this is exactly MRAMG's ``|set(A) ∩ set(B)|``; when the gold repeats an id, the
     set form would cap a perfect prediction below 1 (A = B = [x, x] would score 1/2), the multiset
-    form gives it 1.
+    form gives it 1. ``deletion``/``insertion`` override the costs (only to re-score old runs
+    with the swapped costs, ``benchmarks/rescore_ordering.py``).
 
     Example:
         >>> ordering_score(pred=["a", "b", "c"], gold=["a", "b"])  # one extra image
@@ -150,7 +157,8 @@ def ordering_score(pred: Sequence[str], gold: Sequence[str]) -> float:
     overlap = sum((Counter(gold) & Counter(pred)).values())
     if overlap == 0:
         return 0.0
-    norm = weighted_edit_distance(pred, gold) / max(n, m)
+    dist = weighted_edit_distance(pred, gold, deletion=deletion, insertion=insertion)
+    norm = dist / max(n, m)
     penalty = min(norm, MAX_NORM) / MAX_NORM
     return overlap / n * (1.0 - penalty)
 
