@@ -233,21 +233,12 @@ class ChatClient:
                         if not watchdog.fired:
                             raise
                     if watchdog.fired:  # the stream ended because the watchdog shut it
-                        raise LLMError(
-                            f"{url} timed out: deadline of {self.deadline:g} s passed while "
-                            "streaming; not sent again",
-                            partial=reply.text,
-                            timed_out=True,
-                        )
+                        raise self._past_deadline(url, reply.text, " while streaming")
         except (httpx.ConnectError, httpx.ConnectTimeout) as err:
             raise _Retryable(f"{type(err).__name__}: {err}", connect=True) from err
         except httpx.TimeoutException as err:
             if time.monotonic() >= end or (watchdog is not None and watchdog.fired):
-                raise LLMError(
-                    f"{url} timed out: deadline of {self.deadline:g} s passed; not sent again",
-                    partial=reply.text,
-                    timed_out=True,
-                ) from err
+                raise self._past_deadline(url, reply.text) from err
             raise LLMError(
                 f"{url} timed out: no data for {min(self.idle_timeout, remaining):g} s; not sent "
                 "again (the server may still be computing)",
@@ -256,11 +247,7 @@ class ChatClient:
             ) from err
         except (httpx.HTTPError, OSError) as err:
             if watchdog is not None and watchdog.fired:
-                raise LLMError(
-                    f"{url} timed out: deadline of {self.deadline:g} s passed; not sent again",
-                    partial=reply.text,
-                    timed_out=True,
-                ) from err
+                raise self._past_deadline(url, reply.text) from err
             raise LLMError(
                 f"{url} failed while answering ({type(err).__name__}: {err}); not sent again",
                 partial=reply.text,
@@ -272,6 +259,14 @@ class ChatClient:
             self._stream_options = False
             return self._attempt(url, {k: v for k, v in body.items() if k != "stream_options"}, end)
         return reply.result(url)
+
+    def _past_deadline(self, url: str, partial: str, where: str = "") -> LLMError:
+        """The error for a call stopped by the overall deadline (never sent again)."""
+        return LLMError(
+            f"{url} timed out: deadline of {self.deadline:g} s passed{where}; not sent again",
+            partial=partial,
+            timed_out=True,
+        )
 
     def close(self) -> None:
         self._http.close()
