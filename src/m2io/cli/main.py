@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "index the bundled demo corpus and answer a question from it"),
     "index": ("index", "build a persistent index from a corpus folder"),
     "ask": ("ask", "answer a question with images placed in the text"),
+    "serve": ("serve", "HTTP API and web page over an index (models loaded once)"),
     "eval": ("eval", "evaluate a pipeline end to end on an MRAMG-layout subset"),
     "eval-inserter": ("eval_inserter", "evaluate an image inserter alone on gold answer text"),
     "report": ("report", "compare results files: Markdown table and PNG plots"),

@@ -1,0 +1,175 @@
+"""Turn a :class:`~m2io.types.MultimodalAnswer` into what the service sends.
+
+Images and source files are referred to by this server's URLs (``/v1/images/{id}``,
+``/v1/sources/{doc_id}``), never by a path of the server's disk. When the service has an API key,
+an image URL carries a signature of its id (``?sig=``), so an ``<img>`` in a page or a chat front
+end can load it without sending the key. The Markdown is the renderer's
+(:func:`~m2io.mergers.render.to_markdown`, so it is escaped the same way) over a copy of the answer
+whose images and sources point at this server.
+
+The streaming variant walks the stages itself so the text goes out before the inserter runs:
+``text`` (the text segments and sources), then one ``image`` event per placed image, then
+``done`` with the whole answer (docs/design.md, "The spine").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+from m2io.mergers.render import _empty_message, _source_label, shown_caption, to_markdown
+from m2io.pipeline import Pipeline
+from m2io.safety import remote_image_url
+from m2io.serve.state import Snapshot
+from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
+
+
+def image_signature(key: str, image_id: str) -> str:
+    """The ``sig`` that lets a URL fetch ``image_id`` without the API key."""
+    return hmac.new(key.encode(), image_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class Links:
+    """This server's URLs for the images and sources of one snapshot.
+
+    Args:
+        base: The server's root URL as the client reached it (``http://host:port``).
+        snapshot: Which images and sources exist.
+        api_key: The service's key, to sign image URLs (None: no signature).
+    """
+
+    def __init__(self, base: str, snapshot: Snapshot, api_key: str | None) -> None:
+        self.base, self.snapshot, self.api_key = base.rstrip("/"), snapshot, api_key
+
+    def image(self, image_id: str) -> str | None:
+        if image_id not in self.snapshot.images:
+            return None
+        url = f"{self.base}/v1/images/{quote(image_id, safe='')}"
+        return f"{url}?sig={image_signature(self.api_key, image_id)}" if self.api_key else url
+
+    def source(self, src: Source) -> str | None:
+        url = remote_image_url(src.location.strip()) if src.location else None
+        if url is not None:
+            return url
+        if src.doc_id in self.snapshot.sources:
+            anchor = f"#{quote(src.anchor, safe='-._~')}" if src.anchor else ""
+            return f"{self.base}/v1/sources/{quote(src.doc_id, safe='')}{anchor}"
+        return None
+
+
+def _text_out(seg: TextSegment) -> dict[str, Any]:
+    return {
+        "type": "text",
+        "text": seg.text,
+        "sentence_index": seg.sentence_index,
+        "source": seg.source,
+    }
+
+
+def image_out(seg: ImageSegment, links: Links) -> dict[str, Any]:
+    return {
+        "type": "image",
+        "image_id": seg.image_id,
+        "url": links.image(seg.image_id),
+        "caption": shown_caption(seg),
+        "after_sentence": seg.after_sentence,
+    }
+
+
+def sources_out(answer: MultimodalAnswer, links: Links) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": k,
+            "doc_id": src.doc_id,
+            "label": _source_label(src),
+            "title": src.title,
+            "section": src.section,
+            "location": src.location,
+            "url": links.source(src),
+        }
+        for k, src in enumerate(answer.sources, 1)
+    ]
+
+
+def linked(answer: MultimodalAnswer, links: Links) -> MultimodalAnswer:
+    """A copy of ``answer`` whose images and sources are this server's URLs (no local paths)."""
+    segments = tuple(
+        replace(seg, path=None, url=links.image(seg.image_id))
+        if isinstance(seg, ImageSegment)
+        else seg
+        for seg in answer.segments
+    )
+    sources = tuple(
+        replace(src, location=links.source(src) or "", anchor="") for src in answer.sources
+    )
+    return replace(answer, segments=segments, sources=sources, image_root=None)
+
+
+def markdown(answer: MultimodalAnswer, links: Links) -> str:
+    """The answer as Markdown with ``![caption](http://this-server/v1/images/…)`` images."""
+    return to_markdown(linked(answer, links), allow_remote_images=True)
+
+
+def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/answer`` (see :class:`~m2io.serve.schemas.AnswerOut`)."""
+    segments = [
+        _text_out(s) if isinstance(s, TextSegment) else image_out(s, links) for s in answer.segments
+    ]
+    empty = _empty_message(answer)
+    return {
+        "question": answer.question,
+        "segments": segments,
+        "sources": sources_out(answer, links),
+        "markdown": markdown(answer, links),
+        "timings_ms": {k: round(v, 2) for k, v in answer.timings_ms.items()},
+        "notes": ([empty] if empty else []) + list(answer.notes),
+    }
+
+
+Event = tuple[str, dict[str, Any]]
+
+
+def staged_events(pipeline: Any, question: str, links: Links) -> Iterator[Event]:
+    """``(event, data)`` pairs: ``text`` once the text exists, ``image`` per placed image,
+    ``done`` with the whole answer. A pipeline that is not staged (Single-Shot) answers first
+    and then sends the same events."""
+    if not isinstance(pipeline, Pipeline):
+        answer = pipeline.run(question)
+        yield "text", _text_event(answer, links)
+        for seg in answer.images:
+            yield "image", image_out(seg, links)
+        yield "done", answer_out(answer, links)
+        return
+    if not question.strip():
+        raise ValueError("question is empty")
+    clock: list[float] = [time.perf_counter()]
+
+    def tick(step: Callable[[], Any]) -> Any:
+        out = step()
+        clock.append(time.perf_counter())
+        return out
+
+    retrieval = tick(lambda: pipeline.retriever.retrieve(question))
+    text = tick(lambda: pipeline.generator.generate(question, retrieval))
+    yield "text", _text_event(pipeline.merger.merge(text, Placement(), retrieval.candidates), links)
+    placement = tick(lambda: pipeline.inserter.insert(text, retrieval.candidates))
+    merged = tick(lambda: pipeline.merger.merge(text, placement, retrieval.candidates))
+    for seg in merged.images:
+        yield "image", image_out(seg, links)
+    stages = ("retrieve", "generate", "insert", "merge")
+    timings = {name: (clock[i + 1] - clock[i]) * 1e3 for i, name in enumerate(stages)}
+    timings["total"] = (clock[-1] - clock[0]) * 1e3
+    root = getattr(pipeline.retriever, "image_root", None)
+    yield "done", answer_out(replace(merged, timings_ms=timings, image_root=root), links)
+
+
+def _text_event(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
+    return {
+        "segments": [_text_out(s) for s in answer.segments if isinstance(s, TextSegment)],
+        "sources": sources_out(answer, links),
+    }

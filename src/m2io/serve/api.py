@@ -1,0 +1,163 @@
+"""Answer, image, source and health routes.
+
+``POST /v1/answer`` returns the structured answer (:class:`~m2io.serve.schemas.AnswerOut`);
+``POST /v1/answer/stream`` sends the same as server-sent events (``text``, ``image`` …,
+``done``); ``GET /v1/images/{image_id}`` and ``GET /v1/sources/{doc_id}`` send files of the index,
+found by id only (docs/design.md, "Hostile input").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response, StreamingResponse
+
+from m2io.serve.answer import answer_out, staged_events
+from m2io.serve.deps import (
+    Service,
+    ServiceDep,
+    error_body,
+    require_key,
+    require_key_or_signature,
+)
+from m2io.serve.files import FileBody, read_image, read_source
+from m2io.serve.schemas import AnswerOut, AnswerRequest, ErrorOut, HealthOut
+from m2io.serve.state import index_of
+
+log = logging.getLogger(__name__)
+
+ERRORS = {
+    401: {"model": ErrorOut},
+    413: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+
+router = APIRouter()
+v1 = APIRouter(prefix="/v1", responses=ERRORS)
+
+
+def _pipeline(svc: Service, req: AnswerRequest):
+    snapshot = svc.state.snapshot
+    try:
+        pipe = svc.state.pipeline_for(
+            snapshot, top_k=req.top_k, generator=req.generator, inserter=req.inserter
+        )
+    except ValueError as err:
+        raise HTTPException(status_code=422, detail=str(err)) from err
+    return snapshot, pipe
+
+
+def _question(req: AnswerRequest) -> str:
+    if not req.question.strip():
+        raise HTTPException(status_code=422, detail="question is empty")
+    return req.question
+
+
+@v1.post("/answer", response_model=AnswerOut, dependencies=[Depends(require_key)])
+def answer(req: AnswerRequest, request: Request, svc: ServiceDep) -> dict:
+    """Answer a question: text segments with their sources, images where they belong."""
+    question = _question(req)
+    snapshot, pipe = _pipeline(svc, req)
+    result = pipe.run(question)
+    return answer_out(result, svc.links(request, snapshot))
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@v1.post(
+    "/answer/stream",
+    dependencies=[Depends(require_key)],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
+    """The answer as server-sent events: ``text`` (all text segments and sources) as soon as
+    the text exists, then one ``image`` event per placed image (``image_id``, ``url``,
+    ``caption``, ``after_sentence``), then ``done`` with the whole answer (as ``/v1/answer``).
+    A failure after the stream started is an ``error`` event."""
+    question = _question(req)
+    snapshot, pipe = _pipeline(svc, req)
+    links = svc.links(request, snapshot)
+
+    def events() -> Iterator[str]:
+        try:
+            for event, data in staged_events(pipe, question, links):
+                yield _sse(event, data)
+        except Exception as err:  # the status line is gone: report in the stream
+            log.exception("streamed answer failed")
+            yield _sse("error", error_body(500, f"answer failed: {type(err).__name__}"))
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _file_response(body: FileBody, request: Request, max_age: int) -> Response:
+    headers = {
+        "ETag": body.etag,
+        "Cache-Control": f"private, max-age={max_age}",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if body.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body.data, media_type=body.media_type, headers=headers)
+
+
+_NO_IMAGE = "no such image in the index"
+
+
+@v1.get(
+    "/images/{image_id:path}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 404: {"model": ErrorOut}},
+)
+def image(image_id: str, request: Request, svc: ServiceDep) -> Response:
+    """An image of the index by its id; only ids the index holds, type from the file's bytes."""
+    require_key_or_signature(request, image_id)
+    snapshot = svc.state.snapshot
+    recorded = snapshot.images.get(image_id)
+    body = read_image(recorded, snapshot.root) if recorded is not None else None
+    if body is None:
+        raise HTTPException(status_code=404, detail=_NO_IMAGE)
+    return _file_response(body, request, max_age=3600)
+
+
+@v1.get(
+    "/sources/{doc_id:path}",
+    response_class=Response,
+    dependencies=[Depends(require_key)],
+    responses={200: {"content": {"text/plain": {}}}, 404: {"model": ErrorOut}},
+)
+def source(doc_id: str, request: Request, svc: ServiceDep) -> Response:
+    """A source document of the index by its id, as plain text (never rendered as HTML)."""
+    snapshot = svc.state.snapshot
+    location = snapshot.sources.get(doc_id)
+    body = read_source(location, snapshot.root) if location is not None else None
+    if body is None:
+        raise HTTPException(status_code=404, detail="no such source document in the index")
+    response = _file_response(body, request, max_age=60)
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@router.get("/health", response_model=HealthOut)
+def health(svc: ServiceDep) -> dict:
+    """Liveness and what the index holds (no key needed)."""
+    snapshot = svc.state.snapshot
+    docs, chunks, images = snapshot.counts()
+    index = index_of(snapshot.pipeline)
+    embedder = index.manifest.embedder if index is not None else None
+    return {
+        "status": "ok",
+        "documents": docs,
+        "chunks": chunks,
+        "images": images,
+        "embedder": embedder,
+    }
+
+
+router.include_router(v1)

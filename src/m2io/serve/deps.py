@@ -1,0 +1,92 @@
+"""The service object every route reads, the API-key check and the error shape.
+
+Errors are sent as ``{"error": {"message", "type", "code"}}`` (OpenAI's shape, so chat clients
+show the message). With an API key set, every ``/v1`` route wants ``Authorization: Bearer KEY``;
+an image URL the service wrote itself may carry ``?sig=`` instead (see
+:func:`~m2io.serve.answer.image_signature`), so ``<img>`` tags and chat front ends can load it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from m2io.serve.answer import Links, image_signature
+from m2io.serve.state import ServiceState, Snapshot
+
+
+@dataclass
+class Service:
+    """What ``create_app`` hands to the routes (``app.state.m2io``)."""
+
+    state: ServiceState
+    api_key: str | None = None
+    public_url: str | None = None
+    model_name: str = "m2io"
+
+    def links(self, request: Request, snapshot: Snapshot) -> Links:
+        base = self.public_url or str(request.base_url)
+        return Links(base, snapshot, self.api_key)
+
+
+def service(request: Request) -> Service:
+    return request.app.state.m2io
+
+
+ServiceDep = Annotated[Service, Depends(service)]
+"""A route parameter that receives the :class:`Service`."""
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def require_key(request: Request) -> None:
+    """Refuse the request (401) unless it carries the service's API key (when one is set)."""
+    key = service(request).api_key
+    if key is None:
+        return
+    token = _bearer(request)
+    if token is not None and _same(token, key):
+        return
+    raise HTTPException(
+        status_code=401,
+        detail="missing or wrong API key: send 'Authorization: Bearer <key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require_key_or_signature(request: Request, image_id: str) -> None:
+    """Like :func:`require_key`, but a valid ``?sig=`` for this image id also passes."""
+    key = service(request).api_key
+    sig = request.query_params.get("sig")
+    if key is not None and sig and _same(sig, image_signature(key, image_id)):
+        return
+    require_key(request)
+
+
+def error_body(status: int, message: str, kind: str | None = None) -> dict:
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        404: "not_found_error",
+        405: "invalid_request_error",
+        409: "conflict_error",
+        413: "request_too_large",
+        422: "invalid_request_error",
+        501: "not_implemented_error",
+        503: "service_unavailable",
+    }
+    fallback = "server_error" if status >= 500 else "invalid_request_error"
+    return {
+        "error": {"message": message, "type": kind or kinds.get(status, fallback), "code": status}
+    }

@@ -1,0 +1,200 @@
+// The m2io page: ask a question, show the answer with its figures where the API placed them.
+// Every piece of document or model text goes into the page with textContent, never innerHTML,
+// and only http(s) or same-server URLs become links or image sources (docs/design.md,
+// "Hostile input"). The page's CSP allows no inline script and no other origin.
+"use strict";
+
+const LIST_ITEM = /^(?:\d{1,3}[.)]|[-*+•])\s/;
+const CODE_SPAN = /(`+)([^`][\s\S]*?)\1(?!`)/g;
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attrs, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A URL the page may use: same server (absolute path or same origin) or http(s).
+function safeUrl(value) {
+  if (typeof value !== "string" || !value) return null;
+  try {
+    const url = new URL(value, window.location.href);
+    if (url.protocol === "http:" || url.protocol === "https:") return url.href;
+  } catch (e) { /* not a URL */ }
+  return null;
+}
+
+function sameOrigin(value) {
+  const url = safeUrl(value);
+  return url && new URL(url).origin === window.location.origin ? url : null;
+}
+
+// One line of answer text: plain text with `code spans`, built from text nodes.
+function appendLine(parent, text) {
+  let pos = 0;
+  for (const m of text.matchAll(CODE_SPAN)) {
+    if (m.index > pos) parent.appendChild(document.createTextNode(text.slice(pos, m.index)));
+    parent.appendChild(el("code", {}, m[2]));
+    pos = m.index + m[0].length;
+  }
+  if (pos < text.length) parent.appendChild(document.createTextNode(text.slice(pos)));
+}
+
+function apiHeaders() {
+  const headers = { "Content-Type": "application/json" };
+  const key = sessionStorage.getItem("m2io-key");
+  if (key) headers.Authorization = "Bearer " + key;
+  return headers;
+}
+
+function openViewer(src, caption) {
+  $("viewer-img").src = src;
+  $("viewer-img").alt = caption;
+  $("viewer-caption").textContent = caption;
+  $("viewer").showModal();
+}
+
+function figure(seg) {
+  const fig = el("figure", {
+    class: "figure",
+    "data-image-id": seg.image_id,
+    "data-after-sentence": String(seg.after_sentence),
+  });
+  const src = sameOrigin(seg.url);
+  const caption = typeof seg.caption === "string" ? seg.caption : "";
+  if (src) {
+    const img = el("img", { src: src, alt: caption || "figure", referrerpolicy: "no-referrer" });
+    img.addEventListener("click", () => openViewer(src, caption));
+    fig.appendChild(img);
+  } else {
+    fig.appendChild(el("em", { class: "unavailable" }, "image " + seg.image_id + " unavailable"));
+  }
+  if (caption) fig.appendChild(el("figcaption", {}, caption));
+  return fig;
+}
+
+// Text segments between images become paragraphs (a list item starts a new line), each
+// followed by the numbers of its sources; images stand alone, in the API's order.
+function renderAnswer(data) {
+  const main = $("answer");
+  main.replaceChildren();
+  const nSources = (data.sources || []).length;
+  let para = null, lines = 0, cites = [];
+  const flush = () => {
+    if (!para) return;
+    for (const k of cites) {
+      const sup = el("sup", { class: "cite" });
+      sup.appendChild(el("a", { href: "#source-" + k }, "[" + k + "]"));
+      para.appendChild(sup);
+    }
+    main.appendChild(para);
+    para = null; lines = 0; cites = [];
+  };
+  let anyText = false;
+  for (const seg of data.segments || []) {
+    if (seg.type === "text") {
+      anyText = true;
+      if (!para) para = el("p", { class: "answer-text" });
+      else if (LIST_ITEM.test(seg.text)) para.appendChild(el("br"));
+      else para.appendChild(document.createTextNode(" "));
+      const span = el("span", { class: "sentence", "data-sentence": String(seg.sentence_index) });
+      appendLine(span, seg.text);
+      para.appendChild(span);
+      lines += 1;
+      if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
+          && !cites.includes(seg.source)) cites.push(seg.source);
+    } else if (seg.type === "image") {
+      flush();
+      main.appendChild(figure(seg));
+    }
+  }
+  flush();
+  if (!anyText) main.appendChild(el("p", { class: "empty" }, (data.notes || [])[0] || "No answer."));
+  renderSources(data.sources || []);
+  renderNotes(anyText ? data.notes || [] : (data.notes || []).slice(1));
+  renderTimings(data.timings_ms || {});
+}
+
+function renderSources(sources) {
+  const list = $("source-list");
+  list.replaceChildren();
+  sources.forEach((src, i) => {
+    const li = el("li", { id: "source-" + (i + 1) });
+    const url = safeUrl(src.url);
+    if (url) {
+      li.appendChild(el("a", { href: url, rel: "noreferrer noopener", target: "_blank" }, src.label));
+    } else {
+      li.textContent = src.label + (src.location ? " (" + src.location + ")" : "");
+    }
+    list.appendChild(li);
+  });
+  $("sources").hidden = sources.length === 0;
+}
+
+function renderNotes(notes) {
+  const box = $("notes");
+  box.replaceChildren();
+  for (const note of notes) box.appendChild(el("div", { class: "note" }, note));
+  box.hidden = notes.length === 0;
+}
+
+function renderTimings(timings) {
+  const rows = $("timing-rows");
+  rows.replaceChildren();
+  for (const [stage, ms] of Object.entries(timings)) {
+    const tr = el("tr");
+    tr.appendChild(el("td", {}, stage));
+    tr.appendChild(el("td", { class: "ms" }, Number(ms).toFixed(1) + " ms"));
+    rows.appendChild(tr);
+  }
+  $("timings").hidden = rows.children.length === 0;
+}
+
+function setStatus(text, isError) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", !!isError);
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  const key = $("api-key").value.trim();
+  if (key) sessionStorage.setItem("m2io-key", key);
+  $("ask-button").disabled = true;
+  setStatus("Searching the documents…");
+  const started = performance.now();
+  try {
+    const resp = await fetch("/v1/answer", {
+      method: "POST",
+      headers: apiHeaders(),
+      body: JSON.stringify({ question: question }),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (resp.status === 401) {
+      $("key-row").hidden = false;
+      setStatus("This server needs an API key: enter it above and ask again.", true);
+      return;
+    }
+    if (!resp.ok) {
+      setStatus((data.error && data.error.message) || "Request failed (" + resp.status + ")", true);
+      return;
+    }
+    renderAnswer(data);
+    setStatus("Answered in " + Math.round(performance.now() - started) + " ms.");
+  } catch (err) {
+    setStatus("Could not reach the server: " + err, true);
+  } finally {
+    $("ask-button").disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("ask").addEventListener("submit", ask);
+  $("viewer-close").addEventListener("click", () => $("viewer").close());
+  $("viewer").addEventListener("click", (e) => { if (e.target === $("viewer")) $("viewer").close(); });
+  const q = new URLSearchParams(window.location.search).get("q");
+  if (q) { $("question").value = q; $("ask").requestSubmit(); }
+});

@@ -1,0 +1,138 @@
+"""The HTTP service's request and response bodies (pydantic), shown in its OpenAPI schema.
+
+The answer keeps the shape of :class:`~m2io.types.MultimodalAnswer` (segments in reading order,
+numbered sources) and adds what a client needs to show it without touching the server's file
+system: each image's URL on this server, each source's URL, and the answer as Markdown whose
+images point at this server. See docs/design.md, "The spine".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_QUESTION_CHARS = 4000
+"""Longest question accepted (a question is a sentence or two, not a document)."""
+BACKEND_NAME = r"^[a-z][a-z0-9_-]{0,40}$"
+"""A registered backend name: never a dotted path (a request must not import modules)."""
+
+
+class AnswerRequest(BaseModel):
+    """``POST /v1/answer``: a question and, optionally, per-request stage choices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
+    top_k: int | None = Field(
+        default=None, ge=1, le=50, description="ranked chunks to retrieve (default: the server's)"
+    )
+    inserter: str | None = Field(
+        default=None, pattern=BACKEND_NAME, description="image inserter backend by name"
+    )
+    generator: str | None = Field(
+        default=None, pattern=BACKEND_NAME, description="text generator backend by name"
+    )
+
+
+class TextSegmentOut(BaseModel):
+    """A run of answer text and the number of its source in ``sources`` (None if unknown)."""
+
+    type: Literal["text"] = "text"
+    text: str
+    sentence_index: int
+    source: int | None = None
+
+
+class ImageSegmentOut(BaseModel):
+    """A placed image: it goes after sentence ``after_sentence`` (0 = before the first).
+
+    ``url`` is where this server serves it (None when it has no file inside the corpus);
+    ``caption`` is the caption a reader should see ("" when the index only knows a file name).
+    """
+
+    type: Literal["image"] = "image"
+    image_id: str
+    url: str | None
+    caption: str
+    after_sentence: int
+
+
+Segment = Annotated[TextSegmentOut | ImageSegmentOut, Field(discriminator="type")]
+
+
+class SourceOut(BaseModel):
+    """A numbered source: the document, its section, and where to read it (``url``)."""
+
+    number: int
+    doc_id: str
+    label: str = Field(description="'Title › Section', as the renderers write it")
+    title: str
+    section: str
+    location: str
+    url: str | None = Field(
+        description="an http(s) URL from the corpus, or this server's copy of the source file"
+    )
+
+
+class AnswerOut(BaseModel):
+    """``POST /v1/answer``'s reply: segments, sources, Markdown and per-stage timings."""
+
+    question: str
+    segments: list[Segment]
+    sources: list[SourceOut]
+    markdown: str
+    timings_ms: dict[str, float]
+    notes: list[str]
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI chat message; ``content`` may be a string or a list of content parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """``POST /v1/chat/completions``: the last user message is the question.
+
+    Sampling options (temperature, max_tokens, ...) are accepted and ignored: the answer comes
+    from the corpus.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = "m2io"
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+class DocumentsOut(BaseModel):
+    """``POST /v1/documents``'s reply: what was added and what was wrong with the upload."""
+
+    doc_ids: list[str]
+    chunks: int
+    images: int
+    problems: list[str]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    documents: int
+    chunks: int
+    images: int
+    embedder: str | None
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx reply: ``{"error": {"message", "type", "code"}}`` (OpenAI's shape)."""
+
+    error: ErrorBody

@@ -1,0 +1,208 @@
+"""What the service holds between requests: the pipeline and what its index may serve.
+
+A :class:`Snapshot` is immutable: the pipeline, and the lookups from an image id or a document id
+to the file the index recorded for it. A request takes the current snapshot once and uses it to
+the end, so when ``POST /v1/documents`` swaps in a pipeline over the freshly written index, the
+answers already running finish on the old one. No path from a request reaches the file system:
+ids are looked up here, and the file found is confined to the corpus root again when it is read
+(docs/design.md, "Hostile input", rule 1).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from m2io.factory import accepted_options
+from m2io.generators.base import GENERATORS
+from m2io.index.store import Index
+from m2io.inserters.base import INSERTERS
+from m2io.pipeline import Pipeline
+from m2io.safety import remote_image_url
+from m2io.types import Retrieval
+
+log = logging.getLogger(__name__)
+
+
+def index_of(pipeline: Any) -> Index | None:
+    """The open index behind ``pipeline``'s retriever, or None when it has none."""
+    index = getattr(getattr(pipeline, "retriever", None), "index", None)
+    return index if isinstance(index, Index) else None
+
+
+def _loaded_embedder(index: Index | None) -> Any:
+    """The index's query embedder if it is already loaded (never loads one)."""
+    return None if index is None else vars(index).get("embedder")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The pipeline and the files its index may serve, fixed for the requests that use it.
+
+    Attributes:
+        pipeline: Anything with ``run(question) -> MultimodalAnswer``.
+        root: The corpus root every served file must lie in (None: nothing is served).
+        images: Image id → the path the index recorded (inside ``root`` when opened).
+        sources: Document id → its source file, relative to ``root``.
+    """
+
+    pipeline: Any
+    root: Path | None = None
+    images: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, pipeline: Any) -> Snapshot:
+        index = index_of(pipeline)
+        if index is None or index.corpus_root is None:
+            return cls(pipeline)
+        images: dict[str, str] = {}
+        for cand in index.candidates:
+            if cand.image.path and cand.image_id not in images:
+                images[cand.image_id] = cand.image.path
+        sources: dict[str, str] = {}
+        for chunk in index.chunks:
+            loc = chunk.source.location if chunk.source is not None else ""
+            if loc and chunk.doc_id not in sources and remote_image_url(loc) is None:
+                sources[chunk.doc_id] = loc.partition("#")[0]
+        return cls(pipeline, Path(index.corpus_root), images, sources)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(documents, chunks, images) of the index, zeros when there is none."""
+        index = index_of(self.pipeline)
+        if index is None:
+            return 0, 0, 0
+        return len(index.doc_rows), len(index.chunks), len(index.candidates)
+
+
+def retriever_over(retriever: Any, index: Index) -> Any:
+    """A retriever like ``retriever`` (same class, same settings) over another open index.
+
+    Settings are read back from the attributes named like the constructor's keyword arguments.
+
+    Raises:
+        ValueError: the retriever cannot be rebuilt this way.
+    """
+    cls = type(retriever)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"cannot rebuild retriever {cls.__name__}: {err}") from err
+    if "index" not in params:
+        raise ValueError(f"retriever {cls.__name__} takes no index; it cannot be reloaded")
+    kwargs = {
+        name: getattr(retriever, name)
+        for name, p in params.items()
+        if name not in ("index", "embedder", "self")
+        and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        and hasattr(retriever, name)
+    }
+    return cls(index, **kwargs)
+
+
+def reopen_pipeline(pipeline: Any, index_dir: str | os.PathLike[str]) -> Any:
+    """A copy of ``pipeline`` whose retriever reads the index in ``index_dir`` as it is now.
+
+    The embedders the old index holds are handed on, so nothing is loaded again.
+    """
+    old = index_of(pipeline)
+    if old is None:
+        raise ValueError("the pipeline's retriever holds no index; it cannot be reloaded")
+    image_embedder = vars(old).get("image_embedder")
+    index = Index.open(index_dir, embedder=_loaded_embedder(old), image_embedder=image_embedder)
+    new = copy.copy(pipeline)
+    new.retriever = retriever_over(pipeline.retriever, index)
+    return new
+
+
+class _TopK:
+    """A retriever that asks its inner one for ``k`` chunks (a per-request ``top_k``)."""
+
+    def __init__(self, inner: Any, k: int) -> None:
+        self.inner, self.k = inner, k
+
+    @property
+    def image_root(self) -> str | None:
+        return getattr(self.inner, "image_root", None)
+
+    def retrieve(self, question: str) -> Retrieval:
+        return self.inner.retrieve(question, top_k=self.k)
+
+
+class ServiceState:
+    """The current :class:`Snapshot`, swapped atomically, and the per-request stage choices.
+
+    Args:
+        pipeline: The pipeline to serve.
+        index_dir: Its index folder, where ``POST /v1/documents`` writes (None: read-only).
+    """
+
+    def __init__(self, pipeline: Any, index_dir: str | os.PathLike[str] | None = None) -> None:
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self._snapshot = Snapshot.of(pipeline)
+        self.write_lock = threading.Lock()
+        """Held while documents are added and the index reopened: one writer at a time."""
+        self._stage_lock = threading.Lock()
+        self._stages: dict[tuple[str, str], Any] = {}
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def swap(self, pipeline: Any) -> None:
+        """Serve ``pipeline`` from now on; requests holding the old snapshot keep it."""
+        self._snapshot = Snapshot.of(pipeline)
+
+    def stage(self, kind: str, name: str, pipeline: Any) -> Any:
+        """The ``kind`` ("generator"/"inserter") backend ``name``, built once with its defaults
+        (and the index's loaded embedder, if it takes one).
+
+        Raises:
+            ValueError: unknown name, or the backend cannot be built without options.
+        """
+        registry = {"generator": GENERATORS, "inserter": INSERTERS}[kind]
+        if name not in registry.names():  # never a dotted path: a request imports nothing
+            raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(registry.names())}")
+        with self._stage_lock:
+            key = (kind, name)
+            if key not in self._stages:
+                cls = registry.get(name)
+                kwargs: dict[str, Any] = {}
+                embedder = _loaded_embedder(index_of(pipeline))
+                if embedder is not None and "embedder" in (accepted_options(cls) or []):
+                    kwargs["embedder"] = embedder
+                try:
+                    self._stages[key] = cls(**kwargs)
+                except (TypeError, ValueError, ImportError, OSError) as err:
+                    raise ValueError(f"{kind} {name!r} cannot be used here: {err}") from err
+            return self._stages[key]
+
+    def pipeline_for(
+        self,
+        snapshot: Snapshot,
+        *,
+        top_k: int | None = None,
+        generator: str | None = None,
+        inserter: str | None = None,
+    ) -> Any:
+        """The snapshot's pipeline with this request's choices (the same object without any)."""
+        base = snapshot.pipeline
+        if top_k is None and generator is None and inserter is None:
+            return base
+        if not isinstance(base, Pipeline):
+            raise ValueError(
+                "top_k, generator and inserter can only be chosen for a staged pipeline"
+            )
+        return Pipeline(
+            _TopK(base.retriever, top_k) if top_k is not None else base.retriever,
+            self.stage("generator", generator, base) if generator else base.generator,
+            self.stage("inserter", inserter, base) if inserter else base.inserter,
+            base.merger,
+        )
