@@ -12,6 +12,12 @@ and every image path the index hands out is confined to the corpus (see ``docs/d
 Format version 3 stores each chunk's source (document title, location relative to the corpus
 root, section) and its section's span, flags decorative images, and records near-duplicate
 documents (aggregate pages, repeated copies) that retrievers keep out of answers.
+
+Documents added after the build (:mod:`m2io.index.update`) live inside the index, in
+``added/<slot>/`` (the document file and its images); their image rows carry ``"base": "added"``
+and paths relative to that folder, which the reader confines them to. ``n_documents``,
+``n_chunks`` and ``n_images`` count them; ``content_hash`` covers the corpus documents only, so
+it still tells whether the index is current with its corpus.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ from m2io.types import Document
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+ADDED = "added"
+"""Folder inside an index that holds documents added to it after the build
+(:func:`m2io.index.update.add_documents`), one sub-folder per document with its images."""
+ROW_BASE = "base"
+"""Key of an ``images.jsonl`` row whose ``path`` is relative to the index's :data:`ADDED` folder
+instead of the corpus root; its value is :data:`ADDED`. Rows without it are corpus rows, so
+indexes written before documents could be added read unchanged."""
 REBUILD_HINT = "rebuild the index with: m2io index SOURCE --out DIR"
 
 

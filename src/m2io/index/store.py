@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
@@ -27,7 +28,7 @@ import numpy as np
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
 from m2io.index.lexical import LexicalIndex
-from m2io.index.manifest import REBUILD_HINT, IndexFormatError, IndexManifest
+from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
 from m2io.index.records import RowError, candidate_from_row, chunk_from_row, read_jsonl
 from m2io.index.vectors import Vectors, normalise, read_vectors
@@ -68,6 +69,9 @@ class Index:
         near_duplicates: The manifest's near-duplicate documents, ``{doc_id: {"kind", "of",
             "reason"}}``.
         doc_rows: For each document, its chunk rows in document order.
+        added_root: The folder (resolved) holding documents added after the build and their
+            images (:mod:`m2io.index.update`), or None when none were added; their image paths
+            lie inside it, the corpus images' inside ``corpus_root``.
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class Index:
         corpus_root: Path | None = None,
         chunk_sections: list[tuple[int, int]] | None = None,
         decorative: frozenset[int] = frozenset(),
+        added_root: Path | None = None,
     ) -> None:
         self.folder = folder
+        self.added_root = added_root
         self.chunk_sections = chunk_sections or [(c.start, c.start + len(c.text)) for c in chunks]
         self.decorative = decorative
         self.near_duplicates = dict(manifest.near_duplicates)
@@ -143,9 +149,17 @@ class Index:
                 rebuild.
         """
         folder = Path(folder)
+        return _open_stable(folder, lambda: cls._load(folder, embedder, image_embedder))
+
+    @classmethod
+    def _load(
+        cls, folder: Path, embedder: TextEmbedder | None, image_embedder: ImageEmbedder | None
+    ) -> Index:
+        """One attempt of :meth:`open`."""
         manifest = IndexManifest.read(folder)
         root = resolve_root(folder, manifest)
-        candidates, decorative = _read_candidates(folder, root)
+        added = _added_root(folder)
+        candidates, decorative = _read_candidates(folder, root, added)
         triples = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
         _check_count(folder, CHUNKS, len(triples), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
@@ -189,6 +203,7 @@ class Index:
             corpus_root=root,
             chunk_sections=[s for _, _, s in triples],
             decorative=decorative,
+            added_root=added,
         )
 
     @staticmethod
@@ -232,6 +247,21 @@ class Index:
     @property
     def has_pixels(self) -> bool:
         return self._pixel_index is not None
+
+    def stored_vectors(self, kind: str) -> np.ndarray:
+        """The stored unit vectors of ``"chunks"``, ``"images"`` or ``"pixels"``, one per row, for
+        updates that keep them instead of embedding again (:mod:`m2io.index.update`)."""
+        if kind == "chunks":
+            return self._chunk_vecs
+        if kind == "images":
+            return self._image_vecs
+        if kind == "pixels" and self._pixel_index is not None:
+            n = int(self._pixel_index.ntotal)
+            vecs = (
+                self._pixel_index.reconstruct_n(0, n) if n else np.zeros((0, self._pixel_index.d))
+            )
+            return np.asarray(vecs, dtype=np.float32)
+        raise ValueError(f"index {self.folder} holds no {kind!r} vectors")
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's unit text vector, shape ``(dim,)``."""
@@ -291,9 +321,11 @@ def _read_rows(path: Path, parse: Callable[[Any], T]) -> list[T]:
     return out
 
 
-def _read_candidates(folder: Path, root: Path | None) -> tuple[list[Candidate], frozenset[int]]:
-    """The image rows with their paths confined to ``root`` (one warning counts the refused),
-    and the rows flagged decorative."""
+def _read_candidates(
+    folder: Path, root: Path | None, added: Path | None = None
+) -> tuple[list[Candidate], frozenset[int]]:
+    """The image rows with their paths confined to ``root`` (rows of added documents: to
+    ``added``; one warning counts the refused), and the rows flagged decorative."""
     refused: list[str] = []
     decorative: set[int] = set()
 
@@ -302,7 +334,7 @@ def _read_candidates(folder: Path, root: Path | None) -> tuple[list[Candidate], 
         if row["decorative"]:
             decorative.add(len(candidates_seen))
         candidates_seen.append(None)
-        path, bad = open_path(row["path"], root)
+        path, bad = open_path(row["path"], _row_root(row, root, added))
         if bad:
             refused.append(row["path"])
         return replace(cand, image=replace(cand.image, path=path))
@@ -319,6 +351,52 @@ def _read_candidates(folder: Path, root: Path | None) -> tuple[list[Candidate], 
             refused[0][:200],
         )
     return candidates, frozenset(decorative)
+
+
+OPEN_TRIES = 5
+
+
+def _folder_id(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _open_stable(folder: Path, load: Callable[[], T]) -> T:
+    """``load()``, done again when a build or an update swapped the folder while it read (its
+    files then came from two versions of the index, or were briefly missing), so a reader that
+    opens during a swap gets one whole version. See :mod:`m2io.index.lock`."""
+    for attempt in range(OPEN_TRIES):
+        before = _folder_id(folder)
+        try:
+            loaded = load()
+        except IndexFormatError:
+            if attempt + 1 == OPEN_TRIES or (before is not None and _folder_id(folder) == before):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+            continue
+        if before is not None and _folder_id(folder) == before:
+            return loaded
+        time.sleep(0.01 * (attempt + 1))
+    return load()
+
+
+def _added_root(folder: Path) -> Path | None:
+    """The index's folder of added documents, resolved, if it is a real folder inside the index."""
+    path = folder / ADDED
+    if path.is_symlink() or not path.is_dir():
+        return None
+    return path.resolve()
+
+
+def _row_root(row: Any, root: Path | None, added: Path | None) -> Path | None:
+    """The folder an image row's path is relative to: the added-documents folder for a row
+    marked ``"base": "added"``, else the corpus root."""
+    if isinstance(row, dict) and row.get(ROW_BASE) == ADDED:
+        return added
+    return root
 
 
 def _check_count(folder: Path, name: str, got: int, want: int) -> None:

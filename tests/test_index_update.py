@@ -1,0 +1,216 @@
+"""Updating a built index (issue 12 item 1, POST /v1/documents; issue 13 item 3): documents added
+without a rebuild, and incremental, resumable rebuilds."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m2io.testing.hash_embedder import HashEmbedder
+
+pytest.importorskip("faiss")
+pytest.importorskip("bm25s")
+PIL = pytest.importorskip("PIL.Image")
+
+from m2io.index import Index, build_index  # noqa: E402
+from m2io.index.update import AddResult, NewDocument, add_documents  # noqa: E402
+from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
+
+
+def png(color: tuple[int, int, int] = (200, 30, 30), size: int = 64) -> bytes:
+    buf = io.BytesIO()
+    PIL.new("RGB", (size, size), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_corpus(root: Path) -> None:
+    """A small Markdown corpus with one image."""
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    (root / "img" / "crop.png").write_bytes(png((10, 200, 10)))
+    (root / "crop.md").write_text(
+        "# Crop tool\n\nThe crop tool removes the borders of an image.\n\n"
+        "![The crop rectangle](img/crop.png)\n\nPress Enter to crop.\n"
+    )
+    (root / "blur.md").write_text(
+        "# Gaussian blur\n\nThe blur filter softens every pixel of the layer.\n"
+    )
+    (root / "layers.md").write_text(
+        "# Layers\n\nLayers are stacked like transparent sheets of paper.\n"
+    )
+
+
+def build(root: Path, out: Path, embedder=None, **kw):
+    from m2io.corpus import load_corpus
+
+    corpus = load_corpus(str(root))
+    return build_index(
+        corpus.documents,
+        out,
+        embedder=embedder or HashEmbedder(),
+        corpus_root=corpus.root,
+        progress=False,
+        **kw,
+    )
+
+
+@pytest.fixture
+def index_dir(tmp_path) -> Path:
+    write_corpus(tmp_path / "corpus")
+    build(tmp_path / "corpus", tmp_path / "idx")
+    return tmp_path / "idx"
+
+
+FOG = (
+    "# Fog filter\n\nThe fog filter draws clouds of mist over the zebra picture.\n\n"
+    "![The fog dialog with its turbulence slider](shots/fog.png)\n\n"
+    "Raise the turbulence to thicken the mist.\n"
+)
+
+
+def retrieve(index_dir: Path, query: str):
+    index = Index.open(index_dir, embedder=HashEmbedder())
+    return index, HybridRetriever(index, top_k=3).retrieve(query)
+
+
+# --- add_documents -------------------------------------------------------------------------------
+
+
+def test_added_documents_are_found_with_their_images_and_survive_reopening(index_dir):
+    before = Index.open(index_dir, embedder=HashEmbedder())
+    emb = HashEmbedder()
+    result = add_documents(
+        index_dir, [NewDocument("fog.md", FOG, {"shots/fog.png": png()})], text_embedder=emb
+    )
+    assert isinstance(result, AddResult)
+    assert result.doc_ids == ("added/fog.md",) and result.images == 1 and result.chunks >= 1
+    assert result.problems == ()
+
+    index, found = retrieve(index_dir, "fog turbulence mist zebra")
+    assert found.chunks[0].chunk.doc_id == "added/fog.md"
+    (cand,) = [c for c in found.candidates if c.doc_id == "added/fog.md"]
+    assert cand.image.caption.startswith("The fog dialog")
+    assert Path(cand.image.path).read_bytes() == png()
+    assert Path(cand.image.path).is_relative_to(index_dir.resolve() / "added")
+    # the old rows and vectors are kept as they were; only the new texts were embedded
+    assert index.chunks[: len(before.chunks)] == before.chunks
+    assert np.array_equal(
+        index.stored_vectors("chunks")[: len(before.chunks)], before.stored_vectors("chunks")
+    )
+    assert index.manifest.n_documents == before.manifest.n_documents + 1
+    assert emb.calls == 2  # the new chunks, then the new image: nothing old re-embedded
+    # the old corpus images still resolve inside the corpus
+    crop = [c for c in index.candidates if c.doc_id == "crop.md"][0]
+    assert Path(crop.image.path).is_relative_to((index_dir.parent / "corpus").resolve())
+
+
+def test_a_repeated_name_gets_a_new_id_and_bad_inputs_are_reported(index_dir):
+    first = add_documents(
+        index_dir,
+        [NewDocument("fog.md", FOG, {"shots/fog.png": png()})],
+        text_embedder=HashEmbedder(),
+    )
+    docs = [
+        NewDocument(
+            "fog.md",
+            FOG.replace("zebra", "giraffe"),
+            {
+                "shots/fog.png": b"<script>alert(1)</script> not a png",
+                "unused.png": png(),
+                "../escape.png": png(),
+            },
+        ),
+        NewDocument("../../etc/passwd.md", "# x\n\ntext", {}),
+        NewDocument("a\x00b.md", "# x\n\ntext", {}),
+        NewDocument("x" * 5000 + ".md", "# x\n\ntext", {}),
+        NewDocument("bad\udcff.md", "# x\n\ntext", {}),
+        NewDocument("notes.exe", "text", {}),
+        NewDocument("empty.md", "", {}),
+    ]
+    result = add_documents(index_dir, docs, text_embedder=HashEmbedder())
+    assert first.doc_ids == ("added/fog.md",)
+    assert result.doc_ids == ("added/fog-2.md",)
+    text = "\n".join(result.problems)
+    assert "fog.md: shots/fog.png: not an image" in text
+    assert "fog.md: unused.png: not used by the document" in text
+    assert "fog.md: ../escape.png: the path leads outside" in text
+    assert "fog.md: shots/fog.png: missing" in text  # referenced, never stored
+    assert "'../../etc/passwd.md': the name must be a file name" in text
+    assert "control characters" in text and "longer than 200" in text
+    assert "not valid UTF-8" in text and "unsupported file type" in text
+    assert "empty.md: no text or images" in text
+    files = sorted(p.relative_to(index_dir).as_posix() for p in index_dir.rglob("*") if p.is_file())
+    added = [f for f in files if f.startswith("added/")]
+    assert added == ["added/fog-2.md/fog.md", "added/fog.md/fog.md", "added/fog.md/shots/fog.png"]
+    assert not list(index_dir.parent.glob("escape.png")) and not (index_dir / "escape.png").exists()
+    index, found = retrieve(index_dir, "giraffe mist")
+    assert found.chunks[0].chunk.doc_id == "added/fog-2.md"
+    assert not [c for c in index.candidates if c.doc_id == "added/fog-2.md"]
+
+
+def test_a_request_that_adds_nothing_is_a_value_error_and_changes_nothing(index_dir):
+    before = (index_dir / "manifest.json").read_text()
+    with pytest.raises(ValueError, match="nothing to add"):
+        add_documents(index_dir, [], text_embedder=HashEmbedder())
+    with pytest.raises(ValueError, match=r"nothing was added: '\.\./x\.md': the name"):
+        add_documents(
+            index_dir, [NewDocument("../x.md", "# x\n\ntext", {})], text_embedder=HashEmbedder()
+        )
+    with pytest.raises(ValueError, match="mix two models"):
+        add_documents(
+            index_dir,
+            [NewDocument("x.md", "# x\n\ntext", {})],
+            text_embedder=HashEmbedder(name="other"),
+        )
+    assert (index_dir / "manifest.json").read_text() == before
+    assert sorted(p.name for p in index_dir.parent.iterdir()) == ["corpus", "idx"]
+
+
+def test_a_reader_that_has_the_index_open_keeps_working_during_updates(index_dir):
+    reader = Index.open(index_dir, embedder=HashEmbedder())
+    retriever = HybridRetriever(reader, top_k=3)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                got = retriever.retrieve("crop tool borders")
+                assert got.chunks[0].chunk.doc_id == "crop.md"
+                Index.open(index_dir, embedder=HashEmbedder())  # a fresh reader opens a whole index
+            except BaseException as err:  # reported below
+                errors.append(err)
+                return
+
+    t = threading.Thread(target=ask)
+    t.start()
+    try:
+        for k in range(5):
+            add_documents(
+                index_dir,
+                [NewDocument(f"n{k}.md", f"# Note {k}\n\nnote number {k} about zebras", {})],
+                text_embedder=HashEmbedder(),
+            )
+    finally:
+        stop.set()
+        t.join(20)
+    assert errors == []
+    assert Index.open(index_dir).manifest.n_documents == 3 + 5
+
+
+def test_a_crash_half_way_through_an_update_leaves_the_old_index(index_dir):
+    class Dies(HashEmbedder):
+        def encode(self, texts, **kw):
+            raise RuntimeError("killed mid-update")
+
+    before = {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()}
+    with pytest.raises(RuntimeError, match="killed"):
+        add_documents(
+            index_dir, [NewDocument("fog.md", FOG, {"shots/fog.png": png()})], text_embedder=Dies()
+        )
+    assert {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()} == before
+    assert not (index_dir / "added").exists()
+    assert sorted(p.name for p in index_dir.parent.iterdir()) == ["corpus", "idx"]
