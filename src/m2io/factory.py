@@ -4,19 +4,21 @@ Stage options are checked against the backend's keyword arguments before anythin
 typo is a one-line error naming the valid keys. The endpoint settings of the ``llm`` section
 (``SHARED_LLM_KEYS``: ``base_url``, ``api_key_env``, timeouts, retries) reach every stage that talks
 to a model and does not set its own: the OpenAI generator and the LLM inserter (whose ``model``
-also defaults to ``llm.model`` then). An LLM inserter that names a local model folder, or
-``backend: local``, stays local.
+also defaults to ``llm.model`` then). Whether a stage's model is an endpoint or a local model is
+decided by :func:`m2io.llm.models.choose_backend` (a local one gets no endpoint settings), the
+same rule :func:`m2io.llm.models.make_chat_model` follows when it builds the model.
 """
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from m2io.config import SHARED_LLM_KEYS, PipelineConfig, StageConfig, check_llm_key
 from m2io.generators.base import GENERATORS
 from m2io.inserters.base import INSERTERS
+from m2io.llm.base import ChatModel
+from m2io.llm.models import BACKENDS, ChatModelSpec, choose_backend, make_chat_model
 from m2io.mergers.base import MERGERS
 from m2io.retrievers.base import RETRIEVERS
 
@@ -68,12 +70,6 @@ def validate_config(cfg: PipelineConfig) -> None:
         check_options(stage, getattr(cfg, stage))
 
 
-def _local_model(model: Any) -> bool:
-    from m2io.llm.smollm2 import ALIASES
-
-    return isinstance(model, str) and (model.lower() in ALIASES or Path(model).exists())
-
-
 def stage_options(stage: str, cfg: PipelineConfig) -> dict[str, Any]:
     """The stage's options with the shared ``llm`` endpoint settings it takes and lacks."""
     sc: StageConfig = getattr(cfg, stage)
@@ -81,8 +77,10 @@ def stage_options(stage: str, cfg: PipelineConfig) -> dict[str, Any]:
     valid = accepted_options(_REGISTRIES[stage].get(sc.name)) or []
     if "base_url" not in valid:
         return options
-    if options.get("backend") == "local" or (
-        "base_url" not in options and _local_model(options.get("model"))
+    model, url, backend = options.get("model"), options.get("base_url"), options.get("backend")
+    # (a bad backend is left for the stage to reject with its own message)
+    if backend in (None, *BACKENDS) and choose_backend(model, url, backend, default="openai") == (
+        "local"
     ):
         return options  # a local model: endpoint settings do not apply
     for key in SHARED_LLM_KEYS:
@@ -117,25 +115,17 @@ def build_inserter(cfg: PipelineConfig) -> Any:
     return _create("inserter", cfg)
 
 
-def build_chat_client(llm: dict[str, Any]) -> Any:
-    """The single-shot model from the ``llm`` section: an endpoint client or a local model."""
-    llm = dict(llm)
+def build_chat_client(llm: dict[str, Any]) -> ChatModel:
+    """The single-shot model from the ``llm`` section: an endpoint client or a local model
+    (:func:`m2io.llm.models.make_chat_model`; ``backend`` defaults to ``openai`` unless ``model``
+    names a local model)."""
     for key in llm:
         check_llm_key(key)
-    llm.pop("max_tokens", None)
-    backend = llm.pop("backend", "openai")
-    if backend == "openai":
-        from m2io.llm.client import ChatClient
-
-        for key in ("device", "dtype", "num_threads", "max_input_tokens", "trust_remote_code"):
-            llm.pop(key, None)
-        return ChatClient(**llm)
-    if backend == "local":  # a transformers model in-process, e.g. model: smollm2-135m
-        from m2io.llm.local import LocalChatModel
-
-        keep = ("model", "device", "dtype", "num_threads", "max_input_tokens", "trust_remote_code")
-        return LocalChatModel(**{k: v for k, v in llm.items() if k in keep})
-    raise ValueError(f"llm.backend must be 'openai' or 'local', got {backend!r}")
+    options = {k: v for k, v in llm.items() if k != "max_tokens"}
+    try:
+        return make_chat_model(ChatModelSpec(**options))
+    except ValueError as err:  # "backend must be ..." → "llm.backend must be ..."
+        raise ValueError(f"llm.{err}") from err
 
 
 def build_pipeline(cfg: PipelineConfig) -> Any:

@@ -13,9 +13,11 @@ import time
 from dataclasses import fields, replace
 
 from m2io.generators.base import Generator
+from m2io.generators.extractive import ExtractiveGenerator
 from m2io.generators.prompts import CITE, candidate_block, cited, cites_before_stop, context_block
 from m2io.inserters.base import Inserter
-from m2io.llm.client import ChatClient, LLMError
+from m2io.inserters.rule import RuleInserter
+from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger
@@ -82,8 +84,8 @@ class SingleShotPipeline:
 
     Args:
         retriever: Any :class:`~m2io.retrievers.base.Retriever`.
-        client: An OpenAI-compatible :class:`~m2io.llm.client.ChatClient` (or anything with
-            its ``chat`` method, e.g. a local model).
+        client: Any :class:`~m2io.llm.base.ChatModel`: an OpenAI-compatible endpoint, a local
+            model (:func:`m2io.llm.models.make_chat_model` builds either).
         merger: Builds the final segments (default merger).
         max_tokens: Answer length cap.
         fallback_generator: Text stage of the fallback (default: extractive).
@@ -93,7 +95,7 @@ class SingleShotPipeline:
     def __init__(
         self,
         retriever: Retriever,
-        client: ChatClient,
+        client: ChatModel,
         merger: Merger | None = None,
         *,
         max_tokens: int = 500,
@@ -110,16 +112,12 @@ class SingleShotPipeline:
     @property
     def fallback_generator(self) -> Generator:
         if self._fallback_generator is None:
-            from m2io.generators.extractive import ExtractiveGenerator
-
             self._fallback_generator = ExtractiveGenerator()
         return self._fallback_generator
 
     @property
     def fallback_inserter(self) -> Inserter:
         if self._fallback_inserter is None:
-            from m2io.inserters.rule import RuleInserter
-
             self._fallback_inserter = RuleInserter()
         return self._fallback_inserter
 
@@ -144,8 +142,8 @@ class SingleShotPipeline:
         else:
             sentences, slots, problems = parse_inline(result.text, retrieval.candidates)
             if sentences:
-                notes = [f"single-shot: {n}" for n in getattr(result, "notes", ())]
-                if getattr(result, "finish_reason", None) == "length":
+                notes = [f"single-shot: {n}" for n in result.notes]
+                if result.truncated:
                     notes.append(f"single-shot: answer {TRUNCATED} ({self.max_tokens})")
                 notes.extend(f"single-shot: {p}" for p in problems)
                 answer = TextAnswer(

@@ -2,16 +2,17 @@
 
 Same prompt as the OpenAI generator (:mod:`m2io.generators.prompts`: numbered excerpts, ``[n]``
 citations read back into each sentence's source), run in-process through
-:class:`~m2io.llm.local.LocalChatModel`. Registered as generator ``"local"``::
+:class:`~m2io.llm.local.LocalChatModel` (loaded on the first question). Registered as generator
+``"local"``::
 
     generator: {name: local, model: smollm2-135m, max_tokens: 200}
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from m2io.generators.prompts import chat_answer
+from m2io.llm.base import ChatModel
+from m2io.llm.models import ChatModelSpec, make_chat_model
 from m2io.types import Retrieval, TextAnswer
 
 
@@ -25,7 +26,7 @@ class LocalGenerator:
         max_tokens: Answer length cap.
         max_context_chars: Excerpt text kept in the prompt (small models have short contexts).
         num_threads: CPU threads for torch (process-wide).
-        client: A ready chat backend (anything with ``.chat``); overrides ``model``.
+        client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides ``model``.
 
     Example:
         >>> gen = LocalGenerator(model="smollm2-135m")
@@ -41,7 +42,7 @@ class LocalGenerator:
         max_tokens: int = 300,
         max_context_chars: int = 4000,
         num_threads: int | None = None,
-        client: Any | None = None,
+        client: ChatModel | None = None,
     ) -> None:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
@@ -53,18 +54,8 @@ class LocalGenerator:
         self.max_tokens = max_tokens
         self.max_context_chars = max_context_chars
         self.num_threads = num_threads
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        """The local chat model, loaded on first use."""
-        if self._client is None:
-            from m2io.llm.local import LocalChatModel
-
-            self._client = LocalChatModel(
-                self.model, device=self.device, num_threads=self.num_threads
-            )
-        return self._client
+        spec = ChatModelSpec(model=model, backend="local", device=device, num_threads=num_threads)
+        self.client: ChatModel = client or make_chat_model(spec, lazy=True)
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
         return chat_answer(

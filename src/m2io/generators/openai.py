@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from m2io.generators.prompts import attribute, chat_answer
-from m2io.llm.client import ChatClient
+from m2io.llm.base import ChatModel
+from m2io.llm.models import ChatModelSpec, make_chat_model
 from m2io.types import Retrieval, TextAnswer
 
 __all__ = ["OpenAIGenerator", "attribute"]
@@ -22,7 +23,8 @@ class OpenAIGenerator:
         deadline: Seconds for the whole call, retries included (``timeout`` is its older name).
         max_retries: Extra attempts after a connection failure or HTTP 429/503 (a request the
             server may still be computing is never sent again).
-        client: A ready chat client; overrides the endpoint arguments.
+        client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides the
+            endpoint arguments.
 
     The model sees the assembled context as excerpts numbered ``[1]..[n]`` (title and section
     named) and is told to cite them; each ``[n]`` is stripped from the answer and becomes the
@@ -46,16 +48,18 @@ class OpenAIGenerator:
         deadline: float = 120.0,
         timeout: float | None = None,
         max_retries: int = 2,
-        client: ChatClient | None = None,
+        client: ChatModel | None = None,
     ) -> None:
-        self.client = client or ChatClient(
-            base_url=base_url,
+        spec = ChatModelSpec(
             model=model,
+            backend="openai",
+            base_url=base_url,
             api_key_env=api_key_env,
             max_retries=max_retries,
             idle_timeout=idle_timeout,
             deadline=timeout if timeout is not None else deadline,
         )
+        self.client: ChatModel = client or make_chat_model(spec)
         self.temperature = temperature
         self.max_tokens = max_tokens
 

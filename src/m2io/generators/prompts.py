@@ -8,8 +8,9 @@ and gains the chunk's :class:`~m2io.types.Source`; an uncited sentence gets no s
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from m2io.generators.extractive import ExtractiveGenerator, terms
+from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.text import split_sentences
 from m2io.types import Candidate, Retrieval, Sentence, Source, TextAnswer, Usage
@@ -67,8 +68,6 @@ def candidate_block(candidates: tuple[Candidate, ...], *, with_context: bool = T
 
 def attribute(sentence: str, retrieval: Retrieval) -> str | None:
     """The retrieved chunk sharing most content words with ``sentence`` (None if none share any)."""
-    from m2io.generators.extractive import terms
-
     words = set(terms(sentence))
     best, best_overlap = None, 0
     for rc in retrieval.chunks:
@@ -112,7 +111,7 @@ def cited(sentence: str, retrieval: Retrieval) -> Sentence:
 
 
 def chat_answer(
-    client: Any,
+    client: ChatModel,
     question: str,
     retrieval: Retrieval,
     *,
@@ -123,14 +122,11 @@ def chat_answer(
 ) -> TextAnswer:
     """One chat call over the excerpts, split into attributed sentences.
 
-    Any object with ``chat(messages, temperature=, max_tokens=)`` works (the OpenAI client, a local
-    model). If the call fails or the reply is empty, the extractive answer is returned with a note
+    ``client`` is any :class:`~m2io.llm.base.ChatModel` (an endpoint, a local model). If the call fails or the reply is empty, the extractive answer is returned with a note
     ``"<label> generator failed (…); fell back to the extractive answer"``, so the answer text is
     never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
     :mod:`m2io.llm.notes` for the phrases the evaluation counts).
     """
-    from m2io.llm.client import LLMError
-
     excerpts = context_block(retrieval, max_chars=max_context_chars)
     messages = [
         {"role": "system", "content": SYSTEM},
@@ -144,8 +140,8 @@ def chat_answer(
     if not text:
         why = "it returned an empty answer"
         return _extractive_fallback(question, retrieval, label, why, result.usage)
-    notes = [f"{label} generator: {n}" for n in getattr(result, "notes", ())]
-    if getattr(result, "finish_reason", None) == "length":
+    notes = [f"{label} generator: {n}" for n in result.notes]
+    if result.truncated:
         notes.append(f"{label} generator: answer {TRUNCATED} ({max_tokens})")
     sentences = tuple(cited(s, retrieval) for s in split_cited(text))
     return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
@@ -155,8 +151,6 @@ def _extractive_fallback(
     question: str, retrieval: Retrieval, label: str, why: str, usage: Usage | None = None
 ) -> TextAnswer:
     """The extractive answer, with a note saying why; ``usage``: tokens the failed call spent."""
-    from m2io.generators.extractive import ExtractiveGenerator
-
     fallback = ExtractiveGenerator().generate(question, retrieval)
     note = f"{label} generator failed ({why}); {FELL_BACK} to the extractive answer"
     return TextAnswer(

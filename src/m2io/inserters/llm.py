@@ -1,10 +1,10 @@
 """The paper's image inserter: an (M)LLM reads the numbered answer and the candidates and answers
 ``<think>…</think><answer>{"<img2>": 1}</answer>`` (M2IO-R1, arXiv 2508.06328).
 
-Backends: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, OpenAI) through
-:class:`~m2io.llm.client.ChatClient`, or a local ``transformers`` model through
-:class:`~m2io.llm.local.LocalChatModel` — including a folder written by ``m2io train sft`` /
-``m2io train grpo``. The output is read by the shared protocol parser
+Backends: any :class:`~m2io.llm.base.ChatModel` — an OpenAI-compatible endpoint (vLLM, Ollama,
+llama.cpp server, OpenAI) or a local ``transformers`` model, including a folder written by
+``m2io train sft`` / ``m2io train grpo``; :func:`m2io.llm.models.make_chat_model` picks which from
+the arguments (see docs/design.md, "The spine"). The output is read by the shared protocol parser
 (:func:`m2io.rewards.parse_placement_output`), the same one the GRPO format reward uses.
 
 A format error or a backend failure never loses the answer: the placement comes from the
@@ -17,8 +17,9 @@ raw reply (or what it streamed before a timeout) is kept in ``Placement.raw`` ei
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Literal
 
+from m2io.inserters.base import INSERTERS, Inserter
 from m2io.inserters.prompt import (
     build_inserter_messages,
     candidate_pairs,
@@ -26,14 +27,13 @@ from m2io.inserters.prompt import (
     load_images,
     to_openai_content,
 )
-from m2io.llm.client import ChatClient, ChatResult, LLMError
+from m2io.llm.base import ChatModel, LLMError, Message
+from m2io.llm.models import ChatModelSpec, make_chat_model
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.rewards import parse_placement_output
 from m2io.types import Candidate, Placement, Slot, TextAnswer, Usage
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("openai", "local")
 
 
 class LLMInserter:
@@ -43,7 +43,8 @@ class LLMInserter:
         model: Model name on the endpoint (openai backend) or a local model folder / hub id /
             ``"smollm2-135m"`` (local backend).
         base_url: OpenAI-compatible endpoint root (``…/v1``); giving it selects the openai backend.
-        backend: ``"openai"`` or ``"local"``; default: openai if ``base_url`` is given, else local.
+        backend: ``"openai"`` or ``"local"``; default: openai if ``base_url`` is given, else local
+            (:func:`m2io.llm.models.choose_backend`).
         with_images: Show the model the candidates' pixels (vision models only): data-URI
             ``image_url`` parts for openai, PIL images for a local VL model.
         with_context: Show each candidate's source context next to its caption, when known.
@@ -60,8 +61,8 @@ class LLMInserter:
             ``deadline``).
         device: For the local backend (``"auto"``, ``"cpu"``, ``"cuda"``).
         num_threads: For the local backend on CPU: torch threads (process-wide).
-        client: A ready chat client (anything with ``.chat(messages, temperature, max_tokens)``);
-            overrides ``model``/``base_url``/``backend``.
+        client: A ready :class:`~m2io.llm.base.ChatModel`; overrides ``model``/``base_url``
+            (``backend`` still says how images are sent: data URIs for openai, PIL otherwise).
 
     Example:
         >>> ins = LLMInserter(model="Qwen/Qwen2.5-VL-3B-Instruct",
@@ -89,12 +90,19 @@ class LLMInserter:
         max_retries: int = 1,
         device: str = "auto",
         num_threads: int | None = None,
-        client: Any | None = None,
+        client: ChatModel | None = None,
     ) -> None:
-        if backend is None:
-            backend = "openai" if base_url else "local"
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        spec = ChatModelSpec(
+            model=model or "",
+            backend=backend,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            max_retries=max_retries,
+            idle_timeout=idle_timeout,
+            deadline=timeout if timeout is not None else deadline,
+            device=device,
+            num_threads=num_threads,
+        )
         if client is None and not model:
             raise ValueError(
                 "LLMInserter needs model= (a name on the endpoint, a local model folder, or "
@@ -104,15 +112,13 @@ class LLMInserter:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-        from m2io.inserters.base import INSERTERS
-
         if fallback == "llm":
             raise ValueError("fallback cannot be 'llm' itself")
         self._fallback_cls = INSERTERS.get(fallback)  # fails early on an unknown name
         self.fallback_name = fallback
-        self._fallback: Any = None
+        self._fallback: Inserter | None = None
         self.model = model
-        self.backend = backend
+        self.backend = spec.backend_for("local")
         self.with_images = with_images
         self.with_context = with_context
         self.temperature = temperature
@@ -120,37 +126,16 @@ class LLMInserter:
         self.repair = repair
         self.device = device
         self.num_threads = num_threads
-        self._client = client
-        if client is None and backend == "openai":
-            self._client = ChatClient(
-                base_url=base_url,
-                model=model or "",
-                api_key_env=api_key_env,
-                max_retries=max_retries,
-                idle_timeout=idle_timeout,
-                deadline=timeout if timeout is not None else deadline,
-            )
+        # a local model loads on the first answer
+        self.client: ChatModel = client or make_chat_model(spec, default="local", lazy=True)
 
     @property
-    def client(self) -> Any:
-        """The chat backend; a local model is loaded on first use."""
-        if self._client is None:
-            from m2io.llm.local import LocalChatModel
-
-            self._client = LocalChatModel(
-                str(self.model), device=self.device, num_threads=self.num_threads
-            )
-        return self._client
-
-    @property
-    def fallback(self) -> Any:
+    def fallback(self) -> Inserter:
         if self._fallback is None:
             self._fallback = self._fallback_cls()
         return self._fallback
 
-    def messages(
-        self, answer: TextAnswer, candidates: tuple[Candidate, ...]
-    ) -> list[dict[str, Any]]:
+    def messages(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> list[Message]:
         """The chat messages sent for this answer (see :mod:`m2io.inserters.prompt`)."""
         images = load_images(candidates) if self.with_images else None
         msgs = build_inserter_messages(
@@ -168,7 +153,7 @@ class LLMInserter:
         if not answer.sentences or not candidates:
             return Placement()
         try:
-            result: ChatResult = self.client.chat(
+            result = self.client.chat(
                 self.messages(answer, candidates),
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
@@ -179,12 +164,12 @@ class LLMInserter:
                 answer,
                 candidates,
                 f"llm inserter: backend failed ({err})",
-                raw=getattr(err, "partial", "") or None,
+                raw=err.partial or None,
             )
         tags = candidate_tags(len(candidates))
         parsed = parse_placement_output(result.text, tags, len(answer.sentences))
-        notes = tuple(f"llm inserter: {n}" for n in getattr(result, "notes", ()))
-        if getattr(result, "finish_reason", None) == "length":
+        notes = tuple(f"llm inserter: {n}" for n in result.notes)
+        if result.truncated:
             notes += (f"llm inserter: reply {TRUNCATED} ({self.max_tokens})",)
         notes += tuple(f"llm inserter format: {e}" for e in parsed.errors)
         usable = parsed.format_ok or (self.repair and bool(parsed.mapping))

@@ -1,4 +1,4 @@
-"""The image inserter's prompt (SPEC "The inserter protocol").
+"""The image inserter's prompt (docs/design.md, "The spine": the inserter protocol).
 
 One builder serves inference (:class:`~m2io.inserters.llm.LLMInserter`) and training data
 (:mod:`m2io.training.data`), so a trained model sees at run time exactly the prompt it was trained
@@ -27,6 +27,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from PIL import Image
+
+from m2io.llm.base import Message
 from m2io.types import Candidate
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,7 @@ def build_inserter_messages(
     with_context: bool = True,
     images: Sequence[Any | None] | None = None,
     system: str = SYSTEM,
-) -> list[dict[str, Any]]:
+) -> list[Message]:
     """Chat messages for one inserter call.
 
     Args:
@@ -140,8 +143,6 @@ def load_images(candidates: Sequence[Candidate], *, max_side: int = 768) -> list
 
     Only local files are read (``ImageRef.path``); a URL-only image gets None.
     """
-    from PIL import Image
-
     out: list[Any | None] = []
     for c in candidates:
         if not c.image.path:
@@ -167,7 +168,7 @@ def data_uri(image: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def to_openai_content(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_openai_content(messages: list[dict[str, Any]]) -> list[Message]:
     """Messages with ``{"type": "image", "image": PIL}`` parts turned into ``image_url`` parts."""
     out = []
     for m in messages:

@@ -4,7 +4,7 @@ Only the ``/chat/completions`` route is used, over ``httpx``, so any server that
 wire protocol works. Every call streams (``stream: true``, server-sent events, usage asked for with
 ``stream_options``); a server that ignores streaming and answers with one JSON body works too.
 
-Every call is bounded (SPEC's "every network call has a deadline"):
+Every call is bounded (docs/design.md, "Hostile input", rule 6: every network call has a deadline):
 
 - ``idle_timeout``: the longest wait for the next bytes (headers or a chunk);
 - ``deadline``: the whole call, retries included, measured on a monotonic clock in the streaming
@@ -34,47 +34,16 @@ from typing import Any
 
 import httpx
 
+from m2io.llm.base import ChatResult, LLMError, Message
 from m2io.types import Usage
+
+__all__ = ["ChatClient", "ChatResult", "LLMError"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = (429, 503)
 MAX_BODY_BYTES = 16 * 1024 * 1024
-
-
-class LLMError(RuntimeError):
-    """The endpoint could not be reached, timed out, or answered something unusable.
-
-    Attributes:
-        partial: Text the model had streamed before the failure (kept for the record).
-        timed_out: True when the idle timeout or the deadline ended the call.
-    """
-
-    def __init__(self, message: str, *, partial: str = "", timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.partial = partial
-        self.timed_out = timed_out
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """One reply: its text, token usage, the model that wrote it and how it ended.
-
-    ``finish_reason`` is the server's (``"stop"``, ``"length"``, ...) or None when not reported;
-    ``notes`` lists what went wrong on the way without losing the reply (retries, odd usage).
-    """
-
-    text: str
-    usage: Usage
-    model: str
-    finish_reason: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def truncated(self) -> bool:
-        """True when the reply stopped at ``max_tokens``."""
-        return self.finish_reason == "length"
 
 
 class _Retryable(Exception):
@@ -140,7 +109,7 @@ class ChatClient:
 
     def chat(
         self,
-        messages: list[dict[str, Any]],
+        messages: list[Message],
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,

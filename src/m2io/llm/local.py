@@ -1,4 +1,4 @@
-"""A local ``transformers`` chat backend with :class:`~m2io.llm.client.ChatClient`'s interface.
+"""A local ``transformers`` chat backend: a :class:`~m2io.llm.base.ChatModel` in-process.
 
 ``LocalChatModel(model).chat(messages, temperature=..., max_tokens=...) -> ChatResult`` runs the
 model in-process, so every stage that takes a chat client (LLM inserter, local generator) works
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from m2io.llm.client import ChatResult, LLMError
+from m2io.llm.base import ChatResult, LLMError, Message
 from m2io.registry import require
 from m2io.types import Usage
 
@@ -134,7 +134,7 @@ class LocalChatModel:
                     self.path, trust_remote_code=trust_remote_code
                 )
                 model = tf.AutoModelForCausalLM.from_pretrained(self.path, **kwargs)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # no weights / no usable tokenizer in the folder
             raise LLMError(
                 f"cannot load local model {self.name!r} from {self.path!r}: {err} (a hub id "
                 "needs the hub or its cache; a folder needs config.json and weights)"
@@ -187,7 +187,7 @@ class LocalChatModel:
 
     def chat(
         self,
-        messages: list[dict[str, Any]],
+        messages: list[Message],
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,

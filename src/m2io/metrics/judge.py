@@ -1,7 +1,7 @@
 """Optional LLM-judge of multimodal answers, on MRAMG-Bench's scales (arXiv 2502.04176).
 
-Any OpenAI-compatible endpoint works (through :class:`m2io.llm.client.ChatClient`, or any object
-with its ``.chat`` method); the judge always samples at temperature 0. One request per answer
+Any :class:`~m2io.llm.base.ChatModel` works (an OpenAI-compatible endpoint by default, a local
+model, a scripted fake); the judge always samples at temperature 0. One request per answer
 asks for four ratings, reported ×100:
 
 - ``image_relevance``, ``image_effectiveness``, ``overall_quality``: 1–5, reported as score/5×100;
@@ -19,9 +19,7 @@ that cannot be read is re-asked once (saying what was wrong); every unreadable r
 
 Example (needs a running endpoint)::
 
-    from m2io.llm.client import ChatClient
-
-    judge = LLMJudge(ChatClient(base_url="http://localhost:8000/v1", model="qwen2.5-7b"))
+    judge = LLMJudge(base_url="http://localhost:8000/v1", model="qwen2.5-7b")
     result = judge.score([JudgeItem("How do I crop?", "Use the Crop tool.", "Select Crop ...")])
     result.aggregate["overall_quality"], result.parse_failures
 """
@@ -35,8 +33,10 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from m2io.llm.base import ChatModel, LLMError, Message
+from m2io.llm.models import ChatModelSpec, make_chat_model
 from m2io.metrics import MetricResult
 from m2io.text import PIC
 from m2io.types import ImageRef, ImageSegment, MultimodalAnswer, TextSegment, Usage
@@ -74,18 +74,6 @@ _FORMAT_NO_IMAGES = (
     '{"image_relevance": null, "image_effectiveness": null, "image_position": {}, '
     '"overall_quality": <1-5>}'
 )
-
-
-class ChatLike(Protocol):
-    """Anything with :meth:`m2io.llm.client.ChatClient.chat`'s signature."""
-
-    def chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -145,7 +133,7 @@ class JudgeParseError(ValueError):
     """The judge's reply is not the JSON object asked for."""
 
 
-def build_messages(item: JudgeItem) -> list[dict[str, str]]:
+def build_messages(item: JudgeItem) -> list[Message]:
     """The judge's chat messages for one item."""
     if item.images:
         listing = "\n".join(f"- {image_placeholder(im.image_id, im.caption)}" for im in item.images)
@@ -218,9 +206,9 @@ class LLMJudge:
     """Rates answers with an LLM on MRAMG-Bench's judge scales (temperature 0).
 
     Args:
-        client: Any object with ``.chat(messages, *, temperature, max_tokens)`` returning an
-            object with ``.text`` and ``.usage``; ``None`` builds a
-            :class:`~m2io.llm.client.ChatClient` from ``base_url`` and ``model``.
+        client: Any :class:`~m2io.llm.base.ChatModel`; ``None`` builds one from ``base_url``
+            and ``model`` (an OpenAI-compatible endpoint unless ``model`` names a local model:
+            :func:`m2io.llm.models.make_chat_model`).
         base_url: Endpoint root for the default client (e.g. ``http://localhost:8000/v1``).
         model: Judge model name for the default client.
         max_tokens: Reply length limit.
@@ -234,7 +222,7 @@ class LLMJudge:
 
     def __init__(
         self,
-        client: ChatLike | None = None,
+        client: ChatModel | None = None,
         *,
         base_url: str | None = None,
         model: str = "gpt-4o-mini",
@@ -246,21 +234,16 @@ class LLMJudge:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         if client is None:
-            from m2io.llm.client import ChatClient
-
-            client = ChatClient(base_url=base_url, model=model)
-        self.client = client
+            client = make_chat_model(ChatModelSpec(model=model, base_url=base_url))
+        self.client: ChatModel = client
         self.max_tokens = max_tokens
         self.workers = workers
 
-    def _ask(self, messages: list[dict[str, str]]) -> tuple[str, Usage]:
+    def _ask(self, messages: list[Message]) -> tuple[str, Usage]:
         reply = self.client.chat(messages, temperature=0.0, max_tokens=self.max_tokens)
-        usage = getattr(reply, "usage", None)
-        return str(reply.text), usage if isinstance(usage, Usage) else Usage()
+        return reply.text, reply.usage
 
     def _judge_one(self, item: JudgeItem) -> _Outcome:
-        from m2io.llm.client import LLMError
-
         messages = build_messages(item)
         usage, failures = Usage(), 0
         try:
@@ -290,7 +273,7 @@ class LLMJudge:
         """Judge a batch; see the module docstring for the keys and the edge cases.
 
         Raises:
-            m2io.llm.client.LLMError: When every request failed (endpoint down or misconfigured).
+            m2io.llm.base.LLMError: When every request failed (endpoint down or misconfigured).
         """
         if self.workers == 1:
             outcomes = [self._judge_one(it) for it in items]
@@ -318,7 +301,7 @@ class LLMJudge:
 
 
 def judge_answers(
-    items: Sequence[JudgeItem], client: ChatLike | None = None, **kwargs: Any
+    items: Sequence[JudgeItem], client: ChatModel | None = None, **kwargs: Any
 ) -> JudgeResult:
     """One-call form of ``LLMJudge(client, **kwargs).score(items)``."""
     return LLMJudge(client, **kwargs).score(items)
