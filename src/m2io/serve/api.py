@@ -119,8 +119,8 @@ def image(image_id: str, request: Request, svc: ServiceDep) -> Response:
     """An image of the index by its id; only ids the index holds, type from the file's bytes."""
     require_key_or_signature(request, image_id)
     snapshot = svc.state.snapshot
-    recorded = snapshot.images.get(image_id)
-    body = read_image(recorded, snapshot.root) if recorded is not None else None
+    found = snapshot.images.get(image_id)
+    body = read_image(*found) if found is not None else None
     if body is None:
         raise HTTPException(status_code=404, detail=_NO_IMAGE)
     return _file_response(body, request, max_age=3600)

@@ -83,19 +83,26 @@ class BodyLimit:
             await self._refuse(send, limit)
             return
         seen = 0
-        started = False
+        started = over = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    over = True
                     raise _TooLarge
             return message
 
         async def watched(message: Message) -> None:
+            # the app may catch _TooLarge and answer 400: whatever it answers becomes the 413
             nonlocal started
+            if over:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send, limit)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

@@ -49,10 +49,9 @@ def _etag(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def read_image(recorded: str, root: Path | None) -> FileBody | None:
-    """The image the index recorded at ``recorded``, or None when it must not be sent."""
-    if root is None:
-        return None
+def read_image(recorded: str, root: Path) -> FileBody | None:
+    """The image the index recorded at ``recorded`` (inside ``root``), or None when it must not
+    be sent."""
     real = confine(recorded, root)
     if real is None or real.suffix.lower() in UNSUPPORTED_SUFFIXES:
         return None

@@ -25,7 +25,7 @@ from m2io.generators.base import GENERATORS
 from m2io.index.store import Index
 from m2io.inserters.base import INSERTERS
 from m2io.pipeline import Pipeline
-from m2io.safety import remote_image_url
+from m2io.safety import is_inside, remote_image_url
 from m2io.types import Retrieval
 
 log = logging.getLogger(__name__)
@@ -48,31 +48,38 @@ class Snapshot:
 
     Attributes:
         pipeline: Anything with ``run(question) -> MultimodalAnswer``.
-        root: The corpus root every served file must lie in (None: nothing is served).
-        images: Image id → the path the index recorded (inside ``root`` when opened).
+        root: The corpus root every served source file must lie in (None: none is served).
+        images: Image id → (the path the index recorded, the folder it must lie in: the corpus
+            root, or the index's folder of added documents for an image uploaded later).
         sources: Document id → its source file, relative to ``root``.
     """
 
     pipeline: Any
     root: Path | None = None
-    images: Mapping[str, str] = field(default_factory=dict)
+    images: Mapping[str, tuple[str, Path]] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pipeline: Any) -> Snapshot:
         index = index_of(pipeline)
-        if index is None or index.corpus_root is None:
+        if index is None:
             return cls(pipeline)
-        images: dict[str, str] = {}
+        root = Path(index.corpus_root) if index.corpus_root is not None else None
+        added = getattr(index, "added_root", None)
+        images: dict[str, tuple[str, Path]] = {}
         for cand in index.candidates:
-            if cand.image.path and cand.image_id not in images:
-                images[cand.image_id] = cand.image.path
+            path = cand.image.path
+            if not path or cand.image_id in images:
+                continue
+            base = Path(added) if added is not None and is_inside(path, added) else root
+            if base is not None:
+                images[cand.image_id] = (path, base)
         sources: dict[str, str] = {}
-        for chunk in index.chunks:
+        for chunk in index.chunks if root is not None else ():
             loc = chunk.source.location if chunk.source is not None else ""
             if loc and chunk.doc_id not in sources and remote_image_url(loc) is None:
                 sources[chunk.doc_id] = loc.partition("#")[0]
-        return cls(pipeline, Path(index.corpus_root), images, sources)
+        return cls(pipeline, root, images, sources)
 
     def counts(self) -> tuple[int, int, int]:
         """(documents, chunks, images) of the index, zeros when there is none."""
