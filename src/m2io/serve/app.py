@@ -199,6 +199,10 @@ def create_app(
     def docs_page() -> Response:
         return page("docs.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
         if name not in _PAGE_FILES:  # a fixed list: no request path reaches the file system

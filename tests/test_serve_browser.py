@@ -1,0 +1,210 @@
+"""The web page in headless Chromium (Debian's ``chromium``, driven by Playwright's Python package).
+
+It asks a question on the demo corpus and checks what a reader sees: the figures load, have a
+size, and sit between the sentences the API placed them after; a click opens one full size;
+sources and timings are listed. A malicious corpus (script tags, ``onerror`` attributes,
+``javascript:`` links, in text, captions and titles) must show as text and run nothing.
+
+``scripts/setup.sh`` installs both (``apt-get install chromium``, the ``dev`` extra); without
+them the tests are skipped with the reason. ``playwright install`` is not used: it downloads a
+browser build, and the machines have no internet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from test_serve_api import QUESTION, build_app, demo_copy, index_folder  # noqa: E402
+from test_serve_uvicorn import LiveServer  # noqa: E402
+
+from m2io.demo import corpus_path  # noqa: E402
+
+CHROMIUM = os.environ.get("M2IO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(
+        sync_playwright is None,
+        reason="Playwright's Python package is missing (pip install 'm2io[dev]')",
+    ),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, timeout=TIMEOUT_MS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory) -> Iterator[LiveServer]:
+    _, index = demo_copy(tmp_path_factory.mktemp("serve-browser"))
+    with LiveServer(build_app(index)) as server:
+        yield server
+
+
+def ask(browser, url: str, question: str):
+    """A fresh page at ``url`` that asked ``question``; the page and its console errors."""
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url + "/")
+    page.fill("#question", question)
+    page.click("#ask-button")
+    page.wait_for_selector("#answer p")
+    # polled from here: wait_for_function evaluates a string in the page, which the CSP forbids
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not page.evaluate("() => Array.from(document.images).every(i => i.complete)"):
+        assert time.monotonic() < deadline, "images did not finish loading"
+        page.wait_for_timeout(50)
+    return page, errors, dialogs
+
+
+def test_figures_render_inline_between_the_right_sentences(browser, demo_server):
+    page, errors, _ = ask(browser, demo_server.url, QUESTION)
+    figures = page.query_selector_all("#answer figure")
+    assert figures, "no figure in the answer"
+    layout = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#answer figure')).map(fig => {
+            const img = fig.querySelector('img');
+            const box = img.getBoundingClientRect();
+            const k = Number(fig.dataset.afterSentence);
+            const at = n => document.querySelector(`#answer [data-sentence="${n}"]`);
+            const before = at(k), after = at(k + 1);
+            return {
+                id: fig.dataset.imageId, k,
+                natural: img.naturalWidth, width: box.width, height: box.height,
+                top: box.top, bottom: box.bottom,
+                beforeBottom: before ? before.getBoundingClientRect().bottom : null,
+                afterTop: after ? after.getBoundingClientRect().top : null,
+                precedesBefore: before ? !!(before.compareDocumentPosition(fig) & 4) : null,
+                followsAfter: after ? !!(after.compareDocumentPosition(fig) & 2) : null,
+                caption: (fig.querySelector('figcaption') || {}).textContent || '',
+            };
+        })"""
+    )
+    for fig in layout:
+        assert fig["natural"] > 0, f"{fig['id']} did not load"
+        assert fig["width"] > 20 and fig["height"] > 20, fig
+        if fig["k"] > 0:  # below the sentence it follows
+            assert fig["precedesBefore"] and fig["top"] >= fig["beforeBottom"] - 1, fig
+        if fig["afterTop"] is not None:  # above the next sentence
+            assert fig["followsAfter"] and fig["bottom"] <= fig["afterTop"] + 1, fig
+        assert fig["caption"] and not fig["caption"].endswith(".png")
+    # the page shows what the API placed, in the same order
+    api = page.evaluate(
+        """async q => (await (await fetch('/v1/answer', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({question: q})}))
+            .json()).segments.filter(s => s.type === 'image')
+            .map(s => [s.image_id, s.after_sentence])""",
+        QUESTION,
+    )
+    assert [[f["id"], f["k"]] for f in layout] == api
+    sources = page.query_selector_all("#source-list li a")
+    assert sources and all(
+        a.get_attribute("href").startswith(demo_server.url + "/v1/sources/") for a in sources
+    )
+    assert page.query_selector_all("#timing-rows tr")
+    assert page.inner_text("#status").startswith("Answered")
+    # a click shows the figure full size
+    figures[0].query_selector("img").click()
+    page.wait_for_selector("#viewer[open]")
+    assert page.evaluate("document.getElementById('viewer-img').naturalWidth") > 0
+    page.click("#viewer-close")
+    assert not page.evaluate("document.getElementById('viewer').open")
+    assert errors == []  # no CSP violation, no script error
+    page.close()
+
+
+EVIL_MD = """# Clock <script>window.__xss = 1</script> repair
+
+The clock repair guide explains how to open a clock case <img src=x onerror="window.__xss=2"> safely.
+See [the clock manual](javascript:window.__xss=3) before you open the clock case.
+Type `<b>bold</b>` in the clock settings field &lt;script&gt;window.__xss=4&lt;/script&gt; now.
+
+![Clock face"><img src=x onerror="window.__xss=5">](clock.png "Clock <svg onload=window.__xss=6>")
+
+After opening the clock case, the clock hands can be removed with a clock key.
+"""
+EVIL_HTML = """<html><head><title>Clock &lt;img src=x onerror=window.__xss=7&gt; cleaning</title>
+</head><body><h1>Clock cleaning</h1>
+<p>To clean a clock, wipe the clock face gently.<script>window.__xss=8</script> The clock
+<a href="javascript:window.__xss=9">cleaning kit</a> helps.</p>
+<figure><img src="clock.png" alt="x" onerror="window.__xss=10">
+<figcaption>A clean clock &lt;iframe src=javascript:window.__xss=11&gt;</figcaption></figure>
+<p>Dry the clock case before closing the clock.</p></body></html>
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "shown"),
+    [
+        ("How do I open the clock case?", "<svg onload=window.__xss=6>"),
+        ("How do I clean a clock?", "<iframe src=javascript:window.__xss=11>"),
+    ],
+)
+def test_a_malicious_document_shows_as_text_and_runs_nothing(browser, tmp_path, question, shown):
+    corpus = tmp_path / "evil"
+    corpus.mkdir()
+    shutil.copy(corpus_path() / "images" / "clock.png", corpus / "clock.png")
+    (corpus / "evil.md").write_text(EVIL_MD)
+    (corpus / "evil.html").write_text(EVIL_HTML)
+    index = index_folder(corpus, tmp_path / "index")
+    with LiveServer(build_app(index)) as server:
+        page, errors, dialogs = ask(browser, server.url, question)
+        page.wait_for_timeout(300)  # give any injected handler time to fire
+        assert page.evaluate("window.__xss") is None
+        assert dialogs == []
+        live = page.evaluate(
+            """() => {
+                const scope = document.querySelectorAll('#answer *, #sources *, #notes *');
+                return {
+                    scripts: document.querySelectorAll('#answer script, #sources script').length,
+                    handlers: Array.from(scope).filter(e => Array.from(e.attributes)
+                        .some(a => a.name.startsWith('on'))).length,
+                    js: Array.from(document.querySelectorAll('a[href]'))
+                        .filter(a => !/^(https?:|#)/.test(a.getAttribute('href'))
+                                     && !a.getAttribute('href').startsWith('/')).length,
+                    frames: document.querySelectorAll('iframe, svg').length,
+                };
+            }"""
+        )
+        assert live == {"scripts": 0, "handlers": 0, "js": 0, "frames": 0}
+        assert shown in page.inner_text("#answer")  # the markup is visible as text
+        assert page.evaluate("document.querySelector('#answer figure img').naturalWidth") > 0
+        assert errors == []
+        page.close()
