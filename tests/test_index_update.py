@@ -4,6 +4,7 @@ without a rebuild, and incremental, resumable rebuilds."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def test_a_repeated_name_gets_a_new_id_and_bad_inputs_are_reported(index_dir):
     docs = [
         NewDocument(
             "fog.md",
-            FOG.replace("zebra", "giraffe"),
+            "# Giraffe\n\nA giraffe eats leaves from tall trees.\n\n![Fog](shots/fog.png)\n",
             {
                 "shots/fog.png": b"<script>alert(1)</script> not a png",
                 "unused.png": png(),
@@ -146,7 +147,7 @@ def test_a_repeated_name_gets_a_new_id_and_bad_inputs_are_reported(index_dir):
     added = [f for f in files if f.startswith("added/")]
     assert added == ["added/fog-2.md/fog.md", "added/fog.md/fog.md", "added/fog.md/shots/fog.png"]
     assert not list(index_dir.parent.glob("escape.png")) and not (index_dir / "escape.png").exists()
-    index, found = retrieve(index_dir, "giraffe mist")
+    index, found = retrieve(index_dir, "giraffe leaves trees")
     assert found.chunks[0].chunk.doc_id == "added/fog-2.md"
     assert not [c for c in index.candidates if c.doc_id == "added/fog-2.md"]
 
@@ -214,3 +215,128 @@ def test_a_crash_half_way_through_an_update_leaves_the_old_index(index_dir):
     assert {p.name: p.read_bytes() for p in index_dir.iterdir() if p.is_file()} == before
     assert not (index_dir / "added").exists()
     assert sorted(p.name for p in index_dir.parent.iterdir()) == ["corpus", "idx"]
+
+
+# --- incremental and resumable builds ------------------------------------------------------------
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, remembering every text it embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts, **kw):
+        self.texts.extend(texts)
+        return super().encode(texts, **kw)
+
+
+class DiesAfter(CountingEmbedder):
+    """Embeds ``n`` batches, then raises as if the process were killed."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def encode(self, texts, **kw):
+        if self.calls == self.n:
+            raise KeyboardInterrupt("killed half-way")
+        return super().encode(texts, **kw)
+
+
+def index_files(folder: Path) -> dict[str, bytes]:
+    """Every file of an index but its build time, for comparing two builds byte for byte."""
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+    manifest = json.loads(files.pop("manifest.json"))
+    manifest.pop("created")
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
+
+
+def update(root: Path, out: Path, embedder, **kw):
+    from m2io.corpus import load_corpus
+    from m2io.index.build import update_index
+
+    corpus = load_corpus(str(root))
+    return update_index(
+        corpus.documents, out, embedder=embedder, corpus_root=corpus.root, progress=False, **kw
+    )
+
+
+def test_a_rebuild_of_a_changed_corpus_embeds_only_what_changed_and_drops_deleted(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus)
+    first = update(corpus, out, CountingEmbedder())
+    assert (first.unchanged, first.embedded, first.removed) == (0, 3, 0)
+
+    (corpus / "blur.md").write_text("# Gaussian blur\n\nThe blur filter now has a radius slider.\n")
+    (corpus / "layers.md").unlink()
+    (corpus / "fog.md").write_text("# Fog\n\nThe fog filter adds mist.\n")
+    emb = CountingEmbedder()
+    report = update(corpus, out, emb)
+
+    assert (report.unchanged, report.embedded, report.removed) == (1, 2, 1)
+    assert report.summary() == "1 documents unchanged, 2 re-embedded, 1 removed"
+    assert emb.texts and all("crop" not in t.lower() for t in emb.texts)  # crop.md untouched
+    assert any("radius slider" in t for t in emb.texts)
+    index = Index.open(out, embedder=HashEmbedder())
+    assert set(index.doc_rows) == {"crop.md", "blur.md", "fog.md"}
+    # the same files as a build from scratch
+    fresh = tmp_path / "fresh"
+    update(corpus, fresh, HashEmbedder(), rebuild=True)
+    assert index_files(out) == index_files(fresh)
+
+    # nothing changed: nothing embedded; --rebuild embeds everything again
+    again = CountingEmbedder()
+    assert update(corpus, out, again).summary() == "3 documents unchanged, 0 re-embedded, 0 removed"
+    assert again.texts == []
+    forced = CountingEmbedder()
+    assert update(corpus, out, forced, rebuild=True).embedded == 3 and forced.texts
+
+
+def test_a_build_killed_half_way_resumes_to_the_uninterrupted_index(tmp_path):
+    corpus, out, whole = tmp_path / "corpus", tmp_path / "idx", tmp_path / "whole"
+    write_corpus(corpus)
+    for k in range(4):
+        (corpus / f"page{k}.md").write_text(
+            f"# Page {k}\n\n" + " ".join(f"Sentence {k}.{i} about tool {i}." for i in range(30))
+        )
+    update(corpus, whole, HashEmbedder(), max_words=20, checkpoint_every=2)
+    dying = DiesAfter(3)
+    with pytest.raises(KeyboardInterrupt):
+        update(corpus, out, dying, max_words=20, checkpoint_every=2)
+    assert not (out / "manifest.json").exists()  # no index yet, only checkpoints
+    assert len(list((out / ".m2io-work").rglob("*.npz"))) == 3
+
+    resumed = CountingEmbedder()
+    report = update(corpus, out, resumed, max_words=20, checkpoint_every=2)
+    assert set(resumed.texts).isdisjoint(dying.texts)  # nothing embedded twice
+    assert report.vectors_resumed == len(dying.texts) == 6
+    assert index_files(out).keys() == index_files(whole).keys()
+    for name, data in index_files(out).items():
+        if name != "manifest.json":
+            assert data == index_files(whole)[name], name
+    assert not (out / ".m2io-work").exists()  # checkpoints go once the build is in place
+    a, b = Index.open(out), Index.open(whole)
+    assert a.chunks == b.chunks and a.candidates == b.candidates
+    assert np.array_equal(a.stored_vectors("chunks"), b.stored_vectors("chunks"))
+
+
+def test_added_documents_survive_an_incremental_rebuild_without_being_embedded_again(index_dir):
+    add_documents(
+        index_dir,
+        [NewDocument("fog.md", FOG, {"shots/fog.png": png()})],
+        text_embedder=HashEmbedder(),
+    )
+    emb = CountingEmbedder()
+    report = update(index_dir.parent / "corpus", index_dir, emb)
+    assert emb.texts == [] and report.unchanged == 4 and report.removed == 0
+    index, found = retrieve(index_dir, "fog turbulence mist zebra")
+    assert found.chunks[0].chunk.doc_id == "added/fog.md"
+    (cand,) = [c for c in found.candidates if c.doc_id == "added/fog.md"]
+    assert Path(cand.image.path).read_bytes() == png()

@@ -3,6 +3,11 @@
 SOURCE is an MRAMG-Bench folder (``doc_<subset>.jsonl`` + ``IMAGE/``) or a folder of Markdown /
 HTML files with relative images. The index is built in a temporary folder and swapped in only
 when complete, so an interrupted build leaves the previous index usable.
+
+Builds are incremental: when INDEX_DIR already holds an index made with the same embedder, only
+new and changed chunks and images are embedded, deleted documents are removed, and a build that
+was killed resumes from its checkpoints (``--rebuild`` embeds everything again). It ends with
+"N documents unchanged, M re-embedded, K removed".
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--clip", metavar="MODEL", help="also embed pixels with a CLIP model id/path")
     p.add_argument("--max-words", type=int, default=180, help="chunk size limit in words")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="embed everything again instead of reusing the vectors of the index in --out",
+    )
 
 
 def load_source(source: str, fmt: str, subset: str | None):
@@ -50,7 +60,7 @@ def load_source(source: str, fmt: str, subset: str | None):
 def run(args: argparse.Namespace) -> int:
     from m2io.corpus.report import format_problems, problems_headline
     from m2io.embed.text import load_text_embedder
-    from m2io.index import build_index
+    from m2io.index.build import update_index
 
     quiet = getattr(args, "quiet", False)
     out = args.out or default_index_dir()
@@ -70,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         from m2io.embed.image import CLIPImageEmbedder
 
         image_embedder = CLIPImageEmbedder(args.clip)
-    manifest = build_index(
+    report = update_index(
         corpus.documents,
         out,
         embedder=embedder,
@@ -78,13 +88,16 @@ def run(args: argparse.Namespace) -> int:
         max_words=args.max_words,
         progress=not quiet,
         corpus_root=corpus.root or None,
+        rebuild=getattr(args, "rebuild", False),
     )
+    manifest = report.manifest
     if not quiet:
         print(
             f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "
             f"{manifest.n_images} image occurrences in {time.perf_counter() - t0:.1f} s → {out}",
             file=sys.stderr,
         )
+        print(report.summary(), file=sys.stderr)
     problems = corpus.problems()
     if problems:
         print(problems_headline(problems), file=sys.stderr)

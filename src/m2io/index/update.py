@@ -49,11 +49,11 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from m2io.corpus.folder import PARSERS, load_folder
-from m2io.corpus.report import CorpusError
+from m2io.corpus.folder import PARSERS
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
 from m2io.index.build import (
+    PIXEL_KEYS,
     _attach_sources,
     _confine_images,
     _encode,
@@ -62,7 +62,12 @@ from m2io.index.build import (
     _pixel_vectors,
     _swap_in,
     chunk_embedding_text,
+    copy_added,
+    file_key,
     image_embedding_text,
+    load_slot,
+    read_keys,
+    write_keys,
 )
 from m2io.index.decorative import find_decorative
 from m2io.index.dedup import find_duplicates
@@ -73,7 +78,7 @@ from m2io.index.records import candidate_row, chunk_row, read_jsonl, write_jsonl
 from m2io.index.store import CHUNKS, IMAGES, Index
 from m2io.index.vectors import normalise, write_vectors
 from m2io.safety import confine, image_kind
-from m2io.types import Candidate, Chunk, Document, ImageAnchor
+from m2io.types import Candidate, Chunk, Document
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +271,8 @@ def _write(
             tmp / "images_pixels.faiss",
             np.concatenate([index.stored_vectors("pixels"), pixel_vecs]),
         )
+        old_keys = read_keys(index.folder / PIXEL_KEYS, n_old) or [None] * n_old
+        write_keys(tmp / PIXEL_KEYS, old_keys + [file_key(c.image.path) for c in local])
     duplicates = _duplicates(index, new_docs)
     replace(
         manifest,
@@ -419,21 +426,14 @@ def _store_document(
     root.mkdir()
     (root / doc.name).write_bytes(raw)
     written = _store_images(doc, root, label, problems)
-    try:
-        corpus = load_folder(root, exclude=("*/*",))
-    except CorpusError:
-        corpus = None
-    loaded = corpus.documents if corpus is not None else []
-    if corpus is not None:
-        for p in corpus.problems():
-            problems.append(
-                f"{label}: {p.subject}: {p.kind}" if p.kind else f"{label}: {p.subject}"
-            )
-    if len(loaded) != 1:
+    loaded, corpus = load_slot(root, slot)
+    for p in corpus.problems() if corpus is not None else []:
+        problems.append(f"{label}: {p.subject}: {p.kind}" if p.kind else f"{label}: {p.subject}")
+    if loaded is None:
         problems.append(f"{label}: no text or images to index; not added")
         shutil.rmtree(root, ignore_errors=True)
         return None
-    used = {a.image.path for a in loaded[0].images}
+    used = {a.image.path for a in loaded.images}
     for ref, path in written.items():
         if str(path) not in used:
             problems.append(
@@ -441,7 +441,7 @@ def _store_document(
                 "or too small to be a figure); ignored"
             )
             path.unlink(missing_ok=True)
-    return _renamed(loaded[0], slot)
+    return loaded
 
 
 def _store_images(doc: NewDocument, root: Path, label: str, problems: list[str]) -> dict[str, Path]:
@@ -484,35 +484,3 @@ def _store_images(doc: NewDocument, root: Path, label: str, problems: list[str])
             continue
         written[ref] = path
     return written
-
-
-def _renamed(doc: Document, slot: str) -> Document:
-    """The loaded document with index-wide ids: ``added/<slot>`` and ``added/<slot>/<image>``."""
-    prefix = f"{ADDED}/{slot}"
-    anchors = tuple(
-        ImageAnchor(replace(a.image, image_id=f"{prefix}/{a.image.image_id}"), a.offset)
-        if a.image.path
-        else a
-        for a in doc.images
-    )
-    return replace(doc, doc_id=prefix, images=anchors)
-
-
-def copy_added(src: Path, dest: Path) -> None:
-    """Copy the added-documents folder ``src`` to ``dest`` (hard links where possible). Only
-    regular files and folders are copied; a symlink planted in it is left behind."""
-    if src.is_symlink() or not src.is_dir():
-        return
-    for dirpath, dirnames, filenames in os.walk(src):
-        here = Path(dirpath)
-        target = dest / here.relative_to(src)
-        target.mkdir(parents=True, exist_ok=True)
-        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
-        for name in filenames:
-            path = here / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            try:
-                os.link(path, target / name)
-            except OSError:
-                shutil.copy2(path, target / name)
