@@ -340,3 +340,165 @@ def test_added_documents_survive_an_incremental_rebuild_without_being_embedded_a
     assert found.chunks[0].chunk.doc_id == "added/fog.md"
     (cand,) = [c for c in found.candidates if c.doc_id == "added/fog.md"]
     assert Path(cand.image.path).read_bytes() == png()
+
+
+KILLED_BUILD = """
+import sys, time
+from m2io.corpus import load_corpus
+from m2io.index.build import update_index
+from m2io.testing.hash_embedder import HashEmbedder
+
+class Hangs(HashEmbedder):
+    def encode(self, texts, **kw):
+        if self.calls == 2:
+            time.sleep(600)  # the test kills the process here, two batches checkpointed
+        return super().encode(texts, **kw)
+
+corpus = load_corpus(sys.argv[1])
+update_index(corpus.documents, sys.argv[2], embedder=Hangs(), corpus_root=corpus.root,
+             progress=False, max_words=20, checkpoint_every=2)
+"""
+
+
+def test_a_build_killed_with_sigkill_resumes_to_the_uninterrupted_index(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus, out, whole = tmp_path / "corpus", tmp_path / "idx", tmp_path / "whole"
+    write_corpus(corpus)
+    (corpus / "long.md").write_text(
+        "# Long\n\n" + " ".join(f"Sentence {i} about tool {i}." for i in range(40))
+    )
+    update(corpus, whole, HashEmbedder(), max_words=20, checkpoint_every=2)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(corpus), str(out)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(out.glob(".m2io-work/*/*.npz"))) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "build never got going"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    assert list(tmp_path.glob(".idx.building-*"))  # what a killed build leaves
+
+    resumed = CountingEmbedder()
+    report = update(corpus, out, resumed, max_words=20, checkpoint_every=2)
+    assert report.vectors_resumed == 4 and len(resumed.texts) == report.vectors_embedded
+    assert index_files(out) == index_files(whole)  # byte for byte, build time aside
+    assert not list(tmp_path.glob(".idx.*"))
+
+
+def test_m2io_index_reports_what_it_reused_and_rebuild_embeds_everything(
+    tmp_path, monkeypatch, capsys
+):
+    import argparse
+
+    import m2io.embed.text as text_mod
+    from m2io.cli import index as cli_index
+
+    embedders: list[CountingEmbedder] = []
+    monkeypatch.setattr(
+        text_mod,
+        "load_text_embedder",
+        lambda name=None: embedders.append(CountingEmbedder()) or embedders[-1],
+    )
+    corpus, out = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus)
+    parser = argparse.ArgumentParser()
+    cli_index.add_arguments(parser)
+
+    def run(*extra: str) -> str:
+        assert cli_index.run(parser.parse_args([str(corpus), "--out", str(out), *extra])) == 0
+        return capsys.readouterr().err
+
+    assert "0 documents unchanged, 3 re-embedded, 0 removed" in run()
+    (corpus / "layers.md").unlink()
+    (corpus / "blur.md").write_text("# Blur\n\nBlur now has a radius slider.\n")
+    assert "1 documents unchanged, 1 re-embedded, 1 removed" in run()
+    assert all("crop" not in t.lower() for t in embedders[-1].texts)
+    assert "0 documents unchanged, 2 re-embedded, 0 removed" in run("--rebuild")
+    assert any("crop" in t.lower() for t in embedders[-1].texts)
+
+
+class FakePixels:
+    """Image embedder: a vector from the file's bytes; counts the files it embedded."""
+
+    name, dim = "fake-pixels", 8
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode_images(self, paths):
+        self.seen.extend(paths)
+        return np.stack(
+            [
+                np.frombuffer(Path(p).read_bytes()[-8:], np.uint8).astype(np.float32) + 1
+                for p in paths
+            ]
+        )
+
+    def encode_texts(self, texts):
+        return np.ones((len(texts), self.dim), dtype=np.float32)
+
+
+def test_pixel_vectors_are_reused_until_the_image_file_changes(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus)
+    first = FakePixels()
+    update(corpus, out, HashEmbedder(), image_embedder=first)
+    assert len(first.seen) == 1
+    again = FakePixels()
+    assert update(corpus, out, HashEmbedder(), image_embedder=again).unchanged == 3
+    assert again.seen == []
+    (corpus / "img" / "crop.png").write_bytes(png((1, 2, 3)))  # same name, new pixels
+    changed = FakePixels()
+    report = update(corpus, out, HashEmbedder(), image_embedder=changed)
+    assert len(changed.seen) == 1 and report.embedded == 1
+    fresh = tmp_path / "fresh"
+    update(corpus, fresh, HashEmbedder(), image_embedder=FakePixels(), rebuild=True)
+    assert index_files(out) == index_files(fresh)
+
+
+def test_concurrent_updates_take_turns_and_keep_every_document(index_dir):
+    results: list[AddResult] = []
+    errors: list[BaseException] = []
+
+    def add(k: int) -> None:
+        try:
+            doc = NewDocument(f"page{k}.md", f"# Page {k}\n\nword{k} is on page {k}.", {})
+            results.append(add_documents(index_dir, [doc], text_embedder=HashEmbedder()))
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=add, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    index = Index.open(index_dir, embedder=HashEmbedder())
+    assert {f"added/page{k}.md" for k in range(4)} <= set(index.doc_rows)
+    assert index.manifest.n_documents == 3 + 4
+
+
+def test_documents_added_to_an_index_with_pixel_vectors_get_theirs(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus)
+    update(corpus, out, HashEmbedder(), image_embedder=FakePixels())
+    pixels = FakePixels()
+    add_documents(
+        out,
+        [NewDocument("fog.md", FOG, {"shots/fog.png": png()})],
+        text_embedder=HashEmbedder(),
+        image_embedder=pixels,
+    )
+    assert len(pixels.seen) == 1
+    index = Index.open(out, embedder=HashEmbedder(), image_embedder=FakePixels())
+    row = [i for i, c in enumerate(index.candidates) if c.doc_id == "added/fog.md"]
+    assert np.linalg.norm(index.stored_vectors("pixels")[row[0]]) == pytest.approx(1.0)
+    later = FakePixels()
+    update(corpus, out, HashEmbedder(), image_embedder=later)
+    assert later.seen == []  # the added image's pixel vector is kept too

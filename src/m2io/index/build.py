@@ -8,7 +8,9 @@ Layout of a finished folder::
     chunks.faiss         text vectors of the chunks (title + text)
     images.faiss         text vectors of the images (caption + nearest words above and below)
     images_pixels.faiss  image-embedder vectors of the images (only with an image embedder)
+    images_pixels.keys.json  sha256 of each image row's file, for reusing its pixel vector
     bm25/                bm25s index of the chunks
+    added/               documents added after the build, with their images (:mod:`.update`)
 
 The folder is written under a temporary sibling name and swapped in only when complete (old folder
 renamed away, new one renamed in, old one deleted), so a build that fails or is killed half-way
@@ -17,6 +19,13 @@ run (a second build into it waits) and first removes what killed builds left (:m
 
 Image paths are stored relative to the corpus root, which the manifest records (:mod:`.paths`);
 an image file that resolves outside the root is not stored (its occurrence keeps no path).
+
+Builds can be incremental and resume (:func:`update_index`, what ``m2io index`` runs): each
+vector is found by the sha256 of what it embeds, among the previous index's vectors and the
+checkpoints a killed build left in ``.m2io-work/`` inside the index folder (one ``.npz`` per
+embedding call, written whole or not at all); only the rest is embedded. Everything else is
+computed from the documents as in a build from scratch, so the result is the same files.
+Documents in ``added/`` are carried into every new build.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from m2io.corpus.folder import load_folder
 from m2io.corpus.report import Corpus, CorpusError
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_text_embedder
+from m2io.index.ann import write_store_vectors  # exact, or ANN when large
 from m2io.index.decorative import find_decorative
 from m2io.index.dedup import find_duplicates
 from m2io.index.lexical import LexicalIndex
@@ -172,18 +182,6 @@ def _attach_sources(
             out[i] = replace(chunks[i], source=src)
             spans[i] = (sec.start, sec.end)
     return out, spans
-
-
-def _pixel_vectors(embedder: ImageEmbedder, candidates: list[Candidate]) -> np.ndarray:
-    """Embed each distinct image file once; images without a local path get zero vectors."""
-    paths = sorted({c.image.path for c in candidates if c.image.path})
-    vecs = embedder.encode_images(paths) if paths else np.zeros((0, embedder.dim), np.float32)
-    row_of = {p: i for i, p in enumerate(paths)}
-    out = np.zeros((len(candidates), embedder.dim), dtype=np.float32)
-    for i, c in enumerate(candidates):
-        if c.image.path:
-            out[i] = vecs[row_of[c.image.path]]
-    return out
 
 
 def _check_target(out: Path) -> None:
@@ -538,11 +536,11 @@ def _build_into(
     )
     texts = [chunk_embedding_text(c) for c in chunks]
     chunk_keys = [text_key(t) for t in texts]
-    write_vectors(tmp / "chunks.faiss", vectors.texts("chunks", texts, chunk_keys))
+    write_store_vectors(tmp / "chunks.faiss", vectors.texts("chunks", texts, chunk_keys))
     LexicalIndex.build(texts).save(tmp / "bm25")
     image_texts = [image_embedding_text(c) for c in candidates]
     image_keys = [text_key(t) for t in image_texts]
-    write_vectors(tmp / "images.faiss", vectors.texts("images", image_texts, image_keys))
+    write_store_vectors(tmp / "images.faiss", vectors.texts("images", image_texts, image_keys))
     pixel_keys: list[bytes | None] = []
     if image_embedder is not None:
         pixel_keys = [file_key(c.image.path) for c in local]
@@ -592,21 +590,6 @@ def _image_row(c: Candidate, decorative: bool, added: bool) -> dict[str, Any]:
     if added:
         row[ROW_BASE] = ADDED
     return row
-
-
-def _encode(
-    embedder: TextEmbedder, texts: list[str], batch_size: int, progress: bool
-) -> np.ndarray:
-    """Unit vectors for ``texts``, each distinct text embedded once."""
-    unique = list(dict.fromkeys(texts))
-    vecs = np.asarray(embedder.encode(unique, batch_size=batch_size, progress=progress), np.float32)
-    if vecs.shape != (len(unique), embedder.dim):
-        raise ValueError(
-            f"embedder {embedder.name!r} returned shape {vecs.shape}, "
-            f"expected {(len(unique), embedder.dim)}"
-        )
-    row = {t: i for i, t in enumerate(unique)}
-    return normalise(vecs[[row[t] for t in texts]].reshape(len(texts), embedder.dim))
 
 
 # --- vectors by content: reuse and checkpoints -------------------------------------------------
@@ -667,6 +650,7 @@ class _Vectors:
         )
         self.known: dict[str, dict[bytes, np.ndarray]] = defaultdict(dict)
         self.fresh: set[bytes] = set()
+        self.checkpointed: set[bytes] = set()
         self.previous_docs: set[str] = set()
         self.n_embedded = self.n_reused = self.n_resumed = 0
         work = out / WORK
@@ -738,8 +722,7 @@ class _Vectors:
             for k, v in zip(keys, vecs, strict=True):
                 if k not in known:
                     known[k] = v
-                    self.fresh.add(k)
-                    self.n_resumed += 1
+                    self.checkpointed.add(k)
 
     def _checkpoint(self, kind: str, keys: list[bytes], vecs: np.ndarray) -> None:
         folder = self._folder(kind)
@@ -764,7 +747,12 @@ class _Vectors:
         if not self.opts.rebuild:
             self._resume(kind)
         known = self.known[kind]
-        self.n_reused += sum(1 for k in dict.fromkeys(keys) if k in known and k not in self.fresh)
+        for k in dict.fromkeys(keys):
+            if k in self.checkpointed:
+                self.fresh.add(k)  # embedded by the killed build this one resumes
+                self.n_resumed += 1
+            elif k in known:
+                self.n_reused += 1
         first: dict[bytes, int] = {}
         for i, k in enumerate(keys):
             if k is not None and k not in known and k not in first:

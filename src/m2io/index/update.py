@@ -56,10 +56,8 @@ from m2io.index.build import (
     PIXEL_KEYS,
     _attach_sources,
     _confine_images,
-    _encode,
     _link_chunks,
     _occurrences,
-    _pixel_vectors,
     _swap_in,
     chunk_embedding_text,
     copy_added,
@@ -283,6 +281,33 @@ def _write(
         n_decorative=len(decorative),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     ).write(tmp)
+
+
+def _encode(
+    embedder: TextEmbedder, texts: list[str], batch_size: int, progress: bool
+) -> np.ndarray:
+    """Unit vectors for ``texts``, each distinct text embedded once."""
+    unique = list(dict.fromkeys(texts))
+    vecs = np.asarray(embedder.encode(unique, batch_size=batch_size, progress=progress), np.float32)
+    if vecs.shape != (len(unique), embedder.dim):
+        raise ValueError(
+            f"embedder {embedder.name!r} returned shape {vecs.shape}, "
+            f"expected {(len(unique), embedder.dim)}"
+        )
+    row = {t: i for i, t in enumerate(unique)}
+    return normalise(vecs[[row[t] for t in texts]].reshape(len(texts), embedder.dim))
+
+
+def _pixel_vectors(embedder: ImageEmbedder, candidates: list[Candidate]) -> np.ndarray:
+    """Embed each distinct image file once; images without a local path get zero vectors."""
+    paths = sorted({c.image.path for c in candidates if c.image.path})
+    vecs = embedder.encode_images(paths) if paths else np.zeros((0, embedder.dim), np.float32)
+    row_of = {p: i for i, p in enumerate(paths)}
+    out = np.zeros((len(candidates), embedder.dim), dtype=np.float32)
+    for i, c in enumerate(candidates):
+        if c.image.path:
+            out[i] = vecs[row_of[c.image.path]]
+    return out
 
 
 def _text_embedder(index: Index, given: TextEmbedder | None) -> TextEmbedder:
