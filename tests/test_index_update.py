@@ -502,3 +502,21 @@ def test_documents_added_to_an_index_with_pixel_vectors_get_theirs(tmp_path):
     later = FakePixels()
     update(corpus, out, HashEmbedder(), image_embedder=later)
     assert later.seen == []  # the added image's pixel vector is kept too
+
+
+def test_adding_to_a_folder_that_is_no_index_is_a_clear_error(tmp_path):
+    from m2io.index import IndexFormatError
+
+    with pytest.raises(IndexFormatError, match="not an m2io index"):
+        add_documents(tmp_path / "nowhere", [NewDocument("a.md", "# A\n\ntext", {})])
+    result = None
+    write_corpus(tmp_path / "corpus")
+    build(tmp_path / "corpus", tmp_path / "idx")
+    long_utf8 = "é" * 150 + ".md"  # 150 characters, 300 bytes: no file system takes it
+    with pytest.raises(ValueError, match="longer than 240 bytes"):
+        result = add_documents(
+            tmp_path / "idx",
+            [NewDocument(long_utf8, "# A\n\ntext", {})],
+            text_embedder=HashEmbedder(),
+        )
+    assert result is None and not (tmp_path / "nowhere").exists()

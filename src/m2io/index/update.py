@@ -82,6 +82,8 @@ logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 200
 """Longest document name accepted (file systems allow 255 bytes; a slot may add a suffix)."""
+MAX_NAME_BYTES = 240
+"""...and its UTF-8 bytes (a file name holds at most 255)."""
 MAX_IMAGE_PATH_CHARS = 1024
 MAX_TEXT_CHARS = 10_000_000
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -155,6 +157,7 @@ def add_documents(
     if not docs:
         raise ValueError("add_documents got no documents: nothing to add")
     out = Path(index_dir).absolute()
+    IndexManifest.read(out)  # not an index: a clear error before any lock file is made
     with build_lock(out, lock_timeout):
         clean_leftovers(out)
         return _add(out, docs, text_embedder, image_embedder)
@@ -376,7 +379,8 @@ def check_name(name: Any) -> str | None:
     if len(name) > MAX_NAME_CHARS:
         return f"the name is longer than {MAX_NAME_CHARS} characters"
     try:
-        name.encode("utf-8")
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            return f"the name is longer than {MAX_NAME_BYTES} bytes in UTF-8"
     except UnicodeEncodeError:
         return "the name is not valid UTF-8"
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
