@@ -27,6 +27,7 @@ import numpy as np
 
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
+from m2io.index.ann import read_store_vectors  # exact or ANN, vectors not copied
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
@@ -164,8 +165,8 @@ class Index:
         _check_count(folder, CHUNKS, len(triples), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
-            chunk_vectors = read_vectors(folder / "chunks.faiss")
-            image_vectors = read_vectors(folder / "images.faiss")
+            chunk_vectors = read_store_vectors(folder / "chunks.faiss")
+            image_vectors = read_store_vectors(folder / "images.faiss")
             pixel_vectors = (
                 read_vectors(folder / "images_pixels.faiss")
                 if manifest.image_embedder is not None
