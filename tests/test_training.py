@@ -95,6 +95,11 @@ def test_sft_learns_the_format_and_plugs_into_the_inserter(workdir: Path, sft_mo
     assert _changed(_weights(workdir / "tiny"), _weights(sft_model))
     assert (sft_model / "curves.png").stat().st_size > 1000
     assert (sft_model / "checkpoint-60").is_dir()
+    from m2io.training import load_recipe
+    from m2io.training.sft import SFTRecipe
+
+    again = load_recipe(SFTRecipe, sft_model / "recipe.yaml")  # the run's recipe reloads as is
+    assert (again.learning_rate, again.max_steps, again.lora) == (2e-2, 60, False)
     item = _item(7)
     placement = LLMInserter(model=str(sft_model), fallback="none").insert(
         item.answer, item.candidates
@@ -106,7 +111,7 @@ def test_sft_learns_the_format_and_plugs_into_the_inserter(workdir: Path, sft_mo
 def test_grpo_logs_rewards_changes_weights_and_resumes(workdir: Path, sft_model: Path) -> None:
     from m2io.inserters.llm import LLMInserter
     from m2io.training import load_recipe
-    from m2io.training.grpo import GRPORecipe, train_grpo
+    from m2io.training.grpo import GRPORecipe, train_llm_grpo
 
     base = [
         f"model={sft_model}",
@@ -120,7 +125,7 @@ def test_grpo_logs_rewards_changes_weights_and_resumes(workdir: Path, sft_model:
         "save_steps=1",
         "num_threads=1",
     ]
-    out = train_grpo(load_recipe(GRPORecipe, None, [*base, "max_steps=3"]))
+    out = train_llm_grpo(load_recipe(GRPORecipe, None, [*base, "max_steps=3"]))
     history = json.loads((out / "log_history.json").read_text())
     logged = [h for h in history if "reward" in h]
     assert len(logged) == 3
@@ -134,9 +139,11 @@ def test_grpo_logs_rewards_changes_weights_and_resumes(workdir: Path, sft_model:
     # a LoRA checkpoint (adapter only) loads through the local backend
     item = _item(3)
     ckpt = LLMInserter(model=str(out / "checkpoint-3"), fallback="none", max_tokens=48)
-    assert isinstance(ckpt.insert(item.answer, item.candidates).format_ok, bool)
+    placement = ckpt.insert(item.answer, item.candidates)
+    assert placement.raw, placement.notes  # the adapter's base loaded and generated
+    assert not any("backend failed" in n for n in placement.notes)
 
-    resumed = train_grpo(
+    resumed = train_llm_grpo(
         load_recipe(GRPORecipe, None, [*base, "max_steps=4", "resume_from_checkpoint=latest"])
     )
     history = json.loads((resumed / "log_history.json").read_text())
@@ -168,3 +175,28 @@ def test_recipes_load_and_reject_unknown_fields(tmp_path: Path) -> None:
                 SFTRecipe, None, [f"output_dir={tmp_path}", "resume_from_checkpoint=latest"]
             )
         )
+
+
+def test_recipes_are_trl_configs_parsed_by_trl(tmp_path: Path) -> None:
+    import trl
+
+    from m2io.training import load_recipe, run_trainer
+    from m2io.training.sft import SFTRecipe
+
+    yaml_file = tmp_path / "r.yaml"
+    # YAML 1.1 reads 1e-4 as a string; TRL's parser makes it the field's type
+    yaml_file.write_text("learning_rate: 1e-4\nweight_decay: 0.01\nlora: false\n")
+    recipe = load_recipe(SFTRecipe, yaml_file, ["lr_scheduler_type=cosine", "seed=3"])
+    assert isinstance(recipe, trl.SFTConfig)  # the trainer's args themselves, nothing copied
+    assert (recipe.learning_rate, recipe.weight_decay, recipe.seed) == (1e-4, 0.01, 3)
+    assert recipe.lr_scheduler_type.value == "cosine" and recipe.lora is False
+    assert recipe.max_length == 2048 and recipe.completion_only_loss  # m2io's defaults
+    with pytest.raises(ValueError, match="did you mean learning_rate"):
+        load_recipe(SFTRecipe, None, ["learning_rat=1"])
+    with pytest.raises(ValueError, match="invalid int value"):
+        load_recipe(SFTRecipe, None, ["max_steps=many"])
+    if not torch.cuda.is_available():  # a GPU recipe loads anywhere, but trains only on a GPU
+        gpu = load_recipe(SFTRecipe, None, ["use_cpu=false", "bf16=true"])
+        assert gpu.bf16 is True
+        with pytest.raises(ValueError, match="needs a CUDA GPU"):
+            run_trainer(trl.SFTTrainer, gpu, [])

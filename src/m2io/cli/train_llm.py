@@ -1,8 +1,9 @@
 """``m2io train sft`` and ``m2io train grpo``: train the LLM image inserter with TRL.
 
 A recipe (YAML, ``recipes/train-sft-*.yaml`` / ``recipes/train-grpo-*.yaml``) sets the fields of
-:class:`~m2io.training.sft.SFTRecipe` / :class:`~m2io.training.grpo.GRPORecipe`; ``KEY=VALUE``
-arguments override them. The final model (LoRA merged) lands in ``output_dir``, ready for
+:class:`~m2io.training.sft.SFTRecipe` / :class:`~m2io.training.grpo.GRPORecipe` — TRL's
+``SFTConfig``/``GRPOConfig`` plus m2io's own fields; ``KEY=VALUE`` arguments override any of them
+and are parsed by TRL's parser (:func:`m2io.training.recipe.load_recipe`). The final model (LoRA merged) lands in ``output_dir``, ready for
 ``--inserter llm --model OUTPUT_DIR``. Examples::
 
     m2io build-inserter-data --data ../shared/bench/gimp --subset gimp --out .m2io/train/gimp-inserter
@@ -35,12 +36,16 @@ def _add_common(p: argparse.ArgumentParser, kind: str) -> None:
         metavar="CHECKPOINT",
         help="resume from the last checkpoint in output_dir, or from CHECKPOINT",
     )
-    p.add_argument("--show-fields", action="store_true", help="list every recipe field and exit")
+    p.add_argument(
+        "--show-fields",
+        action="store_true",
+        help="list m2io's recipe fields and defaults, and exit",
+    )
     p.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="recipe fields to override, e.g. lora=false learning_rate=5e-5",
+        help="recipe fields (m2io's or TRL's) to override, e.g. lora=false learning_rate=5e-5",
     )
 
 
@@ -72,14 +77,15 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
-    from m2io.training import load_recipe, recipe_help
+    from m2io.training.recipe import load_recipe, recipe_help
 
+    # imported here: these import TRL (the [train] extra), which the rest of the CLI never needs
     if kind == "sft":
         from m2io.training.sft import SFTRecipe as cls
         from m2io.training.sft import train_sft as train
     else:
         from m2io.training.grpo import GRPORecipe as cls  # type: ignore[assignment]
-        from m2io.training.grpo import train_grpo as train  # type: ignore[assignment]
+        from m2io.training.grpo import train_llm_grpo as train  # type: ignore[assignment]
     if args.show_fields:
         print(recipe_help(cls))
         return 0
