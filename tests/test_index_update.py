@@ -122,6 +122,8 @@ def test_a_repeated_name_gets_a_new_id_and_bad_inputs_are_reported(index_dir):
                 "shots/fog.png": b"<script>alert(1)</script> not a png",
                 "unused.png": png(),
                 "../escape.png": png(),
+                "dir": png(),
+                "dir/inside.png": png(),  # "dir" is a file now: cannot be a folder too
             },
         ),
         NewDocument("../../etc/passwd.md", "# x\n\ntext", {}),
@@ -143,6 +145,7 @@ def test_a_repeated_name_gets_a_new_id_and_bad_inputs_are_reported(index_dir):
     assert "control characters" in text and "longer than 200" in text
     assert "not valid UTF-8" in text and "unsupported file type" in text
     assert "empty.md: no text or images" in text
+    assert "fog.md: dir/inside.png: cannot be stored" in text
     files = sorted(p.relative_to(index_dir).as_posix() for p in index_dir.rglob("*") if p.is_file())
     added = [f for f in files if f.startswith("added/")]
     assert added == ["added/fog-2.md/fog.md", "added/fog.md/fog.md", "added/fog.md/shots/fog.png"]

@@ -501,7 +501,7 @@ def _store_images(doc: NewDocument, root: Path, label: str, problems: list[str])
                 f"{label}: {shown}: the path leads outside the document's folder; ignored"
             )
             continue
-        if path.exists() and path.read_bytes() != bytes(data):
+        if path.is_file() and path.read_bytes() != bytes(data):
             problems.append(
                 f"{label}: {shown}: a different image was given for the same file; ignored"
             )
