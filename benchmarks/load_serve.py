@@ -170,7 +170,7 @@ def main() -> int:
                 time.sleep(0.1)
             startup_s = time.perf_counter() - t
             warm = []
-            for i in range(args.warm):
+            for _ in range(args.warm):
                 t = time.perf_counter()
                 r = client.post("/v1/answer", json={"question": questions[1]})
                 r.raise_for_status()

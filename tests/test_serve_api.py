@@ -6,7 +6,6 @@ The index is built with the tests' hash embedder (no model) so the whole file ru
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -29,8 +28,6 @@ from m2io.serve import create_app  # noqa: E402
 from m2io.testing.hash_embedder import HashEmbedder  # noqa: E402
 
 QUESTION = "How can I find the edges of objects in an image?"
-HAS_UPDATE = importlib.util.find_spec("m2io.index.update") is not None
-needs_update = pytest.mark.skipif(not HAS_UPDATE, reason="m2io.index.update is not there yet")
 
 
 def index_folder(corpus: Path, out: Path) -> Path:
@@ -294,7 +291,6 @@ def test_a_pipeline_without_index_still_answers_but_serves_no_files():
     assert client.post("/v1/documents", files={"files": ("a.md", b"# A")}).status_code == 501
 
 
-@needs_update
 def test_added_documents_are_answered_served_and_survive_a_restart(tmp_path):
     corpus, index = demo_copy(tmp_path)
     client = TestClient(build_app(index))

@@ -19,7 +19,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from test_serve_api import HAS_UPDATE, QUESTION, build_app, demo_copy  # noqa: E402
+from test_serve_api import QUESTION, build_app, demo_copy  # noqa: E402
 
 from m2io.demo import corpus_path  # noqa: E402
 
@@ -139,7 +139,6 @@ def test_stream_events_arrive_over_http(live):
     assert kinds[0] == "text" and kinds[-1] == "done" and "image" in kinds
 
 
-@pytest.mark.skipif(not HAS_UPDATE, reason="m2io.index.update is not there yet")
 def test_answers_keep_working_while_documents_are_added(tmp_path):
     _, index = demo_copy(tmp_path)
     with (

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 
 from m2io.index.lock import IndexBusyError
+from m2io.index.update import NewDocument, add_documents
 from m2io.serve.deps import ServiceDep, require_key
 from m2io.serve.schemas import DocumentsOut, ErrorOut
 from m2io.serve.state import index_of, reopen_pipeline
@@ -92,12 +93,6 @@ def add(
         )
     if len(files) > MAX_FILES:
         raise _bad(f"at most {MAX_FILES} files per upload")
-    try:
-        from m2io.index.update import NewDocument, add_documents
-    except ImportError as err:  # written alongside this service; absent in older checkouts
-        raise HTTPException(
-            status_code=501, detail=f"adding documents is unavailable: {err}"
-        ) from err
     texts, images = split_upload([(f.filename or "", f.file.read()) for f in files])
     docs = [NewDocument(name=name, text=text, images=images) for name, text in texts]
     with state.write_lock:
