@@ -208,3 +208,42 @@ def test_a_malicious_document_shows_as_text_and_runs_nothing(browser, tmp_path, 
         assert page.evaluate("document.querySelector('#answer figure img').naturalWidth") > 0
         assert errors == []
         page.close()
+
+
+def test_docs_page_lists_the_routes_offline(browser, demo_server):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(demo_server.url + "/docs")
+    page.wait_for_selector("section.route", timeout=TIMEOUT_MS)
+    titles = page.eval_on_selector_all("section.route h2", "hs => hs.map(h => h.textContent)")
+    assert "POST /v1/answer" in titles and "POST /v1/chat/completions" in titles
+    assert all(u.startswith(demo_server.url) for u in requests)  # nothing from a CDN
+    assert errors == []
+    page.close()
+
+
+def test_page_asks_for_the_api_key_and_then_shows_the_figures(browser, tmp_path):
+    _, index = demo_copy(tmp_path)
+    with LiveServer(build_app(index, api_key="k3y")) as server:
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(server.url + "/")
+        page.fill("#question", QUESTION)
+        page.click("#ask-button")
+        page.wait_for_selector("#key-row:not([hidden])")
+        assert "API key" in page.inner_text("#status")
+        page.fill("#api-key", "k3y")
+        page.click("#ask-button")
+        page.wait_for_selector("#answer figure img")
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while not page.evaluate("() => Array.from(document.images).every(i => i.complete)"):
+            assert time.monotonic() < deadline
+            page.wait_for_timeout(50)
+        widths = page.eval_on_selector_all(
+            "#answer figure img", "is => is.map(i => i.naturalWidth)"
+        )
+        assert widths and min(widths) > 0  # signed image URLs load without the header
+        page.close()
