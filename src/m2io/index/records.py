@@ -4,7 +4,9 @@
 A chunk row names its images by row number in ``images.jsonl`` (``[row, offset]`` pairs), so an
 image's caption and context are stored once, with the occurrence, and every chunk that holds it
 shares the same :class:`~m2io.types.ImageRef`. An image row's ``path`` is relative to the corpus
-root (POSIX); the reader resolves and confines it (:mod:`m2io.index.store`).
+root (POSIX); the reader resolves and confines it (:mod:`m2io.index.store`). A row of a
+document added after the build (:mod:`m2io.index.update`) carries ``"base": "added"``: its path is
+relative to the index's own ``added/`` folder instead, and is confined there.
 
 Rows are read as hostile input: every key and type is checked, and a bad row raises
 :class:`RowError` whose message says what is wrong; the reader adds the file and line.
