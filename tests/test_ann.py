@@ -94,3 +94,17 @@ def test_a_large_index_is_built_approximate_and_answers_like_exact(tmp_path, mon
     assert index.chunks[rows[0]].title.startswith("brush")
     assert recall_at_k(rows[None], exact[None], 5) >= 0.8
     np.testing.assert_allclose(index.chunk_similarity(q, list(rows)), scores, atol=1e-5)
+
+
+def test_one_query_is_searched_on_one_thread_and_the_setting_is_restored(tmp_path):
+    import faiss
+
+    from m2io.index.ann import search_one
+
+    vecs = _clustered(500)
+    write_store_vectors(tmp_path / "v.faiss", vecs, "exact")
+    index, _ = read_store_vectors(tmp_path / "v.faiss")
+    before = faiss.omp_get_max_threads()
+    scores, rows = search_one(index, vecs[7], 3)
+    assert rows[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert faiss.omp_get_max_threads() == before

@@ -27,7 +27,7 @@ import numpy as np
 
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
-from m2io.index.ann import read_store_vectors  # exact or ANN, vectors not copied
+from m2io.index.ann import read_store_vectors, search_one  # exact or ANN
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
@@ -299,8 +299,7 @@ def _search(index: object, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     k = min(k, index.ntotal)  # type: ignore[attr-defined]
     if k <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, rows = index.search(np.asarray(qvec, np.float32).reshape(1, -1), k)  # type: ignore[attr-defined]
-    return scores[0], rows[0]
+    return search_one(index, qvec, k)  # one thread: faster for a single query (index/ann.py)
 
 
 def _read_rows(path: Path, parse: Callable[[Any], T]) -> list[T]:
