@@ -15,12 +15,14 @@ import inspect
 from typing import Any
 
 from m2io.config import SHARED_LLM_KEYS, PipelineConfig, StageConfig, check_llm_key
-from m2io.generators.base import GENERATORS
-from m2io.inserters.base import INSERTERS
+from m2io.generators.base import GENERATORS, Generator
+from m2io.inserters.base import INSERTERS, Inserter
 from m2io.llm.base import ChatModel
 from m2io.llm.models import BACKENDS, ChatModelSpec, choose_backend, make_chat_model
 from m2io.mergers.base import MERGERS
-from m2io.retrievers.base import RETRIEVERS
+from m2io.pipeline import Pipeline
+from m2io.retrievers.base import RETRIEVERS, Retriever
+from m2io.singleshot import SingleShotPipeline
 
 _REGISTRIES = {
     "retriever": RETRIEVERS,
@@ -103,15 +105,15 @@ def _create(stage: str, cfg: PipelineConfig, **extra: Any) -> Any:
         raise ValueError(f"bad options for {registry.kind} {sc.name!r}: {err}") from err
 
 
-def build_retriever(cfg: PipelineConfig) -> Any:
+def build_retriever(cfg: PipelineConfig) -> Retriever:
     return _create("retriever", cfg, index=cfg.index)
 
 
-def build_generator(cfg: PipelineConfig) -> Any:
+def build_generator(cfg: PipelineConfig) -> Generator:
     return _create("generator", cfg)
 
 
-def build_inserter(cfg: PipelineConfig) -> Any:
+def build_inserter(cfg: PipelineConfig) -> Inserter:
     return _create("inserter", cfg)
 
 
@@ -128,7 +130,7 @@ def build_chat_client(llm: dict[str, Any]) -> ChatModel:
         raise ValueError(f"llm.{err}") from err
 
 
-def build_pipeline(cfg: PipelineConfig) -> Any:
+def build_pipeline(cfg: PipelineConfig) -> Pipeline | SingleShotPipeline:
     """A :class:`~m2io.pipeline.Pipeline` or, for ``mode: singleshot``, a Single-Shot pipeline.
 
     A Single-Shot pipeline falls back, when its model fails, to the staged pipeline on the same
@@ -139,14 +141,10 @@ def build_pipeline(cfg: PipelineConfig) -> Any:
     retriever = build_retriever(cfg)
     merger = _create("merger", cfg)
     if cfg.mode == "singleshot":
-        from m2io.singleshot import SingleShotPipeline
-
         max_tokens = int(cfg.llm.get("max_tokens", 500))
         client = build_chat_client(cfg.llm)
         inserter = None if cfg.inserter.name == "llm" else build_inserter(cfg)
         return SingleShotPipeline(
             retriever, client, merger, max_tokens=max_tokens, fallback_inserter=inserter
         )
-    from m2io.pipeline import Pipeline
-
     return Pipeline(retriever, build_generator(cfg), build_inserter(cfg), merger)

@@ -13,7 +13,7 @@ without a server. What it loads, from a hub id (needs the hub or its cache), a l
   the base model named in it is loaded and the adapter merged.
 
 Example:
-    >>> llm = LocalChatModel("smollm2-135m")
+    >>> llm = LocalChatModel("smollm2-135m")  # doctest: +SKIP
     >>> llm.chat([{"role": "user", "content": "Hi"}], max_tokens=20).text  # doctest: +SKIP
 """
 
