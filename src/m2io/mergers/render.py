@@ -118,14 +118,14 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
     return out
 
 
-def _empty_message(answer: MultimodalAnswer) -> str | None:
+def empty_message(answer: MultimodalAnswer) -> str | None:
     """What to say instead of an answer that has no text (None when it has some)."""
     if any(isinstance(s, TextSegment) and s.text.strip() for s in answer.segments):
         return None
     return NOTHING_FOUND if any(_NOTHING_NOTE.search(n) for n in answer.notes) else NO_TEXT
 
 
-def _source_label(src: Source) -> str:
+def source_label(src: Source) -> str:
     """``Title › Section`` ("document <id>" when it has no title)."""
     title = " ".join((src.title or "").split())
     if not title:
@@ -343,7 +343,7 @@ def to_markdown(
     root = _root(answer, image_root)
     blocks: list[str] = []
     refused: list[str] = []
-    empty = _empty_message(answer)
+    empty = empty_message(answer)
     if empty is not None:
         blocks.append(empty)
     for item in _paragraphs(answer):
@@ -374,7 +374,7 @@ def _md_sources(
     """``Sources:`` and one numbered line per source, linked where it may be."""
     lines = ["Sources:", ""]
     for k, src in enumerate(sources, 1):
-        label = _md_text(_source_label(src))
+        label = _md_text(source_label(src))
         link = _source_link(src, root, relative_to)
         if link is None:
             where = f" ({_md_text(src.location)})" if src.location else ""
@@ -409,7 +409,7 @@ def _html_sources(
     esc = html.escape
     items: list[str] = []
     for k, src in enumerate(sources, 1):
-        label = esc(_source_label(src))
+        label = esc(source_label(src))
         link = _source_link(src, root, relative_to)
         if link is None:
             where = f' <span class="loc">({esc(src.location)})</span>' if src.location else ""
@@ -445,7 +445,7 @@ def to_html(
     root = _root(answer, image_root)
     body: list[str] = [f"<h1>{esc(title or answer.question)}</h1>"]
     refused: list[str] = []
-    empty = _empty_message(answer)
+    empty = empty_message(answer)
     if empty is not None:
         body.append(f'<p class="empty">{esc(empty)}</p>')
     for item in _paragraphs(answer):

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from m2io.mergers.render import _empty_message, _source_label, shown_caption, to_markdown
+from m2io.mergers.render import empty_message, shown_caption, source_label, to_markdown
 from m2io.pipeline import Pipeline
 from m2io.safety import remote_image_url
 from m2io.serve.state import Snapshot
@@ -86,7 +86,7 @@ def sources_out(answer: MultimodalAnswer, links: Links) -> list[dict[str, Any]]:
         {
             "number": k,
             "doc_id": src.doc_id,
-            "label": _source_label(src),
+            "label": source_label(src),
             "title": src.title,
             "section": src.section,
             "location": src.location,
@@ -120,7 +120,7 @@ def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
     segments = [
         _text_out(s) if isinstance(s, TextSegment) else image_out(s, links) for s in answer.segments
     ]
-    empty = _empty_message(answer)
+    empty = empty_message(answer)
     return {
         "question": answer.question,
         "segments": segments,
