@@ -24,7 +24,7 @@ STAGES = ("retriever", "generator", "inserter", "merger")
 # The ``llm`` section: the single-shot model, and endpoint settings shared with every stage that
 # talks to a model (see ``SHARED_LLM_KEYS``).
 LLM_KEYS = {
-    "backend": "openai (default) or local",
+    "backend": "openai or local (default: local when model names a local folder or smollm2-135m, else openai)",
     "model": "model name on the endpoint, or a local model folder / smollm2-135m",
     "base_url": "OpenAI-compatible endpoint root (…/v1)",
     "api_key_env": "environment variable holding the API key",
