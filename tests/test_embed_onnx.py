@@ -55,7 +55,15 @@ def test_onnx_embedder_gives_unit_384_d_vectors_without_importing_torch():
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
-    assert out.stdout.split() == ["onnx", DEFAULT_TEXT_MODEL, "(3,", "384)", "2.0", "False", "False"]
+    assert out.stdout.split() == [
+        "onnx",
+        DEFAULT_TEXT_MODEL,
+        "(3,",
+        "384)",
+        "2.0",
+        "False",
+        "False",
+    ]
 
 
 def test_onnx_matches_the_torch_backend_on_real_chunks(onnx_embedder):
@@ -67,7 +75,8 @@ def test_onnx_matches_the_torch_backend_on_real_chunks(onnx_embedder):
     b = load_text_embedder(f"{DEFAULT_TEXT_MODEL}@torch").encode(texts)
     cos = (a * b).sum(axis=1)
     assert cos.min() >= 0.998, cos.min()
-    assert np.abs(a - b).max() < 0.01
+    diff = np.abs(a - b)
+    assert np.quantile(diff, 0.99) < 0.006 and diff.max() < 0.02  # int8: ~3 decimals
     sim_a, sim_b = a @ a.T, b @ b.T
     np.fill_diagonal(sim_a, -1)
     np.fill_diagonal(sim_b, -1)

