@@ -10,6 +10,8 @@ temporary folder (or reused with --index).
     .venv/bin/python benchmarks/howto_answers.py --corpus src/m2io/demo/corpus \
         --questions benchmarks/questions/demo-howto.txt --out results/howto-demo
 
+``--set generator.lead=only`` (and any other ``section.key=value``) compares pipeline options.
+
 Writes ``OUT/answers.md`` (all answers, for reading), ``OUT/answers.json`` (the structured
 answers) and prints one line per question: images placed, sources, notes, total latency.
 """
@@ -37,9 +39,17 @@ def main() -> int:
     ap.add_argument("--index", help="index folder to reuse (default: build in a temp folder)")
     ap.add_argument("--inserter", default=None, help="inserter backend (default: the default)")
     ap.add_argument("--exclude", action="append", default=["LICENSE*"], help="glob to leave out")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any pipeline option, as for m2io eval (repeatable)",
+    )
     args = ap.parse_args()
 
-    from m2io.config import PipelineConfig, StageConfig
+    from m2io.config import PipelineConfig, StageConfig, apply_override
     from m2io.corpus import load_corpus
     from m2io.factory import build_pipeline
     from m2io.index import build_index
@@ -59,6 +69,8 @@ def main() -> int:
         cfg = PipelineConfig(index=str(index))
         if args.inserter:
             cfg.inserter = StageConfig(args.inserter)
+        for item in args.overrides:
+            apply_override(cfg, item)
         pipe = build_pipeline(cfg)
         pipe.run(questions[0])  # warm-up: model load and caches
         blocks, records = [], []

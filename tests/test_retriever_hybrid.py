@@ -85,7 +85,10 @@ def test_finds_the_crop_page_in_every_mode(index, mode):
 
 
 def test_fused_score_is_reciprocal_rank_fusion(index):
-    hyb = HybridRetriever(index, top_k=5, rrf_k=10).retrieve("crop tool rectangle")
+    # the two text lists only: image votes (a third list, tested below) are switched off
+    hyb = HybridRetriever(index, top_k=5, rrf_k=10, image_votes=False).retrieve(
+        "crop tool rectangle"
+    )
     dense = HybridRetriever(index, top_k=5, mode="dense").retrieve("crop tool rectangle")
     lex = HybridRetriever(index, top_k=5, mode="lexical").retrieve("crop tool rectangle")
     rank = {}

@@ -3,10 +3,13 @@
 Every candidate a retriever offers knows the source text just above and below it
 (``Candidate.context_before`` / ``context_after``). When the answer quotes the sentence that stood
 just before the image, the image goes right after that sentence; when it quotes the sentence just
-after the image, the image goes right before it. Only when the source says nothing (no context,
-or none of its sentences is in the answer) does the inserter fall back to similarity, like the
-Rule-Based baseline (:class:`~m2io.inserters.rule.RuleInserter`), with a stricter threshold for an
-image whose source text the answer left out (its step is probably not in the answer).
+after the image, the image goes right before it, provided the answer took that sentence from the
+image's own document (a page that repeats another's words is not the image's source). Only an
+image whose source says nothing (no context) is placed by similarity, like the Rule-Based
+baseline (:class:`~m2io.inserters.rule.RuleInserter`); an image whose source text the answer left
+out shows a step the answer does not give and is left out (on the GIMP and GnuCash dev manuals
+about one in six such images placed by similarity was a gold one; ``stray_threshold`` restores
+similarity placement for them).
 
 No stacks: at most ``max_per_sentence`` images follow one sentence. The extra ones go to the
 following sentence they are most similar to (the step they show) that still has room, or are
@@ -70,6 +73,7 @@ class AnswerWords:
     tokens: tuple[str, ...]
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    docs: tuple[str | None, ...] = ()  # each sentence's source document, where known
 
     @classmethod
     def of(cls, answer: TextAnswer) -> AnswerWords:
@@ -80,7 +84,14 @@ class AnswerWords:
             starts.append(len(tokens))
             tokens.extend(words)
             ends.append(len(tokens))
-        return cls(tuple(sentences), tuple(tokens), tuple(starts), tuple(ends))
+        docs = tuple(s.source.doc_id if s.source is not None else None for s in answer.sentences)
+        return cls(tuple(sentences), tuple(tokens), tuple(starts), tuple(ends), docs)
+
+    def other_document(self, i: int, doc_id: str | None) -> bool:
+        """Whether answer sentence ``i`` is known to come from a document other than
+        ``doc_id`` (False when either is unknown)."""
+        known = self.docs[i] if i < len(self.docs) else None
+        return doc_id is not None and known is not None and known != doc_id
 
     def boundary_score(self, context: list[str], i: int, *, before: bool) -> float:
         """How well the context's last words (``before``) match the answer's last words up to
@@ -154,7 +165,8 @@ class AnchoredInserter:
         threshold: Smallest cosine similarity (caption + context vs sentence) for placing an
             image that carries no source context, or for moving an overflowing one.
         stray_threshold: Smallest similarity for an image whose source context is known but
-            none of it is in the answer.
+            none of it is in the answer; None (the default) leaves such an image out: on the
+            dev manuals about one in six placed by similarity was a gold image (issue 9).
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
             need.
 
@@ -170,7 +182,7 @@ class AnchoredInserter:
         max_per_sentence: int = 2,
         spread: int = 3,
         threshold: float = 0.4,
-        stray_threshold: float = 0.65,
+        stray_threshold: float | None = None,
         embedder: TextEmbedder | str = DEFAULT_TEXT_MODEL,
     ) -> None:
         if not 0.0 < match <= 1.0:
@@ -181,7 +193,7 @@ class AnchoredInserter:
         if spread < 0:
             raise ValueError(f"spread must be >= 0, got {spread}")
         for name, value in (("threshold", threshold), ("stray_threshold", stray_threshold)):
-            if not -1.0 <= value <= 1.0:
+            if value is not None and not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a cosine similarity in [-1, 1], got {value}")
         self.match = match
         self.reach = reach
@@ -200,7 +212,9 @@ class AnchoredInserter:
     # ----------------------------------------------------------------------------------------
     # provenance
 
-    def _side(self, context: str, words: AnswerWords, *, before: bool) -> Anchor | None:
+    def _side(
+        self, context: str, words: AnswerWords, *, before: bool, doc_id: str | None = None
+    ) -> Anchor | None:
         """Where one side of an image's source context puts it (None: it says nothing).
 
         The source sentence adjacent to the image (distance 0) is looked for two ways: aligned
@@ -208,7 +222,9 @@ class AnchoredInserter:
         against the context's last words, which works however either side was split into
         sentences and tells repeated sentences apart by what precedes them), and as a sentence
         of its own (:func:`match_score`, which survives rewording and merged sentences). Further
-        sentences (up to ``reach``) are matched as sentences only.
+        sentences (up to ``reach``) are matched as sentences only. A sentence the answer took
+        from another document than the image's (``doc_id``; a page repeating the same words) is
+        not the image's source.
         """
         pieces = _pieces(context)
         context_words = tokenize(context)
@@ -227,6 +243,8 @@ class AnchoredInserter:
             # among equals the sentence nearest the image: the last one before it, the first after
             order = range(n - 1, -1, -1) if before else range(n)
             for i in order:
+                if words.other_document(i, doc_id):
+                    continue
                 total = as_piece[i] + aligned[i]
                 if max(as_piece[i], aligned[i]) >= self.match and total > best:
                     best_i, best = i, total
@@ -243,9 +261,13 @@ class AnchoredInserter:
         """
         before = after = None
         if candidate.context_before:
-            before = self._side(candidate.context_before, words, before=True)
+            before = self._side(
+                candidate.context_before, words, before=True, doc_id=candidate.doc_id
+            )
         if candidate.context_after:
-            after = self._side(candidate.context_after, words, before=False)
+            after = self._side(
+                candidate.context_after, words, before=False, doc_id=candidate.doc_id
+            )
         if before is not None and (
             after is None or (before.distance, -before.score) <= (after.distance, -after.score)
         ):
@@ -267,17 +289,20 @@ class AnchoredInserter:
         # (after_sentence, rank, index): rank orders images competing for one sentence
         wanted: list[tuple[int, tuple[float, ...], int]] = []
         anchors = [self.anchor(c, words) for c in unique]
-        quoted = {s.source_chunk_id for s in answer.sentences if s.source_chunk_id}
-        sims.prefetch([i for i, a in enumerate(anchors) if a is None])
+        sims.prefetch(
+            [i for i, a in enumerate(anchors) if a is None and self._by_similarity(unique[i])]
+        )
         for i, (c, found) in enumerate(zip(unique, anchors, strict=True)):
             if found is not None:
                 rank = (0.0, float(found.distance), -found.score, _source_order(c), float(i))
                 wanted.append((found.after_sentence, rank, i))
                 continue
-            # An image from a chunk the answer quotes is near its text; one from elsewhere
-            # whose own source text the answer left out is probably off the answer's topic.
-            stray = (c.context_before or c.context_after) and c.chunk_id not in quoted
+            # An image whose own source text the answer left out shows a step the answer does
+            # not give: left out, unless ``stray_threshold`` asks for similarity.
+            stray = bool(c.context_before or c.context_after)
             floor = self.stray_threshold if stray else self.threshold
+            if floor is None:
+                continue
             row = sims.row(i)
             j = int(np.argmax(row))
             if row[j] >= floor:
@@ -312,6 +337,10 @@ class AnchoredInserter:
         return Placement(
             slots=tuple(Slot(unique[i].image_id, after) for after, i in placed), notes=notes
         )
+
+    def _by_similarity(self, c: Candidate) -> bool:
+        """Whether an image that provenance does not place may be placed by similarity."""
+        return not (c.context_before or c.context_after) or self.stray_threshold is not None
 
     def _free_nearby(self, after: int, row: np.ndarray, count: list[int]) -> int | None:
         """The most similar of the ``spread`` sentences after ``after`` that has room, if similar

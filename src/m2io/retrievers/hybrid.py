@@ -52,6 +52,7 @@ import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
 from m2io.index.store import Index
+from m2io.retrievers.query import search_text
 from m2io.text import content_terms, tokenize
 from m2io.types import Candidate, Retrieval, RetrievedChunk
 
@@ -152,6 +153,8 @@ class HybridRetriever:
         section_words: int | None = None,
         min_score: float | None = None,
         skip_duplicates: bool = True,
+        focus: bool = True,
+        image_votes: bool = True,
     ) -> None:
         _check_int("top_k", top_k, 1)
         _check_int("rrf_k", rrf_k, 1)
@@ -197,6 +200,13 @@ class HybridRetriever:
             min_score = CALIBRATED_FLOOR if default else 0.0
         self.min_score = float(min_score)
         self.skip_duplicates = skip_duplicates
+        self.focus = focus
+        self.image_votes = image_votes
+        owner: dict[int, int] = {}
+        for row, img_rows in enumerate(index.chunk_image_rows):
+            for img_row in img_rows:
+                owner.setdefault(img_row, row)
+        self._image_chunk = owner
         dupes = index.near_duplicates if skip_duplicates else {}
         self.excluded_rows = frozenset(
             row
@@ -226,14 +236,16 @@ class HybridRetriever:
         if not tokenize(query):
             return _refused(query, "the question has no words to search for")
         index = self.index
+        search = search_text(query) if self.focus else query
         depth = min(max(self.pool_size, k) + len(self.excluded_rows), len(index.chunks))
-        qvec = index.embed_query(query) if self.mode != "lexical" or self.image_neighbours else None
+        qvec = (
+            index.embed_query(search) if self.mode != "lexical" or self.image_neighbours else None
+        )
 
         rankings: list[list[int]] = []
         if self.mode != "lexical":
-            _, rows = index.search_chunks(qvec, depth)
-            rankings.append([int(r) for r in rows if r >= 0 and r not in self.excluded_rows])
-        lexical = index.lexical.scores(query) if self.mode != "dense" else None
+            rankings.append(self._dense_ranking(qvec, depth))
+        lexical = index.lexical.scores(search) if self.mode != "dense" else None
         if lexical is not None:
             top = np.argsort(-lexical, kind="stable")[:depth]
             rankings.append([int(r) for r in top if lexical[r] > 0 and r not in self.excluded_rows])
@@ -245,7 +257,13 @@ class HybridRetriever:
             return _refused(query, "no passage shares a word with the question")
         dense = index.chunk_similarity(qvec, rows) if self.mode != "lexical" else None
         if dense is not None and self.min_score > 0:
-            why = self._off_topic(query, rows, dense)
+            # The floor was calibrated on whole questions: the better of the question's and its
+            # topic's similarity counts, and the question's own words.
+            floor_dense = dense
+            if search != query and float(dense.max()) < self.min_score:
+                whole = index.chunk_similarity(index.embed_query(query), rows)
+                floor_dense = np.maximum(dense, whole)
+            why = self._off_topic(query, rows, floor_dense)
             if why:
                 return _refused(query, why)
         scores = {r: fused[r] for r in rows}
@@ -265,6 +283,36 @@ class HybridRetriever:
         if self.image_neighbours:
             candidates += self._neighbours(query, qvec, {c.image_id for c in candidates})
         return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates))
+
+    def _dense_ranking(self, qvec: np.ndarray, depth: int) -> list[int]:
+        """Chunk rows by dense similarity, best first, left-out rows skipped.
+
+        With ``image_votes`` a chunk is also represented by its images' caption + context
+        vectors (decorative images do not count): its score is the better of its own and its
+        best image's. The two kinds of vector sit on different cosine scales (a caption is
+        short), so each list's cosines are standardised over the rows read (z-scores) before
+        the two are compared. A page whose figure title names the question's topic then ranks
+        with it although its prose words it differently; a chunk gains nothing merely for
+        having an image.
+        """
+        scores, rows = self.index.search_chunks(qvec, depth)
+        own = {int(r): float(s) for s, r in zip(scores, rows, strict=True) if r >= 0}
+        best = _standardised(own)
+        if self.image_votes:
+            img_scores, img_rows = self.index.search_images(qvec, depth)
+            images: dict[int, float] = {}
+            for s, img_row in zip(img_scores, img_rows, strict=True):
+                img_row = int(img_row)
+                if img_row < 0 or img_row in self.index.decorative:
+                    continue
+                row = self._image_chunk.get(img_row)
+                if row is not None and row not in images:
+                    images[row] = float(s)
+            for row, z in _standardised(images).items():
+                if z > best.get(row, -np.inf):
+                    best[row] = z
+        ranked = sorted(best, key=lambda r: (-best[r], r))
+        return [r for r in ranked if r not in self.excluded_rows]
 
     def _drop_copies(self, ordered: list[int]) -> list[int]:
         """``ordered`` without chunks of near-copies of documents ranked above them."""
@@ -424,6 +472,15 @@ class HybridRetriever:
             if len(out) == self.image_neighbours:
                 break
         return out
+
+
+def _standardised(scores: dict[int, float]) -> dict[int, float]:
+    """``scores`` as z-scores over their own values (unchanged spread when they are all equal)."""
+    if not scores:
+        return {}
+    values = np.fromiter(scores.values(), dtype=np.float64)
+    mean, std = float(values.mean()), float(values.std())
+    return {k: (v - mean) / (std if std > 1e-9 else 1.0) for k, v in scores.items()}
 
 
 def _refused(query: str, why: str) -> Retrieval:

@@ -1,0 +1,51 @@
+"""The part of a question that says what it is about, for searching.
+
+A question about a manual often wraps its topic in words about the manual itself: "What does the
+GnuCash documentation say about "New" in Accounts Payable?", "Tell me about layer masks", "According
+to the guide, how do I …". The wrapper names no topic, yet a sentence embedder gives it as much
+weight as the topic: on the GIMP dev set the question's vector then sits closest to the pages
+*about writing the documentation*, and the page the question is about drops out of the top hits
+(see docs/design.md, The spine: Retriever). :func:`search_text` cuts such a wrapper off, so both
+the dense and the lexical search see the topic alone. The patterns are about documentation in
+general (no product names), so they hold for a manual never seen before; a question without a
+wrapper is searched as it is.
+
+Example:
+    >>> search_text('What does the GnuCash documentation say about "New" in Accounts Payable?')
+    '"New" in Accounts Payable'
+    >>> search_text("How do I crop an image?")
+    'How do I crop an image?'
+"""
+
+from __future__ import annotations
+
+import re
+
+_DOCS = (
+    r"(?:documentation|docs|manual|guide|handbook|help|tutorial|reference|book|wiki|"
+    r"user\s+guide|user\s+manual|help\s+pages?)"
+)
+_SAYS = r"(?:say|says|tell\s+(?:me|us)|mention|state|explain|write|cover|describe)"
+# The wrapper, at the start of the question: "what does the <name> documentation say about",
+# "what is said in the manual about", "tell me about", "according to the guide,".
+_WRAPPER = re.compile(
+    r"^\s*(?:"
+    rf"what\s+(?:does|do|did)\s+(?:the\s+|this\s+|your\s+)?(?:[\w.+#-]+\s+){{0,5}}?{_DOCS}\s+"
+    rf"{_SAYS}\s+(?:about|on|regarding)\s+"
+    rf"|what\s+(?:is|'s)\s+(?:said|written|explained)\s+(?:in\s+the\s+(?:[\w.+#-]+\s+){{0,5}}?"
+    rf"{_DOCS}\s+)?(?:about|on|regarding)\s+"
+    r"|(?:please\s+)?tell\s+(?:me|us)\s+(?:more\s+)?about\s+"
+    rf"|according\s+to\s+the\s+(?:[\w.+#-]+\s+){{0,5}}?{_DOCS}\s*,?\s+"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def search_text(question: str) -> str:
+    """``question`` without a leading wrapper about the documentation (see the module
+    docstring) and its final question mark; the question itself when nothing would be left."""
+    focused = _WRAPPER.sub("", question, count=1).strip()
+    if focused == question.strip():
+        return question
+    focused = focused.rstrip("?").strip()
+    return focused if re.search(r"\w", focused) else question
