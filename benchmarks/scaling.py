@@ -253,7 +253,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     if rows:
         ns = sorted(int(n) for n in rows)
         axes[2].plot(
-            ns, [rows[str(n)]["rss_growth_mb"] for n in ns], "s:", label="chunk rows (text)"
+            ns, [rows[str(n)]["rss_growth_mb"] for n in ns], "s:", c="C3", label="chunk rows (text)"
         )
     axes[0].axhline(50, color="grey", lw=0.8, ls=":")
     axes[1].axhline(0.95, color="grey", lw=0.8, ls=":")
