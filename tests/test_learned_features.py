@@ -11,9 +11,9 @@ from m2io.learned.features import (
     N_SLOT,
     SLOT_FEATURES,
     candidate_texts,
-    document_chapter,
     option_features,
 )
+from m2io.learned.profile import CorpusProfile
 from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
 
 ANSWER = TextAnswer(
@@ -70,9 +70,10 @@ def test_slot_values_follow_the_sentences_around_each_slot():
     np.testing.assert_allclose(x[:, col("sim_next")], [0, 0, 1, 0])
     np.testing.assert_allclose(x[:, col("sim_prev")], [0, 0, 0, 1])
     np.testing.assert_allclose(x[:, col("best_next")], [0, 0, 1, 0])
-    np.testing.assert_allclose(x[:, col("is_first")], [1, 0, 0, 0])
-    np.testing.assert_allclose(x[:, col("is_last")], [0, 0, 0, 1])
-    np.testing.assert_allclose(x[:, col("rel_pos")], [0, 1 / 3, 2 / 3, 1])
+    # issue 11: no feature marks "before the first sentence" on its own any more (that was one
+    # manual's habit); the slot's kind enters only times the corpus profile (prior_*)
+    for gone in ("is_first", "is_last", "rel_pos", "first_x_doc_pos", "first_x_question_z"):
+        assert gone not in SLOT_FEATURES
     # "The dialog looks like this:" announces a figure: slot 2 follows it
     np.testing.assert_allclose(x[:, col("colon_prev")], [0, 0, 1, 0])
     np.testing.assert_allclose(x[:, col("cue_prev")], [0, 0, 1, 0])
@@ -106,18 +107,38 @@ def test_wrong_number_of_vectors_is_an_error():
         option_features(ANSWER, CANDS, np.zeros((3, 8), dtype=np.float32))
 
 
-@pytest.mark.parametrize(
-    ("text", "chapter"),
-    [
-        ("Activate the filter: Filters → Blur → Gaussian Blur", "filters"),
-        ("Tools → Paint Tools → Clone", "tools"),
-        ("The Brushes dialog ... Windows → Dockable Dialogs → Brushes", "dialogs"),
-        ("Image → Canvas Size…", "menus"),
-        ("GIMP is a free program.", "other"),
-    ],
-)
-def test_document_chapter_rule(text, chapter):
-    assert document_chapter(text) == chapter
+def test_figure_references_and_steps_mark_their_slots():
+    answer = TextAnswer(
+        "q",
+        (
+            Sentence("1. Open the dialog shown below."),
+            Sentence("The figure above shows the result."),
+            Sentence("2. Click OK."),
+        ),
+    )
+    f = option_features(answer, CANDS, _vectors(3, {}))
+    x = f.slots[0]
+    np.testing.assert_allclose(x[:, col("fwd_prev")], [0, 1, 0, 0])  # after "shown below"
+    np.testing.assert_allclose(x[:, col("back_next")], [0, 1, 0, 0])  # before "figure above"
+    np.testing.assert_allclose(x[:, col("step_prev")], [0, 1, 0, 1])
+    np.testing.assert_allclose(x[:, col("step_next")], [1, 0, 1, 0])
+
+
+def test_corpus_profile_turns_slot_kinds_into_priors():
+    """A corpus whose figures sit under headings favours slot 0; one that announces them
+    favours the slot after the announcement; no profile is neutral."""
+    under = CorpusProfile({"start": 1.5, "forward": -1.0, "back": 0.0, "end": 0.0})
+    after = CorpusProfile({"start": -2.0, "forward": 1.6, "back": 0.0, "end": 0.0})
+    neutral = option_features(ANSWER, CANDS, _vectors(3, {})).slots[0]
+    assert not neutral[:, col("prior_sum")].any()
+    x = option_features(ANSWER, CANDS, _vectors(3, {}), profile=under).slots[0]
+    # slot 0 starts the answer; slot 2 follows "…looks like this:" and precedes the heading-like
+    # "Input levels", so it is both "forward" and "end"; slot 3 follows that heading-like line
+    np.testing.assert_allclose(x[:, col("prior_start")], [1.5, 0, 0, 1.5])
+    np.testing.assert_allclose(x[:, col("prior_forward")], [0, 0, -1.0, 0])
+    assert x[0, col("prior_sum")] == x[:, col("prior_sum")].max() > x[2, col("prior_sum")]
+    y = option_features(ANSWER, CANDS, _vectors(3, {}), profile=after).slots[0]
+    assert int(np.argmax(y[:, col("prior_sum")])) == 2
 
 
 # --- provenance: what a pipeline knows about where sentences and images came from -------------

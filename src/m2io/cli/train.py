@@ -1,12 +1,14 @@
 """``m2io train WHAT``: train a model. ``WHAT`` is a sub-subcommand:
 
 - ``inserter-policy``: the learned inserter (:mod:`m2io.learned`), a compact policy trained
-  with GRPO in numpy on the SPEC rewards; seconds to minutes on a CPU. Example::
+  with GRPO in numpy on the SPEC rewards; seconds to minutes on a CPU. ``--data`` may be given
+  several times (MRAMG folders, document folders, ``demo``), or listed in a recipe. Example::
 
-      m2io train inserter-policy --data ../shared/bench/gimp --subset gimp \\
-          --alpha 0.8 --distractors both --split doc --seed 0 --out models/gimp-policy
-      m2io eval-inserter --data ../shared/bench/gimp --subset gimp --split val \\
-          --inserter learned --model models/gimp-policy
+      m2io train inserter-policy --data ../shared/bench/gimp --data ../shared/bench/gnucash \\
+          --data demo --distractors both --pipeline-items --split none --out models/policy
+      m2io train inserter-policy --recipe my-policy.yaml      # data: [gimp, gnucash, demo] …
+      m2io eval-inserter --data ../shared/bench/gnucash --inserter learned \\
+          --model models/policy --set inserter.profile=../shared/bench/gnucash
 
 - ``sft`` / ``grpo``: the LLM inserter with TRL (:mod:`m2io.cli.train_llm`), when installed.
 
@@ -59,12 +61,23 @@ def _verbose(p: argparse.ArgumentParser) -> None:
 
 
 def add_policy_arguments(p: argparse.ArgumentParser) -> None:
-    from m2io.learned import CHAPTERS, GRPOConfig
+    from m2io.learned import GRPOConfig
 
     d = GRPOConfig()
+    p.add_argument(
+        "--recipe",
+        metavar="RECIPE.yaml",
+        help="YAML whose keys are this command's options (data: a list); flags given on the "
+        "command line win",
+    )
     data = p.add_argument_group("data")
-    data.add_argument("--data", required=True, help="MRAMG-layout folder")
-    data.add_argument("--subset", help="subset name (default: the only one in --data)")
+    data.add_argument(
+        "--data",
+        action="append",
+        help="training corpus: an MRAMG-layout folder, a folder of Markdown/HTML files, or "
+        "'demo'; repeat it to train on several",
+    )
+    data.add_argument("--subset", help="subset name (one --data only; default: the only one)")
     data.add_argument(
         "--distractors",
         choices=(*DISTRACTOR_MODES, "both"),
@@ -73,16 +86,17 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--split",
-        choices=("doc", "chapter"),
+        choices=("doc", "none"),
         default="doc",
-        help="hold out by document (the eval-inserter --split val side) or by chapter",
+        help="hold out documents of each corpus (the eval-inserter --split val side), or none "
+        "(train on everything; measure on another corpus)",
     )
     data.add_argument("--val-fraction", type=float, default=0.2, help="held-out share (doc)")
     data.add_argument(
-        "--train-chapters",
-        default="filters",
-        help=f"comma list of chapters to train on with --split chapter ({', '.join(CHAPTERS)});"
-        " the others are held out",
+        "--balance",
+        type=int,
+        default=3,
+        help="repeat a small corpus's items up to N times so corpora weigh alike (1 = never)",
     )
     data.add_argument("--data-seed", type=int, default=0, help="seeds distractors (as eval)")
     data.add_argument(
@@ -91,7 +105,12 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
         help="also train on what the inserter meets end to end: each question run through the "
         "default retriever and the extractive generator (builds the eval index if missing)",
     )
-    data.add_argument("--index", help="index for --pipeline-items (default: the m2io eval one)")
+    data.add_argument(
+        "--index",
+        action="append",
+        help="index for --pipeline-items: DIR (one --data), or NAME=DIR per corpus (NAME: the "
+        "MRAMG subset, 'demo' or the folder's name); default: the one m2io eval uses",
+    )
     data.add_argument("--cache-dir", help="embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)")
     g = p.add_argument_group("GRPO")
     g.add_argument("--alpha", type=float, default=d.alpha, help="reward weight of recall")
@@ -104,19 +123,21 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     g.add_argument("--entropy", type=float, default=d.entropy, help="entropy bonus")
     g.add_argument("--hidden", type=int, default=d.hidden, help="MLP hidden units (0 = linear)")
-    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--out", help="model folder to write (required, here or in the recipe)")
 
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run, every option spelled out."""
-    parts = ["m2io", "train", "inserter-policy", "--data", args.data]
+    parts = ["m2io", "train", "inserter-policy"]
+    for data in args.data:
+        parts += ["--data", data]
     if args.subset:
         parts += ["--subset", args.subset]
     for flag in (
         "distractors",
         "split",
         "val_fraction",
-        "train_chapters",
+        "balance",
         "data_seed",
         "pipeline_items",
         "index",
@@ -130,13 +151,14 @@ def _command(args: argparse.Namespace) -> str:
         "hidden",
         "out",
     ):
-        if flag == "train_chapters" and args.split != "chapter":
-            continue
         if flag == "val_fraction" and args.split != "doc":
             continue
         value = getattr(args, flag)
         if isinstance(value, bool):
             parts += ["--" + flag.replace("_", "-")] if value else []
+        elif isinstance(value, list):
+            for v in value:
+                parts += ["--" + flag.replace("_", "-"), str(v)]
         elif value is not None:
             parts += ["--" + flag.replace("_", "-"), str(value)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -146,7 +168,89 @@ def run(args: argparse.Namespace) -> int:
     return int(args._train_run(args) or 0)
 
 
+_RECIPE_KEYS = {
+    "data": list,
+    "subset": str,
+    "distractors": str,
+    "split": str,
+    "val_fraction": float,
+    "balance": int,
+    "data_seed": int,
+    "pipeline_items": bool,
+    "index": list,
+    "cache_dir": str,
+    "alpha": float,
+    "seed": int,
+    "epochs": int,
+    "group_size": int,
+    "batch_items": int,
+    "lr": float,
+    "entropy": float,
+    "hidden": int,
+    "out": str,
+}
+
+
+def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -> None:
+    """Fill ``args`` from ``args.recipe`` (YAML mapping of option names, ``-`` or ``_``) where
+    the command line left the default. ``data`` is a list (or one string).
+
+    Raises:
+        ValueError: Unreadable recipe, unknown key, or a value of the wrong type.
+    """
+    import yaml
+
+    try:
+        with open(args.recipe, encoding="utf-8") as f:
+            recipe = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"recipe {args.recipe}: {err}") from err
+    if not isinstance(recipe, dict):
+        raise ValueError(f"recipe {args.recipe}: expected a mapping of options")
+    for raw_key, value in recipe.items():
+        key = str(raw_key).replace("-", "_")
+        kind = _RECIPE_KEYS.get(key)
+        if kind is None:
+            raise ValueError(
+                f"recipe {args.recipe}: unknown key {raw_key!r}; valid: {', '.join(_RECIPE_KEYS)}"
+            )
+        if key in ("data", "index") and isinstance(value, str):
+            value = [value]
+        if kind is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"recipe {args.recipe}: {raw_key} must be a list of strings")
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"recipe {args.recipe}: {raw_key} must be {kind.__name__}")
+        if getattr(args, key, None) in (None, parser_defaults.get(key)):
+            setattr(args, key, value)
+
+
+def _index_dirs(values: list[str], n_data: int) -> str | dict[str, str] | None:
+    """``--index`` values: one plain DIR with one ``--data``, else ``NAME=DIR`` each."""
+    if not values:
+        return None
+    if n_data == 1 and len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, folder = v.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--index {v!r}: with several --data give NAME=DIR")
+        out[name] = folder
+    return out
+
+
 def run_policy(args: argparse.Namespace) -> int:
+    if getattr(args, "recipe", None):
+        probe = argparse.ArgumentParser()
+        add_policy_arguments(probe)
+        apply_recipe(args, vars(probe.parse_args([])))
+    if not args.data:
+        raise ValueError("give --data (repeatable) or a recipe with data: [...]")
+    if not args.out:
+        raise ValueError("give --out (or out: in the recipe)")
     from m2io.learned import (
         GRPOConfig,
         load_training_data,
@@ -165,19 +269,19 @@ def run_policy(args: argparse.Namespace) -> int:
         hidden=args.hidden,
         seed=args.seed,
     )
-    chapters = [c.strip() for c in args.train_chapters.split(",") if c.strip()]
+    index_dir = _index_dirs(args.index or [], len(args.data))
     data = load_training_data(
-        args.data,
+        args.data if len(args.data) > 1 else args.data[0],
         args.subset,
         distractors=args.distractors,
         split=args.split,
         data_seed=args.data_seed,
         val_fraction=args.val_fraction,
-        train_chapters=chapters,
         cache_dir=args.cache_dir,
         pipeline=args.pipeline_items,
-        index_dir=args.index,
+        index_dir=index_dir,
         progress=bool(getattr(args, "verbose", False)),
+        balance=args.balance,
     )
     if not data.train:
         raise ValueError(f"no training item ({data.description})")

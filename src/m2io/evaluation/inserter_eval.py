@@ -3,7 +3,8 @@ scored against the gold positions (M2IO-R1's M2IO-Inserter protocol, arXiv 2508.
 
 Metrics (×100): image precision / recall / F1 over the predicted vs. gold image sets, image
 ordering of the predicted reading order vs. the gold order, position accuracy (gold images at
-their gold sentence) and format error rate (items whose ``Placement.format_ok`` is False). Latency
+their gold sentence), ±1 position accuracy (``position_within_1``: within one sentence of it)
+and format error rate (items whose ``Placement.format_ok`` is False). Latency
 is the wall time of ``insert()`` alone; building the items is timed separately.
 
 Embedding-based inserters (rule, similar) may be given a :class:`PrecomputedEmbedder` that embeds
@@ -56,6 +57,7 @@ INSERTER_METRICS = [
     "image_f1",
     "image_ordering",
     "position_accuracy",
+    "position_within_1",
     "format_error_rate",
 ]
 
@@ -74,6 +76,7 @@ def score_item(item: InserterItem, inserter: Inserter) -> dict[str, Any]:
         "image_f1": 100.0 * s["f1"],
         "image_ordering": 100.0 * ordering_score(order, list(item.gold_order)),
         "position_accuracy": 100.0 * s["position_accuracy"],
+        "position_within_1": 100.0 * s["position_within_1"],
         "format_error_rate": 0.0 if placement.format_ok else 100.0,
     }
     return {

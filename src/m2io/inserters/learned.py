@@ -22,6 +22,7 @@ from m2io.embed.text import TextEmbedder, load_text_embedder
 from m2io.learned.artifact import ModelCard, load_model
 from m2io.learned.features import candidate_texts, option_features
 from m2io.learned.policy import LEAVE, OptionBatch, Policy
+from m2io.learned.profile import CorpusProfile, load_profile
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ class LearnedInserter:
             :func:`m2io.learned.save_model`); None loads the policy that ships with m2io.
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path; None uses the
             one the policy was trained with (its ``config.json``).
+        profile: Where this corpus's authors put their figures (:mod:`m2io.learned.profile`):
+            a corpus folder (MRAMG or documents), ``demo``, an index folder (its corpus is
+            measured once, here), a profile JSON, or a
+            :class:`~m2io.learned.profile.CorpusProfile`. None is neutral: placement then rests
+            on the answer's own text (similarity, figure references, steps, source context).
 
     Attributes:
         last_timing: Milliseconds of the last :meth:`insert`: ``embed_ms`` (text embedding),
@@ -51,7 +57,11 @@ class LearnedInserter:
     """
 
     def __init__(
-        self, model: str | Path | None = None, *, embedder: TextEmbedder | str | None = None
+        self,
+        model: str | Path | None = None,
+        *,
+        embedder: TextEmbedder | str | None = None,
+        profile: str | Path | CorpusProfile | None = None,
     ) -> None:
         from m2io.learned import DEFAULT_MODEL_DIR
 
@@ -67,6 +77,7 @@ class LearnedInserter:
                 self.card.embedder,
                 self._embedder.name,
             )
+        self.profile = load_profile(profile)
         self.last_timing: dict[str, float] = {}
 
     @property
@@ -93,7 +104,7 @@ class LearnedInserter:
         texts = candidate_texts(answer, unique)
         vecs = self._vectors(texts.all)
         t1 = time.perf_counter()
-        feats = option_features(answer, unique, vecs, texts)
+        feats = option_features(answer, unique, vecs, texts, profile=self.profile)
         actions = self.policy.greedy(OptionBatch.from_features([feats]))
         chosen = sorted(
             (int(a), i, c.image_id)

@@ -9,9 +9,9 @@ to the small end: a policy over hand-built features of (image, slot) pairs
 millisecond once the sentences and captions are embedded. :mod:`~m2io.learned.artifact` saves
 and loads it (safetensors + JSON); :class:`m2io.inserters.learned.LearnedInserter` serves it.
 
-This module holds the end-to-end training recipe shared by ``m2io train inserter-policy`` and
-``benchmarks/ablation_alpha.py``: MRAMG folder → inserter items → split (by document, or by
-chapter) → features → GRPO → held-out metrics.
+This module holds the end-to-end training recipe shared by ``m2io train inserter-policy`` and the benchmarks: one or more
+corpora (:mod:`~m2io.learned.corpora`) → inserter and pipeline items → split → features → GRPO
+→ held-out metrics.
 
 Example:
     >>> data = load_training_data("../shared/bench/gimp", "gimp")           # doctest: +SKIP
@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from m2io.learned.artifact import ModelCard, ModelError, load_model, save_model
-from m2io.learned.features import CHAPTERS, document_chapter
+from m2io.learned.corpora import CorpusData, load_corpus_data, pipeline_items
 from m2io.learned.grpo import (
     CachedEmbedder,
     GRPOConfig,
@@ -41,25 +41,25 @@ from m2io.learned.grpo import (
     train_grpo,
 )
 from m2io.learned.policy import Policy
+from m2io.learned.profile import CorpusProfile, corpus_profile
 
 if TYPE_CHECKING:
-    from m2io.corpus.report import Corpus
     from m2io.embed.text import TextEmbedder
     from m2io.evaluation.items import InserterItem, PipelineItem
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
-SPLITS = ("doc", "chapter")
+SPLITS = ("doc", "none")
 
 __all__ = [
-    "CHAPTERS",
     "CachedEmbedder",
     "DEFAULT_MODEL_DIR",
     "GRPOConfig",
     "History",
     "ModelCard",
     "ModelError",
+    "CorpusProfile",
     "Policy",
     "TrainData",
     "TrainItem",
@@ -68,19 +68,35 @@ __all__ = [
     "load_training_data",
     "save_model",
     "save_training_run",
-    "split_by_chapter",
     "train_inserter_policy",
+    "corpus_profile",
     "write_model_readme",
 ]
 
 
 @dataclass
 class TrainData:
-    """Inserter items on both sides of a split, and how they were made."""
+    """Inserter items on both sides of a split, and how they were made.
+
+    ``train_corpus``/``val_corpus`` name each item's corpus (parallel lists; empty means one
+    unnamed corpus) and ``profiles`` holds each corpus's profile
+    (:func:`~m2io.learned.profile.corpus_profile`), which its items' features use.
+    """
 
     train: list[InserterItem | PipelineItem]
     val: list[InserterItem | PipelineItem]
     description: dict[str, Any] = field(default_factory=dict)
+    train_corpus: list[str] = field(default_factory=list)
+    val_corpus: list[str] = field(default_factory=list)
+    profiles: dict[str, CorpusProfile] = field(default_factory=dict)
+
+    def profiles_of(self, side: str) -> list[CorpusProfile | None]:
+        """The profile of every item on ``side`` (``"train"`` or ``"val"``), in order."""
+        names = self.train_corpus if side == "train" else self.val_corpus
+        items = self.train if side == "train" else self.val
+        if len(names) != len(items):
+            return [None] * len(items)
+        return [self.profiles.get(name) for name in names]
 
 
 @dataclass
@@ -96,140 +112,159 @@ class TrainRun:
     seconds: dict[str, float]
 
 
-def split_by_chapter(
-    items: Sequence[InserterItem], corpus: Corpus, train_chapters: Sequence[str]
-) -> tuple[list[InserterItem], list[InserterItem]]:
-    """Items whose first source document is in ``train_chapters`` vs. all the others.
-
-    Chapters come from :func:`~m2io.learned.features.document_chapter` (GIMP-manual rule).
-    """
-    unknown = set(train_chapters) - set(CHAPTERS)
-    if unknown:
-        raise ValueError(f"unknown chapters {sorted(unknown)}; valid: {', '.join(CHAPTERS)}")
-    docs = {d.doc_id: d for d in corpus.documents}
-    train: list[InserterItem] = []
-    val: list[InserterItem] = []
-    for it in items:
-        doc = docs.get(it.doc_ids[0]) if it.doc_ids else None
-        chapter = document_chapter(doc.text) if doc is not None else "other"
-        (train if chapter in train_chapters else val).append(it)
-    return train, val
+HeldOut = Callable[["InserterItem", CorpusData], bool]
 
 
 def load_training_data(
-    data: str | Path,
+    data: str | Path | Sequence[str | Path],
     subset: str | None = None,
     *,
     distractors: str = "random",
-    split: str = "doc",
+    split: str | HeldOut = "doc",
     data_seed: int = 0,
     val_fraction: float = 0.2,
-    train_chapters: Sequence[str] = ("filters",),
     embedder: TextEmbedder | None = None,
     cache_dir: str | Path | None = None,
     pipeline: bool = False,
-    index_dir: str | Path | None = None,
+    index_dir: str | Path | Mapping[str, str | Path] | None = None,
     progress: bool = False,
+    balance: int = 1,
 ) -> TrainData:
-    """Build inserter items (gold + 1:1 distractors) from an MRAMG folder and split them.
+    """Build inserter items (gold + 1:1 distractors) from one or more corpora and split them.
 
-    With ``pipeline=True`` every question is also run through the default retriever and the
-    extractive generator (:func:`~m2io.evaluation.items.build_pipeline_items`), so the policy
-    also learns from what it meets end to end: generated sentences, up to a dozen retrieved
-    candidates, their source context and retrieval rank. Those items fall on the same side of
-    the split as the question's inserter-only item.
+    Each corpus (an MRAMG folder, a document folder, or ``demo``:
+    :mod:`~m2io.learned.corpora`) gives its own items, distractors drawn from its own images,
+    split on its own; the sides are then pooled. With ``pipeline=True`` every question is also
+    run through the default retriever and the extractive generator
+    (:func:`~m2io.learned.corpora.pipeline_items`), so the policy also learns from what it meets
+    end to end: generated sentences, up to a dozen retrieved candidates with their source
+    neighbours and retrieval rank. Those items fall on the same side of the split as the
+    question's inserter-only item.
 
     Args:
-        data: MRAMG-layout folder.
-        subset: Subset name (default: the only one in ``data``).
+        data: One corpus or several (``--data`` repeated).
+        subset: MRAMG subset (default: the only one in each folder); only with one corpus.
         distractors: ``"random"``, ``"hard"`` or ``"both"`` (each question twice, once with
             each kind; both copies land on the same side of the split).
         split: ``"doc"`` (:func:`~m2io.evaluation.items.split_by_document`, the split that
-            ``m2io eval-inserter --split val`` uses) or ``"chapter"``.
+            ``m2io eval-inserter --split val`` uses), ``"none"`` (everything trains), or a
+            function ``(item, corpus) -> held out?`` (benchmarks' own splits).
         data_seed: Seeds distractors and candidate order (``eval-inserter --seed``).
         val_fraction: Held-out share for the document split.
-        train_chapters: Chapters to train on for the chapter split; the rest is held out.
         embedder: For hard distractors (default: the offline MiniLM, disk-cached).
         cache_dir: Embedding cache (see :func:`m2io.learned.grpo.embed_cached`).
         pipeline: Add pipeline items (see above).
-        index_dir: Index for the pipeline items (default: the one ``m2io eval`` uses, built
-            there if missing).
+        index_dir: Index for the pipeline items, or ``{corpus name: folder}`` with several
+            corpora (default: the one ``m2io eval`` uses, built there if missing).
         progress: Progress bars on stderr (index build, pipeline runs).
+        balance: With several corpora, repeat a small corpus's training items up to this many
+            times so that it weighs about as much as the largest one (1 = no repeat).
     """
-    from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
     from m2io.evaluation.items import build_inserter_items, split_by_document
 
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if not callable(split) and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS} or a function, got {split!r}")
+    sources = [data] if isinstance(data, (str, Path)) else list(data)
+    if not sources:
+        raise ValueError("no training data")
+    if subset is not None and len(sources) > 1:
+        raise ValueError("--subset applies to one --data only")
     modes = ("random", "hard") if distractors == "both" else (distractors,)
     if "hard" in modes:
         embedder = _cached(embedder, cache_dir)
-    root = Path(data).resolve()
-    subset = resolve_subset(root, subset)
-    corpus = load_mramg(root, subset)
-    questions = load_questions(root, subset)
+    if balance < 1:
+        raise ValueError(f"balance must be >= 1, got {balance}")
     train: list[InserterItem | PipelineItem] = []
     val: list[InserterItem | PipelineItem] = []
-    for mode in modes:
-        items = build_inserter_items(
-            questions, corpus, distractors=mode, seed=data_seed, embedder=embedder
+    train_corpus: list[str] = []
+    val_corpus: list[str] = []
+    profiles: dict[str, CorpusProfile] = {}
+    described: list[dict[str, Any]] = []
+    for source in sources:
+        cd = load_corpus_data(source, subset)
+        if cd.name in profiles:
+            raise ValueError(f"corpus {cd.name!r} given twice")
+        profiles[cd.name] = corpus_profile(cd.corpus.documents)
+        tr_n, va_n = len(train), len(val)
+        for mode in modes:
+            items = build_inserter_items(
+                cd.questions, cd.corpus, distractors=mode, seed=data_seed, embedder=embedder
+            )
+            if callable(split):
+                tr = [it for it in items if not split(it, cd)]
+                va = [it for it in items if split(it, cd)]
+            elif split == "doc":
+                tr, va = split_by_document(items, val_fraction=val_fraction, seed=0)
+            else:
+                tr, va = list(items), []
+            train += tr
+            val += va
+        n_pipeline = (0, 0)
+        if pipeline:
+            held_out = {it.qid for it in val[va_n:]}
+            folder = index_dir.get(cd.name) if isinstance(index_dir, Mapping) else index_dir
+            items = pipeline_items(cd, folder, progress=progress)
+            train += [it for it in items if it.qid not in held_out]
+            val += [it for it in items if it.qid in held_out]
+            n_pipeline = (
+                sum(it.qid not in held_out for it in items),
+                sum(it.qid in held_out for it in items),
+            )
+        train_corpus += [cd.name] * (len(train) - tr_n)
+        val_corpus += [cd.name] * (len(val) - va_n)
+        described.append(
+            {
+                **cd.describe(),
+                "profile": profiles[cd.name].as_dict()["lift"],
+                "n_train": len(train) - tr_n,
+                "n_val": len(val) - va_n,
+                **(
+                    {"pipeline_items": dict(zip(("train", "val"), n_pipeline, strict=True))}
+                    if pipeline
+                    else {}
+                ),
+            }
         )
-        if split == "doc":
-            tr, va = split_by_document(items, val_fraction=val_fraction, seed=0)
-        else:
-            tr, va = split_by_chapter(items, corpus, train_chapters)
-        train += tr
-        val += va
-    n_pipeline = (0, 0)
-    if pipeline:
-        held_out = {it.qid for it in val}
-        ptr, pva = _pipeline_items(root, subset, corpus, questions, index_dir, progress, held_out)
-        train += ptr
-        val += pva
-        n_pipeline = (len(ptr), len(pva))
+    if balance > 1 and len(described) > 1:
+        train, train_corpus = _balanced(train, train_corpus, balance)
+        for d in described:
+            d["repeat"] = train_corpus.count(d["name"]) // max(d["n_train"], 1)
+    n_pipe = [d.get("pipeline_items", {}) for d in described]
     description = {
-        "data": str(root),
-        "subset": subset,
+        "data": ", ".join(str(d["data"]) for d in described),
+        "subset": ", ".join(str(d.get("subset", d["name"])) for d in described),
+        "corpora": described,
         "distractors": distractors,
         "ratio": 1.0,
         "data_seed": data_seed,
         "with_context": False,
-        "split": split,
+        "split": split if isinstance(split, str) else getattr(split, "__name__", "custom"),
         **({"val_fraction": val_fraction} if split == "doc" else {}),
-        **({"train_chapters": list(train_chapters)} if split == "chapter" else {}),
+        "balance": balance,
         "n_train": len(train),
         "n_val": len(val),
-        "pipeline_items": {"train": n_pipeline[0], "val": n_pipeline[1]} if pipeline else None,
+        "pipeline_items": {
+            "train": sum(p.get("train", 0) for p in n_pipe),
+            "val": sum(p.get("val", 0) for p in n_pipe),
+        }
+        if pipeline
+        else None,
     }
-    return TrainData(train, val, description)
+    return TrainData(train, val, description, train_corpus, val_corpus, profiles)
 
 
-def _pipeline_items(
-    root: Path,
-    subset: str,
-    corpus: Corpus,
-    questions: Sequence[Any],
-    index_dir: str | Path | None,
-    progress: bool,
-    held_out: set[str],
-) -> tuple[list[PipelineItem], list[PipelineItem]]:
-    """Pipeline items of every question, split as the inserter-only items were (by qid)."""
-    from m2io.config import PipelineConfig
-    from m2io.evaluation.e2e import ensure_index, eval_index_dir
-    from m2io.evaluation.items import build_pipeline_items
-    from m2io.factory import build_generator, build_retriever
-
-    folder, _ = ensure_index(
-        corpus.documents, index_dir or eval_index_dir(root, subset), progress=progress
-    )
-    cfg = PipelineConfig()
-    cfg.index = str(folder)
-    items = build_pipeline_items(
-        questions, build_retriever(cfg), build_generator(cfg), progress=progress
-    )
-    train = [it for it in items if it.qid not in held_out]
-    val = [it for it in items if it.qid in held_out]
-    return train, val
+def _balanced(items: list[Any], names: list[str], cap: int) -> tuple[list[Any], list[str]]:
+    """Repeat each corpus's items ``round(largest / size)`` times (at most ``cap``)."""
+    sizes = {n: names.count(n) for n in dict.fromkeys(names)}
+    largest = max(sizes.values(), default=0)
+    out: list[Any] = []
+    out_names: list[str] = []
+    for name, size in sizes.items():
+        repeat = min(cap, max(1, round(largest / size)))
+        mine = [it for it, n in zip(items, names, strict=True) if n == name]
+        out += mine * repeat
+        out_names += [name] * (size * repeat)
+    return out, out_names
 
 
 def train_inserter_policy(
@@ -242,7 +277,12 @@ def train_inserter_policy(
     """Embed (cached), build features, train with GRPO and score both sides of the split."""
     embedder = _cached(embedder, cache_dir)
     t0 = time.perf_counter()
-    prepared = prepare([*data.train, *data.val], embedder, cache_dir=cache_dir)
+    prepared = prepare(
+        [*data.train, *data.val],
+        embedder,
+        cache_dir=cache_dir,
+        profile=[*data.profiles_of("train"), *data.profiles_of("val")],
+    )
     train, val = prepared[: len(data.train)], prepared[len(data.train) :]
     t_prep = time.perf_counter() - t0
     policy, history = train_grpo(train, config, val=val)
@@ -314,6 +354,7 @@ _METRIC_ROWS = (
     ("f1", "image F1"),
     ("ordering", "image ordering"),
     ("position_accuracy", "position accuracy"),
+    ("position_within_1", "position accuracy ±1 sentence"),
     ("position", "position reward ×100"),
     ("pipeline_precision", "end-to-end image precision (pipeline items)"),
     ("pipeline_recall", "end-to-end image recall (pipeline items)"),
@@ -331,18 +372,29 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
     from m2io.learned.features import FEATURE_NAMES
 
     d = run.data
+    sides = [("held out", run.val_metrics)] if run.val_metrics else []
+    sides.append(("train", run.train_metrics))
     rows = "\n".join(
-        f"| {label} | {run.val_metrics.get(key, float('nan')):.1f} | "
-        f"{run.train_metrics.get(key, float('nan')):.1f} |"
+        f"| {label} | " + " | ".join(f"{m.get(key, float('nan')):.1f}" for _, m in sides) + " |"
         for key, label in _METRIC_ROWS
-        if key in run.val_metrics or key in run.train_metrics
+        if any(key in m for _, m in sides)
     )
-    split = (
-        f"by document (`split_by_document`, val_fraction {d.get('val_fraction')}, seed 0 — the "
-        "`m2io eval-inserter --split val` side is held out)"
-        if d.get("split") == "doc"
-        else f"by chapter: trained on {', '.join(d.get('train_chapters', []))}, the other "
-        "chapters held out (rule: `m2io.learned.features.document_chapter`)"
+    head = "| metric | " + " | ".join(name for name, _ in sides) + " |"
+    rule = "|---|" + "---|" * len(sides)
+    rewards = " | ".join(f"{m.get('reward', float('nan')):.3f}" for _, m in sides)
+    split = {
+        "doc": f"by document within each corpus (`split_by_document`, val_fraction "
+        f"{d.get('val_fraction')}, seed 0 — the `m2io eval-inserter --split val` side is held out)",
+        "none": "none (every answer trains; measure it on another corpus)",
+    }.get(str(d.get("split")), f"{d.get('split')} (a benchmark's own split)")
+    corpora = "; ".join(
+        f"`{c.get('name')}` ({c.get('kind')}, {c.get('n_train')} train / {c.get('n_val')} held out)"
+        for c in d.get("corpora", [])
+    )
+    profiles = "; ".join(
+        f"`{c.get('name')}` "
+        + ", ".join(f"{k} {v:+.2f}" for k, v in (c.get("profile") or {}).items())
+        for c in d.get("corpora", [])
     )
     distractors = (
         "distractors, each answer twice (once random, once hard)"
@@ -372,22 +424,25 @@ GRPO on the SPEC outcome reward `format × (α·recall + (1−α)·position)`, �
   {command}
   ```
 
-- Data: `{d.get("data")}`, subset `{d.get("subset")}`; inserter-only items (gold answer text
+- Data: {corpora or f"`{d.get('data')}`"}; inserter-only items (gold answer text
   without its images, candidates = gold images + 1:1 {distractors}, data
   seed {d.get("data_seed")}, captions only — no source context){pipeline}.
 - Split: {split}; {d.get("n_train")} training answers, {d.get("n_val")} held out.
 - Text embedder: `{d.get("embedder")}`; {len(FEATURE_NAMES)} features (listed in
   `config.json`).
+- Corpus profiles (where each corpus's images sit, log-lift per boundary kind, measured on its
+  documents: `m2io.learned.profile`): {profiles or "none"}. Give the policy the profile of the
+  corpus it serves: `--set inserter.profile=CORPUS_OR_INDEX_DIR` (without one it is neutral).
 - GRPO: {", ".join(f"{k}={v}" for k, v in asdict(run.config).items())}.
 - Training took {run.seconds["train"]:.1f} s (+ {run.seconds["features"]:.1f} s for embeddings
   and features) on {os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}).
 
 ## Metrics (×100, greedy decoding)
 
-| metric | held out | train |
-|---|---|---|
+{head}
+{rule}
 {rows}
-| mean reward (α = {run.config.alpha}) | {run.val_metrics.get("reward", float("nan")):.3f} | {run.train_metrics.get("reward", float("nan")):.3f} |
+| mean reward (α = {run.config.alpha}) | {rewards} |
 
 `reward_curve.png` and `history.json` hold the reward per step and per epoch.
 """

@@ -4,9 +4,13 @@ For a candidate image ``i`` and an answer of ``n`` sentences, the options are th
 ``j = 0..n`` ("after sentence j", 0 = before the first) and "leave the image out". A slot is
 described by the sentence it follows (``prev`` = sentence j) and the one it precedes
 (``next`` = sentence j+1): their similarity to the image's caption, how that ranks among the
-answer's sentences, lexical overlap, cue words in ``prev`` ("as shown below:", a sentence ending
-with ":"), heading-like ``next`` sentences (figure titles often follow their figure), the slot's
-relative position and the image's position in its source document. "Leave out" is described by
+answer's sentences, lexical overlap, figure references ("as shown below", "the following
+figure", a sentence ending with ":" before the slot; "the figure above" after it), numbered
+steps, heading-like and legend-like sentences (the local shape of the text), how close each
+neighbour is to the question, and the image's position in its source document. Nothing names
+one manual's layout: what a corpus's authors habitually do (a figure under each heading, or after
+each announcement) enters only through the corpus's own profile (:mod:`m2io.learned.profile`),
+measured on its documents, times the slot's kind (``prior_*``). "Leave out" is described by
 candidate-level statistics: how well the caption matches the answer and the question compared
 with the *other* candidates (distractors match worse).
 
@@ -32,13 +36,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from m2io.text import tokenize
 from m2io.types import Candidate, TextAnswer
 
-FEATURE_VERSION = 2
+if TYPE_CHECKING:
+    from m2io.learned.profile import CorpusProfile
+
+FEATURE_VERSION = 3
 
 # Words that announce a figure in the sentence before it (manuals, tutorials, recipes).
 CUE_WORDS = (
@@ -57,6 +65,20 @@ CUE_WORDS = (
     "figure",
     "screenshot",
 )
+# A figure announced ahead: the image comes after this sentence.
+FORWARD_REF = re.compile(
+    r"\b(?:below|following (?:figure|image|screenshot|picture|illustration|example|window|dialog)"
+    r"|as follows|shown here|here is|here are|looks? like this)\b",
+    re.IGNORECASE,
+)
+# A figure referred back to: the image came just before this sentence.
+BACK_REF = re.compile(
+    r"\b(?:above|previous (?:figure|image|screenshot)|(?:this|that|the) (?:figure|image|"
+    r"screenshot|picture|illustration|dialog|window) (?:shows|displays|illustrates|is))\b",
+    re.IGNORECASE,
+)
+# A numbered step ("3. Click …", "Step 2:", "(a) …").
+STEP = re.compile(r"^\s*(?:\d{1,2}[.)]\s|step\s+\d+|\(?[a-h]\)\s)", re.IGNORECASE)
 UI_WORDS = ("dialog", "window", "options", "menu", "tab", "panel", "box", "editor")
 # A figure legend, which follows its figure: "Original image", "Left: before", "Filter applied".
 LEGEND = re.compile(
@@ -79,13 +101,8 @@ SLOT_FEATURES = (
     "sim_next2",
     "lex_prev",
     "lex_next",
-    "is_first",
-    "is_last",
-    "rel_pos",
     "doc_pos_gap",
     "doc_rank_gap",
-    "first_x_doc_pos",
-    "first_x_doc_earliest",
     "colon_prev",
     "cue_prev",
     "ui_prev",
@@ -97,8 +114,6 @@ SLOT_FEATURES = (
     "topic_break",
     "cand_best_next",
     "cand_best_prev",
-    "first_x_sim_next",
-    "first_x_question_z",
     "colon_x_best_next",
     "colon_x_sim_near",
     "empty_x_legend_next",
@@ -107,6 +122,21 @@ SLOT_FEATURES = (
     "src_next",
     "ctx_prev",
     "ctx_next",
+    "fwd_prev",
+    "back_next",
+    "step_prev",
+    "step_next",
+    "fwd_x_sim_prev",
+    "fwd_x_best_prev",
+    "plain_x_best_next",
+    "back_x_sim_next",
+    "q_sent_prev",
+    "q_sent_next",
+    "prior_start",
+    "prior_forward",
+    "prior_back",
+    "prior_end",
+    "prior_sum",
 )
 KEEP_FEATURES = (
     "keep_bias",
@@ -126,6 +156,10 @@ KEEP_FEATURES = (
     "src_share",
     "src_any",
     "ctx_best",
+    "n_forward_refs",
+    "sim_clears",
+    "inv_candidates",
+    "doc_quoted",
 )
 FEATURE_NAMES = SLOT_FEATURES + KEEP_FEATURES
 N_SLOT = len(SLOT_FEATURES)
@@ -134,6 +168,7 @@ N_KEEP = len(KEEP_FEATURES)
 _TERMINAL = (".", "!", "?", ":", ";", ",")
 _SHORT = 45
 _Z_EPS = 0.05
+_CLEAR = 0.4  # the Rule-Based baseline's similarity threshold
 _MIN_WORDS = 3  # shorter sentences ("Note.") are found in any context
 
 
@@ -172,9 +207,10 @@ def _contains_any(text: str, words: Sequence[str]) -> float:
     return float(any(w in text for w in words))
 
 
-def _sentence_cues(sentences: Sequence[str]) -> np.ndarray:
-    """Per sentence: colon, cue word, UI word, short, heading-like, legend. Shape ``(n, 6)``."""
-    out = np.zeros((len(sentences), 6), dtype=np.float32)
+def sentence_cues(sentences: Sequence[str]) -> np.ndarray:
+    """Per sentence: colon, cue word, UI word, short, heading-like, legend, forward reference,
+    back reference, numbered step. Shape ``(n, 9)``."""
+    out = np.zeros((len(sentences), 9), dtype=np.float32)
     for k, s in enumerate(sentences):
         low = s.lower()
         out[k] = (
@@ -184,6 +220,9 @@ def _sentence_cues(sentences: Sequence[str]) -> np.ndarray:
             float(len(s) < _SHORT),
             float(len(s) < 2 * _SHORT and not s.rstrip().endswith(_TERMINAL)),
             float(len(s) < 2 * _SHORT and bool(LEGEND.search(s.strip()))),
+            float(bool(FORWARD_REF.search(s)) or s.rstrip().endswith(":")),
+            float(bool(BACK_REF.search(s))),
+            float(bool(STEP.match(s))),
         )
     return out
 
@@ -247,6 +286,8 @@ def option_features(
     candidates: Sequence[Candidate],
     vectors: np.ndarray,
     texts: ItemTexts | None = None,
+    *,
+    profile: CorpusProfile | None = None,
 ) -> OptionFeatures:
     """Feature tensor of one decision.
 
@@ -255,6 +296,8 @@ def option_features(
         candidates: The ``K`` candidate images.
         vectors: L2-normalised embeddings of ``texts.all`` (sentences, candidates, question).
         texts: The texts behind ``vectors``; recomputed from ``answer``/``candidates`` if None.
+        profile: Where the corpus's images usually sit (:mod:`m2io.learned.profile`); None
+            is neutral (the ``prior_*`` features are 0).
 
     Returns:
         Slot features ``(K, n + 1, N_SLOT)`` (slot j = after sentence j) and keep/leave
@@ -274,7 +317,7 @@ def option_features(
     ranks = np.argsort(np.argsort(-sims, axis=1, kind="stable"), axis=1)  # 0 = most similar
     words = [set(tokenize(s)) for s in texts.sentences]
     lex = np.stack([_lexical(t, words) for t in texts.candidates]) if k else sims
-    cues = _sentence_cues(texts.sentences)
+    cues = sentence_cues(texts.sentences)
     col_best = (sims >= sims.max(axis=0, keepdims=True) - 1e-6) & (sims > 0)  # best candidate
     q_sim = (cand @ question).astype(np.float32)
     q_sim[empty] = 0.0
@@ -296,9 +339,12 @@ def option_features(
     colon_prev = pick(cues[:, 0], prev_idx, has_prev)
     heading_next = pick(cues[:, 4], next_idx, has_next)
     legend_next = pick(cues[:, 5], next_idx, has_next)
-    first = (j == 0).astype(np.float32)
     empty_col = empty.astype(np.float32)[:, None]
     best_next = pick((ranks == 0).astype(np.float32), next_idx, has_next)
+    best_prev = pick((ranks == 0).astype(np.float32), prev_idx, has_prev)
+    fwd_prev = pick(cues[:, 6], prev_idx, has_prev)
+    back_next = pick(cues[:, 7], next_idx, has_next)
+    q_sent = (sent @ question).astype(np.float32)
     doc_pos = np.array(
         [c.doc_position if c.doc_position is not None else np.nan for c in candidates],
         dtype=np.float32,
@@ -310,14 +356,17 @@ def option_features(
     if known.sum() > 1:
         r = np.argsort(np.argsort(doc_pos[known], kind="stable"), kind="stable")
         doc_rank[known] = r / (known.sum() - 1)
-    earliest = known & (doc_rank == 0)
+    from m2io.learned.profile import KINDS, NEUTRAL, boundary_kinds
+
+    lift = np.array([(profile or NEUTRAL).lift[kind] for kind in KINDS], dtype=np.float32)
+    prior = boundary_kinds(texts.sentences) * lift  # (n + 1, 4)
     columns = {
         "slot_bias": np.ones(n + 1),
         "sim_prev": s_prev,
         "sim_next": s_next,
         "margin_prev": pick(sims - best, prev_idx, has_prev, -1.0),
         "margin_next": pick(sims - best, next_idx, has_next, -1.0),
-        "best_prev": pick((ranks == 0).astype(np.float32), prev_idx, has_prev),
+        "best_prev": best_prev,
         "best_next": best_next,
         "inv_rank_prev": pick(1.0 / (1.0 + ranks), prev_idx, has_prev),
         "inv_rank_next": pick(1.0 / (1.0 + ranks), next_idx, has_next),
@@ -325,13 +374,8 @@ def option_features(
         "sim_next2": pick(sims, next2_idx, has_next2),
         "lex_prev": pick(lex, prev_idx, has_prev),
         "lex_next": pick(lex, next_idx, has_next),
-        "is_first": (j == 0).astype(np.float32),
-        "is_last": (j == n).astype(np.float32),
-        "rel_pos": rel,
         "doc_pos_gap": np.where(np.isnan(gap), 0.0, gap),
         "doc_rank_gap": np.where(known[:, None], np.abs(rel[None, :] - doc_rank[:, None]), 0.0),
-        "first_x_doc_pos": first[None, :] * np.where(known, doc_pos, 0.5)[:, None],
-        "first_x_doc_earliest": first[None, :] * earliest[:, None],
         "colon_prev": colon_prev,
         "cue_prev": pick(cues[:, 1], prev_idx, has_prev),
         "ui_prev": pick(cues[:, 2], prev_idx, has_prev),
@@ -347,8 +391,6 @@ def option_features(
         else np.zeros(n + 1),
         "cand_best_next": pick(col_best.astype(np.float32), next_idx, has_next),
         "cand_best_prev": pick(col_best.astype(np.float32), prev_idx, has_prev),
-        "first_x_sim_next": first * s_next,
-        "first_x_question_z": first[None, :] * q_z[:, None],
         "colon_x_best_next": colon_prev * best_next,
         "colon_x_sim_near": colon_prev * np.maximum(s_prev, s_next),
         "empty_x_legend_next": empty_col * legend_next,
@@ -357,11 +399,31 @@ def option_features(
         "src_next": pick(prov["src"], next_idx, has_next),
         "ctx_prev": pick(prov["before"], prev_idx, has_prev),
         "ctx_next": pick(prov["after"], next_idx, has_next),
+        "fwd_prev": fwd_prev,
+        "back_next": back_next,
+        "step_prev": pick(cues[:, 8], prev_idx, has_prev),
+        "step_next": pick(cues[:, 8], next_idx, has_next),
+        "fwd_x_sim_prev": fwd_prev * s_prev,
+        "fwd_x_best_prev": fwd_prev * best_prev,
+        "plain_x_best_next": (1.0 - fwd_prev) * best_next,
+        "back_x_sim_next": back_next * s_next,
+        "q_sent_prev": pick(q_sent, prev_idx, has_prev),
+        "q_sent_next": pick(q_sent, next_idx, has_next),
+        "prior_start": prior[:, 0],
+        "prior_forward": prior[:, 1],
+        "prior_back": prior[:, 2],
+        "prior_end": prior[:, 3],
+        "prior_sum": prior.sum(axis=1),
     }
     for f, name in enumerate(SLOT_FEATURES):
         x[:, :, f] = columns[name]
 
     max_sim = sims.max(axis=1) if k else np.zeros(0)
+    quoted_chunks = {s.source_chunk_id for s in answer.sentences}
+    quoted_docs = {c.doc_id for c in candidates if c.chunk_id and c.chunk_id in quoted_chunks}
+    doc_quoted = np.array(
+        [c.chunk_id is not None and c.doc_id in quoted_docs for c in candidates], dtype=np.float32
+    )
     mean_sim = sims.mean(axis=1) if k else np.zeros(0)
     order = np.argsort(np.argsort(-max_sim, kind="stable"), kind="stable")
     keep = {
@@ -383,35 +445,10 @@ def option_features(
         "src_share": prov["src"].mean(axis=1) if n else np.zeros(k),
         "src_any": prov["src"].max(axis=1) if n else np.zeros(k),
         "ctx_best": np.maximum(prov["before"], prov["after"]).max(axis=1) if n else np.zeros(k),
+        "n_forward_refs": np.full(k, min(float(cues[:, 6].sum()), 5.0) / 5.0),
+        "sim_clears": (max_sim >= _CLEAR).astype(np.float32),
+        "inv_candidates": np.full(k, 1.0 / max(k, 1)),
+        "doc_quoted": doc_quoted,
     }
     z = np.stack([np.asarray(keep[name], dtype=np.float32) for name in KEEP_FEATURES], axis=1)
     return OptionFeatures(x, z.reshape(k, N_KEEP))
-
-
-# --- chapters of the GIMP dev set, for the chapter split --------------------------------------
-
-_MENU_HEAD = re.compile(r"([A-Z][\w-]*)\s*→")
-_MENUS = frozenset(
-    {"File", "Edit", "Select", "View", "Image", "Layer", "Colors", "Windows", "Help"}
-)
-CHAPTERS = ("filters", "tools", "dialogs", "menus", "other")
-
-
-def document_chapter(text: str) -> str:
-    """Chapter of a GIMP-manual page, from the menu paths it gives ("Filters → Blur → …").
-
-    Rule, first match wins: a ``Filters →`` path → ``filters``; a ``Tools →`` path → ``tools``;
-    a ``Windows →`` path and "dialog" in the first 300 characters → ``dialogs``; any other
-    main-menu path (File, Edit, Select, View, Image, Layer, Colors, Windows, Help) → ``menus``;
-    no menu path (concepts, tutorials, glossary, licence) → ``other``.
-    """
-    heads = set(_MENU_HEAD.findall(text))
-    if "Filters" in heads:
-        return "filters"
-    if "Tools" in heads:
-        return "tools"
-    if "Windows" in heads and "dialog" in text[:300].lower():
-        return "dialogs"
-    if heads & _MENUS:
-        return "menus"
-    return "other"

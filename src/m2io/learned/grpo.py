@@ -36,6 +36,7 @@ from m2io.rewards import score_images_reward, score_placement
 if TYPE_CHECKING:
     from m2io.embed.text import TextEmbedder
     from m2io.evaluation.items import InserterItem, PipelineItem
+    from m2io.learned.profile import CorpusProfile
 
 logger = logging.getLogger(__name__)
 
@@ -200,18 +201,26 @@ def prepare(
     embedder: TextEmbedder,
     *,
     cache_dir: str | Path | None = None,
+    profile: CorpusProfile | Sequence[CorpusProfile | None] | None = None,
 ) -> list[TrainItem]:
     """Embed every text of ``items`` once (cached) and build their feature tensors.
 
     Inserter-only items keep their gold placements; pipeline items (those with ``gold_order``
-    and no ``gold``) are scored on their image sequence.
+    and no ``gold``) are scored on their image sequence. ``profile``: the corpus profile of all
+    items, or one per item (items from several corpora), or None (neutral).
     """
+    if profile is None or not isinstance(profile, Sequence):
+        profiles: Sequence[CorpusProfile | None] = [profile] * len(items)
+    else:
+        profiles = profile
+    if len(profiles) != len(items):
+        raise ValueError(f"{len(items)} items but {len(profiles)} profiles")
     texts = [candidate_texts(it.answer, it.candidates) for it in items]
     table = embed_cached(embedder, [t for tx in texts for t in tx.all], cache_dir)
     out: list[TrainItem] = []
-    for it, tx in zip(items, texts, strict=True):
+    for it, tx, prof in zip(items, texts, profiles, strict=True):
         vecs = vectors_for(tx.all, table, embedder.dim)
-        feats = option_features(it.answer, it.candidates, vecs, tx)
+        feats = option_features(it.answer, it.candidates, vecs, tx, profile=prof)
         ids = tuple(c.image_id for c in it.candidates)
         if hasattr(it, "gold"):
             out.append(TrainItem(it.qid, feats, ids, dict(it.gold)))

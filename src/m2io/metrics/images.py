@@ -42,7 +42,15 @@ SUBSTITUTION_COST = 1
 MAX_NORM = 3.0
 
 IMAGE_KEYS = ["precision", "recall", "f1", "ordering"]
-PLACEMENT_KEYS = ["precision", "recall", "f1", "ordering", "position_accuracy", "position"]
+PLACEMENT_KEYS = [
+    "precision",
+    "recall",
+    "f1",
+    "ordering",
+    "position_accuracy",
+    "position_within_1",
+    "position",
+]
 
 
 def _check_ids(ids: Iterable[str], what: str) -> None:
@@ -183,6 +191,32 @@ def position_accuracy(pred: Mapping[str, int], gold: Mapping[str, int]) -> float
     return _correct_positions(pred, gold) / len(gold)
 
 
+def position_accuracy_within(
+    pred: Mapping[str, int], gold: Mapping[str, int], tolerance: int = 1
+) -> float:
+    """Share of gold images placed within ``tolerance`` sentences of their gold slot (ours).
+
+    A second, looser placement metric beside :func:`position_accuracy` (which is
+    ``tolerance=0``): an image one sentence early or late still sits next to the text it
+    illustrates, while a miss by several sentences does not. A gold image left out counts as
+    wrong. Same edge cases as :func:`position_accuracy`.
+
+    Example:
+        >>> position_accuracy_within({"a": 2, "b": 5}, {"a": 3, "b": 1})
+        0.5
+    """
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if not gold:
+        return 1.0 if not pred else 0.0
+    hits = sum(
+        1
+        for image_id, sentence in gold.items()
+        if image_id in pred and abs(pred[image_id] - sentence) <= tolerance
+    )
+    return hits / len(gold)
+
+
 def placement_order(placement: Mapping[str, int]) -> list[str]:
     """Image ids in reading order: by sentence index, ties kept in mapping order.
 
@@ -210,6 +244,7 @@ def placement_scores(pred: Mapping[str, int], gold: Mapping[str, int]) -> dict[s
           ``recall`` is the recall reward (|selected ∩ gold| / |gold|; 1 with no gold image).
         - ``ordering``: :func:`ordering_score` of the two reading orders (:func:`placement_order`).
         - ``position_accuracy``: :func:`position_accuracy`.
+        - ``position_within_1``: :func:`position_accuracy_within` one sentence.
         - ``position``: the position reward, images at their gold sentence /
           max(|selected|, |gold|); 1 when both are empty. A distractor or a misplaced image lowers
           it, so selecting every candidate is not rewarded.
@@ -223,6 +258,7 @@ def placement_scores(pred: Mapping[str, int], gold: Mapping[str, int]) -> dict[s
         "f1": f1,
         "ordering": ordering_score(placement_order(pred), placement_order(gold)),
         "position_accuracy": position_accuracy(pred, gold),
+        "position_within_1": position_accuracy_within(pred, gold, 1),
         "position": position,
     }
 
