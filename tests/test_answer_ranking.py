@@ -229,3 +229,33 @@ def test_an_unanchored_image_with_source_text_needs_no_embedding_and_is_left_out
     )
     # before: an image from a quoted chunk was placed by similarity (embedding the answer)
     assert AnchoredInserter(embedder=_NoEmbedding()).insert(answer, (stray,)).as_dict() == {}
+
+
+def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anchor():
+    text = (
+        "The crop tool cuts the borders away. Pick a ratio in the options. "
+        "The crop tool trims the edges off. Save the picture when done."
+    )
+    fig = ImageRef("crop-dialog", caption="Crop dialog")
+    offset = text.index(" Save")
+    src = Source("crop", "Crop", "crop.html", "Crop")
+    chunk = Chunk("crop#0", "crop", text, (ImageAnchor(fig, offset),), start=0, source=src)
+    cand = Candidate(
+        fig,
+        context_before=text[:offset],
+        context_after="Save the picture when done.",
+        doc_id="crop",
+        chunk_id="crop#0",
+    )
+    retrieval = Retrieval("crop tool", (RetrievedChunk(chunk, 1.0),), (cand,))
+    # a budget for one sentence: both first sentences match "crop tool" equally
+    gen = ExtractiveGenerator(embedder=None, max_words=8, fill=False)
+    answer = gen.generate("crop tool", retrieval)
+    assert [s.text for s in answer.sentences] == ["The crop tool trims the edges off."]
+    placed = AnchoredInserter(embedder=_NoEmbedding()).insert(answer, (cand,))
+    assert placed.as_dict() == {"crop-dialog": 1}
+    # before: the tie went to the first sentence, and the figure had no anchor
+    old = ExtractiveGenerator(embedder=None, max_words=8, fill=False, figure_bonus=0)
+    first = old.generate("crop tool", retrieval)
+    assert [s.text for s in first.sentences] == ["The crop tool cuts the borders away."]
+    assert AnchoredInserter(embedder=_NoEmbedding()).insert(first, (cand,)).as_dict() == {}

@@ -4,7 +4,9 @@ The assembled context (the retrieved chunks) is cut into *passages*: the sentenc
 chunks of one document, in document order, each sentence once (chunks overlap). A passage is then
 grouped into *units*, what the generator picks whole: a sentence, or a procedural block that only
 makes sense complete — a numbered or bulleted list (with the sentence that introduces it, "To crop
-an image:"), a run of ``Name: value`` settings, a command or code line with its lead-in.
+an image:"), a run of ``Name: value`` settings, a command or code line with its lead-in. A sentence
+right before or after one of the retrieval's candidate images is marked (``Line.figure``): it is
+the text the inserter anchors that figure to.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from m2io.text import is_list_item, split_sentences
-from m2io.types import Retrieval, Source
+from m2io.text import PIC, is_list_item, split_sentences, split_with_images
+from m2io.types import Chunk, Retrieval, Source
 
 # A sentence that only makes sense after another: it opens with a reference or a connective.
 _DANGLING = re.compile(
@@ -65,6 +67,7 @@ class Line:
     source: Source | None
     weight: float = 1.0  # the chunk's retrieval score relative to the best chunk's (0..1)
     chunk_dense: float | None = None  # the chunk's cosine with the question, if retrieved so
+    figure: bool = False  # an offered image sits right before or after it in the source
 
 
 @dataclass(eq=False)
@@ -106,6 +109,7 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
     best chunk's rank; sentences inside a passage keep document order.
     """
     ranked = list(enumerate(retrieval.chunks))
+    offered = {(c.chunk_id, c.image_id) for c in retrieval.candidates}
     top = max((rc.score for rc in retrieval.chunks), default=0.0)
     ranked.sort(key=lambda rc: (rc[1].chunk.doc_id, rc[1].chunk.start, rc[0]))
     out: list[list[Line]] = []
@@ -114,9 +118,10 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         chunk = rc.chunk
         num = _chunk_number(chunk.chunk_id)
         weight = rc.score / top if top > 0 else 1.0
+        texts, figures = _sentences(chunk, offered)
         lines = [
-            Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score)
-            for t in split_sentences(chunk.text)
+            Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score, i in figures)
+            for i, t in enumerate(texts)
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
         if joined and out:
@@ -135,6 +140,27 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         if kept:
             unique.append(kept)
     return unique
+
+
+def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], set[int]]:
+    """The chunk's sentences and the indices of those right before or after an offered image.
+
+    The images are put back into the text as ``<PIC>`` markers, so the split knows where they
+    sit (a marker between sentences is a boundary, as in the source)."""
+    offsets = sorted(
+        {a.offset for a in chunk.images if (chunk.chunk_id, a.image.image_id) in offered}
+    )
+    offsets = [o for o in offsets if 0 <= o <= len(chunk.text)]
+    if not offsets:
+        return split_sentences(chunk.text), set()
+    parts, at = [], 0
+    for o in offsets:
+        parts += [chunk.text[at:o], f" {PIC} "]
+        at = o
+    parts.append(chunk.text[at:])
+    texts, positions = split_with_images("".join(parts))
+    figures = {i for p in positions for i in (p - 1, p) if 0 <= i < len(texts)}
+    return texts, figures
 
 
 def _key(text: str) -> str:
