@@ -28,6 +28,7 @@ from m2io.embed.text import load_text_embedder
 from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter, candidate_text
 from m2io.learned import GRPOConfig, load_training_data
+from m2io.learned.features import FEATURE_VERSION
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -37,6 +38,7 @@ SHOWN = (
     ("f1", "F1"),
     ("ordering", "Ord"),
     ("position_accuracy", "PosAcc"),
+    ("position_within_1", "PosAcc±1"),
 )
 
 
@@ -59,6 +61,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=GRPOConfig.epochs)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--index", help="index for --pipeline-items (default: the m2io eval one)")
     p.add_argument("--out", default="results/ablation_alpha")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -72,6 +75,7 @@ def main() -> None:
         distractors=args.distractors,
         embedder=embedder,
         pipeline=args.pipeline_items,
+        index_dir=args.index,
     )
     held: dict[str, list] = {
         mode: load_training_data(args.data, args.subset, distractors=mode, embedder=embedder).val
@@ -80,9 +84,12 @@ def main() -> None:
     pipeline_val = [it for it in train_data.val if isinstance(it, PipelineItem)]
     every = [*train_data.train, *held["random"], *held["hard"], *pipeline_val]
     embedder.preload([candidate_text(c) for it in every for c in it.candidates])
-    train = prepare(train_data.train, embedder, cache_dir=args.cache_dir)
-    val = {m: prepare(items, embedder, cache_dir=args.cache_dir) for m, items in held.items()}
-    e2e = prepare(pipeline_val, embedder, cache_dir=args.cache_dir) if pipeline_val else []
+    # the corpus's own profile (where its images sit), as the policy gets it in use
+    profile = next(iter(train_data.profiles.values()), None)
+    kw = {"cache_dir": args.cache_dir, "profile": profile}
+    train = prepare(train_data.train, embedder, **kw)
+    val = {m: prepare(items, embedder, **kw) for m, items in held.items()}
+    e2e = prepare(pipeline_val, embedder, **kw) if pipeline_val else []
     rows: list[dict] = [
         {
             "system": "rule (default threshold)",
@@ -131,6 +138,9 @@ def main() -> None:
         "n_val": {m: len(v) for m, v in val.items()},
         "epochs": args.epochs,
         "seed": args.seed,
+        "ordering": "MRAMG costs (a missing gold image 3, an extra one 2; issue 11)",
+        "features": f"version {FEATURE_VERSION}",
+        "date": time.strftime("%Y-%m-%d"),
     }
     (out / "ablation_alpha.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     e2e_cols = ("pipeline_f1", "pipeline_ordering") if e2e else ()

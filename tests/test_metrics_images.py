@@ -224,3 +224,26 @@ def test_metrics_package_exposes_names_lazily() -> None:
     assert metrics.score_images is score_images
     with pytest.raises(AttributeError):
         _ = metrics.no_such_metric
+
+
+# --- ±1 position accuracy (issue 11): a second, looser placement metric ----------------------
+
+
+def test_position_within_one_sentence_counts_near_misses_only():
+    from m2io.metrics.images import position_accuracy_within
+
+    gold = {"a": 3, "b": 1, "c": 0}
+    pred = {"a": 2, "b": 4, "x": 0}  # a one early, b three late, c left out, x a distractor
+    assert position_accuracy_within(pred, gold) == pytest.approx(1 / 3)
+    assert position_accuracy_within(pred, gold, tolerance=3) == pytest.approx(2 / 3)
+    assert position_accuracy_within(pred, gold, tolerance=0) == position_accuracy(pred, gold)
+    assert position_accuracy_within({}, {}) == 1.0 and position_accuracy_within({"x": 1}, {}) == 0
+    with pytest.raises(ValueError):
+        position_accuracy_within(pred, gold, tolerance=-1)
+
+
+def test_placement_scores_report_within_one_beside_exact_position_accuracy():
+    s = placement_scores({"a": 2, "b": 1}, {"a": 3, "b": 1})
+    assert s["position_accuracy"] == 0.5 and s["position_within_1"] == 1.0
+    batch = score_placements([{"a": 2}], [{"a": 3}]).aggregate
+    assert batch["position_accuracy"] == 0.0 and batch["position_within_1"] == 100.0
