@@ -259,3 +259,60 @@ def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anc
     first = old.generate("crop tool", retrieval)
     assert [s.text for s in first.sentences] == ["The crop tool cuts the borders away."]
     assert AnchoredInserter(embedder=_NoEmbedding()).insert(first, (cand,)).as_dict() == {}
+
+
+def _figure_corpus() -> list[Document]:
+    topics = [
+        "crop",
+        "blur",
+        "layers",
+        "curves",
+        "levels",
+        "paths",
+        "text",
+        "brushes",
+        "fonts",
+        "colors",
+        "grids",
+        "guides",
+    ]
+    docs = [
+        _doc(
+            t,
+            f"The {t} tool changes the picture. Open the {t} dialog from the Tools menu.",
+            (("Tools menu.", _img(f"{t}-fig", f"The {t} dialog window")),),
+        )
+        for t in topics
+    ]
+    # a page that lists every figure of the manual, as a "List of Figures" does
+    listing = " ".join(f"{k + 1}. The {t} dialog window" for k, t in enumerate(topics))
+    docs.append(_doc("figures", f"List of Figures {listing}"))
+    # a page that mentions two other pages' figures stays a page
+    docs.append(
+        _doc(
+            "news",
+            "New in this release: The crop dialog window and The blur dialog "
+            "window were redrawn, and the fonts tool is faster.",
+        )
+    )
+    return docs
+
+
+def test_a_page_listing_other_pages_figures_is_left_out_of_retrieval(tmp_path):
+    from m2io.retrievers.figure_lists import figure_lists
+
+    out = tmp_path / "idx"
+    build_index(_figure_corpus(), out, embedder=HashEmbedder(dim=1024), progress=False)
+    index = Index.open(out, embedder=HashEmbedder(dim=1024))
+    assert figure_lists(index) == {"figures"}
+    question = "the layers dialog window"
+    docs = [
+        c.chunk.doc_id
+        for c in HybridRetriever(index, min_score=0, expand=False, top_k=3)
+        .retrieve(question)
+        .chunks
+    ]
+    assert "figures" not in docs and docs[0] == "layers"
+    # before: the list of figures matched the caption words and ranked among the pages
+    kept = HybridRetriever(index, min_score=0, expand=False, top_k=3, skip_duplicates=False)
+    assert "figures" in [c.chunk.doc_id for c in kept.retrieve(question).chunks]

@@ -24,8 +24,15 @@ nearest to the question by caption + context vector (fused by RRF with the pixel
 ``use_pixels``) are appended, scored ``1 / (rrf_k + rank)`` likewise.
 
 **Near-duplicates.** Chunks of documents the index recorded as aggregates (a page repeating many
-others) are left out of the rankings, and a near-copy of a document already ranked above it is
-skipped, so the originals are not crowded out (``skip_duplicates=False`` keeps them).
+others) and of pages that list other pages' figures (:mod:`m2io.retrievers.figure_lists`) are
+left out of the rankings, and a near-copy of a document already ranked above it is skipped, so
+the originals are not crowded out (``skip_duplicates=False`` keeps them).
+
+**The question's topic.** Dense and lexical search see the question without a leading wrapper
+about the documentation (:func:`m2io.retrievers.query.search_text`: "What does the X
+documentation say about …?"). With ``image_votes`` (the default) a chunk's dense score is the
+better of its own text vector's and its figures' caption + context vectors', each standardised
+over the rows read, so a page whose figure title names the topic ranks with it.
 
 **Nothing relevant.** A question with no searchable word (punctuation only) is refused without
 searching. Otherwise the best dense cosine among the ranked chunks decides: at or above
@@ -42,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from dataclasses import replace
@@ -52,9 +60,12 @@ import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
 from m2io.index.store import Index
+from m2io.retrievers.figure_lists import figure_lists
 from m2io.retrievers.query import search_text
 from m2io.text import content_terms, tokenize
 from m2io.types import Candidate, Retrieval, RetrievedChunk
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES = ("hybrid", "dense", "lexical")
@@ -127,7 +138,11 @@ class HybridRetriever:
         min_score: Floor on the best chunk's dense cosine below which nothing is returned
             (dense and hybrid modes). None: :data:`CALIBRATED_FLOOR` when the index uses the
             default embedder, else 0 (no floor).
-        skip_duplicates: Leave aggregate pages out and skip near-copies of ranked documents.
+        skip_duplicates: Leave aggregate pages and lists of figures out and skip near-copies of
+            ranked documents.
+        focus: Search the question's topic without a wrapper about the documentation.
+        image_votes: Also score a chunk by its figures' caption + context vectors (dense and
+            hybrid modes).
 
     Example:
         >>> r = HybridRetriever("gimp.index", mode="hybrid").retrieve("crop an image")
@@ -208,11 +223,16 @@ class HybridRetriever:
                 owner.setdefault(img_row, row)
         self._image_chunk = owner
         dupes = index.near_duplicates if skip_duplicates else {}
+        left_out = {doc_id for doc_id, info in dupes.items() if info["kind"] == "aggregate"}
+        self.figure_lists = figure_lists(index) if skip_duplicates else set()
+        if self.figure_lists:
+            log.info(
+                "leaving out %d page(s) that list other pages' figures: %s",
+                len(self.figure_lists),
+                ", ".join(sorted(self.figure_lists)[:5]),
+            )
         self.excluded_rows = frozenset(
-            row
-            for doc_id, info in dupes.items()
-            if info["kind"] == "aggregate"
-            for row in index.doc_rows.get(doc_id, [])
+            row for doc_id in left_out | self.figure_lists for row in index.doc_rows.get(doc_id, [])
         )
         self._copy_of = {
             doc_id: set(info["of"]) for doc_id, info in dupes.items() if info["kind"] == "duplicate"
