@@ -14,7 +14,8 @@ comparison.
 The file itself says which kind it is (``faiss.read_index`` returns the right class), so an
 index needs no manifest field to be read back; :func:`read_store_vectors` sets the search
 parameters (``nprobe``, ``efSearch``) on the way in. ``$M2IO_VECTOR_INDEX`` (``auto``,
-``exact``, ``ivf``, ``hnsw``) overrides the choice at build time.
+``exact``, ``ivf``, ``hnsw``, ``milvus``) overrides the choice at build time; ``milvus`` puts the
+vectors in a Milvus collection (:mod:`m2io.index.milvus`).
 
 Example:
     >>> write_store_vectors(Path("chunks.faiss"), vecs)      # exact below 100k rows, else IVF
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 EXACT_MAX = 100_000
 """Indexes with fewer vectors than this stay exact."""
-KINDS = ("auto", "exact", "ivf", "hnsw")
+KINDS = ("auto", "exact", "ivf", "hnsw", "milvus")
 KIND_ENV = "M2IO_VECTOR_INDEX"
 NPROBE = 64
 """IVF cells scanned per query (of about ``sqrt(n)``: 64 of 1000 at 10^6 rows). Measured at
@@ -62,7 +63,9 @@ def choose_kind(n: int, kind: str | None = None) -> str:
         raise ValueError(f"vector index kind {chosen!r}: use one of {', '.join(KINDS)}")
     if chosen == "auto":
         return "exact" if n < EXACT_MAX else "ivf"
-    if chosen != "exact" and n < 64:
+    if chosen in ("exact", "milvus"):
+        return chosen
+    if n < 64:
         return "exact"
     return chosen
 
@@ -100,7 +103,14 @@ def build_store_index(vecs: np.ndarray, kind: str | None = None, *, seed: int = 
 
 
 def write_store_vectors(path: Path, vecs: np.ndarray, kind: str | None = None) -> str:
-    """Write the faiss index of ``vecs`` (see :func:`build_store_index`); returns its kind."""
+    """Write the faiss index of ``vecs`` (see :func:`build_store_index`), or, for the
+    ``milvus`` kind, a Milvus collection and a pointer file beside ``path``
+    (:mod:`m2io.index.milvus`); returns the kind."""
+    if choose_kind(len(vecs), kind) == "milvus":
+        from m2io.index.milvus import write_milvus_vectors
+
+        write_milvus_vectors(path, vecs)
+        return "milvus"
     faiss = require("faiss", "index")
     index = build_store_index(vecs, kind)
     faiss.write_index(index, str(path))
@@ -112,6 +122,8 @@ def write_store_vectors(path: Path, vecs: np.ndarray, kind: str | None = None) -
 
 def index_kind(index: Any) -> str:
     """``"exact"``, ``"ivf"`` or ``"hnsw"`` for a faiss index as read back."""
+    if type(index).__name__ == "MilvusVectors":
+        return "milvus"
     faiss = require("faiss", "index")
     if not isinstance(index, (faiss.IndexHNSW, faiss.IndexIVF, faiss.IndexFlat)):
         index = faiss.downcast_index(index)
@@ -127,6 +139,12 @@ def read_store_vectors(path: Path) -> Vectors:
     ``(n, dim)`` array: a view of the index's own storage when it is flat (exact or HNSW), so a
     large index is not held twice; for an IVF index (its lists are in cell order) a
     :class:`RowVectors` that reads rows from the index when asked."""
+    if not path.exists():
+        from m2io.index.milvus import MilvusVectors, pointer_path
+
+        if pointer_path(path).is_file():
+            store = MilvusVectors(pointer_path(path))
+            return store, store.rows()  # type: ignore[return-value]
     faiss = require("faiss", "index")
     index = faiss.read_index(str(path))  # already its own class; a downcast would not own it
     n, dim = int(index.ntotal), int(index.d)

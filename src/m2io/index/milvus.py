@@ -1,0 +1,213 @@
+"""Vectors in Milvus instead of a faiss file: the same index folder, queried the same way.
+
+An index built with ``M2IO_VECTOR_INDEX=milvus`` keeps its rows, BM25 and manifest in the folder
+as usual, but writes each vector set to a Milvus collection and leaves a pointer file in place
+of the faiss file (``chunks.milvus.json`` beside where ``chunks.faiss`` would be). ``Index.open``
+reads it through :func:`m2io.index.ann.read_store_vectors`, which returns a
+:class:`MilvusVectors` that answers ``search`` like a faiss index, so retrievers and the CLI work
+unchanged. The same code talks to ``milvus-lite`` (embedded: a database file, by default
+``milvus.db`` inside the index folder, so the folder stays self-contained and movable) and to a
+Milvus server or cluster by URI (``M2IO_MILVUS_URI=http://host:19530``).
+
+What differs from the embedded store (see ``docs/scaling.md``): the lexical half stays bm25s in
+the folder (Milvus's BM25 function is not used yet); collections of an index replaced on a
+server are not dropped (each build writes new ones, named after a random build id); and a
+search is a network round trip on a server.
+
+Example:
+    >>> os.environ["M2IO_VECTOR_INDEX"] = "milvus"
+    >>> build_index(docs, "gimp.index")          # vectors in gimp.index/milvus.db
+    >>> Index.open("gimp.index").search_chunks(q, 5)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m2io.registry import require
+
+logger = logging.getLogger(__name__)
+
+URI_ENV = "M2IO_MILVUS_URI"
+"""Where a build puts its vectors: a Milvus URI, or a milvus-lite file (default ``milvus.db``,
+relative to the index folder)."""
+LITE_DB = "milvus.db"
+POINTER_SUFFIX = ".milvus.json"
+INSERT_BATCH = 5_000
+_ROW, _VEC = "row", "vec"
+
+
+def pointer_path(faiss_path: Path) -> Path:
+    """``chunks.faiss`` -> ``chunks.milvus.json``."""
+    return faiss_path.with_name(faiss_path.stem + POINTER_SUFFIX)
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+
+def _client(uri: str, folder: Path) -> Any:
+    pymilvus = require("pymilvus", "milvus")
+    if not _is_server(uri):
+        path = Path(uri)
+        uri = str(path if path.is_absolute() else folder / path)
+    return pymilvus.MilvusClient(uri)
+
+
+class _NotImplementedRpc(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Method not implemented" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_lite_rpc() -> Iterator[None]:
+    """Drop the traceback milvus-lite's in-process server logs when pymilvus asks it for an RPC it
+    does not implement (``AllocTimestamp``, on ``create_collection``; the call succeeds)."""
+    log = logging.getLogger("grpc._server")
+    quiet = _NotImplementedRpc()
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        log.removeFilter(quiet)
+
+
+def _release_lite(uri: str, folder: Path) -> None:
+    """Stop the in-process milvus-lite server of ``uri`` (it holds a lock on the database
+    folder, which a build renames into place afterwards)."""
+    if _is_server(uri):
+        return
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:
+        return
+    path = Path(uri)
+    server_manager_instance.release_server(str(path if path.is_absolute() else folder / path))
+
+
+def write_milvus_vectors(faiss_path: Path, vecs: np.ndarray, uri: str | None = None) -> Path:
+    """Write ``vecs`` (unit rows) to a new Milvus collection and the pointer file that names it;
+    returns the pointer file. Row ``i`` is primary key ``i``; the collection is searched by inner
+    product (cosine) over a FLAT index, i.e. exactly, like the embedded default."""
+    pymilvus = require("pymilvus", "milvus")
+    uri = uri or os.environ.get(URI_ENV) or LITE_DB
+    folder = faiss_path.parent
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    n, dim = vecs.shape
+    name = f"m2io_{uuid.uuid4().hex[:12]}_{faiss_path.stem}"
+    client = _client(uri, folder)
+    try:
+        schema = client.create_schema(auto_id=False)
+        schema.add_field(_ROW, pymilvus.DataType.INT64, is_primary=True)
+        schema.add_field(_VEC, pymilvus.DataType.FLOAT_VECTOR, dim=dim)
+        params = client.prepare_index_params()
+        params.add_index(field_name=_VEC, index_type="FLAT", metric_type="IP")
+        with _quiet_lite_rpc():
+            client.create_collection(name, schema=schema, index_params=params)
+        for start in range(0, n, INSERT_BATCH):
+            block = vecs[start : start + INSERT_BATCH]
+            client.insert(name, [{_ROW: start + i, _VEC: v.tolist()} for i, v in enumerate(block)])
+        # no flush: searches run at the collection's default (strong) consistency and see the rows
+    finally:
+        client.close()
+        _release_lite(uri, folder)
+    pointer = pointer_path(faiss_path)
+    record = {"uri": uri, "collection": name, "dim": dim, "count": n}
+    pointer.write_text(json.dumps({"milvus": record}, indent=2) + "\n", encoding="utf-8")
+    logger.info("%s: %d vectors in Milvus collection %s (%s)", faiss_path.name, n, name, uri)
+    return pointer
+
+
+class MilvusVectors:
+    """A Milvus collection seen as a faiss index (``ntotal``, ``d``, ``search``) and, through
+    :meth:`rows`, as the row-indexable vectors ``Index`` keeps."""
+
+    def __init__(self, pointer: Path) -> None:
+        try:
+            record = json.loads(pointer.read_text(encoding="utf-8"))["milvus"]
+            self.collection = str(record["collection"])
+            self.d, self.ntotal = int(record["dim"]), int(record["count"])
+            uri = str(record["uri"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{pointer}: not a Milvus pointer file ({err})") from err
+        self.uri = uri
+        self._client = _client(uri, pointer.parent)
+        self._client.load_collection(self.collection)
+        stats = self._client.get_collection_stats(self.collection)
+        if int(stats.get("row_count", self.ntotal)) != self.ntotal:
+            raise ValueError(
+                f"{pointer}: collection {self.collection} holds {stats.get('row_count')} rows, "
+                f"the pointer says {self.ntotal}"
+            )
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, rows)`` of shape ``(len(queries), k)``, best first; -1 pads missing rows."""
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.d)
+        hits = self._client.search(
+            self.collection,
+            data=[q.tolist() for q in queries],
+            limit=k,
+            search_params={"metric_type": "IP"},
+            output_fields=[],
+        )
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for i, found in enumerate(hits):
+            for j, hit in enumerate(found[:k]):
+                rows[i, j] = int(hit.get(_ROW, hit.get("id")))
+                scores[i, j] = float(hit["distance"])
+        return scores, rows
+
+    def fetch(self, rows: list[int]) -> np.ndarray:
+        """The vectors of ``rows``, in that order."""
+        if not rows:
+            return np.zeros((0, self.d), dtype=np.float32)
+        got = self._client.query(self.collection, ids=list(rows), output_fields=[_VEC])
+        by_row = {int(r[_ROW]): r[_VEC] for r in got}
+        missing = [r for r in rows if r not in by_row]
+        if missing:
+            raise IndexError(f"rows {missing[:5]} are not in collection {self.collection}")
+        return np.asarray([by_row[r] for r in rows], dtype=np.float32)
+
+    def rows(self) -> MilvusRows:
+        return MilvusRows(self)
+
+
+class MilvusRows:
+    """The vectors of a :class:`MilvusVectors` by row: ``len``, ``shape``, ``vecs[rows]``,
+    iteration and ``np.asarray`` (which fetches them all)."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, store: MilvusVectors) -> None:
+        self.store = store
+        self.shape = (store.ntotal, store.d)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if isinstance(rows, (int, np.integer)):
+            row = int(rows) + len(self) if rows < 0 else int(rows)
+            return self.store.fetch([row])[0]
+        if isinstance(rows, slice):
+            rows = range(*rows.indices(len(self)))
+        keys = [int(r) + len(self) if r < 0 else int(r) for r in np.asarray(list(rows)).ravel()]
+        return self.store.fetch(keys)
+
+    def __iter__(self) -> Any:
+        for start in range(0, len(self), INSERT_BATCH):
+            yield from self[start : start + INSERT_BATCH]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[0 : len(self)], dtype=dtype or np.float32)

@@ -1,0 +1,72 @@
+"""Vectors in Milvus (milvus-lite here): the same index folder, the same answers as faiss."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faiss")
+pytest.importorskip("bm25s")
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from m2io.index import Index, build_index  # noqa: E402
+from m2io.index.ann import KIND_ENV, index_kind  # noqa: E402
+from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
+from m2io.testing.hash_embedder import HashEmbedder  # noqa: E402
+from m2io.types import Document  # noqa: E402
+
+TOPICS = ["crop", "layer", "brush", "colour", "path", "text", "filter", "mask", "scale", "rotate"]
+QUESTIONS = [f"how do I use the {t} tool" for t in TOPICS] + ["rotate a layer", "mask colour"]
+
+
+def _docs() -> list[Document]:
+    return [
+        Document(
+            doc_id=f"d{i}",
+            text=" ".join(
+                f"Use the {TOPICS[i % 10]} tool on step {w} of page {i}." for w in range(8)
+            ),
+            title=f"{TOPICS[i % 10]} {i}",
+        )
+        for i in range(40)
+    ]
+
+
+def _answers(index: Index) -> list[list[str]]:
+    r = HybridRetriever(index, top_k=5, min_score=0.0)
+    return [[c.chunk.chunk_id for c in r.retrieve(q).chunks] for q in QUESTIONS]
+
+
+def test_a_milvus_index_answers_like_the_embedded_one_and_moves_with_its_folder(
+    tmp_path, monkeypatch
+):
+    emb = HashEmbedder(dim=64)
+    monkeypatch.setenv(KIND_ENV, "exact")
+    build_index(_docs(), tmp_path / "faiss", embedder=emb, progress=False)
+    monkeypatch.setenv(KIND_ENV, "milvus")
+    monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
+    build_index(_docs(), tmp_path / "milvus", embedder=emb, progress=False)
+    names = {p.name for p in (tmp_path / "milvus").iterdir()}
+    assert {"chunks.milvus.json", "images.milvus.json", "milvus.db"} <= names
+    assert "chunks.faiss" not in names
+
+    exact = Index.open(tmp_path / "faiss", embedder=emb)
+    shutil.move(tmp_path / "milvus", tmp_path / "moved")  # the database lives in the folder
+    milvus = Index.open(tmp_path / "moved", embedder=emb)
+    assert index_kind(milvus._chunk_index) == "milvus"
+    assert _answers(milvus) == _answers(exact)
+
+    q = exact.embed_query("brush tool")
+    s1, r1 = exact.search_chunks(q, 5)
+    s2, r2 = milvus.search_chunks(q, 5)
+    np.testing.assert_allclose(s1, s2, atol=1e-5)  # rows of equal score may come in any order
+    np.testing.assert_allclose(exact.chunk_similarity(q, list(r2)), s2, atol=1e-5)
+    np.testing.assert_allclose(
+        milvus.chunk_similarity(q, [3, 0, 7]), exact.chunk_similarity(q, [3, 0, 7]), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.asarray(milvus.stored_vectors("images")), exact.stored_vectors("images"), atol=1e-6
+    )
