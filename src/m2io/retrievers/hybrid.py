@@ -90,6 +90,11 @@ nothing about whether a question is on topic."""
 WORD_CHECK_CHUNKS = 3
 """How many of the top ranked chunks the word check reads."""
 NOTHING = "nothing relevant found"
+FIGURE_Z = 1.0
+"""A figure's caption + context lifts its chunk in the dense ranking only from this many standard
+deviations above the mean of the figures read: a middling figure match says little, and letting
+it count pulled a sharpening page into a small index's top hits for "How do I crop an image?"
+(measured on the dev sets: top-1 page rate unchanged, top-5 within 1.3 points)."""
 
 
 def rrf(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
@@ -311,9 +316,9 @@ class HybridRetriever:
         vectors (decorative images do not count): its score is the better of its own and its
         best image's. The two kinds of vector sit on different cosine scales (a caption is
         short), so each list's cosines are standardised over the rows read (z-scores) before
-        the two are compared. A page whose figure title names the question's topic then ranks
-        with it although its prose words it differently; a chunk gains nothing merely for
-        having an image.
+        the two are compared; a figure counts only when it clearly matches (``FIGURE_Z``). A
+        page whose figure title names the question's topic then ranks with it although its prose
+        words it differently; a chunk gains nothing merely for having an image.
         """
         scores, rows = self.index.search_chunks(qvec, depth)
         own = {int(r): float(s) for s, r in zip(scores, rows, strict=True) if r >= 0}
@@ -329,7 +334,7 @@ class HybridRetriever:
                 if row is not None and row not in images:
                     images[row] = float(s)
             for row, z in _standardised(images).items():
-                if z > best.get(row, -np.inf):
+                if z >= FIGURE_Z and z > best.get(row, -np.inf):
                     best[row] = z
         ranked = sorted(best, key=lambda r: (-best[r], r))
         return [r for r in ranked if r not in self.excluded_rows]
