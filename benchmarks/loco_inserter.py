@@ -241,12 +241,28 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _git_state() -> dict[str, Any]:
+    """Commit and uncommitted files at run time: end-to-end numbers depend on the whole tree."""
+
+    def git(*argv: str) -> str:
+        proc = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
+        return proc.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": git("status", "--short").splitlines()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpus", action="append", required=True, help="dev corpus, held out in turn")
     p.add_argument("--extra", action="append", default=[], help="always trained on (e.g. demo)")
     p.add_argument("--work", default="/tmp/m2io-loco", help="indexes, models, e2e results")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--hidden",
+        type=int,
+        default=0,
+        help="MLP re-ranker units over the slot features (0 = the shipped linear policy)",
+    )
     p.add_argument("--skip-e2e", action="store_true")
     p.add_argument("--out", default="results/loco_inserter.json")
     args = p.parse_args()
@@ -276,7 +292,7 @@ def main() -> None:
         "corpus_profile": {n: profiles[n].as_dict() for n in corpora},
         "rows": [],
     }
-    config = GRPOConfig(alpha=0.8, seed=args.seed)
+    config = GRPOConfig(alpha=0.8, seed=args.seed, hidden=args.hidden)
     shipped, _ = load_model(DEFAULT_MODEL_DIR)
     for held in dev:
         trained_on = [n for n in corpora if n != held]
@@ -337,12 +353,13 @@ def main() -> None:
         "corpora": {n: cd.describe() for n, cd in corpora.items()},
         "dev": dev,
         "recipe": "random + hard 1:1 distractors + pipeline items, alpha 0.8, GRPOConfig "
-        f"defaults, seed {args.seed}, corpora balanced (repeat <= 3)",
+        f"defaults, seed {args.seed}, hidden {args.hidden}, corpora balanced (repeat <= 3)",
         "ordering": "MRAMG costs (a missing gold image 3, an extra one 2)",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_s": round(time.perf_counter() - t_start, 1),
         "command": " ".join(["python", *sys.argv]),
+        "git": _git_state(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

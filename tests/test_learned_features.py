@@ -133,8 +133,8 @@ def test_corpus_profile_turns_slot_kinds_into_priors():
     assert not neutral[:, col("prior_sum")].any()
     x = option_features(ANSWER, CANDS, _vectors(3, {}), profile=under).slots[0]
     # slot 0 starts the answer; slot 2 follows "…looks like this:" and precedes the heading-like
-    # "Input levels", so it is both "forward" and "end"; slot 3 follows that heading-like line
-    np.testing.assert_allclose(x[:, col("prior_start")], [1.5, 0, 0, 1.5])
+    # "Input levels"; slot 3 ends the answer (inside an answer only its ends are start/end)
+    np.testing.assert_allclose(x[:, col("prior_start")], [1.5, 0, 0, 0])
     np.testing.assert_allclose(x[:, col("prior_forward")], [0, 0, -1.0, 0])
     assert x[0, col("prior_sum")] == x[:, col("prior_sum")].max() > x[2, col("prior_sum")]
     y = option_features(ANSWER, CANDS, _vectors(3, {}), profile=after).slots[0]

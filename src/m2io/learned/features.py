@@ -359,7 +359,8 @@ def option_features(
     from m2io.learned.profile import KINDS, NEUTRAL, boundary_kinds
 
     lift = np.array([(profile or NEUTRAL).lift[kind] for kind in KINDS], dtype=np.float32)
-    prior = boundary_kinds(texts.sentences) * lift  # (n + 1, 4)
+    # an answer is one section (its heading became the question): slot 0 is its start
+    prior = boundary_kinds(texts.sentences, headings=False) * lift  # (n + 1, 4)
     columns = {
         "slot_bias": np.ones(n + 1),
         "sim_prev": s_prev,

@@ -82,9 +82,13 @@ class CorpusProfile:
 NEUTRAL = CorpusProfile()
 
 
-def boundary_kinds(sentences: Sequence[str]) -> np.ndarray:
+def boundary_kinds(sentences: Sequence[str], *, headings: bool = True) -> np.ndarray:
     """Kinds of the ``n + 1`` boundaries of ``sentences``: a ``(n + 1, 4)`` 0/1 array in
-    :data:`KINDS` order (a boundary may be of several kinds)."""
+    :data:`KINDS` order (a boundary may be of several kinds).
+
+    ``headings=False`` counts only the very first boundary as a start and the very last as an
+    end: an answer is one section whose heading became the question, so its slot 0 is where a
+    document's "right after a heading" lies."""
     from m2io.learned.features import sentence_cues
 
     n = len(sentences)
@@ -94,10 +98,11 @@ def boundary_kinds(sentences: Sequence[str]) -> np.ndarray:
     out[0, 0] = 1.0
     out[n, 3] = 1.0
     if n:
-        out[1:, 0] = np.maximum(out[1:, 0], heading)  # right after a heading
         out[1:, 1] = forward
         out[:n, 2] = back
-        out[:n, 3] = np.maximum(out[:n, 3], heading)  # right before a heading
+        if headings:
+            out[1:, 0] = np.maximum(out[1:, 0], heading)  # right after a heading
+            out[:n, 3] = np.maximum(out[:n, 3], heading)  # right before a heading
     return out
 
 
