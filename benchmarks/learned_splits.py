@@ -94,7 +94,7 @@ SPLITS: dict[str, dict[str, Any]] = {
         "split": chapter_split(tuple(c for c in CHAPTERS if c != "filters")),
     },
 }
-SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy")
+SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy", "position_within_1")
 
 
 def run_split(
@@ -102,7 +102,12 @@ def run_split(
 ) -> dict[str, Any]:
     common = {"embedder": embedder, "cache_dir": args.cache_dir, **spec}
     data = load_training_data(
-        args.data, args.subset, distractors=args.distractors, pipeline=True, **common
+        args.data,
+        args.subset,
+        distractors=args.distractors,
+        pipeline=True,
+        index_dir=args.index,
+        **common,
     )
     random_val = load_training_data(args.data, args.subset, distractors="random", **common).val
     held = {
@@ -131,8 +136,8 @@ def run_split(
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| split | held out | system | P | R | F1 | ordering | position acc |",
-        "|---|---|---|---|---|---|---|---|",
+        "| split | held out | system | P | R | F1 | ordering | position acc | ±1 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for kind in ("random", "hard", "end to end"):
@@ -142,10 +147,10 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
                 cells = [
                     f"{m[prefix + k]:.1f}" if prefix + k in m else "–"
                     for k in SHOWN
-                    if not (prefix and k == "position_accuracy")
+                    if not (prefix and k.startswith("position"))
                 ]
                 if prefix:
-                    cells.append("–")
+                    cells += ["–", "–"]
                 label = f"{kind} ({r['n_held_out'][kind]})"
                 lines.append(f"| {r['split']} | {label} | {system} | " + " | ".join(cells) + " |")
     return lines
@@ -164,6 +169,7 @@ def main() -> None:
     )
     p.add_argument("--only", help="run only the splits whose name contains this text")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--index", help="index for the pipeline items (default: the m2io eval one)")
     p.add_argument("--out", default="results/learned_splits")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -173,3 +173,12 @@ def test_learned_inserter_places_by_the_corpus_profile(tmp_path, embedder):
     after = LearnedInserter(tmp_path / "m", embedder=embedder, profile=announce)
     assert first.insert(answer, cand).as_dict() == {"a": 0}
     assert after.insert(answer, cand).as_dict() == {"a": 2}
+
+
+def test_a_profile_loads_from_an_index_folder(announced_folder, tmp_path):
+    """``--set inserter.profile=INDEX`` measures the corpus the index was built from."""
+    from m2io.learned.corpora import corpus_index
+
+    cd = load_corpus_data(announced_folder)
+    index = corpus_index(cd, tmp_path / "index")
+    assert load_profile(index).lift == pytest.approx(corpus_profile(cd.corpus.documents).lift)
