@@ -523,3 +523,35 @@ def test_adding_to_a_folder_that_is_no_index_is_a_clear_error(tmp_path):
             text_embedder=HashEmbedder(),
         )
     assert result is None and not (tmp_path / "nowhere").exists()
+
+
+def test_the_html_page_embeds_the_figures_of_documents_added_after_the_build(index_dir):
+    """An added document's image lies in the index's added/ folder, not in the corpus root: the
+    answer carries both roots, so `m2io ask --html` shows it instead of dropping it."""
+    from m2io.generators.extractive import ExtractiveGenerator
+    from m2io.inserters.rule import RuleInserter
+    from m2io.mergers.default import DefaultMerger
+    from m2io.mergers.render import to_html, to_markdown
+    from m2io.pipeline import Pipeline
+
+    add_documents(
+        index_dir,
+        [NewDocument("fog.md", FOG, {"shots/fog.png": png((9, 9, 200))})],
+        text_embedder=HashEmbedder(),
+    )
+    index = Index.open(index_dir, embedder=HashEmbedder())
+    pipe = Pipeline(
+        HybridRetriever(index, top_k=3), ExtractiveGenerator(), RuleInserter(), DefaultMerger()
+    )
+    answer = pipe.run("fog filter turbulence mist zebra")
+    figs = [s for s in answer.images if "fog" in s.image_id]
+    assert figs, answer.segments
+    assert answer.added_root == str(index.added_root)
+    page = to_html(answer)
+    assert page.count("data:image/png;base64,") >= len(figs)
+    assert "not shown" not in page
+    assert "fog.png" in to_markdown(answer)
+    # Without the added root the same image is refused, as any file outside the corpus is.
+    from dataclasses import replace
+
+    assert "data:image/png;base64," not in to_html(replace(answer, added_root=None))

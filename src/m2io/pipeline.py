@@ -55,6 +55,11 @@ class Pipeline:
             "merge": (t4 - t3) * 1e3,
             "total": (t4 - t0) * 1e3,
         }
-        # The corpus root travels with the answer so a renderer can confine the files it embeds.
-        image_root = getattr(self.retriever, "image_root", None)
-        return replace(result, timings_ms=timings, image_root=image_root)
+        # The corpus root (and the index's folder of added documents) travel with the answer so a
+        # renderer can confine the files it embeds.
+        return replace(
+            result,
+            timings_ms=timings,
+            image_root=getattr(self.retriever, "image_root", None),
+            added_root=getattr(self.retriever, "added_root", None),
+        )

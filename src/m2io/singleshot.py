@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from m2io.generators.base import Generator
 from m2io.generators.extractive import ExtractiveGenerator
@@ -166,10 +166,12 @@ class SingleShotPipeline:
             "merge": (t3 - t2) * 1e3,
             "total": (t3 - t0) * 1e3,
         }
-        merged = replace(merged, timings_ms=timings)
-        if any(f.name == "image_root" for f in fields(merged)):  # as the staged pipeline does
-            merged = replace(merged, image_root=getattr(self.retriever, "image_root", None))
-        return merged
+        return replace(  # the roots travel with the answer, as in the staged pipeline
+            merged,
+            timings_ms=timings,
+            image_root=getattr(self.retriever, "image_root", None),
+            added_root=getattr(self.retriever, "added_root", None),
+        )
 
     def _staged(
         self, question: str, retrieval: Retrieval, why: str, usage: Usage | None = None

@@ -249,7 +249,8 @@ class MultimodalAnswer:
     ``segments`` alternate text and images in reading order. ``timings_ms`` holds each stage's
     wall time; ``notes`` carries every fallback or warning raised on the way. ``image_root`` is
     the folder every local image path must lie in (the index's corpus root): a renderer embeds
-    no file outside it, and none at all when it is None. ``inserter_raw`` is what a model-based
+    no file outside it, and none at all when it is None. ``added_root`` is the index's folder of
+    documents added after the build, the one other folder local images may lie in. ``inserter_raw`` is what a model-based
     inserter replied, verbatim (None for inserters that are not models), kept so a wrong
     placement or a fallback can be read back.
     """
@@ -263,6 +264,7 @@ class MultimodalAnswer:
     image_root: str | None = None
     inserter_raw: str | None = None
     sources: tuple[Source, ...] = ()
+    added_root: str | None = None
 
     @property
     def images(self) -> tuple[ImageSegment, ...]:
@@ -275,8 +277,8 @@ class MultimodalAnswer:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ...
 
-        ``image_root``, ``inserter_raw`` and ``sources`` (and ``source`` on text segments) were
-        added after the first release; readers that do not know them ignore them.
+        ``image_root``, ``inserter_raw``, ``sources`` (and ``source`` on text segments) and
+        ``added_root`` were added after the first release; readers that do not know them ignore them.
         """
         return {
             "question": self.question,
@@ -298,4 +300,5 @@ class MultimodalAnswer:
             "image_root": self.image_root,
             "inserter_raw": self.inserter_raw,
             "sources": [asdict(src) for src in self.sources],
+            "added_root": self.added_root,
         }

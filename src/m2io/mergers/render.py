@@ -134,7 +134,7 @@ def source_label(src: Source) -> str:
     return f"{title} › {section}" if section and section != title else title
 
 
-def _source_link(src: Source, root: str | None, relative_to: str | Path | None) -> str | None:
+def _source_link(src: Source, roots: tuple[str, ...], relative_to: str | Path | None) -> str | None:
     """Where a source links to, already percent-encoded, or None when it must not link.
 
     An http(s) URL links as given. A relative path links to the file inside the corpus root
@@ -154,12 +154,12 @@ def _source_link(src: Source, root: str | None, relative_to: str | Path | None) 
         return None  # javascript:, data:, file:, mailto:, C:, an absolute path
     path, _, frag = loc.partition("#")
     frag = anchor or frag
-    if root is None:
+    if not roots:
         if ".." in Path(path).parts:
             return None
         target = Path(path).as_posix()
     else:
-        real = confine(path, root)
+        real = _confine_any(path, roots)
         if real is None:
             return None
         target = real.as_posix()
@@ -169,18 +169,30 @@ def _source_link(src: Source, root: str | None, relative_to: str | Path | None) 
     return dest + (f"#{quote(frag, safe='-._~')}" if frag else "")
 
 
-def _root(answer: MultimodalAnswer, image_root: str | os.PathLike[str] | None) -> str | None:
+def _roots(answer: MultimodalAnswer, image_root: str | os.PathLike[str] | None) -> tuple[str, ...]:
+    """The folders local files may lie in: the corpus root (or the caller's), then the index's
+    folder of documents added after the build (empty when no root is known at all)."""
     root = image_root if image_root is not None else answer.image_root
-    return None if root is None else os.fspath(root)
-
-
-def _local(seg: ImageSegment, root: str | None) -> tuple[Path | None, str]:
-    """The image's real path if it lies inside ``root``, else None and why not."""
     if root is None:
+        return ()
+    return (os.fspath(root), *((answer.added_root,) if answer.added_root else ()))
+
+
+def _confine_any(path: str, roots: tuple[str, ...]) -> Path | None:
+    for root in roots:
+        real = confine(path, root)
+        if real is not None:
+            return real
+    return None
+
+
+def _local(seg: ImageSegment, roots: tuple[str, ...]) -> tuple[Path | None, str]:
+    """The image's real path if it lies inside one of ``roots``, else None and why not."""
+    if not roots:
         return None, _NO_ROOT
-    real = confine(seg.path or "", root)
+    real = _confine_any(seg.path or "", roots)
     if real is None:
-        log.warning("image %s: %s is outside %s; not used", seg.image_id, seg.path, root)
+        log.warning("image %s: %s is outside %s; not used", seg.image_id, seg.path, roots[0])
         return None, "its file lies outside the corpus folder"
     return real, ""
 
@@ -224,11 +236,13 @@ def _read_image(path: Path) -> tuple[bytes | None, str]:
     return raw, ""
 
 
-def _html_src(seg: ImageSegment, root: str | None, allow_remote: bool) -> tuple[str | None, str]:
+def _html_src(
+    seg: ImageSegment, roots: tuple[str, ...], allow_remote: bool
+) -> tuple[str | None, str]:
     """What goes in ``<img src>`` (a data URI or an http(s) URL), or None and why not."""
     why = ""
     if seg.path:
-        real, why = _local(seg, root)
+        real, why = _local(seg, roots)
         if real is not None:
             raw, why = _read_image(real)
             if raw is not None:
@@ -300,12 +314,12 @@ def _md_dest(target: str, *, is_url: bool) -> str:
 
 
 def _md_target(
-    seg: ImageSegment, root: str | None, relative_to: str | Path | None, allow_remote: bool
+    seg: ImageSegment, roots: tuple[str, ...], relative_to: str | Path | None, allow_remote: bool
 ) -> tuple[str | None, str]:
     """The image's link destination, already encoded, or None and why not."""
     why = ""
     if seg.path:
-        real, why = _local(seg, root)
+        real, why = _local(seg, roots)
         if real is not None:
             if relative_to is not None:  # like the source links: ../ where needed
                 try:
@@ -340,7 +354,7 @@ def to_markdown(
             one, no local path is written.
         allow_remote_images: Write http(s) image URLs (off by default).
     """
-    root = _root(answer, image_root)
+    roots = _roots(answer, image_root)
     blocks: list[str] = []
     refused: list[str] = []
     empty = empty_message(answer)
@@ -352,7 +366,7 @@ def to_markdown(
             marks = f" [{', '.join(map(str, item.sources))}]" if item.sources else ""
             blocks.append(text + marks)
             continue
-        dest, why = _md_target(item, root, relative_to, allow_remote_images)
+        dest, why = _md_target(item, roots, relative_to, allow_remote_images)
         if dest is None:
             blocks.append(f"*image {_md_text(item.image_id)} unavailable*")
             refused.append(_not_shown(item, why))
@@ -361,7 +375,7 @@ def to_markdown(
         alt = cap or "figure"
         blocks.append(f'![{alt}](<{dest}> "{cap}")' if cap else f"![{alt}](<{dest}>)")
     if answer.sources:
-        blocks.append(_md_sources(answer.sources, root, relative_to))
+        blocks.append(_md_sources(answer.sources, roots, relative_to))
     notes = [*answer.notes, *refused]
     if notes:
         blocks.append("\n".join(f"> note: {_md_text(' '.join(n.split()))}" for n in notes))
@@ -369,13 +383,13 @@ def to_markdown(
 
 
 def _md_sources(
-    sources: tuple[Source, ...], root: str | None, relative_to: str | Path | None
+    sources: tuple[Source, ...], roots: tuple[str, ...], relative_to: str | Path | None
 ) -> str:
     """``Sources:`` and one numbered line per source, linked where it may be."""
     lines = ["Sources:", ""]
     for k, src in enumerate(sources, 1):
         label = _md_text(source_label(src))
-        link = _source_link(src, root, relative_to)
+        link = _source_link(src, roots, relative_to)
         if link is None:
             where = f" ({_md_text(src.location)})" if src.location else ""
             lines.append(f"{k}. {label}{where}")
@@ -403,14 +417,14 @@ h2{font-size:1.05rem;margin-top:2rem}sup.cite a{text-decoration:none;font-size:.
 
 
 def _html_sources(
-    sources: tuple[Source, ...], root: str | None, relative_to: str | Path | None
+    sources: tuple[Source, ...], roots: tuple[str, ...], relative_to: str | Path | None
 ) -> str:
     """A numbered list of the sources, each linked where it may be."""
     esc = html.escape
     items: list[str] = []
     for k, src in enumerate(sources, 1):
         label = esc(source_label(src))
-        link = _source_link(src, root, relative_to)
+        link = _source_link(src, roots, relative_to)
         if link is None:
             where = f' <span class="loc">({esc(src.location)})</span>' if src.location else ""
             items.append(f'<li id="source-{k}">{label}{where}</li>')
@@ -442,7 +456,7 @@ def to_html(
             then loads nothing from the network).
     """
     esc = html.escape
-    root = _root(answer, image_root)
+    roots = _roots(answer, image_root)
     body: list[str] = [f"<h1>{esc(title or answer.question)}</h1>"]
     refused: list[str] = []
     empty = empty_message(answer)
@@ -455,7 +469,7 @@ def to_html(
             )
             body.append(f"<p>{'<br>'.join(_html_line(line) for line in item.lines)}{marks}</p>")
             continue
-        src, why = _html_src(item, root, allow_remote_images)
+        src, why = _html_src(item, roots, allow_remote_images)
         cap = shown_caption(item)
         if src is None:
             img = f"<em>image {esc(item.image_id)} unavailable</em>"
@@ -468,7 +482,7 @@ def to_html(
             f'"{esc(str(item.after_sentence))}">{img}{figcap}</figure>'
         )
     if answer.sources:
-        body.append(_html_sources(answer.sources, root, relative_to))
+        body.append(_html_sources(answer.sources, roots, relative_to))
     for note in (*answer.notes, *refused):
         body.append(f'<div class="note">{esc(note)}</div>')
     rows = "".join(

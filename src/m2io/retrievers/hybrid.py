@@ -252,6 +252,12 @@ class HybridRetriever:
         root = getattr(self.index, "corpus_root", None)
         return None if root is None else str(root)
 
+    @property
+    def added_root(self) -> str | None:
+        """The index's folder of documents added after the build (None if none were added)."""
+        root = getattr(self.index, "added_root", None)
+        return None if root is None else str(root)
+
     def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
         """Return the context for ``query`` (see the class docstring) and its images."""
         k = self.top_k if top_k is None else top_k
