@@ -1,0 +1,48 @@
+"""Embedding on a local Ray with two workers writes the index a single process writes."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("faiss")
+pytest.importorskip("bm25s")
+
+DEMO = Path(__file__).resolve().parents[1] / "src" / "m2io" / "demo" / "corpus"
+
+
+def test_an_index_built_on_ray_is_the_single_process_index(tmp_path, monkeypatch):
+    from m2io.corpus import load_corpus
+    from m2io.embed.distributed import RayTextEmbedder
+    from m2io.embed.onnx import OnnxTextEmbedder
+    from m2io.index import Index, build_index
+
+    monkeypatch.setenv("M2IO_VECTOR_INDEX", "exact")
+    corpus = load_corpus(DEMO)
+    docs = corpus.documents[:4]
+    single = OnnxTextEmbedder()
+    build_index(docs, tmp_path / "single", embedder=single, corpus_root=corpus.root, progress=False)
+    # Ray's sockets need a short path; the folder is still removed with the test's temp files.
+    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as ray_tmp:
+        emb = RayTextEmbedder(address="local", workers=2, temp_dir=ray_tmp, shard=8)
+        try:
+            build_index(docs, tmp_path / "ray", embedder=emb, corpus_root=corpus.root)
+        finally:
+            emb.shutdown()
+    a, b = Index.open(tmp_path / "single", embedder=single), Index.open(tmp_path / "ray")
+    assert (tmp_path / "single" / "chunks.jsonl").read_bytes() == (
+        tmp_path / "ray" / "chunks.jsonl"
+    ).read_bytes()
+    ma = json.loads((tmp_path / "single" / "manifest.json").read_text())
+    mb = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert {k: v for k, v in ma.items() if k != "created"} == {
+        k: v for k, v in mb.items() if k != "created"
+    }
+    np.testing.assert_allclose(b.stored_vectors("chunks"), a.stored_vectors("chunks"), atol=1e-5)
+    np.testing.assert_allclose(b.stored_vectors("images"), a.stored_vectors("images"), atol=1e-5)
