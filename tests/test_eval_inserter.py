@@ -114,6 +114,7 @@ def test_results_format_and_oracle_scores(data: Path, tmp_path: Path) -> None:
         "image_f1",
         "image_ordering",
         "position_accuracy",
+        "position_within_1",  # issue 11: ±1 position accuracy is a second placement metric
         "format_error_rate",
     }
     assert res["metrics"]["image_f1"] == 100.0
