@@ -5,17 +5,15 @@ source text is not in the answer."""
 
 from __future__ import annotations
 
-import re
-import zlib
-
 import numpy as np
 import pytest
+from builders import EDGES_ANSWER, EDGES_CANDS, BagOfWords, NoEmbedding, candidate, text_answer
 
 from m2io.config import PipelineConfig
 from m2io.inserters.anchored import AnchoredInserter
 from m2io.inserters.base import INSERTERS
 from m2io.inserters.rule import RuleInserter
-from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
+from m2io.types import Candidate, Sentence, TextAnswer
 
 # The source page, as a retriever cuts it around each image (context up to ~300 characters).
 INTRO = "The Crop tool removes the borders of an image."
@@ -25,15 +23,13 @@ STEP3 = "3. Adjust the handles until the rectangle fits the subject."
 STEP4 = "4. Press Enter to crop the image to the rectangle."
 OUTRO = "The canvas now has the size of the rectangle."
 
-ANSWER = TextAnswer(
-    "How do I crop an image?",
-    tuple(Sentence(s) for s in (INTRO, STEP1, STEP2, STEP3, STEP4, OUTRO)),
-)
+ANSWER = text_answer("How do I crop an image?", INTRO, STEP1, STEP2, STEP3, STEP4, OUTRO)
 
 
 def _cand(image_id: str, before: str, after: str, pos: float, caption: str = "") -> Candidate:
-    return Candidate(
-        ImageRef(image_id, caption=caption),
+    return candidate(
+        image_id,
+        caption,
         context_before=before,
         context_after=after,
         doc_id="crop",
@@ -50,63 +46,40 @@ SOURCE_CANDS = (
 )
 
 
-class _NoEmbedding:
-    """An embedder that fails the test if it is used."""
-
-    name, dim = "none", 8
-
-    def encode(self, texts, **_):
-        raise AssertionError(f"embedded {texts!r} although provenance placed every image")
-
-
-class _BagOfWords:
-    """A deterministic stand-in for a sentence embedder: hashed word counts, L2-normalised."""
-
-    name, dim = "bow", 512
-
-    def encode(self, texts, **_):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"[a-z]{3,}", text.lower()):
-                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
+def _no_embedding() -> NoEmbedding:
+    return NoEmbedding("provenance placed every image")
 
 
 def test_each_image_goes_after_its_source_sentence_without_embedding():
-    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(ANSWER, SOURCE_CANDS)
+    placement = AnchoredInserter(embedder=_no_embedding()).insert(ANSWER, SOURCE_CANDS)
     assert placement.as_dict() == {"menu": 2, "rect": 3, "handles": 4, "result": 5}
     assert [s.image_id for s in placement.slots] == ["menu", "rect", "handles", "result"]
     assert placement.notes == ()
 
 
 def test_provenance_survives_light_rewording():
-    reworded = TextAnswer(
+    reworded = text_answer(
         ANSWER.question,
-        (
-            Sentence("Cropping removes the borders of an image."),
-            Sentence("1. Open the image, then choose Tools > Transform > Crop."),
-            Sentence("2. Drag a rectangle over the part of the picture that you want to keep."),
-            Sentence("3. Adjust its handles until the rectangle fits your subject."),
-        ),
+        "Cropping removes the borders of an image.",
+        "1. Open the image, then choose Tools > Transform > Crop.",
+        "2. Drag a rectangle over the part of the picture that you want to keep.",
+        "3. Adjust its handles until the rectangle fits your subject.",
     )
-    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(reworded, SOURCE_CANDS[:3])
+    placement = AnchoredInserter(embedder=_no_embedding()).insert(reworded, SOURCE_CANDS[:3])
     assert placement.as_dict() == {"menu": 2, "rect": 3, "handles": 4}
 
 
 def test_answer_split_differently_and_repeated_sentences_still_anchor():
     # the answer's splitter cut the source sentence at the menu path; a sentence repeats
-    answer = TextAnswer(
+    answer = text_answer(
         "How do I enter a bill?",
-        (
-            Sentence("To create a new bill use the"),
-            Sentence("Business → Vendor → New Bill"),
-            Sentence("menu item, and fill in the resulting window."),
-            Sentence("Your register should now look like this:"),
-            Sentence("Then post the bill to the Accounts Payable account."),
-            Sentence("Your register should now look like this:"),
-            Sentence("This image shows the register after posting."),
-        ),
+        "To create a new bill use the",
+        "Business → Vendor → New Bill",
+        "menu item, and fill in the resulting window.",
+        "Your register should now look like this:",
+        "Then post the bill to the Accounts Payable account.",
+        "Your register should now look like this:",
+        "This image shows the register after posting.",
     )
     cands = (
         _cand(
@@ -126,31 +99,29 @@ def test_answer_split_differently_and_repeated_sentences_still_anchor():
         # from elsewhere, sharing only boilerplate with the answer ("This image shows the")
         _cand("other", "Open the Reports menu.", "This image shows the register of reports.", 0.9),
     )
-    got = AnchoredInserter(embedder=_BagOfWords(), stray_threshold=1.0).insert(answer, cands)
+    got = AnchoredInserter(embedder=BagOfWords(), stray_threshold=1.0).insert(answer, cands)
     assert got.as_dict() == {"new-bill": 3, "posted": 6}
 
 
 def test_image_whose_source_text_is_not_in_the_answer_is_left_out(embedder):
-    short = TextAnswer(ANSWER.question, tuple(Sentence(s) for s in (INTRO, STEP1, STEP2)))
+    short = text_answer(ANSWER.question, INTRO, STEP1, STEP2)
     distractors = (
         # from another page: its context shares nothing with the answer, its caption is unrelated
         _cand("cat", "Our cat sleeps all day.", "She likes the sofa best.", 0.5, "A cat on a sofa"),
         # no context at all and an unrelated caption
-        Candidate(ImageRef("chart", caption="Quarterly revenue by region")),
+        candidate("chart", "Quarterly revenue by region"),
     )
     placement = AnchoredInserter(embedder=embedder).insert(short, (*SOURCE_CANDS[:2], *distractors))
     assert placement.as_dict() == {"menu": 2, "rect": 3}
 
 
 def test_no_stacks_extra_images_move_to_the_step_they_show_or_are_dropped():
-    answer = TextAnswer(
+    answer = text_answer(
         "How do I set up the printer?",
-        (
-            Sentence("The printer dialog has four tabs for setting up a printer."),
-            Sentence("The General tab sets the printer name and the default paper size."),
-            Sentence("The Color tab chooses between color and grayscale printing."),
-            Sentence("The Quality tab sets the resolution in dots per inch."),
-        ),
+        "The printer dialog has four tabs for setting up a printer.",
+        "The General tab sets the printer name and the default paper size.",
+        "The Color tab chooses between color and grayscale printing.",
+        "The Quality tab sets the resolution in dots per inch.",
     )
     # every screenshot sat right after the overview sentence in the source page
     before = "The printer dialog has four tabs for setting up a printer."
@@ -161,7 +132,7 @@ def test_no_stacks_extra_images_move_to_the_step_they_show_or_are_dropped():
         _cand("quality", before, "", 0.13, "Quality tab: resolution in dots per inch"),
         _cand("misc", before, "", 0.14, "Advanced spooler queue options"),
     )
-    placement = AnchoredInserter(embedder=_BagOfWords(), max_per_sentence=2).insert(answer, shots)
+    placement = AnchoredInserter(embedder=BagOfWords(), max_per_sentence=2).insert(answer, shots)
     got = placement.as_dict()
     per_sentence = [list(got.values()).count(k) for k in range(5)]
     assert max(per_sentence) <= 2
@@ -173,7 +144,7 @@ def test_no_stacks_extra_images_move_to_the_step_they_show_or_are_dropped():
         "1 left out",
     )
     # the Rule-Based baseline (unchanged) has no such cap
-    assert RuleInserter(threshold=-1.0, embedder=_BagOfWords()).insert(answer, shots).slots
+    assert RuleInserter(threshold=-1.0, embedder=BagOfWords()).insert(answer, shots).slots
 
 
 def test_images_sharing_a_sentence_keep_their_source_order():
@@ -181,7 +152,7 @@ def test_images_sharing_a_sentence_keep_their_source_order():
         _cand("second", STEP1, "", 0.3, "b"),
         _cand("first", STEP1, "", 0.2, "a"),
     )
-    placement = AnchoredInserter(embedder=_NoEmbedding()).insert(ANSWER, cands)
+    placement = AnchoredInserter(embedder=_no_embedding()).insert(ANSWER, cands)
     assert [(s.image_id, s.after_sentence) for s in placement.slots] == [
         ("first", 2),
         ("second", 2),
@@ -189,19 +160,9 @@ def test_images_sharing_a_sentence_keep_their_source_order():
 
 
 def test_without_context_it_falls_back_to_similarity(embedder):
-    answer = TextAnswer(
-        "How do I find edges?",
-        (
-            Sentence("Edge detection finds the borders of objects."),
-            Sentence("A histogram shows how many pixels have each brightness."),
-        ),
-    )
-    cands = (
-        Candidate(ImageRef("hist", caption="Histogram of pixel brightness values")),
-        Candidate(ImageRef("edges", caption="Sobel edge map showing object borders")),
-        Candidate(ImageRef("cat", caption="A cat sitting on a sofa")),
-    )
-    got = AnchoredInserter(embedder=embedder).insert(answer, cands).as_dict()
+    first_two = [s.text for s in EDGES_ANSWER.sentences[:2]]
+    answer = text_answer(EDGES_ANSWER.question, *first_two)
+    got = AnchoredInserter(embedder=embedder).insert(answer, EDGES_CANDS).as_dict()
     assert got == {"edges": 1, "hist": 2}
 
 
@@ -250,8 +211,9 @@ def test_an_unanchored_image_with_known_source_text_is_left_out_by_default(chunk
     answer = TextAnswer(
         ANSWER.question, tuple(Sentence(s.text, source_chunk_id="crop#0") for s in ANSWER.sentences)
     )
-    lens = Candidate(
-        ImageRef("lens", caption="A lens hood"),
+    lens = candidate(
+        "lens",
+        "A lens hood",
         context_before="Zebras graze on the plain.",
         context_after="They drink at dusk.",
         doc_id="crop",

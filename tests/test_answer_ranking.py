@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import pytest
+from builders import NoEmbedding, document, tiny_index, web_image
 
 from m2io.generators.extractive import ExtractiveGenerator
 from m2io.inserters.anchored import AnchoredInserter
@@ -35,7 +36,6 @@ from m2io.types import (
 pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
 
-from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
 
 
@@ -61,13 +61,9 @@ def test_search_text_drops_only_a_wrapper_about_the_documentation(question, topi
     assert search_text(question) == topic
 
 
-def _img(image_id: str, caption: str) -> ImageRef:
-    return ImageRef(image_id, None, f"http://x/{image_id}.png", caption)
-
-
-def _doc(doc_id: str, text: str, images: tuple[tuple[str, ImageRef], ...] = ()) -> Document:
-    anchors = tuple(ImageAnchor(im, text.index(after) + len(after)) for after, im in images)
-    return Document(doc_id, text, anchors, title="")
+def _doc(doc_id: str, text: str, figures: tuple[tuple[str, ImageRef], ...] = ()) -> Document:
+    """An untitled page: only its words and figures can rank it."""
+    return document(doc_id, text, figures, title="")
 
 
 DOCS = [
@@ -85,7 +81,7 @@ DOCS = [
         "brushes",
         "Pick one of the shapes in the list to paint with it. The list shows each shape at its "
         "real size.",
-        (("real size.", _img("brush-dlg", "The brushes dialog")),),
+        (("real size.", web_image("brush-dlg", "The brushes dialog")),),
     ),
     _doc(
         "palette",
@@ -96,26 +92,29 @@ DOCS = [
     _doc(
         "stamp",
         "The stamp tool copies pixels. Hold Ctrl and click to pick the source.",
-        (("source.", _img("stamp-icon", "Stamp tool icon")),),
+        (("source.", web_image("stamp-icon", "Stamp tool icon")),),
     ),
     _doc(
         "layers",
         "Layers stack like sheets of glass. Each layer has its own opacity.",
-        (("opacity.", _img("layer-stack", "Three layers stacked")),),
+        (("opacity.", web_image("layer-stack", "Three layers stacked")),),
     ),
     _doc(
         "export",
         "Export writes the picture to a PNG or JPEG file. Pick the quality before saving.",
-        (("saving.", _img("export-win", "Export window with quality slider")),),
+        (("saving.", web_image("export-win", "Export window with quality slider")),),
     ),
 ]
+
+
+def _hash_1024() -> HashEmbedder:
+    return HashEmbedder(dim=1024)
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     out = tmp_path_factory.mktemp("ranking") / "idx"
-    build_index(DOCS, out, embedder=HashEmbedder(dim=1024), progress=False)
-    return Index.open(out, embedder=HashEmbedder(dim=1024))
+    return tiny_index(DOCS, out, embedder=_hash_1024)
 
 
 def _top_doc(retriever: HybridRetriever, question: str) -> str:
@@ -181,13 +180,6 @@ def test_the_answer_is_built_on_the_retrievers_best_section():
     )
 
 
-class _NoEmbedding:
-    name, dim = "none", 8
-
-    def encode(self, texts, **_):
-        raise AssertionError(f"embedded {texts!r}: no image here should need similarity")
-
-
 STEP = "Choose Filters > Blur > Gaussian Blur to soften the photo."
 NEXT = "Set the radius in the dialog and press OK to apply it."
 
@@ -211,7 +203,7 @@ def test_an_image_is_anchored_only_to_a_sentence_from_its_own_document():
             chunk_id=f"{doc}#0",
         )
 
-    got = AnchoredInserter(embedder=_NoEmbedding()).insert(
+    got = AnchoredInserter(embedder=NoEmbedding()).insert(
         answer, (cand("own", "orig"), cand("copy-fig", "copy"))
     )
     # before: the copy's figure was anchored to the original's sentence as well
@@ -228,7 +220,7 @@ def test_an_unanchored_image_with_source_text_needs_no_embedding_and_is_left_out
         chunk_id="orig#0",
     )
     # before: an image from a quoted chunk was placed by similarity (embedding the answer)
-    assert AnchoredInserter(embedder=_NoEmbedding()).insert(answer, (stray,)).as_dict() == {}
+    assert AnchoredInserter(embedder=NoEmbedding()).insert(answer, (stray,)).as_dict() == {}
 
 
 def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anchor():
@@ -252,13 +244,13 @@ def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anc
     gen = ExtractiveGenerator(embedder=None, max_words=8, fill=False)
     answer = gen.generate("crop tool", retrieval)
     assert [s.text for s in answer.sentences] == ["The crop tool trims the edges off."]
-    placed = AnchoredInserter(embedder=_NoEmbedding()).insert(answer, (cand,))
+    placed = AnchoredInserter(embedder=NoEmbedding()).insert(answer, (cand,))
     assert placed.as_dict() == {"crop-dialog": 1}
     # before: the tie went to the first sentence, and the figure had no anchor
     old = ExtractiveGenerator(embedder=None, max_words=8, fill=False, figure_bonus=0)
     first = old.generate("crop tool", retrieval)
     assert [s.text for s in first.sentences] == ["The crop tool cuts the borders away."]
-    assert AnchoredInserter(embedder=_NoEmbedding()).insert(first, (cand,)).as_dict() == {}
+    assert AnchoredInserter(embedder=NoEmbedding()).insert(first, (cand,)).as_dict() == {}
 
 
 def _figure_corpus() -> list[Document]:
@@ -280,7 +272,7 @@ def _figure_corpus() -> list[Document]:
         _doc(
             t,
             f"The {t} tool changes the picture. Open the {t} dialog from the Tools menu.",
-            (("Tools menu.", _img(f"{t}-fig", f"The {t} dialog window")),),
+            (("Tools menu.", web_image(f"{t}-fig", f"The {t} dialog window")),),
         )
         for t in topics
     ]
@@ -302,8 +294,7 @@ def test_a_page_listing_other_pages_figures_is_left_out_of_retrieval(tmp_path):
     from m2io.retrievers.figure_lists import figure_lists
 
     out = tmp_path / "idx"
-    build_index(_figure_corpus(), out, embedder=HashEmbedder(dim=1024), progress=False)
-    index = Index.open(out, embedder=HashEmbedder(dim=1024))
+    index = tiny_index(_figure_corpus(), out, embedder=_hash_1024)
     assert figure_lists(index) == {"figures"}
     question = "the layers dialog window"
     docs = [

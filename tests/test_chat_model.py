@@ -11,69 +11,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from builders import CROP_ANSWER, FixedRetriever, ScriptedChat, candidates, retrieval
 
 from m2io.config import load_config
 from m2io.factory import build_chat_client, stage_options
 from m2io.generators.local import LocalGenerator
 from m2io.generators.openai import OpenAIGenerator
 from m2io.inserters.llm import LLMInserter
-from m2io.llm import ChatModelSpec, ChatResult, LLMError, make_chat_model
+from m2io.llm import ChatModelSpec, LLMError, make_chat_model
 from m2io.llm.client import ChatClient
 from m2io.llm.models import LazyChatModel, choose_backend
 from m2io.metrics.judge import JudgeItem, LLMJudge
 from m2io.singleshot import SingleShotPipeline
 from m2io.testing.fake_openai import FakeOpenAIServer
-from m2io.types import (
-    Candidate,
-    Chunk,
-    ImageRef,
-    Placement,
-    Retrieval,
-    RetrievedChunk,
-    Sentence,
-    Slot,
-    TextAnswer,
-    Usage,
-)
+from m2io.types import Placement, Slot, Usage
 
 CROP = "The Crop tool removes the borders of an image. Drag a rectangle and press Enter."
-CANDS = (
-    Candidate(ImageRef("crop-icon", caption="The crop tool icon")),
-    Candidate(ImageRef("layers", caption="The layers dialog")),
-)
-RETRIEVAL = Retrieval("How do I crop?", (RetrievedChunk(Chunk("d#0", "d", CROP), 1.0),), CANDS)
-ANSWER = TextAnswer("How do I crop?", (Sentence("Pick the crop tool."), Sentence("Drag a box.")))
-
-
-class ScriptedChat:
-    """A chat model that answers from a script (text, or an exception to raise) and records
-    every call."""
-
-    def __init__(self, *replies: str | Exception, finish_reason: str = "stop") -> None:
-        self.replies = list(replies)
-        self.finish_reason = finish_reason
-        self.calls: list[dict[str, Any]] = []
-
-    def chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-    ) -> ChatResult:
-        self.calls.append({"messages": messages, "temperature": temperature, "max": max_tokens})
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return ChatResult(reply, Usage(7, 3), "scripted", self.finish_reason)
-
-
-class _Retriever:
-    def retrieve(self, question: str) -> Retrieval:
-        return RETRIEVAL
+CANDS = candidates(("crop-icon", "The crop tool icon"), ("layers", "The layers dialog"))
+RETRIEVAL = retrieval("How do I crop?", CROP, cands=CANDS)
+ANSWER = CROP_ANSWER
 
 
 # --- the factory ------------------------------------------------------------------------------
@@ -168,7 +126,9 @@ def test_llm_inserter_takes_any_chat_model() -> None:
 
 def test_single_shot_takes_any_chat_model() -> None:
     chat = ScriptedChat("Pick the Crop tool [1]. <img1> Drag a box.")
-    answer = SingleShotPipeline(_Retriever(), chat, max_tokens=77).run("How do I crop?")
+    answer = SingleShotPipeline(FixedRetriever(RETRIEVAL), chat, max_tokens=77).run(
+        "How do I crop?"
+    )
     assert [s.image_id for s in answer.images] == ["crop-icon"]
     assert "Pick the Crop tool." in answer.text
     assert chat.calls[0]["max"] == 77

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from builders import dead_url
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
 import m2io.evaluation.e2e as e2e
@@ -83,17 +84,11 @@ def _eval(data: Path, out: Path, *extra: str) -> tuple[int, dict]:
     return rc, json.loads(out.read_text()) if out.exists() else {}
 
 
-def _dead_url() -> str:
-    with FakeOpenAIServer(lambda r: "") as srv:
-        url = srv.base_url
-    return url
-
-
 def test_eval_with_the_server_down_counts_fallbacks_and_labels_the_run(
     data, tmp_path, no_index_build, capsys
 ) -> None:
     out = tmp_path / "down.json"
-    llm = ["--generator", "openai", "--generator-model", "m", "--base-url", _dead_url()]
+    llm = ["--generator", "openai", "--generator-model", "m", "--base-url", dead_url()]
     llm += ["--inserter", "none", "--set", "llm.max_retries=0"]
     rc, res = _eval(data, out, *llm)
     n = N + 3

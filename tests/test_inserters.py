@@ -1,23 +1,11 @@
 import pytest
+from builders import EDGES_ANSWER, EDGES_CANDS, candidate
 
 from m2io.inserters.base import INSERTERS
 from m2io.inserters.none import NoInserter
 from m2io.inserters.rule import MostSimilarInserter, RuleInserter
-from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
 
-ANSWER = TextAnswer(
-    "How do I find edges?",
-    (
-        Sentence("Edge detection finds the borders of objects."),
-        Sentence("A histogram shows how many pixels have each brightness."),
-        Sentence("Equalization spreads the brightness values to improve contrast."),
-    ),
-)
-CANDS = (
-    Candidate(ImageRef("hist", caption="Histogram of pixel brightness values")),
-    Candidate(ImageRef("edges", caption="Sobel edge map showing object borders")),
-    Candidate(ImageRef("cat", caption="A cat sitting on a sofa")),
-)
+ANSWER, CANDS = EDGES_ANSWER, EDGES_CANDS
 
 
 def test_rule_places_each_image_after_its_most_similar_sentence(embedder):
@@ -33,7 +21,7 @@ def test_most_similar_places_every_candidate(embedder):
 
 
 def test_rule_uses_each_image_once_and_skips_captionless(embedder):
-    dup = (*CANDS, CANDS[1], Candidate(ImageRef("blank")))
+    dup = (*CANDS, CANDS[1], candidate("blank"))
     placement = MostSimilarInserter(embedder=embedder).insert(ANSWER, dup)
     ids = [s.image_id for s in placement.slots]
     assert len(ids) == len(set(ids))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from builders import CROP_ANSWER, CROP_CANDS, FixedRetriever, dead_url, retrieval, text_answer
 
 from m2io.generators.openai import OpenAIGenerator
 from m2io.inserters.llm import LLMInserter
@@ -19,33 +20,24 @@ from m2io.inserters.none import NoInserter
 from m2io.llm.client import ChatClient, LLMError
 from m2io.singleshot import SingleShotPipeline
 from m2io.testing.fake_openai import FakeOpenAIServer
-from m2io.types import Candidate, Chunk, ImageRef, Retrieval, RetrievedChunk, Sentence, TextAnswer
+from m2io.types import Candidate, Retrieval
 
 CROP = (
     "The Crop tool removes the edges of an image. "
     "Drag a rectangle over the part to keep. Press Enter to apply the crop."
 )
+CANDS = CROP_CANDS
 REPLY = "Use the Crop tool. Drag a rectangle and press Enter."
 MESSAGES = [{"role": "user", "content": "How do I crop?"}]
-CANDS = (
-    Candidate(ImageRef("x1", caption="crop tool")),
-    Candidate(ImageRef("x2", caption="layers")),
-)
 
 
 def _retrieval(cands: tuple[Candidate, ...] = ()) -> Retrieval:
-    return Retrieval("q", (RetrievedChunk(Chunk("d#0", "d", CROP, title="Crop"), 1.0),), cands)
+    return retrieval("q", CROP, cands=cands, title="Crop")
 
 
 def _gen(srv: FakeOpenAIServer, **kw) -> OpenAIGenerator:
     kw = {"max_retries": 2, "idle_timeout": 0.5, "deadline": 2.0, **kw}
     return OpenAIGenerator(model="fake", base_url=srv.base_url, **kw)
-
-
-def _dead_url() -> str:
-    with FakeOpenAIServer(lambda r: "") as srv:
-        url = srv.base_url
-    return url  # the server is gone: connections are refused
 
 
 def test_calls_stream_with_usage_and_tolerate_a_plain_json_server() -> None:
@@ -140,7 +132,7 @@ def test_finish_reason_length_is_a_note() -> None:
 
 def test_llm_inserter_keeps_raw_output_and_notes_truncation() -> None:
     cut = "<think>The first image shows the crop tool, the second one"
-    answer = TextAnswer("How do I crop?", (Sentence("Pick the crop tool."), Sentence("Drag.")))
+    answer = CROP_ANSWER
     with FakeOpenAIServer(lambda r: cut, finish_reason="length") as srv:
         ins = LLMInserter(model="fake", base_url=srv.base_url, fallback="none", max_retries=0)
         placement = ins.insert(answer, CANDS)
@@ -156,16 +148,13 @@ def test_llm_inserter_keeps_raw_output_and_notes_truncation() -> None:
     assert any("timed out" in n and "fell back" in n for n in placement.notes), placement.notes
 
 
-class _Retriever:
-    image_root = "/corpus/root"
-
-    def retrieve(self, query, top_k=None):
-        return _retrieval(CANDS)
-
-
 def test_single_shot_with_no_model_falls_back_to_the_staged_pipeline() -> None:
-    client = ChatClient(base_url=_dead_url(), model="fake", max_retries=0)
-    pipe = SingleShotPipeline(_Retriever(), client, fallback_inserter=NoInserter())
+    client = ChatClient(base_url=dead_url(), model="fake", max_retries=0)
+    pipe = SingleShotPipeline(
+        FixedRetriever(_retrieval(CANDS), image_root="/corpus/root"),
+        client,
+        fallback_inserter=NoInserter(),
+    )
     answer = pipe.run("How do I crop an image?")
     assert answer.text and "Crop tool" in answer.text, "no empty answer when the model is down"
     assert any(
@@ -178,7 +167,10 @@ def test_single_shot_with_no_model_falls_back_to_the_staged_pipeline() -> None:
 
 def test_single_shot_notes_truncation() -> None:
     with FakeOpenAIServer(lambda r: "Use the crop tool. <img1>", finish_reason="length") as srv:
-        pipe = SingleShotPipeline(_Retriever(), ChatClient(base_url=srv.base_url, model="f"))
+        pipe = SingleShotPipeline(
+            FixedRetriever(_retrieval(CANDS), image_root="/corpus/root"),
+            ChatClient(base_url=srv.base_url, model="f"),
+        )
         answer = pipe.run("How do I crop?")
     assert answer.images and answer.images[0].image_id == "x1"
     assert any("truncated at max_tokens" in n for n in answer.notes)
@@ -212,15 +204,11 @@ def test_pipeline_answer_json_keeps_the_llm_inserters_raw_reply() -> None:
 
     class _Gen:
         def generate(self, question, retrieval):
-            return TextAnswer(question, (Sentence("Pick the crop tool."), Sentence("Drag.")))
-
-    class _Ret:
-        def retrieve(self, question):
-            return _retrieval(CANDS)
+            return text_answer(question, *(s.text for s in CROP_ANSWER.sentences))
 
     with FakeOpenAIServer(lambda r: reply) as srv:
         ins = LLMInserter(model="fake", base_url=srv.base_url, max_retries=0)
-        answer = Pipeline(_Ret(), _Gen(), ins).run("How do I crop?")
+        answer = Pipeline(FixedRetriever(_retrieval(CANDS)), _Gen(), ins).run("How do I crop?")
     data = answer.to_dict()
     assert data["inserter_raw"] == reply
     assert [s["image_id"] for s in data["segments"] if s["type"] == "image"] == ["x1"]

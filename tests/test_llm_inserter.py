@@ -11,25 +11,23 @@ import json
 from pathlib import Path
 
 import pytest
+from builders import candidate, candidates, text_answer
 
 from m2io.inserters.base import INSERTERS
 from m2io.inserters.llm import LLMInserter
 from m2io.inserters.prompt import build_inserter_messages, candidate_tags, to_openai_content
 from m2io.testing.fake_openai import FakeOpenAIServer
-from m2io.types import Candidate, ImageRef, Placement, Sentence, Slot, TextAnswer
+from m2io.types import Candidate, ImageRef, Placement, Slot, TextAnswer
 
-ANSWER = TextAnswer(
+ANSWER = text_answer(
     "How do I crop an image?",
-    (
-        Sentence("Select the crop tool from the toolbox."),
-        Sentence("Drag a rectangle over the part to keep."),
-        Sentence("Press Enter to crop."),
-    ),
+    "Select the crop tool from the toolbox.",
+    "Drag a rectangle over the part to keep.",
+    "Press Enter to crop.",
 )
 CANDIDATES = (
-    Candidate(ImageRef("tool-icon", caption="The crop tool icon")),
-    Candidate(ImageRef("layers", caption="The layers dialog")),
-    Candidate(ImageRef("crop-box", caption="A crop rectangle on a photo"), context_before="Drag"),
+    *candidates(("tool-icon", "The crop tool icon"), ("layers", "The layers dialog")),
+    candidate("crop-box", "A crop rectangle on a photo", context_before="Drag"),
 )
 
 
@@ -159,7 +157,7 @@ def test_to_openai_content_leaves_text_messages_alone() -> None:
 def test_no_candidates_or_sentences_skip_the_call() -> None:
     ins = LLMInserter(model="m", base_url="http://127.0.0.1:9/v1", max_retries=0)
     assert ins.insert(ANSWER, ()) == Placement()
-    assert ins.insert(TextAnswer("q", ()), CANDIDATES) == Placement()
+    assert ins.insert(text_answer("q"), CANDIDATES) == Placement()
 
 
 def test_duplicate_image_offered_twice_is_placed_once() -> None:

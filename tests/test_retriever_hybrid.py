@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from builders import document, tiny_index, web_image
 
 from m2io.testing.hash_embedder import HashEmbedder
-from m2io.types import Document, ImageAnchor, ImageRef
 
 pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
@@ -14,54 +14,42 @@ from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.base import RETRIEVERS, Retriever  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever, rrf  # noqa: E402
 
-
-def img(image_id: str, caption: str) -> ImageRef:
-    return ImageRef(image_id, None, f"http://x/{image_id}.png", caption)
-
-
-def doc(doc_id: str, text: str, images: list[tuple[str, ImageRef]] = ()) -> Document:
-    """``images``: (sentence after which the image sits, image)."""
-    anchors = tuple(ImageAnchor(im, text.index(after) + len(after)) for after, im in images)
-    return Document(doc_id, text, tuple(sorted(anchors, key=lambda a: a.offset)), title=doc_id)
-
-
 DOCS = [
-    doc(
+    document(
         "crop",
         "The crop tool cuts an image down to a rectangle. Drag the rectangle with the crop tool. "
         "Press Enter to crop the image.",
         [
-            ("rectangle.", img("crop-icon", "Crop tool icon")),
-            ("Press Enter to crop the image.", img("crop-done", "The cropped image")),
+            ("rectangle.", web_image("crop-icon", "Crop tool icon")),
+            ("Press Enter to crop the image.", web_image("crop-done", "The cropped image")),
         ],
     ),
-    doc(
+    document(
         "toolbox",
         "The toolbox holds every tool: the crop tool, the text tool and the paint brush.",
         [
-            ("paint brush.", img("toolbox", "The toolbox window")),
-            ("paint brush.", img("crop-icon", "Crop tool icon")),
+            ("paint brush.", web_image("toolbox", "The toolbox window")),
+            ("paint brush.", web_image("crop-icon", "Crop tool icon")),
         ],
     ),
-    doc(
+    document(
         "blur",
         "Gaussian blur softens the picture. Set the blur radius in the dialog.",
-        [("dialog.", img("blur-dialog", "Gaussian blur dialog"))],
+        [("dialog.", web_image("blur-dialog", "Gaussian blur dialog"))],
     ),
-    doc(
+    document(
         "layers",
         "Layers are stacked like transparent sheets. Each layer has an opacity.",
-        [("opacity.", img("layers-dialog", "The layers dialog"))],
+        [("opacity.", web_image("layers-dialog", "The layers dialog"))],
     ),
-    doc("paths", "Paths are Bezier curves. A path can be stroked with a brush.", []),
+    document("paths", "Paths are Bezier curves. A path can be stroked with a brush.", []),
 ]
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     out = tmp_path_factory.mktemp("hybrid") / "idx"
-    build_index(DOCS, out, embedder=HashEmbedder(), progress=False)
-    return Index.open(out, embedder=HashEmbedder())
+    return tiny_index(DOCS, out)
 
 
 def test_satisfies_the_retriever_protocol_and_is_registered(index):

@@ -1,9 +1,10 @@
+from builders import CROP_CANDS, FixedRetriever, retrieval
+
 from m2io.llm.client import ChatClient
 from m2io.singleshot import SingleShotPipeline, parse_inline
 from m2io.testing.fake_openai import FakeOpenAIServer
-from m2io.types import Candidate, Chunk, ImageRef, Retrieval, RetrievedChunk
 
-CANDS = (Candidate(ImageRef("x1", caption="crop")), Candidate(ImageRef("x2", caption="layers")))
+CANDS = CROP_CANDS
 
 
 def test_parse_inline_positions_and_problems():
@@ -14,15 +15,12 @@ def test_parse_inline_positions_and_problems():
     assert any("twice" in p for p in problems) and any("<img7>" in p for p in problems)
 
 
-class _Retriever:
-    def retrieve(self, query, top_k=None):
-        chunk = Chunk("d#0", "d", "The crop tool removes borders.")
-        return Retrieval(query, (RetrievedChunk(chunk, 1.0),), CANDS)
-
-
 def test_single_shot_pipeline_end_to_end():
     with FakeOpenAIServer(lambda r: "<img1> The crop tool removes borders.") as srv:
-        pipe = SingleShotPipeline(_Retriever(), ChatClient(base_url=srv.base_url, model="f"))
+        pipe = SingleShotPipeline(
+            FixedRetriever(retrieval("", "The crop tool removes borders.", cands=CANDS)),
+            ChatClient(base_url=srv.base_url, model="f"),
+        )
         ans = pipe.run("How to crop?")
         assert "<img1> caption: crop" in srv.requests[0]["messages"][1]["content"]
     assert ans.segments[0].type == "image" and ans.segments[0].after_sentence == 0
