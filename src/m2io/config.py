@@ -8,16 +8,27 @@ A recipe names each stage's backend and its keyword arguments::
     inserter: {name: anchored, max_per_sentence: 2}
 
 Only this layer (and the CLI) reads configuration; components take typed keyword arguments.
+
+The same recipe describes a pipeline assembled in Python (``Pipeline.to_config()``, see
+docs/design.md, The spine): :func:`component_options` reads each constructor keyword argument
+back from the component's attribute of the same name, and a nested component (an embedder, a
+chat model, a user class) is written as a mapping with a ``class`` key, its dotted path, beside
+its own options. :func:`build_value` turns such a mapping back into the object.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
+
+from m2io.embed.text import CachedTextEmbedder
+from m2io.registry import Registry, class_path, import_path
 
 STAGES = ("retriever", "generator", "inserter", "merger")
 
@@ -120,6 +131,10 @@ class PipelineConfig:
             out["llm"] = dict(self.llm)
         return out
 
+    def to_yaml(self) -> str:
+        """The recipe as YAML, in the order a person reads it; :func:`load_config` reads it back."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
 
 def _stage(stage: str, value: Any) -> StageConfig:
     if isinstance(value, str):
@@ -128,6 +143,17 @@ def _stage(stage: str, value: Any) -> StageConfig:
         raise ValueError(f"config section {stage!r} must be a name or a mapping with 'name'")
     opts = dict(value)
     return StageConfig(str(opts.pop("name")), opts)
+
+
+def config_from_yaml(text: str) -> PipelineConfig:
+    """A recipe from YAML text (what :meth:`PipelineConfig.to_yaml` writes)."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot parse config: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError("a config must be a YAML mapping")
+    return PipelineConfig.from_dict(data)
 
 
 def load_config(
@@ -182,3 +208,125 @@ def check_llm_key(key: str) -> None:
     """Raise a one-line error naming the valid keys when ``key`` is not an ``llm`` option."""
     if key not in LLM_KEYS:
         raise ValueError(f"unknown llm option {key!r}; valid: {', '.join(sorted(LLM_KEYS))}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Components → recipe and back
+
+CLASS_KEY = "class"  # a Python keyword, so never the name of a constructor argument
+
+
+def accepted_options(cls: Any) -> list[str] | None:
+    """Keyword arguments ``cls`` takes, or None when it takes any (``**kwargs``) or cannot tell."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+def component_options(obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The keyword arguments that rebuild ``obj``, as plain data (see :func:`plain_value`).
+
+    Each keyword parameter of its class's constructor is read from the instance attribute of
+    the same name, else from ``_NAME``: where a component turns an option into something loaded
+    (an embedder, a chat model) and serves that as a property, it keeps the option as given in
+    ``_NAME``.
+
+    Raises:
+        ValueError: the constructor takes ``**kwargs``, or an option is not kept on the object
+            (naming the class and the options).
+    """
+    cls = type(obj)
+    params = accepted_options(cls)
+    if params is None:
+        raise ValueError(
+            f"{class_path(cls)} takes **kwargs: its options cannot be read back into a recipe"
+        )
+    attrs = getattr(obj, "__dict__", {})
+    out: dict[str, Any] = {}
+    missing: list[str] = []
+    for name in params:
+        if name in skip:
+            continue
+        if name in attrs:
+            out[name] = plain_value(attrs[name])
+        elif f"_{name}" in attrs:
+            out[name] = plain_value(attrs[f"_{name}"])
+        else:
+            missing.append(name)
+    if missing:
+        raise ValueError(
+            f"{class_path(cls)} does not keep its option(s) {', '.join(missing)} as attributes "
+            "of the same name, so it cannot be written as a recipe"
+        )
+    return out
+
+
+def plain_value(value: Any) -> Any:
+    """``value`` as YAML-safe data that :func:`build_value` turns back into an equal object.
+
+    A text embedder loaded by name is its name; a dataclass or another object is a mapping of
+    ``class`` (its dotted path) and its options.
+    """
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item") and type(value).__module__ == "numpy":  # a numpy scalar
+        return value.item()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    if isinstance(value, CachedTextEmbedder):
+        return value.name  # load_text_embedder(name) loads it again
+    if isinstance(value, type) or inspect.isroutine(value) or inspect.ismodule(value):
+        raise ValueError(f"cannot write {value!r} into a recipe")
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        return {CLASS_KEY: class_path(type(value)), **plain_value(fields)}
+    return {CLASS_KEY: class_path(type(value)), **component_options(value)}
+
+
+def build_value(value: Any, *, where: str = "option") -> Any:
+    """The inverse of :func:`plain_value`: a mapping with a ``class`` key becomes that class
+    built with the mapping's other keys (themselves built the same way).
+
+    Raises:
+        ValueError: the class cannot be imported or does not take one of the keys (named).
+    """
+    if isinstance(value, list):
+        return [build_value(v, where=where) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if CLASS_KEY not in value:
+        return {k: build_value(v, where=f"{where}.{k}") for k, v in value.items()}
+    opts = dict(value)
+    path = opts.pop(CLASS_KEY)
+    if not isinstance(path, str):
+        raise ValueError(f"{where}: '{CLASS_KEY}' must be a dotted path such as pkg.module:Class")
+    cls = import_path(path)
+    valid = accepted_options(cls)
+    unknown = sorted(set(opts) - set(valid)) if valid is not None else []
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown option {', '.join(map(repr, unknown))} for {path}; "
+            f"valid: {', '.join(valid or []) or '(none)'}"
+        )
+    built = {k: build_value(v, where=f"{where}.{k}") for k, v in opts.items()}
+    try:
+        return cls(**built)
+    except TypeError as err:
+        raise ValueError(f"{where}: cannot build {path}: {err}") from err
+
+
+def stage_config(obj: Any, registry: Registry, *, skip: tuple[str, ...] = ()) -> StageConfig:
+    """The recipe section of one stage: its registered name (or dotted path) and options."""
+    return StageConfig(registry.name_of(type(obj)), component_options(obj, skip=skip))

@@ -7,14 +7,27 @@ to a model and does not set its own: the OpenAI generator and the LLM inserter (
 also defaults to ``llm.model`` then). Whether a stage's model is an endpoint or a local model is
 decided by :func:`m2io.llm.models.choose_backend` (a local one gets no endpoint settings), the
 same rule :func:`m2io.llm.models.make_chat_model` follows when it builds the model.
+
+It builds back what :meth:`m2io.pipeline.Pipeline.to_config` writes: an option given as a mapping
+with a ``class`` key (a nested embedder, chat model or user object) is built first
+(:func:`m2io.config.build_value`), so ``build_pipeline(pipe.to_config())`` is ``pipe`` again.
 """
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from m2io.config import SHARED_LLM_KEYS, PipelineConfig, StageConfig, check_llm_key
+from m2io.config import (
+    SHARED_LLM_KEYS,
+    PipelineConfig,
+    StageConfig,
+    accepted_options,
+    build_value,
+    check_llm_key,
+    load_config,
+)
 from m2io.generators.base import GENERATORS, Generator
 from m2io.inserters.base import INSERTERS, Inserter
 from m2io.llm.base import ChatModel
@@ -33,20 +46,18 @@ _REGISTRIES = {
 # Passed by the factory itself, not options a user sets.
 _GIVEN = {"retriever": ("index",)}
 
-
-def accepted_options(cls: Any) -> list[str] | None:
-    """Keyword arguments ``cls`` takes, or None when it takes any (``**kwargs``) or cannot tell."""
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return [
-        p.name
-        for p in params
-        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
+__all__ = [
+    "accepted_options",
+    "build_chat_client",
+    "build_generator",
+    "build_inserter",
+    "build_pipeline",
+    "build_retriever",
+    "check_options",
+    "load_pipeline",
+    "stage_options",
+    "validate_config",
+]
 
 
 def check_options(stage: str, sc: StageConfig) -> None:
@@ -99,8 +110,11 @@ def _create(stage: str, cfg: PipelineConfig, **extra: Any) -> Any:
     registry = _REGISTRIES[stage]
     check_options(stage, sc)
     cls = registry.get(sc.name)
+    options = {
+        k: build_value(v, where=f"{stage}.{k}") for k, v in stage_options(stage, cfg).items()
+    }
     try:
-        return cls(**extra, **stage_options(stage, cfg))
+        return cls(**extra, **options)
     except TypeError as err:
         raise ValueError(f"bad options for {registry.kind} {sc.name!r}: {err}") from err
 
@@ -130,13 +144,17 @@ def build_chat_client(llm: dict[str, Any]) -> ChatModel:
         raise ValueError(f"llm.{err}") from err
 
 
-def build_pipeline(cfg: PipelineConfig) -> Pipeline | SingleShotPipeline:
+def build_pipeline(cfg: PipelineConfig | Mapping[str, Any]) -> Pipeline | SingleShotPipeline:
     """A :class:`~m2io.pipeline.Pipeline` or, for ``mode: singleshot``, a Single-Shot pipeline.
+
+    ``cfg`` is a recipe, or its dict form (``Pipeline.to_dict()``, a parsed YAML file).
 
     A Single-Shot pipeline falls back, when its model fails, to the staged pipeline on the same
     retrieval: the extractive generator and the configured inserter (rule if that is ``llm``,
     which would hit the same endpoint).
     """
+    if isinstance(cfg, Mapping):
+        cfg = PipelineConfig.from_dict(dict(cfg))
     validate_config(cfg)
     retriever = build_retriever(cfg)
     merger = _create("merger", cfg)
@@ -148,3 +166,11 @@ def build_pipeline(cfg: PipelineConfig) -> Pipeline | SingleShotPipeline:
             retriever, client, merger, max_tokens=max_tokens, fallback_inserter=inserter
         )
     return Pipeline(retriever, build_generator(cfg), build_inserter(cfg), merger)
+
+
+def load_pipeline(
+    path: str | Path, overrides: list[str] | None = None
+) -> Pipeline | SingleShotPipeline:
+    """The pipeline a YAML recipe describes (``Pipeline.to_yaml()`` writes one), with optional
+    ``section.key=value`` overrides."""
+    return build_pipeline(load_config(path, overrides))

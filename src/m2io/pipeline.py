@@ -10,14 +10,17 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
+from typing import Any
 
-from m2io.generators.base import Generator
-from m2io.inserters.base import Inserter
-from m2io.mergers.base import Merger
+from m2io.config import PipelineConfig, default_index_dir, stage_config
+from m2io.generators.base import GENERATORS, Generator
+from m2io.inserters.base import INSERTERS, Inserter
+from m2io.mergers.base import MERGERS, Merger
 from m2io.mergers.default import DefaultMerger
-from m2io.retrievers.base import Retriever
+from m2io.retrievers.base import RETRIEVERS, Retriever
 from m2io.types import MultimodalAnswer
 
 
@@ -35,6 +38,33 @@ class Pipeline:
         self.generator = generator
         self.inserter = inserter
         self.merger = merger or DefaultMerger()
+
+    def to_config(self) -> PipelineConfig:
+        """The recipe that builds this pipeline again (``m2io.factory.build_pipeline``).
+
+        Every stage is written with its registered name (or the dotted path of a user class)
+        and every constructor option it keeps; the retriever's index as its folder, not the
+        loaded index. See docs/design.md, The spine.
+
+        Raises:
+            ValueError: a stage does not keep its options (the message names it).
+        """
+        index, skip = _index_folder(self.retriever)
+        return PipelineConfig(
+            index=index,
+            retriever=stage_config(self.retriever, RETRIEVERS, skip=skip),
+            generator=stage_config(self.generator, GENERATORS),
+            inserter=stage_config(self.inserter, INSERTERS),
+            merger=stage_config(self.merger, MERGERS),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`to_config` as plain data."""
+        return self.to_config().to_dict()
+
+    def to_yaml(self) -> str:
+        """:meth:`to_config` as a YAML recipe (``m2io ask --config FILE`` reads it)."""
+        return self.to_config().to_yaml()
 
     def run(self, question: str) -> MultimodalAnswer:
         if not question.strip():
@@ -63,3 +93,14 @@ class Pipeline:
             image_root=getattr(self.retriever, "image_root", None),
             added_root=getattr(self.retriever, "added_root", None),
         )
+
+
+def _index_folder(retriever: Retriever) -> tuple[str, tuple[str, ...]]:
+    """The retriever's index folder and the options the recipe's ``index`` key stands for."""
+    index = getattr(retriever, "index", None)
+    folder = getattr(index, "folder", None)
+    if folder is not None:
+        return str(folder), ("index",)
+    if isinstance(index, str | os.PathLike):
+        return str(index), ("index",)
+    return default_index_dir(), ()

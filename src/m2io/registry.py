@@ -63,6 +63,27 @@ class Registry:
     def create(self, name: str, **kwargs: Any) -> Any:
         return self.get(name)(**kwargs)
 
+    def name_of(self, cls: type) -> str:
+        """The name ``cls`` is registered under, else its dotted path (``pkg.module:Class``).
+
+        The inverse of :meth:`get`; lazy entries are compared by path, so nothing is imported.
+        """
+        path = class_path(cls)
+        for name, entry in self._entries.items():
+            if entry is cls or entry == path:
+                return name
+        return path
+
+
+def class_path(cls: type) -> str:
+    """``"package.module:Class"``, the dotted path :meth:`Registry.get` imports a class by."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_path(path: str) -> Any:
+    """The object a dotted path names (``pkg.module:attr`` or ``pkg.module.attr``)."""
+    return _import_path(path)
+
 
 def _import_path(path: str) -> Any:
     module, _, attr = path.partition(":") if ":" in path else path.rpartition(".")

@@ -20,11 +20,12 @@ from m2io.cli.common import (
     add_pipeline_arguments,
     check_output_file,
     config_from_args,
+    dump_config,
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("question", help="the question to answer")
+    p.add_argument("question", nargs="?", help="the question to answer")
     add_pipeline_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -41,11 +42,16 @@ def run(args: argparse.Namespace) -> int:
     html_path = check_output_file(args.html, "--html") if args.html is not None else None
     md_path = check_output_file(args.markdown, "--markdown") if args.markdown is not None else None
     remote = args.allow_remote_images
+    if not args.question and not args.dump_config:
+        raise ValueError("give the question to answer (or --dump-config)")
     cfg = config_from_args(args)
     if not Path(cfg.index).exists():
         raise FileNotFoundError(
             f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
         )
+    if args.dump_config:
+        print(dump_config(cfg), end="")
+        return 0
     answer = build_pipeline(cfg).run(args.question)
     if html_path is not None:
         page = to_html(answer, allow_remote_images=remote, relative_to=html_path.parent)

@@ -1,4 +1,9 @@
-"""Flags shared by the subcommands that build a pipeline (ask, eval, ...)."""
+"""Flags shared by the subcommands that build a pipeline (ask, eval, serve, demo).
+
+One config story (docs/design.md, The spine): a YAML recipe (``--config``), then the named flags,
+then ``--set section.key=value``; ``--dump-config`` prints the recipe of the pipeline the command
+line builds, every option recorded, and ``--config`` reads it back.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from m2io.config import PipelineConfig, load_config
+from m2io.config import PipelineConfig, apply_override, load_config
 
 REMOTE_IMAGES_HELP = (
     "place http(s) image URLs from the corpus in the HTML/Markdown output (off by default: the "
@@ -69,6 +74,50 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = Tru
         metavar="SECTION.KEY=VALUE",
         help="any option, e.g. --set inserter.threshold=0.4 (repeatable)",
     )
+    g.add_argument(
+        "--dump-config",
+        action="store_true",
+        help="print the YAML recipe of the pipeline these flags build (every option, defaults "
+        "included) and exit; --config FILE builds it again",
+    )
+
+
+def add_set_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup, example: str) -> None:
+    """``--set SECTION.KEY=VALUE`` (repeatable), for a command whose options are not a pipeline."""
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"any option, e.g. --set {example} (repeatable)",
+    )
+
+
+def dump_config(cfg: PipelineConfig) -> str:
+    """The YAML recipe of the pipeline ``cfg`` builds, read back from the built pipeline."""
+    from m2io.factory import build_pipeline
+
+    pipeline = build_pipeline(cfg)
+    to_yaml = getattr(pipeline, "to_yaml", None)
+    return to_yaml() if to_yaml is not None else cfg.to_yaml()
+
+
+def apply_flag_overrides(
+    args: argparse.Namespace, items: list[str], section: str, keys: dict[str, str]
+) -> None:
+    """Apply ``--set SECTION.KEY=VALUE`` to a command's own flags (``keys``: key → attribute).
+
+    Values are YAML scalars, as in a recipe. Raises a one-line error naming the valid keys.
+    """
+    import yaml
+
+    for item in items:
+        key, sep, raw = item.partition("=")
+        head, _, sub = key.strip().partition(".")
+        if not sep or head != section or sub not in keys:
+            valid = ", ".join(f"{section}.{k}" for k in keys)
+            raise ValueError(f"--set {item!r}: expected one of {valid} followed by =VALUE")
+        setattr(args, keys[sub], yaml.safe_load(raw) if raw else "")
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -93,8 +142,6 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
                 cfg.generator.options[key] = value
             cfg.llm[key] = value
     for item in args.set:
-        from m2io.config import apply_override
-
         apply_override(cfg, item)
     return cfg
 

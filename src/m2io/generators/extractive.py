@@ -153,8 +153,9 @@ class ExtractiveGenerator:
         self.lead_passage = lead_passage
         self.figure_bonus = figure_bonus
         self.lead_first = lead_first
-        self._embedder_spec: Any = None if embedder in ("", "none") else embedder
-        self._embedder: TextEmbedder | None = None
+        # the option as given (a name, an embedder or None), kept for the recipe
+        self._embedder: Any = None if embedder in ("", "none") else embedder
+        self._embedder_model: TextEmbedder | None = None
         self._embedder_error: str | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -255,22 +256,22 @@ class ExtractiveGenerator:
         return out
 
     def _get_embedder(self, notes: list[str]) -> TextEmbedder | None:
-        if self._embedder is not None or self._embedder_spec is None:
-            return self._embedder
+        if self._embedder_model is not None or self._embedder is None:
+            return self._embedder_model
         if self._embedder_error is None:
-            if isinstance(self._embedder_spec, str):
+            if isinstance(self._embedder, str):
                 try:
                     from m2io.embed.text import load_text_embedder
 
-                    self._embedder = load_text_embedder(self._embedder_spec)
+                    self._embedder_model = load_text_embedder(self._embedder)
                 except (ImportError, ValueError, OSError) as err:
                     self._embedder_error = str(err).splitlines()[0] if str(err) else repr(err)
                     log.warning("extractive: no dense scoring (%s)", self._embedder_error)
             else:
-                self._embedder = self._embedder_spec
-        if self._embedder is None:
+                self._embedder_model = self._embedder
+        if self._embedder_model is None:
             notes.append(f"extractive: lexical scoring only ({self._embedder_error})")
-        return self._embedder
+        return self._embedder_model
 
     # --- choosing -----------------------------------------------------------------------------
 

@@ -55,7 +55,13 @@ class LocalGenerator:
         self.max_context_chars = max_context_chars
         self.num_threads = num_threads
         spec = ChatModelSpec(model=model, backend="local", device=device, num_threads=num_threads)
-        self.client: ChatModel = client or make_chat_model(spec, lazy=True)
+        self._chat: ChatModel = client or make_chat_model(spec, lazy=True)
+        self._client = client  # as given, for the recipe (None = built here)
+
+    @property
+    def client(self) -> ChatModel:
+        """The chat model answers come from (the one passed in, or the local model)."""
+        return self._chat
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
         return chat_answer(

@@ -59,9 +59,23 @@ class OpenAIGenerator:
             idle_timeout=idle_timeout,
             deadline=timeout if timeout is not None else deadline,
         )
-        self.client: ChatModel = client or make_chat_model(spec)
+        self._chat: ChatModel = client or make_chat_model(spec)
+        # every option as given, for the recipe (Pipeline.to_config); client None = built here
+        self._client = client
+        self.model = model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.idle_timeout = idle_timeout
+        self.deadline = deadline
+        self.timeout = timeout
+        self.max_retries = max_retries
+
+    @property
+    def client(self) -> ChatModel:
+        """The chat model answers come from (the one passed in, or an endpoint client)."""
+        return self._chat
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
         return chat_answer(

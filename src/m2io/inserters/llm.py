@@ -115,22 +115,35 @@ class LLMInserter:
         if fallback == "llm":
             raise ValueError("fallback cannot be 'llm' itself")
         self._fallback_cls = INSERTERS.get(fallback)  # fails early on an unknown name
-        self.fallback_name = fallback
         self._fallback: Inserter | None = None
+        self.fallback_name = self.fallback = fallback
         self.model = model
+        self.base_url = base_url
         self.backend = spec.backend_for("local")
         self.with_images = with_images
         self.with_context = with_context
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.repair = repair
+        self.api_key_env = api_key_env
+        self.idle_timeout = idle_timeout
+        self.deadline = deadline
+        self.timeout = timeout
+        self.max_retries = max_retries
         self.device = device
         self.num_threads = num_threads
         # a local model loads on the first answer
-        self.client: ChatModel = client or make_chat_model(spec, default="local", lazy=True)
+        self._chat: ChatModel = client or make_chat_model(spec, default="local", lazy=True)
+        self._client = client  # as given, for the recipe (None = built here)
 
     @property
-    def fallback(self) -> Inserter:
+    def client(self) -> ChatModel:
+        """The chat model that places the images (the one passed in, or built from the spec)."""
+        return self._chat
+
+    @property
+    def fallback_inserter(self) -> Inserter:
+        """The inserter that places the images when the model's reply is unusable."""
         if self._fallback is None:
             self._fallback = self._fallback_cls()
         return self._fallback
@@ -211,7 +224,7 @@ class LLMInserter:
         usage: Usage | None = None,
         extra: tuple[str, ...] = (),
     ) -> Placement:
-        placed = self.fallback.insert(answer, candidates)
+        placed = self.fallback_inserter.insert(answer, candidates)
         return Placement(
             slots=placed.slots,
             format_ok=False,

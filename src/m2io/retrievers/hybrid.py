@@ -58,7 +58,7 @@ from typing import Literal
 
 import numpy as np
 
-from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
+from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
 from m2io.index.store import Index
 from m2io.retrievers.figure_lists import figure_lists
 from m2io.retrievers.query import search_text
@@ -130,7 +130,8 @@ class HybridRetriever:
         pool_size: How deep each list is read before fusing (at least ``top_k``).
         use_pixels: Also rank images by pixel vector through the index's image embedder (needs
             an index built with one); only used for ``image_neighbours``.
-        embedder: Query embedder when ``index`` is a folder (default: the manifest's model).
+        embedder: Query embedder when ``index`` is a folder (default: the manifest's model), or
+            the name of one (:func:`~m2io.embed.text.load_text_embedder`).
         expand: Assemble the context from the best sections (see the module docstring);
             False returns the ``top_k`` ranked chunks.
         context_words: Word budget of the assembled context.
@@ -165,7 +166,7 @@ class HybridRetriever:
         image_neighbours: int = 0,
         pool_size: int = 50,
         use_pixels: bool = False,
-        embedder: TextEmbedder | None = None,
+        embedder: TextEmbedder | str | None = None,
         expand: bool = True,
         context_words: int = 800,
         section_ratio: float = 0.0,
@@ -193,10 +194,17 @@ class HybridRetriever:
             isinstance(min_score, bool) or not isinstance(min_score, int | float)
         ):
             raise ValueError(f"min_score must be a number or None; got {min_score!r}")
+        # kept as given (an open index: the embedder it was opened with) for the recipe
+        # (Pipeline.to_config); the index is recorded as its folder
+        self._embedder = embedder
         if not isinstance(index, Index):
+            if isinstance(embedder, str):
+                embedder = load_text_embedder(embedder)
             index = Index.open(index, embedder=embedder)
         elif embedder is not None:
             raise ValueError("pass embedder to Index.open, not with an already open index")
+        else:
+            self._embedder = vars(index).get("embedder")
         if use_pixels and not index.has_pixels:
             raise ValueError(
                 f"use_pixels=True needs an index built with an image embedder; {index.folder} "
