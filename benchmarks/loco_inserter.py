@@ -56,9 +56,10 @@ from m2io.learned import (
     save_training_run,
     train_inserter_policy,
 )
-from m2io.learned.corpora import CorpusData, corpus_index, load_corpus_data
-from m2io.learned.features import FORWARD_REF, sentence_cues
+from m2io.learned.corpora import CorpusData, load_corpus_data
+from m2io.learned.cues import FORWARD_REF, sentence_cues
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare
+from m2io.learned.items import corpus_index
 from m2io.learned.profile import CorpusProfile, corpus_profile
 
 SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy", "position_within_1")

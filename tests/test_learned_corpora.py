@@ -177,7 +177,7 @@ def test_learned_inserter_places_by_the_corpus_profile(tmp_path, embedder):
 
 def test_a_profile_loads_from_an_index_folder(announced_folder, tmp_path):
     """``--set inserter.profile=INDEX`` measures the corpus the index was built from."""
-    from m2io.learned.corpora import corpus_index
+    from m2io.learned.items import corpus_index
 
     cd = load_corpus_data(announced_folder)
     index = corpus_index(cd, tmp_path / "index")

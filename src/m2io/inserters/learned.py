@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from m2io.embed.text import TextEmbedder, load_text_embedder
-from m2io.learned.artifact import ModelCard, load_model
+from m2io.learned.artifact import DEFAULT_MODEL_DIR, ModelCard, load_model
 from m2io.learned.features import candidate_texts, option_features
 from m2io.learned.policy import LEAVE, OptionBatch, Policy
 from m2io.learned.profile import CorpusProfile, load_profile
@@ -63,8 +63,6 @@ class LearnedInserter:
         embedder: TextEmbedder | str | None = None,
         profile: str | Path | CorpusProfile | None = None,
     ) -> None:
-        from m2io.learned import DEFAULT_MODEL_DIR
-
         self.model_dir = Path(model) if model is not None else DEFAULT_MODEL_DIR
         self.policy: Policy
         self.card: ModelCard

@@ -30,6 +30,8 @@ from m2io.embed.text import DEFAULT_TEXT_MODEL
 from m2io.learned.features import FEATURE_VERSION, KEEP_FEATURES, SLOT_FEATURES
 from m2io.learned.policy import Policy
 
+# The policy that ships in the package (``--inserter learned`` without ``--model``).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 FORMAT_VERSION = 1
 KIND = "m2io.learned.placement-policy"
 WEIGHTS = "model.safetensors"

@@ -23,13 +23,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from m2io.corpus.folder import load_folder
+from m2io.corpus.mramg import QAItem, load_mramg, load_questions, resolve_subset
+from m2io.corpus.report import Corpus
+from m2io.demo import corpus_path
+from m2io.index.sections import sections
 from m2io.text import PIC
-
-if TYPE_CHECKING:
-    from m2io.corpus.mramg import QAItem
-    from m2io.corpus.report import Corpus
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,6 @@ def resolve_data(data: str | Path) -> tuple[Path, str]:
         ValueError: The path is not a folder.
     """
     if str(data) == DEMO:
-        from m2io.demo import corpus_path
-
         return corpus_path(), "folder"
     root = Path(data).expanduser().resolve()
     if not root.is_dir():
@@ -90,13 +88,9 @@ def load_corpus_data(data: str | Path, subset: str | None = None) -> CorpusData:
     """Load one training corpus (see the module docstring) with its questions."""
     root, kind = resolve_data(data)
     if kind == "mramg":
-        from m2io.corpus.mramg import load_mramg, load_questions, resolve_subset
-
         subset = resolve_subset(root, subset)
         corpus = load_mramg(root, subset)
         return CorpusData(subset, root, kind, subset, corpus, load_questions(root, subset))
-    from m2io.corpus.folder import load_folder
-
     corpus = load_folder(root, exclude=("LICENSE*",))
     name = DEMO if str(data) == DEMO else root.name
     return CorpusData(name, root, kind, None, corpus, section_questions(corpus, name))
@@ -109,9 +103,6 @@ def section_questions(corpus: Corpus, name: str = "") -> list[QAItem]:
     heading line, with ``<PIC>`` at each image's offset (images at the same offset keep their
     order). Sections come from :func:`m2io.index.sections.sections`, as the index sees them.
     """
-    from m2io.corpus.mramg import QAItem
-    from m2io.index.sections import sections
-
     out: list[QAItem] = []
     for doc in corpus.documents:
         for k, sec in enumerate(sections(doc)):
@@ -148,53 +139,3 @@ def section_questions(corpus: Corpus, name: str = "") -> list[QAItem]:
                 )
             )
     return out
-
-
-def default_index_dir(cd: CorpusData) -> Path:
-    """Where ``m2io eval`` keeps this corpus's index (``.m2io/eval-index/<name>-<hash>``)."""
-    from m2io.evaluation.e2e import eval_index_dir
-
-    return eval_index_dir(cd.root, cd.name)
-
-
-def corpus_index(
-    cd: CorpusData, index_dir: str | Path | None = None, *, progress: bool = False
-) -> Path:
-    """The corpus's index folder, built there with the default embedder if missing or stale.
-
-    Built with the corpus root recorded, as ``m2io eval --index DIR`` builds it, so the same
-    folder serves training (pipeline items) and evaluation.
-    """
-    from m2io.evaluation.e2e import ensure_index
-
-    folder, _ = ensure_index(
-        cd.corpus.documents,
-        index_dir or default_index_dir(cd),
-        progress=progress,
-        corpus_root=cd.corpus.root or None,
-    )
-    return folder
-
-
-def pipeline_items(
-    cd: CorpusData,
-    index_dir: str | Path | None = None,
-    *,
-    questions: list[QAItem] | None = None,
-    progress: bool = False,
-) -> list:
-    """Each question (default: all of the corpus's) run through the default retriever and the
-    extractive generator: what the inserter meets end to end
-    (:func:`~m2io.evaluation.items.build_pipeline_items`)."""
-    from m2io.config import PipelineConfig
-    from m2io.evaluation.items import build_pipeline_items
-    from m2io.factory import build_generator, build_retriever
-
-    cfg = PipelineConfig()
-    cfg.index = str(corpus_index(cd, index_dir, progress=progress))
-    return build_pipeline_items(
-        cd.questions if questions is None else questions,
-        build_retriever(cfg),
-        build_generator(cfg),
-        progress=progress,
-    )

@@ -33,59 +33,20 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from m2io.embed.text import image_text
+from m2io.learned.cues import (
+    sentence_cues,
+)
+from m2io.learned.profile import KINDS, NEUTRAL, CorpusProfile, boundary_kinds
 from m2io.text import tokenize
 from m2io.types import Candidate, TextAnswer
 
-if TYPE_CHECKING:
-    from m2io.learned.profile import CorpusProfile
-
 FEATURE_VERSION = 3
-
-# Words that announce a figure in the sentence before it (manuals, tutorials, recipes).
-CUE_WORDS = (
-    "below",
-    "following",
-    "shown",
-    "shows",
-    "looks like",
-    "look like",
-    "here is",
-    "here are",
-    "as follows",
-    "illustrat",
-    "see ",
-    "example",
-    "figure",
-    "screenshot",
-)
-# A figure announced ahead: the image comes after this sentence.
-FORWARD_REF = re.compile(
-    r"\b(?:below|following (?:figure|image|screenshot|picture|illustration|example|window|dialog)"
-    r"|as follows|shown here|here is|here are|looks? like this)\b",
-    re.IGNORECASE,
-)
-# A figure referred back to: the image came just before this sentence.
-BACK_REF = re.compile(
-    r"\b(?:above|previous (?:figure|image|screenshot)|(?:this|that|the) (?:figure|image|"
-    r"screenshot|picture|illustration|dialog|window) (?:shows|displays|illustrates|is))\b",
-    re.IGNORECASE,
-)
-# A numbered step ("3. Click …", "Step 2:", "(a) …").
-STEP = re.compile(r"^\s*(?:\d{1,2}[.)]\s|step\s+\d+|\(?[a-h]\)\s)", re.IGNORECASE)
-UI_WORDS = ("dialog", "window", "options", "menu", "tab", "panel", "box", "editor")
-# A figure legend, which follows its figure: "Original image", "Left: before", "Filter applied".
-LEGEND = re.compile(
-    r"^(?:left|right|middle|top|bottom|original|before|after|result|example|figure|fig\.|image"
-    r"|with|without|the (?:original|result|example|image))\b|\bapplied\b|\.{4,}|=",
-    re.IGNORECASE,
-)
 
 SLOT_FEATURES = (
     "slot_bias",
@@ -165,8 +126,6 @@ FEATURE_NAMES = SLOT_FEATURES + KEEP_FEATURES
 N_SLOT = len(SLOT_FEATURES)
 N_KEEP = len(KEEP_FEATURES)
 
-_TERMINAL = (".", "!", "?", ":", ";", ",")
-_SHORT = 45
 _Z_EPS = 0.05
 _CLEAR = 0.4  # the Rule-Based baseline's similarity threshold
 _MIN_WORDS = 3  # shorter sentences ("Note.") are found in any context
@@ -176,8 +135,6 @@ def candidate_text(c: Candidate) -> str:
     """What stands for an image: :func:`m2io.embed.text.image_text` (caption, then the nearest
     source text when known), the text the rule inserter and the index embed too, so a pipeline
     reuses the index's stored image vectors and an evaluation embeds each text once."""
-    from m2io.embed.text import image_text
-
     return image_text(c)
 
 
@@ -201,30 +158,6 @@ def candidate_texts(answer: TextAnswer, candidates: Sequence[Candidate]) -> Item
         candidates=tuple(candidate_text(c) for c in candidates),
         question=answer.question,
     )
-
-
-def _contains_any(text: str, words: Sequence[str]) -> float:
-    return float(any(w in text for w in words))
-
-
-def sentence_cues(sentences: Sequence[str]) -> np.ndarray:
-    """Per sentence: colon, cue word, UI word, short, heading-like, legend, forward reference,
-    back reference, numbered step. Shape ``(n, 9)``."""
-    out = np.zeros((len(sentences), 9), dtype=np.float32)
-    for k, s in enumerate(sentences):
-        low = s.lower()
-        out[k] = (
-            float(s.rstrip().endswith(":")),
-            _contains_any(low, CUE_WORDS),
-            _contains_any(low, UI_WORDS),
-            float(len(s) < _SHORT),
-            float(len(s) < 2 * _SHORT and not s.rstrip().endswith(_TERMINAL)),
-            float(len(s) < 2 * _SHORT and bool(LEGEND.search(s.strip()))),
-            float(bool(FORWARD_REF.search(s)) or s.rstrip().endswith(":")),
-            float(bool(BACK_REF.search(s))),
-            float(bool(STEP.match(s))),
-        )
-    return out
 
 
 def _lexical(caption: str, sentence_words: Sequence[set[str]]) -> np.ndarray:
@@ -356,8 +289,6 @@ def option_features(
     if known.sum() > 1:
         r = np.argsort(np.argsort(doc_pos[known], kind="stable"), kind="stable")
         doc_rank[known] = r / (known.sum() - 1)
-    from m2io.learned.profile import KINDS, NEUTRAL, boundary_kinds
-
     lift = np.array([(profile or NEUTRAL).lift[kind] for kind in KINDS], dtype=np.float32)
     # an answer is one section (its heading became the question): slot 0 is its start
     prior = boundary_kinds(texts.sentences, headings=False) * lift  # (n + 1, 4)

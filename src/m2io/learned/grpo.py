@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from m2io.embed.text import TextEmbedder, load_text_embedder
 from m2io.learned.features import OptionFeatures, candidate_texts, option_features
 from m2io.learned.policy import LEAVE, Forward, OptionBatch, Policy, plans, sample_actions
 from m2io.metrics.images import placement_order, score_images, score_placements
 from m2io.rewards import score_images_reward, score_placement
 
 if TYPE_CHECKING:
-    from m2io.embed.text import TextEmbedder
     from m2io.evaluation.items import InserterItem, PipelineItem
     from m2io.learned.profile import CorpusProfile
 
@@ -188,6 +188,16 @@ class CachedEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self.table[t] if t else zero for t in texts]).astype(np.float32)
+
+
+def cached_embedder(
+    embedder: TextEmbedder | None, cache_dir: str | Path | None = None
+) -> CachedEmbedder:
+    """``embedder`` (default: the offline text embedder) behind :func:`embed_cached`'s disk
+    cache; a :class:`CachedEmbedder` is returned as it is."""
+    if isinstance(embedder, CachedEmbedder):
+        return embedder
+    return CachedEmbedder(embedder if embedder is not None else load_text_embedder(), cache_dir)
 
 
 def vectors_for(texts: Sequence[str], table: dict[str, np.ndarray], dim: int) -> np.ndarray:

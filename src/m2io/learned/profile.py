@@ -35,6 +35,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from m2io.index.manifest import IndexManifest
+from m2io.learned.corpora import DEMO, load_corpus_data
+from m2io.learned.cues import sentence_cues
 from m2io.text import PIC, split_with_images
 
 if TYPE_CHECKING:
@@ -89,8 +92,6 @@ def boundary_kinds(sentences: Sequence[str], *, headings: bool = True) -> np.nda
     ``headings=False`` counts only the very first boundary as a start and the very last as an
     end: an answer is one section whose heading became the question, so its slot 0 is where a
     document's "right after a heading" lies."""
-    from m2io.learned.features import sentence_cues
-
     n = len(sentences)
     cues = sentence_cues(sentences)
     heading, forward, back = cues[:, 4], cues[:, 6], cues[:, 7]
@@ -152,8 +153,6 @@ def load_profile(spec: str | Path | CorpusProfile | None) -> CorpusProfile | Non
     if path.is_file():
         return CorpusProfile.from_dict(json.loads(path.read_text("utf-8")))
     if (path / "manifest.json").is_file():
-        from m2io.index import IndexManifest
-
         manifest = IndexManifest.read(path)
         candidates = [
             (path / manifest.corpus_root).resolve() if manifest.corpus_root else None,
@@ -163,7 +162,5 @@ def load_profile(spec: str | Path | CorpusProfile | None) -> CorpusProfile | Non
         if not found:
             raise ValueError(f"index {path} records no corpus folder to measure a profile on")
         path = found[0]
-    from m2io.learned.corpora import load_corpus_data
-
-    data = "demo" if str(spec) == "demo" else path
+    data = DEMO if str(spec) == DEMO else path
     return corpus_profile(load_corpus_data(data).corpus.documents)
