@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fixtures_corpus import (
+    TOY_CAPTIONS,
     TOY_DOCS,
     build_folder,
     build_mramg,
@@ -35,7 +36,8 @@ def _strip_markers(content: str) -> str:
 
 def test_loads_documents_with_images_at_marker_offsets(tmp_path: Path) -> None:
     corpus = load_mramg(build_mramg(tmp_path))
-    assert isinstance(corpus, Corpus)
+    # every anchored image is in the corpus' image table, with its caption from the collection
+    assert {k: im.caption for k, im in corpus.images.items()} == TOY_CAPTIONS
     assert [d.doc_id for d in corpus.documents] == ["0", "1", "2"]
     assert corpus.warnings == []
     for doc, (_, content, ids) in zip(corpus.documents, TOY_DOCS, strict=True):

@@ -86,11 +86,11 @@ def test_added_documents_are_found_with_their_images_and_survive_reopening(index
     result = add_documents(
         index_dir, [NewDocument("fog.md", FOG, {"shots/fog.png": png()})], text_embedder=emb
     )
-    assert isinstance(result, AddResult)
     assert result.doc_ids == ("added/fog.md",) and result.images == 1 and result.chunks >= 1
     assert result.problems == ()
 
     index, found = retrieve(index_dir, "fog turbulence mist zebra")
+    assert len(index.chunks) == len(before.chunks) + result.chunks  # the count it reports
     assert found.chunks[0].chunk.doc_id == "added/fog.md"
     (cand,) = [c for c in found.candidates if c.doc_id == "added/fog.md"]
     assert cand.image.caption.startswith("The fog dialog")

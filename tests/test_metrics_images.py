@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from m2io.metrics import MetricResult
 from m2io.metrics.images import (
     image_precision_recall_f1,
     ordering_score,
@@ -195,7 +194,7 @@ def test_placement_scores_both_empty_all_one() -> None:
 
 def test_score_images_aggregates_means_times_100() -> None:
     r = score_images([["a", "b"], []], [["a"], []])
-    assert isinstance(r, MetricResult) and r.n == 2
+    assert r.n == len(r.per_item) == 2  # one row per item, the empty pair included
     assert r.per_item[0]["precision"] == 50.0 and r.per_item[1]["precision"] == 100.0
     assert r.aggregate["precision"] == 75.0
     assert r.aggregate["recall"] == 100.0

@@ -11,7 +11,7 @@ pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
 
 from m2io.index import Index, build_index  # noqa: E402
-from m2io.retrievers.base import RETRIEVERS, Retriever  # noqa: E402
+from m2io.retrievers.base import RETRIEVERS  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever, rrf  # noqa: E402
 
 DOCS = [
@@ -52,9 +52,14 @@ def index(tmp_path_factory):
     return tiny_index(DOCS, out)
 
 
-def test_satisfies_the_retriever_protocol_and_is_registered(index):
-    r = HybridRetriever(index)
-    assert isinstance(r, Retriever)
+def test_keeps_the_retriever_contract_and_is_registered(index):
+    # the contract (retrievers/base.py): the top_k best chunks for the question, and candidate
+    # images only from those chunks
+    got = HybridRetriever(index, expand=False).retrieve("How do I crop an image?", top_k=2)
+    assert got.query == "How do I crop an image?"
+    assert len(got.chunks) == 2 and got.chunks[0].chunk.doc_id == "crop"
+    kept = {c.chunk.chunk_id for c in got.chunks}
+    assert got.candidates and {c.chunk_id for c in got.candidates} <= kept
     assert RETRIEVERS.get("hybrid") is HybridRetriever
 
 
