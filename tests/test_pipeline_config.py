@@ -243,3 +243,33 @@ def test_cli_dump_config_is_the_recipe_it_builds(demo_index, tmp_path, capsys) -
     via_recipe = json.loads(capsys.readouterr().out)
     assert via_recipe["segments"]
     assert PipelineConfig.from_dict(dumped).to_dict() == dumped
+
+
+# --- one --set on every command that takes options (issue 14, item 3) ---------------------------
+
+
+def test_demo_and_serve_take_set_and_dump_config(demo_index, capsys) -> None:
+    demo = ["demo", "--index", str(demo_index), "--inserter", "rule", "--dump-config"]
+    assert main([*demo, "--set", "inserter.threshold=0.3", "--set", "generator.max_words=90"]) == 0
+    dumped = yaml.safe_load(capsys.readouterr().out)
+    assert dumped["inserter"]["threshold"] == 0.3 and dumped["generator"]["max_words"] == 90
+    serve = ["serve", "--index", str(demo_index), "--dump-config", "--set", "retriever.top_k=7"]
+    assert main(serve) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["retriever"]["top_k"] == 7
+
+
+def test_index_options_are_set_like_pipeline_options(tmp_path, monkeypatch, capsys) -> None:
+    import m2io.embed.text as text_mod
+    from m2io.index import IndexManifest
+
+    asked: list[str] = []
+    monkeypatch.setattr(
+        text_mod, "load_text_embedder", lambda name="": asked.append(name) or HashEmbedder()
+    )
+    out = tmp_path / "idx"
+    args = ["index", str(corpus_path()), "-q", "--set", f"index.out={out}"]
+    assert main([*args, "--set", "index.max_words=60", "--set", "index.embedder=my-model"]) == 0
+    assert asked == ["my-model"]
+    assert IndexManifest.read(out).max_words == 60
+    assert main(["index", str(corpus_path()), "--set", "index.max_wrds=60"]) == 2
+    assert "index.max_wrds=60" in capsys.readouterr().err

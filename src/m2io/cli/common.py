@@ -67,13 +67,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = Tru
     g.add_argument("--base-url", help="OpenAI-compatible endpoint for generator / single-shot")
     g.add_argument("--inserter", help="image inserter backend (rule, none, similar, ...)")
     g.add_argument("--model", help="model folder or name for the inserter (learned, llm)")
-    g.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="any option, e.g. --set inserter.threshold=0.4 (repeatable)",
-    )
+    add_set_argument(g, "inserter.threshold=0.4")
     g.add_argument(
         "--dump-config",
         action="store_true",
@@ -82,24 +76,31 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = Tru
     )
 
 
-def add_set_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup, example: str) -> None:
-    """``--set SECTION.KEY=VALUE`` (repeatable), for a command whose options are not a pipeline."""
+def add_set_argument(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, example: str, *, help: str | None = None
+) -> None:
+    """``--set SECTION.KEY=VALUE`` (repeatable): every command's way to set any option."""
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help=f"any option, e.g. --set {example} (repeatable)",
+        help=help or f"any option, e.g. --set {example} (repeatable)",
     )
+
+
+def recipe_of(pipeline: object, cfg: PipelineConfig) -> str:
+    """The YAML recipe of a built pipeline, every option recorded (``Pipeline.to_yaml``); ``cfg``
+    itself for a pipeline that cannot describe itself (Single-Shot)."""
+    to_yaml = getattr(pipeline, "to_yaml", None)
+    return to_yaml() if to_yaml is not None else cfg.to_yaml()
 
 
 def dump_config(cfg: PipelineConfig) -> str:
     """The YAML recipe of the pipeline ``cfg`` builds, read back from the built pipeline."""
     from m2io.factory import build_pipeline
 
-    pipeline = build_pipeline(cfg)
-    to_yaml = getattr(pipeline, "to_yaml", None)
-    return to_yaml() if to_yaml is not None else cfg.to_yaml()
+    return recipe_of(build_pipeline(cfg), cfg)
 
 
 def apply_flag_overrides(

@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from m2io.cli.common import REMOTE_IMAGES_HELP, check_output_file
+from m2io.cli.common import REMOTE_IMAGES_HELP, add_set_argument, check_output_file, recipe_of
+from m2io.config import PipelineConfig, StageConfig, apply_override
 
 DEFAULT_QUESTION = "How can I find the edges of objects in an image?"
 
@@ -28,10 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--all", action="store_true", help="answer every bundled demo question")
     p.add_argument("--allow-remote-images", action="store_true", help=REMOTE_IMAGES_HELP)
+    add_set_argument(p, "inserter.threshold=0.3")
+    p.add_argument(
+        "--dump-config",
+        action="store_true",
+        help="print the YAML recipe of the demo pipeline (m2io ask --config reads it) and exit",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.config import PipelineConfig, StageConfig
     from m2io.corpus import load_corpus
     from m2io.demo import corpus_path
     from m2io.factory import build_pipeline
@@ -55,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         build_index(corpus.documents, args.index, progress=False, corpus_root=corpus.root)
     root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
+    for item in args.set:
+        apply_override(cfg, item)
     pipe = build_pipeline(cfg)
+    if args.dump_config:
+        print(recipe_of(pipe, cfg), end="")
+        return 0
     questions = [args.question]
     if args.all:
         qfile = corpus_path().parent / "questions.jsonl"

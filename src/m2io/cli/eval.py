@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from m2io.cli.common import add_pipeline_arguments, config_from_args
+from m2io.cli.common import add_pipeline_arguments, config_from_args, recipe_of
 from m2io.cli.eval_inserter import add_strict_argument
 from m2io.evaluation.items import SPLIT_SIDES
 
@@ -153,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     pipeline = build_pipeline(cfg)
     setup["load_pipeline"] = time.perf_counter() - t0
+    if args.dump_config:  # the recipe of the pipeline this run would score
+        print(recipe_of(pipeline, cfg), end="")
+        return 0
 
     system = args.name or system_label(cfg)
     side = "" if args.split == "all" else f"-{args.split}"

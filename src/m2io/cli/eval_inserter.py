@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from m2io.cli.common import add_item_arguments
+from m2io.cli.common import add_item_arguments, add_set_argument
 from m2io.evaluation.items import SPLIT_SIDES
 
 if TYPE_CHECKING:
@@ -52,11 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--base-url",
         help="OpenAI-compatible endpoint (…/v1) for an LLM inserter; --model names the model there",
     )
-    ins.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="inserter.KEY=VALUE",
+    add_set_argument(
+        ins,
+        "inserter.threshold=0.4",
         help="inserter option, e.g. --set inserter.threshold=0.4, or an endpoint setting, e.g. "
         "--set llm.deadline=60 (repeatable)",
     )

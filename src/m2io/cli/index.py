@@ -16,11 +16,21 @@ import argparse
 import sys
 import time
 
-from m2io.cli.common import muted
+from m2io.cli.common import add_set_argument, apply_flag_overrides, muted
 from m2io.config import default_index_dir
 
 # Its grouped warning says what ``run`` prints itself at the end.
 CORPUS_REPORT_LOGGER = "m2io.corpus.report"
+# ``--set index.KEY=VALUE`` → the flag it sets (the same options, the pipeline commands' syntax)
+SET_KEYS = {
+    "out": "out",
+    "format": "format",
+    "subset": "subset",
+    "embedder": "embedder",
+    "clip": "clip",
+    "max_words": "max_words",
+    "rebuild": "rebuild",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="embed everything again instead of reusing the vectors of the index in --out",
     )
+    add_set_argument(p, "index.max_words=120 (index.KEY: " + ", ".join(SET_KEYS) + ")")
 
 
 def load_source(source: str, fmt: str, subset: str | None):
@@ -62,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     from m2io.embed.text import load_text_embedder
     from m2io.index.build import update_index
 
+    apply_flag_overrides(args, args.set, "index", SET_KEYS)
+    if args.format not in ("auto", "mramg", "folder"):
+        raise ValueError(f"index.format must be auto, mramg or folder, got {args.format!r}")
+    if not isinstance(args.max_words, int) or isinstance(args.max_words, bool):
+        raise ValueError(f"index.max_words must be a whole number, got {args.max_words!r}")
     quiet = getattr(args, "quiet", False)
     out = args.out or default_index_dir()
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from m2io.cli.common import add_pipeline_arguments, config_from_args
+from m2io.cli.common import add_pipeline_arguments, config_from_args, dump_config
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from m2io.registry import require
 
+    cfg = config_from_args(args)
+    if not Path(cfg.index).exists():
+        raise FileNotFoundError(
+            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
+        )
+    if args.dump_config:
+        print(dump_config(cfg), end="")
+        return 0
     require("fastapi", "serve")
     uvicorn = require("uvicorn", "serve")
     from m2io.factory import build_pipeline
@@ -47,11 +55,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
-    cfg = config_from_args(args)
-    if not Path(cfg.index).exists():
-        raise FileNotFoundError(
-            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
-        )
     api_key = args.api_key if args.api_key is not None else os.environ.get("M2IO_API_KEY") or None
     pipeline = build_pipeline(cfg)
     # load the query embedder now, not on the first request
