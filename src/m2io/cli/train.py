@@ -19,10 +19,19 @@ metrics), ``history.json``, ``reward_curve.png`` and a ``README.md`` saying how 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
+import typing
+from typing import Any
+
+import yaml
 
 from m2io.evaluation.items import DISTRACTOR_MODES
+from m2io.learned.grpo import GRPOConfig
+from m2io.learned.items import load_training_data
+from m2io.learned.recipe import save_training_run, train_inserter_policy
+from m2io.learned.report import write_model_readme
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,9 +70,6 @@ def _verbose(p: argparse.ArgumentParser) -> None:
 
 
 def add_policy_arguments(p: argparse.ArgumentParser) -> None:
-    from m2io.learned import GRPOConfig
-
-    d = GRPOConfig()
     p.add_argument(
         "--recipe",
         metavar="RECIPE.yaml",
@@ -112,83 +118,75 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
         "MRAMG subset, 'demo' or the folder's name); default: the one m2io eval uses",
     )
     data.add_argument("--cache-dir", help="embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)")
-    g = p.add_argument_group("GRPO")
-    g.add_argument("--alpha", type=float, default=d.alpha, help="reward weight of recall")
-    g.add_argument(
-        "--seed", type=int, default=d.seed, help="training seed (same seed, same weights)"
-    )
-    g.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set")
-    g.add_argument("--group-size", type=int, default=d.group_size, help="plans per answer (G)")
-    g.add_argument("--batch-items", type=int, default=d.batch_items, help="answers per step")
-    g.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
-    g.add_argument("--entropy", type=float, default=d.entropy, help="entropy bonus")
-    g.add_argument("--hidden", type=int, default=d.hidden, help="MLP hidden units (0 = linear)")
+    add_dataclass_arguments(p.add_argument_group("GRPO"), GRPOConfig)
     p.add_argument("--out", help="model folder to write (required, here or in the recipe)")
 
 
+# Options that say where this machine keeps things, not how the policy was made.
+_NOT_RECORDED = ("recipe", "cache_dir", "verbose", "help")
+
+
+def add_dataclass_arguments(group: Any, cls: type) -> None:
+    """One ``--flag`` per field of the dataclass ``cls``: the field's type, its default and its
+    ``metadata["help"]``, so the flags cannot drift from the config they fill."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            type=hints[f.name],
+            default=f.default,
+            help=f.metadata.get("help", ""),
+        )
+
+
+def from_args(cls: type, args: argparse.Namespace) -> Any:
+    """An instance of the dataclass ``cls`` from the flags :func:`add_dataclass_arguments` made."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def _policy_actions() -> list[argparse.Action]:
+    """The options of ``m2io train inserter-policy`` (those a recipe or a command may hold)."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_policy_arguments(probe)
+    return [a for a in probe._actions if a.option_strings and a.dest not in ("recipe", "help")]
+
+
+def recipe_keys() -> dict[str, type]:
+    """``{option: type}`` a recipe may set, read off the command's own options (lists for
+    repeatable ones, bool for switches)."""
+    keys: dict[str, type] = {}
+    for a in _policy_actions():
+        if isinstance(a, argparse._AppendAction):
+            keys[a.dest] = list
+        elif isinstance(a, argparse._StoreTrueAction):
+            keys[a.dest] = bool
+        else:
+            keys[a.dest] = a.type if isinstance(a.type, type) else str
+    return keys
+
+
 def _command(args: argparse.Namespace) -> str:
-    """The command line that reproduces this run, every option spelled out."""
+    """The command line that reproduces this run, every option spelled out (in the command's
+    own order, the GRPO ones from :class:`~m2io.learned.grpo.GRPOConfig`'s fields)."""
     parts = ["m2io", "train", "inserter-policy"]
-    for data in args.data:
-        parts += ["--data", data]
-    if args.subset:
-        parts += ["--subset", args.subset]
-    for flag in (
-        "distractors",
-        "split",
-        "val_fraction",
-        "balance",
-        "data_seed",
-        "pipeline_items",
-        "index",
-        "alpha",
-        "seed",
-        "epochs",
-        "group_size",
-        "batch_items",
-        "lr",
-        "entropy",
-        "hidden",
-        "out",
-    ):
-        if flag == "val_fraction" and args.split != "doc":
+    for action in _policy_actions():
+        key = action.dest
+        if key in _NOT_RECORDED or (key == "val_fraction" and args.split != "doc"):
             continue
-        value = getattr(args, flag)
+        flag = action.option_strings[-1]
+        value = getattr(args, key, None)
         if isinstance(value, bool):
-            parts += ["--" + flag.replace("_", "-")] if value else []
+            parts += [flag] if value else []
         elif isinstance(value, list):
             for v in value:
-                parts += ["--" + flag.replace("_", "-"), str(v)]
+                parts += [flag, str(v)]
         elif value is not None:
-            parts += ["--" + flag.replace("_", "-"), str(value)]
+            parts += [flag, str(value)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
 def run(args: argparse.Namespace) -> int:
     return int(args._train_run(args) or 0)
-
-
-_RECIPE_KEYS = {
-    "data": list,
-    "subset": str,
-    "distractors": str,
-    "split": str,
-    "val_fraction": float,
-    "balance": int,
-    "data_seed": int,
-    "pipeline_items": bool,
-    "index": list,
-    "cache_dir": str,
-    "alpha": float,
-    "seed": int,
-    "epochs": int,
-    "group_size": int,
-    "batch_items": int,
-    "lr": float,
-    "entropy": float,
-    "hidden": int,
-    "out": str,
-}
 
 
 def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -> None:
@@ -198,8 +196,6 @@ def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -
     Raises:
         ValueError: Unreadable recipe, unknown key, or a value of the wrong type.
     """
-    import yaml
-
     try:
         with open(args.recipe, encoding="utf-8") as f:
             recipe = yaml.safe_load(f) or {}
@@ -207,12 +203,13 @@ def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -
         raise ValueError(f"recipe {args.recipe}: {err}") from err
     if not isinstance(recipe, dict):
         raise ValueError(f"recipe {args.recipe}: expected a mapping of options")
+    valid = recipe_keys()
     for raw_key, value in recipe.items():
         key = str(raw_key).replace("-", "_")
-        kind = _RECIPE_KEYS.get(key)
+        kind = valid.get(key)
         if kind is None:
             raise ValueError(
-                f"recipe {args.recipe}: unknown key {raw_key!r}; valid: {', '.join(_RECIPE_KEYS)}"
+                f"recipe {args.recipe}: unknown key {raw_key!r}; valid: {', '.join(valid)}"
             )
         if key in ("data", "index") and isinstance(value, str):
             value = [value]
@@ -251,24 +248,7 @@ def run_policy(args: argparse.Namespace) -> int:
         raise ValueError("give --data (repeatable) or a recipe with data: [...]")
     if not args.out:
         raise ValueError("give --out (or out: in the recipe)")
-    from m2io.learned import (
-        GRPOConfig,
-        load_training_data,
-        save_training_run,
-        train_inserter_policy,
-        write_model_readme,
-    )
-
-    config = GRPOConfig(
-        alpha=args.alpha,
-        group_size=args.group_size,
-        epochs=args.epochs,
-        batch_items=args.batch_items,
-        lr=args.lr,
-        entropy=args.entropy,
-        hidden=args.hidden,
-        seed=args.seed,
-    )
+    config = from_args(GRPOConfig, args)
     index_dir = _index_dirs(args.index or [], len(args.data))
     data = load_training_data(
         args.data if len(args.data) > 1 else args.data[0],

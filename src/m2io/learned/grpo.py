@@ -84,16 +84,19 @@ class GRPOConfig:
         entropy: Entropy bonus coefficient (keep/leave and slot entropies).
         hidden: Hidden units of the MLP part (0 = linear policy).
         seed: Seeds initialisation, shuffling and sampling: same seed, same weights.
+
+    Each field's ``metadata["help"]`` is its one-line help: ``m2io train inserter-policy``
+    derives its ``--alpha``, ``--group-size``, … flags (and recipe keys) from these fields.
     """
 
-    alpha: float = 0.8
-    group_size: int = 16
-    epochs: int = 30
-    batch_items: int = 32
-    lr: float = 0.05
-    entropy: float = 0.01
-    hidden: int = 0
-    seed: int = 0
+    alpha: float = field(default=0.8, metadata={"help": "reward weight of recall"})
+    group_size: int = field(default=16, metadata={"help": "plans per answer (G)"})
+    epochs: int = field(default=30, metadata={"help": "passes over the training set"})
+    batch_items: int = field(default=32, metadata={"help": "answers per step"})
+    lr: float = field(default=0.05, metadata={"help": "Adam learning rate"})
+    entropy: float = field(default=0.01, metadata={"help": "entropy bonus"})
+    hidden: int = field(default=0, metadata={"help": "MLP hidden units (0 = linear)"})
+    seed: int = field(default=0, metadata={"help": "training seed (same seed, same weights)"})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
