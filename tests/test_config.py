@@ -30,3 +30,33 @@ def test_singleshot_backend_is_validated(monkeypatch):
     cfg = load_config(None, ["mode=singleshot", "llm.backend=nope", "llm.model=x"])
     with pytest.raises(ValueError, match="llm.backend"):
         factory.build_pipeline(cfg)
+
+
+def test_registry_names_a_class_back() -> None:
+    """The recipe writes a registered backend by its name and a user class by its dotted path."""
+    from m2io.inserters.base import INSERTERS
+    from m2io.inserters.rule import MostSimilarInserter, RuleInserter
+    from m2io.testing.hash_embedder import HashEmbedder
+
+    assert INSERTERS.name_of(RuleInserter) == "rule"
+    assert INSERTERS.name_of(MostSimilarInserter) == "similar"
+    path = INSERTERS.name_of(HashEmbedder)
+    assert path == "m2io.testing.hash_embedder:HashEmbedder"
+    assert INSERTERS.get(path) is HashEmbedder
+
+
+def test_recipe_yaml_round_trip_and_values() -> None:
+    from pathlib import Path
+
+    import numpy as np
+
+    from m2io.config import build_value, config_from_yaml, plain_value
+    from m2io.testing.hash_embedder import HashEmbedder
+
+    cfg = load_config(None, ["inserter=rule", "inserter.threshold=0.3", "llm.deadline=9"])
+    assert config_from_yaml(cfg.to_yaml()) == cfg
+    assert plain_value({"a": (np.float32(0.5), Path("x/y"))}) == {"a": [0.5, "x/y"]}
+    emb = build_value(plain_value(HashEmbedder(dim=8, name="h")))
+    assert isinstance(emb, HashEmbedder) and (emb.dim, emb.name) == (8, "h")
+    with pytest.raises(ValueError, match="cannot import"):
+        build_value({"class": "no.such.module:Thing"})
