@@ -1,11 +1,13 @@
 """The four-stage pipeline, in plain Python: retrieve → generate → insert → merge.
 
-Example:
-    >>> from m2io.pipeline import Pipeline
-    >>> pipe = Pipeline(retriever, ExtractiveGenerator(), RuleInserter())  # doctest: +SKIP
-    >>> answer = pipe.run("How do I crop an image?")                        # doctest: +SKIP
-    >>> answer.timings_ms
-    {'retrieve': 12.1, 'generate': 3.0, 'insert': 21.7, 'merge': 0.1, 'total': 36.9}
+Example::
+
+    from m2io.pipeline import Pipeline
+
+    pipe = Pipeline(retriever, ExtractiveGenerator(), RuleInserter())
+    answer = pipe.run("How do I crop an image?")
+    answer.timings_ms
+    # {'retrieve': 12.1, 'generate': 3.0, 'insert': 21.7, 'merge': 0.1, 'total': 36.9}
 """
 
 from __future__ import annotations

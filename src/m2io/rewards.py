@@ -79,8 +79,8 @@ def score_images_reward(pred_order: Sequence[str], gold_order: Sequence[str]) ->
     place an image after, so there is no position term.
 
     Example:
-        >>> score_images_reward(["a", "x"], ["a"])  # F1 2/3, ordering 1 × (1 − 3/2/3) = 0.5
-        0.5833333333333333
+        >>> score_images_reward(["a", "x"], ["a"])  # F1 2/3, ordering 1 × (1 − (2/2)/3) = 2/3
+        0.6666666666666667
     """
     scores = image_scores(pred_order, gold_order)
     return 0.5 * (scores["f1"] + scores["ordering"])

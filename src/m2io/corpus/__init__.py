@@ -10,10 +10,12 @@ Two source formats:
 :func:`load_corpus` picks one. Chunking (:func:`chunk_document`, :func:`chunk_corpus`) keeps each
 image with the text around it; :func:`image_context` gives the text just above and below an image.
 
-Example:
-    >>> from m2io.corpus import chunk_corpus, load_corpus
-    >>> corpus = load_corpus("../shared/bench/gimp")  # doctest: +SKIP
-    >>> chunks = chunk_corpus(corpus.documents)  # doctest: +SKIP
+Example::
+
+    from m2io.corpus import chunk_corpus, load_corpus
+
+    corpus = load_corpus("../shared/bench/gimp")
+    chunks = chunk_corpus(corpus.documents)
 """
 
 from __future__ import annotations

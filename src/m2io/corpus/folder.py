@@ -250,10 +250,11 @@ def load_folder(
     Raises:
         CorpusError: ``root`` is not a folder, or it holds no document.
 
-    Example:
-        >>> corpus = load_folder("docs/")  # doctest: +SKIP
-        >>> [(a.image.image_id, a.image.caption) for a in corpus.documents[0].images]  # doctest: +SKIP
-        [('img/layers.png', 'The Layers dialog')]
+    Example (``docs/layers.md`` holds ``![The Layers dialog](img/layers.png)``)::
+
+        corpus = load_folder("docs/")
+        [(a.image.image_id, a.image.caption) for a in corpus.documents[0].images]
+        # [('img/layers.png', 'The Layers dialog')]
     """
     root = Path(root).resolve()
     if not root.is_dir():

@@ -545,10 +545,10 @@ def load_mramg(
             be loaded (the message lists the folders searched, and names an unextracted
             ``IMAGE.zip``).
 
-    Example:
-        >>> corpus = load_mramg("../shared/bench/gimp")  # doctest: +SKIP
-        >>> corpus.documents[3].images[0].offset  # doctest: +SKIP
-        13
+    Example::
+
+        corpus = load_mramg("../shared/bench/gimp")
+        corpus.documents[3].images[0].offset  # 13: the first image sits after 13 characters
     """
     root = Path(root).resolve()
     if not root.is_dir():

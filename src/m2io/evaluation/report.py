@@ -5,9 +5,10 @@ ratio, context, split), since numbers from different settings are not comparable
 a table (systems as rows, the metrics any of them reports as columns, then latency and cost), a
 grouped bar chart of its metrics and a bar chart of its stage latencies (p50 bars, p95 whiskers).
 
-Example:
-    >>> report = write_report(["results/a.json", "results/b.json"], "results/report")  # doctest: +SKIP
-    >>> print(report.markdown)                                                        # doctest: +SKIP
+Example::
+
+    report = write_report(["results/a.json", "results/b.json"], "results/report")
+    print(report.markdown)
 """
 
 from __future__ import annotations

@@ -93,8 +93,13 @@ class ExtractiveGenerator:
             all passages in one greedy round, as before.
 
     Example:
+        >>> from m2io.types import Chunk, Retrieval, RetrievedChunk
+        >>> text = "The Crop tool removes the borders of an image. Drag a rectangle and press Enter."
+        >>> chunks = (RetrievedChunk(Chunk("crop#0", "crop", text), 1.0),)
+        >>> retrieval = Retrieval("How do I crop?", chunks, ())
         >>> gen = ExtractiveGenerator(max_words=120, embedder=None)
-        >>> answer = gen.generate("How do I crop?", retrieval)  # doctest: +SKIP
+        >>> [s.text for s in gen.generate("How do I crop?", retrieval).sentences]
+        ['The Crop tool removes the borders of an image.', 'Drag a rectangle and press Enter.']
     """
 
     def __init__(

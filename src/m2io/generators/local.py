@@ -28,9 +28,10 @@ class LocalGenerator:
         num_threads: CPU threads for torch (process-wide).
         client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides ``model``.
 
-    Example:
-        >>> gen = LocalGenerator(model="smollm2-135m")
-        >>> gen.generate("How do I crop?", retrieval).text  # doctest: +SKIP
+    Example (loads the model on the first call)::
+
+        gen = LocalGenerator(model="smollm2-135m")
+        gen.generate("How do I crop?", retrieval).text
     """
 
     def __init__(

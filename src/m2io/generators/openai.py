@@ -32,8 +32,10 @@ class OpenAIGenerator:
     (unreachable, timed out, malformed reply) falls back to the extractive answer with a note; a
     reply cut at ``max_tokens`` is kept with a note.
 
-    Example:
-        >>> gen = OpenAIGenerator(model="qwen2.5:3b", base_url="http://localhost:11434/v1")
+    Example (an Ollama server on this machine)::
+
+        gen = OpenAIGenerator(model="qwen2.5:3b", base_url="http://localhost:11434/v1")
+        gen.generate("How do I crop?", retrieval).text
     """
 
     def __init__(

@@ -1,10 +1,12 @@
 """Persistent embedded index of chunks and images: faiss vectors, BM25, JSONL metadata.
 
-Example:
-    >>> from m2io.index import Index, build_index
-    >>> build_index(documents, "my.index")
-    >>> index = Index.open("my.index")
-    >>> add_documents("my.index", [NewDocument("faq.md", text, {"shot.png": png_bytes})])
+Example::
+
+    from m2io.index import Index, NewDocument, add_documents, build_index
+
+    build_index(documents, "my.index")
+    index = Index.open("my.index")
+    add_documents("my.index", [NewDocument("faq.md", text, {"shot.png": png_bytes})])
 
 See docs/design.md, "The index".
 """

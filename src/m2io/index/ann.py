@@ -17,10 +17,10 @@ parameters (``nprobe``, ``efSearch``) on the way in. ``$M2IO_VECTOR_INDEX`` (``a
 ``exact``, ``ivf``, ``hnsw``, ``milvus``) overrides the choice at build time; ``milvus`` puts the
 vectors in a Milvus collection (:mod:`m2io.index.milvus`).
 
-Example:
-    >>> write_store_vectors(Path("chunks.faiss"), vecs)      # exact below 100k rows, else IVF
-    'exact'
-    >>> index, vecs = read_store_vectors(Path("chunks.faiss"))
+Example::
+
+    write_store_vectors(Path("chunks.faiss"), vecs)  # 'exact' below 100k rows, else IVF
+    index, vecs = read_store_vectors(Path("chunks.faiss"))
 """
 
 from __future__ import annotations

@@ -294,10 +294,11 @@ def build_index(
     Returns:
         The manifest written to ``out_dir/manifest.json``.
 
-    Example:
-        >>> corpus = load_corpus("bench/gimp")
-        >>> manifest = build_index(corpus.documents, "gimp.index", corpus_root=corpus.root)
-        >>> index = Index.open("gimp.index")
+    Example::
+
+        corpus = load_corpus("bench/gimp")
+        manifest = build_index(corpus.documents, "gimp.index", corpus_root=corpus.root)
+        index = Index.open("gimp.index")
     """
     return update_index(
         documents,

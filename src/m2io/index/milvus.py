@@ -14,10 +14,11 @@ the folder (Milvus's BM25 function is not used yet); collections of an index rep
 server are not dropped (each build writes new ones, named after a random build id); and a
 search is a network round trip on a server.
 
-Example:
-    >>> os.environ["M2IO_VECTOR_INDEX"] = "milvus"
-    >>> build_index(docs, "gimp.index")          # vectors in gimp.index/milvus.db
-    >>> Index.open("gimp.index").search_chunks(q, 5)
+Example::
+
+    os.environ["M2IO_VECTOR_INDEX"] = "milvus"
+    build_index(docs, "gimp.index")          # vectors in gimp.index/milvus.db
+    Index.open("gimp.index").search_chunks(q, 5)
 """
 
 from __future__ import annotations

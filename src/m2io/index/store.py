@@ -4,12 +4,12 @@ Opening reads JSONL rows, faiss files and the bm25s arrays; it computes no embed
 embedder is loaded lazily, by the name in the manifest, on the first dense query, unless one is
 injected (tests, or a process that already holds the model).
 
-Example:
-    >>> index = Index.open("gimp.index")
-    >>> q = index.embed_query("How do I crop an image?")
-    >>> scores, rows = index.search_chunks(q, 5)
-    >>> index.chunks[rows[0]].text[:40]
-    'You can crop image in two ways: Crop to '
+Example (on the GIMP manual)::
+
+    index = Index.open("gimp.index")
+    q = index.embed_query("How do I crop an image?")
+    scores, rows = index.search_chunks(q, 5)
+    index.chunks[rows[0]].text[:40]  # 'You can crop image in two ways: Crop to '
 """
 
 from __future__ import annotations

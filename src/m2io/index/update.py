@@ -24,13 +24,13 @@ request that adds no document is a :class:`ValueError`.
 A name already in the index is not an error: the document gets a fresh slot and id
 (``added/guide.md``, then ``added/guide-2.md``), so an upload never replaces another one.
 
-Example:
-    >>> result = add_documents(
-    ...     "gimp.index",
-    ...     [NewDocument("fog.md", "# Fog\\n\\n![The fog dialog](img/fog.png)\\n", {"img/fog.png": png})],
-    ... )  # doctest: +SKIP
-    >>> result.doc_ids, result.problems  # doctest: +SKIP
-    (('added/fog.md',), ())
+Example::
+
+    result = add_documents(
+        "gimp.index",
+        [NewDocument("fog.md", "# Fog\\n\\n![The fog dialog](img/fog.png)\\n", {"img/fog.png": png})],
+    )
+    result.doc_ids, result.problems  # (('added/fog.md',), ())
 """
 
 from __future__ import annotations

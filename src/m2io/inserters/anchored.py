@@ -18,10 +18,14 @@ dropped; ``Placement.notes`` gives the counts. Images sharing a sentence keep th
 Provenance is string matching; the text embedder is loaded and run only for the candidates that
 provenance does not place and for overflow, so an answer whose images all resolve embeds nothing.
 
-Example:
-    >>> ins = AnchoredInserter(max_per_sentence=2)
-    >>> ins.insert(answer, retrieval.candidates).as_dict()    # doctest: +SKIP
-    {'img_3': 2, 'img_4': 5}
+Example (the image followed "Drag a rectangle…" in its page, so it goes after sentence 2; no
+embedding is needed):
+    >>> from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
+    >>> steps = ("Choose the Crop tool.", "Drag a rectangle over the photo.", "Press Enter.")
+    >>> answer = TextAnswer("How do I crop?", tuple(Sentence(s) for s in steps))
+    >>> shot = Candidate(ImageRef("img_3"), context_before=steps[1], doc_id="crop")
+    >>> AnchoredInserter(max_per_sentence=2).insert(answer, (shot,)).as_dict()
+    {'img_3': 2}
 """
 
 from __future__ import annotations
@@ -170,8 +174,9 @@ class AnchoredInserter:
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
             need.
 
-    Example:
-        >>> AnchoredInserter().insert(answer, candidates)              # doctest: +SKIP
+    Example::
+
+        AnchoredInserter().insert(answer, retrieval.candidates)
     """
 
     def __init__(

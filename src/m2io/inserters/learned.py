@@ -49,11 +49,11 @@ class LearnedInserter:
     Raises:
         m2io.learned.ModelError: ``model`` is not a usable model folder.
 
-    Example:
-        >>> ins = LearnedInserter()                                   # the shipped policy
-        >>> placement = ins.insert(answer, candidates)                # doctest: +SKIP
-        >>> ins.last_timing["policy_ms"]                              # doctest: +SKIP
-        0.3
+    Example (embeds with the default sentence embedder)::
+
+        ins = LearnedInserter()                        # the shipped policy
+        placement = ins.insert(answer, candidates)
+        ins.last_timing["policy_ms"]                   # 0.3
     """
 
     def __init__(

@@ -64,11 +64,11 @@ class LLMInserter:
         client: A ready :class:`~m2io.llm.base.ChatModel`; overrides ``model``/``base_url``
             (``backend`` still says how images are sent: data URIs for openai, PIL otherwise).
 
-    Example:
-        >>> ins = LLMInserter(model="Qwen/Qwen2.5-VL-3B-Instruct",
-        ...                   base_url="http://localhost:8000/v1", with_images=True)
-        >>> ins.insert(answer, retrieval.candidates).as_dict()  # doctest: +SKIP
-        {'img_12': 1}
+    Example (a vLLM server on this machine)::
+
+        ins = LLMInserter(model="Qwen/Qwen2.5-VL-3B-Instruct",
+                          base_url="http://localhost:8000/v1", with_images=True)
+        ins.insert(answer, retrieval.candidates).as_dict()  # {'img_12': 1}
     """
 
     def __init__(

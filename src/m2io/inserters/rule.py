@@ -28,8 +28,9 @@ class RuleInserter:
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path to load.
         use_context: Compare sentences with caption + context (True) or caption only.
 
-    Example:
-        >>> RuleInserter(threshold=0.5).insert(answer, retrieval.candidates)  # doctest: +SKIP
+    Example (embeds with the default sentence embedder)::
+
+        RuleInserter(threshold=0.5).insert(answer, retrieval.candidates)
     """
 
     def __init__(

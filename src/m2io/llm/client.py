@@ -16,9 +16,10 @@ failure (nothing was sent) or an HTTP 429/503 answer. A read timeout is never re
 that is not a chat completion (no choices, wrong types, invalid JSON) raises :class:`LLMError`,
 which the stages catch to fall back and say so; odd ``usage`` values are counted as 0 with a note.
 
-Example:
-    >>> client = ChatClient(base_url="http://localhost:11434/v1", model="qwen2.5:3b")
-    >>> client.chat([{"role": "user", "content": "Hi"}]).text  # doctest: +SKIP
+Example (an Ollama server on this machine)::
+
+    client = ChatClient(base_url="http://localhost:11434/v1", model="qwen2.5:3b")
+    client.chat([{"role": "user", "content": "Hi"}]).text
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ without a server. What it loads, from a hub id (needs the hub or its cache), a l
 - a PEFT/LoRA adapter folder (``adapter_config.json``, e.g. an intermediate training checkpoint):
   the base model named in it is loaded and the adapter merged.
 
-Example:
-    >>> llm = LocalChatModel("smollm2-135m")  # doctest: +SKIP
-    >>> llm.chat([{"role": "user", "content": "Hi"}], max_tokens=20).text  # doctest: +SKIP
+Example::
+
+    llm = LocalChatModel("smollm2-135m")
+    llm.chat([{"role": "user", "content": "Hi"}], max_tokens=20).text
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ minute on two cores) under ``$M2IO_CACHE/models/smollm2-135m`` (default ``~/.cac
 later uses load that folder in about a second. The result is a trainable torch model: it is what
 the SFT/GRPO recipes start from.
 
-Example:
-    >>> from m2io.llm.smollm2 import resolve_model
-    >>> resolve_model("smollm2-135m")  # doctest: +SKIP
-    '/home/me/.cache/m2io/models/smollm2-135m'
+Example::
+
+    from m2io.llm.smollm2 import resolve_model
+
+    resolve_model("smollm2-135m")  # '/home/me/.cache/m2io/models/smollm2-135m'
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ anything else (``javascript:``, ``file:``, a path leaving the corpus) as plain t
 is only a file name (``radicale_web.png``, ``IMG_0042``) is not shown as a caption. An answer with
 no text says so plainly (:data:`NOTHING_FOUND` when retrieval found nothing relevant).
 
-Example:
-    >>> page = to_html(answer)                                   # doctest: +SKIP
-    >>> md = to_markdown(answer, relative_to="out/")             # doctest: +SKIP
+Example::
+
+    page = to_html(answer)
+    md = to_markdown(answer, relative_to="out/")
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ at least ``min_count``). Ordinary pages that mention a few figures of other page
 a glossary) stay far below: on the GIMP manual the most is 8 of 1 066. The retriever leaves such
 pages out like the aggregate pages the index reports (see docs/design.md, The index).
 
-Example:
-    >>> sorted(figure_lists(Index.open("gnucash.index")))           # doctest: +SKIP
-    ['265']
+Example (the GnuCash manual has one such page)::
+
+    sorted(figure_lists(Index.open("gnucash.index")))  # ['265']
 """
 
 from __future__ import annotations

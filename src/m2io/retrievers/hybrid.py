@@ -41,10 +41,11 @@ passages share informative words with it. A refusal returns no chunks and no can
 why in ``Retrieval.notes``. The default, :data:`CALIBRATED_FLOOR`, holds for the default embedder
 (see ``benchmarks/floor_decisions.py``); with another embedder the default is no floor.
 
-Example:
-    >>> retriever = HybridRetriever("gimp.index", top_k=5)
-    >>> r = retriever.retrieve("How do I crop an image?")
-    >>> r.chunks[0].chunk.title, [c.image_id for c in r.candidates][:3]
+Example::
+
+    retriever = HybridRetriever("gimp.index", top_k=5)
+    r = retriever.retrieve("How do I crop an image?")
+    r.chunks[0].chunk.title, [c.image_id for c in r.candidates][:3]
 """
 
 from __future__ import annotations
@@ -150,9 +151,10 @@ class HybridRetriever:
         image_votes: Also score a chunk by its figures' caption + context vectors (dense and
             hybrid modes).
 
-    Example:
-        >>> r = HybridRetriever("gimp.index", mode="hybrid").retrieve("crop an image")
-        >>> [(c.chunk.chunk_id, round(c.score, 4)) for c in r.chunks]
+    Example::
+
+        r = HybridRetriever("gimp.index", mode="hybrid").retrieve("crop an image")
+        [(c.chunk.chunk_id, round(c.score, 4)) for c in r.chunks]
     """
 
     def __init__(

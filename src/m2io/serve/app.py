@@ -14,11 +14,13 @@ script, style and images; the page inserts all document and model text as text, 
 (docs/design.md, "Hostile input", rule 4). Bodies are capped (413), an API key may be required on
 ``/v1`` (401), and bad input is a 422 with a message.
 
-Example:
-    >>> from m2io.config import PipelineConfig
-    >>> from m2io.factory import build_pipeline
-    >>> app = create_app(build_pipeline(PipelineConfig(index="my.index")), index_dir="my.index")
-    >>> # uvicorn.run(app, host="127.0.0.1", port=8000)                        # doctest: +SKIP
+Example::
+
+    from m2io.config import PipelineConfig
+    from m2io.factory import build_pipeline
+
+    app = create_app(build_pipeline(PipelineConfig(index="my.index")), index_dir="my.index")
+    uvicorn.run(app, host="127.0.0.1", port=8000)
 """
 
 from __future__ import annotations

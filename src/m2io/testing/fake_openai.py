@@ -4,9 +4,11 @@ It streams (server-sent events) when the request asks for ``stream: true`` and a
 JSON body otherwise, and can misbehave on purpose: drip a reply one byte at a time, hang, send
 odd ``usage``, no choices, invalid JSON, or stop at ``max_tokens``.
 
-Example:
-    >>> with FakeOpenAIServer(lambda req: "Hello.") as srv:   # doctest: +SKIP
-    ...     ChatClient(base_url=srv.base_url, model="fake").chat([...]).text
+Example (a real HTTP round trip on loopback):
+    >>> from m2io.llm.client import ChatClient
+    >>> with FakeOpenAIServer(lambda req: "Hello.") as srv:
+    ...     client = ChatClient(base_url=srv.base_url, model="fake")
+    ...     client.chat([{"role": "user", "content": "Hi"}]).text
     'Hello.'
 """
 

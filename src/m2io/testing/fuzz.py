@@ -11,8 +11,8 @@ Used by ``tests/test_fuzz_loaders.py`` (a few thousand cases) and ``benchmarks/f
 
 Example:
     >>> from m2io.testing.fuzz import run_fuzz
-    >>> result = run_fuzz(200, seed=0)  # doctest: +SKIP
-    >>> result.unhandled  # doctest: +SKIP
+    >>> result = run_fuzz(200, seed=0)
+    >>> result.unhandled
     0
 """
 

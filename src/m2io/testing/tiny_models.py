@@ -5,10 +5,12 @@ their outputs are garbage — which is what a test of fallbacks, parsing, loadin
 and checkpoint reloading wants. Never a user-facing default. Needs ``torch``, ``transformers``
 and ``tokenizers`` (``pip install 'm2io[train]'``).
 
-Example:
-    >>> from m2io.testing.tiny_models import build_tiny_llama
-    >>> folder = build_tiny_llama(tmp_path / "tiny")        # doctest: +SKIP
-    >>> LocalChatModel(str(folder), device="cpu")            # doctest: +SKIP
+Example::
+
+    from m2io.testing.tiny_models import build_tiny_llama
+
+    folder = build_tiny_llama(tmp_path / "tiny")
+    LocalChatModel(str(folder), device="cpu")
 """
 
 from __future__ import annotations
