@@ -70,3 +70,38 @@ def test_a_milvus_index_answers_like_the_embedded_one_and_moves_with_its_folder(
     np.testing.assert_allclose(
         np.asarray(milvus.stored_vectors("images")), exact.stored_vectors("images"), atol=1e-6
     )
+
+
+def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path, monkeypatch):
+    """`m2io index SOURCE --out DIR --store milvus`: vectors in milvus.db inside DIR, and the
+    index opens and answers as any other; --milvus-uri without --store milvus is refused."""
+    import argparse
+
+    import m2io.embed.text as text_mod
+    from m2io.cli import index as cli_index
+
+    monkeypatch.setenv(KIND_ENV, "auto")  # the command sets it for its process: restored after
+    monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
+    monkeypatch.setattr(text_mod, "load_text_embedder", lambda name=None: HashEmbedder(dim=64))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, topic in enumerate(TOPICS):
+        (corpus / f"{topic}.md").write_text(
+            f"# The {topic} tool\n\nUse the {topic} tool on page {i} to change the picture.\n"
+        )
+    parser = argparse.ArgumentParser()
+    cli_index.add_arguments(parser)
+    out = tmp_path / "idx"
+    args = parser.parse_args([str(corpus), "--out", str(out), "--store", "milvus"])
+    args.quiet = True
+    assert cli_index.run(args) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"chunks.milvus.json", "milvus.db"} <= names and "chunks.faiss" not in names
+    index = Index.open(out, embedder=HashEmbedder(dim=64))
+    assert index_kind(index._chunk_index) == "milvus"
+    hits = HybridRetriever(index, top_k=3, min_score=0.0).retrieve("how do I use the crop tool")
+    assert hits.chunks and hits.chunks[0].chunk.doc_id == "crop.md"
+
+    bad = parser.parse_args([str(corpus), "--out", str(out), "--milvus-uri", "http://h:19530"])
+    with pytest.raises(ValueError, match="--store milvus"):
+        cli_index.run(bad)

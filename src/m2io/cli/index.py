@@ -8,16 +8,26 @@ Builds are incremental: when INDEX_DIR already holds an index made with the same
 new and changed chunks and images are embedded, deleted documents are removed, and a build that
 was killed resumes from its checkpoints (``--rebuild`` embeds everything again). It ends with
 "N documents unchanged, M re-embedded, K removed".
+
+Vectors go to the index folder (faiss: exact below 100k rows, IVF above; ``--vector-index``
+overrides) or to Milvus (``--store milvus``: a milvus-lite file inside the index folder, or a
+server with ``--milvus-uri``). ``--ray local|auto|ADDRESS`` spreads the embedding over Ray
+workers; the index written is the same. See docs/scaling.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from m2io.cli.common import add_set_argument, apply_flag_overrides, muted
 from m2io.config import default_index_dir
+
+if TYPE_CHECKING:
+    from m2io.embed.text import TextEmbedder
 
 # Its grouped warning says what ``run`` prints itself at the end.
 CORPUS_REPORT_LOGGER = "m2io.corpus.report"
@@ -30,7 +40,13 @@ SET_KEYS = {
     "clip": "clip",
     "max_words": "max_words",
     "rebuild": "rebuild",
+    "store": "store",
+    "milvus_uri": "milvus_uri",
+    "vector_index": "vector_index",
+    "ray": "ray",
 }
+STORES = ("embedded", "milvus")
+VECTOR_INDEXES = ("auto", "exact", "ivf", "hnsw")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,6 +72,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="embed everything again instead of reusing the vectors of the index in --out",
     )
+    p.add_argument(
+        "--store",
+        choices=STORES,
+        default="embedded",
+        help="where vectors go: the index folder (faiss, default) or Milvus (milvus.db inside "
+        "the index folder, or the server given by --milvus-uri)",
+    )
+    p.add_argument("--milvus-uri", metavar="URI", help="Milvus server, e.g. http://host:19530")
+    p.add_argument(
+        "--vector-index",
+        choices=VECTOR_INDEXES,
+        default="auto",
+        help="embedded store: exact search, or approximate IVF/HNSW (auto: exact below 100k "
+        "vectors, IVF from there)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="local|auto|ADDRESS",
+        help="embed on Ray workers: a local Ray instance, the running cluster, or its address",
+    )
     add_set_argument(p, "index.max_words=120 (index.KEY: " + ", ".join(SET_KEYS) + ")")
 
 
@@ -69,19 +105,58 @@ def load_source(source: str, fmt: str, subset: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.corpus.report import format_problems, problems_headline
     from m2io.embed.text import load_text_embedder
-    from m2io.index.build import update_index
 
     apply_flag_overrides(args, args.set, "index", SET_KEYS)
     if args.format not in ("auto", "mramg", "folder"):
         raise ValueError(f"index.format must be auto, mramg or folder, got {args.format!r}")
     if not isinstance(args.max_words, int) or isinstance(args.max_words, bool):
         raise ValueError(f"index.max_words must be a whole number, got {args.max_words!r}")
+    store = getattr(args, "store", "embedded")
+    kind = getattr(args, "vector_index", "auto")
+    if store not in STORES:
+        raise ValueError(f"index.store must be {' or '.join(STORES)}, got {store!r}")
+    if kind not in VECTOR_INDEXES:
+        raise ValueError(f"index.vector_index must be one of {', '.join(VECTOR_INDEXES)}")
+    if getattr(args, "milvus_uri", None) and store != "milvus":
+        raise ValueError("--milvus-uri needs --store milvus")
     quiet = getattr(args, "quiet", False)
     out = args.out or default_index_dir()
     t0 = time.perf_counter()
-    embedder = load_text_embedder(args.embedder)  # an unknown name fails before the corpus loads
+    _choose_vector_store(store, kind, getattr(args, "milvus_uri", None))
+    if getattr(args, "ray", None):
+        from m2io.embed.distributed import RayTextEmbedder
+
+        embedder = RayTextEmbedder(args.embedder, address=args.ray)
+    else:  # an unknown name fails before the corpus loads
+        embedder = load_text_embedder(args.embedder)
+    try:
+        return _build(args, embedder, out, quiet, t0)
+    finally:
+        if hasattr(embedder, "shutdown"):
+            embedder.shutdown()
+
+
+def _choose_vector_store(store: str, kind: str, milvus_uri: str | None) -> None:
+    """Tell the index writer where vectors go (it reads the environment, so that library calls
+    and the server's document uploads follow the same choice in this process)."""
+    from m2io.index.ann import KIND_ENV
+    from m2io.index.milvus import URI_ENV
+
+    if store == "milvus":
+        os.environ[KIND_ENV] = "milvus"
+        if milvus_uri:
+            os.environ[URI_ENV] = milvus_uri
+    elif kind != "auto":
+        os.environ[KIND_ENV] = kind
+
+
+def _build(
+    args: argparse.Namespace, embedder: TextEmbedder, out: str, quiet: bool, t0: float
+) -> int:
+    from m2io.corpus.report import format_problems, problems_headline
+    from m2io.index.build import update_index
+
     with muted(CORPUS_REPORT_LOGGER):
         corpus = load_source(args.source, args.format, args.subset)
     if not quiet:
