@@ -8,6 +8,7 @@ functions only spell the typed records (``m2io/types.py``) once. Import them as
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from collections.abc import Callable, Iterable
@@ -221,3 +222,30 @@ def tiny_index(
     make = embedder or HashEmbedder
     build_index(documents, out, embedder=make(), progress=False, **build_options)
     return Index.open(out, embedder=make())
+
+
+# --- the evaluation commands ---------------------------------------------------------------------
+
+
+def run_eval(command: str, data: Path, out: Path | None, *extra: str) -> tuple[int, dict]:
+    """Run ``m2io COMMAND --data DATA --subset toy --no-progress [--out OUT] EXTRA…`` on the
+    evaluation fixture corpus (``test_eval_fixtures.py``).
+
+    Returns:
+        The exit code and the results JSON the command wrote (``{}`` when it wrote none).
+    """
+    from test_eval_fixtures import SUBSET
+
+    from m2io.cli.main import main
+
+    argv = [command, "--data", str(data), "--subset", SUBSET, "--no-progress", *extra]
+    if out is not None:
+        argv += ["--out", str(out)]
+    rc = main(argv)
+    return rc, json.loads(out.read_text()) if out is not None and out.exists() else {}
+
+
+def stub_retriever_options(data: Path) -> list[str]:
+    """Options that make ``m2io eval`` retrieve with ``test_eval_e2e.StubRetriever`` from DATA's
+    pages (no index is built)."""
+    return ["--retriever", "test_eval_e2e:StubRetriever", "--set", f"retriever.data={data}"]

@@ -12,8 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
+from builders import run_eval, stub_retriever_options
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
+import m2io.cli.eval as cli_eval
 import m2io.evaluation.e2e as e2e
 from m2io.cli.main import main
 from m2io.corpus import image_context, load_mramg, load_questions
@@ -90,28 +92,12 @@ def no_index_build(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         seen.append(Path(folder))
         return Path(folder), 0.0
 
-    monkeypatch.setattr(e2e, "ensure_index", fake)
+    monkeypatch.setattr(cli_eval, "ensure_index", fake)  # where m2io eval calls it
     return seen
 
 
 def _eval(data: Path, out: Path | None, *extra: str) -> tuple[int, dict]:
-    argv = [
-        "eval",
-        "--data",
-        str(data),
-        "--subset",
-        SUBSET,
-        "--no-progress",
-        "--retriever",
-        "test_eval_e2e:StubRetriever",
-        "--set",
-        f"retriever.data={data}",
-        *extra,
-    ]
-    if out is not None:
-        argv += ["--out", str(out)]
-    rc = main(argv)
-    return rc, json.loads(out.read_text()) if out is not None and out.exists() else {}
+    return run_eval("eval", data, out, *stub_retriever_options(data), *extra)
 
 
 def test_results_format_and_image_metrics(data, tmp_path, no_index_build, monkeypatch) -> None:
@@ -240,9 +226,7 @@ def test_singleshot_with_fake_server_and_judge(data, tmp_path, no_index_build) -
 
 def test_library_call_with_cost(data, tmp_path) -> None:
     pipe = Pipeline(StubRetriever(data=str(data)), ExtractiveGenerator(), NoInserter())
-    res = e2e.evaluate_e2e(
-        pipe,
-        load_questions(data, SUBSET)[:2],
+    options = e2e.E2EOptions(
         out=tmp_path / "lib.json",
         subset=SUBSET,
         system="lib",
@@ -250,6 +234,7 @@ def test_library_call_with_cost(data, tmp_path) -> None:
         progress=False,
         warmup=False,
     )
+    res = e2e.evaluate_e2e(pipe, load_questions(data, SUBSET)[:2], options)
     assert res.n == 2 and res.kind == "e2e" and "warmup" not in res.setup_s
     assert e2e.visual_recall(["a", "b"], ["b", "c"]) == 0.5
     assert e2e.visual_recall([], ["x"]) == 1.0
@@ -326,8 +311,9 @@ def test_score_inserter_scores_pipeline_items_like_end_to_end_eval(data) -> None
     questions = load_questions(data, SUBSET)
     items = build_pipeline_items(questions, StubRetriever(data=str(data)), ExtractiveGenerator())
     m = score_inserter(AllAfterFirstInserter(), items)
-    assert set(m) == {"pipeline_precision", "pipeline_recall", "pipeline_f1", "pipeline_ordering"}
-    assert score_inserter(NoInserter(), items)["pipeline_recall"] == 0.0
+    # issue 14: one name per metric, the results files' (was pipeline_precision, …)
+    assert set(m) == {"image_precision", "image_recall", "image_f1", "image_ordering"}
+    assert score_inserter(NoInserter(), items)["image_recall"] == 0.0
     gold_items = build_inserter_items(questions, load_mramg(data, SUBSET))
     assert "position_accuracy" in score_inserter(AllAfterFirstInserter(), gold_items)
     with pytest.raises(ValueError, match="one kind"):

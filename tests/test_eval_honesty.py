@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-from builders import dead_url
+from builders import dead_url, run_eval, stub_retriever_options
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
-import m2io.evaluation.e2e as e2e
+import m2io.cli.eval as cli_eval
 from m2io.cli.main import main
 from m2io.evaluation.results import items_path, read_items
 from m2io.testing.fake_openai import FakeOpenAIServer
@@ -60,28 +60,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def no_index_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(e2e, "ensure_index", lambda documents, folder, **kw: (Path(folder), 0.0))
+    # patched where ``m2io eval`` calls it
+    monkeypatch.setattr(
+        cli_eval, "ensure_index", lambda documents, folder, **kw: (Path(folder), 0.0)
+    )
 
 
 def _eval(data: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    argv = [
-        "eval",
-        "--data",
-        str(data),
-        "--subset",
-        SUBSET,
-        "--no-progress",
-        "--no-bert",
-        "--retriever",
-        "test_eval_e2e:StubRetriever",
-        "--set",
-        f"retriever.data={data}",
-        "--out",
-        str(out),
-        *extra,
-    ]
-    rc = main(argv)
-    return rc, json.loads(out.read_text()) if out.exists() else {}
+    return run_eval("eval", data, out, "--no-bert", *stub_retriever_options(data), *extra)
 
 
 def test_eval_with_the_server_down_counts_fallbacks_and_labels_the_run(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import run_eval
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
 from m2io.cli.main import main
 from m2io.corpus import load_mramg, load_questions
 from m2io.evaluation.inserter_eval import (
+    InserterOptions,
     PrecomputedEmbedder,
     evaluate_inserter,
     item_texts,
@@ -68,20 +70,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(data: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    rc = main(
-        [
-            "eval-inserter",
-            "--data",
-            str(data),
-            "--subset",
-            SUBSET,
-            "--out",
-            str(out),
-            "--no-progress",
-            *extra,
-        ]
-    )
-    return rc, json.loads(out.read_text()) if out.exists() else {}
+    return run_eval("eval-inserter", data, out, *extra)
 
 
 def test_results_format_and_oracle_scores(data: Path, tmp_path: Path) -> None:
@@ -160,10 +149,9 @@ def test_baselines_none_and_similar(data: Path, tmp_path: Path) -> None:
     similar = evaluate_inserter(
         inserter,
         items,
-        out=tmp_path / "similar.json",
-        subset=SUBSET,
-        system="similar",
-        progress=False,
+        InserterOptions(
+            out=tmp_path / "similar.json", subset=SUBSET, system="similar", progress=False
+        ),
     )
     # every candidate is placed: all gold found, half of the placed images are distractors
     assert similar.metrics["image_recall"] == 100.0
@@ -177,20 +165,15 @@ def test_batched_embeddings_change_speed_not_results(data: Path, tmp_path: Path)
     plain = evaluate_inserter(
         RuleInserter(threshold=0.2, embedder=base),
         items,
-        out=tmp_path / "plain.json",
-        subset=SUBSET,
-        system="rule",
-        progress=False,
+        InserterOptions(out=tmp_path / "plain.json", subset=SUBSET, system="rule", progress=False),
     )
     cached = PrecomputedEmbedder(base, item_texts(items))
     batched = evaluate_inserter(
         RuleInserter(threshold=0.2, embedder=cached),
         items,
-        out=tmp_path / "batched.json",
-        subset=SUBSET,
-        system="rule",
-        progress=False,
-        embed_s=0.8,
+        InserterOptions(
+            out=tmp_path / "batched.json", subset=SUBSET, system="rule", progress=False, embed_s=0.8
+        ),
     )
     assert cached.misses == 0  # every text the rule compares was embedded ahead
     assert batched.metrics == plain.metrics
