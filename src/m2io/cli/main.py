@@ -25,14 +25,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``m2io`` parser. Given ``argv``, only the chosen subcommand's module is imported (its
+    options are all that parse); the others are listed by name and help, so a cold ``m2io ask``
+    does not pay for the evaluation and training packages."""
     parser = argparse.ArgumentParser(
         prog="m2io",
         description="Multimodal RAG that answers with retrieved images at the right sentences.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = _chosen_command(argv)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if chosen is not None and name != chosen:
+            continue
         talk = p.add_mutually_exclusive_group()
         talk.add_argument("-v", "--verbose", action="store_true", help="log progress and timings")
         talk.add_argument(
@@ -45,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
+
+
+def _chosen_command(argv: list[str] | None) -> str | None:
+    """The subcommand ``argv`` names (the first word that is not an option), if it is one."""
+    if argv is None:
+        return None
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def silence_progress_bars() -> None:
@@ -67,7 +81,8 @@ def silence_progress_bars() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     if args.quiet:
         silence_progress_bars()
         if hasattr(args, "no_progress"):  # eval, eval-inserter: --quiet implies --no-progress
