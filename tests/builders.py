@@ -103,6 +103,16 @@ class FixedRetriever:
         return Retrieval(query, self.result.chunks, self.result.candidates, self.result.notes)
 
 
+class FixedGenerator:
+    """A generator that answers every question with the same sentences."""
+
+    def __init__(self, *sentences: str) -> None:
+        self.sentences = sentences
+
+    def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
+        return text_answer(question, *self.sentences)
+
+
 class ScriptedChat:
     """A chat model that answers from a script (text, or an exception to raise) and records
     every call; it satisfies :class:`~m2io.llm.base.ChatModel` without inheriting from it."""

@@ -12,7 +12,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from builders import CROP_ANSWER, CROP_CANDS, FixedRetriever, dead_url, retrieval, text_answer
+from builders import (
+    CROP_ANSWER,
+    CROP_CANDS,
+    FixedGenerator,
+    FixedRetriever,
+    dead_url,
+    retrieval,
+)
 
 from m2io.generators.openai import OpenAIGenerator
 from m2io.inserters.llm import LLMInserter
@@ -201,13 +208,13 @@ def test_pipeline_answer_json_keeps_the_llm_inserters_raw_reply() -> None:
 
     reply = '<think>the crop tool goes with the first step</think><answer>{"<img1>": 1}</answer>'
 
-    class _Gen:
-        def generate(self, question, retrieval):
-            return text_answer(question, *(s.text for s in CROP_ANSWER.sentences))
-
     with FakeOpenAIServer(lambda r: reply) as srv:
         ins = LLMInserter(model="fake", base_url=srv.base_url, max_retries=0)
-        answer = Pipeline(FixedRetriever(_retrieval(CANDS)), _Gen(), ins).run("How do I crop?")
+        answer = Pipeline(
+            FixedRetriever(_retrieval(CANDS)),
+            FixedGenerator(*(s.text for s in CROP_ANSWER.sentences)),
+            ins,
+        ).run("How do I crop?")
     data = answer.to_dict()
     assert data["inserter_raw"] == reply
     assert [s["image_id"] for s in data["segments"] if s["type"] == "image"] == ["x1"]

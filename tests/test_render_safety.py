@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+from builders import FixedGenerator, FixedRetriever, retrieval
 from PIL import Image
 
 from m2io.cli import main as cli_main
+from m2io.inserters.none import NoInserter
 from m2io.mergers import render
 from m2io.mergers.render import to_html, to_markdown
 from m2io.pipeline import Pipeline
@@ -19,10 +21,6 @@ from m2io.retrievers.hybrid import HybridRetriever
 from m2io.types import (
     ImageSegment,
     MultimodalAnswer,
-    Placement,
-    Retrieval,
-    Sentence,
-    TextAnswer,
     TextSegment,
 )
 
@@ -206,25 +204,9 @@ def test_html_hides_the_sentence_index_but_keeps_the_attribute(tmp_path):
     assert 'data-after-sentence="1"' in page
 
 
-class _Retriever:
-    image_root = "/srv/corpus"
-
-    def retrieve(self, query, top_k=None):
-        return Retrieval(query=query, chunks=(), candidates=())
-
-
-class _Generator:
-    def generate(self, question, retrieval):
-        return TextAnswer(question, (Sentence("An answer."),))
-
-
-class _Inserter:
-    def insert(self, answer, candidates):
-        return Placement()
-
-
 def test_pipeline_answer_carries_the_retrievers_image_root():
-    answer = Pipeline(_Retriever(), _Generator(), _Inserter()).run("q?")
+    nothing = FixedRetriever(retrieval("q?"), image_root="/srv/corpus")
+    answer = Pipeline(nothing, FixedGenerator("An answer."), NoInserter()).run("q?")
     assert answer.image_root == "/srv/corpus"
     assert answer.to_dict()["image_root"] == "/srv/corpus"
 
