@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+from builders import tiny_index
 from PIL import Image
 
 from m2io.testing.hash_embedder import HashEmbedder as _HashEmbedder
@@ -74,8 +75,7 @@ def procedure_index(tmp_path_factory):
         _doc("colors", ["Colors are mixed in the palette window. " + FILLER]),
         _doc("brushes", ["Brushes paint strokes of color on a layer. " + FILLER]),
     ]
-    build_index([PROCEDURE, *others], out, embedder=HashEmbedder(), max_words=35, progress=False)
-    return Index.open(out, embedder=HashEmbedder())
+    return tiny_index([PROCEDURE, *others], out, embedder=HashEmbedder, max_words=35)
 
 
 def test_section_expansion_brings_the_whole_procedure_and_its_screenshots(procedure_index):
