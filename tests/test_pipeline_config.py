@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from m2io.config import PipelineConfig, config_from_yaml, load_config
+from m2io.config import PipelineConfig, StageConfig, config_from_yaml, load_config
 from m2io.factory import build_pipeline, load_pipeline
 from m2io.generators.base import GENERATORS
 from m2io.inserters.base import INSERTERS
@@ -273,3 +273,17 @@ def test_index_options_are_set_like_pipeline_options(tmp_path, monkeypatch, caps
     assert IndexManifest.read(out).max_words == 60
     assert main(["index", str(corpus_path()), "--set", "index.max_wrds=60"]) == 2
     assert "index.max_wrds=60" in capsys.readouterr().err
+
+
+def test_the_learned_inserter_reads_the_index_corpus_profile_unless_told_otherwise(demo_index):
+    """`--inserter learned` with an index places by that corpus's own habits (issue 11): the demo
+    corpus announces its figures ("the figure below") and never opens a section with one."""
+    from m2io.factory import build_inserter
+
+    ins = build_inserter(PipelineConfig(index=str(demo_index), inserter=StageConfig("learned")))
+    assert ins.profile is not None
+    assert ins.profile.lift["forward"] > 0 > ins.profile.lift["start"]
+    neutral = PipelineConfig(
+        index=str(demo_index), inserter=StageConfig("learned", {"profile": None})
+    )
+    assert build_inserter(neutral).profile is None

@@ -128,7 +128,13 @@ def build_generator(cfg: PipelineConfig) -> Generator:
 
 
 def build_inserter(cfg: PipelineConfig) -> Inserter:
-    return _create("inserter", cfg)
+    """The inserter; one that reads a corpus profile (``learned``) gets the index's own, measured
+    once here, unless ``inserter.profile`` names another."""
+    extra: dict[str, Any] = {}
+    valid = accepted_options(INSERTERS.get(cfg.inserter.name)) or []
+    if cfg.index and "profile" in valid and "profile" not in cfg.inserter.options:
+        extra["profile"] = cfg.index
+    return _create("inserter", cfg, **extra)
 
 
 def build_chat_client(llm: dict[str, Any]) -> ChatModel:
