@@ -1,6 +1,9 @@
 """Test-suite setup: offline, with every cache in a temporary folder.
 
-The environment is set at import time, before any test module imports transformers or torch.
+The environment is set at import time, before any test module imports transformers or torch;
+``pyproject.toml`` lists ``tests`` before ``src/m2io``, so the package's docstring examples run
+under it too. Builders of answers, candidates, documents, stub stages and tiny indexes shared by the
+test files are in ``builders.py``; tiny corpora on disk in ``fixtures_corpus.py``.
 """
 
 from __future__ import annotations
