@@ -10,6 +10,7 @@ from m2io.learned.grpo import (
     GRPOConfig,
     TrainItem,
     evaluate,
+    evaluate_by_kind,
     group_advantages,
     loss_gradient,
     train_grpo,
@@ -180,16 +181,21 @@ def test_grpo_learns_which_retrieved_image_goes_with_a_generated_answer():
     before = evaluate(Policy.init(N_SLOT, N_KEEP), val)
     policy, _ = train_grpo(train, SMALL)
     after = evaluate(policy, val)
-    assert "pipeline_f1" in after and "f1" not in after  # scored on image sequences only
-    assert before["pipeline_f1"] < 40.0  # keeping all five: precision 1/5
-    assert after["pipeline_f1"] >= 90.0
+    # issue 14: one name per metric (was pipeline_f1); the item set says what was measured
+    assert "image_f1" in after and "position_accuracy" not in after  # image sequences only
+    assert before["image_f1"] < 40.0  # keeping all five: precision 1/5
+    assert after["image_f1"] >= 90.0
     assert after["reward"] > before["reward"] + 0.3
 
 
 def test_mixed_items_report_both_kinds_of_metrics():
     items = [*colon_task(4), *pipeline_task(4)]
-    m = evaluate(Policy.init(N_SLOT, N_KEEP), items)
-    assert {"f1", "position_accuracy", "pipeline_f1", "pipeline_ordering", "reward"} <= set(m)
+    # issue 14: one name per metric, grouped by the kind of item it was measured on
+    m = evaluate_by_kind(Policy.init(N_SLOT, N_KEEP), items)
+    assert {"image_f1", "position_accuracy", "reward"} <= set(m["inserter"])
+    assert {"image_f1", "image_ordering", "reward"} <= set(m["pipeline"])
+    with pytest.raises(ValueError, match="one kind"):
+        evaluate(Policy.init(N_SLOT, N_KEEP), items)
     assert items[0].reward({"img0": 99}, 0.8) == pytest.approx(0.8)  # recall only
     gold = items[-1].gold_order[0]
     assert items[-1].reward({gold: 1}, 0.8) == 1.0

@@ -60,7 +60,8 @@ def test_train_inserter_policy_writes_a_loadable_model(tiny_mramg, tmp_path, emb
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["split"] == "doc" and config["data"]["n_train"] > 0
     assert config["seed"] == 0 and config["alpha"] == 0.8
-    assert "position_accuracy" in config["metrics"]["held_out"]
+    # issue 14: held-out metrics are grouped by the kind of item they were measured on
+    assert "position_accuracy" in config["metrics"]["held_out"]["inserter"]
     readme = (out / "README.md").read_text()
     assert "m2io train inserter-policy --data" in readme and "--seed 0" in readme
     assert "wrote" in capsys.readouterr().err
@@ -83,7 +84,8 @@ def test_pipeline_items_train_on_what_the_inserter_meets_end_to_end(tiny_mramg, 
     counts = config["data"]["pipeline_items"]
     assert counts["train"] > 0 and counts["val"] > 0
     assert config["data"]["n_train"] + config["data"]["n_val"] == len(TOPICS) + sum(counts.values())
-    assert "pipeline_f1" in config["metrics"]["held_out"]
+    # issue 14: one name per metric (was pipeline_f1), grouped by item kind
+    assert "image_f1" in config["metrics"]["held_out"]["pipeline"]
     assert "--pipeline-items --index" in (out / "README.md").read_text()
     assert "end to end: F1" in capsys.readouterr().err
     assert (tmp_path / "index").is_dir()

@@ -23,8 +23,30 @@ from pathlib import Path
 from typing import Any
 
 from m2io.cli.common import add_pipeline_arguments, config_from_args, recipe_of
-from m2io.cli.eval_inserter import add_strict_argument
-from m2io.evaluation.items import SPLIT_SIDES
+from m2io.cli.eval_inserter import (
+    add_strict_argument,
+    exit_status,
+    inserter_label,
+    print_summary,
+    slug,
+)
+from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
+from m2io.evaluation.e2e import (
+    E2EOptions,
+    ensure_index,
+    eval_index_dir,
+    evaluate_e2e,
+    index_matches,
+)
+from m2io.evaluation.items import (
+    SPLIT_SIDES,
+    dropped_questions,
+    question_gaps,
+    split_questions,
+)
+from m2io.evaluation.prices import load_prices
+from m2io.factory import build_pipeline, validate_config
+from m2io.metrics.judge import LLMJudge
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,8 +97,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def system_label(cfg: Any) -> str:
     """``extractive+rule``, ``openai(gpt-4o-mini)+rule``, ``singleshot(qwen2.5-vl-7b)``."""
-    from m2io.cli.eval_inserter import inserter_label
-
     if cfg.mode == "singleshot":
         return f"singleshot({cfg.llm.get('model', 'gpt-4o-mini')})"
     gen = cfg.generator
@@ -98,18 +118,6 @@ def _endpoint(pipeline: Any) -> tuple[str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.cli.eval_inserter import exit_status, print_summary, slug
-    from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
-    from m2io.evaluation.e2e import (
-        ensure_index,
-        eval_index_dir,
-        evaluate_e2e,
-        index_matches,
-    )
-    from m2io.evaluation.items import dropped_questions, question_gaps, split_questions
-    from m2io.evaluation.prices import load_prices
-    from m2io.factory import build_pipeline, validate_config
-
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     data = Path(args.data).resolve()
@@ -119,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
     prices = load_prices(args.prices)
     judge = None
     if args.judge_base_url:
-        from m2io.metrics.judge import LLMJudge
-
         judge = LLMJudge(base_url=args.judge_base_url, model=args.judge_model)
 
     setup: dict[str, float] = {}
@@ -174,9 +180,7 @@ def run(args: argparse.Namespace) -> int:
         },
     }
     model, base_url = _endpoint(pipeline)
-    results = evaluate_e2e(
-        pipeline,
-        questions,
+    options = E2EOptions(
         out=out,
         subset=subset,
         system=system,
@@ -193,5 +197,6 @@ def run(args: argparse.Namespace) -> int:
         gold_gaps=question_gaps(questions, corpus),
         skipped=dropped_questions(dropped),
     )
+    results = evaluate_e2e(pipeline, questions, options)
     print_summary(results, out, total=len(questions))
     return exit_status(results, args.strict)

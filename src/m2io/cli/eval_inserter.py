@@ -18,17 +18,31 @@ exits with status 130.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from m2io.cli.common import add_item_arguments, add_set_argument
-from m2io.evaluation.items import SPLIT_SIDES
-
-if TYPE_CHECKING:
-    from m2io.evaluation.results import RunResults
+from m2io.config import PipelineConfig, StageConfig, apply_override
+from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
+from m2io.evaluation.inserter_eval import (
+    InserterOptions,
+    evaluate_inserter,
+    item_texts,
+    with_cached_embedder,
+)
+from m2io.evaluation.items import (
+    SPLIT_SIDES,
+    build_inserter_items,
+    dropped_questions,
+    question_gaps,
+    split_by_document,
+)
+from m2io.evaluation.prices import load_prices
+from m2io.evaluation.results import RunResults, by_reason, items_path, per_stage
+from m2io.factory import build_inserter, check_options, stage_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -120,19 +134,6 @@ def slug(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.config import PipelineConfig, StageConfig, apply_override
-    from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
-    from m2io.evaluation.inserter_eval import evaluate_inserter, item_texts, with_cached_embedder
-    from m2io.evaluation.items import (
-        build_inserter_items,
-        dropped_questions,
-        question_gaps,
-        split_by_document,
-    )
-    from m2io.evaluation.prices import load_prices
-    from m2io.evaluation.results import by_reason
-    from m2io.factory import build_inserter, check_options, stage_options
-
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     data = Path(args.data).resolve()
@@ -184,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
     embed_s = None
     build_cfg = cfg
     cached = (
-        with_cached_embedder(cfg, item_texts(items), progress=not args.no_progress)
+        with_cached_embedder(
+            cfg, item_texts(items), build_inserter=build_inserter, progress=not args.no_progress
+        )
         if args.batch_embeddings
         else None
     )
@@ -217,9 +220,7 @@ def run(args: argparse.Namespace) -> int:
             "batch_embeddings": embed_s is not None,
         },
     }
-    results = evaluate_inserter(
-        inserter,
-        items,
+    run_options = InserterOptions(
         out=out,
         subset=subset,
         system=system,
@@ -233,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
         skipped=skipped,
         gold_gaps=gaps,
     )
+    results = evaluate_inserter(inserter, items, run_options)
     print_summary(results, out, total=len(questions))
     return exit_status(results, args.strict)
 
@@ -241,10 +243,6 @@ def print_summary(results: RunResults, out: Path, *, total: int | None = None) -
     """Metrics on stdout, one per line, under a header that says when most answers fell back;
     then the answers that fell back, were truncated or timed out, and the questions skipped
     (of ``total``). Where the files went goes to stderr."""
-    import math
-
-    from m2io.evaluation.results import by_reason, items_path, per_stage
-
     print(f"{results.label} ({results.kind}, {results.subset}, n={results.n})")
     unit = "answers" if results.kind == "e2e" else "items"
     if results.fell_back:

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from m2io.evaluation.report import write_report
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="+", help="results JSON files from m2io eval / eval-inserter")
@@ -21,8 +23,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from m2io.evaluation.report import write_report
-
     paths = [Path(p) for p in args.results if not p.endswith(".items.jsonl")]
     report = write_report(paths, args.out, plots=not args.no_plots)
     print(report.markdown, end="")

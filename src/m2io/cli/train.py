@@ -269,19 +269,19 @@ def run_policy(args: argparse.Namespace) -> int:
     command = _command(args)
     out = save_training_run(args.out, run, extra={"command": command})
     write_model_readme(out, run, command=command)
-    m = run.val_metrics
     held_out = []
-    if "f1" in m:
+    if "inserter" in run.val_metrics:
+        m = run.val_metrics["inserter"]
         held_out.append(
-            f"F1 {m['f1']:.1f}  ordering {m['ordering']:.1f}  position acc "
-            f"{m['position_accuracy']:.1f}"
+            f"F1 {m['image_f1']:.1f}  ordering {m['image_ordering']:.1f}  position acc "
+            f"{m['position_accuracy']:.1f}  reward {m['reward']:.3f}"
         )
-    if "pipeline_f1" in m:
+    if "pipeline" in run.val_metrics:
+        m = run.val_metrics["pipeline"]
         held_out.append(
-            f"end to end: F1 {m['pipeline_f1']:.1f}  ordering {m['pipeline_ordering']:.1f}"
+            f"end to end: F1 {m['image_f1']:.1f}  ordering {m['image_ordering']:.1f}  "
+            f"reward {m['reward']:.3f}"
         )
-    if m:
-        held_out.append(f"reward {m['reward']:.3f}")
     print(
         f"trained in {run.seconds['train']:.1f} s (features {run.seconds['features']:.1f} s) on "
         f"{len(data.train)} answers; held-out ({len(data.val)}): "

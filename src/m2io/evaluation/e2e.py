@@ -14,8 +14,8 @@ read-only) and rebuilds it only when its manifest no longer matches the document
 
 Example:
     >>> folder, built_s = ensure_index(corpus.documents, eval_index_dir(data, "gimp"))  # doctest: +SKIP
-    >>> results = evaluate_e2e(pipeline, questions, out="results/e2e.json",
-    ...                        subset="gimp", system="extractive+rule")               # doctest: +SKIP
+    >>> options = E2EOptions(out="results/e2e.json", subset="gimp", system="extractive+rule")
+    >>> results = evaluate_e2e(pipeline, questions, options)                           # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,30 +26,34 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from m2io.corpus.mramg import QAItem
-from m2io.evaluation.prices import Price
 from m2io.evaluation.results import (
+    IMAGE_SET_METRICS,
     ItemLog,
+    ItemRecord,
+    ItemRun,
+    RunOptions,
     RunResults,
-    items_path,
-    latency_stats,
-    records_cost,
-    run_items,
-    run_notes,
-    write_results,
+    run_evaluation,
 )
-from m2io.llm.notes import note_flags
+from m2io.index import IndexFormatError, IndexManifest, build_index, corpus_hash
+from m2io.llm.base import LLMError
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import image_scores
+from m2io.metrics.judge import JudgeItem, LLMJudge
+from m2io.metrics.text import bert_score_f1, corpus_bleu, rouge_l, sentence_bleu
 from m2io.types import Document, MultimodalAnswer, TextSegment
 
 logger = logging.getLogger(__name__)
 
 EVAL_INDEX_ROOT = Path(".m2io") / "eval-index"
-IMAGE_METRICS = ["image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall"]
+IMAGE_METRICS = [*IMAGE_SET_METRICS, "visual_recall"]
 JUDGE_PREFIX = "judge_"
 SKIP_EMPTY_QUESTION = "empty question"
 
@@ -75,8 +79,6 @@ def index_matches(
     relative to it, so a corpus moved together with its index still matches. Pass the root
     that was given to :func:`~m2io.index.build_index` (None if none was).
     """
-    from m2io.index import IndexFormatError, IndexManifest, corpus_hash
-
     try:
         manifest = IndexManifest.read(folder)
     except IndexFormatError:
@@ -97,8 +99,6 @@ def ensure_index(
     Returns:
         ``(folder, seconds spent building)``; 0.0 when an index was reused.
     """
-    from m2io.index import build_index
-
     folder = Path(folder)
     if not rebuild and index_matches(folder, documents, build_options.get("corpus_root")):
         logger.info("reusing index %s", folder)
@@ -121,11 +121,9 @@ def visual_recall(gold: Sequence[str], candidate_ids: Sequence[str]) -> float:
 
 
 def score_answer(
-    q: QAItem, answer: MultimodalAnswer, *, judge: Any | None = None
-) -> dict[str, Any]:
+    q: QAItem, answer: MultimodalAnswer, *, judge: LLMJudge | None = None
+) -> ItemRecord:
     """The per-item record of one answer (scores ×100, BERTScore added later in batch)."""
-    from m2io.metrics.text import rouge_l, sentence_bleu
-
     pred_ids = [s.image_id for s in answer.images]
     cand_ids = [c.image_id for c in answer.candidates]
     text = answer_text(answer)
@@ -136,9 +134,6 @@ def score_answer(
     scores["bleu"] = sentence_bleu(text, q.ground_truth)
     notes = list(answer.notes)
     if judge is not None:
-        from m2io.llm.client import LLMError
-        from m2io.metrics.judge import JudgeItem
-
         try:
             verdict = judge.score([JudgeItem.from_answer(answer, q.ground_truth)])
         except LLMError as err:  # one failed judgement must not end a long run
@@ -147,10 +142,10 @@ def score_answer(
             scores.update({JUDGE_PREFIX + k: v for k, v in verdict.per_item[0].items()})
             if verdict.unscored:
                 notes.append("judge: no usable verdict")
-    return {
-        "id": q.qid,
-        "question": q.question,
-        "prediction": {
+    return ItemRecord(
+        id=q.qid,
+        question=q.question,
+        prediction={
             "text": text,
             "images": [
                 {"image_id": s.image_id, "after_sentence": s.after_sentence} for s in answer.images
@@ -159,16 +154,12 @@ def score_answer(
             **_raw(answer),
         },
         # gold text stays in the dataset (by id): results files must not copy a corpus
-        "gold": {"images": list(q.image_ids)},
-        "scores": scores,
-        "latency_ms": dict(answer.timings_ms),
-        "usage": {
-            "prompt_tokens": answer.usage.prompt_tokens,
-            "completion_tokens": answer.usage.completion_tokens,
-        },
-        "notes": notes,
-        "flags": note_flags(notes),
-    }
+        gold={"images": list(q.image_ids)},
+        scores=scores,
+        latency_ms=dict(answer.timings_ms),
+        usage=answer.usage,
+        notes=notes,
+    )
 
 
 def _raw(answer: MultimodalAnswer) -> dict[str, str]:
@@ -177,7 +168,7 @@ def _raw(answer: MultimodalAnswer) -> dict[str, str]:
 
 
 def add_bert_scores(
-    records: list[dict[str, Any]],
+    records: list[ItemRecord],
     questions: dict[str, QAItem],
     *,
     model: str | None = None,
@@ -190,12 +181,8 @@ def add_bert_scores(
     Pairs are scored ``chunk`` at a time, shortest first, so each chunk pads little and a
     progress bar can follow (BERTScore without idf weighting scores each pair on its own).
     """
-    from tqdm import tqdm
-
-    from m2io.metrics.text import bert_score_f1
-
-    preds = [r["prediction"]["text"] for r in records]
-    refs = [questions[r["id"]].ground_truth for r in records]
+    preds = [r.prediction["text"] for r in records]
+    refs = [questions[r.id].ground_truth for r in records]
     order = sorted(range(len(records)), key=lambda i: max(len(preds[i]), len(refs[i])))
     with tqdm(
         total=len(records),
@@ -213,140 +200,81 @@ def add_bert_scores(
                 num_layers=num_layers,
             )
             for i, f1 in zip(part, f1s, strict=True):
-                records[i]["scores"]["bert_score"] = 100.0 * f1
+                records[i].scores["bert_score"] = 100.0 * f1
             bar.update(len(part))
 
 
-def summarise_metrics(records: list[dict[str, Any]], refs: dict[str, str]) -> dict[str, float]:
+def summarise_metrics(records: list[ItemRecord], refs: dict[str, str]) -> dict[str, float]:
     """Mean of each per-item score; corpus BLEU for ``bleu``; judge keys over judged items."""
-    from m2io.metrics.text import corpus_bleu
-
     keys = [*IMAGE_METRICS, "rouge_l", "bleu"]
-    if records and "bert_score" in records[0]["scores"]:
+    if records and "bert_score" in records[0].scores:
         keys.append("bert_score")
-    metrics = mean_by_key([r["scores"] for r in records], keys)
+    metrics = mean_by_key([r.scores for r in records], keys)
     if records:
         metrics["bleu"] = corpus_bleu(
-            [r["prediction"]["text"] for r in records], [refs[r["id"]] for r in records]
+            [r.prediction["text"] for r in records], [refs[r.id] for r in records]
         )
-    judge_keys = sorted({k for r in records for k in r["scores"] if k.startswith(JUDGE_PREFIX)})
+    judge_keys = sorted({k for r in records for k in r.scores if k.startswith(JUDGE_PREFIX)})
     for k in judge_keys:
-        values = [r["scores"][k] for r in records if k in r["scores"]]
+        values = [r.scores[k] for r in records if k in r.scores]
         metrics[k] = sum(values) / len(values) if values else math.nan
     return metrics
 
 
-def warm_up(pipeline: Answerer, questions: Sequence[QAItem]) -> float:
-    """Answer the first question once, untimed in the results, so lazy model loading is not
-    counted as the first item's latency. Returns the seconds it took."""
-    t0 = time.perf_counter()
-    if questions:
-        pipeline.run(questions[0].question)
-    return time.perf_counter() - t0
+@dataclass
+class E2EOptions(RunOptions):
+    """:class:`~m2io.evaluation.results.RunOptions`, plus what only end-to-end runs score.
+
+    Attributes:
+        bert: Compute BERTScore (``bert_model``/``bert_num_layers`` pick the model).
+        judge: An :class:`~m2io.metrics.judge.LLMJudge` to rate each answer, or None.
+    """
+
+    bert: bool = True
+    bert_model: str | None = None
+    bert_num_layers: int | None = None
+    judge: LLMJudge | None = None
 
 
 def evaluate_e2e(
-    pipeline: Answerer,
-    questions: Sequence[QAItem],
-    *,
-    out: str | Path,
-    subset: str,
-    system: str,
-    config: dict[str, Any] | None = None,
-    setup_s: dict[str, float] | None = None,
-    bert: bool = True,
-    bert_model: str | None = None,
-    bert_num_layers: int | None = None,
-    judge: Any | None = None,
-    price_model: str | None = None,
-    base_url: str | None = None,
-    prices: dict[str, Price] | None = None,
-    progress: bool = True,
-    warmup: bool = True,
-    skipped: dict[str, int] | None = None,
-    gold_gaps: dict[str, int] | None = None,
+    pipeline: Answerer, questions: Sequence[QAItem], options: E2EOptions
 ) -> RunResults:
-    """Answer every question with ``pipeline``, score the answers and write ``out`` + its JSONL.
+    """Answer every question with ``pipeline``, score the answers and write ``options.out`` +
+    its JSONL (the loop: :func:`~m2io.evaluation.results.run_evaluation`).
 
-    The per-item JSONL is appended as answers are scored (BERTScore is added at the end, when
-    the file is rewritten). On Ctrl-C the run stops, BERTScore is skipped (a note says so) and
-    the results JSON is written over the answers done, with ``interrupted: true``.
-
-    Args:
-        pipeline: Anything with ``run(question) -> MultimodalAnswer``.
-        questions: The questions, with gold answers and images.
-        out: Results JSON path; ``<out stem>.items.jsonl`` goes beside it.
-        subset, system, config: Recorded in the results.
-        setup_s: One-off timings to record (loading, index build).
-        bert: Compute BERTScore (``bert_model``/``bert_num_layers`` pick the model).
-        judge: An :class:`~m2io.metrics.judge.LLMJudge` to rate each answer, or None.
-        price_model, base_url, prices: What the generator's tokens cost (see
-            :func:`~m2io.evaluation.results.cost_summary`).
-        progress: Show a progress bar on stderr.
-        warmup: Answer the first question once before timing.
-        skipped: Questions the caller left out, by reason (recorded with the run's own: an
-            empty question is skipped, not a crash).
-        gold_gaps: Questions scored although part of their gold is outside the corpus, by
-            reason (see :func:`~m2io.evaluation.items.question_gaps`).
-
-    The results count, per stage, the answers whose LLM call fell back, was truncated or timed
-    out (read from the answers' notes); a run where most answers fell back is marked
-    ``mostly_fallback``.
+    An empty question is skipped (counted in ``skipped``), not a crash. BERTScore is added at
+    the end, when the per-item file is rewritten; on Ctrl-C it is skipped and a note says so.
     """
-    skipped = dict(skipped or {})
+    skipped = dict(options.skipped)
     empty = [q for q in questions if not q.question.strip()]
     if empty:
         skipped[SKIP_EMPTY_QUESTION] = skipped.get(SKIP_EMPTY_QUESTION, 0) + len(empty)
         questions = [q for q in questions if q.question.strip()]
-    setup = dict(setup_s or {})
-    if warmup:
-        setup["warmup"] = warm_up(pipeline, questions)
-    t0 = time.perf_counter()
-    with ItemLog(items_path(out)) as log:
-        run = run_items(
-            questions,
-            lambda q: score_answer(q, pipeline.run(q.question), judge=judge),
-            log=log,
-            progress=progress,
-            desc=f"eval {system}",
-            total=len(questions),
-        )
-        records = run.records
-        notes = run_notes(records, len(questions), run.interrupted, unit="questions")
-        if bert and not run.interrupted:
-            t_bert = time.perf_counter()
-            add_bert_scores(
-                records,
-                {q.qid: q for q in questions},
-                model=bert_model,
-                num_layers=bert_num_layers,
-                progress=progress,
-            )
-            setup["bert_score"] = time.perf_counter() - t_bert
-            log.rewrite(records)
-        elif bert:
+
+    def finish(run: ItemRun, log: ItemLog, notes: list[str], setup: dict[str, float]) -> None:
+        if not options.bert:
+            return
+        if run.interrupted:
             notes.append("bert_score skipped: run interrupted")
-    wall = time.perf_counter() - t0
-    stages: dict[str, list[float]] = {}
-    for r in records:
-        for stage, ms in r["latency_ms"].items():
-            stages.setdefault(stage, []).append(ms)
-    results = RunResults(
-        subset=subset,
+            return
+        t_bert = time.perf_counter()
+        add_bert_scores(
+            run.records,
+            {q.qid: q for q in questions},
+            model=options.bert_model,
+            num_layers=options.bert_num_layers,
+            progress=options.progress,
+        )
+        setup["bert_score"] = time.perf_counter() - t_bert
+        log.rewrite(run.records)
+
+    refs = {q.qid: q.ground_truth for q in questions}
+    return run_evaluation(
+        questions,
+        lambda q: score_answer(q, pipeline.run(q.question), judge=options.judge),
+        replace(options, skipped=skipped),
         kind="e2e",
-        system=system,
-        n=len(records),
-        config=config or {},
-        metrics=summarise_metrics(records, {q.qid: q.ground_truth for q in questions}),
-        latency_ms=latency_stats(stages),
-        cost=records_cost(records, model=price_model, base_url=base_url, prices=prices),
-        setup_s=setup,
-        wall_s=wall,
-        interrupted=run.interrupted,
-        notes=notes,
-        skipped=skipped,
-        gold_gaps=dict(gold_gaps or {}),
+        summarise=lambda records: summarise_metrics(records, refs),
+        warm_up=lambda: pipeline.run(questions[0].question),
+        finish=finish,
     )
-    results.count_flags(records)
-    write_results(out, results)
-    return results

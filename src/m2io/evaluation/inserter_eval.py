@@ -14,8 +14,8 @@ excludes embedding; the batch time is reported as an amortised ``embed`` stage a
 
 Example:
     >>> items = build_inserter_items(questions, corpus, distractors="hard")   # doctest: +SKIP
-    >>> results = evaluate_inserter(RuleInserter(), items, out="rule-hard.json",
-    ...                             subset="gimp", system="rule")             # doctest: +SKIP
+    >>> options = InserterOptions(out="rule-hard.json", subset="gimp", system="rule")
+    >>> results = evaluate_inserter(RuleInserter(), items, options)           # doctest: +SKIP
     >>> results.metrics["image_f1"]                                           # doctest: +SKIP
 """
 
@@ -25,44 +25,34 @@ import copy
 import inspect
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from m2io.config import PipelineConfig
 from m2io.embed.text import TextEmbedder
 from m2io.evaluation.items import InserterItem
-from m2io.evaluation.prices import Price
 from m2io.evaluation.results import (
-    ItemLog,
+    IMAGE_SET_METRICS,
+    ItemRecord,
+    RunOptions,
     RunResults,
-    items_path,
-    latency_stats,
-    records_cost,
-    run_items,
-    run_notes,
-    write_results,
+    run_evaluation,
 )
-from m2io.inserters.base import Inserter
-from m2io.llm.notes import note_flags
+from m2io.inserters.base import INSERTERS, Inserter
+from m2io.inserters.rule import candidate_text
 from m2io.metrics import mean_by_key
 from m2io.metrics.images import ordering_score, placement_scores
 
-if TYPE_CHECKING:
-    from m2io.config import PipelineConfig
-
 INSERTER_METRICS = [
-    "image_precision",
-    "image_recall",
-    "image_f1",
-    "image_ordering",
+    *IMAGE_SET_METRICS,
     "position_accuracy",
     "position_within_1",
     "format_error_rate",
 ]
 
 
-def score_item(item: InserterItem, inserter: Inserter) -> dict[str, Any]:
+def score_item(item: InserterItem, inserter: Inserter) -> ItemRecord:
     """Run the inserter on one item and return its per-item record (scores ×100)."""
     t0 = time.perf_counter()
     placement = inserter.insert(item.answer, item.candidates)
@@ -74,27 +64,24 @@ def score_item(item: InserterItem, inserter: Inserter) -> dict[str, Any]:
         "image_precision": 100.0 * s["precision"],
         "image_recall": 100.0 * s["recall"],
         "image_f1": 100.0 * s["f1"],
+        # the reading order the inserter wrote (its slots), against the gold order
         "image_ordering": 100.0 * ordering_score(order, list(item.gold_order)),
         "position_accuracy": 100.0 * s["position_accuracy"],
         "position_within_1": 100.0 * s["position_within_1"],
         "format_error_rate": 0.0 if placement.format_ok else 100.0,
     }
-    return {
-        "id": item.qid,
-        "prediction": {"placement": pred, "order": order},
-        "gold": {"placement": dict(item.gold), "order": list(item.gold_order)},
-        "candidates": [c.image_id for c in item.candidates],
-        "n_sentences": len(item.answer.sentences),
-        "scores": scores,
-        "latency_ms": {"insert": ms},
-        "usage": {
-            "prompt_tokens": placement.usage.prompt_tokens,
-            "completion_tokens": placement.usage.completion_tokens,
-        },
-        "notes": list(placement.notes),
-        "flags": note_flags(placement.notes),
-        **({"raw": placement.raw} if placement.raw is not None else {}),
-    }
+    return ItemRecord(
+        id=item.qid,
+        prediction={"placement": pred, "order": order},
+        gold={"placement": dict(item.gold), "order": list(item.gold_order)},
+        candidates=[c.image_id for c in item.candidates],
+        n_sentences=len(item.answer.sentences),
+        scores=scores,
+        latency_ms={"insert": ms},
+        usage=placement.usage,
+        notes=list(placement.notes),
+        raw=placement.raw,
+    )
 
 
 class PrecomputedEmbedder:
@@ -144,8 +131,6 @@ def item_texts(items: Sequence[InserterItem]) -> list[str]:
 
     A text missed here is still embedded on demand; this list only decides what is batched.
     """
-    from m2io.inserters.rule import candidate_text
-
     texts: list[str] = []
     for it in items:
         texts.append(it.answer.question)
@@ -167,18 +152,18 @@ def with_cached_embedder(
     cfg: PipelineConfig,
     texts: Iterable[str] | Callable[[], Iterable[str]],
     *,
+    build_inserter: Callable[[PipelineConfig], Inserter],
     progress: bool = True,
 ) -> tuple[PipelineConfig, float] | None:
     """A copy of ``cfg`` whose inserter gets a :class:`PrecomputedEmbedder` over ``texts`` (or
     over what ``texts()`` returns; it is called only when the cache applies).
 
     The cache wraps the embedder the configured inserter would use itself (read from a probe
-    instance's ``embedder``), so vectors are the same as without it. Returns ``(config,
-    seconds spent)``, or None when the inserter takes no ``embedder`` or was handed an object.
+    instance's ``embedder``, built with ``build_inserter``: the caller's factory, since
+    evaluation assembles nothing itself), so vectors are the same as without it. Returns
+    ``(config, seconds spent)``, or None when the inserter takes no ``embedder`` or was handed
+    an object.
     """
-    from m2io.factory import build_inserter
-    from m2io.inserters.base import INSERTERS
-
     given = cfg.inserter.options.get("embedder")
     if (given is not None and not isinstance(given, str)) or not takes_embedder(
         INSERTERS.get(cfg.inserter.name)
@@ -195,86 +180,44 @@ def with_cached_embedder(
     return cached, time.perf_counter() - t0
 
 
-def warm_up(inserter: Inserter, items: Sequence[InserterItem]) -> float:
-    """Run the inserter once, untimed in the results, so lazy model loading is not counted as
-    the first item's latency. Returns the seconds it took."""
-    t0 = time.perf_counter()
-    if items:
-        inserter.insert(items[0].answer, items[0].candidates)
-    return time.perf_counter() - t0
+@dataclass
+class InserterOptions(RunOptions):
+    """:class:`~m2io.evaluation.results.RunOptions`, plus what only inserter-only runs record.
+
+    Attributes:
+        embed_s: Seconds spent embedding the items' texts ahead in one batch (see
+            :class:`PrecomputedEmbedder`); spread evenly over the items as an ``embed`` stage
+            and added into ``total``.
+    """
+
+    embed_s: float | None = None
 
 
 def evaluate_inserter(
-    inserter: Inserter,
-    items: Sequence[InserterItem],
-    *,
-    out: str | Path,
-    subset: str,
-    system: str,
-    config: dict[str, Any] | None = None,
-    setup_s: dict[str, float] | None = None,
-    progress: bool = True,
-    warmup: bool = True,
-    price_model: str | None = None,
-    base_url: str | None = None,
-    prices: dict[str, Price] | None = None,
-    embed_s: float | None = None,
-    skipped: dict[str, int] | None = None,
-    gold_gaps: dict[str, int] | None = None,
+    inserter: Inserter, items: Sequence[InserterItem], options: InserterOptions
 ) -> RunResults:
-    """Score ``inserter`` on ``items``; write ``out`` and its per-item JSONL; return the results.
+    """Score ``inserter`` on ``items``; write ``options.out`` and its per-item JSONL; return the
+    results (the loop: :func:`~m2io.evaluation.results.run_evaluation`).
 
-    The per-item JSONL is appended as items finish. On Ctrl-C the results JSON is written over
-    the items done so far with ``interrupted: true`` (the caller decides the exit status).
-    ``price_model``/``base_url``/``prices`` price the tokens of an LLM-backed inserter.
-    ``embed_s``: seconds spent embedding the items' texts ahead in one batch (see
-    :class:`PrecomputedEmbedder`); it is spread evenly over the items as an ``embed`` stage and
-    added into ``total``. ``skipped``/``gold_gaps``: questions that made no item, and items
-    whose gold is partly outside the corpus, by reason (recorded as given). Items whose LLM
-    call fell back, was truncated or timed out are counted (see
-    :func:`~m2io.evaluation.results.flag_counts`).
+    On Ctrl-C the results JSON is written over the items done so far with ``interrupted: true``
+    (the caller decides the exit status). Latency is ``insert()`` alone (plus the amortised
+    ``embed`` stage when ``options.embed_s`` is given).
     """
-    setup = dict(setup_s or {})
-    if warmup:
-        setup["warmup"] = warm_up(inserter, items)
-    t0 = time.perf_counter()
-    with ItemLog(items_path(out)) as log:
-        run = run_items(
-            items,
-            lambda it: score_item(it, inserter),
-            log=log,
-            progress=progress,
-            desc=f"eval-inserter {system}",
-            total=len(items),
-        )
-    wall = time.perf_counter() - t0
-    records = run.records
-    metrics = mean_by_key([r["scores"] for r in records], INSERTER_METRICS)
-    results = RunResults(
-        subset=subset,
+    return run_evaluation(
+        items,
+        lambda it: score_item(it, inserter),
+        options,
         kind="inserter",
-        system=system,
-        n=len(records),
-        config=config or {},
-        metrics=metrics,
-        latency_ms=latency_stats(_stages(records, embed_s, len(items))),
-        cost=records_cost(records, model=price_model, base_url=base_url, prices=prices),
-        setup_s=setup,
-        wall_s=wall,
-        interrupted=run.interrupted,
-        notes=run_notes(records, len(items), run.interrupted, unit="items"),
-        skipped=dict(skipped or {}),
-        gold_gaps=dict(gold_gaps or {}),
+        summarise=lambda records: mean_by_key([r.scores for r in records], INSERTER_METRICS),
+        warm_up=lambda: inserter.insert(items[0].answer, items[0].candidates),
+        stages=lambda records: _stages(records, options.embed_s, len(items)),
     )
-    results.count_flags(records)
-    write_results(out, results)
-    return results
 
 
 def _stages(
-    records: list[dict[str, Any]], embed_s: float | None, n_items: int
+    records: list[ItemRecord], embed_s: float | None, n_items: int
 ) -> dict[str, list[float]]:
-    insert = [r["latency_ms"]["insert"] for r in records]
+    insert = [r.latency_ms["insert"] for r in records]
     if embed_s is None:
         return {"insert": insert}
     share = 1e3 * embed_s / max(n_items, 1)

@@ -11,26 +11,28 @@ variant that keeps it, to be reported separately). Same seed → same candidates
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import ClassVar, Literal
 
 import numpy as np
+from tqdm import tqdm
 
 from m2io.corpus.chunking import image_context
-from m2io.corpus.mramg import Dropped
+from m2io.corpus.mramg import Dropped, QAItem
+from m2io.corpus.report import Corpus
+from m2io.embed.text import TextEmbedder, load_text_embedder
+from m2io.evaluation.results import metric_names
+from m2io.generators.base import Generator
+from m2io.inserters.base import Inserter
+from m2io.metrics.images import placement_order, score_images, score_placements
+from m2io.retrievers.base import Retriever
 from m2io.text import split_with_images
 from m2io.types import Candidate, Document, ImageRef, Sentence, TextAnswer
 
-if TYPE_CHECKING:
-    from m2io.corpus.mramg import QAItem
-    from m2io.corpus.report import Corpus
-    from m2io.embed.text import TextEmbedder
-    from m2io.generators.base import Generator
-    from m2io.inserters.base import Inserter
-    from m2io.retrievers.base import Retriever
-
 DISTRACTOR_MODES = ("random", "hard")
+ItemKind = Literal["inserter", "pipeline"]
 
 # Why a question makes no item (the keys of the ``skipped`` counts in results files).
 SKIP_NO_IMAGE = "no image in the gold answer"
@@ -70,7 +72,7 @@ def dropped_questions(dropped: Sequence[Dropped]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class InserterItem:
-    """One inserter-only example.
+    """One inserter-only example (``kind == "inserter"``).
 
     Attributes:
         qid: Question id.
@@ -80,6 +82,8 @@ class InserterItem:
         gold: ``{image_id: after_sentence}`` of the gold images.
         gold_order: Gold image ids in reading order.
     """
+
+    kind: ClassVar[ItemKind] = "inserter"
 
     qid: str
     doc_ids: tuple[str, ...]
@@ -154,8 +158,6 @@ def build_inserter_items(
     vecs: np.ndarray | None = None
     if distractors == "hard" and pool:
         if embedder is None:
-            from m2io.embed.text import load_text_embedder
-
             embedder = load_text_embedder()
         vecs = embedder.encode([_caption_text(corpus.images[i], occ.get(i)) for i in pool])
     row = {image_id: r for r, image_id in enumerate(pool)}
@@ -203,7 +205,8 @@ def build_inserter_items(
 
 @dataclass(frozen=True)
 class PipelineItem:
-    """What an inserter sees inside a pipeline, with the gold images to score it against.
+    """What an inserter sees inside a pipeline, with the gold images to score it against
+    (``kind == "pipeline"``: no gold positions, since generated sentences are not the gold's).
 
     Attributes:
         qid: Question id.
@@ -213,11 +216,17 @@ class PipelineItem:
         gold_order: The gold answer's image ids in reading order (some may not be candidates).
     """
 
+    kind: ClassVar[ItemKind] = "pipeline"
+
     qid: str
     doc_ids: tuple[str, ...]
     answer: TextAnswer
     candidates: tuple[Candidate, ...]
     gold_order: tuple[str, ...]
+
+
+# An item an inserter is measured or trained on; ``item.kind`` tells which.
+Item = InserterItem | PipelineItem
 
 
 def build_pipeline_items(
@@ -235,10 +244,6 @@ def build_pipeline_items(
     sentence are skipped (they teach an inserter nothing); ``skipped`` counts them by reason.
     """
     skipped = {} if skipped is None else skipped
-    import sys
-
-    from tqdm import tqdm
-
     items: list[PipelineItem] = []
     bar = tqdm(questions, desc="retrieve + generate", file=sys.stderr, disable=not progress)
     for q in bar:
@@ -340,23 +345,20 @@ def split_questions(
     return [q for q in questions if (q.qid in held_out) == (side == "val")]
 
 
-def score_inserter(
-    inserter: Inserter, items: Sequence[InserterItem] | Sequence[PipelineItem]
-) -> dict[str, float]:
-    """Metrics ×100 of ``inserter`` on items of one kind, for benchmarks and quick checks.
+def score_inserter(inserter: Inserter, items: Sequence[Item]) -> dict[str, float]:
+    """Metrics ×100 of ``inserter`` on items of one kind, for benchmarks and quick checks, under
+    the names the evaluations use (``image_f1``, ``position_accuracy``, …).
 
-    Inserter items give the placement metrics (``precision`` … ``position_accuracy``); pipeline
-    items give the image metrics of end-to-end evaluation, prefixed ``pipeline_`` (the keys
-    :func:`m2io.learned.grpo.evaluate` uses for a policy on the same items).
+    Inserter items give the placement metrics (image precision … ``position_within_1`` and the
+    ``position`` reward); pipeline items give the image metrics of end-to-end evaluation. The
+    keys are those :func:`m2io.learned.grpo.evaluate` gives a policy on the same items.
     """
-    from m2io.metrics.images import placement_order, score_images, score_placements
-
-    preds = [inserter.insert(it.answer, it.candidates).as_dict() for it in items]
-    pipeline = [it for it in items if isinstance(it, PipelineItem)]
-    if pipeline and len(pipeline) < len(items):
+    kinds = {it.kind for it in items}
+    if len(kinds) > 1:
         raise ValueError("score_inserter needs items of one kind (inserter or pipeline items)")
-    if pipeline:
-        golds = [list(it.gold_order) for it in pipeline]
-        scores = score_images([placement_order(p) for p in preds], golds).aggregate
-        return {f"pipeline_{k}": v for k, v in scores.items()}
-    return dict(score_placements(preds, [it.gold for it in items]).aggregate)
+    preds = [inserter.insert(it.answer, it.candidates).as_dict() for it in items]
+    if kinds == {"pipeline"}:
+        golds = [list(it.gold_order) for it in items]
+        return metric_names(score_images([placement_order(p) for p in preds], golds).aggregate)
+    golds_at = [it.gold for it in items if isinstance(it, InserterItem)]
+    return metric_names(score_placements(preds, golds_at).aggregate)

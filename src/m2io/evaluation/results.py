@@ -28,19 +28,235 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from tqdm import tqdm
+
+from m2io import __version__
 from m2io.evaluation.prices import PRICES, PRICES_DATE, Price, estimate_cost
 from m2io.llm.notes import TRUNCATED, note_flags
 from m2io.types import Usage
 
+T = TypeVar("T")
+
 KINDS = ("e2e", "inserter")
 REQUIRED_KEYS = ("subset", "n", "kind", "system", "config", "metrics", "latency_ms")
+
+# One name per metric (docs/design.md, Metrics). Older files and model cards also used the bare
+# names of :mod:`m2io.metrics.images` and, for pipeline items, a ``pipeline_`` prefix; they are
+# read under these names.
+IMAGE_SET_METRICS = ("image_precision", "image_recall", "image_f1", "image_ordering")
+OLD_METRIC_NAMES = {
+    **{name.removeprefix("image_"): name for name in IMAGE_SET_METRICS},
+    **{"pipeline_" + name.removeprefix("image_"): name for name in IMAGE_SET_METRICS},
+}
+
+
+def metric_names(scores: Mapping[str, float]) -> dict[str, float]:
+    """``scores`` under the one name of each metric: ``f1`` and ``pipeline_f1`` are
+    ``image_f1`` (…); a name already in use is kept, and other keys pass unchanged."""
+    out = {k: v for k, v in scores.items() if k not in OLD_METRIC_NAMES}
+    for k, v in scores.items():
+        if k in OLD_METRIC_NAMES:
+            out.setdefault(OLD_METRIC_NAMES[k], v)
+    return out
+
+
+@dataclass
+class ItemRecord:
+    """One scored item: a line of ``NAME.items.jsonl`` (see the module docstring).
+
+    Attributes:
+        id: The question id.
+        scores: The item's scores ×100, under the names of the run's metrics.
+        prediction: What the system produced (text and images end to end; the placement and
+            reading order inserter-only).
+        gold: What it is scored against (gold image ids; inserter-only also their positions).
+        latency_ms: Milliseconds per stage.
+        usage: Tokens spent on the item.
+        notes: What the answer or placement says about itself (fallbacks, repairs).
+        question: The question (end to end).
+        candidates: The candidate image ids offered (inserter-only).
+        n_sentences: Sentences of the answer (inserter-only).
+        raw: The inserter model's raw reply, where it has one (inserter-only).
+    """
+
+    id: str
+    scores: dict[str, float]
+    prediction: dict[str, Any]
+    gold: dict[str, Any]
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    notes: list[str] = field(default_factory=list)
+    question: str | None = None
+    candidates: list[str] | None = None
+    n_sentences: int | None = None
+    raw: str | None = None
+
+    @property
+    def flags(self) -> dict[str, list[str]]:
+        """``{"fallback": [stages], "truncated": [...], "timed_out": [...]}`` from the notes."""
+        return note_flags(self.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSONL line; optional fields appear only when set."""
+        out: dict[str, Any] = {"id": self.id}
+        if self.question is not None:
+            out["question"] = self.question
+        out |= {"prediction": self.prediction, "gold": self.gold}
+        if self.candidates is not None:
+            out["candidates"] = self.candidates
+        if self.n_sentences is not None:
+            out["n_sentences"] = self.n_sentences
+        out |= {
+            "scores": self.scores,
+            "latency_ms": self.latency_ms,
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+            },
+            "notes": list(self.notes),
+            "flags": self.flags,
+        }
+        if self.raw is not None:
+            out["raw"] = self.raw
+        return out
+
+    @classmethod
+    def from_dict(cls, line: Mapping[str, Any]) -> ItemRecord:
+        """A record from a JSONL line (older metric names are read as the current ones)."""
+        usage = line.get("usage") or {}
+        return cls(
+            id=str(line["id"]),
+            scores=metric_names(line.get("scores") or {}),
+            prediction=dict(line.get("prediction") or {}),
+            gold=dict(line.get("gold") or {}),
+            latency_ms=dict(line.get("latency_ms") or {}),
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            notes=list(line.get("notes") or ()),
+            question=line.get("question"),
+            candidates=line.get("candidates"),
+            n_sentences=line.get("n_sentences"),
+            raw=line.get("raw"),
+        )
+
+
+def _line(record: ItemRecord | Mapping[str, Any]) -> dict[str, Any]:
+    return record.to_dict() if isinstance(record, ItemRecord) else dict(record)
+
+
+@dataclass
+class RunOptions:
+    """How a run is recorded and shown, shared by both evaluations.
+
+    Attributes:
+        out: Results JSON path; ``<out stem>.items.jsonl`` goes beside it.
+        subset: The subset scored (recorded).
+        system: A short label of what is scored (recorded, shown in reports).
+        config: The pipeline or inserter config and the evaluation flags (recorded).
+        setup_s: One-off timings to record (loading, index or item building).
+        progress: Show a progress bar on stderr.
+        warmup: Run the system once before timing, so lazy loading is not counted.
+        price_model, base_url, prices: What the tokens cost (see :func:`cost_summary`).
+        skipped: Questions the caller left out, by reason (recorded with the run's own).
+        gold_gaps: Questions scored although part of their gold lies outside the corpus, by
+            reason (see :func:`~m2io.evaluation.items.question_gaps`).
+    """
+
+    out: str | Path
+    subset: str
+    system: str
+    config: dict[str, Any] = field(default_factory=dict)
+    setup_s: dict[str, float] = field(default_factory=dict)
+    progress: bool = True
+    warmup: bool = True
+    price_model: str | None = None
+    base_url: str | None = None
+    prices: dict[str, Price] | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+    gold_gaps: dict[str, int] = field(default_factory=dict)
+
+
+def stage_samples(records: Sequence[ItemRecord]) -> dict[str, list[float]]:
+    """``{stage: [ms per record]}`` over every stage the records timed."""
+    stages: dict[str, list[float]] = {}
+    for r in records:
+        for stage, ms in r.latency_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    return stages
+
+
+def run_evaluation(
+    items: Sequence[T],
+    score_one: Callable[[T], ItemRecord],
+    options: RunOptions,
+    *,
+    kind: str,
+    summarise: Callable[[list[ItemRecord]], dict[str, float]],
+    warm_up: Callable[[], object] | None = None,
+    finish: Callable[[ItemRun, ItemLog, list[str], dict[str, float]], None] | None = None,
+    stages: Callable[[list[ItemRecord]], Mapping[str, list[float]]] = stage_samples,
+) -> RunResults:
+    """The one evaluation loop (``m2io eval`` and ``m2io eval-inserter``): warm up, score every
+    item with ``score_one`` (appending each record to the per-item JSONL as it exists), let
+    ``finish`` add batch-only scores (it gets the run, the log to rewrite, the notes and the
+    setup timings to add to), summarise, and write the results JSON.
+
+    On Ctrl-C the results are written over the items done so far, with ``interrupted: true``.
+    The results count, per stage, the items whose LLM call fell back, was truncated or timed
+    out (read from their notes); a run where most fell back is marked ``mostly_fallback``.
+    """
+    unit = "questions" if kind == "e2e" else "items"
+    setup = dict(options.setup_s)
+    if options.warmup and warm_up is not None and items:
+        t_warm = time.perf_counter()
+        warm_up()
+        setup["warmup"] = time.perf_counter() - t_warm
+    elif options.warmup and warm_up is not None:
+        setup["warmup"] = 0.0
+    t0 = time.perf_counter()
+    with ItemLog(items_path(options.out)) as log:
+        run = run_items(
+            items,
+            score_one,
+            log=log,
+            progress=options.progress,
+            desc=f"{'eval' if kind == 'e2e' else 'eval-inserter'} {options.system}",
+            total=len(items),
+        )
+        records: list[ItemRecord] = run.records
+        notes = run_notes(records, len(items), run.interrupted, unit=unit)
+        if finish is not None:
+            finish(run, log, notes, setup)
+    wall = time.perf_counter() - t0
+    results = RunResults(
+        subset=options.subset,
+        kind=kind,
+        system=options.system,
+        n=len(records),
+        config=dict(options.config),
+        metrics=summarise(records),
+        latency_ms=latency_stats(stages(records)),
+        cost=records_cost(
+            records, model=options.price_model, base_url=options.base_url, prices=options.prices
+        ),
+        setup_s=setup,
+        wall_s=wall,
+        interrupted=run.interrupted,
+        notes=notes,
+        skipped=dict(options.skipped),
+        gold_gaps=dict(options.gold_gaps),
+    )
+    results.count_flags(records)
+    write_results(options.out, results)
+    return results
 
 
 def items_path(results_path: str | Path) -> Path:
@@ -83,10 +299,6 @@ def machine_info() -> dict[str, Any]:
 def code_info() -> dict[str, Any]:
     """m2io's version and, in a git checkout, the commit (``+dirty`` with local changes): results
     move when defaults change, so a results file says which code produced it."""
-    import subprocess
-
-    from m2io import __version__
-
     info: dict[str, Any] = {"m2io": __version__, "commit": None}
     try:
         where = Path(__file__).resolve().parent
@@ -113,27 +325,25 @@ def code_info() -> dict[str, Any]:
 
 
 def records_cost(
-    records: Iterable[dict[str, Any]],
+    records: Iterable[ItemRecord],
     *,
     model: str | None,
     base_url: str | None = None,
     prices: dict[str, Price] | None = None,
 ) -> dict[str, Any]:
-    """:func:`cost_summary` of per-item records (each with a ``usage`` dict)."""
-    return cost_summary(
-        (Usage(**r["usage"]) for r in records), model=model, base_url=base_url, prices=prices
-    )
+    """:func:`cost_summary` of per-item records."""
+    return cost_summary((r.usage for r in records), model=model, base_url=base_url, prices=prices)
 
 
 def run_notes(
-    records: Sequence[dict[str, Any]], total: int, interrupted: bool, *, unit: str
+    records: Sequence[ItemRecord], total: int, interrupted: bool, *, unit: str
 ) -> list[str]:
     """The notes every run states: where Ctrl-C stopped it, and how many ``unit`` (answers,
     items) carry notes of their own (fallbacks, format errors)."""
     notes = []
     if interrupted:
         notes.append(f"interrupted after {len(records)} of {total} {unit}")
-    flagged = sum(1 for r in records if r["notes"])
+    flagged = sum(1 for r in records if r.notes)
     if flagged:
         notes.append(f"{flagged} {unit} carry notes (fallbacks, format errors)")
     counts = flag_counts(records)
@@ -152,18 +362,22 @@ def run_notes(
     return notes
 
 
-def flag_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def flag_counts(records: Sequence[ItemRecord | Mapping[str, Any]]) -> dict[str, Any]:
     """Per-stage counts of the items that fell back, were truncated or timed out.
 
-    Returns ``{"fallbacks": {stage: n}, "truncated": {...}, "timed_out": {...}, "fell_back": n,
+    ``records`` are :class:`ItemRecord` or lines read back from a per-item JSONL (older files
+    may lack ``flags``: they are read from the notes). Returns ``{"fallbacks": {stage: n}, "truncated": {...}, "timed_out": {...}, "fell_back": n,
     "mostly_fallback": bool}``; ``mostly_fallback`` when more than half of the items fell back.
     """
     out: dict[str, Any] = {"fallbacks": {}, "truncated": {}, "timed_out": {}}
     fell_back = 0
     for r in records:
-        flags = r.get("flags")
-        if flags is None:
-            flags = note_flags(r.get("notes", ()))
+        if isinstance(r, ItemRecord):
+            flags = r.flags
+        else:
+            flags = r.get("flags")
+            if flags is None:
+                flags = note_flags(r.get("notes", ()))
         for flag, key in (
             ("fallback", "fallbacks"),
             ("truncated", "truncated"),
@@ -270,7 +484,7 @@ class RunResults:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
 
-    def count_flags(self, records: Sequence[Mapping[str, Any]]) -> None:
+    def count_flags(self, records: Sequence[ItemRecord | Mapping[str, Any]]) -> None:
         """Fill ``fallbacks``, ``truncated``, ``timed_out``, ``fell_back``, ``mostly_fallback``."""
         counts = flag_counts(records)
         self.fallbacks = counts["fallbacks"]
@@ -324,6 +538,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or k not in data]
     if missing:
         raise ValueError(f"{p} is not an m2io results file (missing {', '.join(missing)})")
+    if isinstance(data["metrics"], dict):
+        data["metrics"] = metric_names(data["metrics"])
     return data
 
 
@@ -340,18 +556,18 @@ class ItemLog:
         self._fh = self.path.open("w", encoding="utf-8", newline="\n")
         self.count = 0
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        self._fh.write(json.dumps(_finite(dict(record)), ensure_ascii=False) + "\n")
+    def write(self, record: ItemRecord | Mapping[str, Any]) -> None:
+        self._fh.write(json.dumps(_finite(_line(record)), ensure_ascii=False) + "\n")
         self._fh.flush()
         self.count += 1
 
-    def rewrite(self, records: Iterable[Mapping[str, Any]]) -> None:
+    def rewrite(self, records: Iterable[ItemRecord | Mapping[str, Any]]) -> None:
         """Replace the file's content with ``records`` (atomically)."""
         self.close()
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with tmp.open("w", encoding="utf-8", newline="\n") as fh:
             for rec in records:
-                fh.write(json.dumps(_finite(dict(rec)), ensure_ascii=False) + "\n")
+                fh.write(json.dumps(_finite(_line(rec)), ensure_ascii=False) + "\n")
         os.replace(tmp, self.path)
 
     def close(self) -> None:
@@ -381,13 +597,13 @@ def read_items(path: str | Path) -> list[dict[str, Any]]:
 class ItemRun:
     """What :func:`run_items` gathered: one record per item done, and whether Ctrl-C cut it short."""
 
-    records: list[dict[str, Any]]
+    records: list[Any]
     interrupted: bool = False
 
 
 def run_items(
-    items: Iterable[Any],
-    score_one: Callable[[Any], dict[str, Any]],
+    items: Iterable[T],
+    score_one: Callable[[T], Any],
     *,
     log: ItemLog | None = None,
     progress: bool = True,
@@ -399,8 +615,6 @@ def run_items(
     A progress bar with ETA goes to stderr. Ctrl-C (KeyboardInterrupt) stops the loop and keeps
     every record finished so far; the item in flight is dropped.
     """
-    from tqdm import tqdm
-
     run = ItemRun(records=[])
     bar = tqdm(
         items,

@@ -24,19 +24,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from m2io.embed.text import TextEmbedder, load_text_embedder
+from m2io.evaluation.items import InserterItem, Item, ItemKind
+from m2io.evaluation.results import metric_names
 from m2io.learned.features import OptionFeatures, candidate_texts, option_features
 from m2io.learned.policy import LEAVE, Forward, OptionBatch, Policy, plans, sample_actions
+from m2io.learned.profile import CorpusProfile
 from m2io.metrics.images import placement_order, score_images, score_placements
 from m2io.rewards import score_images_reward, score_placement
 
-if TYPE_CHECKING:
-    from m2io.evaluation.items import InserterItem, PipelineItem
-    from m2io.learned.profile import CorpusProfile
+ITEM_KINDS: tuple[ItemKind, ...] = ("inserter", "pipeline")
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,13 @@ class TrainItem:
     gold_order: tuple[str, ...] | None = None
 
     @property
+    def kind(self) -> ItemKind:
+        """``"pipeline"`` when scored on its image sequence, else ``"inserter"``."""
+        return "pipeline" if self.gold_order is not None else "inserter"
+
+    @property
     def is_pipeline(self) -> bool:
-        return self.gold_order is not None
+        return self.kind == "pipeline"
 
     def reward(self, mapping: dict[str, int], alpha: float) -> float:
         if self.gold_order is not None:
@@ -112,11 +118,12 @@ class GRPOConfig:
 
 @dataclass
 class History:
-    """Mean reward per step and per epoch, plus held-out metrics per epoch when given."""
+    """Mean reward per step and per epoch, plus held-out metrics per epoch when given
+    (``{"reward": mean greedy reward, kind: metrics}``, see :func:`evaluate_by_kind`)."""
 
     step_reward: list[float] = field(default_factory=list)
     epoch_reward: list[float] = field(default_factory=list)
-    epoch_val: list[dict[str, float]] = field(default_factory=list)
+    epoch_val: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,7 +217,7 @@ def vectors_for(texts: Sequence[str], table: dict[str, np.ndarray], dim: int) ->
 
 
 def prepare(
-    items: Sequence[InserterItem | PipelineItem],
+    items: Sequence[Item],
     embedder: TextEmbedder,
     *,
     cache_dir: str | Path | None = None,
@@ -235,7 +242,7 @@ def prepare(
         vecs = vectors_for(tx.all, table, embedder.dim)
         feats = option_features(it.answer, it.candidates, vecs, tx, profile=prof)
         ids = tuple(c.image_id for c in it.candidates)
-        if hasattr(it, "gold"):
+        if isinstance(it, InserterItem):
             out.append(TrainItem(it.qid, feats, ids, dict(it.gold)))
         else:
             out.append(TrainItem(it.qid, feats, ids, {}, tuple(it.gold_order)))
@@ -338,29 +345,47 @@ def greedy_mappings(policy: Policy, items: Sequence[TrainItem]) -> list[dict[str
 
 
 def evaluate(policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8) -> dict[str, float]:
-    """Greedy-decoding metrics ×100 and the mean reward.
+    """Greedy-decoding metrics ×100 of items of one kind, and their mean ``reward``.
 
-    Inserter-only items give ``precision`` … ``position_accuracy``; pipeline items give the same
-    image metrics prefixed ``pipeline_`` (``pipeline_f1``, ``pipeline_ordering``, …). ``reward``
-    is the mean over all items.
+    The names are the evaluations' (:func:`m2io.evaluation.items.score_inserter` gives the same
+    keys for an inserter on the same items): inserter-only items give ``image_precision`` …
+    ``image_ordering``, ``position_accuracy``, ``position_within_1`` and ``position``; pipeline
+    items the image metrics of end-to-end evaluation. Items of both kinds:
+    :func:`evaluate_by_kind`.
     """
+    kinds = {it.kind for it in items}
+    if len(kinds) > 1:
+        raise ValueError("evaluate needs items of one kind; use evaluate_by_kind")
     preds = greedy_mappings(policy, items)
-    out: dict[str, float] = {}
-    placed = [(p, it) for p, it in zip(preds, items, strict=True) if not it.is_pipeline]
-    piped = [(p, it) for p, it in zip(preds, items, strict=True) if it.is_pipeline]
-    if placed:
-        out.update(
-            score_placements([p for p, _ in placed], [it.gold for _, it in placed]).aggregate
-        )
-    if piped:
-        scores = score_images(
-            [placement_order(p) for p, _ in piped], [list(it.gold_order or ()) for _, it in piped]
-        )
-        out.update({f"pipeline_{k}": v for k, v in scores.aggregate.items()})
+    if kinds == {"pipeline"}:
+        golds = [list(it.gold_order or ()) for it in items]
+        scores = score_images([placement_order(p) for p in preds], golds).aggregate
+    else:
+        scores = score_placements(preds, [it.gold for it in items]).aggregate if items else {}
+    out = metric_names(scores)
     out["reward"] = float(
         np.mean([it.reward(p, alpha) for p, it in zip(preds, items, strict=True)])
     )
     return out
+
+
+def evaluate_by_kind(
+    policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8
+) -> dict[str, dict[str, float]]:
+    """``{kind: evaluate(items of that kind)}``, ``"inserter"`` before ``"pipeline"``, for the
+    kinds present: one name per metric, the item set saying which items it was measured on."""
+    out: dict[str, dict[str, float]] = {}
+    for kind in ITEM_KINDS:
+        mine = [it for it in items if it.kind == kind]
+        if mine:
+            out[kind] = evaluate(policy, mine, alpha)
+    return out
+
+
+def mean_reward(policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8) -> float:
+    """The mean reward of the greedy plans over ``items`` (of any kinds)."""
+    preds = greedy_mappings(policy, items)
+    return float(np.mean([it.reward(p, alpha) for p, it in zip(preds, items, strict=True)]))
 
 
 def train_grpo(
@@ -396,7 +421,12 @@ def train_grpo(
             epoch_rewards.append(float(rewards.mean()) * len(items))
         history.epoch_reward.append(sum(epoch_rewards) / len(train))
         if val:
-            history.epoch_val.append(evaluate(policy, val, config.alpha))
+            history.epoch_val.append(
+                {
+                    "reward": mean_reward(policy, val, config.alpha),
+                    **evaluate_by_kind(policy, val, config.alpha),
+                }
+            )
         logger.info(
             "epoch %d: mean sampled reward %.3f%s",
             epoch + 1,

@@ -31,7 +31,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,9 +38,7 @@ from m2io.index.manifest import IndexManifest
 from m2io.learned.corpora import DEMO, load_corpus_data
 from m2io.learned.cues import sentence_cues
 from m2io.text import PIC, split_with_images
-
-if TYPE_CHECKING:
-    from m2io.types import Document
+from m2io.types import Document
 
 KINDS = ("start", "forward", "back", "end")
 _SMOOTH = 0.02  # added to both shares: a kind no image uses gets a finite, clearly negative lift

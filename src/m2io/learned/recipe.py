@@ -20,7 +20,14 @@ from typing import Any
 
 from m2io.embed.text import TextEmbedder
 from m2io.learned.artifact import ModelCard, save_model
-from m2io.learned.grpo import GRPOConfig, History, cached_embedder, evaluate, prepare, train_grpo
+from m2io.learned.grpo import (
+    GRPOConfig,
+    History,
+    cached_embedder,
+    evaluate_by_kind,
+    prepare,
+    train_grpo,
+)
 from m2io.learned.items import TrainData
 from m2io.learned.policy import Policy
 from m2io.learned.report import plot_history
@@ -30,13 +37,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainRun:
-    """A trained policy with its history and train / held-out metrics (×100, plus reward)."""
+    """A trained policy with its history and train / held-out metrics: ``{item kind: {metric:
+    value}}`` (×100, plus ``reward``; :func:`~m2io.learned.grpo.evaluate_by_kind`)."""
 
     policy: Policy
     history: History
     config: GRPOConfig
-    train_metrics: dict[str, float]
-    val_metrics: dict[str, float]
+    train_metrics: dict[str, dict[str, float]]
+    val_metrics: dict[str, dict[str, float]]
     data: dict[str, Any]
     seconds: dict[str, float]
 
@@ -64,8 +72,8 @@ def train_inserter_policy(
         policy=policy,
         history=history,
         config=config,
-        train_metrics=evaluate(policy, train, config.alpha),
-        val_metrics=evaluate(policy, val, config.alpha) if val else {},
+        train_metrics=evaluate_by_kind(policy, train, config.alpha),
+        val_metrics=evaluate_by_kind(policy, val, config.alpha),
         data={**data.description, "embedder": embedder.name},
         seconds={"features": round(t_prep, 2), "train": round(history.seconds, 2)},
     )
@@ -99,5 +107,5 @@ def save_training_run(
     return out
 
 
-def _rounded(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(v), 4) for k, v in metrics.items()}
+def _rounded(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {kind: {k: round(float(v), 4) for k, v in m.items()} for kind, m in metrics.items()}

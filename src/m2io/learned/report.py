@@ -44,19 +44,36 @@ def plot_history(history: History, path: str | Path, *, title: str = "") -> None
     plt.close(fig)
 
 
+# (item kind, metric, row label): the metric names are the evaluations' (one name per metric).
 _METRIC_ROWS = (
-    ("precision", "image precision"),
-    ("recall", "image recall"),
-    ("f1", "image F1"),
-    ("ordering", "image ordering"),
-    ("position_accuracy", "position accuracy"),
-    ("position_within_1", "position accuracy ±1 sentence"),
-    ("position", "position reward ×100"),
-    ("pipeline_precision", "end-to-end image precision (pipeline items)"),
-    ("pipeline_recall", "end-to-end image recall (pipeline items)"),
-    ("pipeline_f1", "end-to-end image F1 (pipeline items)"),
-    ("pipeline_ordering", "end-to-end image ordering (pipeline items)"),
+    ("inserter", "image_precision", "image precision"),
+    ("inserter", "image_recall", "image recall"),
+    ("inserter", "image_f1", "image F1"),
+    ("inserter", "image_ordering", "image ordering"),
+    ("inserter", "position_accuracy", "position accuracy"),
+    ("inserter", "position_within_1", "position accuracy ±1 sentence"),
+    ("inserter", "position", "position reward ×100"),
+    ("pipeline", "image_precision", "end-to-end image precision (pipeline items)"),
+    ("pipeline", "image_recall", "end-to-end image recall (pipeline items)"),
+    ("pipeline", "image_f1", "end-to-end image F1 (pipeline items)"),
+    ("pipeline", "image_ordering", "end-to-end image ordering (pipeline items)"),
 )
+
+
+def _metric_rows(sides: list[tuple[str, dict[str, dict[str, float]]]], alpha: float) -> str:
+    """The table's rows: each metric, then the mean reward of each kind of item."""
+    rows = [(kind, key, label, ".1f") for kind, key, label in _METRIC_ROWS]
+    rows += [
+        (kind, "reward", f"mean reward, {kind} items (α = {alpha})", ".3f")
+        for kind in ("inserter", "pipeline")
+    ]
+    return "\n".join(
+        f"| {label} | "
+        + " | ".join(f"{m.get(kind, {}).get(key, float('nan')):{fmt}}" for _, m in sides)
+        + " |"
+        for kind, key, label, fmt in rows
+        if any(key in m.get(kind, {}) for _, m in sides)
+    )
 
 
 def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Path:
@@ -64,14 +81,9 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
     d = run.data
     sides = [("held out", run.val_metrics)] if run.val_metrics else []
     sides.append(("train", run.train_metrics))
-    rows = "\n".join(
-        f"| {label} | " + " | ".join(f"{m.get(key, float('nan')):.1f}" for _, m in sides) + " |"
-        for key, label in _METRIC_ROWS
-        if any(key in m for _, m in sides)
-    )
+    rows = _metric_rows(sides, run.config.alpha)
     head = "| metric | " + " | ".join(name for name, _ in sides) + " |"
     rule = "|---|" + "---|" * len(sides)
-    rewards = " | ".join(f"{m.get('reward', float('nan')):.3f}" for _, m in sides)
     split = {
         "doc": f"by document within each corpus (`split_by_document`, val_fraction "
         f"{d.get('val_fraction')}, seed 0 — the `m2io eval-inserter --split val` side is held out)",
@@ -132,7 +144,6 @@ GRPO on the SPEC outcome reward `format × (α·recall + (1−α)·position)`, �
 {head}
 {rule}
 {rows}
-| mean reward (α = {run.config.alpha}) | {rewards} |
 
 `reward_curve.png` and `history.json` hold the reward per step and per epoch.
 """
