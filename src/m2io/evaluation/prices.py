@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
+
 PRICES_DATE = "2025-06-01"
 
 
@@ -67,8 +69,6 @@ def load_prices(path: str | Path | None = None) -> dict[str, Price]:
         if p.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            import yaml
-
             data = yaml.safe_load(text)
     except (OSError, ValueError) as err:  # yaml.YAMLError and JSONDecodeError are ValueErrors
         raise ValueError(f"cannot read price table {p}: {err}") from err

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL
 from m2io.learned.features import FEATURE_VERSION, KEEP_FEATURES, SLOT_FEATURES
@@ -67,8 +68,6 @@ class ModelCard:
 
 def save_model(folder: str | Path, policy: Policy, card: ModelCard) -> Path:
     """Write ``policy`` and ``card`` into ``folder`` (created if needed); return the folder."""
-    from safetensors.numpy import save_file
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     if (policy.n_slot, policy.n_keep) != (len(SLOT_FEATURES), len(KEEP_FEATURES)):
@@ -101,8 +100,6 @@ def load_model(folder: str | Path) -> tuple[Policy, ModelCard]:
         ModelError: The folder or one of its files is missing, the format version is unknown,
             or the features differ from this version of m2io.
     """
-    from safetensors.numpy import load_file
-
     path = Path(folder)
     if not path.is_dir():
         raise ModelError(f"learned inserter model folder not found: {path}")
