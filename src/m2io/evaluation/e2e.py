@@ -12,10 +12,11 @@ The index is built once per corpus and reused: :func:`ensure_index` keeps it und
 ``.m2io/eval-index/<subset>-<hash of the data path>`` in the working directory (data folders may be
 read-only) and rebuilds it only when its manifest no longer matches the documents.
 
-Example:
-    >>> folder, built_s = ensure_index(corpus.documents, eval_index_dir(data, "gimp"))  # doctest: +SKIP
-    >>> options = E2EOptions(out="results/e2e.json", subset="gimp", system="extractive+rule")
-    >>> results = evaluate_e2e(pipeline, questions, options)                           # doctest: +SKIP
+Example::
+
+    folder, built_s = ensure_index(corpus.documents, eval_index_dir(data, "gimp"))
+    options = E2EOptions(out="results/e2e.json", subset="gimp", system="extractive+rule")
+    results = evaluate_e2e(pipeline, questions, options)
 """
 
 from __future__ import annotations

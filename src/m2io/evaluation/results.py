@@ -16,10 +16,11 @@ One run writes two files side by side:
   ``latency_ms``, ``notes``, ``flags`` (``{"fallback": [stages], ...}`` read from the notes) —
   appended as the run goes, so an interrupted run keeps what it did.
 
-Example:
-    >>> with ItemLog("out/run.items.jsonl") as log:          # doctest: +SKIP
-    ...     log.write({"id": "q1", "scores": {"image_f1": 50.0}})
-    >>> write_results("out/run.json", results)              # doctest: +SKIP
+Example::
+
+    with ItemLog("out/run.items.jsonl") as log:
+        log.write({"id": "q1", "scores": {"image_f1": 50.0}})
+    write_results("out/run.json", results)
 """
 
 from __future__ import annotations
