@@ -7,10 +7,11 @@ embedder's ``name`` is the model's, so an index built through Ray is the index a
 builds (``tests/test_ray_embed.py``). Parsing and chunking stay in the building process: for
 these corpora embedding is nearly all of a build (see ``docs/scaling.md``).
 
-Example:
-    >>> emb = RayTextEmbedder("all-MiniLM-L6-v2", address="local", workers=2)
-    >>> build_index(corpus.documents, "gimp.index", embedder=emb)
-    >>> emb.shutdown()
+Example (starts a local Ray instance)::
+
+    emb = RayTextEmbedder("all-MiniLM-L6-v2", address="local", workers=2)
+    build_index(corpus.documents, "gimp.index", embedder=emb)
+    emb.shutdown()
 """
 
 from __future__ import annotations

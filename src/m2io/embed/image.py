@@ -5,12 +5,11 @@ caption/context vector; retrievers can then match a question against pixels thro
 text tower. No CLIP weights ship in any package, so :class:`CLIPImageEmbedder` loads a hub id
 (needs the hub or a local cache) or a local folder saved with ``save_pretrained``.
 
-Example:
-    >>> emb = CLIPImageEmbedder("openai/clip-vit-base-patch32")   # or a local folder
-    >>> emb.encode_images(["figure.png"]).shape
-    (1, 512)
-    >>> emb.encode_texts(["a crop tool icon"]).shape
-    (1, 512)
+Example (needs the model in the Hugging Face cache, or a local folder)::
+
+    emb = CLIPImageEmbedder("openai/clip-vit-base-patch32")
+    emb.encode_images(["figure.png"]).shape       # (1, 512)
+    emb.encode_texts(["a crop tool icon"]).shape  # (1, 512)
 """
 
 from __future__ import annotations
