@@ -362,11 +362,7 @@ def evaluate(policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8) -> 
         scores = score_images([placement_order(p) for p in preds], golds).aggregate
     else:
         scores = score_placements(preds, [it.gold for it in items]).aggregate if items else {}
-    out = metric_names(scores)
-    out["reward"] = float(
-        np.mean([it.reward(p, alpha) for p, it in zip(preds, items, strict=True)])
-    )
-    return out
+    return {**metric_names(scores), "reward": _mean_reward(preds, items, alpha)}
 
 
 def evaluate_by_kind(
@@ -384,7 +380,10 @@ def evaluate_by_kind(
 
 def mean_reward(policy: Policy, items: Sequence[TrainItem], alpha: float = 0.8) -> float:
     """The mean reward of the greedy plans over ``items`` (of any kinds)."""
-    preds = greedy_mappings(policy, items)
+    return _mean_reward(greedy_mappings(policy, items), items, alpha)
+
+
+def _mean_reward(preds: list[dict[str, int]], items: Sequence[TrainItem], alpha: float) -> float:
     return float(np.mean([it.reward(p, alpha) for p, it in zip(preds, items, strict=True)]))
 
 
