@@ -33,10 +33,10 @@ from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHOWN = (
-    ("precision", "P"),
-    ("recall", "R"),
-    ("f1", "F1"),
-    ("ordering", "Ord"),
+    ("image_precision", "P"),
+    ("image_recall", "R"),
+    ("image_f1", "F1"),
+    ("image_ordering", "Ord"),
     ("position_accuracy", "PosAcc"),
     ("position_within_1", "PosAcc±1"),
 )
@@ -122,7 +122,7 @@ def main() -> None:
         print(
             f"alpha {alpha:g}: "
             + "  ".join(
-                f"{m} F1 {rows[-1][m]['f1']:.1f} pos {rows[-1][m]['position_accuracy']:.1f}"
+                f"{m} F1 {rows[-1][m]['image_f1']:.1f} pos {rows[-1][m]['position_accuracy']:.1f}"
                 for m in val
             ),
             flush=True,
@@ -143,7 +143,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
     }
     (out / "ablation_alpha.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    e2e_cols = ("pipeline_f1", "pipeline_ordering") if e2e else ()
+    e2e_cols = ("image_f1", "image_ordering") if e2e else ()
     header = (
         "| system | "
         + " | ".join(f"{m} {s}" for m in val for _, s in SHOWN)
@@ -183,7 +183,11 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     for ax, (key, label) in zip(
         axes,
-        (("f1", "image F1"), ("position_accuracy", "position accuracy"), ("ordering", "ordering")),
+        (
+            ("image_f1", "image F1"),
+            ("position_accuracy", "position accuracy"),
+            ("image_ordering", "ordering"),
+        ),
         strict=True,
     ):
         for mode, style in (("random", "-"), ("hard", "--")):

@@ -94,7 +94,14 @@ SPLITS: dict[str, dict[str, Any]] = {
         "split": chapter_split(tuple(c for c in CHAPTERS if c != "filters")),
     },
 }
-SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy", "position_within_1")
+SHOWN = (
+    "image_precision",
+    "image_recall",
+    "image_f1",
+    "image_ordering",
+    "position_accuracy",
+    "position_within_1",
+)
 
 
 def run_split(

@@ -62,7 +62,14 @@ from m2io.learned.grpo import CachedEmbedder, evaluate, prepare
 from m2io.learned.items import corpus_index
 from m2io.learned.profile import CorpusProfile, corpus_profile
 
-SHOWN = ("precision", "recall", "f1", "ordering", "position_accuracy", "position_within_1")
+SHOWN = (
+    "image_precision",
+    "image_recall",
+    "image_f1",
+    "image_ordering",
+    "position_accuracy",
+    "position_within_1",
+)
 E2E_SHOWN = ("image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall")
 logger = logging.getLogger("loco_inserter")
 
@@ -197,8 +204,8 @@ def targets(row: dict[str, Any], system: str) -> dict[str, Any]:
             m["position_accuracy"],
             r["position_accuracy"] + 15.0,
         )
-        checks[f"{kind}: image F1 >= rule"] = (m["f1"], r["f1"])
-        checks[f"{kind}: ordering >= rule"] = (m["ordering"], r["ordering"])
+        checks[f"{kind}: image F1 >= rule"] = (m["image_f1"], r["image_f1"])
+        checks[f"{kind}: ordering >= rule"] = (m["image_ordering"], r["image_ordering"])
     if row.get("e2e"):
         m, r = row["e2e"][system], row["e2e"]["rule"]
         checks["e2e: image F1 >= rule"] = (m["image_f1"], r["image_f1"])

@@ -81,8 +81,6 @@ OFFLINE = [
         "inserter",
         "learned",
         {"embedder": HASH},
-        # LearnedInserter keeps its model folder as model_dir; it needs `self.model = model`
-        marks=pytest.mark.xfail(raises=ValueError, strict=False, reason="keeps model_dir only"),
     ),
     ("merger", "default", {}),
 ]

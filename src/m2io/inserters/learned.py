@@ -63,6 +63,7 @@ class LearnedInserter:
         embedder: TextEmbedder | str | None = None,
         profile: str | Path | CorpusProfile | None = None,
     ) -> None:
+        self.model = model  # as given (None: the shipped policy), for to_config
         self.model_dir = Path(model) if model is not None else DEFAULT_MODEL_DIR
         self.policy: Policy
         self.card: ModelCard

@@ -24,11 +24,12 @@ no context) and the features are 0, so one policy serves both settings.
 The policy (:mod:`m2io.learned.policy`) scores slots from the slot features and decides
 keep/leave from the candidate features.
 
-Example:
-    >>> texts = candidate_texts(answer, candidates)          # doctest: +SKIP
-    >>> vecs = embedder.encode(texts.all)                    # doctest: +SKIP
-    >>> f = option_features(answer, candidates, vecs, texts)
-    >>> f.slots.shape, f.keep.shape                          # (K, n + 1, N_SLOT), (K, N_KEEP)
+Example::
+
+    texts = candidate_texts(answer, candidates)
+    vecs = embedder.encode(texts.all)
+    f = option_features(answer, candidates, vecs, texts)
+    f.slots.shape, f.keep.shape          # (K, n + 1, N_SLOT), (K, N_KEEP)
 """
 
 from __future__ import annotations
