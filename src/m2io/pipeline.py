@@ -79,22 +79,31 @@ class Pipeline:
         placement = self.inserter.insert(answer, retrieval.candidates)
         t3 = time.perf_counter()
         result = self.merger.merge(answer, placement, retrieval.candidates)
-        t4 = time.perf_counter()
-        timings = {
-            "retrieve": (t1 - t0) * 1e3,
-            "generate": (t2 - t1) * 1e3,
-            "insert": (t3 - t2) * 1e3,
-            "merge": (t4 - t3) * 1e3,
-            "total": (t4 - t0) * 1e3,
-        }
-        # The corpus root (and the index's folder of added documents) travel with the answer so a
-        # renderer can confine the files it embeds.
-        return replace(
-            result,
-            timings_ms=timings,
-            image_root=getattr(self.retriever, "image_root", None),
-            added_root=getattr(self.retriever, "added_root", None),
-        )
+        marks = {"retrieve": t1, "generate": t2, "insert": t3, "merge": time.perf_counter()}
+        return finish(result, self.retriever, t0, marks)
+
+
+def finish(
+    result: MultimodalAnswer, retriever: Retriever, t0: float, marks: dict[str, float]
+) -> MultimodalAnswer:
+    """``result`` with its stage timings and the roots a renderer confines files to.
+
+    ``marks`` maps each stage, in order, to the ``perf_counter`` reading when it ended; a stage ran
+    from the previous mark (``t0`` for the first). The timings are milliseconds, plus ``total``.
+    The corpus root (and the index's folder of added documents) travel with the answer so a
+    renderer can confine the files it embeds. Used by :class:`Pipeline` and Single-Shot.
+    """
+    timings, previous = {}, t0
+    for stage, end in marks.items():
+        timings[stage] = (end - previous) * 1e3
+        previous = end
+    timings["total"] = (previous - t0) * 1e3
+    return replace(
+        result,
+        timings_ms=timings,
+        image_root=getattr(retriever, "image_root", None),
+        added_root=getattr(retriever, "added_root", None),
+    )
 
 
 def _index_folder(retriever: Retriever) -> tuple[str, tuple[str, ...]]:

@@ -21,6 +21,7 @@ from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger
+from m2io.pipeline import finish
 from m2io.retrievers.base import Retriever
 from m2io.text import PIC, split_with_images
 from m2io.types import (
@@ -159,19 +160,8 @@ class SingleShotPipeline:
                 )
         t2 = time.perf_counter()
         merged = self.merger.merge(answer, placement, retrieval.candidates)
-        t3 = time.perf_counter()
-        timings = {
-            "retrieve": (t1 - t0) * 1e3,
-            "generate": (t2 - t1) * 1e3,
-            "merge": (t3 - t2) * 1e3,
-            "total": (t3 - t0) * 1e3,
-        }
-        return replace(  # the roots travel with the answer, as in the staged pipeline
-            merged,
-            timings_ms=timings,
-            image_root=getattr(self.retriever, "image_root", None),
-            added_root=getattr(self.retriever, "added_root", None),
-        )
+        marks = {"retrieve": t1, "generate": t2, "merge": time.perf_counter()}
+        return finish(merged, self.retriever, t0, marks)  # as the staged pipeline does
 
     def _staged(
         self, question: str, retrieval: Retrieval, why: str, usage: Usage | None = None

@@ -10,13 +10,12 @@ citations read back into each sentence's source), run in-process through
 
 from __future__ import annotations
 
-from m2io.generators.prompts import chat_answer
+from m2io.generators.prompts import ChatGenerator
 from m2io.llm.base import ChatModel
 from m2io.llm.models import ChatModelSpec, make_chat_model
-from m2io.types import Retrieval, TextAnswer
 
 
-class LocalGenerator:
+class LocalGenerator(ChatGenerator):
     """Writes the answer with a local chat model over the retrieved excerpts.
 
     Args:
@@ -33,6 +32,8 @@ class LocalGenerator:
         gen = LocalGenerator(model="smollm2-135m")
         gen.generate("How do I crop?", retrieval).text
     """
+
+    _label = "local"
 
     def __init__(
         self,
@@ -58,19 +59,3 @@ class LocalGenerator:
         spec = ChatModelSpec(model=model, backend="local", device=device, num_threads=num_threads)
         self._chat: ChatModel = client or make_chat_model(spec, lazy=True)
         self._client = client  # as given, for the recipe (None = built here)
-
-    @property
-    def client(self) -> ChatModel:
-        """The chat model answers come from (the one passed in, or the local model)."""
-        return self._chat
-
-    def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        return chat_answer(
-            self.client,
-            question,
-            retrieval,
-            label="local",
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            max_context_chars=self.max_context_chars,
-        )

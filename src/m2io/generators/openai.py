@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from m2io.generators.prompts import attribute, chat_answer
+from m2io.generators.prompts import ChatGenerator, attribute
 from m2io.llm.base import ChatModel
 from m2io.llm.models import ChatModelSpec, make_chat_model
-from m2io.types import Retrieval, TextAnswer
 
 __all__ = ["OpenAIGenerator", "attribute"]
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(ChatGenerator):
     """Writes the answer with one chat call over the retrieved excerpts.
 
     Args:
@@ -37,6 +36,8 @@ class OpenAIGenerator:
         gen = OpenAIGenerator(model="qwen2.5:3b", base_url="http://localhost:11434/v1")
         gen.generate("How do I crop?", retrieval).text
     """
+
+    _label = "openai"
 
     def __init__(
         self,
@@ -73,18 +74,3 @@ class OpenAIGenerator:
         self.deadline = deadline
         self.timeout = timeout
         self.max_retries = max_retries
-
-    @property
-    def client(self) -> ChatModel:
-        """The chat model answers come from (the one passed in, or an endpoint client)."""
-        return self._chat
-
-    def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        return chat_answer(
-            self.client,
-            question,
-            retrieval,
-            label="openai",
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-        )

@@ -156,3 +156,33 @@ def _extractive_fallback(
     return TextAnswer(
         question, fallback.sentences, usage=usage or Usage(), notes=(*fallback.notes, note)
     )
+
+
+class ChatGenerator:
+    """What the chat-backed generators share: a :class:`~m2io.llm.base.ChatModel` and one call.
+
+    A subclass sets ``_label`` (the name its notes carry), builds ``self._chat`` and sets
+    ``temperature``, ``max_tokens`` and, where it takes it, ``max_context_chars``.
+    """
+
+    _label = "chat"
+    _chat: ChatModel
+    temperature: float
+    max_tokens: int
+    max_context_chars: int = 6000
+
+    @property
+    def client(self) -> ChatModel:
+        """The chat model answers come from (the one passed in, or the one built here)."""
+        return self._chat
+
+    def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
+        return chat_answer(
+            self.client,
+            question,
+            retrieval,
+            label=self._label,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            max_context_chars=self.max_context_chars,
+        )
