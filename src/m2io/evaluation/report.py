@@ -262,13 +262,7 @@ def plot_metrics(group: Group, path: Path, colors: dict[str, Any] | None = None)
     ax.set_ylim(0, 110)
     ax.set_ylabel("score (×100)")
     ax.set_title(group.title, fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_latency(group: Group, path: Path, colors: dict[str, Any] | None = None) -> Path:
@@ -321,13 +315,7 @@ def plot_latency(group: Group, path: Path, colors: dict[str, Any] | None = None)
     ax.set_xticklabels([STAGE_LABELS.get(s, s) for s in stages], fontsize=9)
     ax.set_ylabel("ms per item (bar p50, whisker p95)")
     ax.set_title(f"Latency — {group.title}", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def _ms(v: float) -> str:
@@ -379,3 +367,14 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path, *, plots: boo
     md = out / "report.md"
     md.write_text(markdown, encoding="utf-8")
     return Report(markdown=markdown, groups=groups, files=[md, *files], skipped=skipped)
+
+
+def _save(fig: Any, ax: Any, path: Path) -> Path:
+    """The grid, legend and layout both charts share; writes ``path`` and closes ``fig``."""
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    _plt().close(fig)
+    return path

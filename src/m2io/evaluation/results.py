@@ -297,28 +297,22 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _git(where: Path, *args: str) -> str:
+    """What ``git ARGS`` prints in ``where``, stripped (raises when git fails or is missing)."""
+    done = subprocess.run(
+        ["git", *args], cwd=where, capture_output=True, text=True, timeout=5, check=True
+    )
+    return done.stdout.strip()
+
+
 def code_info() -> dict[str, Any]:
     """m2io's version and, in a git checkout, the commit (``+dirty`` with local changes): results
     move when defaults change, so a results file says which code produced it."""
     info: dict[str, Any] = {"m2io": __version__, "commit": None}
     try:
         where = Path(__file__).resolve().parent
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        sha = _git(where, "rev-parse", "--short", "HEAD")
+        dirty = _git(where, "status", "--porcelain", "--untracked-files=no")
         info["commit"] = sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
