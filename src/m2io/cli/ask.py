@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from m2io.cli.common import (
     REMOTE_IMAGES_HELP,
     add_pipeline_arguments,
     check_output_file,
-    config_from_args,
-    dump_config,
+    index_config,
 )
 
 
@@ -44,13 +42,8 @@ def run(args: argparse.Namespace) -> int:
     remote = args.allow_remote_images
     if not args.question and not args.dump_config:
         raise ValueError("give the question to answer (or --dump-config)")
-    cfg = config_from_args(args)
-    if not Path(cfg.index).exists():
-        raise FileNotFoundError(
-            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
-        )
-    if args.dump_config:
-        print(dump_config(cfg), end="")
+    cfg = index_config(args)
+    if cfg is None:  # --dump-config printed the recipe
         return 0
     answer = build_pipeline(cfg).run(args.question)
     if html_path is not None:

@@ -147,6 +147,23 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
+def index_config(args: argparse.Namespace) -> PipelineConfig | None:
+    """:func:`config_from_args` for a command that answers from an index (``ask``, ``serve``).
+
+    Refuses a missing index with the command that builds one; under ``--dump-config`` prints
+    the recipe and returns None (the command is done).
+    """
+    cfg = config_from_args(args)
+    if not Path(cfg.index).exists():
+        raise FileNotFoundError(
+            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
+        )
+    if args.dump_config:
+        print(dump_config(cfg), end="")
+        return None
+    return cfg
+
+
 def add_item_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """--data/--subset and how inserter-only items are built (eval-inserter, build-inserter-data)."""
     from m2io.evaluation.items import DISTRACTOR_MODES

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from pathlib import Path
 
-from m2io.cli.common import add_pipeline_arguments, config_from_args, dump_config
+from m2io.cli.common import add_pipeline_arguments, index_config
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from m2io.registry import require
 
-    cfg = config_from_args(args)
-    if not Path(cfg.index).exists():
-        raise FileNotFoundError(
-            f"no index at {cfg.index}; build one with: m2io index SOURCE --out {cfg.index}"
-        )
-    if args.dump_config:
-        print(dump_config(cfg), end="")
+    cfg = index_config(args)
+    if cfg is None:  # --dump-config printed the recipe
         return 0
     require("fastapi", "serve")
     uvicorn = require("uvicorn", "serve")

@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -383,17 +384,27 @@ def to_markdown(
     return "\n\n".join(blocks) + "\n"
 
 
+def _listed(
+    sources: tuple[Source, ...],
+    roots: tuple[str, ...],
+    relative_to: str | Path | None,
+    escape: Callable[[str], str],
+) -> Iterator[tuple[int, str, str, str | None]]:
+    """Each source numbered from 1: its label and location made safe by ``escape``, and its link
+    (None: it must not link, see :func:`_source_link`). Both renderers list sources from this."""
+    for k, src in enumerate(sources, 1):
+        link = _source_link(src, roots, relative_to)
+        yield k, escape(source_label(src)), escape(src.location or ""), link
+
+
 def _md_sources(
     sources: tuple[Source, ...], roots: tuple[str, ...], relative_to: str | Path | None
 ) -> str:
     """``Sources:`` and one numbered line per source, linked where it may be."""
     lines = ["Sources:", ""]
-    for k, src in enumerate(sources, 1):
-        label = _md_text(source_label(src))
-        link = _source_link(src, roots, relative_to)
+    for k, label, location, link in _listed(sources, roots, relative_to, _md_text):
         if link is None:
-            where = f" ({_md_text(src.location)})" if src.location else ""
-            lines.append(f"{k}. {label}{where}")
+            lines.append(f"{k}. {label}" + (f" ({location})" if location else ""))
         else:
             lines.append(f"{k}. [{label}](<{link}>)")
     return "\n".join(lines)
@@ -421,19 +432,14 @@ def _html_sources(
     sources: tuple[Source, ...], roots: tuple[str, ...], relative_to: str | Path | None
 ) -> str:
     """A numbered list of the sources, each linked where it may be."""
-    esc = html.escape
     items: list[str] = []
-    for k, src in enumerate(sources, 1):
-        label = esc(source_label(src))
-        link = _source_link(src, roots, relative_to)
+    for k, label, location, link in _listed(sources, roots, relative_to, html.escape):
         if link is None:
-            where = f' <span class="loc">({esc(src.location)})</span>' if src.location else ""
+            where = f' <span class="loc">({location})</span>' if location else ""
             items.append(f'<li id="source-{k}">{label}{where}</li>')
         else:
-            href = esc(link)
-            items.append(
-                f'<li id="source-{k}"><a href="{href}" rel="noreferrer noopener">{label}</a></li>'
-            )
+            anchor = f'<a href="{html.escape(link)}" rel="noreferrer noopener">{label}</a>'
+            items.append(f'<li id="source-{k}">{anchor}</li>')
     return f'<section class="sources"><h2>Sources</h2><ol>{"".join(items)}</ol></section>'
 
 
