@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from m2io.evaluation.results import items_path, read_items
 from m2io.llm.base import ChatResult
 from m2io.testing.fake_openai import FakeOpenAIServer
 from m2io.testing.hash_embedder import HashEmbedder
@@ -26,6 +27,7 @@ from m2io.types import (
     Document,
     ImageAnchor,
     ImageRef,
+    Placement,
     Retrieval,
     RetrievedChunk,
     Sentence,
@@ -111,6 +113,19 @@ class FixedGenerator:
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
         return text_answer(question, *self.sentences)
+
+
+class InterruptingInserter:
+    """Raises KeyboardInterrupt on its 4th call (warm-up + 2 items done, the 3rd in flight); a
+    test sets ``calls = 0`` first and names it ``builders:InterruptingInserter`` to the CLI."""
+
+    calls = 0
+
+    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
+        type(self).calls += 1
+        if type(self).calls == 4:
+            raise KeyboardInterrupt
+        return Placement()
 
 
 class ScriptedChat:
@@ -235,6 +250,35 @@ def tiny_index(
 
 
 # --- the evaluation commands ---------------------------------------------------------------------
+
+
+# The keys every results file has (the end-to-end one adds ``cost``).
+RESULT_KEYS = (
+    "subset",
+    "n",
+    "config",
+    "metrics",
+    "latency_ms",
+    "system",
+    "kind",
+    "machine",
+    "date",
+    "wall_s",
+    "setup_s",
+    "interrupted",
+    "code",
+)
+
+
+def run_interrupted(command: str, data: Path, out: Path, *extra: str) -> dict:
+    """Run ``command`` with :class:`InterruptingInserter` and check what Ctrl-C keeps: exit 130,
+    the two answers scored before it, in the results and in the per-item file."""
+    InterruptingInserter.calls = 0
+    rc, res = run_eval(command, data, out, *extra, "--inserter", "builders:InterruptingInserter")
+    assert rc == 130
+    assert res["interrupted"] is True and res["n"] == 2
+    assert len(read_items(items_path(out))) == 2
+    return res
 
 
 def run_eval(command: str, data: Path, out: Path | None, *extra: str) -> tuple[int, dict]:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from builders import run_eval, stub_retriever_options
+from builders import RESULT_KEYS, run_eval, run_interrupted, stub_retriever_options
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
 import m2io.cli.eval as cli_eval
@@ -66,18 +66,6 @@ class AllAfterFirstInserter:
         return Placement(slots=tuple(Slot(c.image_id, 1) for c in candidates))
 
 
-class InterruptingInserter:
-    """Raises KeyboardInterrupt on its 4th call (warm-up + 2 answers done, the 3rd in flight)."""
-
-    calls = 0
-
-    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
-        type(self).calls += 1
-        if type(self).calls == 4:
-            raise KeyboardInterrupt
-        return Placement()
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_eval_corpus(tmp_path_factory.mktemp("eval-e2e"))
@@ -113,22 +101,7 @@ def test_results_format_and_image_metrics(data, tmp_path, no_index_build, monkey
         "--no-bert",
     )
     assert rc == 0
-    for key in (
-        "subset",
-        "n",
-        "config",
-        "metrics",
-        "latency_ms",
-        "system",
-        "kind",
-        "machine",
-        "date",
-        "wall_s",
-        "cost",
-        "setup_s",
-        "interrupted",
-        "code",
-    ):
+    for key in (*RESULT_KEYS, "cost"):
         assert key in res, key
     assert res["kind"] == "e2e" and res["n"] == len(PAGES)
     assert res["system"] == "extractive+AllAfterFirstInserter"
@@ -171,12 +144,7 @@ def test_none_baseline_and_default_out(data, tmp_path, no_index_build, monkeypat
 
 
 def test_ctrl_c_keeps_scored_answers(data, tmp_path, no_index_build, capsys) -> None:
-    InterruptingInserter.calls = 0
-    out = tmp_path / "int.json"
-    rc, res = _eval(data, out, "--inserter", "test_eval_e2e:InterruptingInserter")
-    assert rc == 130
-    assert res["interrupted"] is True and res["n"] == 2
-    assert len(read_items(items_path(out))) == 2
+    res = run_interrupted("eval", data, tmp_path / "int.json", *stub_retriever_options(data))
     assert any("bert_score skipped" in n for n in res["notes"])
     assert "INTERRUPTED" in capsys.readouterr().err
 

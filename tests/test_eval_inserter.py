@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import run_eval
+from builders import RESULT_KEYS, run_eval, run_interrupted
 from test_eval_fixtures import PAGES, SUBSET, build_eval_corpus
 
 from m2io.cli.main import main
@@ -52,18 +52,6 @@ class BrokenFormatInserter:
         return Placement(p.slots, format_ok=False, notes=("format error: fell back",))
 
 
-class InterruptingInserter:
-    """Raises KeyboardInterrupt on its 4th call (warm-up + 2 items done, the 3rd in flight)."""
-
-    calls = 0
-
-    def insert(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> Placement:
-        type(self).calls += 1
-        if type(self).calls == 4:
-            raise KeyboardInterrupt
-        return Placement()
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_eval_corpus(tmp_path_factory.mktemp("eval-inserter"))
@@ -77,21 +65,7 @@ def test_results_format_and_oracle_scores(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "oracle.json"
     rc, res = _run(data, out, "--inserter", "test_eval_inserter:OracleInserter")
     assert rc == 0
-    for key in (
-        "subset",
-        "n",
-        "config",
-        "metrics",
-        "latency_ms",
-        "system",
-        "kind",
-        "machine",
-        "date",
-        "wall_s",
-        "setup_s",
-        "interrupted",
-        "code",
-    ):
+    for key in RESULT_KEYS:
         assert key in res, key
     assert res["kind"] == "inserter" and res["subset"] == SUBSET and res["n"] == len(PAGES)
     assert res["system"] == "OracleInserter" and res["interrupted"] is False
@@ -232,12 +206,7 @@ def test_split_and_limit(data: Path, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_keeps_scored_items(data: Path, tmp_path: Path, capsys) -> None:
-    InterruptingInserter.calls = 0
-    out = tmp_path / "int.json"
-    rc, res = _run(data, out, "--inserter", "test_eval_inserter:InterruptingInserter")
-    assert rc == 130
-    assert res["interrupted"] is True and res["n"] == 2
-    assert len(read_items(items_path(out))) == 2
+    run_interrupted("eval-inserter", data, tmp_path / "int.json")
     assert "INTERRUPTED" in capsys.readouterr().err
 
 
