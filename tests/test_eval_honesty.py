@@ -128,6 +128,11 @@ def test_eval_counts_truncated_answers(data, tmp_path, no_index_build, capsys) -
     assert "truncated at max_tokens: generate 3" in capsys.readouterr().out
 
 
+def _llm_inserter(base_url: str) -> tuple[str, ...]:
+    """The LLM inserter on the fake server, model ``fake-vl``."""
+    return ("--inserter", "llm", "--model", "fake-vl", "--base-url", base_url)
+
+
 def _placing_reply(request: dict) -> str:
     return '<think>the first image fits sentence 1</think><answer>{"<img1>": 1}</answer>'
 
@@ -135,18 +140,7 @@ def _placing_reply(request: dict) -> str:
 def test_base_url_reaches_the_llm_inserter_in_eval(data, tmp_path, no_index_build) -> None:
     out = tmp_path / "llm.json"
     with FakeOpenAIServer(_placing_reply) as srv:
-        rc, res = _eval(
-            data,
-            out,
-            "--inserter",
-            "llm",
-            "--model",
-            "fake-vl",
-            "--base-url",
-            srv.base_url,
-            "--limit",
-            "2",
-        )
+        rc, res = _eval(data, out, *_llm_inserter(srv.base_url), "--limit", "2")
     assert rc == 0
     placed = [r for r in srv.requests if "You place images" in r["messages"][0]["content"]]
     assert placed and placed[0]["model"] == "fake-vl"
@@ -157,25 +151,13 @@ def test_base_url_reaches_the_llm_inserter_in_eval(data, tmp_path, no_index_buil
 def test_eval_inserter_keeps_raw_output_counts_fallbacks_and_skips(data, tmp_path, capsys) -> None:
     out = tmp_path / "ins.json"
     with FakeOpenAIServer(lambda r: "I would put the first image first.") as srv:
-        rc = main(
-            [
-                "eval-inserter",
-                "--data",
-                str(data),
-                "--subset",
-                SUBSET,
-                "--no-progress",
-                "--inserter",
-                "llm",
-                "--model",
-                "fake-vl",
-                "--base-url",
-                srv.base_url,
-                "--set",
-                "inserter.fallback=none",
-                "--out",
-                str(out),
-            ]
+        rc, _ = run_eval(
+            "eval-inserter",
+            data,
+            out,
+            *_llm_inserter(srv.base_url),
+            "--set",
+            "inserter.fallback=none",
         )
     assert rc == 0
     assert srv.requests, "--base-url must reach the LLM inserter"
