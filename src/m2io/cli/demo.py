@@ -15,7 +15,7 @@ from pathlib import Path
 from m2io.cli.common import REMOTE_IMAGES_HELP, add_set_argument, check_output_file, recipe_of
 from m2io.config import PipelineConfig, StageConfig, apply_override
 
-DEFAULT_QUESTION = "How can I find the edges of objects in an image?"
+DEFAULT_QUESTION = "What is the difference between erosion and dilation?"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
