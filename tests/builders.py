@@ -128,6 +128,31 @@ class InterruptingInserter:
         return Placement()
 
 
+class FakePixels:
+    """Image embedder: a vector from eight bytes of each file (the last eight with ``last``, as
+    PNG files all start alike; else the first), zeros for a file it cannot read; records the
+    files it embedded in ``seen``."""
+
+    name, dim = "fake-pixels", 8
+
+    def __init__(self, *, last: bool = False) -> None:
+        self.last = last
+        self.seen: list[str] = []
+
+    def encode_images(self, paths: list[str]) -> np.ndarray:
+        self.seen.extend(paths)
+        out = np.zeros((len(paths), self.dim), dtype=np.float32)
+        for i, p in enumerate(paths):
+            data = Path(p).read_bytes() if Path(p).is_file() else b""
+            if data:
+                part = data[-self.dim :] if self.last else data[: self.dim]
+                out[i] = np.frombuffer(part.ljust(self.dim, b"\0"), np.uint8) + 1.0
+        return out
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), self.dim), dtype=np.float32) / np.sqrt(self.dim)
+
+
 class ScriptedChat:
     """A chat model that answers from a script (text, or an exception to raise) and records
     every call; it satisfies :class:`~m2io.llm.base.ChatModel` without inheriting from it."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import FakePixels
 
 from m2io.testing.hash_embedder import HashEmbedder
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -34,27 +35,6 @@ class FailingEmbedder(HashEmbedder):
         if self.calls + 1 == self.fail_on:
             raise RuntimeError("embedding died half-way")
         return super().encode(texts, **kw)
-
-
-class FakePixels:
-    """Image embedder: a vector from the file's bytes; files it cannot read give zeros."""
-
-    name, dim = "fake-pixels", 8
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def encode_images(self, paths):
-        self.seen.extend(paths)
-        out = np.zeros((len(paths), self.dim), dtype=np.float32)
-        for i, p in enumerate(paths):
-            data = Path(p).read_bytes() if Path(p).is_file() else b""
-            if data:
-                out[i] = np.frombuffer(data[: self.dim].ljust(self.dim, b"\0"), np.uint8) + 1.0
-        return out
-
-    def encode_texts(self, texts):
-        return np.ones((len(texts), self.dim), dtype=np.float32) / np.sqrt(self.dim)
 
 
 def _doc(doc_id: str, title: str, paragraphs: list[str], images: dict[int, ImageRef]) -> Document:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import FakePixels
 
 from m2io.testing.hash_embedder import HashEmbedder
 
@@ -426,42 +427,21 @@ def test_m2io_index_reports_what_it_reused_and_rebuild_embeds_everything(
     assert any("crop" in t.lower() for t in embedders[-1].texts)
 
 
-class FakePixels:
-    """Image embedder: a vector from the file's bytes; counts the files it embedded."""
-
-    name, dim = "fake-pixels", 8
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def encode_images(self, paths):
-        self.seen.extend(paths)
-        return np.stack(
-            [
-                np.frombuffer(Path(p).read_bytes()[-8:], np.uint8).astype(np.float32) + 1
-                for p in paths
-            ]
-        )
-
-    def encode_texts(self, texts):
-        return np.ones((len(texts), self.dim), dtype=np.float32)
-
-
 def test_pixel_vectors_are_reused_until_the_image_file_changes(tmp_path):
     corpus, out = tmp_path / "corpus", tmp_path / "idx"
     write_corpus(corpus)
-    first = FakePixels()
+    first = FakePixels(last=True)
     update(corpus, out, HashEmbedder(), image_embedder=first)
     assert len(first.seen) == 1
-    again = FakePixels()
+    again = FakePixels(last=True)
     assert update(corpus, out, HashEmbedder(), image_embedder=again).unchanged == 3
     assert again.seen == []
     (corpus / "img" / "crop.png").write_bytes(png((1, 2, 3)))  # same name, new pixels
-    changed = FakePixels()
+    changed = FakePixels(last=True)
     report = update(corpus, out, HashEmbedder(), image_embedder=changed)
     assert len(changed.seen) == 1 and report.embedded == 1
     fresh = tmp_path / "fresh"
-    update(corpus, fresh, HashEmbedder(), image_embedder=FakePixels(), rebuild=True)
+    update(corpus, fresh, HashEmbedder(), image_embedder=FakePixels(last=True), rebuild=True)
     assert index_files(out) == index_files(fresh)
 
 
@@ -490,8 +470,8 @@ def test_concurrent_updates_take_turns_and_keep_every_document(index_dir):
 def test_documents_added_to_an_index_with_pixel_vectors_get_theirs(tmp_path):
     corpus, out = tmp_path / "corpus", tmp_path / "idx"
     write_corpus(corpus)
-    update(corpus, out, HashEmbedder(), image_embedder=FakePixels())
-    pixels = FakePixels()
+    update(corpus, out, HashEmbedder(), image_embedder=FakePixels(last=True))
+    pixels = FakePixels(last=True)
     add_documents(
         out,
         [NewDocument("fog.md", FOG, {"shots/fog.png": png()})],
@@ -499,10 +479,10 @@ def test_documents_added_to_an_index_with_pixel_vectors_get_theirs(tmp_path):
         image_embedder=pixels,
     )
     assert len(pixels.seen) == 1
-    index = Index.open(out, embedder=HashEmbedder(), image_embedder=FakePixels())
+    index = Index.open(out, embedder=HashEmbedder(), image_embedder=FakePixels(last=True))
     row = [i for i, c in enumerate(index.candidates) if c.doc_id == "added/fog.md"]
     assert np.linalg.norm(index.stored_vectors("pixels")[row[0]]) == pytest.approx(1.0)
-    later = FakePixels()
+    later = FakePixels(last=True)
     update(corpus, out, HashEmbedder(), image_embedder=later)
     assert later.seen == []  # the added image's pixel vector is kept too
 
