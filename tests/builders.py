@@ -155,11 +155,23 @@ class FakePixels:
 
 class ScriptedChat:
     """A chat model that answers from a script (text, or an exception to raise) and records
-    every call; it satisfies :class:`~m2io.llm.base.ChatModel` without inheriting from it."""
+    every call; it satisfies :class:`~m2io.llm.base.ChatModel` without inheriting from it.
 
-    def __init__(self, *replies: str | Exception, finish_reason: str = "stop") -> None:
+    ``answer``, when given, replies to every call from its messages instead (for calls made in
+    any order); ``usage`` is what each reply reports (default 7 prompt, 3 completion tokens).
+    """
+
+    def __init__(
+        self,
+        *replies: str | Exception,
+        finish_reason: str = "stop",
+        answer: Callable[[list[dict[str, Any]]], str] | None = None,
+        usage: Usage | None = None,
+    ) -> None:
         self.replies = list(replies)
         self.finish_reason = finish_reason
+        self.answer = answer
+        self.usage = usage or Usage(7, 3)
         self.calls: list[dict[str, Any]] = []
 
     def chat(
@@ -170,10 +182,10 @@ class ScriptedChat:
         max_tokens: int | None = None,
     ) -> ChatResult:
         self.calls.append({"messages": messages, "temperature": temperature, "max": max_tokens})
-        reply = self.replies.pop(0)
+        reply = self.answer(messages) if self.answer is not None else self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
-        return ChatResult(reply, Usage(7, 3), "scripted", self.finish_reason)
+        return ChatResult(reply, self.usage, "scripted", self.finish_reason)
 
 
 class NoEmbedding:

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import pytest
+from builders import ScriptedChat
 
 from m2io.llm.client import ChatClient, ChatResult, LLMError
 from m2io.metrics.judge import JudgeItem, LLMJudge, build_messages, parse_judgement
@@ -117,20 +118,12 @@ def test_answer_without_images_gets_only_overall_quality() -> None:
 
 
 def test_any_object_with_chat_works_and_concurrency_keeps_order() -> None:
-    class Scripted:
-        def chat(
-            self,
-            messages: list[dict[str, Any]],
-            *,
-            temperature: float = 0.0,
-            max_tokens: int | None = None,
-        ) -> ChatResult:
-            quality = 5 if "first" in messages[-1]["content"] else 1
-            text = json.dumps({"overall_quality": quality})
-            return ChatResult(text=text, usage=Usage(10, 2), model="scripted")
+    def answer(messages: list[dict[str, Any]]) -> str:
+        quality = 5 if "first" in messages[-1]["content"] else 1
+        return json.dumps({"overall_quality": quality})
 
     items = [JudgeItem("first", "a", "g"), JudgeItem("second", "b", "g")]
-    result = LLMJudge(Scripted(), workers=2).score(items)
+    result = LLMJudge(ScriptedChat(answer=answer, usage=Usage(10, 2)), workers=2).score(items)
     assert [p["overall_quality"] for p in result.per_item] == [100.0, 20.0]
     assert result.aggregate["overall_quality"] == 60.0
     assert result.usage == Usage(20, 4)
