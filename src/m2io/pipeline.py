@@ -23,7 +23,7 @@ from m2io.inserters.base import INSERTERS, Inserter
 from m2io.mergers.base import MERGERS, Merger
 from m2io.mergers.default import DefaultMerger
 from m2io.retrievers.base import RETRIEVERS, Retriever
-from m2io.types import MultimodalAnswer
+from m2io.types import MultimodalAnswer, Retrieval
 
 
 class Pipeline:
@@ -69,11 +69,7 @@ class Pipeline:
         return self.to_config().to_yaml()
 
     def run(self, question: str) -> MultimodalAnswer:
-        if not question.strip():
-            raise ValueError("question is empty")
-        t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(question)
-        t1 = time.perf_counter()
+        retrieval, t0, t1 = retrieve_timed(self.retriever, question)
         answer = self.generator.generate(question, retrieval)
         t2 = time.perf_counter()
         placement = self.inserter.insert(answer, retrieval.candidates)
@@ -81,6 +77,16 @@ class Pipeline:
         result = self.merger.merge(answer, placement, retrieval.candidates)
         marks = {"retrieve": t1, "generate": t2, "insert": t3, "merge": time.perf_counter()}
         return finish(result, self.retriever, t0, marks)
+
+
+def retrieve_timed(retriever: Retriever, question: str) -> tuple[Retrieval, float, float]:
+    """The first stage of a run: ``question`` checked and retrieved, with the ``perf_counter``
+    readings before and after (the start of :func:`finish`'s marks)."""
+    if not question.strip():
+        raise ValueError("question is empty")
+    t0 = time.perf_counter()
+    retrieval = retriever.retrieve(question)
+    return retrieval, t0, time.perf_counter()
 
 
 def finish(

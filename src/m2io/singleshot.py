@@ -21,7 +21,7 @@ from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger
-from m2io.pipeline import finish
+from m2io.pipeline import finish, retrieve_timed
 from m2io.retrievers.base import Retriever
 from m2io.text import PIC, split_with_images
 from m2io.types import (
@@ -123,11 +123,7 @@ class SingleShotPipeline:
         return self._fallback_inserter
 
     def run(self, question: str) -> MultimodalAnswer:
-        if not question.strip():
-            raise ValueError("question is empty")
-        t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(question)
-        t1 = time.perf_counter()
+        retrieval, t0, t1 = retrieve_timed(self.retriever, question)
         user = (
             f"Excerpts:\n{context_block(retrieval)}\n\n"
             f"Images:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"

@@ -156,27 +156,22 @@ class LocalChatModel:
 
     def _encode(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         if self.vision:
-            enc = self.processor.apply_chat_template(
-                messages,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-            )
+            templater: Any = self.processor
         else:
-            plain, dropped = text_only(messages)
+            messages, dropped = text_only(messages)
             if dropped and not self._warned_images:
                 log.warning("%s is text-only: %d image part(s) ignored", self.name, dropped)
                 self._warned_images = True
             if self.tokenizer.chat_template is None:
                 raise LLMError(f"{self.name!r} has no chat template in its tokenizer")
-            enc = self.tokenizer.apply_chat_template(
-                plain,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=True,
-                return_tensors="pt",
-            )
+            templater = self.tokenizer
+        enc = templater.apply_chat_template(
+            messages,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+        )
         n = enc["input_ids"].shape[1]
         if n > self.max_input_tokens:
             log.warning("prompt of %d tokens cut to the last %d", n, self.max_input_tokens)
