@@ -77,8 +77,9 @@ def format_problems(problems: list[Problem], *, limit: int = SUMMARY_LINES) -> l
     """Lines that name every problem: one line each up to ``limit``, else compact per kind.
 
     Compact form, used past ``limit`` distinct problems: one line per kind listing every subject
-    (with its reference count when above one), then each problem that has no subject. Nothing
-    is hidden behind "and N more".
+    (with its reference count when above one), files that share a folder listed under it once
+    (``missing (210 files in icons/): a.png, b.png, …``), then each problem that has no subject.
+    Nothing is hidden behind "and N more".
 
     Example:
         >>> format_problems([Problem("a.png", "missing", 3, ("x.md",))])
@@ -95,10 +96,40 @@ def format_problems(problems: list[Problem], *, limit: int = SUMMARY_LINES) -> l
             loose.append(p.line())
     lines = []
     for kind, group in by_kind.items():
-        names = ", ".join(p.subject + (f" (×{p.count})" if p.count > 1 else "") for p in group)
-        noun = "file" if len(group) == 1 else "files"
-        lines.append(f"{kind} ({len(group)} {noun}): {names}")
+        for folder, members in _by_folder(group):
+            names = ", ".join(
+                (_bare(p.subject)[len(folder) :] if folder else p.subject)
+                + (f" (×{p.count})" if p.count > 1 else "")
+                for p in members
+            )
+            noun = "file" if len(members) == 1 else "files"
+            where = f" in {folder}" if folder else ""
+            lines.append(f"{kind} ({len(members)} {noun}{where}): {names}")
     return lines + loose
+
+
+FOLDER_GROUP = 3
+"""Files of one kind sharing a folder are listed under it from this many on."""
+
+
+def _bare(subject: str) -> str:
+    """A subject without the quotes a repr() put around it (names from hostile documents)."""
+    if len(subject) > 1 and subject[0] == subject[-1] and subject[0] in "'\"":
+        return subject[1:-1]
+    return subject
+
+
+def _by_folder(group: list[Problem]) -> list[tuple[str, list[Problem]]]:
+    """``group`` split by the folder of each subject (``"img/"``), in first-seen order; folders
+    with fewer than :data:`FOLDER_GROUP` files stay together under ``""`` with full paths."""
+    folders: dict[str, list[Problem]] = {}
+    for p in group:
+        bare = _bare(p.subject)
+        folders.setdefault(bare[: bare.rfind("/") + 1], []).append(p)
+    grouped = [(f, ps) for f, ps in folders.items() if f and len(ps) >= FOLDER_GROUP]
+    kept = {id(p) for _, ps in grouped for p in ps}
+    rest = [p for p in group if id(p) not in kept]
+    return ([("", rest)] if rest else []) + grouped
 
 
 @dataclass
