@@ -18,18 +18,17 @@ Command (from the repository root)::
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import time
 from pathlib import Path
 
-from m2io.embed.text import load_text_embedder
+from _common import data_parser, start
+
 from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter, candidate_text
 from m2io.learned import GRPOConfig, load_training_data
 from m2io.learned.features import FEATURE_VERSION
-from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
+from m2io.learned.grpo import evaluate, prepare, train_grpo
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHOWN = (
@@ -43,15 +42,7 @@ SHOWN = (
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="../shared/bench/gimp", help="MRAMG-layout folder")
-    p.add_argument("--subset", default="gimp")
-    p.add_argument(
-        "--distractors",
-        default="both",
-        choices=("random", "hard", "both"),
-        help="distractors of the training items (the shipped recipe: both)",
-    )
+    p = data_parser(__doc__)
     p.add_argument(
         "--pipeline-items",
         action="store_true",
@@ -60,15 +51,7 @@ def main() -> None:
     p.add_argument("--alphas", default=",".join(str(a) for a in ALPHAS))
     p.add_argument("--epochs", type=int, default=GRPOConfig.epochs)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--index", help="index for --pipeline-items (default: the m2io eval one)")
-    p.add_argument("--out", default="results/ablation_alpha")
-    args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    embedder = CachedEmbedder(load_text_embedder(), args.cache_dir)
+    args, out, embedder = start(p, "results/ablation_alpha")
     train_data = load_training_data(
         args.data,
         args.subset,

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from m2io.embed.text import load_text_embedder
+from _common import SHOWN, data_parser, start
+
 from m2io.evaluation.items import InserterItem, PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter
 from m2io.learned import GRPOConfig, load_training_data
@@ -94,14 +94,6 @@ SPLITS: dict[str, dict[str, Any]] = {
         "split": chapter_split(tuple(c for c in CHAPTERS if c != "filters")),
     },
 }
-SHOWN = (
-    "image_precision",
-    "image_recall",
-    "image_f1",
-    "image_ordering",
-    "position_accuracy",
-    "position_within_1",
-)
 
 
 def run_split(
@@ -164,25 +156,10 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="../shared/bench/gimp", help="MRAMG-layout folder")
-    p.add_argument("--subset", default="gimp")
+    p = data_parser(__doc__)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--distractors",
-        default="both",
-        choices=("random", "hard", "both"),
-        help="distractors of the training items (the shipped recipe: both)",
-    )
     p.add_argument("--only", help="run only the splits whose name contains this text")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--index", help="index for the pipeline items (default: the m2io eval one)")
-    p.add_argument("--out", default="results/learned_splits")
-    args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    embedder = CachedEmbedder(load_text_embedder(), args.cache_dir)
+    args, out, embedder = start(p, "results/learned_splits")
     rows = []
     for name, spec in SPLITS.items():
         if args.only and args.only not in name:

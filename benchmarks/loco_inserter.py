@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import SHOWN
 
 from m2io.embed.text import load_text_embedder
 from m2io.evaluation.items import InserterItem, build_inserter_items, score_inserter
@@ -62,14 +63,6 @@ from m2io.learned.grpo import CachedEmbedder, evaluate, prepare
 from m2io.learned.items import corpus_index
 from m2io.learned.profile import CorpusProfile, corpus_profile
 
-SHOWN = (
-    "image_precision",
-    "image_recall",
-    "image_f1",
-    "image_ordering",
-    "position_accuracy",
-    "position_within_1",
-)
 E2E_SHOWN = ("image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall")
 logger = logging.getLogger("loco_inserter")
 
