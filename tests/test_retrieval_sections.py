@@ -286,8 +286,10 @@ def test_a_captioned_figure_shared_by_many_pages_is_content_not_decoration(tmp_p
     from m2io.index.decorative import find_decorative
 
     big, icon = tmp_path / "photo.png", tmp_path / "arrow.png"
+    logo = tmp_path / "logo.png"
     Image.new("RGB", (400, 300), "green").save(big)
     Image.new("RGB", (64, 64), "blue").save(icon)
+    Image.new("RGB", (374, 48), "red").save(logo)
     cands = []
     for d in range(6):
         cands.append(
@@ -295,7 +297,10 @@ def test_a_captioned_figure_shared_by_many_pages_is_content_not_decoration(tmp_p
         )
         cands.append(Candidate(ImageRef("arrow", str(icon), caption="Arrow"), doc_id=f"d{d}"))
         cands.append(Candidate(ImageRef("banner", str(big), caption=""), doc_id=f"d{d}"))
+        # a site logo in every page header, with the product's name as alt text
+        cands.append(Candidate(ImageRef("logo", str(logo), caption="Double Tool"), doc_id=f"d{d}"))
     found = find_decorative(cands, n_documents=6)
     flagged = {cands[r].image.image_id for r in found.rows}
-    # the shared captioned photo stays; a small shared icon and a captionless banner do not
-    assert flagged == {"arrow", "banner"}
+    # the shared captioned photo stays; a small shared icon, a captionless image and a wide,
+    # short logo (captioned or not) do not
+    assert flagged == {"arrow", "banner", "logo"}

@@ -4,8 +4,9 @@ An image is decorative when it is
 
 * **repeated and plain**: the same image id, or the same file content, appears in at least
   ``max(REPEAT_MIN, REPEAT_SHARE * documents)`` documents (a logo, a navigation arrow, an app
-  icon in every page header) *and* it is small (at most :data:`ICON_PX` on its longer side) or
-  has no caption of its own (none, an icon word such as "Note", or a file name). A captioned,
+  icon in every page header) *and* it is small (at most :data:`ICON_PX` on its longer side), a
+  banner (at most :data:`BANNER_PX` high and :data:`BANNER_RATIO` times as wide: a site logo in
+  every page header, whatever its alt text says) or has no caption of its own (none, an icon word such as "Note", or a file name). A captioned,
   full-size figure that many pages share (the GIMP manual shows one photo as the "original image"
   on 98 filter pages, and it is gold for 53 questions) is content, not decoration; or
 * **tiny**: its file (a local path inside the corpus root) is at most :data:`TINY_PX` pixels on
@@ -31,6 +32,8 @@ REPEAT_MIN = 3
 REPEAT_SHARE = 0.05
 TINY_PX = 32
 ICON_PX = 128
+BANNER_PX = 64
+BANNER_RATIO = 4.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def find_decorative(candidates: list[Candidate], n_documents: int) -> Decorative
             digest is not None and len(docs_of["file:" + digest]) >= threshold
         )
         small = size is not None and max(size) <= ICON_PX
-        if shared and (small or _plain_caption(c.image.caption)):
+        banner = size is not None and size[1] <= BANNER_PX and size[0] >= BANNER_RATIO * size[1]
+        if shared and (small or banner or _plain_caption(c.image.caption)):
             rows.add(i)
             repeated[c.image.image_id] = None
         elif size is not None and size[0] <= TINY_PX and size[1] <= TINY_PX:
