@@ -24,7 +24,8 @@ from typing import Any
 
 from m2io.cli.common import add_pipeline_arguments, config_from_args, recipe_of
 from m2io.cli.eval_inserter import (
-    add_strict_argument,
+    add_output_group,
+    add_split_argument,
     exit_status,
     inserter_label,
     print_summary,
@@ -39,7 +40,6 @@ from m2io.evaluation.e2e import (
     index_matches,
 )
 from m2io.evaluation.items import (
-    SPLIT_SIDES,
     dropped_questions,
     question_gaps,
     split_questions,
@@ -54,12 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--data", required=True, help="MRAMG-layout folder")
     data.add_argument("--subset", help="subset name (default: the only one in --data)")
     data.add_argument("--limit", type=int, help="answer only the first N questions")
-    data.add_argument(
-        "--split",
-        choices=SPLIT_SIDES,
-        default="all",
-        help="answer every question, or one side of the by-document 80/20 split that "
-        "eval-inserter and train inserter-policy use (val = documents a trained inserter never saw)",
+    add_split_argument(
+        data,
+        "answer",
+        "; eval-inserter and train inserter-policy use the same split "
+        "(val = documents a trained inserter never saw)",
     )
     data.add_argument(
         "--rebuild-index",
@@ -84,15 +83,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="YAML/JSON price table (USD per 1M tokens) merged over the built-in one",
     )
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--out",
-        help="results JSON (default: results/<subset>-e2e-<name>.json); "
-        "per-item JSONL goes beside it",
+    add_output_group(
+        p, "results JSON (default: results/<subset>-e2e-<name>.json); per-item JSONL goes beside it"
     )
-    out.add_argument("--name", help="system label in results and reports (default: derived)")
-    out.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_strict_argument(out)
 
 
 def system_label(cfg: Any) -> str:

@@ -48,12 +48,7 @@ from m2io.factory import build_inserter, check_options, stage_options
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     add_item_arguments(data)
-    data.add_argument(
-        "--split",
-        choices=SPLIT_SIDES,
-        default="all",
-        help="score every item, or one side of the by-document 80/20 split",
-    )
+    add_split_argument(data, "score")
     data.add_argument("--limit", type=int, help="score only the first N items")
     ins = p.add_argument_group("inserter")
     ins.add_argument(
@@ -80,24 +75,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "in one batch first; insert latency then excludes embedding, reported as an "
         "amortised 'embed' stage (default: on; --no-batch-embeddings times each call whole)",
     )
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--out",
-        help="results JSON (default: results/<subset>-inserter-<name>-"
-        "<distractors>.json); per-item JSONL goes beside it",
+    out = add_output_group(
+        p,
+        "results JSON (default: results/<subset>-inserter-<name>-<distractors>.json); "
+        "per-item JSONL goes beside it",
     )
-    out.add_argument("--name", help="system label in results and reports (default: derived)")
     out.add_argument("--prices", metavar="FILE", help="YAML/JSON price table for LLM inserters")
-    out.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_strict_argument(out)
 
 
-def add_strict_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_split_argument(p: argparse._ArgumentGroup, verb: str, more: str = "") -> None:
+    """``--split all|train|val``: all questions or one side of the by-document 80/20 split."""
     p.add_argument(
+        "--split",
+        choices=SPLIT_SIDES,
+        default="all",
+        help=f"{verb} every item, or one side of the by-document 80/20 split{more}",
+    )
+
+
+def add_output_group(p: argparse.ArgumentParser, out_help: str) -> argparse._ArgumentGroup:
+    """The evaluations' ``output`` group: ``--out``, ``--name``, ``--no-progress``, ``--strict``."""
+    out = p.add_argument_group("output")
+    out.add_argument("--out", help=out_help)
+    out.add_argument("--name", help="system label in results and reports (default: derived)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    out.add_argument(
         "--strict",
         action="store_true",
         help="exit 1 when most answers fell back (the model failed and a fallback wrote them)",
     )
+    return out
 
 
 def exit_status(results: RunResults, strict: bool) -> int:
