@@ -199,3 +199,22 @@ def test_another_page_joins_the_answer_only_when_it_nearly_matches_the_best_pass
     # the old behaviour (any unit scoring 0.6 of the best) pulls the other page in
     loose = ExtractiveGenerator(embedder=None, other_passage_score=0.0).generate(question, both)
     assert "Watershed" in loose.text
+
+
+def test_lines_of_only_section_numbers_never_reach_the_answer():
+    """A page's table of contents leaves runs like "6.2. 6.2.1. 6.2.2." in the text (seen on
+    an HTML manual that was not tuned on): they carry no word and are never answer sentences."""
+    from m2io.generators.focus import has_words
+
+    assert not has_words("6.2. 6.2.1. 6.2.2. 6.2.3.") and not has_words("1.")
+    assert has_words("1. Open the Multi-Rename Tool.") and has_words("Größe: 3 px")
+    text = (
+        "6.1.\n\n6.2. 6.2.1. 6.2.2.\n\n"
+        "The Multi-Rename Tool renames many selected files at once. "
+        "Select the files, then press Ctrl+M to open it."
+    )
+    chunk = Chunk("rename#0", "rename", text, source=SRC)
+    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    ans = ExtractiveGenerator().generate("How do I rename many files at once?", retrieval)
+    assert ans.sentences and all(has_words(s.text) for s in ans.sentences)
+    assert any("Multi-Rename" in s.text for s in ans.sentences)

@@ -122,6 +122,7 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         lines = [
             Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score, i in figures)
             for i, t in enumerate(texts)
+            if has_words(t)  # "6.2. 6.2.1. 6.2.2." (a table of contents' numbers) says nothing
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
         if joined and out:
@@ -165,6 +166,14 @@ def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], 
 
 def _key(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+_WORD = re.compile(r"[^\W\d_]{2}")
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a word of two letters or more (not only numbers and marks)."""
+    return _WORD.search(text) is not None
 
 
 def words(text: str) -> int:
