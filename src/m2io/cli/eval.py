@@ -39,11 +39,7 @@ from m2io.evaluation.e2e import (
     evaluate_e2e,
     index_matches,
 )
-from m2io.evaluation.items import (
-    dropped_questions,
-    question_gaps,
-    split_questions,
-)
+from m2io.evaluation.items import dropped_questions, question_gaps, split_questions
 from m2io.evaluation.prices import load_prices
 from m2io.factory import build_pipeline, validate_config
 from m2io.metrics.judge import LLMJudge
@@ -56,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--limit", type=int, help="answer only the first N questions")
     add_split_argument(
         data,
-        "answer",
+        "answer every question",
         "; eval-inserter and train inserter-policy use the same split "
         "(val = documents a trained inserter never saw)",
     )

@@ -48,7 +48,7 @@ from m2io.factory import build_inserter, check_options, stage_options
 def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     add_item_arguments(data)
-    add_split_argument(data, "score")
+    add_split_argument(data, "score every item")
     data.add_argument("--limit", type=int, help="score only the first N items")
     ins = p.add_argument_group("inserter")
     ins.add_argument(
@@ -89,7 +89,7 @@ def add_split_argument(p: argparse._ArgumentGroup, verb: str, more: str = "") ->
         "--split",
         choices=SPLIT_SIDES,
         default="all",
-        help=f"{verb} every item, or one side of the by-document 80/20 split{more}",
+        help=f"{verb}, or one side of the by-document 80/20 split{more}",
     )
 
 
