@@ -218,3 +218,26 @@ def test_lines_of_only_section_numbers_never_reach_the_answer():
     ans = ExtractiveGenerator().generate("How do I rename many files at once?", retrieval)
     assert ans.sentences and all(has_words(s.text) for s in ans.sentences)
     assert any("Multi-Rename" in s.text for s in ans.sentences)
+
+
+def test_a_pages_table_of_contents_and_back_links_are_not_answer_sentences():
+    """An HTML manual page opens with its contents ("1. Introduction", "2. Commands") and repeats
+    each entry as a heading, with "(back to top)" after each part: lines the page repeats that
+    name its parts, not answers. A short line said once (a step without a full stop) stays."""
+    text = (
+        "2.7. Synchronize directories\n\nContent\n\n1. Introduction\n\n2. Commands\n\n"
+        "1. Introduction\n\nThe synchronization tool compares two folders and makes them the "
+        "same.\n\n(back to top)\n\n2. Commands\n\nPress Compare to scan both folders.\n\n"
+        "Choose Synchronize to copy the differences\n\n(back to top)\n"
+    )
+    chunk = Chunk("sync#0", "sync", text, source=SRC)
+    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    ans = ExtractiveGenerator().generate("How do I synchronize two folders?", retrieval)
+    texts = [s.text for s in ans.sentences]
+    assert not any(t.endswith(("Introduction", "Commands", "(back to top)")) for t in texts), texts
+    assert "Press Compare to scan both folders." in texts
+    from m2io.generators.focus import passages
+
+    offered = [ln.text for p in passages(retrieval) for ln in p]
+    assert "Choose Synchronize to copy the differences" in offered
+    assert not any(t.endswith(("Introduction", "(back to top)")) for t in offered)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from m2io.text import PIC, is_list_item, split_sentences, split_with_images
-from m2io.types import Chunk, Retrieval, Source
+from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
 
 # A sentence that only makes sense after another: it opens with a reference or a connective.
 _DANGLING = re.compile(
@@ -112,17 +112,21 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
     offered = {(c.chunk_id, c.image_id) for c in retrieval.candidates}
     top = max((rc.score for rc in retrieval.chunks), default=0.0)
     ranked.sort(key=lambda rc: (rc[1].chunk.doc_id, rc[1].chunk.start, rc[0]))
+    split = [(rank, rc, *_sentences(rc.chunk, offered)) for rank, rc in ranked]
+    navigation = _navigation(split)
     out: list[list[Line]] = []
     prev_doc, prev_num = None, None
-    for rank, rc in ranked:
+    for rank, rc, texts, figures in split:
         chunk = rc.chunk
         num = _chunk_number(chunk.chunk_id)
         weight = rc.score / top if top > 0 else 1.0
-        texts, figures = _sentences(chunk, offered)
         lines = [
             Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score, i in figures)
             for i, t in enumerate(texts)
-            if has_words(t)  # "6.2. 6.2.1. 6.2.2." (a table of contents' numbers) says nothing
+            # "6.2. 6.2.1. 6.2.2." (a table of contents' numbers) says nothing
+            if has_words(t)
+            # a heading the page repeats stays only where it is a figure's anchor
+            and (i in figures or (chunk.doc_id, _label_key(t)) not in navigation)
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
         if joined and out:
@@ -141,6 +145,37 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         if kept:
             unique.append(kept)
     return unique
+
+
+def _label_key(text: str) -> str:
+    """A short unpunctuated line's key without its numbering ("2.7. Sync" → "sync"); "" for
+    other lines."""
+    bare = _SECTION_NUMBER.sub("", text.strip())
+    if words(bare) > 8 or bare.endswith((".", "!", "?", ":", ";", ",")):
+        return ""
+    return _key(bare)
+
+
+def _navigation(
+    split: list[tuple[int, RetrievedChunk, list[str], set[int]]],
+) -> set[tuple[str, str]]:
+    """``(doc_id, key)`` of the short unpunctuated lines a document repeats: a table of
+    contents' entries and the headings they point at, "(back to top)" links. They name the
+    page's parts and say nothing an answer needs (the sources name the section)."""
+    # where in its document each one stands: neighbouring chunks overlap, and a line both hold
+    # is one line, not a repeat
+    at: dict[tuple[str, str], set[int]] = {}
+    for _, rc, texts, _ in split:
+        chunk = rc.chunk
+        for t in texts:
+            key = _label_key(t)
+            if key:
+                found = at.setdefault((chunk.doc_id, key), set())
+                i = chunk.text.find(t)
+                while i >= 0:
+                    found.add(chunk.start + i)
+                    i = chunk.text.find(t, i + 1)
+    return {dk for dk, where in at.items() if len(where) >= 2}
 
 
 def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], set[int]]:
@@ -169,6 +204,7 @@ def _key(text: str) -> str:
 
 
 _WORD = re.compile(r"[^\W\d_]{2}")
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,3}\.)+\d{0,3}\s*")
 
 
 def has_words(text: str) -> bool:
