@@ -1,6 +1,6 @@
 """The inserter's output protocol: one tolerant parser that also reports every format error.
 
-SPEC "The inserter protocol" (after M2IO-R1, arXiv 2508.06328): a model answers ::
+docs/design.md, "The inserter protocol" (after M2IO-R1, arXiv 2508.06328): a model answers ::
 
     <think>…</think><answer>{"<img2>": 1, "<img5>": 3}</answer>
 

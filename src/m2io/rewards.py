@@ -1,6 +1,6 @@
 """GRPO rewards for the image inserter, built on the evaluation metrics' own scorer.
 
-SPEC "Rewards" (after M2IO-R1, arXiv 2508.06328)::
+docs/design.md, "Rewards" (after M2IO-R1, arXiv 2508.06328)::
 
     format   ∈ {0, 1}  the output follows the protocol (m2io.protocol.parse_placement_output)
     recall   = |selected ∩ gold| / |gold|
@@ -225,7 +225,7 @@ def make_total_reward(alpha: float = DEFAULT_ALPHA) -> RewardFunc:
     """The paper's reward, ``format × (α·recall + (1 − α)·position)``, as a TRL reward function.
 
     Its ``__name__`` is ``total_reward`` (TRL logs it under that name); ``alpha`` is kept as an
-    attribute for the α ablation (SPEC: α ∈ {0, 0.2, …, 1.0}).
+    attribute for the α ablation (α ∈ {0, 0.2, …, 1.0}, as in the paper).
     """
     _check_alpha(alpha)
     reward = _component_reward("total", alpha)

@@ -1,7 +1,7 @@
 """Typed records passed between m2io's stages.
 
 Every stage takes and returns these frozen dataclasses; nothing travels as a growing dict.
-Sentence indices follow the inserter protocol in SPEC: an image placed ``after_sentence=k`` goes
+Sentence indices follow the inserter protocol (docs/design.md, "The inserter protocol"): an image placed ``after_sentence=k`` goes
 after the k-th sentence (1-based); ``0`` means before the first sentence.
 """
 

@@ -1,7 +1,7 @@
 """``m2io train WHAT``: train a model. ``WHAT`` is a sub-subcommand:
 
 - ``inserter-policy``: the learned inserter (:mod:`m2io.learned`), a compact policy trained
-  with GRPO in numpy on the SPEC rewards; seconds to minutes on a CPU. ``--data`` may be given
+  with GRPO in numpy on the rewards of docs/design.md, "Rewards"; seconds to minutes on a CPU. ``--data`` may be given
   several times (MRAMG folders, document folders, ``demo``), or listed in a recipe. Example::
 
       m2io train inserter-policy --data ../shared/bench/gimp --data ../shared/bench/gnucash \\

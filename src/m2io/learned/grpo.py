@@ -1,7 +1,7 @@
 """Group-relative policy optimisation (GRPO) of the placement policy, in numpy.
 
 For every answer of a minibatch the policy samples a *group* of ``G`` plans (each candidate
-picks a slot or "leave out"), each plan gets the SPEC outcome reward
+picks a slot or "leave out"), each plan gets the outcome reward (docs/design.md, "Rewards")
 ``format × (α·recall + (1−α)·position)`` from :func:`m2io.rewards.score_placement` (the code the
 evaluation metrics use; ``format`` is 1 by construction, since a plan names only candidates,
 each at most once, at slots in range), and the advantage of a plan is its reward standardised within its group
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 class TrainItem:
     """One answer ready for training: its feature tensor and what it is scored against.
 
-    An inserter-only item (gold answer text) has ``gold`` placements and earns the SPEC reward.
+    An inserter-only item (gold answer text) has ``gold`` placements and earns the reward of docs/design.md, "Rewards".
     A pipeline item (generated answer, retrieved candidates) has only the gold images in reading
     order, ``gold_order``, and earns :func:`m2io.rewards.score_images_reward` (mean of image F1
     and ordering, the end-to-end metrics).
@@ -82,7 +82,7 @@ class GRPOConfig:
     """Hyper-parameters of :func:`train_grpo`.
 
     Attributes:
-        alpha: Reward weight of recall against position (SPEC; the paper's best is 0.8).
+        alpha: Reward weight of recall against position (the paper's best is 0.8).
         group_size: Plans sampled per answer (G).
         epochs: Passes over the training answers.
         batch_items: Answers per Adam step.

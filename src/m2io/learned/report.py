@@ -115,7 +115,7 @@ def write_model_readme(folder: str | Path, run: TrainRun, *, command: str) -> Pa
     text = f"""# Learned inserter policy
 
 A placement policy for `m2io`'s learned image inserter (`--inserter learned`), trained with
-GRPO on the SPEC outcome reward `format × (α·recall + (1−α)·position)`, α = {run.config.alpha}.
+GRPO on the outcome reward `format × (α·recall + (1−α)·position)`, α = {run.config.alpha}.
 
 ## How it was made
 

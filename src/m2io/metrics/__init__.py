@@ -29,7 +29,7 @@ from typing import Any
 class MetricResult:
     """Scores of a batch.
 
-    Both ``aggregate`` and ``per_item`` are on the reported ×100 scale (SPEC "Metrics"). Unless a
+    Both ``aggregate`` and ``per_item`` are on the reported ×100 scale (docs/design.md, "Metrics"). Unless a
     scorer says otherwise (corpus BLEU), an aggregate is the mean of its per-item values; it is
     ``nan`` for an empty batch.
 

@@ -5,7 +5,7 @@ Pure Python. Per-item functions return values in [0, 1]; the batch scorers
 :class:`~m2io.metrics.MetricResult`. The GRPO rewards in :mod:`m2io.rewards` call
 :func:`placement_scores` (the same per-item code), so a metric and its reward cannot drift apart.
 
-Definitions follow SPEC "Metrics", which follows MRAMG-Bench (Yu et al., arXiv 2502.04176) for
+Definitions follow docs/design.md, "Metrics", which follows MRAMG-Bench (Yu et al., arXiv 2502.04176) for
 image precision / recall / F1 and the image ordering score, and adds position accuracy and the
 position reward of M2IO-R1 (arXiv 2508.06328).
 
@@ -61,7 +61,7 @@ def _check_ids(ids: Iterable[str], what: str) -> None:
 def image_precision_recall_f1(
     pred: Iterable[str], gold: Iterable[str]
 ) -> tuple[float, float, float]:
-    """Image precision, recall and F1 over the *sets* of ids (MRAMG-Bench, SPEC "Metrics").
+    """Image precision, recall and F1 over the *sets* of ids (MRAMG-Bench; docs/design.md, "Metrics").
 
     Nothing predicted gives P = 0, no gold image gives R = 1, and both empty give 1 for all three
     (an answer that rightly uses no image is perfect). F1 is 0 when P + R = 0.
@@ -176,7 +176,7 @@ def _correct_positions(pred: Mapping[str, int], gold: Mapping[str, int]) -> int:
 
 
 def position_accuracy(pred: Mapping[str, int], gold: Mapping[str, int]) -> float:
-    """Share of gold images placed after their gold sentence (SPEC "Metrics", ours).
+    """Share of gold images placed after their gold sentence (docs/design.md, "Metrics"; ours).
 
     Args:
         pred: ``{image_id: after_sentence}`` of the answer (0 = before the first sentence).

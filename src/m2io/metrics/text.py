@@ -161,7 +161,7 @@ def score_text(
     bert_num_layers: int | None = None,
     bert_device: str | None = None,
 ) -> MetricResult:
-    """ROUGE-L, BLEU and BERTScore of a batch of answers, ×100 (SPEC "Metrics").
+    """ROUGE-L, BLEU and BERTScore of a batch of answers, ×100 (docs/design.md, "Metrics").
 
     Args:
         preds: Answer texts (images already removed; ``<PIC>`` markers are ignored).
