@@ -386,3 +386,17 @@ def _cached_embedder(model: str, backend: str = "torch") -> CachedTextEmbedder:
 
         return OnnxTextEmbedder(model)
     return SentenceTransformerEmbedder(model)
+
+
+class LazyEmbedder:
+    """For a stage that takes a text embedder or a model name (``self._embedder``): a name is
+    loaded on first use, so building the stage stays cheap."""
+
+    _embedder: TextEmbedder | str
+
+    @property
+    def embedder(self) -> TextEmbedder:
+        """The text embedder, loaded now if it was given by name."""
+        if isinstance(self._embedder, str):
+            self._embedder = load_text_embedder(self._embedder)
+        return self._embedder

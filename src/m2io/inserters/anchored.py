@@ -36,7 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, image_text, load_text_embedder
+from m2io.embed.text import (
+    DEFAULT_TEXT_MODEL,
+    LazyEmbedder,
+    TextEmbedder,
+    image_text,
+)
 from m2io.text import tokenize
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
@@ -157,7 +162,7 @@ def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     return max(equal, 0.9 * contain if contain >= 0.85 else 0.0)
 
 
-class AnchoredInserter:
+class AnchoredInserter(LazyEmbedder):
     """Place each image after the answer sentence that preceded it in its source.
 
     Args:
@@ -207,12 +212,6 @@ class AnchoredInserter:
         self.threshold = threshold
         self.stray_threshold = stray_threshold
         self._embedder = embedder
-
-    @property
-    def embedder(self) -> TextEmbedder:
-        if isinstance(self._embedder, str):
-            self._embedder = load_text_embedder(self._embedder)
-        return self._embedder
 
     # ----------------------------------------------------------------------------------------
     # provenance

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from m2io.embed.text import TextEmbedder, load_text_embedder
+from m2io.embed.text import LazyEmbedder, TextEmbedder
 from m2io.learned.artifact import DEFAULT_MODEL_DIR, ModelCard, load_model
 from m2io.learned.features import candidate_texts, option_features
 from m2io.learned.policy import LEAVE, OptionBatch, Policy
@@ -28,7 +28,7 @@ from m2io.types import Candidate, Placement, Slot, TextAnswer
 logger = logging.getLogger(__name__)
 
 
-class LearnedInserter:
+class LearnedInserter(LazyEmbedder):
     """Place images with a trained placement policy.
 
     Args:
@@ -78,12 +78,6 @@ class LearnedInserter:
             )
         self.profile = load_profile(profile)
         self.last_timing: dict[str, float] = {}
-
-    @property
-    def embedder(self) -> TextEmbedder:
-        if isinstance(self._embedder, str):
-            self._embedder = load_text_embedder(self._embedder)
-        return self._embedder
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Embed the non-empty texts in one call; empty ones get a zero vector."""

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, image_text, load_text_embedder
+from m2io.embed.text import (
+    DEFAULT_TEXT_MODEL,
+    LazyEmbedder,
+    TextEmbedder,
+    image_text,
+)
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
 
@@ -20,7 +25,7 @@ def candidate_text(c: Candidate) -> str:
     return image_text(c)
 
 
-class RuleInserter:
+class RuleInserter(LazyEmbedder):
     """Similarity-threshold placement (the Rule-Based baseline).
 
     Args:
@@ -45,12 +50,6 @@ class RuleInserter:
         self.threshold = threshold
         self._embedder = embedder
         self.use_context = use_context
-
-    @property
-    def embedder(self) -> TextEmbedder:
-        if isinstance(self._embedder, str):
-            self._embedder = load_text_embedder(self._embedder)
-        return self._embedder
 
     def similarities(self, answer: TextAnswer, candidates: tuple[Candidate, ...]) -> np.ndarray:
         """Cosine similarity matrix, shape ``(len(candidates), len(sentences))``."""
