@@ -12,7 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from m2io.cli.common import add_item_arguments
+from m2io.cli.common import add_item_arguments, add_set_argument, apply_flag_overrides
+
+# ``--set data.KEY=VALUE`` → the flag it sets (the pipeline commands' syntax for these options)
+SET_KEYS = {
+    "subset": "subset",
+    "distractors": "distractors",
+    "ratio": "ratio",
+    "seed": "seed",
+    "with_context": "with_context",
+    "out": "out",
+    "no_hf": "no_hf",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,11 +34,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the Hugging Face datasets folder (no 'datasets' needed)",
     )
+    add_set_argument(p, "data.seed=1 (data.KEY: " + ", ".join(SET_KEYS) + ")")
 
 
 def run(args: argparse.Namespace) -> int:
     from m2io.training.data import build_inserter_dataset, write_dataset
 
+    apply_flag_overrides(args, args.set, "data", SET_KEYS)
     splits = build_inserter_dataset(
         args.data,
         args.subset,

@@ -2,14 +2,14 @@
 
 A recipe (YAML, ``recipes/train-sft-*.yaml`` / ``recipes/train-grpo-*.yaml``) sets the fields of
 :class:`~m2io.training.sft.SFTRecipe` / :class:`~m2io.training.grpo.GRPORecipe` — TRL's
-``SFTConfig``/``GRPOConfig`` plus m2io's own fields; ``KEY=VALUE`` arguments override any of them
-and are parsed by TRL's parser (:func:`m2io.training.recipe.load_recipe`). The final model (LoRA merged) lands in ``output_dir``, ready for
+``SFTConfig``/``GRPOConfig`` plus m2io's own fields; ``--set KEY=VALUE`` overrides any of them,
+parsed by TRL's parser (:func:`m2io.training.recipe.load_recipe`). The final model (LoRA merged) lands in ``output_dir``, ready for
 ``--inserter llm --model OUTPUT_DIR``. Examples::
 
     m2io build-inserter-data --data ../shared/bench/gimp --subset gimp --out .m2io/train/gimp-inserter
-    m2io train sft --recipe recipes/train-sft-smollm2.yaml max_steps=40
-    m2io train grpo --recipe recipes/train-grpo-smollm2.yaml model=.m2io/train/smollm2-sft
-    m2io train grpo --recipe recipes/train-grpo-smollm2.yaml resume_from_checkpoint=latest
+    m2io train sft --recipe recipes/train-sft-smollm2.yaml --set max_steps=40
+    m2io train grpo --recipe recipes/train-grpo-smollm2.yaml --set model=.m2io/train/smollm2-sft
+    m2io train grpo --recipe recipes/train-grpo-smollm2.yaml --resume
 
 This module only defines the arguments and the calls; ``m2io.cli.train`` mounts them as
 sub-subcommands (``add_sft_arguments``/``run_sft``, ``add_grpo_arguments``/``run_grpo``).
@@ -18,7 +18,10 @@ sub-subcommands (``add_sft_arguments``/``run_sft``, ``add_grpo_arguments``/``run
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+
+log = logging.getLogger(__name__)
 
 
 def _add_common(p: argparse.ArgumentParser, kind: str) -> None:
@@ -42,10 +45,18 @@ def _add_common(p: argparse.ArgumentParser, kind: str) -> None:
         help="list m2io's recipe fields and defaults, and exit",
     )
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recipe field (m2io's or TRL's) to override, e.g. --set learning_rate=5e-5 "
+        "(repeatable; wins over the recipe and the flags above)",
+    )
+    p.add_argument(
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="recipe fields (m2io's or TRL's) to override, e.g. lora=false learning_rate=5e-5",
+        help="deprecated: the older form of --set KEY=VALUE (still read, before --set)",
     )
 
 
@@ -73,7 +84,12 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "num_generations": getattr(args, "num_generations", None),
         "beta": getattr(args, "beta", None),
     }
-    return [f"{k}={v}" for k, v in flags.items() if v is not None] + list(args.overrides)
+    if args.overrides:
+        log.warning(
+            "positional KEY=VALUE overrides are deprecated; write --set %s", args.overrides[0]
+        )
+    given = [f"{k}={v}" for k, v in flags.items() if v is not None]
+    return [*given, *args.overrides, *args.set]
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
