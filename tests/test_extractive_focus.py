@@ -213,8 +213,7 @@ def test_lines_of_only_section_numbers_never_reach_the_answer():
         "The Multi-Rename Tool renames many selected files at once. "
         "Select the files, then press Ctrl+M to open it."
     )
-    chunk = Chunk("rename#0", "rename", text, source=SRC)
-    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    retrieval = _page("rename", text)
     ans = ExtractiveGenerator().generate("How do I rename many files at once?", retrieval)
     assert ans.sentences and all(has_words(s.text) for s in ans.sentences)
     assert any("Multi-Rename" in s.text for s in ans.sentences)
@@ -230,8 +229,7 @@ def test_a_pages_table_of_contents_and_back_links_are_not_answer_sentences():
         "same.\n\n(back to top)\n\n2. Commands\n\nPress Compare to scan both folders.\n\n"
         "Choose Synchronize to copy the differences\n\n(back to top)\n"
     )
-    chunk = Chunk("sync#0", "sync", text, source=SRC)
-    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    retrieval = _page("sync", text)
     ans = ExtractiveGenerator().generate("How do I synchronize two folders?", retrieval)
     texts = [s.text for s in ans.sentences]
     assert not any(t.endswith(("Introduction", "Commands", "(back to top)")) for t in texts), texts
@@ -241,3 +239,9 @@ def test_a_pages_table_of_contents_and_back_links_are_not_answer_sentences():
     offered = [ln.text for p in passages(retrieval) for ln in p]
     assert "Choose Synchronize to copy the differences" in offered
     assert not any(t.endswith(("Introduction", "(back to top)")) for t in offered)
+
+
+def _page(doc_id: str, text: str) -> Retrieval:
+    """A retrieval of one page, ``text``, as its only chunk."""
+    chunk = Chunk(f"{doc_id}#0", doc_id, text, source=SRC)
+    return Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import text_answer
 
 from m2io.learned.features import (
     KEEP_FEATURES,
@@ -16,13 +17,11 @@ from m2io.learned.features import (
 from m2io.learned.profile import CorpusProfile
 from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
 
-ANSWER = TextAnswer(
+ANSWER = text_answer(
     "How do I open the Levels dialog?",
-    (
-        Sentence("Levels adjusts the brightness of an image."),
-        Sentence("The dialog looks like this:"),
-        Sentence("Input levels"),
-    ),
+    "Levels adjusts the brightness of an image.",
+    "The dialog looks like this:",
+    "Input levels",
 )
 CANDS = (
     Candidate(ImageRef("levels", caption="The Levels dialog"), doc_position=0.4),

@@ -7,20 +7,19 @@ import zlib
 
 import numpy as np
 import pytest
+from builders import text_answer
 
 from m2io.inserters.base import INSERTERS
 from m2io.learned import DEFAULT_MODEL_DIR, ModelCard, ModelError, load_model, save_model
 from m2io.learned.features import N_KEEP, N_SLOT, SLOT_FEATURES
 from m2io.learned.policy import Policy
-from m2io.types import Candidate, ImageRef, Placement, Sentence, TextAnswer
+from m2io.types import Candidate, ImageRef, Placement, TextAnswer
 
-ANSWER = TextAnswer(
+ANSWER = text_answer(
     "How do I crop an image?",
-    (
-        Sentence("Select the Crop tool in the toolbox."),
-        Sentence("Its options look like this:"),
-        Sentence("Drag a rectangle over the part to keep."),
-    ),
+    "Select the Crop tool in the toolbox.",
+    "Its options look like this:",
+    "Drag a rectangle over the part to keep.",
 )
 CANDS = (
     Candidate(ImageRef("opts", caption="Crop tool options")),
