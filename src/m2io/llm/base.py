@@ -14,6 +14,7 @@ so in their notes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,3 +82,24 @@ class ChatModel(Protocol):
             LLMError: The backend failed; the caller falls back and says so.
         """
         ...
+
+
+class ChatBackend(ABC):
+    """Base of the chat models m2io ships (:class:`~m2io.llm.client.ChatClient`,
+    :class:`~m2io.llm.local.LocalChatModel`): :meth:`ChatModel.chat` is answered by ``_reply``."""
+
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+    ) -> ChatResult:
+        """One reply to ``messages`` (see :meth:`ChatModel.chat`)."""
+        return self._reply(messages, temperature, max_tokens)
+
+    @abstractmethod
+    def _reply(
+        self, messages: list[Message], temperature: float, max_tokens: int | None
+    ) -> ChatResult:
+        """The backend's reply; raises :class:`LLMError` when the backend fails."""

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from m2io.llm.base import ChatResult, LLMError, Message
+from m2io.llm.base import ChatBackend, ChatResult, LLMError, Message
 from m2io.types import Usage
 
 __all__ = ["ChatClient", "ChatResult", "LLMError"]
@@ -56,7 +56,7 @@ class _Retryable(Exception):
         self.wait = wait
 
 
-class ChatClient:
+class ChatClient(ChatBackend):
     """Calls ``POST {base_url}/chat/completions`` with a streamed reply.
 
     Args:
@@ -108,12 +108,8 @@ class ChatClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(headers=headers)
 
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
+    def _reply(
+        self, messages: list[Message], temperature: float, max_tokens: int | None
     ) -> ChatResult:
         """Send one chat request and return the first choice's text, usage and finish reason.
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from m2io.llm.base import ChatResult, LLMError, Message
+from m2io.llm.base import ChatBackend, ChatResult, LLMError, Message
 from m2io.registry import require
 from m2io.types import Usage
 
@@ -58,7 +58,7 @@ def text_only(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int
     return out, dropped
 
 
-class LocalChatModel:
+class LocalChatModel(ChatBackend):
     """Chat with a local ``transformers`` model.
 
     Args:
@@ -181,12 +181,8 @@ class LocalChatModel:
             }
         return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in enc.items()}
 
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
+    def _reply(
+        self, messages: list[Message], temperature: float, max_tokens: int | None
     ) -> ChatResult:
         """Generate one reply; greedy at ``temperature`` 0, sampled otherwise.
 
