@@ -101,3 +101,18 @@ def require(module: str, extra: str) -> Any:
         raise ImportError(
             f"{module!r} is needed here; install it with: pip install 'm2io[{extra}]'"
         ) from err
+
+
+def lazy_names(package: str, owners: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` that imports ``name`` from ``package.owners[name]`` on first
+    use and keeps it in the package, so importing the package stays cheap (PEP 562)."""
+
+    def __getattr__(name: str) -> Any:
+        module = owners.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        setattr(importlib.import_module(package), name, value)
+        return value
+
+    return __getattr__

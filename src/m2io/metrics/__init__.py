@@ -19,10 +19,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+
+from m2io.registry import lazy_names
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,4 @@ _OWNER = {name: module for module, names in _LAZY.items() for name in names}
 __all__ = ["MetricResult", "mean_by_key", *_OWNER]
 
 
-def __getattr__(name: str) -> Any:
-    module = _OWNER.get(name)
-    if module is None:
-        raise AttributeError(f"module 'm2io.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"m2io.metrics.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _OWNER)
