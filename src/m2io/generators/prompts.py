@@ -110,43 +110,6 @@ def cited(sentence: str, retrieval: Retrieval) -> Sentence:
     return Sentence(clean, chunk.chunk_id, chunk.source)
 
 
-def chat_answer(
-    client: ChatModel,
-    question: str,
-    retrieval: Retrieval,
-    *,
-    label: str,
-    temperature: float,
-    max_tokens: int,
-    max_context_chars: int = 6000,
-) -> TextAnswer:
-    """One chat call over the excerpts, split into attributed sentences.
-
-    ``client`` is any :class:`~m2io.llm.base.ChatModel` (an endpoint, a local model). If the call fails or the reply is empty, the extractive answer is returned with a note
-    ``"<label> generator failed (…); fell back to the extractive answer"``, so the answer text is
-    never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
-    :mod:`m2io.llm.notes` for the phrases the evaluation counts).
-    """
-    excerpts = context_block(retrieval, max_chars=max_context_chars)
-    messages = [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
-    ]
-    try:
-        result = client.chat(messages, temperature=temperature, max_tokens=max_tokens)
-    except LLMError as err:
-        return _extractive_fallback(question, retrieval, label, str(err))
-    text = result.text.strip()
-    if not text:
-        why = "it returned an empty answer"
-        return _extractive_fallback(question, retrieval, label, why, result.usage)
-    notes = [f"{label} generator: {n}" for n in result.notes]
-    if result.truncated:
-        notes.append(f"{label} generator: answer {TRUNCATED} ({max_tokens})")
-    sentences = tuple(cited(s, retrieval) for s in split_cited(text))
-    return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
-
-
 def _extractive_fallback(
     question: str, retrieval: Retrieval, label: str, why: str, usage: Usage | None = None
 ) -> TextAnswer:
@@ -177,12 +140,31 @@ class ChatGenerator:
         return self._chat
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        return chat_answer(
-            self.client,
-            question,
-            retrieval,
-            label=self._label,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            max_context_chars=self.max_context_chars,
-        )
+        """One chat call over the excerpts, split into attributed sentences.
+
+        The client is any :class:`~m2io.llm.base.ChatModel` (an endpoint, a local model). If
+        the call fails or the reply is empty, the extractive answer is returned with a note
+        ``"<label> generator failed (…); fell back to the extractive answer"``, so the answer
+        text is never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
+        :mod:`m2io.llm.notes` for the phrases the evaluation counts).
+        """
+        excerpts = context_block(retrieval, max_chars=self.max_context_chars)
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
+        ]
+        try:
+            result = self.client.chat(
+                messages, temperature=self.temperature, max_tokens=self.max_tokens
+            )
+        except LLMError as err:
+            return _extractive_fallback(question, retrieval, self._label, str(err))
+        text = result.text.strip()
+        if not text:
+            why = "it returned an empty answer"
+            return _extractive_fallback(question, retrieval, self._label, why, result.usage)
+        notes = [f"{self._label} generator: {n}" for n in result.notes]
+        if result.truncated:
+            notes.append(f"{self._label} generator: answer {TRUNCATED} ({self.max_tokens})")
+        sentences = tuple(cited(s, retrieval) for s in split_cited(text))
+        return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
