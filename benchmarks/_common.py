@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from m2io.embed.text import load_text_embedder
+from m2io.learned import TrainData, load_training_data
 from m2io.learned.grpo import CachedEmbedder
 
 # The inserter metrics of a held-out table, in column order (see docs/design.md, Metrics).
@@ -53,3 +55,11 @@ def start(
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     return args, out, CachedEmbedder(load_text_embedder(), args.cache_dir)
+
+
+def training_data(args: argparse.Namespace, embedder: CachedEmbedder, **options: Any) -> TrainData:
+    """:func:`~m2io.learned.load_training_data` on the command line's ``--data``, ``--subset``,
+    ``--distractors`` and ``--index`` (pipeline items only); ``options``: its other keyword
+    arguments, or these overridden."""
+    options = {"distractors": args.distractors, "index_dir": args.index, **options}
+    return load_training_data(args.data, args.subset, embedder=embedder, **options)

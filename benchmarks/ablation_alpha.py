@@ -22,11 +22,11 @@ import json
 import time
 from pathlib import Path
 
-from _common import data_parser, start
+from _common import data_parser, start, training_data
 
 from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter, candidate_text
-from m2io.learned import GRPOConfig, load_training_data
+from m2io.learned import GRPOConfig
 from m2io.learned.features import FEATURE_VERSION
 from m2io.learned.grpo import evaluate, prepare, train_grpo
 
@@ -52,17 +52,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=GRPOConfig.epochs)
     p.add_argument("--seed", type=int, default=0)
     args, out, embedder = start(p, "results/ablation_alpha")
-    train_data = load_training_data(
-        args.data,
-        args.subset,
-        distractors=args.distractors,
-        embedder=embedder,
-        pipeline=args.pipeline_items,
-        index_dir=args.index,
-    )
+    train_data = training_data(args, embedder, pipeline=args.pipeline_items)
     held: dict[str, list] = {
-        mode: load_training_data(args.data, args.subset, distractors=mode, embedder=embedder).val
-        for mode in ("random", "hard")
+        mode: training_data(args, embedder, distractors=mode).val for mode in ("random", "hard")
     }
     pipeline_val = [it for it in train_data.val if isinstance(it, PipelineItem)]
     every = [*train_data.train, *held["random"], *held["hard"], *pipeline_val]

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import SHOWN, data_parser, start
+from _common import SHOWN, data_parser, start, training_data
 
 from m2io.evaluation.items import InserterItem, PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter
-from m2io.learned import GRPOConfig, load_training_data
+from m2io.learned import GRPOConfig
 from m2io.learned.corpora import CorpusData
 from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
 
@@ -99,19 +99,12 @@ SPLITS: dict[str, dict[str, Any]] = {
 def run_split(
     name: str, spec: dict[str, Any], args: argparse.Namespace, embedder: CachedEmbedder
 ) -> dict[str, Any]:
-    common = {"embedder": embedder, "cache_dir": args.cache_dir, **spec}
-    data = load_training_data(
-        args.data,
-        args.subset,
-        distractors=args.distractors,
-        pipeline=True,
-        index_dir=args.index,
-        **common,
-    )
-    random_val = load_training_data(args.data, args.subset, distractors="random", **common).val
+    common = {"cache_dir": args.cache_dir, **spec}
+    data = training_data(args, embedder, pipeline=True, **common)
+    random_val = training_data(args, embedder, distractors="random", **common).val
     held = {
         "random": random_val,
-        "hard": load_training_data(args.data, args.subset, distractors="hard", **common).val,
+        "hard": training_data(args, embedder, distractors="hard", **common).val,
         "end to end": [it for it in data.val if isinstance(it, PipelineItem)],
     }
     profile = next(iter(data.profiles.values()), None)
