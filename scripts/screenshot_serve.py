@@ -21,18 +21,7 @@ from pathlib import Path
 
 from m2io.cli.demo import DEFAULT_QUESTION
 from m2io.demo import corpus_path
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from m2io.testing.browser import CHROMIUM, LAUNCH_ARGS
 
 
 def free_port() -> int:

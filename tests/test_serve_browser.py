@@ -12,7 +12,6 @@ browser build, and the machines have no internet.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,18 +26,8 @@ from test_serve_api import QUESTION, build_app, demo_copy, index_folder  # noqa:
 from test_serve_uvicorn import LiveServer  # noqa: E402
 
 from m2io.demo import corpus_path  # noqa: E402
+from m2io.testing.browser import CHROMIUM, LAUNCH_ARGS  # noqa: E402
 
-CHROMIUM = os.environ.get("M2IO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 20_000
 
 try:
