@@ -130,3 +130,17 @@ def test_the_learned_face_only_hands_names_on() -> None:
     assert sorted(m2io.learned.__all__) == sorted(m2io.learned._WHERE)
     for name in m2io.learned.__all__:  # every name it promises resolves
         assert getattr(m2io.learned, name) is not None
+
+
+def test_every_package_face_only_hands_names_on() -> None:
+    """Issue 14: a package's ``__init__.py`` re-exports names (lazily at most, through
+    ``__getattr__``/``__dir__``); code lives in the package's modules."""
+    allowed = {"__getattr__", "__dir__"}
+    offenders = []
+    for init in sorted(ROOT.rglob("__init__.py")):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if node.name not in allowed:
+                    offenders.append(f"{init.relative_to(ROOT)}: {node.name}")
+    assert offenders == []

@@ -45,9 +45,9 @@ from m2io.evaluation.results import (
 )
 from m2io.index import IndexFormatError, IndexManifest, build_index, corpus_hash
 from m2io.llm.base import LLMError
-from m2io.metrics import mean_by_key
 from m2io.metrics.images import image_scores
 from m2io.metrics.judge import JudgeItem, LLMJudge
+from m2io.metrics.result import mean_by_key
 from m2io.metrics.text import bert_score_f1, corpus_bleu, rouge_l, sentence_bleu
 from m2io.types import Document, MultimodalAnswer, TextSegment
 

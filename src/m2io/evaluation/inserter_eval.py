@@ -41,8 +41,8 @@ from m2io.evaluation.results import (
 )
 from m2io.inserters.base import INSERTERS, Inserter
 from m2io.inserters.rule import candidate_text
-from m2io.metrics import mean_by_key
 from m2io.metrics.images import ordering_score, placement_scores
+from m2io.metrics.result import mean_by_key
 
 INSERTER_METRICS = [
     *IMAGE_SET_METRICS,

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from m2io.metrics import MetricResult, mean_by_key
+from m2io.metrics.result import MetricResult, mean_by_key
 
 # MRAMG-Bench's ordering costs (the public script QUNING1/MRAMG, eval/evaluation.py,
 # get_image_ordering_score: p1 = 3, p2 = 2, p3 = 1): a gold image missing from the prediction is

@@ -37,7 +37,7 @@ from typing import Any
 
 from m2io.llm.base import ChatModel, LLMError, Message
 from m2io.llm.models import ChatModelSpec, make_chat_model
-from m2io.metrics import MetricResult
+from m2io.metrics.result import MetricResult
 from m2io.text import PIC
 from m2io.types import ImageRef, ImageSegment, MultimodalAnswer, TextSegment, Usage
 

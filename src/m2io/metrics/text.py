@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from m2io.metrics import MetricResult, mean_by_key
+from m2io.metrics.result import MetricResult, mean_by_key
 from m2io.registry import require
 from m2io.text import split_sentences
 

@@ -1,0 +1,41 @@
+"""One entry point for both corpus formats: :func:`load_corpus` picks the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from m2io.corpus.folder import load_folder
+from m2io.corpus.mramg import find_subsets, load_mramg
+from m2io.corpus.report import Corpus, CorpusError
+
+FORMATS = ("auto", "mramg", "folder")
+
+
+def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus:
+    """Load a corpus in either supported format.
+
+    Args:
+        path: A folder; or a ``doc_<subset>.jsonl`` file, read as that MRAMG subset.
+        format: ``"mramg"``, ``"folder"``, or ``"auto"``: MRAMG-Bench when the folder directly
+            holds a ``doc_*.jsonl`` file (not in a subfolder), else a folder of Markdown/HTML/text.
+        **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``, ``dropped``) or :func:`load_folder`
+            (``verify``, ``min_image_side``, ``exclude``).
+
+    Raises:
+        ValueError: Unknown ``format``.
+        CorpusError: The source cannot be read (see the loaders).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown corpus format {format!r}; valid: {', '.join(FORMATS)}")
+    p = Path(path)
+    if p.is_file() and p.name.startswith("doc_") and p.suffix == ".jsonl":
+        if format == "folder":
+            raise CorpusError(f"{p}: a file; format='folder' needs a folder")
+        kwargs.setdefault("subset", p.name[len("doc_") : -len(".jsonl")])
+        return load_mramg(p.parent, **kwargs)
+    if not p.is_dir():
+        raise CorpusError(f"{p}: no such folder")
+    if format == "mramg" or (format == "auto" and find_subsets(p)):
+        return load_mramg(p, **kwargs)
+    return load_folder(p, **kwargs)
