@@ -51,7 +51,7 @@ class Document:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where a piece of answer text came from, for citing it.
 
@@ -71,7 +71,7 @@ class Source:
     anchor: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A retrieval unit cut from a document, keeping the images that sit inside it.
 

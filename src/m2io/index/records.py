@@ -15,7 +15,9 @@ Rows are read as hostile input: every key and type is checked, and a bad row rai
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,17 @@ def chunk_row(
     }
 
 
+def _shared(text: str) -> str:
+    """``text`` interned, so equal values across rows are one object in memory."""
+    return sys.intern(text)
+
+
+@lru_cache(maxsize=65536)
+def _source(doc_id: str, title: str, location: str, section: str, anchor: str) -> Source:
+    """One (immutable) :class:`Source` for all the chunks of one section."""
+    return Source(doc_id, _shared(title), _shared(location), _shared(section), _shared(anchor))
+
+
 def chunk_from_row(
     row: Any, candidates: list[Candidate]
 ) -> tuple[Chunk, list[int], tuple[int, int]]:
@@ -184,10 +197,11 @@ def chunk_from_row(
             raise RowError(f"image offset {off} lies outside the chunk text")
         pairs.append((i, off))
     anchors = tuple(ImageAnchor(candidates[i].image, off) for i, off in pairs)
-    source = Source(row["doc_id"], src["title"], src["location"], src["section"], src["anchor"])
-    chunk = Chunk(
-        row["chunk_id"], row["doc_id"], row["text"], anchors, row["title"], row["start"], source
-    )
+    # a document's chunks repeat its id, title, location and sections: one string each, shared
+    # (a million rows hold far fewer distinct values than fields)
+    doc_id, title = _shared(row["doc_id"]), _shared(row["title"])
+    source = _source(doc_id, src["title"], src["location"], src["section"], src["anchor"])
+    chunk = Chunk(row["chunk_id"], doc_id, row["text"], anchors, title, row["start"], source)
     start, end = row["section"]
     return chunk, [i for i, _ in pairs], (start, end)
 
