@@ -173,3 +173,35 @@ def test_html_navigation_tables_are_removed() -> None:
     )
     assert parsed.text == "Body text."
     assert parsed.images == []
+
+
+def test_files_parsed_through_another_map_give_the_same_corpus(tmp_path):
+    """`parse_map` is how `m2io index --ray` parses files on Ray workers: whatever runs the
+    parsing, the documents, images and warnings are those of the plain load, and a file that
+    fails to parse there is still reported and skipped."""
+    from m2io.corpus.folder import load_folder
+    from m2io.demo import corpus_path
+
+    calls: list[int] = []
+
+    def batches(fn, items):
+        calls.append(len(items))
+        return [fn(x) for x in reversed(items)][::-1]  # results in order, computed elsewhere
+
+    plain = load_folder(corpus_path())
+    mapped = load_folder(corpus_path(), parse_map=batches)
+    assert calls and sum(calls) == len(plain.documents)
+    assert mapped.documents == plain.documents and mapped.warnings == plain.warnings
+    assert mapped.images == plain.images
+
+    (tmp_path / "ok.md").write_text("# Fine\n\nText.\n")
+    (tmp_path / "bad.html").write_bytes(b"<p>x</p>")
+
+    def failing(fn, items):
+        return [
+            (None, [], "ValueError: boom") if item[2] == "bad.html" else fn(item) for item in items
+        ]
+
+    corpus = load_folder(tmp_path, parse_map=failing)
+    assert [d.doc_id for d in corpus.documents] == ["ok.md"]
+    assert any("bad.html: could not be parsed (ValueError: boom)" in w for w in corpus.warnings)

@@ -1,4 +1,5 @@
-"""Embedding on a local Ray with two workers writes the index a single process writes."""
+"""Parsing and embedding on a local Ray with two workers give the corpus and the index a single
+process gives."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ def test_an_index_built_on_ray_is_the_single_process_index(tmp_path, monkeypatch
     with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as ray_tmp:
         emb = _start(RayTextEmbedder, ray_tmp)
         try:
+            # parsing the folder's files on Ray tasks gives the same documents and warnings
+            from m2io.corpus.folder import load_folder
+            from m2io.embed.distributed import RayMap
+
+            on_ray = load_folder(DEMO, parse_map=RayMap(shard=3).map)
+            assert on_ray.documents == corpus.documents
+            assert on_ray.warnings == corpus.warnings
             build_index(docs, tmp_path / "ray", embedder=emb, corpus_root=corpus.root)
         finally:
             emb.shutdown()

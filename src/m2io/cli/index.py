@@ -11,8 +11,8 @@ was killed resumes from its checkpoints (``--rebuild`` embeds everything again).
 
 Vectors go to the index folder (faiss: exact below 100k rows, IVF above; ``--vector-index``
 overrides) or to Milvus (``--store milvus``: a milvus-lite file inside the index folder, or a
-server with ``--milvus-uri``). ``--ray local|auto|ADDRESS`` spreads the embedding over Ray
-workers; the index written is the same. See docs/scaling.md.
+server with ``--milvus-uri``). ``--ray local|auto|ADDRESS`` spreads parsing (folder corpora) and
+embedding over Ray workers; the index written is the same. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from m2io.cli.common import add_set_argument, apply_flag_overrides, muted
 from m2io.config import default_index_dir
 
 if TYPE_CHECKING:
+    from m2io.corpus import Corpus
+    from m2io.corpus.folder import ParseMap
     from m2io.embed.text import TextEmbedder
 
 # Its grouped warning says what ``run`` prints itself at the end.
@@ -95,12 +98,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_set_argument(p, "index.max_words=120 (index.KEY: " + ", ".join(SET_KEYS) + ")")
 
 
-def load_source(source: str, fmt: str, subset: str | None):
-    """Load a corpus for indexing (shared with ``m2io eval``)."""
-    from m2io.corpus import load_corpus, load_mramg
+def load_source(
+    source: str, fmt: str, subset: str | None, parse_map: ParseMap | None = None
+) -> Corpus:
+    """Load a corpus for indexing (shared with ``m2io eval``); ``parse_map`` parses a folder
+    corpus's files elsewhere (Ray), an MRAMG file is read here."""
+    from m2io.corpus import find_subsets, load_corpus, load_mramg
 
     if subset:
         return load_mramg(source, subset)
+    folder = fmt == "folder" or (fmt == "auto" and not find_subsets(Path(source)))
+    if parse_map is not None and folder and Path(source).is_dir():
+        return load_corpus(source, format="folder", parse_map=parse_map)
     return load_corpus(source, format=fmt)
 
 
@@ -157,8 +166,13 @@ def _build(
     from m2io.corpus.report import format_problems, problems_headline
     from m2io.index.build import update_index
 
+    parse_map = None
+    if getattr(args, "ray", None):  # the embedder started or joined Ray: parse there too
+        from m2io.embed.distributed import RayMap
+
+        parse_map = RayMap().map
     with muted(CORPUS_REPORT_LOGGER):
-        corpus = load_source(args.source, args.format, args.subset)
+        corpus = load_source(args.source, args.format, args.subset, parse_map)
     if not quiet:
         n_images = sum(len(d.images) for d in corpus.documents)
         print(

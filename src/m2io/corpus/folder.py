@@ -202,14 +202,36 @@ def _add_image(corpus: Corpus, image: ImageRef) -> None:
         corpus.images[image.image_id] = image
 
 
+ParseResult = tuple[Parsed | None, list[str], str]
+"""What parsing one file gives: the parsed text and images (None on failure), the decoding
+warnings, and the failure's message ("" when it parsed)."""
+
+ParseMap = Callable[[Callable[[tuple[bytes, str, str]], ParseResult], list], Iterable]
+"""``map``-like: applies a function to each item of a list, results in order (the builtin
+``map``, or :meth:`m2io.embed.distributed.RayMap.map` to parse on Ray workers)."""
+
+PARSE_BATCH = 256
+"""Files read, then parsed together (on workers when a map is given), at a time."""
+
+
+def parse_file(item: tuple[bytes, str, str]) -> ParseResult:
+    """Decode and parse one file's bytes (``(raw, suffix, doc_id)``): pure, so it can run in
+    another process. A failure is returned, not raised: one hostile file never stops the rest."""
+    raw, suffix, doc_id = item
+    warnings: list[str] = []
+    try:
+        html = suffix in (".html", ".htm")
+        text = (decode_html if html else decode)(raw, doc_id, warnings)
+        return PARSERS[suffix](text), warnings, ""
+    except Exception as exc:  # noqa: BLE001 - reported with the file's path by the caller
+        logger.debug("could not parse %s", doc_id, exc_info=True)
+        return None, warnings, f"{type(exc).__name__}: {exc}"
+
+
 def _document(
-    raw: bytes, path: Path, doc_id: str, corpus: Corpus, images: _ImageResolver
+    parsed: Parsed, path: Path, doc_id: str, corpus: Corpus, images: _ImageResolver
 ) -> Document | None:
-    """One file as a document, or None (reported) when it holds nothing."""
-    suffix = path.suffix.lower()
-    html = suffix in (".html", ".htm")
-    text = (decode_html if html else decode)(raw, doc_id, corpus.warnings)
-    parsed = PARSERS[suffix](text)
+    """One parsed file as a document, or None (reported) when it holds nothing."""
     anchors: list[ImageAnchor] = []
     for offset, raw_image in parsed.images:
         image = images.resolve(raw_image, path, doc_id)
@@ -223,12 +245,40 @@ def _document(
     return Document(doc_id, parsed.text, tuple(anchors), title, str(path))
 
 
+def _parse_batch(
+    batch: list[tuple[Path, str, bytes]],
+    corpus: Corpus,
+    images: _ImageResolver,
+    parse_map: ParseMap,
+) -> None:
+    """Parse ``batch`` with ``parse_map`` and add its documents in file order."""
+    if not batch:
+        return
+    items = [(raw, path.suffix.lower(), doc_id) for path, doc_id, raw in batch]
+    for (path, doc_id, _), (parsed, warnings, error) in zip(
+        batch, parse_map(parse_file, items), strict=True
+    ):
+        corpus.warnings.extend(warnings)
+        if parsed is None:
+            corpus.warn(f"{doc_id}: could not be parsed ({error}); skipped")
+            continue
+        try:
+            document = _document(parsed, path, doc_id, corpus, images)
+        except Exception as exc:  # one hostile file must not abort the folder; see docstring
+            logger.debug("could not load %s", doc_id, exc_info=True)
+            corpus.warn(f"{doc_id}: could not be parsed ({type(exc).__name__}: {exc}); skipped")
+            continue
+        if document is not None:
+            corpus.documents.append(document)
+
+
 def load_folder(
     root: str | Path,
     *,
     verify: bool = True,
     min_image_side: int = MIN_IMAGE_SIDE,
     exclude: Iterable[str] = (),
+    parse_map: ParseMap | None = None,
 ) -> Corpus:
     """Load every Markdown, HTML and text file under ``root`` as documents with images.
 
@@ -239,6 +289,9 @@ def load_folder(
         min_image_side: Images smaller than this on both sides are skipped as decoration.
         exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``) of files to
             leave out, e.g. ``("LICENSE*", "drafts/*")``.
+        parse_map: How files are parsed, ``PARSE_BATCH`` at a time (default: here, one after
+            another); ``RayMap(...).map`` parses them on Ray workers. Images are checked here
+            either way, and the corpus is the same.
 
     Returns:
         The corpus; files that cannot be read or parsed, undecodable bytes, missing, corrupt or
@@ -261,6 +314,7 @@ def load_folder(
         raise CorpusError(f"{root}: not a folder")
     corpus = Corpus(root=str(root))
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
+    batch: list[tuple[Path, str, bytes]] = []
     for path in _files(root, tuple(exclude)):
         doc_id = path.relative_to(root).as_posix()
         real = confine(path, root)
@@ -268,18 +322,14 @@ def load_folder(
             corpus.warn(f"{doc_id}: a link to a file outside the corpus folder; skipped")
             continue
         try:
-            raw = real.read_bytes()
+            batch.append((path, doc_id, real.read_bytes()))
         except OSError as exc:
             corpus.warn(f"{doc_id}: cannot read ({exc}); skipped")
             continue
-        try:
-            document = _document(raw, path, doc_id, corpus, images)
-        except Exception as exc:  # one hostile file must not abort the folder; see docstring
-            logger.debug("could not parse %s", doc_id, exc_info=True)
-            corpus.warn(f"{doc_id}: could not be parsed ({type(exc).__name__}: {exc}); skipped")
-            continue
-        if document is not None:
-            corpus.documents.append(document)
+        if len(batch) >= PARSE_BATCH:
+            _parse_batch(batch, corpus, images, parse_map or map)
+            batch = []
+    _parse_batch(batch, corpus, images, parse_map or map)
     if not corpus.documents:
         suffixes = ", ".join(f"*{s}" for s in PARSERS)
         raise CorpusError(f"{root}: no documents found (looked for {suffixes})")

@@ -4,8 +4,9 @@ holds its own copy of the same model and backend; small batches (queries) stay i
 The vectors are the ones the single-process embedder gives (the same model, the same code, the
 same truncation; only the padding of each batch differs, which mean pooling ignores), and the
 embedder's ``name`` is the model's, so an index built through Ray is the index a single process
-builds (``tests/test_ray_embed.py``). Parsing and chunking stay in the building process: for
-these corpora embedding is nearly all of a build (see ``docs/scaling.md``).
+builds (``tests/test_ray_embed.py``). :class:`RayMap` parses a folder corpus's files on the same
+Ray instance (``load_folder(..., parse_map=RayMap().map)``); checking images, chunking and
+writing stay in the building process.
 
 Example (starts a local Ray instance)::
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,36 @@ def _worker_embedder(spec: str, threads: int) -> Any:
 
         return OnnxTextEmbedder(model, threads=threads, small_batch=0, recent=0)
     return load_text_embedder(f"{model}@torch")
+
+
+PARSE_SHARD = 32
+"""Files per Ray parsing task."""
+
+
+def _apply(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    return [fn(x) for x in items]
+
+
+class RayMap:
+    """``map`` over Ray tasks on the running Ray instance: the items split into shards, one
+    task per shard, the results in input order. The tasks ask for no CPU of their own, so they
+    run beside embedding actors that hold every CPU (those are idle while a corpus is parsed).
+
+    Raises:
+        RuntimeError: Ray is not running (a :class:`RayTextEmbedder` starts or joins it).
+    """
+
+    def __init__(self, shard: int = PARSE_SHARD) -> None:
+        self._ray = require("ray", "ray")
+        if not self._ray.is_initialized():
+            raise RuntimeError("Ray is not running: start it first (RayTextEmbedder does)")
+        self._shard = max(1, shard)
+        self._task = self._ray.remote(num_cpus=0)(_apply)
+
+    def map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        shards = [items[i : i + self._shard] for i in range(0, len(items), self._shard)]
+        refs = [self._task.remote(fn, shard) for shard in shards]
+        return [result for part in self._ray.get(refs) for result in part]
 
 
 class _Worker:
