@@ -245,3 +245,19 @@ def _page(doc_id: str, text: str) -> Retrieval:
     """A retrieval of one page, ``text``, as its only chunk."""
     chunk = Chunk(f"{doc_id}#0", doc_id, text, source=SRC)
     return Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+
+
+def test_a_heading_said_once_stays_even_when_its_words_open_the_next_sentence():
+    """Only a line a page repeats as a line is navigation: the heading "Inpainting" followed by
+    "Inpainting fills in regions …" is said once, and its section keeps the heading's match
+    (it was dropped once, and a question about scratches was answered from the page before)."""
+    from m2io.generators.focus import passages
+
+    text = (
+        "Deconvolution\n\nDeconvolution sharpens a blurred photo.\n\n"
+        "Inpainting\n\nInpainting fills in regions where the image content is missing.\n"
+    )
+    chunk = Chunk("restore#0", "restore", text, source=SRC)
+    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    offered = [ln.text for p in passages(retrieval) for ln in p]
+    assert "Inpainting" in offered and "Deconvolution" in offered

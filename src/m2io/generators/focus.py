@@ -169,12 +169,10 @@ def _navigation(
         chunk = rc.chunk
         for t in texts:
             key = _label_key(t)
-            if key:
+            if key:  # where it stands as a line of its own (not inside a longer sentence)
                 found = at.setdefault((chunk.doc_id, key), set())
-                i = chunk.text.find(t)
-                while i >= 0:
-                    found.add(chunk.start + i)
-                    i = chunk.text.find(t, i + 1)
+                line = re.compile(rf"^[ \t]*{re.escape(t.strip())}[ \t]*$", re.MULTILINE)
+                found.update(chunk.start + m.start() for m in line.finditer(chunk.text))
     return {dk for dk, where in at.items() if len(where) >= 2}
 
 
