@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,7 +127,7 @@ def default_model_path() -> str:
     return str(pkg.get_model_path())
 
 
-class CachedTextEmbedder:
+class CachedTextEmbedder(ABC):
     """What every text embedder backend shares: stored vectors (:meth:`remember`), a bounded
     cache of recently embedded small batches, each distinct text embedded once per call, and an
     optional progress bar. A backend sets ``name``, ``dim``, ``small_batch`` and the cache sizes
@@ -153,9 +154,9 @@ class CachedTextEmbedder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_max = recent
 
+    @abstractmethod
     def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Unit float32 vectors for ``texts`` (called under the lock)."""
-        raise NotImplementedError
+        """Unit float32 vectors for ``texts`` (called under the lock); each backend's own."""
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Keep ``vectors`` as the embeddings of ``texts``; later ``encode`` calls reuse them.
