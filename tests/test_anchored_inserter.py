@@ -174,7 +174,14 @@ def test_anchored_is_the_default_and_rule_stays_available():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"match": 0}, {"max_per_sentence": 0}, {"reach": 0}, {"spread": -1}, {"threshold": 2}],
+    [
+        {"match": 0},
+        {"max_per_sentence": 0},
+        {"reach": 0},
+        {"spread": -1},
+        {"threshold": 2},
+        {"fallback": -1},
+    ],
 )
 def test_options_are_validated(kwargs):
     with pytest.raises(ValueError):
@@ -220,5 +227,52 @@ def test_an_unanchored_image_with_known_source_text_is_left_out_by_default(chunk
         chunk_id=chunk,
     )
     # its similarity (0.5) counts only when the caller asks for similarity placement
-    got = AnchoredInserter(embedder=_Fixed(), stray_threshold=stray).insert(answer, (lens,))
+    got = AnchoredInserter(embedder=_Fixed(), stray_threshold=stray, fallback=0).insert(
+        answer, (lens,)
+    )
     assert got.as_dict() == placed
+
+
+# Issue 9 (item 3 and 8): when provenance places nothing at all, an answer without a figure is the
+# worse failure; the most similar candidates go in by similarity, and the result says so.
+def test_when_provenance_places_nothing_the_most_similar_images_go_in_and_it_is_noted():
+    answer = TextAnswer(ANSWER.question, tuple(Sentence(s.text) for s in ANSWER.sentences))
+    lens = candidate(
+        "lens",
+        "A lens hood",
+        context_before="Zebras graze on the plain.",
+        context_after="They drink at dusk.",
+        doc_id="zoo",
+    )
+    got = AnchoredInserter(embedder=_Fixed()).insert(answer, (lens,))
+    assert got.as_dict() == {"lens": 3}  # after STEP2, its only similar sentence
+    assert got.notes == (
+        "anchored inserter: the answer quotes no image's source text; 1 placed by similarity",
+    )
+    # below the similarity floor nothing goes in; fallback=0 turns it off
+    assert AnchoredInserter(embedder=_Fixed(), threshold=0.6).insert(answer, (lens,)).slots == ()
+    assert AnchoredInserter(embedder=_Fixed(), fallback=0).insert(answer, (lens,)).slots == ()
+
+
+def test_fallback_places_at_most_its_count_most_similar_first():
+    answer = text_answer("How do I crop?", "Choose the crop tool.", "Drag a rectangle.")
+    cands = tuple(
+        candidate(f"c{k}", caption, context_before="Unrelated words here.", doc_id="elsewhere")
+        for k, caption in enumerate(
+            ["crop tool chosen", "drag rectangle", "crop tool", "choose crop tool icon"]
+        )
+    )
+    got = AnchoredInserter(embedder=BagOfWords(), fallback=2, threshold=0.3).insert(answer, cands)
+    # bag-of-words cosines: c1 0.63 with sentence 2, c3 0.57, c2 0.45, c0 0.41 with sentence 1
+    assert got.as_dict() == {"c3": 1, "c1": 2}
+
+
+def test_provenance_that_places_one_image_turns_the_fallback_off():
+    cands = (
+        *SOURCE_CANDS[:1],
+        candidate(
+            "cat", "Transform menu crop", doc_id="zoo", context_before="Our cat sleeps all day."
+        ),
+    )
+    got = AnchoredInserter(embedder=BagOfWords()).insert(ANSWER, cands)
+    assert got.as_dict() == {"menu": 2}

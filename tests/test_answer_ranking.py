@@ -219,8 +219,10 @@ def test_an_unanchored_image_with_source_text_needs_no_embedding_and_is_left_out
         doc_id="orig",
         chunk_id="orig#0",
     )
-    # before: an image from a quoted chunk was placed by similarity (embedding the answer)
-    assert AnchoredInserter(embedder=NoEmbedding()).insert(answer, (stray,)).as_dict() == {}
+    # before: an image from a quoted chunk was placed by similarity (embedding the answer); the
+    # fallback for answers where provenance places nothing at all is off here
+    inserter = AnchoredInserter(embedder=NoEmbedding(), fallback=0)
+    assert inserter.insert(answer, (stray,)).as_dict() == {}
 
 
 def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anchor():
@@ -250,7 +252,8 @@ def test_the_sentence_beside_an_offered_figure_is_kept_so_the_figure_has_its_anc
     old = ExtractiveGenerator(embedder=None, max_words=8, fill=False, figure_bonus=0)
     first = old.generate("crop tool", retrieval)
     assert [s.text for s in first.sentences] == ["The crop tool cuts the borders away."]
-    assert AnchoredInserter(embedder=NoEmbedding()).insert(first, (cand,)).as_dict() == {}
+    alone = AnchoredInserter(embedder=NoEmbedding(), fallback=0)  # provenance only
+    assert alone.insert(first, (cand,)).as_dict() == {}
 
 
 def _figure_corpus() -> list[Document]:

@@ -146,6 +146,7 @@ def test_every_option_is_recorded(demo_index) -> None:
         "spread": 3,
         "threshold": 0.4,
         "stray_threshold": None,
+        "fallback": 3,
         "embedder": "all-MiniLM-L6-v2",
     }
     assert d["merger"] == {"name": "default"}

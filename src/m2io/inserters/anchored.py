@@ -9,7 +9,9 @@ image whose source says nothing (no context) is placed by similarity, like the R
 baseline (:class:`~m2io.inserters.rule.RuleInserter`); an image whose source text the answer left
 out shows a step the answer does not give and is left out (on the GIMP and GnuCash dev manuals
 about one in six such images placed by similarity was a gold one; ``stray_threshold`` restores
-similarity placement for them).
+similarity placement for them). Only when provenance places nothing at all (the answer was written
+from text no candidate sat beside) do the few most similar candidates go in by similarity
+(``fallback``), so a relevant figure is not lost.
 
 No stacks: at most ``max_per_sentence`` images follow one sentence. The extra ones go to the
 following sentence they are most similar to (the step they show) that still has room, or are
@@ -176,6 +178,11 @@ class AnchoredInserter(LazyEmbedder):
         stray_threshold: Smallest similarity for an image whose source context is known but
             none of it is in the answer; None (the default) leaves such an image out: on the
             dev manuals about one in six placed by similarity was a gold image (issue 9).
+        fallback: When provenance places no image at all (the answer was written from text
+            that no candidate sat beside), place up to this many candidates by similarity, the
+            most similar first, each at least ``threshold``; 0 places none. An answer without
+            a figure when a relevant one was retrieved is the worse failure: on the GnuCash
+            dev guide a third of the answers had none (docs/RESULTS.md).
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
             need.
 
@@ -193,6 +200,7 @@ class AnchoredInserter(LazyEmbedder):
         spread: int = 3,
         threshold: float = 0.4,
         stray_threshold: float | None = None,
+        fallback: int = 3,
         embedder: TextEmbedder | str = DEFAULT_TEXT_MODEL,
     ) -> None:
         if not 0.0 < match <= 1.0:
@@ -200,8 +208,9 @@ class AnchoredInserter(LazyEmbedder):
         for name, value in (("reach", reach), ("max_per_sentence", max_per_sentence)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        if spread < 0:
-            raise ValueError(f"spread must be >= 0, got {spread}")
+        for name, value in (("spread", spread), ("fallback", fallback)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         for name, value in (("threshold", threshold), ("stray_threshold", stray_threshold)):
             if value is not None and not -1.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a cosine similarity in [-1, 1], got {value}")
@@ -211,6 +220,7 @@ class AnchoredInserter(LazyEmbedder):
         self.spread = spread
         self.threshold = threshold
         self.stray_threshold = stray_threshold
+        self.fallback = fallback
         self._embedder = embedder
 
     # ----------------------------------------------------------------------------------------
@@ -312,6 +322,10 @@ class AnchoredInserter(LazyEmbedder):
             if row[j] >= floor:
                 wanted.append((j + 1, (1.0, 0.0, -float(row[j]), _source_order(c), float(i)), i))
 
+        fell_back = 0
+        if not wanted and self.fallback:
+            wanted = self._most_similar(unique, sims)
+            fell_back = len(wanted)
         count = [0] * (n + 1)
         placed: list[tuple[int, int]] = []  # (after_sentence, index)
         overflow: list[tuple[int, int]] = []
@@ -332,15 +346,39 @@ class AnchoredInserter(LazyEmbedder):
             placed.append((target, i))
             moved += 1
         placed.sort(key=lambda p: (p[0], _source_order(unique[p[1]]), p[1]))
-        notes: tuple[str, ...] = ()
+        notes: list[str] = []
+        if fell_back:
+            notes.append(
+                "anchored inserter: the answer quotes no image's source text; "
+                f"{fell_back} placed by similarity"
+            )
         if moved or dropped:
-            notes = (
+            notes.append(
                 f"anchored inserter: at most {self.max_per_sentence} images after one sentence; "
-                f"{moved} moved to a later sentence, {dropped} left out",
+                f"{moved} moved to a later sentence, {dropped} left out"
             )
         return Placement(
-            slots=tuple(Slot(unique[i].image_id, after) for after, i in placed), notes=notes
+            slots=tuple(Slot(unique[i].image_id, after) for after, i in placed),
+            notes=tuple(notes),
         )
+
+    def _most_similar(
+        self, unique: list[Candidate], sims: _Similarities
+    ) -> list[tuple[int, tuple[float, ...], int]]:
+        """The ``fallback`` candidates most similar to some answer sentence (at least
+        ``threshold``), each after that sentence, as the Rule-Based baseline would place them."""
+        sims.prefetch(list(range(len(unique))))
+        best: list[tuple[float, int, int]] = []
+        for i in range(len(unique)):
+            row = sims.row(i)
+            j = int(np.argmax(row))
+            if row[j] >= self.threshold:
+                best.append((-float(row[j]), j, i))
+        best.sort()
+        return [
+            (j + 1, (1.0, 0.0, score, _source_order(unique[i]), float(i)), i)
+            for score, j, i in best[: self.fallback]
+        ]
 
     def _by_similarity(self, c: Candidate) -> bool:
         """Whether an image that provenance does not place may be placed by similarity."""
