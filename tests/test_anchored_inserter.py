@@ -5,6 +5,8 @@ source text is not in the answer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from builders import EDGES_ANSWER, EDGES_CANDS, BagOfWords, NoEmbedding, candidate, text_answer
@@ -276,3 +278,13 @@ def test_provenance_that_places_one_image_turns_the_fallback_off():
     )
     got = AnchoredInserter(embedder=BagOfWords()).insert(ANSWER, cands)
     assert got.as_dict() == {"menu": 2}
+
+
+def test_fallback_prefers_the_better_retrieved_image_over_the_more_similar_one():
+    answer = text_answer("How do I crop?", "Choose the crop tool.", "Drag a rectangle.")
+    # "near" is very like the answer but was offered only for looking like the question
+    section = candidate("section", "crop tool", context_before="Other words.", doc_id="a")
+    near = candidate("near", "choose crop tool icon", context_before="Other words.", doc_id="b")
+    cands = (replace(section, score=0.03), replace(near, score=0.01))
+    got = AnchoredInserter(embedder=BagOfWords(), fallback=1, threshold=0.3).insert(answer, cands)
+    assert got.as_dict() == {"section": 1}

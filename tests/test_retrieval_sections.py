@@ -80,10 +80,14 @@ def procedure_index(tmp_path_factory):
 
 def test_section_expansion_brings_the_whole_procedure_and_its_screenshots(procedure_index):
     query = "export command PNG file for the web"
-    plain = HybridRetriever(procedure_index, top_k=1, expand=False).retrieve(query)
+    plain = HybridRetriever(procedure_index, top_k=1, expand=False, image_neighbours=0).retrieve(
+        query
+    )
     assert [c.image_id for c in plain.candidates] == ["export-menu"]  # one chunk, one screenshot
 
-    res = HybridRetriever(procedure_index, max_sections=1, context_words=400).retrieve(query)
+    res = HybridRetriever(
+        procedure_index, max_sections=1, context_words=400, image_neighbours=0
+    ).retrieve(query)
     ids = [c.chunk.chunk_id for c in res.chunks]
     assert len(ids) >= 3 and ids == sorted(ids, key=lambda i: int(i.split("#")[1]))
     assert {c.chunk.doc_id for c in res.chunks} == {"manual"}

@@ -55,7 +55,9 @@ def index(tmp_path_factory):
 def test_keeps_the_retriever_contract_and_is_registered(index):
     # the contract (retrievers/base.py): the top_k best chunks for the question, and candidate
     # images only from those chunks
-    got = HybridRetriever(index, expand=False).retrieve("How do I crop an image?", top_k=2)
+    got = HybridRetriever(index, expand=False, image_neighbours=0).retrieve(
+        "How do I crop an image?", top_k=2
+    )
     assert got.query == "How do I crop an image?"
     assert len(got.chunks) == 2 and got.chunks[0].chunk.doc_id == "crop"
     kept = {c.chunk.chunk_id for c in got.chunks}
@@ -95,7 +97,7 @@ def test_fused_score_is_reciprocal_rank_fusion(index):
 
 
 def test_candidates_follow_chunk_rank_then_chunk_order_deduplicated(index):
-    res = HybridRetriever(index, top_k=2, mode="lexical").retrieve("crop tool")
+    res = HybridRetriever(index, top_k=2, mode="lexical", image_neighbours=0).retrieve("crop tool")
     assert [c.chunk.doc_id for c in res.chunks] == ["crop", "toolbox"]
     # crop-icon sits in both chunks: kept once, from the better chunk
     assert [c.image_id for c in res.candidates] == ["crop-icon", "crop-done", "toolbox"]
@@ -107,13 +109,21 @@ def test_candidates_follow_chunk_rank_then_chunk_order_deduplicated(index):
 
 
 def test_max_candidates_caps_the_images(index):
-    res = HybridRetriever(index, top_k=5, max_candidates=2).retrieve("crop tool")
+    res = HybridRetriever(index, top_k=5, max_candidates=2, image_neighbours=0).retrieve(
+        "crop tool"
+    )
     assert len(res.candidates) == 2
-    assert not HybridRetriever(index, max_candidates=0).retrieve("crop tool").candidates
+    assert (
+        not HybridRetriever(index, max_candidates=0, image_neighbours=0)
+        .retrieve("crop tool")
+        .candidates
+    )
 
 
 def test_image_neighbours_add_images_from_outside_the_chunks(index):
-    base = HybridRetriever(index, top_k=1, mode="lexical").retrieve("Gaussian blur dialog")
+    base = HybridRetriever(index, top_k=1, mode="lexical", image_neighbours=0).retrieve(
+        "Gaussian blur dialog"
+    )
     assert [c.image_id for c in base.candidates] == ["blur-dialog"]
     more = HybridRetriever(index, top_k=1, mode="lexical", image_neighbours=2).retrieve(
         "Gaussian blur dialog"

@@ -179,10 +179,10 @@ class AnchoredInserter(LazyEmbedder):
             none of it is in the answer; None (the default) leaves such an image out: on the
             dev manuals about one in six placed by similarity was a gold image (issue 9).
         fallback: When provenance places no image at all (the answer was written from text
-            that no candidate sat beside), place up to this many candidates by similarity, the
-            most similar first, each at least ``threshold``; 0 places none. An answer without
-            a figure when a relevant one was retrieved is the worse failure: on the GnuCash
-            dev guide a third of the answers had none (docs/RESULTS.md).
+            that no candidate sat beside), place up to this many candidates by similarity, each
+            at least ``threshold`` (order: :meth:`_most_similar`); 0 places none. An answer
+            without a figure when a relevant one was retrieved is the worse failure: on the
+            GnuCash dev guide a third of the answers had none (docs/RESULTS.md).
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
             need.
 
@@ -324,7 +324,7 @@ class AnchoredInserter(LazyEmbedder):
 
         fell_back = 0
         if not wanted and self.fallback:
-            wanted = self._most_similar(unique, sims)
+            wanted = self._most_similar(unique, sims, words)
             fell_back = len(wanted)
         count = [0] * (n + 1)
         placed: list[tuple[int, int]] = []  # (after_sentence, index)
@@ -363,21 +363,26 @@ class AnchoredInserter(LazyEmbedder):
         )
 
     def _most_similar(
-        self, unique: list[Candidate], sims: _Similarities
+        self, unique: list[Candidate], sims: _Similarities, words: AnswerWords
     ) -> list[tuple[int, tuple[float, ...], int]]:
-        """The ``fallback`` candidates most similar to some answer sentence (at least
-        ``threshold``), each after that sentence, as the Rule-Based baseline would place them."""
+        """Up to ``fallback`` candidates whose best answer sentence is at least ``threshold``
+        similar, each after that sentence as the Rule-Based baseline would place it. Images from
+        the documents the answer quotes come first, then the better retrieved (the retriever's
+        score), then the more similar: on the dev manuals, similarity first let images offered
+        for their question-likeness alone (``image_neighbours``) push out the retrieved
+        section's own figures."""
         sims.prefetch(list(range(len(unique))))
-        best: list[tuple[float, int, int]] = []
-        for i in range(len(unique)):
+        quoted = {d for d in words.docs if d is not None}
+        best: list[tuple[bool, float, int, int]] = []
+        for i, c in enumerate(unique):
             row = sims.row(i)
             j = int(np.argmax(row))
             if row[j] >= self.threshold:
-                best.append((-float(row[j]), j, i))
-        best.sort()
+                best.append((bool(quoted) and c.doc_id not in quoted, -float(row[j]), j, i))
+        best.sort(key=lambda b: (b[0], -unique[b[3]].score, b[1], b[3]))
         return [
             (j + 1, (1.0, 0.0, score, _source_order(unique[i]), float(i)), i)
-            for score, j, i in best[: self.fallback]
+            for _, score, j, i in best[: self.fallback]
         ]
 
     def _by_similarity(self, c: Candidate) -> bool:

@@ -127,7 +127,10 @@ class HybridRetriever:
         mode: ``"hybrid"`` (RRF of both), ``"dense"`` or ``"lexical"``.
         rrf_k: RRF damping constant (> 0).
         max_candidates: Most images offered from the returned chunks.
-        image_neighbours: Extra images nearest to the question by image vector (0 = none).
+        image_neighbours: Extra images nearest to the question by image vector (0 = none). A
+            section's figures sometimes sit in a sibling page that text search ranks low; two
+            such images raised visual recall from 83 to 90 (GIMP) and 70 to 74 (GnuCash) at
+            about the same image F1 (docs/RESULTS.md).
         pool_size: How deep each list is read before fusing (at least ``top_k``).
         use_pixels: Also rank images by pixel vector through the index's image embedder (needs
             an index built with one); only used for ``image_neighbours``.
@@ -165,7 +168,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         rrf_k: int = 60,
         max_candidates: int = 16,
-        image_neighbours: int = 0,
+        image_neighbours: int = 2,
         pool_size: int = 50,
         use_pixels: bool = False,
         embedder: TextEmbedder | str | None = None,
