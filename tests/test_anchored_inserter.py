@@ -191,7 +191,8 @@ def test_options_are_validated(kwargs):
 
 
 class _Fixed:
-    """Cosine 0.5 between the 'lens' image and STEP2, 0 with everything else."""
+    """Cosine 0.5 between the 'lens' image and STEP2, 0.87 with the crop question, 0 with
+    everything else."""
 
     name, dim = "fixed", 3
 
@@ -199,6 +200,8 @@ class _Fixed:
         def vec(t: str) -> list[float]:
             if "lens" in t:
                 return [0.5, 0.0, 0.866]
+            if t.startswith("How do I crop"):
+                return [0.0, 0.0, 1.0]
             return [1.0, 0.0, 0.0] if t == STEP2 else [0.0, 1.0, 0.0]
 
         return np.array([vec(t) for t in texts], dtype=np.float32)
@@ -257,16 +260,21 @@ def test_when_provenance_places_nothing_the_most_similar_images_go_in_and_it_is_
 
 
 def test_fallback_places_at_most_its_count_most_similar_first():
-    answer = text_answer("How do I crop?", "Choose the crop tool.", "Drag a rectangle.")
+    question = "How do I crop with a drag of the rectangle tool?"
+    answer = text_answer(question, "Choose the crop tool.", "Drag a rectangle.")
     cands = tuple(
         candidate(f"c{k}", caption, context_before="Unrelated words here.", doc_id="elsewhere")
         for k, caption in enumerate(
             ["crop tool chosen", "drag rectangle", "crop tool", "choose crop tool icon"]
         )
     )
-    got = AnchoredInserter(embedder=BagOfWords(), fallback=2, threshold=0.3).insert(answer, cands)
-    # bag-of-words cosines: c1 0.63 with sentence 2, c3 0.57, c2 0.45, c0 0.41 with sentence 1
+    got = AnchoredInserter(embedder=BagOfWords(), fallback=2, threshold=0.28).insert(answer, cands)
+    # bag-of-words cosines: c1 0.63 with sentence 2, c3 0.57, c2 0.45, c0 0.41 with sentence 1;
+    # with the question all about 0.3 (c3 0.286)
     assert got.as_dict() == {"c3": 1, "c1": 2}
+    # an image unlike the question is no figure for it, however like a sentence
+    got = AnchoredInserter(embedder=BagOfWords(), fallback=2, threshold=0.3).insert(answer, cands)
+    assert got.as_dict() == {"c2": 1, "c1": 2}
 
 
 def test_provenance_that_places_one_image_turns_the_fallback_off():

@@ -44,6 +44,7 @@ from m2io.embed.text import (
     TextEmbedder,
     image_text,
 )
+from m2io.retrievers.query import search_text
 from m2io.text import tokenize
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
@@ -180,7 +181,8 @@ class AnchoredInserter(LazyEmbedder):
             dev manuals about one in six placed by similarity was a gold image (issue 9).
         fallback: When provenance places no image at all (the answer was written from text
             that no candidate sat beside), place up to this many candidates by similarity, each
-            at least ``threshold`` (order: :meth:`_most_similar`); 0 places none. An answer
+            at least ``threshold`` like its sentence and like the question (order:
+            :meth:`_most_similar`); 0 places none. An answer
             without a figure when a relevant one was retrieved is the worse failure: on the
             GnuCash dev guide a third of the answers had none (docs/RESULTS.md).
         embedder: A :class:`~m2io.embed.text.TextEmbedder` or a model name/path, loaded on first
@@ -366,7 +368,10 @@ class AnchoredInserter(LazyEmbedder):
         self, unique: list[Candidate], sims: _Similarities, words: AnswerWords
     ) -> list[tuple[int, tuple[float, ...], int]]:
         """Up to ``fallback`` candidates whose best answer sentence is at least ``threshold``
-        similar, each after that sentence as the Rule-Based baseline would place it. Images from
+        similar, each after that sentence as the Rule-Based baseline would place it, and only
+        images at least as similar to the question's topic: an image like some sentence of an
+        answer that missed the point (one about file formats for "How do I back up…") is not a
+        figure for the question. Images from
         the documents the answer quotes come first, then the better retrieved (the retriever's
         score), then the more similar: on the dev manuals, similarity first let images offered
         for their question-likeness alone (``image_neighbours``) push out the retrieved
@@ -377,7 +382,7 @@ class AnchoredInserter(LazyEmbedder):
         for i, c in enumerate(unique):
             row = sims.row(i)
             j = int(np.argmax(row))
-            if row[j] >= self.threshold:
+            if row[j] >= self.threshold and sims.question(i) >= self.threshold:
                 best.append((bool(quoted) and c.doc_id not in quoted, -float(row[j]), j, i))
         best.sort(key=lambda b: (b[0], -unique[b[3]].score, b[1], b[3]))
         return [
@@ -406,33 +411,47 @@ def _source_order(c: Candidate) -> float:
 
 
 class _Similarities:
-    """Candidate × sentence cosine similarities, embedded only for the rows asked for."""
+    """Candidate × sentence cosine similarities, embedded only for the rows asked for, and each
+    candidate's similarity with the question's topic."""
 
     def __init__(
         self, owner: AnchoredInserter, answer: TextAnswer, candidates: list[Candidate]
     ) -> None:
         self._owner = owner
-        self._sentences = [s.text for s in answer.sentences]
+        # the sentences, then the question's topic (no leading wrapper, ``search_text``)
+        self._texts = [*(s.text for s in answer.sentences), search_text(answer.question)]
         self._candidates = candidates
         self._sent_vecs: np.ndarray | None = None
+        self._topic_vec: np.ndarray | None = None
         self._rows: dict[int, np.ndarray] = {}
+        self._topic: dict[int, float] = {}
 
     def prefetch(self, indices: list[int]) -> None:
         """Embed the texts of these candidates (and the sentences, once) in one call."""
         todo = [i for i in dict.fromkeys(indices) if i not in self._rows]
         texts = {i: image_text(self._candidates[i]) for i in todo}
+        n = len(self._texts) - 1
         for i in [i for i in todo if not texts[i]]:
-            self._rows[i] = np.full(len(self._sentences), -np.inf, dtype=np.float32)
+            self._rows[i] = np.full(n, -np.inf, dtype=np.float32)
+            self._topic[i] = -np.inf
         todo = [i for i in todo if texts[i]]
         if not todo:
             return
         fresh = [texts[i] for i in todo]
         first = self._sent_vecs is None
-        vecs = self._owner.embedder.encode([*self._sentences, *fresh] if first else fresh)
+        vecs = self._owner.embedder.encode([*self._texts, *fresh] if first else fresh)
         if first:
-            self._sent_vecs, vecs = vecs[: len(self._sentences)], vecs[len(self._sentences) :]
+            self._sent_vecs, self._topic_vec = vecs[:n], vecs[n]
+            vecs = vecs[n + 1 :]
         for i, vec in zip(todo, vecs, strict=True):
             self._rows[i] = self._sent_vecs @ vec
+            self._topic[i] = float(self._topic_vec @ vec)
+
+    def question(self, i: int) -> float:
+        """Cosine similarity of candidate ``i`` with the question's topic (-inf: no text)."""
+        if i not in self._topic:
+            self.prefetch([i])
+        return self._topic[i]
 
     def row(self, i: int) -> np.ndarray:
         """Similarities of candidate ``i`` with every sentence (-inf when it has no text)."""
