@@ -22,7 +22,8 @@ from m2io.types import Chunk, Document, Source
 
 HEADING_MAX_WORDS = 12
 HEADING_MAX_CHARS = 100
-_PARAGRAPH = re.compile(r"(?:^|\n[ \t]*\n)([^\n]+?)[ \t]*(?=\n[ \t]*\n|\Z)")
+# a paragraph: text between blank lines (group 1 starts at its first character)
+_BLOCK = re.compile(r"(?:^|\n[ \t]*\n)\s*?(\S.*?)(?=\n[ \t]*\n|\s*\Z)", re.S)
 _FINAL_PUNCT = tuple(".!?:;,")
 
 
@@ -35,15 +36,25 @@ class Section:
     end: int
 
 
-def is_heading(line: str) -> bool:
+_BULLET = re.compile(r"^[-*+\u2022]\s")
+_NUMBERED = re.compile(r"^\d+[.)]\s")
+
+
+def is_heading(line: str, *, numbered: bool = False) -> bool:
     """Whether a one-line paragraph reads as a heading: short, a letter in it, no final
-    sentence punctuation, not a list item."""
+    sentence punctuation, not wrapped in brackets (a navigation link such as "(back to top)"),
+    not a bulleted item, and not a numbered one unless ``numbered`` (the caller saw no list
+    around it: "2. Window layout" standing alone is a numbered heading)."""
     text = line.strip()
     if not text or len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
         return False
     if text.endswith(_FINAL_PUNCT) or not any(ch.isalpha() for ch in text):
         return False
-    return not re.match(r"^([-*+\u2022]|\d+[.)])\s", text)
+    if text[0] in "([" and text[-1] in ")]":
+        return False
+    if _BULLET.match(text):
+        return False
+    return numbered or not _NUMBERED.match(text)
 
 
 def sections(doc: Document) -> list[Section]:
@@ -52,8 +63,14 @@ def sections(doc: Document) -> list[Section]:
     The part before the first heading (if any text) is a section titled by the document title.
     """
     heads: list[tuple[int, str]] = []
-    for m in _PARAGRAPH.finditer(doc.text):
-        if is_heading(m.group(1)):
+    blocks = list(_BLOCK.finditer(doc.text))
+    for k, m in enumerate(blocks):
+        if "\n" in m.group(1).strip():
+            continue  # only a one-line paragraph can be a heading
+        # a numbered line is a list item when the paragraph before or after it is numbered too
+        near = [b.group(1).lstrip() for b in (*blocks[max(k - 1, 0) : k], *blocks[k + 1 : k + 2])]
+        alone = not any(_NUMBERED.match(b) for b in near)
+        if is_heading(m.group(1), numbered=alone):
             heads.append((m.start(1), m.group(1).strip()))
     out: list[Section] = []
     first = heads[0][0] if heads else len(doc.text)
