@@ -264,6 +264,14 @@ def main() -> None:
         default=0,
         help="MLP re-ranker units over the slot features (0 = the shipped linear policy)",
     )
+    p.add_argument(
+        "--augment",
+        action="append",
+        default=[],
+        choices=("start", "end"),
+        help="also train on each training corpus re-authored with this figure habit "
+        "(m2io.learned.reauthor; repeatable)",
+    )
     p.add_argument("--skip-e2e", action="store_true")
     p.add_argument("--out", default="results/loco_inserter.json")
     args = p.parse_args()
@@ -297,8 +305,10 @@ def main() -> None:
     shipped, _ = load_model(DEFAULT_MODEL_DIR)
     for held in dev:
         trained_on = [n for n in corpora if n != held]
+        sources = [str(corpora[n].root) if corpora[n].kind == "mramg" else n for n in trained_on]
+        sources += [f"{src}@{habit}" for habit in args.augment for src in sources]
         data = load_training_data(
-            [str(corpora[n].root) if corpora[n].kind == "mramg" else n for n in trained_on],
+            sources,
             distractors="both",
             split="none",
             pipeline=True,
@@ -312,6 +322,7 @@ def main() -> None:
         row: dict[str, Any] = {
             "held_out": held,
             "trained_on": trained_on,
+            "augment": args.augment,
             "n_train": len(data.train),
             "train_s": run.seconds,
             "inserter_only": {},

@@ -49,6 +49,7 @@ class CorpusData:
         subset: The MRAMG subset (None for a folder).
         corpus: The loaded documents and images.
         questions: Questions with gold answers (``<PIC>`` where each gold image goes).
+        habit: The figure habit it was re-authored with (:mod:`m2io.learned.reauthor`), if any.
     """
 
     name: str
@@ -57,11 +58,14 @@ class CorpusData:
     subset: str | None
     corpus: Corpus
     questions: list[QAItem]
+    habit: str | None = None
 
     def describe(self) -> dict[str, object]:
+        base = self.name.rpartition("@")[0] if self.habit else self.name
+        data = DEMO if base == DEMO and self.kind == "folder" else str(self.root)
         return {
             "name": self.name,
-            "data": DEMO if self.name == DEMO and self.kind == "folder" else str(self.root),
+            "data": f"{data}@{self.habit}" if self.habit else data,
             "kind": self.kind,
             **({"subset": self.subset} if self.subset else {}),
             "documents": len(self.corpus.documents),
@@ -85,7 +89,16 @@ def resolve_data(data: str | Path) -> tuple[Path, str]:
 
 
 def load_corpus_data(data: str | Path, subset: str | None = None) -> CorpusData:
-    """Load one training corpus (see the module docstring) with its questions."""
+    """Load one training corpus (see the module docstring) with its questions; ``X@start`` or
+    ``X@end`` is corpus ``X`` re-authored with that figure habit (:mod:`m2io.learned.reauthor`)."""
+    from m2io.learned.reauthor import habit_of, reauthor
+
+    base, habit = habit_of(data)
+    if habit is not None:
+        cd = load_corpus_data(base, subset)
+        corpus, questions = reauthor(cd.corpus, cd.questions, habit)
+        name = f"{cd.name}@{habit}"
+        return CorpusData(name, cd.root, cd.kind, cd.subset, corpus, questions, habit)
     root, kind = resolve_data(data)
     if kind == "mramg":
         subset = resolve_subset(root, subset)

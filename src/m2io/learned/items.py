@@ -149,7 +149,7 @@ def load_training_data(
             train += tr
             val += va
         n_pipeline = (0, 0)
-        if pipeline:
+        if pipeline and cd.habit is None:  # a re-authored corpus has no index
             held_out = {it.qid for it in val[va_n:]}
             folder = index_dir.get(cd.name) if isinstance(index_dir, Mapping) else index_dir
             items = pipeline_items(cd, folder, progress=progress)
