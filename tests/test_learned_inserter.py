@@ -11,7 +11,7 @@ from builders import text_answer
 
 from m2io.inserters.base import INSERTERS
 from m2io.learned import DEFAULT_MODEL_DIR, ModelCard, ModelError, load_model, save_model
-from m2io.learned.features import N_KEEP, N_SLOT, SLOT_FEATURES
+from m2io.learned.features import KEEP_FEATURES, N_KEEP, N_SLOT, SLOT_FEATURES
 from m2io.learned.policy import Policy
 from m2io.types import Candidate, ImageRef, Placement, TextAnswer
 
@@ -124,3 +124,45 @@ def test_default_model_loads_and_places_with_the_real_embedder(embedder):
     placement = ins.insert(ANSWER, CANDS)
     assert placement.format_ok
     assert "opts" in placement.as_dict()
+
+
+def _shy_policy() -> Policy:
+    """Never keeps an image on its own (keep bias -3), but scores captions by similarity to the
+    answer (max_sim) and puts an image after a sentence ending with ':'."""
+    policy = Policy.init(N_SLOT, N_KEEP, seed=0)
+    policy.params["u"][:] = 0.0
+    policy.params["u"][KEEP_FEATURES.index("keep_bias")] = -3.0
+    policy.params["u"][KEEP_FEATURES.index("max_sim")] = 2.0
+    policy.params["w"][SLOT_FEATURES.index("colon_prev")] = 5.0
+    return policy
+
+
+def test_when_the_policy_keeps_nothing_the_closest_relevant_images_go_in_and_it_is_noted(
+    tmp_path,
+):
+    from m2io.inserters.learned import LearnedInserter
+
+    model = save_model(tmp_path / "shy", _shy_policy(), ModelCard(embedder="hash-16"))
+    answer = text_answer(
+        "crop tool options", "Open crop tool options", "Its options look like this:", "Drag"
+    )
+    cands = (
+        Candidate(ImageRef("opts", caption="crop tool options")),
+        Candidate(ImageRef("cat", caption="a cat on a sofa")),  # like nothing: stays out
+    )
+    placed = LearnedInserter(model, embedder=HashEmbedder()).insert(answer, cands)
+    assert placed.as_dict() == {"opts": 2}
+    assert placed.notes == (
+        "learned inserter: the policy kept no image; 1 it came closest to keeping placed",
+    )
+    # fallback=0 is the policy's decision as is; a floor nothing clears places nothing
+    assert (
+        not LearnedInserter(model, embedder=HashEmbedder(), fallback=0).insert(answer, cands).slots
+    )
+    assert (
+        not LearnedInserter(model, embedder=HashEmbedder(), threshold=1.0)
+        .insert(answer, cands)
+        .slots
+    )
+    with pytest.raises(ValueError):
+        LearnedInserter(model, embedder=HashEmbedder(), fallback=-1)

@@ -41,6 +41,13 @@ class LearnedInserter(LazyEmbedder):
             measured once, here), a profile JSON, or a
             :class:`~m2io.learned.profile.CorpusProfile`. None is neutral: placement then rests
             on the answer's own text (similarity, figure references, steps, source context).
+        fallback: When the policy keeps no image at all, keep up to this many of those it came
+            closest to keeping (highest keep score), each at its best slot, provided the
+            image's text is at least ``threshold`` like some answer sentence and like the
+            question; the result's notes say so. 0 keeps none (the policy's decision as is).
+            The same guarantee as the anchored inserter's (docs/design.md): an answer without
+            a figure when a relevant one was retrieved is the worse failure.
+        threshold: The cosine similarity floor for ``fallback``.
 
     Attributes:
         last_timing: Milliseconds of the last :meth:`insert`: ``embed_ms`` (text embedding),
@@ -62,7 +69,15 @@ class LearnedInserter(LazyEmbedder):
         *,
         embedder: TextEmbedder | str | None = None,
         profile: str | Path | CorpusProfile | None = None,
+        fallback: int = 3,
+        threshold: float = 0.4,
     ) -> None:
+        if fallback < 0:
+            raise ValueError(f"fallback must be >= 0, got {fallback}")
+        if not -1.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
+        self.fallback = fallback
+        self.threshold = threshold
         self.model = model  # as given (None: the shipped policy), for to_config
         self.model_dir = Path(model) if model is not None else DEFAULT_MODEL_DIR
         self.policy: Policy
@@ -98,7 +113,19 @@ class LearnedInserter(LazyEmbedder):
         vecs = self._vectors(texts.all)
         t1 = time.perf_counter()
         feats = option_features(answer, unique, vecs, texts, profile=self.profile)
-        actions = self.policy.greedy(OptionBatch.from_features([feats]))
+        batch = OptionBatch.from_features([feats])
+        fwd = self.policy.forward(batch)
+        slots = np.argmax(fwd.slot_logp, axis=-1)
+        actions = np.where(fwd.keep_logit >= 0, slots, LEAVE)
+        notes: list[str] = []
+        if self.fallback and not (actions != LEAVE).any():
+            kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit)
+            actions[kept] = slots[kept]
+            if kept:
+                notes.append(
+                    f"learned inserter: the policy kept no image; {len(kept)} it came closest "
+                    "to keeping placed"
+                )
         chosen = sorted(
             (int(a), i, c.image_id)
             for i, (a, c) in enumerate(zip(actions, unique, strict=True))
@@ -110,11 +137,19 @@ class LearnedInserter(LazyEmbedder):
             "policy_ms": 1000 * (t2 - t1),
             "total_ms": 1000 * (t2 - t0),
         }
-        notes = (
-            ("duplicate candidate ids were considered once",)
-            if len(unique) < len(candidates)
-            else ()
-        )
+        if len(unique) < len(candidates):
+            notes.append("duplicate candidate ids were considered once")
         return Placement(
-            slots=tuple(Slot(image_id, after) for after, _, image_id in chosen), notes=notes
+            slots=tuple(Slot(image_id, after) for after, _, image_id in chosen),
+            notes=tuple(notes),
         )
+
+    def _closest(self, vecs: np.ndarray, n: int, keep_logit: np.ndarray) -> list[int]:
+        """Up to ``fallback`` candidates with the highest keep score whose text is at least
+        ``threshold`` like some sentence and like the question (``vecs``: sentences,
+        candidates, question, as :func:`~m2io.learned.features.candidate_texts` orders them)."""
+        sent, cand, question = vecs[:n], vecs[n:-1], vecs[-1]
+        like_sentence = (cand @ sent.T).max(axis=1) >= self.threshold
+        like_question = cand @ question >= self.threshold
+        ok = np.flatnonzero(like_sentence & like_question & cand.any(axis=1))
+        return [int(i) for i in ok[np.argsort(-keep_logit[ok], kind="stable")][: self.fallback]]
