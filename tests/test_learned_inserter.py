@@ -153,7 +153,7 @@ def test_when_the_policy_keeps_nothing_the_closest_relevant_images_go_in_and_it_
     placed = LearnedInserter(model, embedder=HashEmbedder()).insert(answer, cands)
     assert placed.as_dict() == {"opts": 2}
     assert placed.notes == (
-        "learned inserter: the policy kept no image; 1 it came closest to keeping placed",
+        "learned inserter: no image placed; 1 the policy came closest to keeping placed",
     )
     # fallback=0 is the policy's decision as is; a floor nothing clears places nothing
     assert (
@@ -166,3 +166,34 @@ def test_when_the_policy_keeps_nothing_the_closest_relevant_images_go_in_and_it_
     )
     with pytest.raises(ValueError):
         LearnedInserter(model, embedder=HashEmbedder(), fallback=-1)
+
+
+def test_provenance_first_places_quoted_images_without_embedding_and_leaves_strays_out(model_dir):
+    from builders import NoEmbedding
+
+    from m2io.inserters.learned import LearnedInserter
+
+    steps = ("Select the Crop tool.", "Drag a rectangle.", "Press Enter.")
+    answer = text_answer("How do I crop?", *steps)
+    shot = Candidate(ImageRef("rect", caption="x"), context_before=steps[1], doc_id="crop")
+    stray = Candidate(
+        ImageRef("cat", caption="y"), context_before="Our cat sleeps all day.", doc_id="crop"
+    )
+    ins = LearnedInserter(model_dir, embedder=NoEmbedding("provenance settles both"))
+    placed = ins.insert(answer, (stray, shot))
+    assert placed.as_dict() == {"rect": 2}
+    assert ins.last_timing["embed_ms"] == 0.0
+    # without provenance the policy decides every image (and embeds)
+    ins = LearnedInserter(model_dir, embedder=HashEmbedder(), provenance=False)
+    assert set(ins.insert(answer, (stray, shot)).as_dict()) <= {"rect", "cat"}
+
+
+def test_provenance_first_lets_the_policy_place_images_without_source_text(model_dir):
+    from m2io.inserters.learned import LearnedInserter
+
+    steps = ("Select the Crop tool in the toolbox.", "Its options look like this:", "Drag.")
+    answer = text_answer("How do I crop?", *steps)
+    shot = Candidate(ImageRef("menu", caption="m"), context_after=steps[0], doc_id="crop")
+    opts = Candidate(ImageRef("opts", caption="Crop tool options"))  # no source text
+    placed = LearnedInserter(model_dir, embedder=HashEmbedder()).insert(answer, (shot, opts))
+    assert placed.as_dict() == {"menu": 0, "opts": 2}  # provenance; the policy's ':' rule

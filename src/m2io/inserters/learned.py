@@ -8,6 +8,14 @@ its retrieval rank, whether answer sentences were taken from its chunk, whether 
 in its source — and takes the policy's greedy decision: for each candidate, keep it or not, and
 if kept, the sentence it follows. Deciding takes well under a millisecond; embedding is timed
 apart (``last_timing``).
+
+Provenance first (``provenance=True``, the default): an image whose source text the answer
+quotes goes where that text puts it, by the anchored inserter's matching and its cap on images
+per sentence (:mod:`m2io.inserters.anchored`), and one whose source text the answer leaves out
+stays out; the policy decides the images that carry no source text, and, when nothing else is
+placed, which images go in and where (``fallback``). String matching is more precise than any
+policy where it applies, and it applies in every corpus; the policy carries what it cannot
+settle. An answer whose images provenance places embeds nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from m2io.embed.text import LazyEmbedder, TextEmbedder
+from m2io.inserters.anchored import AnchoredInserter
 from m2io.learned.artifact import DEFAULT_MODEL_DIR, ModelCard, load_model
 from m2io.learned.features import candidate_texts, option_features
 from m2io.learned.policy import LEAVE, OptionBatch, Policy
@@ -48,6 +57,9 @@ class LearnedInserter(LazyEmbedder):
             The same guarantee as the anchored inserter's (docs/design.md): an answer without
             a figure when a relevant one was retrieved is the worse failure.
         threshold: The cosine similarity floor for ``fallback``.
+        provenance: Provenance first (see the module docstring); False lets the policy decide
+            every image.
+        max_per_sentence: With ``provenance``, most images placed after one sentence by it.
 
     Attributes:
         last_timing: Milliseconds of the last :meth:`insert`: ``embed_ms`` (text embedding),
@@ -71,6 +83,8 @@ class LearnedInserter(LazyEmbedder):
         profile: str | Path | CorpusProfile | None = None,
         fallback: int = 3,
         threshold: float = 0.4,
+        provenance: bool = True,
+        max_per_sentence: int = 2,
     ) -> None:
         if fallback < 0:
             raise ValueError(f"fallback must be >= 0, got {fallback}")
@@ -78,6 +92,8 @@ class LearnedInserter(LazyEmbedder):
             raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
         self.fallback = fallback
         self.threshold = threshold
+        self.provenance = provenance
+        self.max_per_sentence = max_per_sentence
         self.model = model  # as given (None: the shipped policy), for to_config
         self.model_dir = Path(model) if model is not None else DEFAULT_MODEL_DIR
         self.policy: Policy
@@ -93,6 +109,14 @@ class LearnedInserter(LazyEmbedder):
             )
         self.profile = load_profile(profile)
         self.last_timing: dict[str, float] = {}
+        # provenance matching only: it embeds for moving an image off a full sentence, with the
+        # same embedder (loaded once per process by name)
+        self._anchored = AnchoredInserter(
+            max_per_sentence=max_per_sentence,
+            threshold=threshold,
+            fallback=0,
+            embedder=self._embedder,
+        )
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Embed the non-empty texts in one call; empty ones get a zero vector."""
@@ -109,27 +133,43 @@ class LearnedInserter(LazyEmbedder):
         t0 = time.perf_counter()
         seen: set[str] = set()
         unique = [c for c in candidates if not (c.image_id in seen or seen.add(c.image_id))]
+        notes: list[str] = []
+        if len(unique) < len(candidates):
+            notes.append("duplicate candidate ids were considered once")
+        sourced = [bool(c.context_before or c.context_after) for c in unique]
+        settled = Placement()
+        if self.provenance and any(sourced):
+            settled = self._anchored.insert(
+                answer, tuple(c for c, s in zip(unique, sourced, strict=True) if s)
+            )
+            notes += settled.notes
+            if settled.slots and all(sourced):  # provenance settled everything: no embedding
+                self.last_timing["total_ms"] = 1000 * (time.perf_counter() - t0)
+                return Placement(slots=settled.slots, notes=tuple(notes))
         texts = candidate_texts(answer, unique)
         vecs = self._vectors(texts.all)
         t1 = time.perf_counter()
         feats = option_features(answer, unique, vecs, texts, profile=self.profile)
-        batch = OptionBatch.from_features([feats])
-        fwd = self.policy.forward(batch)
+        fwd = self.policy.forward(OptionBatch.from_features([feats]))
         slots = np.argmax(fwd.slot_logp, axis=-1)
         actions = np.where(fwd.keep_logit >= 0, slots, LEAVE)
-        notes: list[str] = []
-        if self.fallback and not (actions != LEAVE).any():
+        if self.provenance:
+            actions[np.array(sourced)] = LEAVE  # provenance decided these (above)
+        if self.fallback and not settled.slots and not (actions != LEAVE).any():
             kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit)
             actions[kept] = slots[kept]
             if kept:
                 notes.append(
-                    f"learned inserter: the policy kept no image; {len(kept)} it came closest "
+                    f"learned inserter: no image placed; {len(kept)} the policy came closest "
                     "to keeping placed"
                 )
         chosen = sorted(
-            (int(a), i, c.image_id)
-            for i, (a, c) in enumerate(zip(actions, unique, strict=True))
-            if a != LEAVE
+            [(s.after_sentence, 0, s.image_id) for s in settled.slots]
+            + [
+                (int(a), 1 + i, c.image_id)
+                for i, (a, c) in enumerate(zip(actions, unique, strict=True))
+                if a != LEAVE
+            ]
         )
         t2 = time.perf_counter()
         self.last_timing = {
@@ -137,8 +177,6 @@ class LearnedInserter(LazyEmbedder):
             "policy_ms": 1000 * (t2 - t1),
             "total_ms": 1000 * (t2 - t0),
         }
-        if len(unique) < len(candidates):
-            notes.append("duplicate candidate ids were considered once")
         return Placement(
             slots=tuple(Slot(image_id, after) for after, _, image_id in chosen),
             notes=tuple(notes),
