@@ -182,3 +182,32 @@ def test_a_profile_loads_from_an_index_folder(announced_folder, tmp_path):
     cd = load_corpus_data(announced_folder)
     index = corpus_index(cd, tmp_path / "index")
     assert load_profile(index).lift == pytest.approx(corpus_profile(cd.corpus.documents).lift)
+
+
+def test_an_index_keeps_its_profile_so_a_moved_index_still_has_it(
+    announced_folder, tmp_path, caplog
+):
+    """The profile is kept in the index folder (content hash checked): a cold start reads it back
+    instead of reloading the corpus, and an index whose corpus is gone still has it; with
+    neither, the pipeline's learned inserter warns and places without one."""
+    import json
+    import shutil
+
+    from m2io.config import PipelineConfig, StageConfig
+    from m2io.factory import build_inserter
+    from m2io.learned.items import corpus_index
+    from m2io.learned.profile import PROFILE_FILE, index_profile
+
+    cd = load_corpus_data(announced_folder)
+    index = corpus_index(cd, tmp_path / "index")
+    measured = index_profile(index)
+    kept = json.loads((index / PROFILE_FILE).read_text())
+    assert kept["lift"] == pytest.approx(measured.lift, abs=1e-4)
+    shutil.rmtree(announced_folder)  # the corpus is gone: the kept profile still serves
+    assert index_profile(index).lift == pytest.approx(measured.lift, abs=1e-4)
+    cfg = PipelineConfig(index=str(index), inserter=StageConfig("learned"))
+    assert build_inserter(cfg).profile.lift == pytest.approx(measured.lift, abs=1e-4)
+    (index / PROFILE_FILE).write_text(json.dumps({**kept, "content_hash": "other corpus"}))
+    with caplog.at_level("WARNING", logger="m2io.factory"):
+        assert build_inserter(cfg).profile is None
+    assert "no corpus profile" in caplog.text

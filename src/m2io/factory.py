@@ -15,6 +15,7 @@ with a ``class`` key (a nested embedder, chat model or user object) is built fir
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from m2io.mergers.base import MERGERS
 from m2io.pipeline import Pipeline
 from m2io.retrievers.base import RETRIEVERS, Retriever
 from m2io.singleshot import SingleShotPipeline
+
+logger = logging.getLogger(__name__)
 
 _REGISTRIES = {
     "retriever": RETRIEVERS,
@@ -128,13 +131,27 @@ def build_generator(cfg: PipelineConfig) -> Generator:
 
 
 def build_inserter(cfg: PipelineConfig) -> Inserter:
-    """The inserter; one that reads a corpus profile (``learned``) gets the index's own, measured
-    once here, unless ``inserter.profile`` names another."""
+    """The inserter; one that reads a corpus profile (``learned``) gets the index's own (kept in
+    the index folder, :func:`m2io.learned.profile.index_profile`), unless ``inserter.profile``
+    names another. Without an index, or when its corpus is gone and no profile was kept, it
+    places without one (neutral), with a warning in the second case."""
     extra: dict[str, Any] = {}
     valid = accepted_options(INSERTERS.get(cfg.inserter.name)) or []
     if cfg.index and "profile" in valid and "profile" not in cfg.inserter.options:
-        extra["profile"] = cfg.index
+        extra["profile"] = _index_profile(Path(cfg.index))
     return _create("inserter", cfg, **extra)
+
+
+def _index_profile(folder: Path) -> Any:
+    if not (folder / "manifest.json").is_file():
+        return None
+    from m2io.learned.profile import index_profile
+
+    try:
+        return index_profile(folder)
+    except (OSError, ValueError) as err:
+        logger.warning("no corpus profile for the inserter (%s); it places without one", err)
+        return None
 
 
 def build_chat_client(llm: dict[str, Any]) -> ChatModel:

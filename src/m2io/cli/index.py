@@ -196,6 +196,12 @@ def _build(
         rebuild=getattr(args, "rebuild", False),
     )
     manifest = report.manifest
+    from m2io.learned.profile import index_profile
+
+    try:  # kept for the learned inserter, so a cold start does not reload the corpus
+        index_profile(out, corpus.documents)
+    except (OSError, ValueError) as e:
+        print(f"warning: corpus profile not kept: {e}", file=sys.stderr)
     if not quiet:
         print(
             f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "
