@@ -168,8 +168,9 @@ def test_without_context_it_falls_back_to_similarity(embedder):
     assert got == {"edges": 1, "hist": 2}
 
 
-def test_anchored_is_the_default_and_rule_stays_available():
-    assert PipelineConfig().inserter.name == "anchored"
+def test_anchored_and_rule_stay_one_flag_away_from_the_learned_default():
+    # issue 11, item 4: the learned policy (provenance first) is the default inserter
+    assert PipelineConfig().inserter.name == "learned"
     assert INSERTERS.get("anchored") is AnchoredInserter
     assert INSERTERS.get("rule") is RuleInserter
 

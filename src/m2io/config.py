@@ -5,7 +5,7 @@ A recipe names each stage's backend and its keyword arguments::
     index: .m2io/index
     retriever: {name: hybrid, top_k: 5}
     generator: {name: openai, model: qwen2.5:3b, base_url: http://localhost:11434/v1}
-    inserter: {name: anchored, max_per_sentence: 2}
+    inserter: {name: learned, fallback: 3}
 
 Only this layer (and the CLI) reads configuration; components take typed keyword arguments.
 
@@ -95,7 +95,7 @@ class PipelineConfig:
     mode: str = "staged"
     retriever: StageConfig = field(default_factory=lambda: StageConfig("hybrid"))
     generator: StageConfig = field(default_factory=lambda: StageConfig("extractive"))
-    inserter: StageConfig = field(default_factory=lambda: StageConfig("anchored"))
+    inserter: StageConfig = field(default_factory=lambda: StageConfig("learned"))
     merger: StageConfig = field(default_factory=lambda: StageConfig("default"))
     llm: dict[str, Any] = field(default_factory=dict)
 

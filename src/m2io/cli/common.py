@@ -65,7 +65,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = Tru
     g.add_argument("--generator", help="text generator backend (extractive, openai, ...)")
     g.add_argument("--generator-model", help="model name for an LLM generator / single-shot")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint for generator / single-shot")
-    g.add_argument("--inserter", help="image inserter backend (rule, none, similar, ...)")
+    g.add_argument(
+        "--inserter", help="image inserter backend (default learned; anchored, rule, none, ...)"
+    )
     g.add_argument("--model", help="model folder or name for the inserter (learned, llm)")
     add_set_argument(g, "inserter.threshold=0.4")
     g.add_argument(

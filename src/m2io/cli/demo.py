@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--html", default="m2io-demo.html", help="HTML page to write ('' to skip)")
     p.add_argument(
-        "--inserter", default="anchored", help="image inserter backend (anchored, rule, ...)"
+        "--inserter",
+        default="learned",
+        help="image inserter backend (learned, anchored, rule, ...)",
     )
     p.add_argument("--all", action="store_true", help="answer every bundled demo question")
     p.add_argument("--allow-remote-images", action="store_true", help=REMOTE_IMAGES_HELP)
@@ -58,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if not fresh and not quiet:
         print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
     if not fresh:
+        from m2io.learned.profile import index_profile
+
         build_index(corpus.documents, args.index, progress=False, corpus_root=corpus.root)
+        index_profile(args.index, corpus.documents)  # for the learned inserter
     root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
     for item in args.set:
