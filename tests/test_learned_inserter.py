@@ -197,3 +197,15 @@ def test_provenance_first_lets_the_policy_place_images_without_source_text(model
     opts = Candidate(ImageRef("opts", caption="Crop tool options"))  # no source text
     placed = LearnedInserter(model_dir, embedder=HashEmbedder()).insert(answer, (shot, opts))
     assert placed.as_dict() == {"menu": 0, "opts": 2}  # provenance; the policy's ':' rule
+
+
+def test_no_stacks_the_policy_least_sure_image_is_left_out(model_dir):
+    from m2io.inserters.learned import LearnedInserter
+
+    cands = tuple(Candidate(ImageRef(f"shot{k}", caption=f"Crop tool options {k}")) for k in "abc")
+    placed = LearnedInserter(model_dir, embedder=HashEmbedder()).insert(ANSWER, cands)
+    assert len(placed.slots) == 2 and {s.after_sentence for s in placed.slots} == {2}
+    assert placed.notes == ("learned inserter: at most 2 images after one sentence; 1 left out",)
+    # the policy alone (provenance off) has no cap
+    free = LearnedInserter(model_dir, embedder=HashEmbedder(), provenance=False)
+    assert len(free.insert(ANSWER, cands).slots) == 3

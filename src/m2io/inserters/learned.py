@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,9 @@ class LearnedInserter(LazyEmbedder):
         threshold: The cosine similarity floor for ``fallback``.
         provenance: Provenance first (see the module docstring); False lets the policy decide
             every image.
-        max_per_sentence: With ``provenance``, most images placed after one sentence by it.
+        max_per_sentence: With ``provenance``, most images after one sentence (provenance
+            moves or drops the extra ones like the anchored inserter; the policy's least sure
+            ones are left out).
 
     Attributes:
         last_timing: Milliseconds of the last :meth:`insert`: ``embed_ms`` (text embedding),
@@ -163,14 +166,23 @@ class LearnedInserter(LazyEmbedder):
                     f"learned inserter: no image placed; {len(kept)} the policy came closest "
                     "to keeping placed"
                 )
-        chosen = sorted(
-            [(s.after_sentence, 0, s.image_id) for s in settled.slots]
-            + [
-                (int(a), 1 + i, c.image_id)
-                for i, (a, c) in enumerate(zip(actions, unique, strict=True))
-                if a != LEAVE
-            ]
-        )
+        # no stacks: the policy's images join a sentence only while it has room, surest first
+        count = Counter(s.after_sentence for s in settled.slots)
+        chosen = [(s.after_sentence, 0, s.image_id) for s in settled.slots]
+        capped = 0
+        for i in sorted(np.flatnonzero(actions != LEAVE), key=lambda i: -fwd.keep_logit[i]):
+            after = int(actions[i])
+            if self.provenance and count[after] >= self.max_per_sentence:
+                capped += 1
+                continue
+            count[after] += 1
+            chosen.append((after, 1 + int(i), unique[i].image_id))
+        chosen.sort()
+        if capped:
+            notes.append(
+                f"learned inserter: at most {self.max_per_sentence} images after one sentence; "
+                f"{capped} left out"
+            )
         t2 = time.perf_counter()
         self.last_timing = {
             "embed_ms": 1000 * (t1 - t0),
