@@ -9,7 +9,7 @@ the same run, so figures stay comparable on a noisy machine.
         [--index DIR --reuse-index]
 
 Targets (2-core machine): whole dev set indexed in ≤ 3 min, peak RSS ≤ 1.5 GB (issue 2); warm
-answer p50 ≤ 100 ms with the default pipeline, hybrid + extractive + anchored (issue 9). The
+answer p50 ≤ 100 ms with the default pipeline, hybrid + extractive + learned (issue 9). The
 inserter defaults to the pipeline's default; ``--inserter rule`` times the paper's baseline.
 """
 
@@ -43,7 +43,9 @@ def main() -> int:
     ap.add_argument("--subset", default=None)
     ap.add_argument("--out", default="results/bench_pipeline.json")
     ap.add_argument("--questions", type=int, default=200, help="questions to time (>= 100)")
-    ap.add_argument("--inserter", default="anchored", help="inserter backend (default: anchored)")
+    ap.add_argument(
+        "--inserter", default=None, help="inserter backend (default: the pipeline's, learned)"
+    )
     ap.add_argument("--index", default=None, help="keep the index here (default: temp)")
     ap.add_argument(
         "--reuse-index", action="store_true", help="skip the build if --index is up to date"
@@ -51,11 +53,12 @@ def main() -> int:
     args = ap.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from m2io.config import PipelineConfig, StageConfig
     from m2io.corpus import load_mramg, load_questions
     from m2io.embed.text import load_text_embedder
+    from m2io.factory import build_inserter
     from m2io.generators.extractive import ExtractiveGenerator
     from m2io.index import build_index
-    from m2io.inserters.base import INSERTERS
     from m2io.pipeline import Pipeline
     from m2io.retrievers.hybrid import HybridRetriever
 
@@ -89,7 +92,12 @@ def main() -> int:
     questions = [q.question for q in load_questions(args.data, args.subset)][: args.questions]
     t0 = time.perf_counter()
     retriever = HybridRetriever(index_dir)
-    pipe = Pipeline(retriever, ExtractiveGenerator(), INSERTERS.create(args.inserter))
+    # as m2io ask builds it: the learned inserter gets the index's corpus profile
+    cfg = PipelineConfig(index=str(index_dir))
+    if args.inserter:
+        cfg.inserter = StageConfig(args.inserter)
+    args.inserter = cfg.inserter.name
+    pipe = Pipeline(retriever, ExtractiveGenerator(), build_inserter(cfg))
     t_open = time.perf_counter() - t0
     for q in questions[:5]:  # warm-up: lazy loads, caches
         pipe.run(q)
