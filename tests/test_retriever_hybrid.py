@@ -87,13 +87,15 @@ def test_fused_score_is_reciprocal_rank_fusion(index):
     dense = HybridRetriever(index, top_k=5, mode="dense").retrieve("crop tool rectangle")
     lex = HybridRetriever(index, top_k=5, mode="lexical").retrieve("crop tool rectangle")
     rank = {}
-    for res in (dense, lex):
+    for w, res in ((1.5, dense), (1.0, lex)):  # the dense list weighs dense_weight (1.5)
         for r, c in enumerate(res.chunks, start=1):
-            rank.setdefault(c.chunk.chunk_id, []).append(r)
+            rank.setdefault(c.chunk.chunk_id, []).append(w / (10 + r))
     for c in hyb.chunks:
-        assert c.score == pytest.approx(sum(1 / (10 + r) for r in rank[c.chunk.chunk_id]))
+        assert c.score == pytest.approx(sum(rank[c.chunk.chunk_id]))
         assert c.dense_score is not None and c.lexical_score is not None
     assert rrf([[7, 3], [3]], 60) == {7: 1 / 61, 3: 1 / 62 + 1 / 61}
+    # a weighted list (the dense one, 1.5 by default) counts more: its top chunk wins here
+    assert rrf([[7, 3], [3, 7]], 60, [1.5, 1.0]) == {7: 1.5 / 61 + 1 / 62, 3: 1.5 / 62 + 1 / 61}
 
 
 def test_candidates_follow_chunk_rank_then_chunk_order_deduplicated(index):
@@ -151,6 +153,8 @@ def test_top_k_per_call_and_no_match(index):
         ({"top_k": 0}, "top_k"),
         ({"mode": "sparse"}, "mode must be one of hybrid, dense, lexical"),
         ({"rrf_k": 0}, "rrf_k"),
+        ({"dense_weight": 0}, "dense_weight"),
+        ({"dense_weight": "high"}, "dense_weight"),
         ({"max_candidates": -1}, "max_candidates"),
         ({"image_neighbours": 1.5}, "image_neighbours"),
         ({"pool_size": 0}, "pool_size"),
