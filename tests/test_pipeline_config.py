@@ -136,7 +136,7 @@ def test_every_option_is_recorded(demo_index) -> None:
     assert d["index"] == str(demo_index)
     assert "index" not in d["retriever"]  # the folder, not the loaded index
     assert d["retriever"]["embedder"] == HASH
-    assert d["retriever"]["top_k"] == 5 and d["retriever"]["section_words"] == 400
+    assert d["retriever"]["top_k"] == 5 and d["retriever"]["section_words"] == 700
     assert d["generator"]["max_words"] == 140 and d["generator"]["procedure_words"] == 180
     assert d["inserter"] == {
         "name": "anchored",
