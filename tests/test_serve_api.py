@@ -98,6 +98,17 @@ def test_answer_takes_per_request_stage_choices(client):
     assert few.status_code == 200
 
 
+def test_a_per_request_learned_inserter_reads_the_served_corpus_profile(tmp_path):
+    from m2io.learned.profile import PROFILE_FILE
+
+    _, index_dir = demo_copy(tmp_path)
+    assert not (index_dir / PROFILE_FILE).exists()
+    with TestClient(build_app(index_dir)) as c:
+        r = c.post("/v1/answer", json={"question": QUESTION, "inserter": "learned"})
+    assert r.status_code == 200, r.text
+    assert (index_dir / PROFILE_FILE).is_file()  # measured on the served corpus, and kept
+
+
 @pytest.mark.parametrize(
     ("body", "where"),
     [

@@ -138,11 +138,13 @@ def build_inserter(cfg: PipelineConfig) -> Inserter:
     extra: dict[str, Any] = {}
     valid = accepted_options(INSERTERS.get(cfg.inserter.name)) or []
     if cfg.index and "profile" in valid and "profile" not in cfg.inserter.options:
-        extra["profile"] = _index_profile(Path(cfg.index))
+        extra["profile"] = inserter_profile(Path(cfg.index))
     return _create("inserter", cfg, **extra)
 
 
-def _index_profile(folder: Path) -> Any:
+def inserter_profile(folder: Path) -> Any:
+    """The corpus profile a learned inserter serving the index in ``folder`` reads, or None
+    (no index there; or its corpus gone and no profile kept: a warning)."""
     if not (folder / "manifest.json").is_file():
         return None
     from m2io.learned.profile import index_profile

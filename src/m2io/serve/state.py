@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from m2io.factory import accepted_options
+from m2io.factory import accepted_options, inserter_profile
 from m2io.generators.base import GENERATORS
 from m2io.index.store import Index
 from m2io.inserters.base import INSERTERS
@@ -183,8 +183,12 @@ class ServiceState:
                 cls = registry.get(name)
                 kwargs: dict[str, Any] = {}
                 embedder = _loaded_embedder(index_of(pipeline))
-                if embedder is not None and "embedder" in (accepted_options(cls) or []):
+                options = accepted_options(cls) or []
+                if embedder is not None and "embedder" in options:
                     kwargs["embedder"] = embedder
+                folder = getattr(index_of(pipeline), "folder", None)
+                if folder is not None and "profile" in options:  # the served corpus's habit
+                    kwargs["profile"] = inserter_profile(Path(folder))
                 try:
                     self._stages[key] = cls(**kwargs)
                 except (TypeError, ValueError, ImportError, OSError) as err:
