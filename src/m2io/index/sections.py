@@ -82,6 +82,14 @@ def sections(doc: Document) -> list[Section]:
     return out
 
 
+def body_start(doc: Document, sec: Section) -> int:
+    """Where ``sec``'s text starts in ``doc``: after its heading line, when it opens with one."""
+    head = doc.text[sec.start : sec.end].split("\n", 1)[0]
+    if head.strip() and head.strip() == sec.title.strip():
+        return sec.start + len(head)
+    return sec.start
+
+
 def section_at(secs: list[Section], offset: int) -> Section:
     """The section holding character ``offset`` (the last one starting at or before it)."""
     found = secs[0]

@@ -28,7 +28,7 @@ from m2io.corpus.folder import load_folder
 from m2io.corpus.mramg import QAItem, load_mramg, load_questions, resolve_subset
 from m2io.corpus.report import Corpus
 from m2io.demo import corpus_path
-from m2io.index.sections import sections
+from m2io.index.sections import body_start, sections
 from m2io.text import PIC
 
 logger = logging.getLogger(__name__)
@@ -124,15 +124,12 @@ def section_questions(corpus: Corpus, name: str = "") -> list[QAItem]:
                 images += [a for a in doc.images if a.offset == len(doc.text)]
             if not images:
                 continue
-            body_start = sec.start
-            head = doc.text[sec.start : sec.end].split("\n", 1)[0]
-            if head.strip() == sec.title.strip() and head.strip():
-                body_start = sec.start + len(head)
+            body = body_start(doc, sec)
             pieces: list[str] = []
-            cursor = body_start
+            cursor = body
             ids: list[str] = []
             for a in images:
-                at = max(a.offset, body_start)
+                at = max(a.offset, body)
                 pieces.append(doc.text[cursor:at])
                 pieces.append(f"\n\n{PIC}\n\n")
                 cursor = at

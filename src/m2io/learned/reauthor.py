@@ -31,7 +31,7 @@ from pathlib import Path
 
 from m2io.corpus.mramg import QAItem
 from m2io.corpus.report import Corpus
-from m2io.index.sections import sections
+from m2io.index.sections import body_start, section_at, sections
 from m2io.text import PIC
 from m2io.types import Document, ImageAnchor
 
@@ -56,18 +56,8 @@ def reauthor_document(doc: Document, habit: str) -> Document:
     secs = sections(doc)
     moved: list[ImageAnchor] = []
     for anchor in doc.images:
-        sec = next(
-            (s for s in reversed(secs) if s.start <= anchor.offset), secs[0] if secs else None
-        )
-        if sec is None:
-            moved.append(anchor)
-            continue
-        if habit == "end":
-            at = sec.end
-        else:
-            head = doc.text[sec.start : sec.end].split("\n", 1)[0]
-            has_head = head.strip() and head.strip() == sec.title.strip()
-            at = sec.start + len(head) if has_head else sec.start
+        sec = section_at(secs, anchor.offset)
+        at = sec.end if habit == "end" else body_start(doc, sec)
         moved.append(ImageAnchor(anchor.image, min(at, len(doc.text))))
     return replace(doc, images=tuple(sorted(moved, key=lambda a: a.offset)))
 
