@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from m2io.config import (
     SHARED_LLM_KEYS,
@@ -37,6 +37,9 @@ from m2io.mergers.base import MERGERS
 from m2io.pipeline import Pipeline
 from m2io.retrievers.base import RETRIEVERS, Retriever
 from m2io.singleshot import SingleShotPipeline
+
+if TYPE_CHECKING:
+    from m2io.learned.profile import CorpusProfile
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +145,7 @@ def build_inserter(cfg: PipelineConfig) -> Inserter:
     return _create("inserter", cfg, **extra)
 
 
-def inserter_profile(folder: Path) -> Any:
+def inserter_profile(folder: Path) -> CorpusProfile | None:
     """The corpus profile a learned inserter serving the index in ``folder`` reads, or None
     (no index there; or its corpus gone and no profile kept: a warning)."""
     if not (folder / "manifest.json").is_file():
