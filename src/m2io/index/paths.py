@@ -51,13 +51,16 @@ def relative_path(path: str, root: Path) -> str | None:
     return real.relative_to(root.resolve()).as_posix()
 
 
-def resolve_root(folder: Path, manifest: IndexManifest) -> Path | None:
-    """The corpus root of the index in ``folder``: the recorded relative one if it exists, else the
-    absolute one; None (and one warning naming it) when neither is a folder any more."""
+def resolve_root(folder: Path, manifest: IndexManifest, given: Path | None = None) -> Path | None:
+    """The corpus root of the index in ``folder``: ``given`` (the operator's) when set, else the
+    recorded relative one if it exists, else the absolute one; None (and one warning naming it)
+    when none is a folder any more."""
     tried: list[Path] = []
-    if manifest.corpus_root is not None:
+    if given is not None:
+        tried.append(given)
+    elif manifest.corpus_root is not None:
         tried.append(folder / manifest.corpus_root)
-    if manifest.corpus_root_absolute is not None:
+    if given is None and manifest.corpus_root_absolute is not None:
         tried.append(Path(manifest.corpus_root_absolute))
     for path in tried:
         try:

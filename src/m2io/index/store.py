@@ -130,6 +130,7 @@ class Index:
         *,
         embedder: TextEmbedder | None = None,
         image_embedder: ImageEmbedder | None = None,
+        corpus_root: str | os.PathLike[str] | None = None,
     ) -> Index:
         """Load the index in ``folder``.
 
@@ -138,6 +139,8 @@ class Index:
             embedder: Query embedder to use instead of loading the manifest's one; its dim must
                 match the index.
             image_embedder: Image embedder for pixel search, likewise.
+            corpus_root: The operator's corpus folder: image paths are resolved against it and
+                the manifest's recorded root is ignored (a served index cannot choose it).
 
         Image paths are resolved against the corpus root and kept only inside it: a row whose
         path is absolute or leads outside (also through a symlink) gets path None, and one
@@ -150,15 +153,20 @@ class Index:
                 rebuild.
         """
         folder = Path(folder)
-        return _open_stable(folder, lambda: cls._load(folder, embedder, image_embedder))
+        root = Path(corpus_root) if corpus_root is not None else None
+        return _open_stable(folder, lambda: cls._load(folder, embedder, image_embedder, root))
 
     @classmethod
     def _load(
-        cls, folder: Path, embedder: TextEmbedder | None, image_embedder: ImageEmbedder | None
+        cls,
+        folder: Path,
+        embedder: TextEmbedder | None,
+        image_embedder: ImageEmbedder | None,
+        corpus_root: Path | None = None,
     ) -> Index:
         """One attempt of :meth:`open`."""
         manifest = IndexManifest.read(folder)
-        root = resolve_root(folder, manifest)
+        root = resolve_root(folder, manifest, corpus_root)
         added = _added_root(folder)
         candidates, decorative = _read_candidates(folder, root, added)
         triples = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
