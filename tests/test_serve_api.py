@@ -28,6 +28,8 @@ from m2io.serve import create_app  # noqa: E402
 from m2io.testing.hash_embedder import HashEmbedder  # noqa: E402
 
 QUESTION = "How can I find the edges of objects in an image?"
+WRITE = {"X-M2IO-Write": "1"}
+"""The header a keyless upload needs (a cross-site form cannot send it)."""
 
 
 def index_folder(corpus: Path, out: Path) -> Path:
@@ -62,7 +64,7 @@ def demo(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def client(demo) -> TestClient:
-    return TestClient(build_app(demo[1]))
+    return TestClient(build_app(demo[1], backends={"inserter": ["none"]}))
 
 
 def test_answer_gives_text_with_sources_and_images_served_by_this_server(client, demo):
@@ -103,7 +105,7 @@ def test_a_per_request_learned_inserter_reads_the_served_corpus_profile(tmp_path
 
     _, index_dir = demo_copy(tmp_path)
     assert not (index_dir / PROFILE_FILE).exists()
-    with TestClient(build_app(index_dir)) as c:
+    with TestClient(build_app(index_dir, backends={"inserter": ["learned"]})) as c:
         r = c.post("/v1/answer", json={"question": QUESTION, "inserter": "learned"})
     assert r.status_code == 200, r.text
     assert (index_dir / PROFILE_FILE).is_file()  # measured on the served corpus, and kept
@@ -118,7 +120,6 @@ def test_a_per_request_learned_inserter_reads_the_served_corpus_profile(tmp_path
         ({"question": "x" * 5000}, "question"),
         ({"question": "q", "top_k": 0}, "top_k"),
         ({"question": "q", "inserter": "os:system"}, "inserter"),
-        ({"question": "q", "inserter": "nosuch"}, "unknown inserter 'nosuch'"),
         ({"question": "q", "colour": "red"}, "colour"),
     ],
 )
@@ -299,7 +300,8 @@ def test_a_pipeline_without_index_still_answers_but_serves_no_files():
     body = client.post("/v1/answer", json={"question": "q"}).json()
     assert body["segments"][1]["url"] is None
     assert "<script>" not in body["markdown"]
-    assert client.post("/v1/documents", files={"files": ("a.md", b"# A")}).status_code == 501
+    r = client.post("/v1/documents", files={"files": ("a.md", b"# A")}, headers=WRITE)
+    assert r.status_code == 501
 
 
 def test_added_documents_are_answered_served_and_survive_a_restart(tmp_path):
@@ -317,6 +319,7 @@ def test_added_documents_are_answered_served_and_survive_a_restart(tmp_path):
             ("files", ("zebra.md", doc.encode(), "text/markdown")),
             ("files", ("pics/zebra.png", png, "image/png")),
         ],
+        headers=WRITE,
     )
     assert r.status_code == 200, r.text
     added = r.json()
@@ -354,12 +357,12 @@ def test_added_documents_are_answered_served_and_survive_a_restart(tmp_path):
     ],
 )
 def test_bad_uploads_are_422(client, files, message):
-    r = client.post("/v1/documents", files=files)
+    r = client.post("/v1/documents", files=files, headers=WRITE)
     assert r.status_code == 422
     assert message in r.json()["error"]["message"]
 
 
 def test_upload_size_is_limited(demo):
     client = TestClient(build_app(demo[1], max_upload_bytes=10_000))
-    r = client.post("/v1/documents", files={"files": ("big.md", b"word " * 5000)})
+    r = client.post("/v1/documents", files={"files": ("big.md", b"word " * 5000)}, headers=WRITE)
     assert r.status_code == 413

@@ -19,7 +19,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from test_serve_api import QUESTION, build_app, demo_copy  # noqa: E402
+from test_serve_api import QUESTION, WRITE, build_app, demo_copy  # noqa: E402
 
 from m2io.demo import corpus_path  # noqa: E402
 
@@ -160,7 +160,7 @@ def test_answers_keep_working_while_documents_are_added(tmp_path):
                 ("files", (f"quokka-{k}.md", doc.encode(), "text/markdown")),
                 ("files", (f"q{k}.png", png, "image/png")),
             ]
-            return client.post("/v1/documents", files=files).status_code
+            return client.post("/v1/documents", files=files, headers=WRITE).status_code
 
         with ThreadPoolExecutor(6) as pool:
             asks = [pool.submit(ask, i) for i in range(12)]

@@ -2,7 +2,11 @@
 
 Open http://127.0.0.1:8000/ for the page, /docs for the API. ``--api-key`` (or
 ``$M2IO_API_KEY``) makes every ``/v1`` route want ``Authorization: Bearer KEY``. The server
-listens on loopback unless ``--host`` says otherwise. See docs/serve.md.
+listens on loopback unless ``--host`` says otherwise, answers only to the host names of
+``--host``/``--public-url``/``--allowed-host``, writes to the index only with a key or
+``--allow-writes``, serves corpus files only from beside the index or ``--corpus-root``, and lets
+a request choose only the backends ``--allow-generator``/``--allow-inserter`` name. See
+docs/serve.md, "Threat model".
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 from m2io.cli.common import add_pipeline_arguments, index_config
+
+MAX_MODEL_CALLS = 8
+"""As :data:`m2io.serve.limits.MAX_MODEL_CALLS` (not imported: fastapi loads only to serve)."""
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +40,79 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--read-only",
         action="store_true",
-        help="refuse POST /v1/documents (do not write the index)",
+        help="refuse POST /v1/documents (do not write the index), whatever else is set",
     )
+    net.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="accept POST /v1/documents without an API key (writes need a key by default)",
+    )
+    net.add_argument(
+        "--corpus-root",
+        help="serve corpus files only from this folder (default: the index's corpus, if it lies "
+        "in the folder that holds the index)",
+    )
+    net.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name clients reach the server by (repeatable; IP addresses, "
+        "--host, --public-url and, on loopback, localhost are always allowed)",
+    )
+    for kind in ("generator", "inserter"):
+        net.add_argument(
+            f"--allow-{kind}",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help=f"a {kind} a request may choose besides the served one (repeatable; "
+            "default: none)",
+        )
+    net.add_argument(
+        "--max-model-calls",
+        type=int,
+        default=MAX_MODEL_CALLS,
+        help=f"questions answered at once; more get 503 ({MAX_MODEL_CALLS})",
+    )
+    net.add_argument(
+        "--max-connections",
+        type=int,
+        default=512,
+        help="open connections in all (uvicorn's limit_concurrency; 503 past it) (512)",
+    )
+    net.add_argument(
+        "--max-client-connections",
+        type=int,
+        default=64,
+        help="open connections per client address; more are closed (64)",
+    )
+
+
+def app_options(args: argparse.Namespace, index: str, api_key: str | None) -> dict[str, Any]:
+    """The keyword arguments of :func:`~m2io.serve.create_app` the flags ask for: writes only
+    with a key or ``--allow-writes`` (never with ``--read-only``), the Host allowlist, the
+    operator's corpus root and backends."""
+    from m2io.serve.gate import allowed_hosts
+
+    writes = (api_key is not None or args.allow_writes) and not args.read_only
+    backends = {
+        kind: list(getattr(args, f"allow_{kind}"))
+        for kind in ("generator", "inserter")
+        if getattr(args, f"allow_{kind}")
+    }
+    if args.read_only:
+        backends = {}
+    return {
+        "index_dir": index if writes else None,
+        "api_key": api_key,
+        "public_url": args.public_url,
+        "corpus_root": args.corpus_root,
+        "backends": backends,
+        "allowed_hosts": allowed_hosts(args.host, args.public_url, args.allowed_host),
+        "max_model_calls": args.max_model_calls,
+        "max_client_requests": args.max_client_connections,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,24 +125,40 @@ def run(args: argparse.Namespace) -> int:
     uvicorn = require("uvicorn", "serve")
     from m2io.factory import build_pipeline
     from m2io.serve import create_app
+    from m2io.serve.runtime import cap_log_lines, limited_protocol
+    from m2io.serve.state import reopen_pipeline
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
+    if args.corpus_root is not None and not os.path.isdir(args.corpus_root):
+        raise ValueError(f"--corpus-root {args.corpus_root}: not a folder")
     api_key = args.api_key if args.api_key is not None else os.environ.get("M2IO_API_KEY") or None
+    options = app_options(args, cfg.index, api_key)
     pipeline = build_pipeline(cfg)
+    if args.corpus_root is not None:  # image paths resolved against the operator's root
+        pipeline = reopen_pipeline(pipeline, cfg.index, args.corpus_root)
     # load the query embedder now, not on the first request
     index = getattr(getattr(pipeline, "retriever", None), "index", None)
     if index is not None:
         index.embed_query("warm up")
-    app = create_app(
-        pipeline,
-        index_dir=None if args.read_only else cfg.index,
-        api_key=api_key,
-        public_url=args.public_url,
-    )
+    app = create_app(pipeline, **options)
     if not getattr(args, "quiet", False):
         key = " (API key required)" if api_key else ""
-        print(f"m2io serving {cfg.index} on http://{args.host}:{args.port}/{key}", flush=True)
+        mode = "read-only" if options["index_dir"] is None else "uploads allowed"
+        print(
+            f"m2io serving {cfg.index} on http://{args.host}:{args.port}/{key} ({mode})",
+            flush=True,
+        )
     level = "info" if args.verbose else "warning"
-    uvicorn.run(app, host=args.host, port=args.port, log_level=level)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=level,
+        http=limited_protocol(per_client=args.max_client_connections),
+        limit_concurrency=args.max_connections,
+        timeout_keep_alive=5,
+    )
+    cap_log_lines()
+    uvicorn.Server(config).run()
     return 0

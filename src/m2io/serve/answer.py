@@ -3,7 +3,8 @@
 Images and source files are referred to by this server's URLs (``/v1/images/{id}``,
 ``/v1/sources/{doc_id}``), never by a path of the server's disk. When the service has an API key,
 an image URL carries a signature of its id (``?sig=``), so an ``<img>`` in a page or a chat front
-end can load it without sending the key. The Markdown is the renderer's
+end can load it without sending the key (the signature binds the route, the id and an expiry:
+:mod:`m2io.serve.signing`). The Markdown is the renderer's
 (:func:`~m2io.mergers.render.to_markdown`, so it is escaped the same way) over a copy of the answer
 whose images and sources point at this server.
 
@@ -14,8 +15,6 @@ The streaming variant walks the stages itself so the text goes out before the in
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -25,13 +24,9 @@ from urllib.parse import quote
 from m2io.mergers.render import empty_message, shown_caption, source_label, to_markdown
 from m2io.pipeline import Pipeline
 from m2io.safety import remote_image_url
+from m2io.serve.signing import signed_query
 from m2io.serve.state import Snapshot
 from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
-
-
-def image_signature(key: str, image_id: str) -> str:
-    """The ``sig`` that lets a URL fetch ``image_id`` without the API key."""
-    return hmac.new(key.encode(), image_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class Links:
@@ -50,7 +45,7 @@ class Links:
         if image_id not in self.snapshot.images:
             return None
         url = f"{self.base}/v1/images/{quote(image_id, safe='')}"
-        return f"{url}?sig={image_signature(self.api_key, image_id)}" if self.api_key else url
+        return f"{url}?{signed_query(self.api_key, 'images', image_id)}" if self.api_key else url
 
     def source(self, src: Source) -> str | None:
         url = remote_image_url(src.location.strip()) if src.location else None

@@ -23,13 +23,15 @@ from m2io.serve.deps import (
     require_key,
     require_key_or_signature,
 )
-from m2io.serve.files import FileBody, read_image, read_source
+from m2io.serve.files import FileBody, open_image, read_source
+from m2io.serve.limits import Holding
 from m2io.serve.schemas import AnswerOut, AnswerRequest, ErrorOut, HealthOut
-from m2io.serve.state import index_of
+from m2io.serve.state import BackendNotAllowed, index_of
 
 log = logging.getLogger(__name__)
 
 ERRORS = {
+    400: {"model": ErrorOut},
     401: {"model": ErrorOut},
     413: {"model": ErrorOut},
     422: {"model": ErrorOut},
@@ -45,6 +47,8 @@ def _pipeline(svc: Service, req: AnswerRequest):
         pipe = svc.state.pipeline_for(
             snapshot, top_k=req.top_k, generator=req.generator, inserter=req.inserter
         )
+    except BackendNotAllowed as err:
+        raise HTTPException(status_code=400, detail=str(err)) from err
     except ValueError as err:
         raise HTTPException(status_code=422, detail=str(err)) from err
     return snapshot, pipe
@@ -61,7 +65,8 @@ def answer(req: AnswerRequest, request: Request, svc: ServiceDep) -> dict:
     """Answer a question: text segments with their sources, images where they belong."""
     question = _question(req)
     snapshot, pipe = _pipeline(svc, req)
-    result = pipe.run(question)
+    with svc.slots.take():
+        result = pipe.run(question)
     return answer_out(result, svc.links(request, snapshot))
 
 
@@ -93,15 +98,20 @@ def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
             yield _sse("error", error_body(500, f"answer failed: {type(err).__name__}"))
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    stream = Holding(svc.slots.take(), events())
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-def _file_response(body: FileBody, request: Request, max_age: int) -> Response:
-    headers = {
-        "ETag": body.etag,
+def _cache_headers(etag: str, max_age: int) -> dict[str, str]:
+    return {
+        "ETag": etag,
         "Cache-Control": f"private, max-age={max_age}",
         "X-Content-Type-Options": "nosniff",
     }
+
+
+def _file_response(body: FileBody, request: Request, max_age: int) -> Response:
+    headers = _cache_headers(body.etag, max_age)
     if body.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body.data, media_type=body.media_type, headers=headers)
@@ -116,14 +126,20 @@ _NO_IMAGE = "no such image in the index"
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 404: {"model": ErrorOut}},
 )
 def image(image_id: str, request: Request, svc: ServiceDep) -> Response:
-    """An image of the index by its id; only ids the index holds, type from the file's bytes."""
+    """An image of the index by its id; only ids the index holds, type from the file's bytes,
+    streamed from the file."""
     require_key_or_signature(request, image_id)
     snapshot = svc.state.snapshot
     found = snapshot.images.get(image_id)
-    body = read_image(*found) if found is not None else None
-    if body is None:
+    opened = open_image(*found) if found is not None else None
+    if opened is None:
         raise HTTPException(status_code=404, detail=_NO_IMAGE)
-    return _file_response(body, request, max_age=3600)
+    headers = _cache_headers(opened.etag, max_age=3600)
+    if opened.etag in request.headers.get("if-none-match", ""):
+        opened.close()
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(opened.size)
+    return StreamingResponse(opened.chunks(), media_type=opened.media_type, headers=headers)
 
 
 @v1.get(
@@ -145,8 +161,9 @@ def source(doc_id: str, request: Request, svc: ServiceDep) -> Response:
 
 
 @router.get("/health", response_model=HealthOut)
-def health(svc: ServiceDep) -> dict:
-    """Liveness and what the index holds (no key needed)."""
+async def health(svc: ServiceDep) -> dict:
+    """Liveness and what the index holds (no key needed); answered on the event loop, so it
+    answers while every worker thread is busy."""
     snapshot = svc.state.snapshot
     docs, chunks, images = snapshot.counts()
     index = index_of(snapshot.pipeline)

@@ -12,7 +12,9 @@ Routes (docs/serve.md has examples):
 Every response carries a Content-Security-Policy that lets pages load only this server's own
 script, style and images; the page inserts all document and model text as text, never as HTML
 (docs/design.md, "Hostile input", rule 4). Bodies are capped (413), an API key may be required on
-``/v1`` (401), and bad input is a 422 with a message.
+``/v1`` (401, checked before a body is read), and bad input is a 422 with a message. What the
+server trusts and what not (hosts, origins, backends, writes, files) is in docs/serve.md, "Threat
+model"; :mod:`m2io.serve.gate` holds the checks made before a route runs.
 
 Example::
 
@@ -28,6 +30,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+from collections.abc import Collection, Mapping
 from importlib import resources
 from typing import Any
 
@@ -40,7 +44,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from m2io import __version__
 from m2io.serve import api, chat, documents
 from m2io.serve.deps import Service, error_body
+from m2io.serve.gate import Gate
+from m2io.serve.limits import MAX_MODEL_CALLS, ModelSlots
 from m2io.serve.state import ServiceState
+from m2io.serve.uploads import UploadLimits
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +129,17 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/:,;()\[\]]+){2,}[\\/]?")
+MAX_MESSAGE_CHARS = 400
+
+
+def public_message(message: str) -> str:
+    """``message`` as a client may see it: each file path cut to its last part, the whole capped
+    (the full message is in the log)."""
+    cut = _PATH.sub(lambda m: "…/" + re.split(r"[\\/]", m.group(0).rstrip("/\\"))[-1], message)
+    return cut if len(cut) <= MAX_MESSAGE_CHARS else cut[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def _validation_message(err: RequestValidationError) -> str:
     parts = []
     for e in err.errors()[:5]:
@@ -143,19 +161,35 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     public_url: str | None = None,
     model_name: str = "m2io",
+    corpus_root: str | os.PathLike[str] | None = None,
+    backends: Mapping[str, Collection[str]] | None = None,
+    allowed_hosts: Collection[str] | None = None,
+    max_model_calls: int = MAX_MODEL_CALLS,
+    max_client_requests: int = 32,
+    upload_limits: UploadLimits | None = None,
 ) -> FastAPI:
     """A FastAPI app answering from ``pipeline`` (loaded once, shared by every request).
 
     Args:
         pipeline: A :class:`~m2io.pipeline.Pipeline` (or anything with ``run(question)``);
             images and sources are served from its retriever's index.
-        index_dir: The index folder, needed by ``POST /v1/documents`` (None: read-only).
+        index_dir: The index folder, where ``POST /v1/documents`` writes (None: read-only).
+            Without ``api_key``, an upload must also carry ``X-M2IO-Write: 1``.
         api_key: When set, ``/v1`` routes want ``Authorization: Bearer <api_key>``.
         max_request_bytes: Largest request body (413 above), uploads excepted.
         max_upload_bytes: Largest ``POST /v1/documents`` body.
         public_url: The root URL clients reach this server by (default: from each request's
             ``Host``), used in image and source URLs.
         model_name: The model id ``/v1/models`` and chat replies give.
+        corpus_root: The folder corpus files are served from; the index's recorded root is used
+            only inside it (None: only inside the folder that holds the index folder).
+        backends: ``{"generator": [...], "inserter": [...]}``: the backends a request may
+            choose besides the served pipeline's own (None: none).
+        allowed_hosts: Host names answered, besides any IP address (None: every name; the CLI
+            always passes its own).
+        max_model_calls: Requests that may run the pipeline at once (then 503).
+        max_client_requests: Requests one client address may have in flight (then 429).
+        upload_limits: Pixels, disk quota and CPU budget of uploads.
     """
     if api_key is not None and not api_key.strip():
         raise ValueError("api_key is empty; pass None for no key")
@@ -166,7 +200,18 @@ def create_app(
         docs_url=None,  # FastAPI's pages load their scripts from a CDN; /docs is served offline
         redoc_url=None,
     )
-    app.state.m2io = Service(ServiceState(pipeline, index_dir), api_key, public_url, model_name)
+    state = ServiceState(pipeline, index_dir, corpus_root=corpus_root, backends=backends)
+    svc = Service(
+        state,
+        api_key,
+        public_url,
+        model_name,
+        allowed_hosts=frozenset(allowed_hosts) if allowed_hosts is not None else None,
+        slots=ModelSlots(max_model_calls),
+        max_client_requests=max_client_requests,
+        upload_limits=upload_limits or UploadLimits(),
+    )
+    app.state.m2io = svc
     app.include_router(api.router)
     app.include_router(chat.router)
     app.include_router(documents.router)
@@ -174,13 +219,22 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code >= 400:
+            log.info("%s %s: %d %.2000s", request.method, request.url.path, exc.status_code, detail)
         return JSONResponse(
-            error_body(exc.status_code, detail), exc.status_code, headers=exc.headers
+            error_body(exc.status_code, public_message(detail)),
+            exc.status_code,
+            headers=exc.headers,
         )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(500, "internal error; the server log has the details"), 500)
 
     @app.exception_handler(RequestValidationError)
     async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body(422, _validation_message(exc)), 422)
+        return JSONResponse(error_body(422, public_message(_validation_message(exc))), 422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -193,23 +247,25 @@ def create_app(
     def page(name: str) -> Response:
         return Response(_page(name), media_type=_PAGE_FILES[name])
 
+    # the page routes are async: they answer on the event loop even when every worker is busy
     @app.get("/", include_in_schema=False)
-    def index_page() -> Response:
+    async def index_page() -> Response:
         return page("index.html")
 
     @app.get("/docs", include_in_schema=False)
-    def docs_page() -> Response:
+    async def docs_page() -> Response:
         return page("docs.html")
 
     @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
+    async def favicon() -> Response:
         return Response(status_code=204)
 
     @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str) -> Response:
+    async def static(name: str) -> Response:
         if name not in _PAGE_FILES:  # a fixed list: no request path reaches the file system
             raise HTTPException(status_code=404, detail="not found")
         return page(name)
 
     app.add_middleware(BodyLimit, default=max_request_bytes, uploads=max_upload_bytes)
+    app.add_middleware(Gate, service=svc)  # outermost: before any body is read
     return app

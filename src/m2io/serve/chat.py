@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from m2io.serve.answer import markdown
 from m2io.serve.deps import ServiceDep, error_body, require_key
+from m2io.serve.limits import Holding
 from m2io.serve.schemas import MAX_QUESTION_CHARS, ChatMessage, ChatRequest, ErrorOut
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ def chat_completions(
     links = svc.links(request, snapshot)
     ident, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), svc.model_name
 
+    slot = svc.slots.take()  # 503 when the server answers too many questions already
     if not req.stream:
-        md = markdown(snapshot.pipeline.run(question), links)
+        with slot:
+            md = markdown(snapshot.pipeline.run(question), links)
         return {
             "id": ident,
             "object": "chat.completion",
@@ -123,7 +126,9 @@ def chat_completions(
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        Holding(slot, events()),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store"},
     )
 
 

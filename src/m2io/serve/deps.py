@@ -2,20 +2,25 @@
 
 Errors are sent as ``{"error": {"message", "type", "code"}}`` (OpenAI's shape, so chat clients
 show the message). With an API key set, every ``/v1`` route wants ``Authorization: Bearer KEY``;
-an image URL the service wrote itself may carry ``?sig=`` instead (see
-:func:`~m2io.serve.answer.image_signature`), so ``<img>`` tags and chat front ends can load it.
+an image URL the service wrote itself may carry ``?exp=…&sig=…`` instead (see
+:mod:`m2io.serve.signing`), so ``<img>`` tags and chat front ends can load it. The key is first
+checked before any body is read (:class:`~m2io.serve.gate.Gate`); the checks here repeat it per
+route.
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from m2io.serve.answer import Links, image_signature
+from m2io.serve.answer import Links
+from m2io.serve.limits import Backoff, ModelSlots
+from m2io.serve.signing import check_signature
 from m2io.serve.state import ServiceState, Snapshot
+from m2io.serve.uploads import UploadLimits
 
 
 @dataclass
@@ -26,13 +31,21 @@ class Service:
     api_key: str | None = None
     public_url: str | None = None
     model_name: str = "m2io"
+    allowed_hosts: frozenset[str] | None = None
+    """Host names answered (any IP address too); None answers every name."""
+    slots: ModelSlots = field(default_factory=ModelSlots)
+    max_client_requests: int = 32
+    """Requests one client address may have in flight."""
+    backoff: Backoff = field(default_factory=Backoff)
+    upload_limits: UploadLimits = field(default_factory=UploadLimits)
 
     def links(self, request: Request, snapshot: Snapshot) -> Links:
         base = self.public_url or str(request.base_url)
         return Links(base, snapshot, self.api_key)
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: resolved on the event loop, so routes such as /health need no worker thread
     return request.app.state.m2io
 
 
@@ -52,7 +65,7 @@ def _same(a: str, b: str) -> bool:
 
 def require_key(request: Request) -> None:
     """Refuse the request (401) unless it carries the service's API key (when one is set)."""
-    key = service(request).api_key
+    key = request.app.state.m2io.api_key
     if key is None:
         return
     token = _bearer(request)
@@ -66,10 +79,13 @@ def require_key(request: Request) -> None:
 
 
 def require_key_or_signature(request: Request, image_id: str) -> None:
-    """Like :func:`require_key`, but a valid ``?sig=`` for this image id also passes."""
-    key = service(request).api_key
-    sig = request.query_params.get("sig")
-    if key is not None and sig and _same(sig, image_signature(key, image_id)):
+    """Like :func:`require_key`, but a valid, unexpired ``?exp=…&sig=…`` for this image id also
+    passes."""
+    key = request.app.state.m2io.api_key
+    query = request.query_params
+    if key is not None and check_signature(
+        key, "images", image_id, query.get("exp"), query.get("sig")
+    ):
         return
     require_key(request)
 
@@ -78,10 +94,13 @@ def error_body(status: int, message: str, kind: str | None = None) -> dict:
     kinds = {
         400: "invalid_request_error",
         401: "authentication_error",
+        403: "permission_error",
         404: "not_found_error",
         405: "invalid_request_error",
         409: "conflict_error",
         413: "request_too_large",
+        421: "invalid_request_error",
+        429: "rate_limit_error",
         422: "invalid_request_error",
         501: "not_implemented_error",
         503: "service_unavailable",

@@ -5,7 +5,10 @@ The upload is multipart, every file in the field ``files``: ``.md``/``.markdown`
 documents reference it (``files=@shot.png;filename=images/shot.png``). The documents are written
 into the index folder by :func:`m2io.index.update.add_documents` (they survive a restart); then a
 pipeline over the reopened index is swapped in, while answers already running finish on the old
-one. One upload is written at a time.
+one. One upload is written at a time. Before that, an upload passes the checks of
+:mod:`m2io.serve.uploads` (pixels, duplicates, disk quota, CPU budget); the gate
+(:mod:`m2io.serve.gate`) has already refused writes from other sites and from servers started
+read-only.
 """
 
 from __future__ import annotations
@@ -17,16 +20,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 
 from m2io.index.lock import IndexBusyError
+from m2io.index.manifest import IndexFormatError
 from m2io.index.update import NewDocument, add_documents
-from m2io.serve.deps import ServiceDep, require_key
+from m2io.serve.deps import Service, ServiceDep, require_key
 from m2io.serve.schemas import DocumentsOut, ErrorOut
 from m2io.serve.state import index_of, reopen_pipeline
+from m2io.serve.uploads import (
+    UploadRefused,
+    check_budget,
+    check_pixels,
+    check_quota,
+    new_documents,
+)
 
 log = logging.getLogger(__name__)
 
 DOC_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
 MAX_FILES = 500
 """Most files in one upload."""
+LOCK_WAIT_S = 60.0
+"""How long an upload waits for the one before it to be written (then 503)."""
 
 router = APIRouter(
     prefix="/v1",
@@ -94,26 +107,63 @@ def add(
     if len(files) > MAX_FILES:
         raise _bad(f"at most {MAX_FILES} files per upload")
     texts, images = split_upload([(f.filename or "", f.file.read()) for f in files])
-    docs = [NewDocument(name=name, text=text, images=images) for name, text in texts]
-    with state.write_lock:
-        pipeline = state.snapshot.pipeline
-        index = index_of(pipeline)
-        if index is None:
-            raise HTTPException(status_code=501, detail="the pipeline's retriever holds no index")
-        image_embedder = vars(index).get("image_embedder")
-        try:
-            result = add_documents(
-                state.index_dir, docs, text_embedder=index.embedder, image_embedder=image_embedder
-            )
-        except IndexBusyError as err:
-            raise HTTPException(status_code=409, detail=str(err)) from err
-        except ValueError as err:
-            raise _bad(str(err)) from err
-        state.swap(reopen_pipeline(pipeline, state.index_dir))
+    raw = [(name, text.encode("utf-8", "replace")) for name, text in texts]
+    limits = svc.upload_limits
+    try:
+        check_pixels(images, limits.max_pixels)
+        check_budget(raw, images, limits.budget_s)
+    except UploadRefused as err:
+        raise HTTPException(status_code=err.status, detail=str(err)) from err
+    if not state.write_lock.acquire(timeout=LOCK_WAIT_S):
+        raise HTTPException(
+            status_code=503, detail="another upload is being written; try again soon"
+        )
+    try:
+        return _write(svc, raw, images)
+    finally:
+        state.write_lock.release()
+
+
+def _write(svc: Service, raw: list[tuple[str, bytes]], images: dict[str, bytes]) -> dict:
+    """Add the documents not yet in the index (under the write lock)."""
+    state = svc.state
+    if state.index_dir is None:
+        raise HTTPException(status_code=501, detail="this server was started without an index")
+    kept, skipped = new_documents(raw, state.index_dir)
+    if not kept:
+        return {"doc_ids": [], "chunks": 0, "images": 0, "problems": skipped}
+    incoming = sum(len(d) for _, d in kept) + sum(len(d) for d in images.values())
+    try:
+        check_quota(state.index_dir, incoming, svc.upload_limits.quota_bytes)
+    except UploadRefused as err:
+        raise HTTPException(status_code=err.status, detail=str(err)) from err
+    docs = [NewDocument(name=n, text=d.decode("utf-8"), images=images) for n, d in kept]
+    pipeline = state.snapshot.pipeline
+    index = index_of(pipeline)
+    if index is None:
+        raise HTTPException(status_code=501, detail="the pipeline's retriever holds no index")
+    image_embedder = vars(index).get("image_embedder")
+    try:
+        result = add_documents(
+            state.index_dir, docs, text_embedder=index.embedder, image_embedder=image_embedder
+        )
+    except IndexBusyError as err:
+        log.warning("upload refused: %s", err)
+        raise HTTPException(
+            status_code=409, detail="the index is being rebuilt; try later"
+        ) from err
+    except IndexFormatError as err:  # its message names files and library internals: log only
+        log.error("upload failed, the index is damaged: %s", err)
+        raise HTTPException(
+            status_code=500, detail="the index is damaged; the server log has the details"
+        ) from err
+    except ValueError as err:
+        raise _bad(str(err)) from err
+    state.swap(reopen_pipeline(pipeline, state.index_dir, state.corpus_root))
     log.info("added %d documents (%d chunks)", len(result.doc_ids), result.chunks)
     return {
         "doc_ids": list(result.doc_ids),
         "chunks": result.chunks,
         "images": result.images,
-        "problems": list(result.problems),
+        "problems": skipped + list(result.problems),
     }

@@ -6,6 +6,12 @@ the end, so when ``POST /v1/documents`` swaps in a pipeline over the freshly wri
 answers already running finish on the old one. No path from a request reaches the file system:
 ids are looked up here, and the file found is confined to the corpus root again when it is read
 (docs/design.md, "Hostile input", rule 1).
+
+The index does not choose that root: it is the operator's ``corpus_root`` when given (the index is
+then opened against it), else the root the index records only if it lies inside the folder that
+holds the index folder; otherwise no corpus file is served. A request chooses a generator or
+inserter only among the names the operator allowed (``backends``), and gets a 400 naming them
+otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import inspect
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,11 +66,13 @@ class Snapshot:
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, pipeline: Any) -> Snapshot:
+    def of(cls, pipeline: Any, corpus_root: Path | None = None) -> Snapshot:
+        """The snapshot of ``pipeline``; files come only from ``corpus_root`` (the operator's)
+        or, without it, from the index's root if it lies beside the index folder."""
         index = index_of(pipeline)
         if index is None:
             return cls(pipeline)
-        root = Path(index.corpus_root) if index.corpus_root is not None else None
+        root = served_root(index, corpus_root)
         added = getattr(index, "added_root", None)
         images: dict[str, tuple[str, Path]] = {}
         for cand in index.candidates:
@@ -87,6 +95,25 @@ class Snapshot:
         if index is None:
             return 0, 0, 0
         return len(index.doc_rows), len(index.chunks), len(index.candidates)
+
+
+def served_root(index: Index, corpus_root: Path | None) -> Path | None:
+    """The folder files may be served from: the index's corpus root, if it lies inside the
+    operator's ``corpus_root`` or (without one) inside the folder that holds the index folder."""
+    root = index.corpus_root
+    if root is None:
+        return None
+    allowed = Path(corpus_root) if corpus_root is not None else Path(index.folder).resolve().parent
+    if allowed != Path(allowed.anchor) and is_inside(root, allowed):
+        return Path(root)
+    log.warning(
+        "index %s names %s as its corpus, outside %s: no corpus file is served (pass "
+        "--corpus-root DIR to serve one)",
+        index.folder,
+        root,
+        allowed,
+    )
+    return None
 
 
 def retriever_over(retriever: Any, index: Index) -> Any:
@@ -114,8 +141,11 @@ def retriever_over(retriever: Any, index: Index) -> Any:
     return cls(index, **kwargs)
 
 
-def reopen_pipeline(pipeline: Any, index_dir: str | os.PathLike[str]) -> Any:
-    """A copy of ``pipeline`` whose retriever reads the index in ``index_dir`` as it is now.
+def reopen_pipeline(
+    pipeline: Any, index_dir: str | os.PathLike[str], corpus_root: Path | None = None
+) -> Any:
+    """A copy of ``pipeline`` whose retriever reads the index in ``index_dir`` as it is now
+    (against the operator's ``corpus_root`` when given).
 
     The embedders the old index holds are handed on, so nothing is loaded again.
     """
@@ -123,7 +153,12 @@ def reopen_pipeline(pipeline: Any, index_dir: str | os.PathLike[str]) -> Any:
     if old is None:
         raise ValueError("the pipeline's retriever holds no index; it cannot be reloaded")
     image_embedder = vars(old).get("image_embedder")
-    index = Index.open(index_dir, embedder=_loaded_embedder(old), image_embedder=image_embedder)
+    index = Index.open(
+        index_dir,
+        embedder=_loaded_embedder(old),
+        image_embedder=image_embedder,
+        corpus_root=corpus_root,
+    )
     new = copy.copy(pipeline)
     new.retriever = retriever_over(pipeline.retriever, index)
     return new
@@ -143,17 +178,43 @@ class _TopK:
         return self.inner.retrieve(question, top_k=self.k)
 
 
+class BackendNotAllowed(ValueError):
+    """A request chose a backend the operator did not allow (a 400)."""
+
+
 class ServiceState:
     """The current :class:`Snapshot`, swapped atomically, and the per-request stage choices.
 
     Args:
         pipeline: The pipeline to serve.
         index_dir: Its index folder, where ``POST /v1/documents`` writes (None: read-only).
+        corpus_root: The operator's corpus folder (see :meth:`Snapshot.of`).
+        backends: Stage kind → the backend names a request may choose (beyond the served
+            pipeline's own, which is always allowed); None or empty allows no other.
     """
 
-    def __init__(self, pipeline: Any, index_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        corpus_root: str | os.PathLike[str] | None = None,
+        backends: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else None
-        self._snapshot = Snapshot.of(pipeline)
+        self.corpus_root = Path(corpus_root).resolve() if corpus_root is not None else None
+        self.backends = {kind: frozenset(names) for kind, names in (backends or {}).items()}
+        for kind, names in self.backends.items():
+            registry = {"generator": GENERATORS, "inserter": INSERTERS}.get(kind)
+            if registry is None:
+                raise ValueError(f"backends: unknown stage {kind!r}; valid: generator, inserter")
+            unknown = sorted(set(names) - set(registry.names()))
+            if unknown:
+                raise ValueError(
+                    f"backends: unknown {kind} {', '.join(unknown)}; valid: "
+                    + ", ".join(registry.names())
+                )
+        self._snapshot = Snapshot.of(pipeline, self.corpus_root)
         self.write_lock = threading.Lock()
         """Held while documents are added and the index reopened: one writer at a time."""
         self._stage_lock = threading.Lock()
@@ -165,18 +226,36 @@ class ServiceState:
 
     def swap(self, pipeline: Any) -> None:
         """Serve ``pipeline`` from now on; requests holding the old snapshot keep it."""
-        self._snapshot = Snapshot.of(pipeline)
+        self._snapshot = Snapshot.of(pipeline, self.corpus_root)
+
+    def allowed(self, kind: str, pipeline: Any) -> list[str]:
+        """The ``kind`` backend names a request may choose for ``pipeline``, sorted."""
+        registry = {"generator": GENERATORS, "inserter": INSERTERS}[kind]
+        own = getattr(pipeline, kind, None)
+        names = set(self.backends.get(kind, ()))
+        if own is not None and registry.name_of(type(own)) in registry.names():
+            names.add(registry.name_of(type(own)))
+        return sorted(names)
 
     def stage(self, kind: str, name: str, pipeline: Any) -> Any:
         """The ``kind`` ("generator"/"inserter") backend ``name``, built once with its defaults
         (and the index's loaded embedder, if it takes one).
 
         Raises:
-            ValueError: unknown name, or the backend cannot be built without options.
+            BackendNotAllowed: a name the operator did not allow (never a dotted path: a request
+                imports nothing).
+            ValueError: the backend cannot be built without options.
         """
         registry = {"generator": GENERATORS, "inserter": INSERTERS}[kind]
-        if name not in registry.names():  # never a dotted path: a request imports nothing
-            raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(registry.names())}")
+        allowed = self.allowed(kind, pipeline)
+        if name not in allowed:
+            listed = ", ".join(allowed) or "none"
+            raise BackendNotAllowed(
+                f"{kind} {name!r} is not allowed on this server; allowed: {listed}"
+            )
+        own = getattr(pipeline, kind, None)
+        if own is not None and registry.name_of(type(own)) == name:
+            return own
         with self._stage_lock:
             key = (kind, name)
             if key not in self._stages:
