@@ -171,12 +171,30 @@ def test_hanging_model_calls_get_503_and_health_keeps_answering(demo, monkeypatc
 
 
 def test_streams_give_their_slot_back(demo):
-    app = build_app(demo[1], max_model_calls=1)
+    class Wrapped:  # not a staged pipeline: it may call a model, so it takes a slot
+        def __init__(self, inner) -> None:
+            self.inner, self.retriever = inner, inner.retriever
+
+        def run(self, question):
+            return self.inner.run(question)
+
+    app = create_app(Wrapped(demo_pipeline(demo[1])), max_model_calls=1)
     client = TestClient(app)
     for _ in range(3):
         r = client.post("/v1/answer/stream", json={"question": QUESTION})
         assert r.status_code == 200 and "event: done" in r.text
     assert client.post("/v1/answer", json={"question": QUESTION}).status_code == 200
+    chat = {"messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+    assert client.post("/v1/answer", json={"question": QUESTION}).status_code == 200
+
+
+def test_offline_answers_take_no_model_slot(demo):
+    client = TestClient(build_app(demo[1], max_model_calls=1))
+    app = client.app
+    held = app.state.m2io.slots.take()  # every slot is taken (by a hung model call, say)
+    assert client.post("/v1/answer", json={"question": QUESTION}).status_code == 200
+    held.release()
 
 
 # 6. no writes from other sites

@@ -65,7 +65,7 @@ def answer(req: AnswerRequest, request: Request, svc: ServiceDep) -> dict:
     """Answer a question: text segments with their sources, images where they belong."""
     question = _question(req)
     snapshot, pipe = _pipeline(svc, req)
-    with svc.slots.take():
+    with svc.slot_for(pipe):
         result = pipe.run(question)
     return answer_out(result, svc.links(request, snapshot))
 
@@ -98,7 +98,7 @@ def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
             yield _sse("error", error_body(500, f"answer failed: {type(err).__name__}"))
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    stream = Holding(svc.slots.take(), events())
+    stream = Holding(svc.slot_for(pipe), events())
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 

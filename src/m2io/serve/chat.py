@@ -83,7 +83,7 @@ def chat_completions(
     links = svc.links(request, snapshot)
     ident, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), svc.model_name
 
-    slot = svc.slots.take()  # 503 when the server answers too many questions already
+    slot = svc.slot_for(snapshot.pipeline)  # 503 when too many model calls run already
     if not req.stream:
         with slot:
             md = markdown(snapshot.pipeline.run(question), links)

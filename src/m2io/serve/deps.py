@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from m2io.serve.answer import Links
-from m2io.serve.limits import Backoff, ModelSlots
+from m2io.serve.limits import Backoff, ModelSlots, NoSlot, Slot
 from m2io.serve.signing import check_signature
-from m2io.serve.state import ServiceState, Snapshot
+from m2io.serve.state import ServiceState, Snapshot, calls_model
 from m2io.serve.uploads import UploadLimits
 
 
@@ -38,6 +38,13 @@ class Service:
     """Requests one client address may have in flight."""
     backoff: Backoff = field(default_factory=Backoff)
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
+    uploads: ModelSlots = field(default_factory=lambda: ModelSlots(3, "uploads"))
+    """Uploads being checked or written, or waiting for that (the rest get 503)."""
+
+    def slot_for(self, pipeline: Any) -> Slot | NoSlot:
+        """A model slot when answering with ``pipeline`` calls a model (503 when none is free),
+        else nothing to hold."""
+        return self.slots.take() if calls_model(pipeline) else NoSlot()
 
     def links(self, request: Request, snapshot: Snapshot) -> Links:
         base = self.public_url or str(request.base_url)

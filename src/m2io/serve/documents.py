@@ -108,20 +108,20 @@ def add(
         raise _bad(f"at most {MAX_FILES} files per upload")
     texts, images = split_upload([(f.filename or "", f.file.read()) for f in files])
     raw = [(name, text.encode("utf-8", "replace")) for name, text in texts]
-    limits = svc.upload_limits
-    try:
-        check_pixels(images, limits.max_pixels)
-        check_budget(raw, images, limits.budget_s)
-    except UploadRefused as err:
-        raise HTTPException(status_code=err.status, detail=str(err)) from err
-    if not state.write_lock.acquire(timeout=LOCK_WAIT_S):
-        raise HTTPException(
-            status_code=503, detail="another upload is being written; try again soon"
-        )
-    try:
-        return _write(svc, raw, images)
-    finally:
-        state.write_lock.release()
+    with svc.uploads.take():  # a few uploads wait; more get 503 at once
+        if not state.write_lock.acquire(timeout=LOCK_WAIT_S):
+            raise HTTPException(
+                status_code=503, detail="another upload is being written; try again soon"
+            )
+        try:  # checked one at a time too: one upload's CPU budget, not several at once
+            limits = svc.upload_limits
+            check_pixels(images, limits.max_pixels)
+            check_budget(raw, images, limits.budget_s)
+            return _write(svc, raw, images)
+        except UploadRefused as err:
+            raise HTTPException(status_code=err.status, detail=str(err)) from err
+        finally:
+            state.write_lock.release()
 
 
 def _write(svc: Service, raw: list[tuple[str, bytes]], images: dict[str, bytes]) -> dict:
@@ -133,10 +133,7 @@ def _write(svc: Service, raw: list[tuple[str, bytes]], images: dict[str, bytes])
     if not kept:
         return {"doc_ids": [], "chunks": 0, "images": 0, "problems": skipped}
     incoming = sum(len(d) for _, d in kept) + sum(len(d) for d in images.values())
-    try:
-        check_quota(state.index_dir, incoming, svc.upload_limits.quota_bytes)
-    except UploadRefused as err:
-        raise HTTPException(status_code=err.status, detail=str(err)) from err
+    check_quota(state.index_dir, incoming, svc.upload_limits.quota_bytes)
     docs = [NewDocument(name=n, text=d.decode("utf-8"), images=images) for n, d in kept]
     pipeline = state.snapshot.pipeline
     index = index_of(pipeline)

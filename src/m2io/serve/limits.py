@@ -2,10 +2,12 @@
 
 FastAPI runs the routes in a shared pool of worker threads; a model endpoint that hangs would
 hold one thread per request until none is left and even ``/health`` waits. A request that runs
-the pipeline takes one of ``max_model_calls`` slots (fewer than the pool's threads) and gives it
+a model backend (:func:`~m2io.serve.state.calls_model`) takes one of ``max_model_calls`` slots (fewer than the pool's threads) and gives it
 back when the work ends in its thread, not when the client leaves, so a client that hangs up
 does not free a thread still waiting on the model. With every slot taken the answer is a 503
-with ``Retry-After`` at once.
+with ``Retry-After`` at once. Answers that call no model (the offline default) take none.
+
+:class:`Backoff` slows a client that keeps sending wrong API keys.
 
 Example::
 
@@ -52,13 +54,26 @@ class Slot:
         self.release()
 
 
+class NoSlot:
+    """What a request that calls no model holds: nothing to give back."""
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> NoSlot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 class ModelSlots:
     """``size`` slots for requests that run the pipeline (see the module doc)."""
 
-    def __init__(self, size: int = MAX_MODEL_CALLS) -> None:
+    def __init__(self, size: int = MAX_MODEL_CALLS, what: str = "model calls") -> None:
         if size < 1:
-            raise ValueError(f"max_model_calls must be at least 1, got {size}")
-        self.size = size
+            raise ValueError(f"{what}: at least 1 at once, got {size}")
+        self.size, self.what = size, what
         self._free = threading.BoundedSemaphore(size)
 
     def take(self) -> Slot:
@@ -66,7 +81,7 @@ class ModelSlots:
         if not self._free.acquire(blocking=False):
             raise HTTPException(
                 status_code=503,
-                detail=f"the server is answering {self.size} questions already; try again soon",
+                detail=f"the server runs {self.size} {self.what} at once already; try again soon",
                 headers={"Retry-After": "2"},
             )
         return Slot(self)
@@ -83,7 +98,7 @@ class Holding(Iterator[T]):
     waits on the model, and is given back as soon as it is free (also for a stream that never
     started)."""
 
-    def __init__(self, slot: Slot, events: Iterator[T]) -> None:
+    def __init__(self, slot: Slot | NoSlot, events: Iterator[T]) -> None:
         self._events = events
         self._release = slot.release
         weakref.finalize(self, slot.release)

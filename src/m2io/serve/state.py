@@ -178,6 +178,23 @@ class _TopK:
         return self.inner.retrieve(question, top_k=self.k)
 
 
+MODEL_BACKENDS = {"generator": frozenset({"openai", "local"}), "inserter": frozenset({"llm"})}
+"""The backends that call a language model (over the network or on this machine)."""
+
+
+def calls_model(pipeline: Any) -> bool:
+    """Whether answering with ``pipeline`` may call a model backend: a staged pipeline with an
+    ``openai``/``local`` generator or an ``llm`` inserter (or a stage of a class no registry
+    names), or any pipeline that is not staged (Single-Shot)."""
+    if not isinstance(pipeline, Pipeline):
+        return True
+    for kind, registry in (("generator", GENERATORS), ("inserter", INSERTERS)):
+        name = registry.name_of(type(getattr(pipeline, kind)))
+        if name in MODEL_BACKENDS[kind] or name not in registry.names():
+            return True
+    return False
+
+
 class BackendNotAllowed(ValueError):
     """A request chose a backend the operator did not allow (a 400)."""
 

@@ -33,7 +33,7 @@ MAX_PIXELS = 40_000_000
 """Largest image accepted (width × height): 40 megapixels."""
 QUOTA_BYTES = 1024 * 1024 * 1024
 """Most bytes the index's folder of added documents may hold."""
-BUDGET_S = 20.0
+BUDGET_S = 10.0
 """CPU seconds the documents of one upload may take to read."""
 DOC_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
 
@@ -135,6 +135,7 @@ def _read_in_child(folder: str, budget_s: float) -> None:  # runs in the child p
 
     from m2io.corpus import load_corpus
 
+    os.nice(10)  # answers come first
     cpu = max(1, math.ceil(budget_s))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     load_corpus(folder, format="folder")
