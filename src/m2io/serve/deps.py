@@ -38,7 +38,7 @@ class Service:
     """Requests one client address may have in flight."""
     backoff: Backoff = field(default_factory=Backoff)
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
-    uploads: ModelSlots = field(default_factory=lambda: ModelSlots(3, "uploads"))
+    uploads: ModelSlots = field(default_factory=lambda: ModelSlots(8, "uploads"))
     """Uploads being checked or written, or waiting for that (the rest get 503)."""
 
     def slot_for(self, pipeline: Any) -> Slot | NoSlot:

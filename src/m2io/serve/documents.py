@@ -106,14 +106,14 @@ def add(
         )
     if len(files) > MAX_FILES:
         raise _bad(f"at most {MAX_FILES} files per upload")
-    texts, images = split_upload([(f.filename or "", f.file.read()) for f in files])
-    raw = [(name, text.encode("utf-8", "replace")) for name, text in texts]
     with svc.uploads.take():  # a few uploads wait; more get 503 at once
         if not state.write_lock.acquire(timeout=LOCK_WAIT_S):
             raise HTTPException(
                 status_code=503, detail="another upload is being written; try again soon"
             )
-        try:  # checked one at a time too: one upload's CPU budget, not several at once
+        try:  # read and checked one at a time too: one upload's memory and CPU budget
+            texts, images = split_upload([(f.filename or "", f.file.read()) for f in files])
+            raw = [(name, text.encode("utf-8", "replace")) for name, text in texts]
             limits = svc.upload_limits
             check_pixels(images, limits.max_pixels)
             check_budget(raw, images, limits.budget_s)
