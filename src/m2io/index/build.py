@@ -54,6 +54,7 @@ from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_
 from m2io.index.ann import write_store_vectors  # exact, or ANN when large
 from m2io.index.decorative import find_decorative
 from m2io.index.dedup import find_duplicates
+from m2io.index.headers import check_npy_file
 from m2io.index.lexical import LexicalIndex
 from m2io.index.lock import build_lock, building_path, clean_leftovers, old_path
 from m2io.index.manifest import (
@@ -68,6 +69,7 @@ from m2io.index.paths import infer_root, record_root, relative_path
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
 from m2io.index.sections import chunk_sources
 from m2io.index.vectors import normalise, write_vectors
+from m2io.safety import clip, open_regular
 from m2io.types import Candidate, Chunk, Document, ImageAnchor
 
 logger = logging.getLogger(__name__)
@@ -143,9 +145,9 @@ def _link_chunks(
             if not pool:
                 logger.warning(
                     "chunk %s holds image %s that its document %s does not; skipped",
-                    chunk.chunk_id,
-                    anchor.image.image_id,
-                    chunk.doc_id,
+                    clip(chunk.chunk_id),
+                    clip(anchor.image.image_id),
+                    clip(chunk.doc_id),
                 )
                 continue
             target = chunk.start + anchor.offset
@@ -240,7 +242,7 @@ def _confine_images(
             "%d image files outside the corpus root %s not indexed as files (first: %s)",
             len(refused),
             root,
-            refused[0],
+            clip(str(refused[0])),
         )
     return local, stored
 
@@ -607,7 +609,7 @@ def file_key(path: str | None) -> bytes | None:
     if not path:
         return None
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO swapped in is refused, not waited on
             return hashlib.file_digest(f, "sha256").digest()
     except OSError:
         return None
@@ -711,6 +713,7 @@ class _Vectors:
         known = self.known[kind]
         for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
             try:
+                check_npy_file(path)  # a header declaring more than the file holds: no alloc
                 with np.load(path, allow_pickle=False) as data:
                     raw, vecs = data["keys"], np.asarray(data["vecs"], np.float32)
                 keys = [bytes(row) for row in np.asarray(raw, np.uint8).reshape(-1, 32)]
