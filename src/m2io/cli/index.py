@@ -209,6 +209,7 @@ def _build(
             file=sys.stderr,
         )
         print(report.summary(), file=sys.stderr)
+        print(report.vectors(), file=sys.stderr)
     problems = corpus.problems()
     if problems:
         print(problems_headline(problems), file=sys.stderr)
