@@ -616,3 +616,34 @@ def test_a_slow_embedder_gets_smaller_checkpoints_within_the_time_budget(tmp_pat
     assert n > build.CHECKPOINT_EVERY
     first = build.CHECKPOINT_EVERY
     assert report.checkpoints == 1 + math.ceil((n - first) / build.MIN_CHECKPOINT)
+
+
+@pytest.mark.parametrize(("cores", "warned"), [(2, True), (16, False)])
+def test_m2io_index_ray_local_on_two_cores_says_it_will_be_slower(
+    tmp_path, monkeypatch, capsys, cores, warned
+):
+    """Issue 24 item 4: ``--ray local`` on a 2-core machine still runs, but says it will not pay."""
+    import argparse
+
+    import m2io.embed.distributed as dist
+    from m2io.cli import index as cli_index
+
+    class FakeRay(CountingEmbedder):  # stands in for Ray: the advice is what is tested
+        def __init__(self, model=None, *, address="local"):
+            super().__init__()
+
+    class FakeMap:
+        map = staticmethod(map)
+
+    monkeypatch.setattr(dist, "RayTextEmbedder", FakeRay)
+    monkeypatch.setattr(dist, "RayMap", FakeMap)
+    monkeypatch.setattr(cli_index.os, "cpu_count", lambda: cores)
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    parser = argparse.ArgumentParser()
+    cli_index.add_arguments(parser)
+    args = parser.parse_args([str(corpus), "--out", str(tmp_path / "idx"), "--ray", "local"])
+    assert cli_index.run(args) == 0
+    err = capsys.readouterr().err
+    assert ("warning: --ray local on 2 cores" in err) is warned
+    assert "re-embedded" in err  # the build itself went ahead either way
