@@ -289,8 +289,21 @@ class Index:
         return scores, rows
 
     def chunk_similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
-        """Cosine between the query vector and the given chunk rows."""
-        return self._chunk_vecs[rows] @ qvec
+        """Cosine between the query vector and the given chunk rows.
+
+        Vectors held elsewhere (Milvus) are not fetched for rows that this thread's last chunk
+        search for the same vector already scored (the search's scores are these cosines).
+        """
+        if isinstance(self._chunk_vecs, np.ndarray):
+            return self._chunk_vecs[rows] @ qvec
+        last = getattr(self.__dict__.get("_memo"), "chunks", None)
+        known: dict[int, float] = {}
+        if last is not None and last[0] == np.asarray(qvec, np.float32).tobytes():
+            known = {int(r): float(s) for s, r in zip(last[2], last[3], strict=True) if r >= 0}
+        want = [r for r in rows if r not in known]
+        if want:
+            known.update(zip(want, (self._chunk_vecs[want] @ qvec).tolist(), strict=True))
+        return np.array([known[r] for r in rows], dtype=np.float32)
 
     def search_images(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` image occurrences by caption + context vector: ``(scores, rows)``."""
