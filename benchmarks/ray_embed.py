@@ -2,7 +2,9 @@
 
 The same chunk texts (the first ``--n`` chunks of a corpus, as the index embeds them) through:
 the in-process ONNX embedder (all cores), and ``RayTextEmbedder`` with 1 and 2 workers of one
-thread each. Ray's start-up is timed apart from the embedding.
+thread each. Ray's start-up is timed apart from the embedding. The machine's load average is
+recorded at the start and the end, and each Ray rate as a ratio of the in-process one measured in
+the same run (the figure ``m2io.embed.distributed.RAY_MIN_CORES`` rests on).
 
 Usage::
 
@@ -65,8 +67,13 @@ def main() -> int:
             "chunks_per_s": round(len(texts) / s, 2),
         }
         print(workers, res["runs"][f"ray_{workers}_workers"], flush=True)
+    res["machine"]["load_avg_at_end"] = os.getloadavg()
+    base = res["runs"]["in_process"]["chunks_per_s"]
+    res["ray_over_in_process"] = {
+        k: round(v["chunks_per_s"] / base, 3) for k, v in res["runs"].items() if k != "in_process"
+    }
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(res["runs"]))
+    print(json.dumps({"runs": res["runs"], "ratios": res["ray_over_in_process"]}))
     return 0
 
 

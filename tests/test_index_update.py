@@ -395,6 +395,66 @@ def test_a_build_killed_with_sigkill_resumes_to_the_uninterrupted_index(tmp_path
     assert not list(tmp_path.glob(".idx.*"))
 
 
+KILLED_MID_CALL = """
+import os, sys, time
+from m2io.corpus import load_corpus
+from m2io.index.build import update_index
+from m2io.testing.hash_embedder import HashEmbedder
+
+class HangsMidway(HashEmbedder):
+    seen = 0
+    def encode(self, texts, **kw):
+        if self.seen + len(texts) > 300:  # killed inside the call that crosses text 300
+            open(sys.argv[3], "w").close()
+            time.sleep(600)
+        self.seen += len(texts)
+        return super().encode(texts, **kw)
+
+corpus = load_corpus(sys.argv[1])
+update_index(corpus.documents, sys.argv[2], embedder=HangsMidway(), corpus_root=corpus.root,
+             progress=False, max_words=12)
+"""
+
+
+def test_a_default_build_killed_half_way_through_a_manual_resumes_what_it_had_embedded(tmp_path):
+    """Issue 24 item 5: with the default checkpoint size, a build of ~650 chunks killed with
+    SIGKILL in the middle of embedding keeps what it finished; the rerun embeds only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus, out, marker = tmp_path / "corpus", tmp_path / "idx", tmp_path / "hanging"
+    corpus.mkdir()
+    for k in range(26):
+        (corpus / f"page{k}.md").write_text(
+            f"# Page {k}\n\n"
+            + "\n\n".join(f"Step {i} of task {k} sets option {i} to {k}." for i in range(25))
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_CALL, str(corpus), str(out), str(marker)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "build never got going"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    resumed = CountingEmbedder()
+    report = update(corpus, out, resumed, max_words=12)
+    n = report.manifest.n_chunks
+    assert n > 600
+    assert report.vectors_resumed >= 256  # the finished calls survived the kill
+    assert len(resumed.texts) == report.vectors_embedded
+    assert report.vectors_resumed + report.vectors_embedded >= n  # nothing embedded twice
+    assert "resumed from a killed build" in report.vectors()
+
+
 def test_m2io_index_reports_what_it_reused_and_rebuild_embeds_everything(
     tmp_path, monkeypatch, capsys
 ):
@@ -535,3 +595,55 @@ def test_the_html_page_embeds_the_figures_of_documents_added_after_the_build(ind
     from dataclasses import replace
 
     assert "data:image/png;base64," not in to_html(replace(answer, added_root=None))
+
+
+def test_a_slow_embedder_gets_smaller_checkpoints_within_the_time_budget(tmp_path, monkeypatch):
+    """Past ``CHECKPOINT_SECONDS`` a call's successors shrink, so a kill loses less work."""
+    import math
+
+    from m2io.index import build
+
+    corpus, out = tmp_path / "corpus", tmp_path / "idx"
+    corpus.mkdir()
+    for k in range(12):
+        (corpus / f"page{k}.md").write_text(
+            f"# Page {k}\n\n"
+            + "\n\n".join(f"Step {i} of task {k} sets option {i} to {k}." for i in range(25))
+        )
+    monkeypatch.setattr(build, "CHECKPOINT_SECONDS", 0.0)  # every call is "too slow"
+    report = update(corpus, out, HashEmbedder(), max_words=12)
+    n = report.vectors_embedded
+    assert n > build.CHECKPOINT_EVERY
+    first = build.CHECKPOINT_EVERY
+    assert report.checkpoints == 1 + math.ceil((n - first) / build.MIN_CHECKPOINT)
+
+
+@pytest.mark.parametrize(("cores", "warned"), [(2, True), (16, False)])
+def test_m2io_index_ray_local_on_two_cores_says_it_will_be_slower(
+    tmp_path, monkeypatch, capsys, cores, warned
+):
+    """Issue 24 item 4: ``--ray local`` on a 2-core machine still runs, but says it will not pay."""
+    import argparse
+
+    import m2io.embed.distributed as dist
+    from m2io.cli import index as cli_index
+
+    class FakeRay(CountingEmbedder):  # stands in for Ray: the advice is what is tested
+        def __init__(self, model=None, *, address="local"):
+            super().__init__()
+
+    class FakeMap:
+        map = staticmethod(map)
+
+    monkeypatch.setattr(dist, "RayTextEmbedder", FakeRay)
+    monkeypatch.setattr(dist, "RayMap", FakeMap)
+    monkeypatch.setattr(cli_index.os, "cpu_count", lambda: cores)
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    parser = argparse.ArgumentParser()
+    cli_index.add_arguments(parser)
+    args = parser.parse_args([str(corpus), "--out", str(tmp_path / "idx"), "--ray", "local"])
+    assert cli_index.run(args) == 0
+    err = capsys.readouterr().err
+    assert ("warning: --ray local on 2 cores" in err) is warned
+    assert "re-embedded" in err  # the build itself went ahead either way

@@ -105,3 +105,47 @@ def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path,
     bad = parser.parse_args([str(corpus), "--out", str(out), "--milvus-uri", "http://h:19530"])
     with pytest.raises(ValueError, match="--store milvus"):
         cli_index.run(bad)
+
+
+def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
+    tmp_path, monkeypatch
+):
+    """Issue 24 item 3: the retriever searched the image vectors twice per question and fetched
+    the same chunk rows twice; on Milvus each is a round trip."""
+    from m2io.types import ImageAnchor, ImageRef
+
+    emb = HashEmbedder(dim=64)
+    png = tmp_path / "corpus" / "a.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 24)
+    docs = [
+        Document(
+            d.doc_id,
+            d.text,
+            (ImageAnchor(ImageRef(f"img{i}", str(png), caption=f"The {d.title} dialog"), 10),),
+            d.title,
+        )
+        for i, d in enumerate(_docs())
+    ]
+    monkeypatch.setenv(KIND_ENV, "milvus")
+    monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
+    build_index(docs, tmp_path / "milvus", embedder=emb, progress=False, corpus_root=png.parent)
+    index = Index.open(tmp_path / "milvus", embedder=emb)
+    calls: list[str] = []
+    for store, name in ((index._chunk_index, "chunks"), (index._image_index, "images")):
+        client = store._client
+        for method in ("search", "query"):
+            real = getattr(client, method)
+
+            def counted(*a, _real=real, _what=f"{name}.{method}", **kw):
+                calls.append(_what)
+                return _real(*a, **kw)
+
+            monkeypatch.setattr(client, method, counted)
+    r = HybridRetriever(index, top_k=5, min_score=0.0, image_neighbours=2)
+    for q in QUESTIONS[:4]:
+        calls.clear()
+        found = r.retrieve(q)
+        assert found.chunks and found.candidates
+        assert calls.count("chunks.search") == 1 and calls.count("images.search") == 1, calls
+        assert calls.count("chunks.query") <= 1, calls  # the section's rows, fetched once

@@ -134,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _choose_vector_store(store, kind, getattr(args, "milvus_uri", None))
     if getattr(args, "ray", None):
-        from m2io.embed.distributed import RayTextEmbedder
+        from m2io.embed.distributed import RayTextEmbedder, ray_advice
 
+        advice = ray_advice(args.ray, os.cpu_count())
+        if advice:  # the user asked for it: do it, but say it will not pay here
+            print(f"warning: {advice}", file=sys.stderr)
         embedder = RayTextEmbedder(args.embedder, address=args.ray)
     else:  # an unknown name fails before the corpus loads
         embedder = load_text_embedder(args.embedder)
@@ -209,6 +212,7 @@ def _build(
             file=sys.stderr,
         )
         print(report.summary(), file=sys.stderr)
+        print(report.vectors(), file=sys.stderr)
     problems = corpus.problems()
     if problems:
         print(problems_headline(problems), file=sys.stderr)

@@ -32,7 +32,7 @@ from urllib.request import url2pathname
 
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
-from m2io.safety import confine, remote_image_url
+from m2io.safety import MAX_REFERENCE, clip, confine, read_regular, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,15 @@ class _ImageResolver:
         """The image, or None when it is decoration (skipped) or unusable (reported)."""
         caption = raw.best_caption
         if not raw.src:
+            return None
+        if len(raw.src) > MAX_REFERENCE:  # resolved only below the cap: linear whatever the doc
+            self.corpus.warn(
+                f"image reference {clip(raw.src, 80)!r} in doc {doc_id} skipped (longer than "
+                f"{MAX_REFERENCE} characters)",
+                subject=repr(clip(raw.src, 80)),
+                problem=f"refused (reference longer than {MAX_REFERENCE} characters)",
+                document=doc_id,
+            )
             return None
         if raw.decorative:
             self._skip("decorative", raw, doc_id)
@@ -322,7 +331,7 @@ def load_folder(
             corpus.warn(f"{doc_id}: a link to a file outside the corpus folder; skipped")
             continue
         try:
-            batch.append((path, doc_id, real.read_bytes()))
+            batch.append((path, doc_id, read_regular(real)))  # a FIFO is refused, not read
         except OSError as exc:
             corpus.warn(f"{doc_id}: cannot read ({exc}); skipped")
             continue

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, read_lines
-from m2io.safety import confine, remote_image_url
+from m2io.safety import NotRegularFile, confine, read_regular, remote_image_url
 from m2io.text import PIC, marker_space_dropped
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -296,7 +296,13 @@ def _load_collection(root: Path, subset: str, report: _Report) -> dict[str, dict
         return {}
     if confine(path, root) is None:
         raise CorpusError(f"{path}: lies outside {root} (after following links); refused")
-    text = decode(path.read_bytes(), path.name, report.warnings)
+    try:
+        raw = read_regular(path)  # a FIFO or device is refused, never waited on
+    except NotRegularFile as exc:
+        raise CorpusError(f"{exc}; refused") from exc
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read: {exc}") from exc
+    text = decode(raw, path.name, report.warnings)
     repeated: list[tuple[dict[str, Any], str]] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from m2io.safety import UNSUPPORTED_SUFFIXES
+from m2io.safety import MAX_PATH, UNSUPPORTED_SUFFIXES, NotRegularFile, open_regular, read_regular
 from m2io.types import Document, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -190,6 +190,7 @@ class Corpus:
             problem: What is wrong with ``subject``: ``"missing"``, ``"corrupt (…)"``, …
             document: The document that referenced ``subject``.
         """
+        message, subject = _capped(message), _capped(subject)  # hostile names can be megabytes
         logger.debug("%s", message)
         self.warnings.append(message)
         if subject and problem:
@@ -236,6 +237,16 @@ class Corpus:
                 problems_headline(problems),
                 "\n  ".join(format_problems(problems)),
             )
+
+
+MAX_LINE = MAX_PATH + 400
+"""Longest warning line kept or logged: room for one path of :data:`~m2io.safety.MAX_PATH`."""
+
+
+def _capped(line: str) -> str:
+    if len(line) <= MAX_LINE:
+        return line
+    return f"{line[:MAX_LINE]}… (line cut: {len(line)} characters)"
 
 
 def problems_headline(problems: list[Problem]) -> str:
@@ -351,7 +362,9 @@ def read_lines(path: Path, warnings: list[str]) -> list[tuple[int, str]]:
     Each line is decoded on its own so a bad byte is reported with its line number.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)  # a FIFO or device is refused, never waited on
+    except NotRegularFile as exc:
+        raise CorpusError(f"{exc}; refused") from exc
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read: {exc}") from exc
     out: list[tuple[int, str]] = []
@@ -421,16 +434,23 @@ class ImageChecker:
 
     def _check(self, path: Path) -> ImageStatus:
         try:
-            if not path.is_file():
+            if not path.exists():
                 return ImageStatus(False, "missing")
         except (OSError, ValueError) as exc:  # name too long, NUL byte, permission
             return ImageStatus(False, "missing", f"unreadable: {type(exc).__name__}: {exc}")
-        if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+        if path.suffix.lower() in UNSUPPORTED_SUFFIXES and path.is_file():
             return ImageStatus(False, "unsupported", path.suffix.lower().lstrip("."))
+        try:
+            f = open_regular(path)  # a FIFO, device or socket is refused, never waited on
+        except NotRegularFile as exc:
+            return ImageStatus(False, "missing", exc.what)
+        except (OSError, ValueError) as exc:
+            return ImageStatus(False, "missing", f"unreadable: {type(exc).__name__}: {exc}")
         if not self.verify:
+            f.close()
             return ImageStatus(True)
         try:
-            with Image.open(path) as im:
+            with f, Image.open(f) as im:
                 size = im.size
                 if im.format == "JPEG":
                     im.draft("RGB", (max(size[0] // 8, 1), max(size[1] // 8, 1)))

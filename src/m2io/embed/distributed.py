@@ -38,6 +38,32 @@ logger = logging.getLogger(__name__)
 SHARD = 256
 """Texts per Ray task: large enough to amortise a task's overhead, small enough to balance."""
 
+RAY_MIN_CORES = 4
+"""Fewest local cores on which a local Ray instance is worth starting for embedding. The
+in-process ONNX embedder already uses every core; Ray adds a start-up, one model copy per worker
+and the shipping of texts and vectors. Measured with ``benchmarks/ray_embed.py`` on the 2-core
+dev machine (``docs/RESULTS.md``), 2 Ray workers embedded at 0.86-0.9x the in-process rate, so
+below this a local Ray makes a build slower. A cluster (``--ray auto`` or an address) adds
+machines rather than splitting this one's cores, and is not judged by it."""
+
+
+def ray_advice(address: str, cores: int | None) -> str | None:
+    """A warning when ``--ray ADDRESS`` is expected to make a build slower than in-process
+    embedding (a local Ray on fewer than :data:`RAY_MIN_CORES` cores), else None.
+
+    Example:
+        >>> ray_advice("local", 2) is not None, ray_advice("local", 16), ray_advice("auto", 2)
+        (True, None, None)
+    """
+    if address != "local" or (cores or 1) >= RAY_MIN_CORES:
+        return None
+    return (
+        f"--ray local on {cores or 1} cores: Ray workers split the cores the in-process embedder "
+        f"already uses, and were measured slower than it on 2 cores (benchmarks/ray_embed.py, "
+        f"docs/RESULTS.md); it pays from about {RAY_MIN_CORES} cores or on a cluster. "
+        "Leave out --ray to embed in-process."
+    )
+
 
 def _worker_embedder(spec: str, threads: int) -> Any:
     """The embedder a Ray worker holds: ONNX with ``threads`` threads, or torch."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from m2io.embed.text import EmbedderLoadError, first_line, quiet_model_loading
 from m2io.registry import require
+from m2io.safety import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class CLIPImageEmbedder:
         from PIL import Image
 
         try:
-            with Image.open(path) as img:
+            with open_regular(path) as f, Image.open(f) as img:  # a FIFO is refused, not waited on
                 return img.convert("RGB")
         except Exception as err:  # any decoding failure means "no pixels", not a crash
             logger.warning("cannot read image %s (%s); using a zero vector", path, err)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from m2io.index.headers import check_faiss_file
 from m2io.index.vectors import Vectors
 from m2io.registry import require
 
@@ -146,6 +147,7 @@ def read_store_vectors(path: Path) -> Vectors:
             store = MilvusVectors(pointer_path(path))
             return store, store.rows()  # type: ignore[return-value]
     faiss = require("faiss", "index")
+    check_faiss_file(path)  # sizes the header declares must fit in the file: no huge alloc
     index = faiss.read_index(str(path))  # already its own class; a downcast would not own it
     n, dim = int(index.ntotal), int(index.d)
     if isinstance(index, faiss.IndexHNSW):

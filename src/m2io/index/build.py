@@ -54,6 +54,7 @@ from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_
 from m2io.index.ann import write_store_vectors  # exact, or ANN when large
 from m2io.index.decorative import find_decorative
 from m2io.index.dedup import find_duplicates
+from m2io.index.headers import check_npy_file
 from m2io.index.lexical import LexicalIndex
 from m2io.index.lock import build_lock, building_path, clean_leftovers, old_path
 from m2io.index.manifest import (
@@ -68,13 +69,20 @@ from m2io.index.paths import infer_root, record_root, relative_path
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
 from m2io.index.sections import chunk_sources
 from m2io.index.vectors import normalise, write_vectors
+from m2io.safety import clip, open_regular
 from m2io.types import Candidate, Chunk, Document, ImageAnchor
 
 logger = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 300
-CHECKPOINT_EVERY = 2048
-"""Texts (or image files) per embedding call of a build; each call's vectors are checkpointed."""
+CHECKPOINT_EVERY = 256
+"""Texts (or image files) per embedding call of a build at most; each call's vectors are
+checkpointed, so a killed build loses at most this many (a GIMP-sized manual of 652 chunks
+checkpoints three times; at 2048 a kill before the end lost all of it)."""
+CHECKPOINT_SECONDS = 15.0
+"""Time budget of one embedding call: after a call that took longer, the next ones are made
+smaller (down to :data:`MIN_CHECKPOINT`) so a slow embedder loses at most about this much work."""
+MIN_CHECKPOINT = 16
 WORK = ".m2io-work"
 """Folder inside the index folder where a build keeps its checkpoints until it is swapped in."""
 PIXEL_KEYS = "images_pixels.keys.json"
@@ -143,9 +151,9 @@ def _link_chunks(
             if not pool:
                 logger.warning(
                     "chunk %s holds image %s that its document %s does not; skipped",
-                    chunk.chunk_id,
-                    anchor.image.image_id,
-                    chunk.doc_id,
+                    clip(chunk.chunk_id),
+                    clip(anchor.image.image_id),
+                    clip(chunk.doc_id),
                 )
                 continue
             target = chunk.start + anchor.offset
@@ -240,7 +248,7 @@ def _confine_images(
             "%d image files outside the corpus root %s not indexed as files (first: %s)",
             len(refused),
             root,
-            refused[0],
+            clip(str(refused[0])),
         )
     return local, stored
 
@@ -331,6 +339,7 @@ class BuildReport:
         vectors_embedded: Vectors embedded (texts and image files, each distinct one once).
         vectors_reused: Vectors taken from the previous index.
         vectors_resumed: Vectors taken from a killed build's checkpoints.
+        checkpoints: Embedding calls this build checkpointed (what a kill could not lose).
     """
 
     manifest: IndexManifest
@@ -340,12 +349,21 @@ class BuildReport:
     vectors_embedded: int = 0
     vectors_reused: int = 0
     vectors_resumed: int = 0
+    checkpoints: int = 0
 
     def summary(self) -> str:
         """``"5 documents unchanged, 2 re-embedded, 1 removed"``."""
         return (
             f"{self.unchanged} documents unchanged, {self.embedded} re-embedded, "
             f"{self.removed} removed"
+        )
+
+    def vectors(self) -> str:
+        """``"vectors: 396 embedded (2 checkpoints), 256 resumed, 0 reused"``: where they came
+        from, resumed ones being what a killed build had checkpointed."""
+        return (
+            f"vectors: {self.vectors_embedded} embedded ({self.checkpoints} checkpoints), "
+            f"{self.vectors_resumed} resumed from a killed build, {self.vectors_reused} reused"
         )
 
 
@@ -583,6 +601,7 @@ def _build_into(
         vectors_embedded=vectors.n_embedded,
         vectors_reused=vectors.n_reused,
         vectors_resumed=vectors.n_resumed,
+        checkpoints=vectors.n_checkpoints,
     )
 
 
@@ -607,7 +626,7 @@ def file_key(path: str | None) -> bytes | None:
     if not path:
         return None
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO swapped in is refused, not waited on
             return hashlib.file_digest(f, "sha256").digest()
     except OSError:
         return None
@@ -653,7 +672,7 @@ class _Vectors:
         self.fresh: set[bytes] = set()
         self.checkpointed: set[bytes] = set()
         self.previous_docs: set[str] = set()
-        self.n_embedded = self.n_reused = self.n_resumed = 0
+        self.n_embedded = self.n_reused = self.n_resumed = self.n_checkpoints = 0
         work = out / WORK
         if opts.rebuild:
             shutil.rmtree(work, ignore_errors=True)
@@ -711,6 +730,7 @@ class _Vectors:
         known = self.known[kind]
         for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
             try:
+                check_npy_file(path)  # a header declaring more than the file holds: no alloc
                 with np.load(path, allow_pickle=False) as data:
                     raw, vecs = data["keys"], np.asarray(data["vecs"], np.float32)
                 keys = [bytes(row) for row in np.asarray(raw, np.uint8).reshape(-1, 32)]
@@ -759,18 +779,25 @@ class _Vectors:
             if k is not None and k not in known and k not in first:
                 first[k] = i
         missing = list(first.values())
-        step = self.opts.checkpoint_every
-        batches = (len(missing) + step - 1) // step
-        for b, start in enumerate(range(0, len(missing), step)):
+        step, start = self.opts.checkpoint_every, 0
+        while start < len(missing):
             rows = missing[start : start + step]
-            label = f"embedding {kind}" + (f" ({b + 1}/{batches})" if batches > 1 else "")
+            label = f"embedding {kind}" + (
+                f" ({start}-{start + len(rows)} of {len(missing)})" if len(missing) > step else ""
+            )
+            t0 = time.monotonic()
             vecs = normalise(embed(rows, label))
+            took = time.monotonic() - t0
             batch_keys = [keys[i] for i in rows]
             self._checkpoint(kind, batch_keys, vecs)  # type: ignore[arg-type]
             for k, v in zip(batch_keys, vecs, strict=True):
                 known[k] = v  # type: ignore[index]
                 self.fresh.add(k)  # type: ignore[arg-type]
             self.n_embedded += len(rows)
+            self.n_checkpoints += 1
+            start += len(rows)
+            if took > CHECKPOINT_SECONDS:  # a slow embedder: smaller calls, less lost to a kill
+                step = max(MIN_CHECKPOINT, min(step, int(len(rows) * CHECKPOINT_SECONDS / took)))
         out = np.zeros((len(keys), dim), dtype=np.float32)
         for i, k in enumerate(keys):
             if k is not None:

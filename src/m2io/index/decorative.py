@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from m2io.corpus.parsed import is_icon_word, looks_like_file_name
+from m2io.safety import open_regular
 from m2io.types import Candidate
 
 logger = logging.getLogger(__name__)
@@ -69,14 +70,14 @@ class Decorative:
 def _file_facts(path: str) -> tuple[str | None, tuple[int, int] | None]:
     """``(content hash, (width, height))`` of an image file; None for what cannot be read."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO swapped in is refused, not waited on
             digest = hashlib.sha1(f.read(), usedforsecurity=False).hexdigest()
     except OSError:
         return None, None
     try:
         from PIL import Image
 
-        with Image.open(path) as im:
+        with open_regular(path) as f, Image.open(f) as im:
             return digest, (int(im.size[0]), int(im.size[1]))
     except Exception:  # noqa: BLE001 - any unreadable or unsupported file: size unknown
         return digest, None

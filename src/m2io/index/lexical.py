@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from m2io.index.headers import check_npy_folder
 from m2io.registry import require
 from m2io.text import tokenize
 
@@ -53,6 +54,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
         bm25s = require("bm25s", "index")
+        check_npy_folder(folder)  # each array's declared shape must fit in its file
         return cls(bm25s.BM25.load(str(folder), show_progress=False), n_docs)
 
     @property

@@ -76,7 +76,7 @@ from m2io.index.manifest import ADDED, ROW_BASE, IndexManifest
 from m2io.index.records import candidate_row, chunk_row, read_jsonl, write_jsonl
 from m2io.index.store import CHUNKS, IMAGES, Index
 from m2io.index.vectors import normalise, write_vectors
-from m2io.safety import confine, image_kind
+from m2io.safety import confine, image_kind, read_regular
 from m2io.types import Candidate, Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -501,7 +501,7 @@ def _store_images(doc: NewDocument, root: Path, label: str, problems: list[str])
                 f"{label}: {shown}: the path leads outside the document's folder; ignored"
             )
             continue
-        if path.is_file() and path.read_bytes() != bytes(data):
+        if path.is_file() and read_regular(path) != bytes(data):
             problems.append(
                 f"{label}: {shown}: a different image was given for the same file; ignored"
             )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from m2io.index.headers import check_faiss_file
 from m2io.registry import require
 
 
@@ -45,6 +46,7 @@ Vectors = tuple[Any, np.ndarray]
 def read_vectors(path: Path) -> Vectors:
     """The faiss index and its vectors as an ``(n, dim)`` array (for scoring given rows)."""
     faiss = require("faiss", "index")
+    check_faiss_file(path)  # sizes the header declares must fit in the file: no huge alloc
     index = faiss.read_index(str(path))
     vecs = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d))
     return index, np.asarray(vecs, dtype=np.float32)

@@ -362,7 +362,9 @@ class HybridRetriever:
         own = {int(r): float(s) for s, r in zip(scores, rows, strict=True) if r >= 0}
         best = _standardised(own)
         if self.image_votes:
-            img_scores, img_rows = self.index.search_images(qvec, depth)
+            # as deep as _neighbours will read, so it reuses this search (one per question)
+            img_depth = max(depth, self._neighbour_depth(self.max_candidates))
+            img_scores, img_rows = (a[:depth] for a in self.index.search_images(qvec, img_depth))
             images: dict[int, float] = {}
             for s, img_row in zip(img_scores, img_rows, strict=True):
                 img_row = int(img_row)
@@ -518,9 +520,15 @@ class HybridRetriever:
                 out.append(replace(cand, score=rc.score, chunk_id=rc.chunk.chunk_id))
         return out
 
+    def _neighbour_depth(self, n_seen: int) -> int:
+        """Image rows :meth:`_neighbours` reads when ``n_seen`` images are already offered."""
+        if not self.image_neighbours:
+            return 0
+        return min(len(self.index.candidates), 4 * (self.image_neighbours + n_seen))
+
     def _neighbours(self, query: str, qvec: np.ndarray, seen: set[str]) -> list[Candidate]:
         # Read deep enough to skip images already offered and repeated occurrences of one image.
-        depth = min(len(self.index.candidates), 4 * (self.image_neighbours + len(seen)))
+        depth = self._neighbour_depth(len(seen))
         rankings = [[int(r) for r in self.index.search_images(qvec, depth)[1] if r >= 0]]
         if self.use_pixels:
             rankings.append([int(r) for r in self.index.search_pixels(query, depth)[1] if r >= 0])

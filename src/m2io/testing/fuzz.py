@@ -247,6 +247,36 @@ def _load_folder(data: bytes, tmp: Path) -> None:
     load_folder(root)
 
 
+REFERENCE_SEEDS: tuple[bytes, ...] = (b"a/", b"./", b"../", b"%2e%2e/", b"x\\", b"img/a.png/")
+"""Path segments that a long-reference case repeats into one image reference."""
+_REFERENCE_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./%_-\\"
+)
+
+
+class UnreportedReference(AssertionError):
+    """A reference past :data:`m2io.safety.MAX_REFERENCE` that the loader did not report."""
+
+
+def _load_long_reference(data: bytes, tmp: Path) -> None:
+    """An image reference of 10 KB to 450 KB built from a mutated path segment: it must be
+    reported and skipped (unresolved), in time linear in its length."""
+    from m2io.safety import MAX_REFERENCE
+
+    segment = bytes(b for b in data if b in _REFERENCE_BYTES) or b"a/"
+    length = 10_000 + (len(data) * 7919) % 440_000
+    ref = (segment * (length // len(segment) + 1))[:length]
+    root = tmp / "folder"
+    page = root / "page.md"
+    page.write_bytes(b"# Page\n\nText.\n\n![figure](" + ref + b")\n")
+    try:
+        corpus = load_folder(root)
+    finally:
+        page.write_bytes(b"# Page\n\nText.\n")
+    if not any(f"longer than {MAX_REFERENCE}" in w for w in corpus.warnings):
+        raise UnreportedReference(f"a {length}-byte reference was not reported as too long")
+
+
 def _load_docs(data: bytes, tmp: Path) -> None:
     root = tmp / "mramg"
     (root / "doc_fuzz.jsonl").write_bytes(data)
@@ -276,6 +306,7 @@ KINDS: dict[str, tuple[Callable[[bytes, Path], None], tuple[bytes, ...], int]] =
     "mramg_docs": (_load_docs, DOC_SEEDS, 12),
     "mramg_questions": (_load_questions, QUESTION_SEEDS, 5),
     "mramg_collection": (_load_collection, COLLECTION_SEEDS, 5),
+    "long_reference": (_load_long_reference, REFERENCE_SEEDS, 1),
 }
 """Loader kind -> (run one input, seed inputs, weight in the mix of cases)."""
 
