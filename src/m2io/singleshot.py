@@ -8,6 +8,7 @@ both are scored by the same metrics.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import replace
@@ -33,6 +34,8 @@ from m2io.types import (
     TextAnswer,
     Usage,
 )
+
+log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<\s*img\s*(\d+)\s*>", re.IGNORECASE)
 
@@ -134,8 +137,9 @@ class SingleShotPipeline:
                 [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                 max_tokens=self.max_tokens,
             )
-        except LLMError as err:
-            answer, placement = self._staged(question, retrieval, f"LLM call failed ({err})")
+        except LLMError as err:  # the detail is for the log; the note is short and safe
+            log.warning("single-shot: %s", err)
+            answer, placement = self._staged(question, retrieval, f"LLM call failed ({err.public})")
         else:
             sentences, slots, problems = parse_inline(result.text, retrieval.candidates)
             if sentences:

@@ -7,6 +7,7 @@ and gains the chunk's :class:`~m2io.types.Source`; an uncited sentence gets no s
 
 from __future__ import annotations
 
+import logging
 import re
 
 from m2io.generators.extractive import ExtractiveGenerator, terms
@@ -24,6 +25,8 @@ SYSTEM = (
     "Be concise and factual; write plain prose without headings. If the excerpts do not contain "
     "the answer, say so. " + CITE
 )
+
+log = logging.getLogger(__name__)
 
 _DASH = " \u2014 "
 # "[2]", "[1][3]", "[1, 3]", "[1-2]": the excerpt numbers a sentence cites.
@@ -157,8 +160,9 @@ class ChatGenerator:
             result = self.client.chat(
                 messages, temperature=self.temperature, max_tokens=self.max_tokens
             )
-        except LLMError as err:
-            return _extractive_fallback(question, retrieval, self._label, str(err))
+        except LLMError as err:  # the detail (URL, the server's text) is for the log only
+            log.warning("%s generator: %s", self._label, err)
+            return _extractive_fallback(question, retrieval, self._label, err.public)
         text = result.text.strip()
         if not text:
             why = "it returned an empty answer"
