@@ -2,7 +2,10 @@
 
 The model gets the assembled context as excerpts numbered ``[1]..[n]`` by chunk and is told to
 cite them: ``[n]`` after a sentence. :func:`cited` reads the markers back: the sentence loses them
-and gains the chunk's :class:`~m2io.types.Source`; an uncited sentence gets no source.
+and gains the chunk's :class:`~m2io.types.Source` (the merger numbers the answer's sources, so
+the segments carry them); a marker naming no excerpt is dropped, never shown, and an uncited
+sentence is credited to the excerpt it shares most words with. :func:`has_answer` tells a reply
+that says nothing ("The answer is:") from an answer: the generators fall back on it and say so.
 """
 
 from __future__ import annotations
@@ -29,10 +32,20 @@ SYSTEM = (
 log = logging.getLogger(__name__)
 
 _DASH = " \u2014 "
-# "[2]", "[1][3]", "[1, 3]", "[1-2]": the excerpt numbers a sentence cites.
-_CITES = re.compile(r"\s*((?:\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
+# "[2]", "[1][3]", "[1, 3]", "[1-2]", "[^2]", "[Excerpt 2]", "[source 1, 3]": the excerpt
+# numbers a sentence cites.
+_ONE = r"\[\s*(?:\^|(?:excerpts?|sources?|doc(?:ument)?s?)\s*)?\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\]"
+_CITES = re.compile(rf"\s*((?:{_ONE})+)", re.IGNORECASE)
 # A citation written after the sentence's full stop ("Open it. [2]") belongs to that sentence.
-_CITE_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
+_CITE_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{_ONE})+)", re.IGNORECASE)
+# Words that introduce an answer without being one ("Sure! The answer is:").
+_PREAMBLE = re.compile(
+    r"^\W*(?:(?:sure|okay|ok|certainly|of course)\b\W*)?(?:(?:here(?:'s| is)\s+)?(?:the|my)\s+)?"
+    r"(?:answer|response|reply)(?:\s+(?:is|would be))?\W*$",
+    re.IGNORECASE,
+)
+# Fewest words shared with an excerpt for an uncited sentence to be credited to it.
+_MIN_SHARED = 2
 
 
 def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
@@ -69,10 +82,11 @@ def candidate_block(candidates: tuple[Candidate, ...], *, with_context: bool = T
     return "\n".join(lines)
 
 
-def attribute(sentence: str, retrieval: Retrieval) -> str | None:
-    """The retrieved chunk sharing most content words with ``sentence`` (None if none share any)."""
+def attribute(sentence: str, retrieval: Retrieval, min_shared: int = 1) -> str | None:
+    """The retrieved chunk sharing most content words with ``sentence`` (at least
+    ``min_shared`` of them; None if none shares that many)."""
     words = set(terms(sentence))
-    best, best_overlap = None, 0
+    best, best_overlap = None, min_shared - 1
     for rc in retrieval.chunks:
         overlap = len(words & set(terms(rc.chunk.text)))
         if overlap > best_overlap:
@@ -93,24 +107,46 @@ def split_cited(text: str) -> list[str]:
 
 def cited(sentence: str, retrieval: Retrieval) -> Sentence:
     """``sentence`` without its ``[n]`` markers, with the first cited excerpt's chunk id and
-    source. An uncited sentence gets no source; its chunk id is the excerpt sharing most words
-    with it (:func:`attribute`). A bracketed number that names no excerpt, or sits in a code
-    span (``a[1]``), is text, not a citation."""
+    source.
+
+    A marker never shows: one naming no excerpt (``[7]`` of 3) is dropped (logged). A sentence
+    with no valid marker is credited to the excerpt sharing most words with it
+    (:func:`attribute`), its source only when they share at least two. A bracketed number glued
+    to a word (``a[1]``) or inside a code span is text, not a citation."""
     n_chunks = len(retrieval.chunks)
     numbers: list[int] = []
 
     def strip(m: re.Match[str]) -> str:
+        if sentence.count("`", 0, m.start()) % 2:
+            return m.group(0)  # in a code span
+        if m.start() > 0 and m.group(0)[:1] == "[" and sentence[m.start() - 1].isalnum():
+            return m.group(0)  # glued to a word: an index, not a citation
         found = [int(n) for n in re.findall(r"\d+", m.group(1))]
-        if sentence.count("`", 0, m.start()) % 2 or not all(1 <= n <= n_chunks for n in found):
-            return m.group(0)
-        numbers.extend(found)
+        valid = [n for n in found if 1 <= n <= n_chunks]
+        if len(valid) < len(found):
+            log.info("dropped citation %s: %d excerpts were given", m.group(1), n_chunks)
+        numbers.extend(valid)
         return ""
 
-    clean = _CITES.sub(strip, sentence).strip() or sentence
+    clean = _CITES.sub(strip, sentence).strip()
+    clean = re.sub(r"\s+([.!?,;:])", r"\1", clean) if clean != sentence.strip() else clean
     if not numbers:
+        best = attribute(clean, retrieval, _MIN_SHARED)
+        if best is not None:
+            chunk = next(rc.chunk for rc in retrieval.chunks if rc.chunk.chunk_id == best)
+            return Sentence(clean, best, chunk.source)
         return Sentence(clean, attribute(clean, retrieval))
     chunk = retrieval.chunks[numbers[0] - 1].chunk
     return Sentence(clean, chunk.chunk_id, chunk.source)
+
+
+def has_answer(sentences: list[str]) -> bool:
+    """Whether a reply says anything: not empty, not only a preamble ("The answer is:") and not
+    one lead-in that promises what never came ("To crop an image, follow these steps:")."""
+    texts = [t for t in (_CITES.sub("", s).strip() for s in sentences) if t]
+    if not texts or _PREAMBLE.match(" ".join(texts)):
+        return False
+    return not (len(texts) == 1 and texts[0].endswith(":"))
 
 
 def _extractive_fallback(
@@ -164,11 +200,13 @@ class ChatGenerator:
             log.warning("%s generator: %s", self._label, err)
             return _extractive_fallback(question, retrieval, self._label, err.public)
         text = result.text.strip()
-        if not text:
-            why = "it returned an empty answer"
+        pieces = split_cited(text)
+        if not has_answer(pieces):
+            log.warning("%s generator: a reply with no answer: %r", self._label, text[:200])
+            why = "it returned no answer" + (f" (only {text[:40]!r})" if text else "")
             return _extractive_fallback(question, retrieval, self._label, why, result.usage)
         notes = [f"{self._label} generator: {n}" for n in result.notes]
         if result.truncated:
             notes.append(f"{self._label} generator: answer {TRUNCATED} ({self.max_tokens})")
-        sentences = tuple(cited(s, retrieval) for s in split_cited(text))
+        sentences = tuple(c for s in pieces if (c := cited(s, retrieval)).text)
         return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))
