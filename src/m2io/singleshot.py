@@ -15,7 +15,14 @@ from dataclasses import replace
 
 from m2io.generators.base import Generator
 from m2io.generators.extractive import ExtractiveGenerator
-from m2io.generators.prompts import CITE, candidate_block, cited, cites_before_stop, context_block
+from m2io.generators.prompts import (
+    CITE,
+    candidate_block,
+    cited,
+    cites_before_stop,
+    context_block,
+    fitted_chars,
+)
 from m2io.inserters.base import Inserter
 from m2io.inserters.rule import RuleInserter
 from m2io.llm.base import ChatModel, LLMError
@@ -127,11 +134,12 @@ class SingleShotPipeline:
 
     def run(self, question: str) -> MultimodalAnswer:
         retrieval, t0, t1 = retrieve_timed(self.retriever, question)
-        user = (
-            f"Excerpts:\n{context_block(retrieval)}\n\n"
-            f"Images:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
+        rest = (
+            f"\n\nImages:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
             f"Question: {question}\nAnswer:"
         )
+        room = fitted_chars(self.client, SYSTEM + rest, self.max_tokens, 6000)
+        user = f"Excerpts:\n{context_block(retrieval, max_chars=room)}{rest}"
         try:
             result = self.client.chat(
                 [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],

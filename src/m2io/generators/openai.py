@@ -23,6 +23,10 @@ class OpenAIGenerator(ChatGenerator):
             prompt included (default ``max(90, idle_timeout)``: a 2,000-token prompt takes
             ~45 s on a 2-core CPU llama.cpp server before anything is sent).
         deadline: Seconds for the whole call, retries included (``timeout`` is its older name).
+        context_tokens: The model's context size in tokens; default: what the server says
+            (llama.cpp ``/props``, Ollama ``/api/show``). The excerpts are trimmed, lowest
+            ranked first, so the prompt and ``max_tokens`` fit it.
+        max_context_chars: Excerpt text kept in the prompt at most.
         max_retries: Extra attempts after a connection failure or HTTP 429/503 (a request the
             server may still be computing is never sent again).
         client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides the
@@ -53,6 +57,8 @@ class OpenAIGenerator(ChatGenerator):
         idle_timeout: float = 30.0,
         first_token_timeout: float | None = None,
         deadline: float = 180.0,
+        context_tokens: int | None = None,
+        max_context_chars: int = 6000,
         timeout: float | None = None,
         max_retries: int = 2,
         client: ChatModel | None = None,
@@ -65,6 +71,7 @@ class OpenAIGenerator(ChatGenerator):
             max_retries=max_retries,
             idle_timeout=idle_timeout,
             first_token_timeout=first_token_timeout,
+            context_tokens=context_tokens,
             deadline=timeout if timeout is not None else deadline,
         )
         self._chat: ChatModel = client or make_chat_model(spec)
@@ -77,6 +84,8 @@ class OpenAIGenerator(ChatGenerator):
         self.max_tokens = max_tokens
         self.idle_timeout = idle_timeout
         self.first_token_timeout = first_token_timeout
+        self.context_tokens = context_tokens
+        self.max_context_chars = max_context_chars
         self.deadline = deadline
         self.timeout = timeout
         self.max_retries = max_retries

@@ -16,6 +16,7 @@ import re
 from m2io.generators.extractive import ExtractiveGenerator, terms
 from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
+from m2io.llm.window import excerpt_chars
 from m2io.text import split_sentences
 from m2io.types import Candidate, Retrieval, Sentence, Source, TextAnswer, Usage
 
@@ -49,17 +50,19 @@ _MIN_SHARED = 2
 
 
 def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
-    """Numbered excerpts ``[1] ...`` cut to ``max_chars`` in total."""
+    """Numbered excerpts ``[1] (Title — Section) text``, highest ranked first, cut to
+    ``max_chars`` in total (headers and separators counted): what does not fit is the lowest
+    ranked text."""
     parts: list[str] = []
     used = 0
     for i, rc in enumerate(retrieval.chunks, 1):
-        text = " ".join(rc.chunk.text.split())
-        room = max_chars - used
+        head = f"[{i}]{_label(rc.chunk.title, rc.chunk.source)} "
+        room = max_chars - used - len(head)
         if room <= 0:
             break
-        text = text[:room]
-        used += len(text)
-        parts.append(f"[{i}]{_label(rc.chunk.title, rc.chunk.source)} {text}")
+        text = " ".join(rc.chunk.text.split())[:room]
+        used += len(head) + len(text) + 2
+        parts.append(head + text)
     return "\n\n".join(parts)
 
 
@@ -149,6 +152,18 @@ def has_answer(sentences: list[str]) -> bool:
     return not (len(texts) == 1 and texts[0].endswith(":"))
 
 
+def fitted_chars(client: ChatModel, fixed: str, reply_tokens: int, limit: int) -> int:
+    """Characters of excerpts that fit ``client``'s context beside the ``fixed`` prompt text and
+    the reply (``limit`` when the client does not know its context size); the excerpts are then
+    cut lowest ranked first (:func:`context_block`)."""
+    window_of = getattr(client, "context_window", None)
+    window = window_of() if callable(window_of) else None
+    room = excerpt_chars(window, fixed=fixed, reply_tokens=reply_tokens, limit=limit)
+    if room < limit:
+        log.info("prompt fitted to a %s-token context: %d characters of excerpts", window, room)
+    return room
+
+
 def _extractive_fallback(
     question: str, retrieval: Retrieval, label: str, why: str, usage: Usage | None = None
 ) -> TextAnswer:
@@ -187,10 +202,12 @@ class ChatGenerator:
         text is never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
         :mod:`m2io.llm.notes` for the phrases the evaluation counts).
         """
-        excerpts = context_block(retrieval, max_chars=self.max_context_chars)
+        ask = f"\n\nQuestion: {question}\nAnswer:"
+        room = fitted_chars(self.client, SYSTEM + ask, self.max_tokens, self.max_context_chars)
+        excerpts = context_block(retrieval, max_chars=room)
         messages = [
             {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
+            {"role": "user", "content": f"Excerpts:\n{excerpts}{ask}"},
         ]
         try:
             result = self.client.chat(

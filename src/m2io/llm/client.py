@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,7 @@ import httpx
 
 from m2io.llm.base import ChatBackend, ChatResult, LLMError, Message
 from m2io.llm.watchdog import Watchdog
+from m2io.llm.window import probe_context
 from m2io.llm.wire import DEFAULT_MAX_CHARS, Reply, error_message, read_reply, safe_message
 
 __all__ = ["ChatClient", "ChatResult", "LLMError"]
@@ -82,6 +84,8 @@ class ChatClient(ChatBackend):
         first_token_timeout: Seconds from sending the request to the first token (the server's
             prompt reading, "prefill"); default ``max(90, idle_timeout)``.
         max_reply_chars: The reply text cap; a longer reply is cut and the call fails.
+        context_tokens: The model's context size in tokens; None asks the server once
+            (:meth:`context_window`).
     """
 
     streams = True  # chat() takes on_text and calls it per delta
@@ -99,6 +103,7 @@ class ChatClient(ChatBackend):
         connect_timeout: float = 10.0,
         first_token_timeout: float | None = None,
         max_reply_chars: int = DEFAULT_MAX_CHARS,
+        context_tokens: int | None = None,
     ) -> None:
         deadline = (
             deadline
@@ -121,6 +126,12 @@ class ChatClient(ChatBackend):
             raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
         if not isinstance(max_reply_chars, int) or max_reply_chars < 1:
             raise ValueError(f"max_reply_chars must be >= 1, got {max_reply_chars!r}")
+        if context_tokens is not None and (
+            not isinstance(context_tokens, int)
+            or isinstance(context_tokens, bool)
+            or context_tokens < 256
+        ):
+            raise ValueError(f"context_tokens must be a token count >= 256, got {context_tokens!r}")
         if not model:
             raise ValueError("model must be a non-empty model name")
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
@@ -133,6 +144,10 @@ class ChatClient(ChatBackend):
         self.connect_timeout = float(connect_timeout)
         self.first_token_timeout = float(first_token_timeout)  # type: ignore[arg-type]
         self.max_reply_chars = max_reply_chars
+        self.context_tokens = context_tokens
+        self._window: int | None = context_tokens
+        self._probed = context_tokens is not None
+        self._probe_lock = threading.Lock()
         self._unreachable = False  # the last call never reached the server: do not retry again
         self._stream_options = True
         key = os.environ.get(api_key_env, "")
@@ -141,6 +156,22 @@ class ChatClient(ChatBackend):
         self._http = httpx.Client(
             headers=self.headers, limits=httpx.Limits(max_keepalive_connections=0)
         )
+
+    def context_window(self) -> int | None:
+        """The model's context size in tokens: ``context_tokens`` if given, else what the server
+        says (llama.cpp's ``/props``, Ollama's ``/api/show``; asked once, within 3 s), else
+        None (:mod:`m2io.llm.window`)."""
+        with self._probe_lock:
+            if not self._probed:
+                self._probed = True
+                self._window = probe_context(self.base_url, self.model, self.headers)
+                if self._window is None:
+                    log.info(
+                        "%s does not say its context size; set llm.context_tokens to fit "
+                        "prompts to it",
+                        self.base_url,
+                    )
+        return self._window
 
     def chat(
         self,

@@ -78,6 +78,8 @@ class ChatModelSpec:
         first_token_timeout: Seconds to wait for the first token, prompt reading included
             (endpoint; default ``max(90, idle_timeout)``).
         deadline: Seconds for a whole call, retries included (endpoint; default 180).
+        context_tokens: The model's context size (endpoint; default: asked from the server,
+            see :mod:`m2io.llm.window`); prompts are fitted to it.
         timeout: Older name of ``deadline``.
         connect_timeout: Seconds to open a connection (endpoint).
         max_retries: Extra attempts after a connection failure or HTTP 429/503 (endpoint).
@@ -94,6 +96,7 @@ class ChatModelSpec:
     api_key_env: str = "OPENAI_API_KEY"
     idle_timeout: float = 30.0
     first_token_timeout: float | None = None
+    context_tokens: int | None = None
     deadline: float | None = None
     timeout: float | None = None
     connect_timeout: float = 10.0
@@ -135,6 +138,7 @@ def make_chat_model(
             max_retries=spec.max_retries,
             idle_timeout=spec.idle_timeout,
             first_token_timeout=spec.first_token_timeout,
+            context_tokens=spec.context_tokens,
             deadline=spec.deadline if spec.deadline is not None else spec.timeout,
             connect_timeout=spec.connect_timeout,
         )

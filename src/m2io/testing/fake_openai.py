@@ -51,7 +51,8 @@ class FakeOpenAIServer:
             None answers 404.
         show: The body of ``POST /api/show`` (Ollama's model details); None answers 404.
 
-    Every request body is kept in ``requests`` (``len(srv.requests)`` proves what was re-sent).
+    Every chat request body is kept in ``requests`` (``len(srv.requests)`` proves what was
+    re-sent); the paths of context-size probes in ``probes``.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class FakeOpenAIServer:
         self.props = props
         self.show = show
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[str] = []  # paths of GET /props and POST /api/show asked
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -177,6 +179,7 @@ class FakeOpenAIServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                owner.probes.append(self.path)
                 if self.path.rstrip("/").endswith("/props") and owner.props is not None:
                     self._send(200, owner.props)
                 else:
@@ -186,6 +189,7 @@ class FakeOpenAIServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path.rstrip("/").endswith("/api/show"):
+                    owner.probes.append(self.path)
                     if owner.show is not None:
                         self._send(200, owner.show)
                     else:
