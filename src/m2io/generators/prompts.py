@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 from m2io.generators.extractive import ExtractiveGenerator, terms
+from m2io.generators.streaming import CITE_MARKER, CitationFilter
 from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.llm.window import excerpt_chars
@@ -35,10 +38,9 @@ log = logging.getLogger(__name__)
 _DASH = " \u2014 "
 # "[2]", "[1][3]", "[1, 3]", "[1-2]", "[^2]", "[Excerpt 2]", "[source 1, 3]": the excerpt
 # numbers a sentence cites.
-_ONE = r"\[\s*(?:\^|(?:excerpts?|sources?|doc(?:ument)?s?)\s*)?\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\]"
-_CITES = re.compile(rf"\s*((?:{_ONE})+)", re.IGNORECASE)
+_CITES = re.compile(rf"\s*((?:{CITE_MARKER})+)", re.IGNORECASE)
 # A citation written after the sentence's full stop ("Open it. [2]") belongs to that sentence.
-_CITE_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{_ONE})+)", re.IGNORECASE)
+_CITE_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{CITE_MARKER})+)", re.IGNORECASE)
 # Words that introduce an answer without being one ("Sure! The answer is:").
 _PREAMBLE = re.compile(
     r"^\W*(?:(?:sure|okay|ok|certainly|of course)\b\W*)?(?:(?:here(?:'s| is)\s+)?(?:the|my)\s+)?"
@@ -194,7 +196,17 @@ class ChatGenerator:
         return self._chat
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        """One chat call over the excerpts, split into attributed sentences.
+        """One chat call over the excerpts, split into attributed sentences (see
+        :meth:`generate_streaming`, which also hands the text on as it comes)."""
+        return self.generate_streaming(question, retrieval, None)
+
+    def generate_streaming(
+        self, question: str, retrieval: Retrieval, on_text: Callable[[str], None] | None
+    ) -> TextAnswer:
+        """One chat call over the excerpts, split into attributed sentences; ``on_text`` gets the
+        reply's text as the model writes it, citation markers taken out
+        (:class:`~m2io.generators.streaming.CitationFilter`), when the client streams (an
+        endpoint does; a local model answers at once and ``on_text`` is not called).
 
         The client is any :class:`~m2io.llm.base.ChatModel` (an endpoint, a local model). If
         the call fails or the reply is empty, the extractive answer is returned with a note
@@ -209,10 +221,15 @@ class ChatGenerator:
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"Excerpts:\n{excerpts}{ask}"},
         ]
+        kw: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        cites = None
+        if on_text is not None and getattr(self.client, "streams", False):
+            cites = CitationFilter(on_text)
+            kw["on_text"] = cites.feed
         try:
-            result = self.client.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens
-            )
+            result = self.client.chat(messages, **kw)
+            if cites is not None:
+                cites.flush()
         except LLMError as err:  # the detail (URL, the server's text) is for the log only
             log.warning("%s generator: %s", self._label, err)
             return _extractive_fallback(question, retrieval, self._label, err.public)
