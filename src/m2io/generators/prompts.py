@@ -237,7 +237,11 @@ class ChatGenerator:
         pieces = split_cited(text)
         if not has_answer(pieces):
             log.warning("%s generator: a reply with no answer: %r", self._label, text[:200])
-            why = "it returned no answer" + (f" (only {text[:40]!r})" if text else "")
+            why = (
+                f"it returned no answer (only {text[:40]!r})"
+                if text
+                else "it returned an empty answer"
+            )
             return _extractive_fallback(question, retrieval, self._label, why, result.usage)
         notes = [f"{self._label} generator: {n}" for n in result.notes]
         if result.truncated:
