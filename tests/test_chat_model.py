@@ -106,14 +106,17 @@ def test_generators_take_any_chat_model(cls: type) -> None:
 
 
 def test_generator_falls_back_when_the_chat_model_fails() -> None:
-    chat = ScriptedChat(LLMError("model on fire"))
+    chat = ScriptedChat(LLMError("model on fire", public="the model is on fire"))
     answer = OpenAIGenerator(client=chat).generate("How do I crop?", RETRIEVAL)
     assert answer.sentences  # the extractive answer
-    assert any("model on fire" in n and "fell back" in n for n in answer.notes)
+    assert any("model is on fire" in n and "fell back" in n for n in answer.notes)
 
 
 def test_llm_inserter_takes_any_chat_model() -> None:
-    chat = ScriptedChat('<think>icon</think><answer>{"<img1>": 1}</answer>', LLMError("down"))
+    chat = ScriptedChat(
+        '<think>icon</think><answer>{"<img1>": 1}</answer>',
+        LLMError("down", public="the backend is down"),
+    )
     ins = LLMInserter(client=chat, fallback="none")
     placement = ins.insert(ANSWER, CANDS)
     assert placement.format_ok and placement.slots == (Slot("crop-icon", 1),)
@@ -121,7 +124,7 @@ def test_llm_inserter_takes_any_chat_model() -> None:
     assert "[2] Drag a box." in chat.calls[0]["messages"][1]["content"]
     failed = ins.insert(ANSWER, CANDS)
     assert failed == Placement(format_ok=False, notes=failed.notes)  # nothing placed
-    assert any("backend failed (down)" in n for n in failed.notes)
+    assert any("backend failed (the backend is down)" in n for n in failed.notes)
 
 
 def test_single_shot_takes_any_chat_model() -> None:

@@ -77,3 +77,34 @@ def test_list_heavy_and_tag_heavy_text_stays_linear() -> None:
         t0 = time.perf_counter()
         assert split_sentences(hostile)
         assert time.perf_counter() - t0 < 1.0
+
+
+def test_an_inline_numbered_list_is_cut_into_its_items() -> None:
+    # issue 22, item 6: "Steps: 1." was left as a fragment
+    assert split_sentences("Steps: 1. Open the image. 2. Click Crop. 3. Drag a box.") == [
+        "Steps:",
+        "1. Open the image.",
+        "2. Click Crop.",
+        "3. Drag a box.",
+    ]
+    assert split_sentences("To crop: 1. Open the image 2. Click Crop") == [
+        "To crop:",
+        "1. Open the image",
+        "2. Click Crop",
+    ]
+    # numbers that are not a list stay text
+    assert split_sentences("Use version 2 of it. Press 1 and 2 to zoom.") == [
+        "Use version 2 of it.",
+        "Press 1 and 2 to zoom.",
+    ]
+
+
+def test_long_list_items_without_a_full_stop_stay_apart() -> None:
+    first = "Open the image in the editor window and choose the layer you want to crop"
+    second = "click the crop tool in the toolbox on the left side of the screen"
+    for marker in ("- ", "* "):
+        assert split_sentences(f"{marker}{first}\n{marker}{second}") == [
+            f"{marker}{first}",
+            f"{marker}{second}",
+        ]
+    assert split_sentences(f"1. {first}\n2. {second}") == [f"1. {first}", f"2. {second}"]

@@ -8,13 +8,21 @@ both are scored by the same metrics.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import replace
 
 from m2io.generators.base import Generator
 from m2io.generators.extractive import ExtractiveGenerator
-from m2io.generators.prompts import CITE, candidate_block, cited, cites_before_stop, context_block
+from m2io.generators.prompts import (
+    CITE,
+    candidate_block,
+    cited,
+    cites_before_stop,
+    context_block,
+    fitted_chars,
+)
 from m2io.inserters.base import Inserter
 from m2io.inserters.rule import RuleInserter
 from m2io.llm.base import ChatModel, LLMError
@@ -33,6 +41,8 @@ from m2io.types import (
     TextAnswer,
     Usage,
 )
+
+log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<\s*img\s*(\d+)\s*>", re.IGNORECASE)
 
@@ -124,18 +134,20 @@ class SingleShotPipeline:
 
     def run(self, question: str) -> MultimodalAnswer:
         retrieval, t0, t1 = retrieve_timed(self.retriever, question)
-        user = (
-            f"Excerpts:\n{context_block(retrieval)}\n\n"
-            f"Images:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
+        rest = (
+            f"\n\nImages:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
             f"Question: {question}\nAnswer:"
         )
+        room = fitted_chars(self.client, SYSTEM + rest, self.max_tokens, 6000)
+        user = f"Excerpts:\n{context_block(retrieval, max_chars=room)}{rest}"
         try:
             result = self.client.chat(
                 [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                 max_tokens=self.max_tokens,
             )
-        except LLMError as err:
-            answer, placement = self._staged(question, retrieval, f"LLM call failed ({err})")
+        except LLMError as err:  # the detail is for the log; the note is short and safe
+            log.warning("single-shot: %s", err)
+            answer, placement = self._staged(question, retrieval, f"LLM call failed ({err.public})")
         else:
             sentences, slots, problems = parse_inline(result.text, retrieval.candidates)
             if sentences:

@@ -31,6 +31,10 @@ _SHORT_LINE = 56
 _ITEM = re.compile(r"(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])[ \t]+(?=\S)")
 # What is left of a cut that took only a list number ("1." of "1. Use Sobel."): never a sentence.
 _ITEM_NUMBER = re.compile(r"\(?\d{1,3}[.)]")
+# A number that may start an inline list item: "1. " at the start of a line or after ":" or a
+# sentence's end ("Steps: 1. Open it. 2. Click"); later items only need a space before them.
+_INLINE_NUMBER = re.compile(r"(?:(?<=^)|(?<=\s))\(?(\d{1,2})[.)][ \t]+(?=\S)")
+_LIST_LEAD = re.compile(r"(?:^|[:.!?;][\"')\]]*)\s*$")
 # A list item longer than this is cut into sentences like prose (its first keeps the marker).
 _ITEM_MAX = 400
 # Spans no sentence boundary falls inside: an inline image tag (HTML or Markdown) and a code span.
@@ -46,26 +50,53 @@ def is_list_item(text: str) -> bool:
     return _ITEM.match(text.lstrip()) is not None
 
 
+def _inline_items(line: str) -> list[str]:
+    """``line`` cut before each item of an inline numbered list ("Steps: 1. Open it 2. Click
+    Crop" → "Steps:", "1. Open it", "2. Click Crop"); the line itself when it holds none.
+
+    The items must be numbered 1, 2, 3 … in order, at least two of them, and "1." must start the
+    line or follow a colon or a sentence's end, so "version 2. Then" or "Section 1. Intro" is
+    never cut."""
+    if "1" not in line or "2" not in line:
+        return [line]
+    cuts: list[int] = []
+    for m in _INLINE_NUMBER.finditer(line):
+        number = int(m.group(1))
+        if number == 1 and not cuts and _LIST_LEAD.search(line[max(0, m.start() - 8) : m.start()]):
+            cuts.append(m.start())
+        elif cuts and number == len(cuts) + 1:
+            cuts.append(m.start())
+    if len(cuts) < 2:
+        return [line]
+    bounds = [0, *cuts, len(line)]
+    return [p for a, b in zip(bounds, bounds[1:], strict=False) if (p := line[a:b].strip())]
+
+
 def _split_block(block: str) -> list[str]:
     """Split one block (no blank lines) into sentences, in time linear in its length.
 
     A list item is a unit of its own and stays whole, marker included ("1. Use Sobel."); an inline
     image tag or a code span is never cut.
     """
-    lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+    lines = [part for ln in block.split("\n") if ln.strip() for part in _inline_items(ln.strip())]
     units: list[tuple[str, bool]] = []  # (text, is a list item)
     current: list[str] = []
     for i, line in enumerate(lines):
         current.append(line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         ends = line.endswith((".", "!", "?", ":", ";")) or len(line) < _SHORT_LINE
-        if not nxt or (
-            ends
-            and (
-                nxt[0].isupper()
-                or nxt[0].isdigit()
-                or _ITEM.match(nxt) is not None
-                or (not line[-1].isalnum() and not _inline_image_end(line, nxt))
+        # the next line starting a list item always ends this unit (an item without a final
+        # full stop is still an item of its own)
+        if (
+            not nxt
+            or _ITEM.match(nxt) is not None
+            or (
+                ends
+                and (
+                    nxt[0].isupper()
+                    or nxt[0].isdigit()
+                    or (not line[-1].isalnum() and not _inline_image_end(line, nxt))
+                )
             )
         ):
             units.append((" ".join(current), _ITEM.match(current[0]) is not None))

@@ -5,7 +5,8 @@ a numbered "Sources:" list at the end linking to the source files; ``--json`` pr
 MultimodalAnswer (segments with type text/image; image segments carry image_id, path/url, caption
 and after_sentence, text segments the number of their source in ``sources``); ``--html FILE``
 writes a self-contained page. Local images are embedded only from the index's corpus folder;
-remote image URLs are written only with ``--allow-remote-images``.
+remote image URLs are written only with ``--allow-remote-images``. On a terminal, an LLM
+generator's text is printed as the model writes it (:mod:`m2io.cli.ask_stream`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = index_config(args)
     if cfg is None:  # --dump-config printed the recipe
         return 0
-    answer = build_pipeline(cfg).run(args.question)
+    from m2io.cli.ask_stream import ask_streaming, can_stream
+
+    pipeline = build_pipeline(cfg)
+    live = not args.json and can_stream(pipeline, sys.stdout)
+    if live:  # a terminal: the text as the model writes it, then the images and sources
+        answer = ask_streaming(pipeline, args.question, sys.stdout, allow_remote_images=remote)
+    else:
+        answer = pipeline.run(args.question)
     if html_path is not None:
         page = to_html(answer, allow_remote_images=remote, relative_to=html_path.parent)
         html_path.write_text(page, encoding="utf-8")
@@ -54,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         md_path.write_text(md, encoding="utf-8")
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
+    elif not live:
         print(to_markdown(answer, allow_remote_images=remote), end="")
     if args.verbose or getattr(args, "timings", False):
         timings = "  ".join(f"{k} {v:.1f} ms" for k, v in answer.timings_ms.items())

@@ -18,8 +18,15 @@ class OpenAIGenerator(ChatGenerator):
         api_key_env: Environment variable with the API key (optional for local servers).
         temperature: Sampling temperature.
         max_tokens: Answer length cap.
-        idle_timeout: Seconds to wait for the next bytes of the streamed reply.
+        idle_timeout: Seconds to wait for the next bytes once tokens flow.
+        first_token_timeout: Seconds to wait for the first token, the server's reading of the
+            prompt included (default ``max(90, idle_timeout)``: a 2,000-token prompt takes
+            ~45 s on a 2-core CPU llama.cpp server before anything is sent).
         deadline: Seconds for the whole call, retries included (``timeout`` is its older name).
+        context_tokens: The model's context size in tokens; default: what the server says
+            (llama.cpp ``/props``, Ollama ``/api/show``). The excerpts are trimmed, lowest
+            ranked first, so the prompt and ``max_tokens`` fit it.
+        max_context_chars: Excerpt text kept in the prompt at most.
         max_retries: Extra attempts after a connection failure or HTTP 429/503 (a request the
             server may still be computing is never sent again).
         client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides the
@@ -48,7 +55,10 @@ class OpenAIGenerator(ChatGenerator):
         temperature: float = 0.0,
         max_tokens: int = 400,
         idle_timeout: float = 30.0,
-        deadline: float = 120.0,
+        first_token_timeout: float | None = None,
+        deadline: float = 180.0,
+        context_tokens: int | None = None,
+        max_context_chars: int = 6000,
         timeout: float | None = None,
         max_retries: int = 2,
         client: ChatModel | None = None,
@@ -60,6 +70,8 @@ class OpenAIGenerator(ChatGenerator):
             api_key_env=api_key_env,
             max_retries=max_retries,
             idle_timeout=idle_timeout,
+            first_token_timeout=first_token_timeout,
+            context_tokens=context_tokens,
             deadline=timeout if timeout is not None else deadline,
         )
         self._chat: ChatModel = client or make_chat_model(spec)
@@ -71,6 +83,9 @@ class OpenAIGenerator(ChatGenerator):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.idle_timeout = idle_timeout
+        self.first_token_timeout = first_token_timeout
+        self.context_tokens = context_tokens
+        self.max_context_chars = max_context_chars
         self.deadline = deadline
         self.timeout = timeout
         self.max_retries = max_retries

@@ -2,16 +2,24 @@
 
 The model gets the assembled context as excerpts numbered ``[1]..[n]`` by chunk and is told to
 cite them: ``[n]`` after a sentence. :func:`cited` reads the markers back: the sentence loses them
-and gains the chunk's :class:`~m2io.types.Source`; an uncited sentence gets no source.
+and gains the chunk's :class:`~m2io.types.Source` (the merger numbers the answer's sources, so
+the segments carry them); a marker naming no excerpt is dropped, never shown, and an uncited
+sentence is credited to the excerpt it shares most words with. :func:`has_answer` tells a reply
+that says nothing ("The answer is:") from an answer: the generators fall back on it and say so.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 from m2io.generators.extractive import ExtractiveGenerator, terms
+from m2io.generators.streaming import CITE_MARKER, CitationFilter
 from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
+from m2io.llm.window import excerpt_chars
 from m2io.text import split_sentences
 from m2io.types import Candidate, Retrieval, Sentence, Source, TextAnswer, Usage
 
@@ -25,25 +33,38 @@ SYSTEM = (
     "the answer, say so. " + CITE
 )
 
+log = logging.getLogger(__name__)
+
 _DASH = " \u2014 "
-# "[2]", "[1][3]", "[1, 3]", "[1-2]": the excerpt numbers a sentence cites.
-_CITES = re.compile(r"\s*((?:\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
+# "[2]", "[1][3]", "[1, 3]", "[1-2]", "[^2]", "[Excerpt 2]", "[source 1, 3]": the excerpt
+# numbers a sentence cites.
+_CITES = re.compile(rf"\s*((?:{CITE_MARKER})+)", re.IGNORECASE)
 # A citation written after the sentence's full stop ("Open it. [2]") belongs to that sentence.
-_CITE_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;\u2013-]\s*\d{1,3})*\s*\])+)")
+_CITE_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{CITE_MARKER})+)", re.IGNORECASE)
+# Words that introduce an answer without being one ("Sure! The answer is:").
+_PREAMBLE = re.compile(
+    r"^\W*(?:(?:sure|okay|ok|certainly|of course)\b\W*)?(?:(?:here(?:'s| is)\s+)?(?:the|my)\s+)?"
+    r"(?:answer|response|reply)(?:\s+(?:is|would be))?\W*$",
+    re.IGNORECASE,
+)
+# Fewest words shared with an excerpt for an uncited sentence to be credited to it.
+_MIN_SHARED = 2
 
 
 def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
-    """Numbered excerpts ``[1] ...`` cut to ``max_chars`` in total."""
+    """Numbered excerpts ``[1] (Title — Section) text``, highest ranked first, cut to
+    ``max_chars`` in total (headers and separators counted): what does not fit is the lowest
+    ranked text."""
     parts: list[str] = []
     used = 0
     for i, rc in enumerate(retrieval.chunks, 1):
-        text = " ".join(rc.chunk.text.split())
-        room = max_chars - used
+        head = f"[{i}]{_label(rc.chunk.title, rc.chunk.source)} "
+        room = max_chars - used - len(head)
         if room <= 0:
             break
-        text = text[:room]
-        used += len(text)
-        parts.append(f"[{i}]{_label(rc.chunk.title, rc.chunk.source)} {text}")
+        text = " ".join(rc.chunk.text.split())[:room]
+        used += len(head) + len(text) + 2
+        parts.append(head + text)
     return "\n\n".join(parts)
 
 
@@ -66,10 +87,11 @@ def candidate_block(candidates: tuple[Candidate, ...], *, with_context: bool = T
     return "\n".join(lines)
 
 
-def attribute(sentence: str, retrieval: Retrieval) -> str | None:
-    """The retrieved chunk sharing most content words with ``sentence`` (None if none share any)."""
+def attribute(sentence: str, retrieval: Retrieval, min_shared: int = 1) -> str | None:
+    """The retrieved chunk sharing most content words with ``sentence`` (at least
+    ``min_shared`` of them; None if none shares that many)."""
     words = set(terms(sentence))
-    best, best_overlap = None, 0
+    best, best_overlap = None, min_shared - 1
     for rc in retrieval.chunks:
         overlap = len(words & set(terms(rc.chunk.text)))
         if overlap > best_overlap:
@@ -90,24 +112,58 @@ def split_cited(text: str) -> list[str]:
 
 def cited(sentence: str, retrieval: Retrieval) -> Sentence:
     """``sentence`` without its ``[n]`` markers, with the first cited excerpt's chunk id and
-    source. An uncited sentence gets no source; its chunk id is the excerpt sharing most words
-    with it (:func:`attribute`). A bracketed number that names no excerpt, or sits in a code
-    span (``a[1]``), is text, not a citation."""
+    source.
+
+    A marker never shows: one naming no excerpt (``[7]`` of 3) is dropped (logged). A sentence
+    with no valid marker is credited to the excerpt sharing most words with it
+    (:func:`attribute`), its source only when they share at least two. A bracketed number glued
+    to a word (``a[1]``) or inside a code span is text, not a citation."""
     n_chunks = len(retrieval.chunks)
     numbers: list[int] = []
 
     def strip(m: re.Match[str]) -> str:
+        if sentence.count("`", 0, m.start()) % 2:
+            return m.group(0)  # in a code span
+        if m.start() > 0 and m.group(0)[:1] == "[" and sentence[m.start() - 1].isalnum():
+            return m.group(0)  # glued to a word: an index, not a citation
         found = [int(n) for n in re.findall(r"\d+", m.group(1))]
-        if sentence.count("`", 0, m.start()) % 2 or not all(1 <= n <= n_chunks for n in found):
-            return m.group(0)
-        numbers.extend(found)
+        valid = [n for n in found if 1 <= n <= n_chunks]
+        if len(valid) < len(found):
+            log.info("dropped citation %s: %d excerpts were given", m.group(1), n_chunks)
+        numbers.extend(valid)
         return ""
 
-    clean = _CITES.sub(strip, sentence).strip() or sentence
+    clean = _CITES.sub(strip, sentence).strip()
+    clean = re.sub(r"\s+([.!?,;:])", r"\1", clean) if clean != sentence.strip() else clean
     if not numbers:
+        best = attribute(clean, retrieval, _MIN_SHARED)
+        if best is not None:
+            chunk = next(rc.chunk for rc in retrieval.chunks if rc.chunk.chunk_id == best)
+            return Sentence(clean, best, chunk.source)
         return Sentence(clean, attribute(clean, retrieval))
     chunk = retrieval.chunks[numbers[0] - 1].chunk
     return Sentence(clean, chunk.chunk_id, chunk.source)
+
+
+def has_answer(sentences: list[str]) -> bool:
+    """Whether a reply says anything: not empty, not only a preamble ("The answer is:") and not
+    one lead-in that promises what never came ("To crop an image, follow these steps:")."""
+    texts = [t for t in (_CITES.sub("", s).strip() for s in sentences) if t]
+    if not texts or _PREAMBLE.match(" ".join(texts)):
+        return False
+    return not (len(texts) == 1 and texts[0].endswith(":"))
+
+
+def fitted_chars(client: ChatModel, fixed: str, reply_tokens: int, limit: int) -> int:
+    """Characters of excerpts that fit ``client``'s context beside the ``fixed`` prompt text and
+    the reply (``limit`` when the client does not know its context size); the excerpts are then
+    cut lowest ranked first (:func:`context_block`)."""
+    window_of = getattr(client, "context_window", None)
+    window = window_of() if callable(window_of) else None
+    room = excerpt_chars(window, fixed=fixed, reply_tokens=reply_tokens, limit=limit)
+    if room < limit:
+        log.info("prompt fitted to a %s-token context: %d characters of excerpts", window, room)
+    return room
 
 
 def _extractive_fallback(
@@ -140,7 +196,17 @@ class ChatGenerator:
         return self._chat
 
     def generate(self, question: str, retrieval: Retrieval) -> TextAnswer:
-        """One chat call over the excerpts, split into attributed sentences.
+        """One chat call over the excerpts, split into attributed sentences (see
+        :meth:`generate_streaming`, which also hands the text on as it comes)."""
+        return self.generate_streaming(question, retrieval, None)
+
+    def generate_streaming(
+        self, question: str, retrieval: Retrieval, on_text: Callable[[str], None] | None
+    ) -> TextAnswer:
+        """One chat call over the excerpts, split into attributed sentences; ``on_text`` gets the
+        reply's text as the model writes it, citation markers taken out
+        (:class:`~m2io.generators.streaming.CitationFilter`), when the client streams (an
+        endpoint does; a local model answers at once and ``on_text`` is not called).
 
         The client is any :class:`~m2io.llm.base.ChatModel` (an endpoint, a local model). If
         the call fails or the reply is empty, the extractive answer is returned with a note
@@ -148,23 +214,37 @@ class ChatGenerator:
         text is never lost. A reply cut at ``max_tokens`` is kept with a note saying so (see
         :mod:`m2io.llm.notes` for the phrases the evaluation counts).
         """
-        excerpts = context_block(retrieval, max_chars=self.max_context_chars)
+        ask = f"\n\nQuestion: {question}\nAnswer:"
+        room = fitted_chars(self.client, SYSTEM + ask, self.max_tokens, self.max_context_chars)
+        excerpts = context_block(retrieval, max_chars=room)
         messages = [
             {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer:"},
+            {"role": "user", "content": f"Excerpts:\n{excerpts}{ask}"},
         ]
+        kw: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        cites = None
+        if on_text is not None and getattr(self.client, "streams", False):
+            cites = CitationFilter(on_text)
+            kw["on_text"] = cites.feed
         try:
-            result = self.client.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens
-            )
-        except LLMError as err:
-            return _extractive_fallback(question, retrieval, self._label, str(err))
+            result = self.client.chat(messages, **kw)
+            if cites is not None:
+                cites.flush()
+        except LLMError as err:  # the detail (URL, the server's text) is for the log only
+            log.warning("%s generator: %s", self._label, err)
+            return _extractive_fallback(question, retrieval, self._label, err.public)
         text = result.text.strip()
-        if not text:
-            why = "it returned an empty answer"
+        pieces = split_cited(text)
+        if not has_answer(pieces):
+            log.warning("%s generator: a reply with no answer: %r", self._label, text[:200])
+            why = (
+                f"it returned no answer (only {text[:40]!r})"
+                if text
+                else "it returned an empty answer"
+            )
             return _extractive_fallback(question, retrieval, self._label, why, result.usage)
         notes = [f"{self._label} generator: {n}" for n in result.notes]
         if result.truncated:
             notes.append(f"{self._label} generator: answer {TRUNCATED} ({self.max_tokens})")
-        sentences = tuple(cited(s, retrieval) for s in split_cited(text))
+        sentences = tuple(c for s in pieces if (c := cited(s, retrieval)).text)
         return TextAnswer(question, sentences, usage=result.usage, notes=tuple(notes))

@@ -56,9 +56,9 @@ class LLMInserter:
             error (False).
         api_key_env, max_retries: For the openai backend (retries only where nothing can still
             be running on the server: connection failures, HTTP 429/503).
-        idle_timeout, deadline: For the openai backend: seconds to wait for the next bytes of
-            the streamed reply, and for the whole call (``timeout`` is the older name of
-            ``deadline``).
+        idle_timeout, first_token_timeout, deadline: For the openai backend: seconds to wait for
+            the next bytes once tokens flow, for the first token (the prompt's reading
+            included), and for the whole call (``timeout`` is the older name of ``deadline``).
         device: For the local backend (``"auto"``, ``"cpu"``, ``"cuda"``).
         num_threads: For the local backend on CPU: torch threads (process-wide).
         client: A ready :class:`~m2io.llm.base.ChatModel`; overrides ``model``/``base_url``
@@ -85,6 +85,7 @@ class LLMInserter:
         repair: bool = True,
         api_key_env: str = "OPENAI_API_KEY",
         idle_timeout: float = 30.0,
+        first_token_timeout: float | None = None,
         deadline: float = 120.0,
         timeout: float | None = None,
         max_retries: int = 1,
@@ -99,6 +100,7 @@ class LLMInserter:
             api_key_env=api_key_env,
             max_retries=max_retries,
             idle_timeout=idle_timeout,
+            first_token_timeout=first_token_timeout,
             deadline=timeout if timeout is not None else deadline,
             device=device,
             num_threads=num_threads,
@@ -127,6 +129,7 @@ class LLMInserter:
         self.repair = repair
         self.api_key_env = api_key_env
         self.idle_timeout = idle_timeout
+        self.first_token_timeout = first_token_timeout
         self.deadline = deadline
         self.timeout = timeout
         self.max_retries = max_retries
@@ -176,7 +179,7 @@ class LLMInserter:
             return self._fall_back(
                 answer,
                 candidates,
-                f"llm inserter: backend failed ({err})",
+                f"llm inserter: backend failed ({err.public})",
                 raw=err.partial or None,
             )
         tags = candidate_tags(len(candidates))

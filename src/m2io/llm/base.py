@@ -29,13 +29,19 @@ class LLMError(RuntimeError):
 
     Attributes:
         partial: Text the model had streamed before the failure (kept for the record).
-        timed_out: True when the idle timeout or the deadline ended the call.
+        timed_out: True when a timeout or the deadline ended the call.
+        public: A short account that is safe to show a client (no URLs, no raw error text);
+            the message itself is for the log. Defaults to "timed out" or "the model call
+            failed".
     """
 
-    def __init__(self, message: str, *, partial: str = "", timed_out: bool = False) -> None:
+    def __init__(
+        self, message: str, *, partial: str = "", timed_out: bool = False, public: str = ""
+    ) -> None:
         super().__init__(message)
         self.partial = partial
         self.timed_out = timed_out
+        self.public = public or ("timed out" if timed_out else "the model call failed")
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,28 @@
 Only the ``/chat/completions`` route is used, over ``httpx``, so any server that speaks the OpenAI
 wire protocol works. Every call streams (``stream: true``, server-sent events, usage asked for with
 ``stream_options``); a server that ignores streaming and answers with one JSON body works too.
+``chat(..., on_text=f)`` hands each text delta to ``f`` as it arrives.
 
-Every call is bounded (docs/design.md, "Hostile input", rule 6: every network call has a deadline):
+Every call is bounded (docs/design.md, "Hostile input", rule 6: every network call has a deadline),
+by a :class:`~m2io.llm.watchdog.Watchdog` armed before the connection is opened, which shuts the
+socket when a clock runs out, so a server dripping its status line, headers or body one byte at a
+time cannot stretch a call:
 
-- ``idle_timeout``: the longest wait for the next bytes (headers or a chunk);
-- ``deadline``: the whole call, retries included, measured on a monotonic clock in the streaming
-  loop; a watchdog shuts the socket when it passes, so a server dripping one byte at a time
-  cannot stretch it.
+- ``deadline``: the whole call, retries included;
+- ``first_token_timeout``: from sending the request to the first text token (a CPU server reads
+  the prompt first and sends nothing meanwhile);
+- ``idle_timeout``: between bytes once tokens flow;
+- ``connect_timeout``: opening the connection.
+
+A reply is capped (``max_reply_chars`` of text, :data:`~m2io.llm.wire.MAX_STREAM_BYTES` read):
+past the cap it is cut and the call fails, so the stage falls back and says so.
 
 A request is sent again only when it cannot still be running on the server: after a connection
-failure (nothing was sent) or an HTTP 429/503 answer. A read timeout is never retried. A reply
-that is not a chat completion (no choices, wrong types, invalid JSON) raises :class:`LLMError`,
-which the stages catch to fall back and say so; odd ``usage`` values are counted as 0 with a note.
+failure (nothing was sent) or an HTTP 429/503 answer. A timeout is never retried. A reply that is
+not a chat completion (no choices, wrong types, invalid JSON) raises :class:`LLMError`, which the
+stages catch to fall back and say so. An error's message (URL, the server's text) is for the log;
+its ``public`` text is short and safe for the answer's notes. Odd ``usage`` values are counted as
+0 and logged.
 
 Example (an Ollama server on this machine)::
 
@@ -24,19 +34,19 @@ Example (an Ollama server on this machine)::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from m2io.llm.base import ChatBackend, ChatResult, LLMError, Message
-from m2io.types import Usage
+from m2io.llm.watchdog import Watchdog
+from m2io.llm.window import probe_context
+from m2io.llm.wire import DEFAULT_MAX_CHARS, Reply, error_message, read_reply, safe_message
 
 __all__ = ["ChatClient", "ChatResult", "LLMError"]
 
@@ -44,14 +54,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUS = (429, 503)
-MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_DEADLINE = 180.0
+DEFAULT_IDLE = 30.0
+DEFAULT_FIRST_TOKEN = 90.0
 
 
 class _Retryable(Exception):
     """An attempt that failed in a way that is safe to send again (nothing is running)."""
 
-    def __init__(self, message: str, *, connect: bool, wait: float = 0.0) -> None:
+    def __init__(self, message: str, public: str, *, connect: bool, wait: float = 0.0) -> None:
         super().__init__(message)
+        self.public = public
         self.connect = connect
         self.wait = wait
 
@@ -65,10 +78,17 @@ class ChatClient(ChatBackend):
         api_key_env: Environment variable holding the key; a missing key is fine for local servers.
         timeout: Older name of ``deadline`` (used when ``deadline`` is not given).
         max_retries: Extra attempts after a connection failure or an HTTP 429/503.
-        idle_timeout: Seconds to wait for the next bytes of the reply.
+        idle_timeout: Seconds to wait for the next bytes once tokens flow.
         deadline: Seconds for the whole call, retries included.
         connect_timeout: Seconds to open the connection.
+        first_token_timeout: Seconds from sending the request to the first token (the server's
+            prompt reading, "prefill"); default ``max(90, idle_timeout)``.
+        max_reply_chars: The reply text cap; a longer reply is cut and the call fails.
+        context_tokens: The model's context size in tokens; None asks the server once
+            (:meth:`context_window`).
     """
+
+    streams = True  # chat() takes on_text and calls it per delta
 
     def __init__(
         self,
@@ -78,20 +98,40 @@ class ChatClient(ChatBackend):
         timeout: float | None = None,
         max_retries: int = 2,
         *,
-        idle_timeout: float = 30.0,
+        idle_timeout: float = DEFAULT_IDLE,
         deadline: float | None = None,
         connect_timeout: float = 10.0,
+        first_token_timeout: float | None = None,
+        max_reply_chars: int = DEFAULT_MAX_CHARS,
+        context_tokens: int | None = None,
     ) -> None:
-        deadline = deadline if deadline is not None else timeout if timeout is not None else 120.0
+        deadline = (
+            deadline
+            if deadline is not None
+            else timeout
+            if timeout is not None
+            else DEFAULT_DEADLINE
+        )
+        if first_token_timeout is None and isinstance(idle_timeout, int | float):
+            first_token_timeout = max(DEFAULT_FIRST_TOKEN, idle_timeout)
         for name, value in (
             ("idle_timeout", idle_timeout),
             ("deadline", deadline),
             ("connect_timeout", connect_timeout),
+            ("first_token_timeout", first_token_timeout),
         ):
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
+        if not isinstance(max_reply_chars, int) or max_reply_chars < 1:
+            raise ValueError(f"max_reply_chars must be >= 1, got {max_reply_chars!r}")
+        if context_tokens is not None and (
+            not isinstance(context_tokens, int)
+            or isinstance(context_tokens, bool)
+            or context_tokens < 256
+        ):
+            raise ValueError(f"context_tokens must be a token count >= 256, got {context_tokens!r}")
         if not model:
             raise ValueError("model must be a non-empty model name")
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
@@ -102,14 +142,54 @@ class ChatClient(ChatBackend):
         self.idle_timeout = float(idle_timeout)
         self.deadline = float(deadline)
         self.connect_timeout = float(connect_timeout)
+        self.first_token_timeout = float(first_token_timeout)  # type: ignore[arg-type]
+        self.max_reply_chars = max_reply_chars
+        self.context_tokens = context_tokens
+        self._window: int | None = context_tokens
+        self._probed = context_tokens is not None
+        self._probe_lock = threading.Lock()
         self._unreachable = False  # the last call never reached the server: do not retry again
         self._stream_options = True
         key = os.environ.get(api_key_env, "")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(headers=headers)
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # no kept-alive connections: every call connects, so its watchdog learns its socket
+        self._http = httpx.Client(
+            headers=self.headers, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+
+    def context_window(self) -> int | None:
+        """The model's context size in tokens: ``context_tokens`` if given, else what the server
+        says (llama.cpp's ``/props``, Ollama's ``/api/show``; asked once, within 3 s), else
+        None (:mod:`m2io.llm.window`)."""
+        with self._probe_lock:
+            if not self._probed:
+                self._probed = True
+                self._window = probe_context(self.base_url, self.model, self.headers)
+                if self._window is None:
+                    log.info(
+                        "%s does not say its context size; set llm.context_tokens to fit "
+                        "prompts to it",
+                        self.base_url,
+                    )
+        return self._window
+
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ChatResult:
+        """One reply to ``messages``; ``on_text`` gets each text delta as it arrives."""
+        return self._reply(messages, temperature, max_tokens, on_text)
 
     def _reply(
-        self, messages: list[Message], temperature: float, max_tokens: int | None
+        self,
+        messages: list[Message],
+        temperature: float,
+        max_tokens: int | None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
         """Send one chat request and return the first choice's text, usage and finish reason.
 
@@ -129,323 +209,146 @@ class ChatClient(ChatBackend):
         end = time.monotonic() + self.deadline
         notes: list[str] = []
         retries = 0 if self._unreachable else self.max_retries
-        last = ""
+        last = public = ""
         for attempt in range(retries + 1):
             if self._stream_options:
                 body["stream_options"] = {"include_usage": True}
             else:
                 body.pop("stream_options", None)
             try:
-                result = self._attempt(url, body, end)
+                result = self._attempt(url, body, end, on_text)
             except _Retryable as err:
-                last = str(err)
+                last, public = str(err), err.public
                 self._unreachable = err.connect
                 log.warning("chat request to %s: %s (attempt %d)", url, last, attempt + 1)
                 remaining = end - time.monotonic()
                 if attempt == retries or remaining <= 0:
                     break
-                notes.append(f"attempt {attempt + 1} failed ({last}); sent again")
+                notes.append(f"attempt {attempt + 1} failed ({public}); sent again")
                 time.sleep(min(max(0.25 * 2 ** (attempt + 1), err.wait), 4.0, remaining))
                 continue
             self._unreachable = False
             return ChatResult(
-                result.text,
-                result.usage,
-                result.model,
-                result.finish_reason,
-                (*notes, *result.notes),
+                result.text, result.usage, result.model, result.finish_reason, tuple(notes)
             )
         if time.monotonic() >= end:
             raise LLMError(
-                f"{url} timed out: deadline of {self.deadline:g} s passed ({last})", timed_out=True
+                f"{url} timed out: deadline of {self.deadline:g} s passed ({last})",
+                timed_out=True,
+                public=f"timed out (deadline {self.deadline:g} s)",
             )
         tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
         hint = "" if retries == self.max_retries else " (unreachable on the previous call too)"
-        raise LLMError(f"{url} failed after {tries}{hint}: {last}")
+        raise LLMError(f"{url} failed after {tries}{hint}: {last}", public=public)
 
-    def _attempt(self, url: str, body: dict[str, Any], end: float) -> ChatResult:
+    def _attempt(
+        self,
+        url: str,
+        body: dict[str, Any],
+        end: float,
+        on_text: Callable[[str], None] | None,
+    ) -> ChatResult:
         remaining = end - time.monotonic()
         if remaining <= 0:
-            raise LLMError(
-                f"{url} timed out: deadline of {self.deadline:g} s passed", timed_out=True
-            )
+            raise self._timed_out(url, "deadline", "")
+        # the watchdog bounds the call precisely; httpx's own timeouts are a backstop
+        read = min(max(self.first_token_timeout, self.idle_timeout), remaining) + 1.0
         timeout = httpx.Timeout(
-            connect=min(self.connect_timeout, remaining),
-            read=min(self.idle_timeout, remaining),
-            write=min(self.idle_timeout, remaining),
-            pool=min(self.connect_timeout, remaining),
+            connect=min(self.connect_timeout, remaining), read=read, write=read, pool=read
         )
-        reply = _Reply()
+        dog = Watchdog(end, self.first_token_timeout, self.idle_timeout)
+
+        def text_in(delta: str) -> None:
+            dog.token()
+            if on_text is not None:
+                on_text(delta)
+
+        reply = Reply(on_text=text_in, max_chars=self.max_reply_chars)
         refused = False
-        watchdog: _Watchdog | None = None
         try:
-            with self._http.stream("POST", url, json=body, timeout=timeout) as resp:
-                watchdog = _Watchdog(resp, end)
+            with self._http.stream(
+                "POST", url, json=body, timeout=timeout, extensions={"trace": dog.trace}
+            ) as resp:
                 if resp.status_code >= 400:
-                    text = _read_error(resp, end)
-                    if resp.status_code in RETRY_STATUS:
+                    text = error_message(_read_error(resp, end))
+                    code = resp.status_code
+                    if code in RETRY_STATUS:
                         wait = _retry_after(resp.headers.get("retry-after"))
                         raise _Retryable(
-                            f"HTTP {resp.status_code}: {text}", connect=False, wait=wait
+                            f"HTTP {code}: {text[:300]}", f"HTTP {code}", connect=False, wait=wait
                         )
                     if "stream_options" in body and "stream_options" in text:
                         refused = True  # a server that rejects the field: ask once without it
                     else:
-                        raise LLMError(f"{url} answered HTTP {resp.status_code}: {text}")
+                        raise LLMError(
+                            f"{url} answered HTTP {code}: {text[:300]}",
+                            public=f"the model server answered HTTP {code}: {safe_message(text)}",
+                        )
                 else:
+                    ctype = resp.headers.get("content-type", "")
                     try:
-                        _read_reply(resp, reply, end, url, self.deadline)
+                        read_reply(resp.iter_bytes(), ctype, reply, url, end, dog.bytes_in)
                     except LLMError:
-                        if not watchdog.fired:
+                        if dog.reason is None:
                             raise
-                    if watchdog.fired:  # the stream ended because the watchdog shut it
-                        raise self._past_deadline(url, reply.text, " while streaming")
+                    if dog.reason is not None:  # the stream ended because the watchdog shut it
+                        raise self._timed_out(url, dog.reason, reply.text)
         except (httpx.ConnectError, httpx.ConnectTimeout) as err:
-            raise _Retryable(f"{type(err).__name__}: {err}", connect=True) from err
-        except httpx.TimeoutException as err:
-            if time.monotonic() >= end or (watchdog is not None and watchdog.fired):
-                raise self._past_deadline(url, reply.text) from err
-            raise LLMError(
-                f"{url} timed out: no data for {min(self.idle_timeout, remaining):g} s; not sent "
-                "again (the server may still be computing)",
-                partial=reply.text,
-                timed_out=True,
+            if dog.reason is not None:
+                raise self._timed_out(url, dog.reason, "") from err
+            raise _Retryable(
+                f"{type(err).__name__}: {err}", "the model server is unreachable", connect=True
             ) from err
         except (httpx.HTTPError, OSError) as err:
-            if watchdog is not None and watchdog.fired:
-                raise self._past_deadline(url, reply.text) from err
+            if dog.reason is not None or time.monotonic() >= end:
+                raise self._timed_out(url, dog.reason or "deadline", reply.text) from err
+            if isinstance(err, httpx.TimeoutException):
+                why = "idle" if dog.got_token else "first_token"
+                raise self._timed_out(url, why, reply.text) from err
             raise LLMError(
                 f"{url} failed while answering ({type(err).__name__}: {err}); not sent again",
                 partial=reply.text,
+                public="the model server dropped the connection",
             ) from err
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            dog.cancel()
         if refused:
             self._stream_options = False
-            return self._attempt(url, {k: v for k, v in body.items() if k != "stream_options"}, end)
-        return reply.result(url)
+            body = {k: v for k, v in body.items() if k != "stream_options"}
+            return self._attempt(url, body, end, on_text)
+        result, usage_notes = reply.result(url)
+        for note in usage_notes:
+            log.info("chat reply from %s: %s", url, note)
+        return result
 
-    def _past_deadline(self, url: str, partial: str, where: str = "") -> LLMError:
-        """The error for a call stopped by the overall deadline (never sent again)."""
+    def _timed_out(self, url: str, reason: str, partial: str) -> LLMError:
+        """The error for a call a clock ended (never sent again)."""
+        if reason == "first_token":
+            what = f"no first token within {self.first_token_timeout:g} s"
+            detail = f"{what} (the server may still be reading the prompt)"
+        elif reason == "idle":
+            what = detail = f"no data for {self.idle_timeout:g} s"
+        else:
+            what = detail = f"deadline of {self.deadline:g} s passed"
         return LLMError(
-            f"{url} timed out: deadline of {self.deadline:g} s passed{where}; not sent again",
+            f"{url} timed out: {detail}; not sent again",
             partial=partial,
             timed_out=True,
+            public=f"timed out: {what}",
         )
 
     def close(self) -> None:
         self._http.close()
 
 
-class _Watchdog:
-    """Shuts the response's socket when the deadline passes, waking a read blocked on it."""
-
-    def __init__(self, resp: httpx.Response, end: float) -> None:
-        self.fired = False
-        stream = resp.extensions.get("network_stream")
-        self._sock = stream.get_extra_info("socket") if stream is not None else None
-        self._timer: threading.Timer | None = None
-        if isinstance(self._sock, socket.socket):
-            self._timer = threading.Timer(max(end - time.monotonic(), 0.0), self._fire)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self) -> None:
-        self.fired = True
-        try:
-            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)  # type: ignore[arg-type]
-        except OSError:
-            pass
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-
-@dataclass
-class _Reply:
-    """What the stream delivered so far."""
-
-    parts: list[str] = field(default_factory=list)
-    model: str = ""
-    finish_reason: str | None = None
-    usage: Any = None
-    saw_usage: bool = False
-    saw_choice: bool = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def add(self, obj: Any, url: str, *, whole: bool = False) -> None:
-        """Take one streamed chunk (or, with ``whole``, a complete non-streamed reply)."""
-        if not isinstance(obj, dict):
-            raise LLMError(f"{url} sent a chunk that is not a JSON object", partial=self.text)
-        if obj.get("error") is not None:
-            err = obj["error"]
-            msg = err.get("message") if isinstance(err, dict) else err
-            raise LLMError(f"{url} reported an error: {str(msg)[:300]}", partial=self.text)
-        if isinstance(obj.get("model"), str) and obj["model"]:
-            self.model = obj["model"]
-        if "usage" in obj:
-            self.saw_usage = True
-            if obj["usage"] is not None:
-                self.usage = obj["usage"]
-        choices = obj.get("choices")
-        if choices is None and not whole:
-            return
-        if not isinstance(choices, list):
-            raise LLMError(f"{url} sent 'choices' that is not a list", partial=self.text)
-        if not choices:
-            return
-        choice = choices[0]
-        if not isinstance(choice, dict):
-            raise LLMError(f"{url} sent a choice that is not an object", partial=self.text)
-        self.saw_choice = True
-        part = choice.get("message" if whole else "delta")
-        if part is None and not whole:
-            part = choice.get("message")  # a server that streams whole messages
-        if part is not None:
-            if not isinstance(part, dict):
-                raise LLMError(f"{url} sent a message that is not an object", partial=self.text)
-            content = part.get("content")
-            if isinstance(content, list):  # content parts
-                content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            if content is not None and not isinstance(content, str):
-                raise LLMError(
-                    f"{url} sent content of type {type(content).__name__}, not text",
-                    partial=self.text,
-                )
-            if content:
-                self.parts.append(content)
-        reason = choice.get("finish_reason")
-        if reason is not None:
-            if not isinstance(reason, str):
-                raise LLMError(f"{url} sent a finish_reason that is not text", partial=self.text)
-            self.finish_reason = reason
-
-    def result(self, url: str) -> ChatResult:
-        if not self.saw_choice:
-            raise LLMError(f"{url} returned a reply that is not a chat completion (no choices)")
-        usage, notes = parse_usage(self.usage, reported=self.saw_usage)
-        return ChatResult(self.text, usage, self.model, self.finish_reason, tuple(notes))
-
-
-def parse_usage(raw: Any, *, reported: bool = True) -> tuple[Usage, list[str]]:
-    """``usage`` of a reply → :class:`Usage`; missing or odd counts are 0, with a note each."""
-    if raw is None:
-        return Usage(), [
-            "token usage " + ("null" if reported else "not reported") + "; counted as 0"
-        ]
-    if not isinstance(raw, dict):
-        return Usage(), [f"token usage is {type(raw).__name__}, not an object; counted as 0"]
-    counts = []
-    notes = []
-    for key in ("prompt_tokens", "completion_tokens"):
-        value = raw.get(key)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            counts.append(value)
-        else:
-            counts.append(0)
-            notes.append(f"usage.{key} is {str(value)[:40]!r}, not a count; counted as 0")
-    return Usage(*counts), notes
-
-
-def _read_reply(resp: httpx.Response, reply: _Reply, end: float, url: str, deadline: float) -> None:
-    """Read a streamed (SSE) or plain JSON reply into ``reply``, checking the deadline per chunk."""
-    ctype = resp.headers.get("content-type", "").lower()
-    sse: bool | None = True if "event-stream" in ctype else None
-    pending = b""
-    data: list[bytes] = []
-    body = bytearray()
-    done = False
-    for chunk in resp.iter_bytes():
-        if time.monotonic() >= end:
-            raise LLMError(
-                f"{url} timed out: deadline of {deadline:g} s passed while streaming; not sent "
-                "again",
-                partial=reply.text,
-                timed_out=True,
-            )
-        if sse is None:
-            head = (bytes(body) + chunk).lstrip()
-            if not head:
-                body += chunk
-                continue
-            sse = head.startswith((b"data:", b":", b"event:", b"id:"))
-            if not sse:
-                body += chunk
-                continue
-            chunk = bytes(body) + chunk
-            body.clear()
-        if not sse:
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise LLMError(f"{url} sent a reply over {MAX_BODY_BYTES} bytes")
-            continue
-        if done:
-            continue
-        pending += chunk
-        if len(pending) > MAX_BODY_BYTES:
-            raise LLMError(f"{url} sent an event over {MAX_BODY_BYTES} bytes", partial=reply.text)
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if _sse_line(line.rstrip(b"\r"), data, reply, url):
-                done = True
-                break
-    if sse:
-        if pending.strip():
-            _sse_line(pending.rstrip(b"\r"), data, reply, url)
-        _dispatch(data, reply, url)
-        return
-    try:
-        obj = json.loads(bytes(body))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise LLMError(f"{url} returned a reply that is not JSON: {err}") from err
-    reply.add(obj, url, whole=True)
-
-
-def _sse_line(line: bytes, data: list[bytes], reply: _Reply, url: str) -> bool:
-    """Handle one event-stream line; True at ``data: [DONE]``."""
-    if not line:
-        _dispatch(data, reply, url)
-        return False
-    if line.startswith(b":"):
-        return False  # a comment (keep-alive)
-    name, _, value = line.partition(b":")
-    if name != b"data":
-        return False  # event:, id:, retry:
-    value = value[1:] if value.startswith(b" ") else value
-    if value.strip() == b"[DONE]":
-        _dispatch(data, reply, url)
-        return True
-    data.append(value)
-    return False
-
-
-def _dispatch(data: list[bytes], reply: _Reply, url: str) -> None:
-    if not data:
-        return
-    raw = b"\n".join(data)
-    data.clear()
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise LLMError(f"{url} sent a chunk that is not JSON: {err}", partial=reply.text) from err
-    reply.add(obj, url)
-
-
 def _read_error(resp: httpx.Response, end: float) -> str:
-    """The first 300 characters of an error body, read within the deadline."""
+    """The first 4 kB of an error body, read within the deadline."""
     body = bytearray()
     for chunk in resp.iter_bytes():
         body += chunk
         if len(body) > 4096 or time.monotonic() >= end:
             break
-    return bytes(body[:300]).decode("utf-8", "replace")
+    return bytes(body[:4096]).decode("utf-8", "replace")
 
 
 def _retry_after(value: str | None) -> float:

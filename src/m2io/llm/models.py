@@ -74,8 +74,12 @@ class ChatModelSpec:
         backend: ``"openai"``, ``"local"`` or None (decided by :func:`choose_backend`).
         base_url: Endpoint root (``…/v1``); default ``$OPENAI_BASE_URL`` or OpenAI's.
         api_key_env: Environment variable holding the API key (endpoint).
-        idle_timeout: Seconds to wait for the next bytes of a streamed reply (endpoint).
-        deadline: Seconds for a whole call, retries included (endpoint; default 120).
+        idle_timeout: Seconds to wait for the next bytes once tokens flow (endpoint).
+        first_token_timeout: Seconds to wait for the first token, prompt reading included
+            (endpoint; default ``max(90, idle_timeout)``).
+        deadline: Seconds for a whole call, retries included (endpoint; default 180).
+        context_tokens: The model's context size (endpoint; default: asked from the server,
+            see :mod:`m2io.llm.window`); prompts are fitted to it.
         timeout: Older name of ``deadline``.
         connect_timeout: Seconds to open a connection (endpoint).
         max_retries: Extra attempts after a connection failure or HTTP 429/503 (endpoint).
@@ -91,6 +95,8 @@ class ChatModelSpec:
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     idle_timeout: float = 30.0
+    first_token_timeout: float | None = None
+    context_tokens: int | None = None
     deadline: float | None = None
     timeout: float | None = None
     connect_timeout: float = 10.0
@@ -131,6 +137,8 @@ def make_chat_model(
             api_key_env=spec.api_key_env,
             max_retries=spec.max_retries,
             idle_timeout=spec.idle_timeout,
+            first_token_timeout=spec.first_token_timeout,
+            context_tokens=spec.context_tokens,
             deadline=spec.deadline if spec.deadline is not None else spec.timeout,
             connect_timeout=spec.connect_timeout,
         )

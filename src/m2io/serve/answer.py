@@ -8,24 +8,28 @@ end can load it without sending the key (the signature binds the route, the id a
 (:func:`~m2io.mergers.render.to_markdown`, so it is escaped the same way) over a copy of the answer
 whose images and sources point at this server.
 
-The streaming variant walks the stages itself so the text goes out before the inserter runs:
+The streaming variant walks the stages itself, in a worker thread, so the text goes out before
+the inserter runs: ``delta`` events while an LLM generator writes (tokens as they come),
 ``text`` (the text segments and sources), then one ``image`` event per placed image, then
-``done`` with the whole answer (docs/design.md, "The spine").
+``done`` with the whole answer, with keep-alives while nothing else is sent (docs/design.md,
+"The spine"; :mod:`m2io.serve.streaming`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from m2io.llm.notes import FELL_BACK, note_stage
 from m2io.mergers.render import empty_message, shown_caption, source_label, to_markdown
 from m2io.pipeline import Pipeline
 from m2io.safety import remote_image_url
 from m2io.serve.signing import signed_query
 from m2io.serve.state import Snapshot
+from m2io.serve.streaming import Emit, Event, pumped
 from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
 
 
@@ -126,41 +130,82 @@ def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
     }
 
 
-Event = tuple[str, dict[str, Any]]
-
-
 def staged_events(pipeline: Any, question: str, links: Links) -> Iterator[Event]:
-    """``(event, data)`` pairs: ``text`` once the text exists, ``image`` per placed image,
-    ``done`` with the whole answer. A pipeline that is not staged (Single-Shot) answers first
-    and then sends the same events."""
-    if not isinstance(pipeline, Pipeline):
-        answer = pipeline.run(question)
-        yield "text", _text_event(answer, links)
-        for seg in answer.images:
-            yield "image", image_out(seg, links)
-        yield "done", answer_out(answer, links)
-        return
+    """``(event, data)`` pairs as the answer is made: ``delta`` per piece of text while a
+    streaming generator writes it, ``text`` once the text exists, ``image`` per placed image,
+    ``done`` with the whole answer, and ``keepalive`` after 10 s without any of these (the route
+    writes it as an SSE comment). The stages run in a worker thread (:func:`pumped`)."""
     if not question.strip():
         raise ValueError("question is empty")
+    yield from pumped(lambda emit: stream_answer(pipeline, question, links, emit))
+
+
+def stream_answer(pipeline: Any, question: str, links: Links, emit: Emit) -> StreamedAnswer:
+    """Run ``pipeline`` on ``question``, emitting the events of :func:`staged_events`.
+
+    A staged pipeline whose generator streams (:meth:`~m2io.generators.prompts.ChatGenerator.
+    generate_streaming`, an endpoint model) emits ``delta`` events (``{"text": ...}``, citation
+    markers left out) as the model writes; ``text`` then carries the finished segments, which
+    replace what the deltas showed (after a fallback they differ). A pipeline that is not staged
+    (Single-Shot) answers first and then emits the same events, without deltas.
+    """
+    if not isinstance(pipeline, Pipeline):
+        answer = pipeline.run(question)
+        emit("text", _text_event(answer, links))
+        for seg in answer.images:
+            emit("image", image_out(seg, links))
+        emit("done", answer_out(answer, links))
+        return StreamedAnswer(answer, False, False)
     clock: list[float] = [time.perf_counter()]
+    streamed: list[bool] = [False]
 
     def tick(step: Callable[[], Any]) -> Any:
         out = step()
         clock.append(time.perf_counter())
         return out
 
+    def delta(text: str) -> None:
+        streamed[0] = True
+        emit("delta", {"text": text})
+
     retrieval = tick(lambda: pipeline.retriever.retrieve(question))
-    text = tick(lambda: pipeline.generator.generate(question, retrieval))
-    yield "text", _text_event(pipeline.merger.merge(text, Placement(), retrieval.candidates), links)
+    gen = pipeline.generator
+    if hasattr(gen, "generate_streaming"):
+        text = tick(lambda: gen.generate_streaming(question, retrieval, delta))
+    else:
+        text = tick(lambda: gen.generate(question, retrieval))
+    emit("text", _text_event(pipeline.merger.merge(text, Placement(), retrieval.candidates), links))
     placement = tick(lambda: pipeline.inserter.insert(text, retrieval.candidates))
     merged = tick(lambda: pipeline.merger.merge(text, placement, retrieval.candidates))
     for seg in merged.images:
-        yield "image", image_out(seg, links)
+        emit("image", image_out(seg, links))
     stages = ("retrieve", "generate", "insert", "merge")
     timings = {name: (clock[i + 1] - clock[i]) * 1e3 for i, name in enumerate(stages)}
     timings["total"] = (clock[-1] - clock[0]) * 1e3
     root = getattr(pipeline.retriever, "image_root", None)
-    yield "done", answer_out(replace(merged, timings_ms=timings, image_root=root), links)
+    final = replace(merged, timings_ms=timings, image_root=root)
+    emit("done", answer_out(final, links))
+    fell_back = any(note_stage(n) == "generate" and FELL_BACK in n for n in text.notes)
+    return StreamedAnswer(final, streamed[0], fell_back)
+
+
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """What :func:`stream_answer` made: the answer, whether text deltas went out before it,
+    and whether the generator fell back after they did (so they are not the answer's text)."""
+
+    answer: MultimodalAnswer
+    streamed: bool
+    fell_back: bool
+
+
+def images_markdown(answer: MultimodalAnswer, links: Links) -> str:
+    """The Markdown that follows streamed text: the placed images (this server's URLs), the
+    numbered sources and the notes, without the text the stream has already sent."""
+    images = replace(answer, segments=answer.images)
+    md = markdown(images, links)
+    empty = empty_message(images)
+    return md[len(empty) :].lstrip("\n") if empty and md.startswith(empty) else md
 
 
 def _text_event(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:

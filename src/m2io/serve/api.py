@@ -27,6 +27,7 @@ from m2io.serve.files import FileBody, open_image, read_source
 from m2io.serve.limits import Holding
 from m2io.serve.schemas import AnswerOut, AnswerRequest, ErrorOut, HealthOut
 from m2io.serve.state import BackendNotAllowed, index_of
+from m2io.serve.streaming import KEEPALIVE, KEEPALIVE_LINE
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,12 @@ def _sse(event: str, data: dict) -> str:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
-    """The answer as server-sent events: ``text`` (all text segments and sources) as soon as
-    the text exists, then one ``image`` event per placed image (``image_id``, ``url``,
-    ``caption``, ``after_sentence``), then ``done`` with the whole answer (as ``/v1/answer``).
-    A failure after the stream started is an ``error`` event."""
+    """The answer as server-sent events: ``delta`` (``{"text": ...}``) per piece of text as an
+    LLM generator writes it, ``text`` (all text segments and sources) as soon as the text
+    exists, then one ``image`` event per placed image (``image_id``, ``url``, ``caption``,
+    ``after_sentence``), then ``done`` with the whole answer (as ``/v1/answer``); a
+    ``: keep-alive`` comment line after 10 s without an event. A failure after the stream
+    started is an ``error`` event."""
     question = _question(req)
     snapshot, pipe = _pipeline(svc, req)
     links = svc.links(request, snapshot)
@@ -92,7 +95,7 @@ def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
     def events() -> Iterator[str]:
         try:
             for event, data in staged_events(pipe, question, links):
-                yield _sse(event, data)
+                yield KEEPALIVE_LINE if event == KEEPALIVE else _sse(event, data)
         except Exception as err:  # the status line is gone: report in the stream
             log.exception("streamed answer failed")
             yield _sse("error", error_body(500, f"answer failed: {type(err).__name__}"))

@@ -3,7 +3,9 @@
 The last user message is the question; the reply is the answer as Markdown whose images point at
 this server (``![caption](http://host/v1/images/…)``), followed by its numbered sources, so chat
 front ends and the ``openai`` client can use m2io as a model. ``stream: true`` sends
-``chat.completion.chunk`` events, one Markdown block at a time, then ``data: [DONE]``.
+``chat.completion.chunk`` events: with an LLM generator, its text as the model writes it, then
+the placed images, sources and notes as Markdown; otherwise one Markdown block at a time; then
+``data: [DONE]``, with ``: keep-alive`` comment lines while nothing else is sent.
 Sampling options are accepted and ignored: the answer comes from the corpus.
 """
 
@@ -19,10 +21,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from m2io.serve.answer import markdown
+from m2io.serve.answer import images_markdown, markdown, stream_answer
 from m2io.serve.deps import ServiceDep, error_body, require_key
 from m2io.serve.limits import Holding
 from m2io.serve.schemas import MAX_QUESTION_CHARS, ChatMessage, ChatRequest, ErrorOut
+from m2io.serve.streaming import KEEPALIVE, KEEPALIVE_LINE, Emit, pumped
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +115,35 @@ def chat_completions(
         }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
+    def work(emit: Emit) -> None:
+        def forward(event: str, data: dict[str, Any]) -> None:
+            if event == "delta":  # the model's text as it comes; the rest waits for the end
+                emit(event, data)
+
+        done = stream_answer(snapshot.pipeline, question, links, forward)
+        if not done.streamed:  # nothing streamed (the offline default): the whole Markdown
+            emit("blocks", {"blocks": _blocks(markdown(done.answer, links))})
+        elif done.fell_back:  # the streamed text is not the answer: the answer follows it
+            md = markdown(done.answer, links)
+            emit("blocks", {"blocks": ["\n\n---\n\n", *_blocks(md)]})
+        else:  # the text went out as it came: the images, sources and notes follow it
+            emit("blocks", {"blocks": ["\n\n", *_blocks(images_markdown(done.answer, links))]})
+
     def events() -> Iterator[str]:
         yield chunk({"role": "assistant", "content": ""})
         try:
-            md = markdown(snapshot.pipeline.run(question), links)
+            for event, data in pumped(work):
+                if event == KEEPALIVE:
+                    yield KEEPALIVE_LINE
+                elif event == "delta":
+                    yield chunk({"content": data["text"]})
+                else:
+                    for block in data["blocks"]:
+                        yield chunk({"content": block})
         except Exception as err:  # the status line is gone: report in the stream
             log.exception("chat answer failed")
             yield f"data: {json.dumps(error_body(500, f'answer failed: {type(err).__name__}'))}\n\n"
             return
-        for block in _blocks(md):
-            yield chunk({"content": block})
         yield chunk({}, "stop")
         yield "data: [DONE]\n\n"
 

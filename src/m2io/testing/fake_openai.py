@@ -1,8 +1,10 @@
 """A scripted server speaking the OpenAI chat-completions wire protocol on loopback, for tests.
 
 It streams (server-sent events) when the request asks for ``stream: true`` and answers with one
-JSON body otherwise, and can misbehave on purpose: drip a reply one byte at a time, hang, send
-odd ``usage``, no choices, invalid JSON, or stop at ``max_tokens``.
+JSON body otherwise, and can pace a stream like a real server (``first_token_s``: the prompt
+reading before the first token; ``token_s`` between content chunks), or misbehave on purpose:
+drip a reply one byte at a time, hang, send odd ``usage``, no choices, invalid JSON, an error
+status with the server's own message, or stop at ``max_tokens``.
 
 Example (a real HTTP round trip on loopback):
     >>> from m2io.llm.client import ChatClient
@@ -40,8 +42,17 @@ class FakeOpenAIServer:
         omit_usage: Send no ``usage`` at all.
         finish_reason: The reply's finish reason (``"length"`` for a cut reply).
         drip_s: Seconds between bytes in ``"drip"`` mode.
+        first_token_s: Seconds between the headers and the first content chunk (streaming).
+        token_s: Seconds between content chunks (streaming).
+        status: Answer every request with this HTTP status and ``error_message`` (e.g. 400 and
+            a context overflow).
+        error_message: The message of an error status.
+        props: The body of ``GET /props`` (llama.cpp's server settings, ``n_ctx`` among them);
+            None answers 404.
+        show: The body of ``POST /api/show`` (Ollama's model details); None answers 404.
 
-    Every request body is kept in ``requests`` (``len(srv.requests)`` proves what was re-sent).
+    Every chat request body is kept in ``requests`` (``len(srv.requests)`` proves what was
+    re-sent); the paths of context-size probes in ``probes``.
     """
 
     def __init__(
@@ -55,6 +66,12 @@ class FakeOpenAIServer:
         omit_usage: bool = False,
         finish_reason: str = "stop",
         drip_s: float = 0.5,
+        first_token_s: float = 0.0,
+        token_s: float = 0.0,
+        status: int = 200,
+        error_message: str = "",
+        props: dict[str, Any] | None = None,
+        show: dict[str, Any] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -66,7 +83,14 @@ class FakeOpenAIServer:
         self.omit_usage = omit_usage
         self.finish_reason = finish_reason
         self.drip_s = drip_s
+        self.first_token_s = first_token_s
+        self.token_s = token_s
+        self.status = status
+        self.error_message = error_message
+        self.props = props
+        self.show = show
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[str] = []  # paths of GET /props and POST /api/show asked
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -102,8 +126,9 @@ class FakeOpenAIServer:
             out["usage"] = self._usage_for(body, text)
         return out
 
-    def _events(self, body: dict[str, Any], text: str) -> bytes:
-        """The reply as server-sent events: a few content chunks, usage, ``[DONE]``."""
+    def _events(self, body: dict[str, Any], text: str) -> list[bytes]:
+        """The reply as server-sent events: a role chunk, content chunks of three words, the
+        finish reason, usage, ``[DONE]``; one item per event."""
         model = body.get("model", "fake")
         words = text.split(" ")
         pieces = (
@@ -132,7 +157,19 @@ class FakeOpenAIServer:
         if self.mode == "bad_json":
             lines.insert(1, "data: {not json")
         lines.append("data: [DONE]")
-        return ("\n\n".join(lines) + "\n\n").encode()
+        return [(line + "\n\n").encode() for line in lines]
+
+    def _paced(self, events: list[bytes], write: Callable[[bytes], None]) -> None:
+        """Write ``events`` with the configured pauses before the first and between content
+        chunks."""
+        first = True
+        for event in events:
+            if b'"content"' in event:
+                pause = self.first_token_s if first else self.token_s
+                first = False
+                if pause and self._stop.wait(pause):
+                    return
+            write(event)
 
     def __enter__(self) -> FakeOpenAIServer:
         owner = self
@@ -141,10 +178,27 @@ class FakeOpenAIServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                owner.probes.append(self.path)
+                if self.path.rstrip("/").endswith("/props") and owner.props is not None:
+                    self._send(200, owner.props)
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path.rstrip("/").endswith("/api/show"):
+                    owner.probes.append(self.path)
+                    if owner.show is not None:
+                        self._send(200, owner.show)
+                    else:
+                        self._send(404, {"error": "not found"})
+                    return
                 owner.requests.append(body)
+                if owner.status >= 400:
+                    self._send(owner.status, {"error": {"message": owner.error_message}})
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -157,8 +211,10 @@ class FakeOpenAIServer:
                     return
                 text = owner.responder(body)
                 stream = bool(body.get("stream")) and not owner.ignore_stream
+                paced = stream and (owner.first_token_s or owner.token_s)
                 if stream:
-                    raw = owner._events(body, text)
+                    events = owner._events(body, text)
+                    raw = b"".join(events)
                     ctype = "text/event-stream"
                 elif owner.mode == "bad_json":
                     raw, ctype = b'{"choices": [', "application/json"
@@ -167,9 +223,22 @@ class FakeOpenAIServer:
                     ctype = "application/json"
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
-                if owner.mode != "drip":
+                if owner.mode != "drip" and not paced:
                     self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
+                if paced:
+                    self.wfile.flush()
+
+                    def write(event: bytes) -> None:
+                        self.wfile.write(event)
+                        self.wfile.flush()
+
+                    try:
+                        owner._paced(events, write)
+                    except OSError:  # the client gave up
+                        pass
+                    self.close_connection = True
+                    return
                 if owner.mode != "drip":
                     self.wfile.write(raw)
                     return
