@@ -110,6 +110,7 @@ class HangingEndpoint:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.conns: list[socket.socket] = []
+        self.closed = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -119,9 +120,19 @@ class HangingEndpoint:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            if self.closed:  # accepted while closing: refuse it too
+                conn.close()
+                return
             self.conns.append(conn)
 
     def close(self) -> None:
+        # close() alone does not wake a thread blocked in accept(): the listening socket would
+        # go on accepting. shutdown() wakes it; connections accepted after this are closed.
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         for conn in self.conns:
             conn.close()
