@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from m2io.serve.deps import Service, error_body
-from m2io.serve.signing import check_signature
+from m2io.serve.signing import signature_state
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ class Gate:
         )
 
     def _key_verdict(self, scope: Scope, headers: dict[str, str]) -> bool | None:
-        """True: the key or a valid signature; False: a wrong one; None: none was sent."""
+        """True: the key or a valid signature; False: a wrong one; None: none was sent (or a
+        signature that expired: an old page, not a guess)."""
         key = self.svc.api_key or ""
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
@@ -160,9 +161,10 @@ class Gate:
         if scope["method"] == "GET" and path.startswith(IMAGES):
             query = _query(scope)
             if "sig" in query:
-                return check_signature(
+                state = signature_state(
                     key, "images", path[len(IMAGES) :], query.get("exp"), query.get("sig")
                 )
+                return {"valid": True, "expired": None}.get(state, False)
         return None
 
 

@@ -35,11 +35,17 @@ def signed_query(key: str, route: str, ident: str, ttl_s: int = SIGNATURE_TTL_S)
     return f"exp={expires}&sig={signature(key, route, ident, expires)}"
 
 
+def signature_state(key: str, route: str, ident: str, expires: str | None, sig: str | None) -> str:
+    """``"valid"``; ``"expired"`` (made by this key for this route and id, but too old: a page
+    left open, not a guess); or ``"wrong"``."""
+    if not sig or not expires or not expires.isdigit() or len(expires) > 12:
+        return "wrong"
+    want = signature(key, route, ident, int(expires))
+    if not hmac.compare_digest(sig.encode(), want.encode()):
+        return "wrong"
+    return "valid" if int(expires) >= time.time() else "expired"
+
+
 def check_signature(key: str, route: str, ident: str, expires: str | None, sig: str | None) -> bool:
     """Whether ``sig`` was made by :func:`signature` for this route and id and is not expired."""
-    if not sig or not expires or not expires.isdigit() or len(expires) > 12:
-        return False
-    if int(expires) < time.time():
-        return False
-    want = signature(key, route, ident, int(expires))
-    return hmac.compare_digest(sig.encode(), want.encode())
+    return signature_state(key, route, ident, expires, sig) == "valid"
