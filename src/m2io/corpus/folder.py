@@ -25,13 +25,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from fnmatch import fnmatch
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from m2io.corpus.boilerplate import drop_repeated
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
+from m2io.corpus.skips import FURNITURE, choose, skipped_lines
 from m2io.safety import confine, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -67,18 +68,22 @@ PARSERS: dict[str, Callable[[str], Parsed]] = {
 """File suffix (lower case) -> parser."""
 
 
-def _files(root: Path, exclude: tuple[str, ...]) -> list[Path]:
+def _files(
+    root: Path, include: tuple[str, ...], exclude: tuple[str, ...], corpus: Corpus
+) -> list[Path]:
+    """The files to read; those left out on purpose go to ``corpus.skipped`` (see skips)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
             if name.startswith(".") or Path(name).suffix.lower() not in PARSERS:
                 continue
-            if not any(fnmatch(rel, pattern) for pattern in exclude):
-                found.append(path)
-    return found
+            found.append(path.relative_to(root).as_posix())
+    kept, skipped = choose(found, include, exclude)
+    for reason, rels in skipped.items():
+        corpus.skipped.setdefault(reason, []).extend(rels)
+    return [root / rel for rel in kept]
 
 
 class _ImageResolver:
@@ -272,12 +277,25 @@ def _parse_batch(
             corpus.documents.append(document)
 
 
+def _drop_furniture_lines(corpus: Corpus) -> None:
+    """Lines repeated on most HTML pages out (see boilerplate); a page left empty is skipped."""
+    documents, lines = drop_repeated(corpus.documents)
+    if not lines:
+        return
+    logger.info("dropped %d lines repeated on most pages: %s", len(lines), sorted(lines)[:5])
+    corpus.documents = [d for d in documents if d.text or d.images]
+    empty = [d.doc_id for d in documents if not (d.text or d.images)]
+    if empty:
+        corpus.skipped.setdefault(FURNITURE, []).extend(empty)
+
+
 def load_folder(
     root: str | Path,
     *,
     verify: bool = True,
     min_image_side: int = MIN_IMAGE_SIDE,
     exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
     parse_map: ParseMap | None = None,
 ) -> Corpus:
     """Load every Markdown, HTML and text file under ``root`` as documents with images.
@@ -287,8 +305,13 @@ def load_folder(
         verify: Check each image with Pillow's ``verify()``; when False only existence is
             checked and the tiny-image rule cannot apply (sizes are unknown).
         min_image_side: Images smaller than this on both sides are skipped as decoration.
-        exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``) of files to
-            leave out, e.g. ``("LICENSE*", "drafts/*")``.
+        exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``; a pattern
+            without ``/`` also matches the file name alone) of files to leave out, e.g.
+            ``("LICENSE*", "drafts/*")``.
+        include: Glob patterns of the files to read (default: all); ``exclude`` still applies.
+            Generator furniture (``_sources/``, ``_static/``, ``genindex``, ``search``, ``404``
+            pages) and ``.txt`` copies of HTML pages are left out either way
+            (:mod:`m2io.corpus.skips`); ``Corpus.skipped`` lists what was left out and why.
         parse_map: How files are parsed, ``PARSE_BATCH`` at a time (default: here, one after
             another); ``RayMap(...).map`` parses them on Ray workers. Images are checked here
             either way, and the corpus is the same.
@@ -315,7 +338,7 @@ def load_folder(
     corpus = Corpus(root=str(root))
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
     batch: list[tuple[Path, str, bytes]] = []
-    for path in _files(root, tuple(exclude)):
+    for path in _files(root, tuple(include), tuple(exclude), corpus):
         doc_id = path.relative_to(root).as_posix()
         real = confine(path, root)
         if real is None:
@@ -330,9 +353,14 @@ def load_folder(
             _parse_batch(batch, corpus, images, parse_map or map)
             batch = []
     _parse_batch(batch, corpus, images, parse_map or map)
+    _drop_furniture_lines(corpus)
     if not corpus.documents:
         suffixes = ", ".join(f"*{s}" for s in PARSERS)
-        raise CorpusError(f"{root}: no documents found (looked for {suffixes})")
+        left_out = "; ".join(skipped_lines(corpus.skipped))
+        raise CorpusError(
+            f"{root}: no documents found (looked for {suffixes})"
+            + (f"; {left_out}" if left_out else "")
+        )
     if images.decorative:
         logger.info("skipped %d decorative images (icons, navigation)", images.decorative)
     corpus.log_summary("folder")

@@ -20,7 +20,7 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
         format: ``"mramg"``, ``"folder"``, or ``"auto"``: MRAMG-Bench when the folder directly
             holds a ``doc_*.jsonl`` file (not in a subfolder), else a folder of Markdown/HTML/text.
         **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``, ``dropped``) or :func:`load_folder`
-            (``verify``, ``min_image_side``, ``exclude``).
+            (``verify``, ``min_image_side``, ``include``, ``exclude``).
 
     Raises:
         ValueError: Unknown ``format``.

@@ -38,12 +38,14 @@ class Section:
 
 _BULLET = re.compile(r"^[-*+\u2022]\s")
 _NUMBERED = re.compile(r"^\d+[.)]\s")
+# a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
+_TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
 
 
 def is_heading(line: str, *, numbered: bool = False) -> bool:
     """Whether a one-line paragraph reads as a heading: short, a letter in it, no final
     sentence punctuation, not wrapped in brackets (a navigation link such as "(back to top)"),
-    not a bulleted item, and not a numbered one unless ``numbered`` (the caller saw no list
+    not a bulleted item or a table row, and not a numbered one unless ``numbered`` (the caller saw no list
     around it: "2. Window layout" standing alone is a numbered heading)."""
     text = line.strip()
     if not text or len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
@@ -52,7 +54,7 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
         return False
     if text[0] in "([" and text[-1] in ")]":
         return False
-    if _BULLET.match(text):
+    if _BULLET.match(text) or _TABLE_ROW.search(text):
         return False
     return numbered or not _NUMBERED.match(text)
 
