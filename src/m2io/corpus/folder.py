@@ -1,4 +1,6 @@
-"""Load a folder of Markdown, HTML and plain-text files, with the images they reference.
+"""Load a folder of Markdown, HTML, plain-text and PDF files, with the images they reference.
+
+PDF files are read by :mod:`m2io.corpus.pdf` (one document per section, ``file.pdf#page=N``).
 
 Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
 (hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
@@ -77,7 +79,8 @@ def _files(
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if name.startswith(".") or Path(name).suffix.lower() not in PARSERS:
+            suffix = Path(name).suffix.lower()
+            if name.startswith(".") or (suffix not in PARSERS and suffix != ".pdf"):
                 continue
             found.append(path.relative_to(root).as_posix())
     kept, skipped = choose(found, include, exclude)
@@ -277,6 +280,23 @@ def _parse_batch(
             corpus.documents.append(document)
 
 
+def _add_pdf(real: Path, rel: str, root: Path, corpus: Corpus) -> None:
+    """A PDF's sections as documents (:mod:`m2io.corpus.pdf`); an unreadable one is reported."""
+    from m2io.corpus.pdf import PdfError, read_pdf
+
+    try:
+        documents, warnings = read_pdf(real, rel, root)
+    except PdfError as exc:
+        corpus.warn(f"{rel}: {exc}; skipped")
+        return
+    for warning in warnings:
+        corpus.warn(warning)
+    for doc in documents:
+        for anchor in doc.images:
+            _add_image(corpus, anchor.image)
+        corpus.documents.append(doc)
+
+
 def _drop_furniture_lines(corpus: Corpus) -> None:
     """Lines repeated on most HTML pages out (see boilerplate); a page left empty is skipped."""
     documents, lines = drop_repeated(corpus.documents)
@@ -344,6 +364,9 @@ def load_folder(
         if real is None:
             corpus.warn(f"{doc_id}: a link to a file outside the corpus folder; skipped")
             continue
+        if path.suffix.lower() == ".pdf":
+            _add_pdf(real, doc_id, root, corpus)
+            continue
         try:
             batch.append((path, doc_id, real.read_bytes()))
         except OSError as exc:
@@ -355,7 +378,7 @@ def load_folder(
     _parse_batch(batch, corpus, images, parse_map or map)
     _drop_furniture_lines(corpus)
     if not corpus.documents:
-        suffixes = ", ".join(f"*{s}" for s in PARSERS)
+        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, ".pdf"))
         left_out = "; ".join(skipped_lines(corpus.skipped))
         raise CorpusError(
             f"{root}: no documents found (looked for {suffixes})"

@@ -16,7 +16,8 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
     """Load a corpus in either supported format.
 
     Args:
-        path: A folder; or a ``doc_<subset>.jsonl`` file, read as that MRAMG subset.
+        path: A folder; a ``doc_<subset>.jsonl`` file, read as that MRAMG subset; or one PDF
+            file (read as a folder corpus of that file alone).
         format: ``"mramg"``, ``"folder"``, or ``"auto"``: MRAMG-Bench when the folder directly
             holds a ``doc_*.jsonl`` file (not in a subfolder), else a folder of Markdown/HTML/text.
         **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``, ``dropped``) or :func:`load_folder`
@@ -34,6 +35,11 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
             raise CorpusError(f"{p}: a file; format='folder' needs a folder")
         kwargs.setdefault("subset", p.name[len("doc_") : -len(".jsonl")])
         return load_mramg(p.parent, **kwargs)
+    if p.is_file() and p.suffix.lower() == ".pdf" and format != "mramg":
+        # one PDF alone: the folder that holds it, reading only that file
+        kwargs["include"] = (p.name,)
+        kwargs.pop("exclude", None)
+        return load_folder(p.parent, **kwargs)
     if not p.is_dir():
         raise CorpusError(f"{p}: no such folder")
     if format == "mramg" or (format == "auto" and find_subsets(p)):

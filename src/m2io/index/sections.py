@@ -130,6 +130,7 @@ def location(doc: Document, root: Path | None) -> str:
     return rel
 
 
+_PDF_PAGE = re.compile(r"\.pdf#page=(\d+)", re.I)
 _LINE_OF_FILE = re.compile(r"^(?P<file>.+\.jsonl?):(?P<line>\d+)$")
 
 
@@ -139,7 +140,8 @@ def chunk_sources(
     """The :class:`Source` and :class:`Section` of each of the document's chunks.
 
     A document that is one line of a JSONL file (MRAMG: ``doc_gimp.jsonl:12``) links to the
-    file, with the line as its anchor (``L12``), so the link opens a file that exists.
+    file, with the line as its anchor (``L12``), so the link opens a file that exists; a PDF
+    section (``manual.pdf#page=12``) links to the PDF with ``page=12`` as its anchor.
     """
     secs = sections(doc)
     where = location(doc, root)
@@ -147,6 +149,9 @@ def chunk_sources(
     m = _LINE_OF_FILE.match(where)
     if m:
         where, anchor = m.group("file"), f"L{m.group('line')}"
+    page = _PDF_PAGE.search(doc.doc_id)
+    if page and not anchor:  # a PDF section (m2io.corpus.pdf): the link opens at its page
+        anchor = f"page={page.group(1)}"
     out = []
     for chunk in chunks:
         sec = chunk_section(secs, chunk)
