@@ -35,6 +35,7 @@ from m2io.corpus.boilerplate import drop_repeated
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
 from m2io.corpus.skips import FURNITURE, choose, skipped_lines
+from m2io.language import detect, from_path
 from m2io.safety import confine, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -250,7 +251,8 @@ def _document(
         corpus.warn(f"{doc_id}: no text or images; skipped")
         return None
     title = parsed.title or path.stem.replace("_", " ").replace("-", " ")
-    return Document(doc_id, parsed.text, tuple(anchors), title, str(path))
+    language = parsed.language or from_path(doc_id) or detect(parsed.text)
+    return Document(doc_id, parsed.text, tuple(anchors), title, str(path), language)
 
 
 def _parse_batch(

@@ -19,6 +19,7 @@ from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, place
 from m2io.corpus.parsed import strip_figure_number as _strip_number
 from m2io.corpus.report import CorpusError
 from m2io.corpus.shapes import CELL_ATTR, HEAD_ATTR, join_admonitions, mark_tables
+from m2io.language import normalize
 
 _SKIP = frozenset(
     "script style noscript template head title meta link iframe object embed svg canvas "
@@ -289,4 +290,17 @@ def html_to_text(html: str) -> Parsed:
     marked = re.sub(r" {2,}", " ", marked)
     marked = re.sub(f" *[{_LINE_MARK}{_PARA_MARK}][{_LINE_MARK}{_PARA_MARK} ]*", _breaks, marked)
     marked = marked.replace(_PRE_SPACE, " ").replace(_PRE_TAB, "\t")
-    return finish(title, marked, images)
+    parsed = finish(title, marked, images)
+    parsed.language = _declared_language(soup)
+    return parsed
+
+
+def _declared_language(soup: BeautifulSoup) -> str:
+    """``<html lang>`` or ``xml:lang`` (on ``<html>`` or ``<body>``), normalised."""
+    for tag in (soup.find("html"), soup.body):
+        if isinstance(tag, Tag):
+            for attr in ("lang", "xml:lang"):
+                code = normalize(str(tag.get(attr) or ""))
+                if code:
+                    return code
+    return ""

@@ -42,6 +42,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from m2io.language import detect, from_path
 from m2io.types import Document, ImageAnchor, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -366,7 +367,8 @@ def _documents(pages: list[_Page], path: Path, rel: str) -> list[Document]:
             if seen[doc_id] > 1:
                 doc_id += f"&part={seen[doc_id]}"
             fixed = tuple(ImageAnchor(a.image, min(a.offset, len(text))) for a in anchors)
-            docs.append(Document(doc_id, text, fixed, title or Path(rel).stem, str(path)))
+            language = from_path(rel) or detect(text)
+            docs.append(Document(doc_id, text, fixed, title or Path(rel).stem, str(path), language))
         parts, anchors, length = [], [], 0
 
     def add(piece: str) -> None:

@@ -155,5 +155,6 @@ def chunk_sources(
     out = []
     for chunk in chunks:
         sec = chunk_section(secs, chunk)
-        out.append((Source(doc.doc_id, doc.title, where, sec.title, anchor), sec))
+        source = Source(doc.doc_id, doc.title, where, sec.title, anchor, doc.language)
+        out.append((source, sec))
     return out
