@@ -1,6 +1,8 @@
 """Load a folder of Markdown, HTML, plain-text and PDF files, with the images they reference.
 
-PDF files are read by :mod:`m2io.corpus.pdf` (one document per section, ``file.pdf#page=N``).
+PDF files are read by :mod:`m2io.corpus.pdf` (one document per section, ``file.pdf#page=N``),
+EPUB and DOCX files by :mod:`m2io.corpus.packaged` (one document per EPUB chapter,
+``book.epub#ch01.xhtml``; one per DOCX), their images written under ``.m2io-images/``.
 
 Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
 (hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
@@ -61,6 +63,9 @@ def _html(text: str) -> Parsed:
     return html_to_text(text)
 
 
+PACKAGED = (".pdf", ".epub", ".docx")
+"""Suffixes read by their own loaders (:mod:`~m2io.corpus.pdf`, :mod:`~m2io.corpus.packaged`)."""
+
 PARSERS: dict[str, Callable[[str], Parsed]] = {
     ".md": _markdown,
     ".markdown": _markdown,
@@ -81,7 +86,7 @@ def _files(
         for name in sorted(filenames):
             path = Path(dirpath) / name
             suffix = Path(name).suffix.lower()
-            if name.startswith(".") or (suffix not in PARSERS and suffix != ".pdf"):
+            if name.startswith(".") or (suffix not in PARSERS and suffix not in PACKAGED):
                 continue
             found.append(path.relative_to(root).as_posix())
     kept, skipped = choose(found, include, exclude)
@@ -299,6 +304,29 @@ def _add_pdf(real: Path, rel: str, root: Path, corpus: Corpus) -> None:
         corpus.documents.append(doc)
 
 
+def _add_packaged(real: Path, rel: str, root: Path, corpus: Corpus, images: _ImageResolver) -> None:
+    """An EPUB's chapters or a DOCX as documents (:mod:`m2io.corpus.packaged`)."""
+    from dataclasses import replace
+
+    from m2io.corpus.packaged import PackageError, docx_parsed, epub_chapters
+
+    try:
+        if real.suffix.lower() == ".epub":
+            parts = [
+                (f"{rel}#{name}", where, p) for name, where, p in epub_chapters(real, rel, root)
+            ]
+        else:
+            parsed, where = docx_parsed(real, rel, root)
+            parts = [(rel, where, parsed)]
+    except PackageError as exc:
+        corpus.warn(f"{rel}: {exc}; skipped")
+        return
+    for doc_id, where, parsed in parts:
+        document = _document(parsed, where, doc_id, corpus, images)
+        if document is not None:
+            corpus.documents.append(replace(document, source=str(real)))
+
+
 def _drop_furniture_lines(corpus: Corpus) -> None:
     """Lines repeated on most HTML pages out (see boilerplate); a page left empty is skipped."""
     documents, lines = drop_repeated(corpus.documents)
@@ -369,6 +397,9 @@ def load_folder(
         if path.suffix.lower() == ".pdf":
             _add_pdf(real, doc_id, root, corpus)
             continue
+        if path.suffix.lower() in (".epub", ".docx"):
+            _add_packaged(real, doc_id, root, corpus, images)
+            continue
         try:
             batch.append((path, doc_id, real.read_bytes()))
         except OSError as exc:
@@ -380,7 +411,7 @@ def load_folder(
     _parse_batch(batch, corpus, images, parse_map or map)
     _drop_furniture_lines(corpus)
     if not corpus.documents:
-        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, ".pdf"))
+        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED))
         left_out = "; ".join(skipped_lines(corpus.skipped))
         raise CorpusError(
             f"{root}: no documents found (looked for {suffixes})"

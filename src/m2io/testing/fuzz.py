@@ -274,6 +274,26 @@ def _pdf_seeds() -> tuple[bytes, ...]:
     )
 
 
+def _load_packaged(data: bytes, tmp: Path) -> None:
+    root = tmp / "packaged"
+    root.mkdir(exist_ok=True)
+    name = "fuzz.docx" if b"word/document.xml" in data[:4096] else "fuzz.epub"
+    for old in root.glob("fuzz.*"):
+        old.unlink()
+    (root / name).write_bytes(data)
+    load_folder(root)
+
+
+def _packaged_seeds() -> tuple[bytes, ...]:
+    from m2io.testing.officemake import make_docx, make_epub
+
+    chapter = "<h1>One</h1><p>Text.</p><img src='a.png' alt='A'/><table><tr><th>K</th></tr></table>"
+    return (
+        make_epub([("c1.xhtml", chapter), ("c2.xhtml", "<p>Two.</p>")], images={"a.png": b"x"}),
+        make_docx(["Heading|Title", "Body text.", "IMAGE|alt"], b"\x89PNG not really"),
+    )
+
+
 def _load_docs(data: bytes, tmp: Path) -> None:
     root = tmp / "mramg"
     (root / "doc_fuzz.jsonl").write_bytes(data)
@@ -304,6 +324,7 @@ KINDS: dict[str, tuple[Callable[[bytes, Path], None], tuple[bytes, ...], int]] =
     "mramg_questions": (_load_questions, QUESTION_SEEDS, 5),
     "mramg_collection": (_load_collection, COLLECTION_SEEDS, 5),
     "pdf": (_load_pdf, _pdf_seeds(), 3),
+    "packaged": (_load_packaged, _packaged_seeds(), 3),
 }
 """Loader kind -> (run one input, seed inputs, weight in the mix of cases)."""
 
