@@ -2,8 +2,9 @@
 
 For each path given (a folder of HTML/Markdown pages, or a PDF file) it loads the corpus the way
 ``m2io index`` does, cuts chunks (180 words), and prints: documents, chunks, image anchors and
-distinct images, the files left out and why (grouped), the load time and the peak memory of the
-load (``tracemalloc``), and how many chunks or section labels still hold a furniture or markup
+distinct images, the files left out and why (grouped), the load time and the peak memory (the
+Python heap by ``tracemalloc``, and the process's peak RSS: each path runs in a process of its
+own), and how many chunks or section labels still hold a furniture or markup
 marker that a program can spot (permalink glyphs, ``©``/"Copyright" lines, reST/Markdown/HTML
 markup, "Previous/Next topic", "Table of contents"). It then writes ``--sample`` chunks per
 corpus, drawn with a fixed seed, to ``--sample-dir`` for reading by hand (the figures quoted in
@@ -14,7 +15,7 @@ Command (from the repository root)::
     PYTHONPATH=src .venv/bin/python benchmarks/doc_trees.py \\
         /work/corpora/x/sphinx-doc/usr/share/doc/sphinx-doc/html \\
         /work/corpora/x/debian-reference-en/usr/share/debian-reference \\
-        --sample 50 --sample-dir /work/corpora/samples
+        --exclude '*.pdf' --sample 50 --sample-dir /work/corpora/samples
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import argparse
 import json
 import random
 import re
+import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -39,10 +42,12 @@ MARKERS = re.compile(
 )
 
 
-def measure(path: Path, sample: int, seed: int, out_dir: Path | None) -> dict[str, object]:
+def measure(
+    path: Path, sample: int, seed: int, out_dir: Path | None, exclude: list[str]
+) -> dict[str, object]:
     tracemalloc.start()
     t0 = time.perf_counter()
-    corpus = load_corpus(path)
+    corpus = load_corpus(path, exclude=exclude) if path.is_dir() else load_corpus(path)
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -74,7 +79,9 @@ def measure(path: Path, sample: int, seed: int, out_dir: Path | None) -> dict[st
         "skipped": skipped_lines(corpus.skipped),
         "problems": [p.line() for p in corpus.problems()][:10],
         "load_s": round(seconds, 2),
-        "peak_mib": round(peak / 2**20, 1),
+        "peak_python_mib": round(peak / 2**20, 1),
+        # the whole process (PDFium's C memory included): each path is measured in its own
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "chunks_with_marker": len(flagged),
         "labels_with_marker": len(bad_labels),
         "marker_examples": [MARKERS.search(c.text).group(0) for c in flagged[:10]],  # type: ignore[union-attr]
@@ -88,10 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-dir", type=Path)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--exclude", action="append", default=[], help="glob for folder paths")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:  # the child: one path, figures as JSON on stdout
+        r = measure(args.paths[0], args.sample, args.seed, args.sample_dir, args.exclude)
+        print(json.dumps(r, ensure_ascii=False))
+        return 0
     results = []
-    for path in args.paths:
-        r = measure(path, args.sample, args.seed, args.sample_dir)
+    for path in args.paths:  # one process per path, so peak RSS is that path's
+        cmd = [sys.executable, __file__, str(path), "--one", "--sample", str(args.sample)]
+        cmd += ["--seed", str(args.seed)] + [f"--exclude={g}" for g in args.exclude]
+        if args.sample_dir:
+            cmd += ["--sample-dir", str(args.sample_dir)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{path}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        r = json.loads(done.stdout.strip().splitlines()[-1])
         results.append(r)
         print(json.dumps(r, indent=1, ensure_ascii=False))
     if args.out:

@@ -27,6 +27,7 @@ def test_an_epub_reads_chapter_by_chapter_with_images_in_place(tmp_path: Path) -
             "<h1>Uno</h1><p>Primero abra la ventana.</p><img src='img/a.png' alt='La "
             "ventana'/><p>Luego.</p>",
         ),
+        ("genindex.xhtml", "<h1>Index</h1><p>A, B, C</p>"),  # generated: left out
         (
             "ch2.xhtml",
             "<h1>Dos</h1><table><tr><th>Tecla</th><th>Acción</th></tr><tr><td>Ctrl+Z"

@@ -61,6 +61,19 @@ def test_a_pdf_reads_as_sections_with_pages_and_figures(tmp_path: Path, outline:
     )
 
 
+def test_a_table_of_contents_page_is_left_out(tmp_path: Path) -> None:
+    contents = [("Contents", 14)] + [
+        (f"{i}.1 Topic number {i} " + ". " * 30 + str(i * 3), 10) for i in range(1, 6)
+    ]
+    body = [("Installing the editor", 18), ("Run the setup program and answer its questions.", 10)]
+    (tmp_path / "m.pdf").write_bytes(
+        make_pdf([contents, body], outline=[("Installing the editor", 1)])
+    )
+    corpus = load_corpus(tmp_path / "m.pdf")
+    assert [d.doc_id for d in corpus.documents] == ["m.pdf#page=2"]
+    assert ". . . . ." not in corpus.documents[0].text
+
+
 def test_a_pdf_in_a_folder_is_read_beside_html(tmp_path: Path) -> None:
     (tmp_path / "manual.pdf").write_bytes(_manual(True))
     (tmp_path / "a.html").write_text("<h1>Page</h1><p>Text.</p>")

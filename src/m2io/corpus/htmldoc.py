@@ -279,8 +279,9 @@ def html_to_text(html: str) -> Parsed:
     for nav in soup.find_all(_is_navigation):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
-    root = main_content(soup) or soup.body or soup
-    remove_furniture(root)
+    main = main_content(soup)
+    root = main or soup.body or soup
+    remove_furniture(root, whole_body=main is None)
     join_admonitions(root)
     mark_tables(root, len(page))
     heading = root.find(_HEADINGS) or soup.find(_HEADINGS)

@@ -1,7 +1,8 @@
 """EPUB books and DOCX documents: HTML inside a zip, read by the HTML loader, images in place.
 
 An EPUB is a zip of XHTML chapters: its ``META-INF/container.xml`` names the package file,
-whose spine gives the reading order. Each chapter becomes one document
+whose spine gives the reading order (a generated index or search page, ``genindex.xhtml``, is
+left out). Each chapter becomes one document
 (``book.epub#Text/ch01.xhtml``) read by :func:`~m2io.corpus.htmldoc.html_to_text`, so tables,
 admonitions, figures and languages (``xml:lang``) are read as in a doc tree. A DOCX is converted
 to HTML by mammoth (pure Python, headings/tables/lists/images kept; ``pip install 'm2io[office]'``)
@@ -27,6 +28,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from m2io.corpus.parsed import Parsed
+from m2io.corpus.skips import furniture_page
 
 IMAGE_DIR = ".m2io-images"
 MAX_MEMBER_BYTES = 64 * 2**20
@@ -131,6 +133,8 @@ def epub_chapters(path: Path, rel: str, root: Path) -> list[tuple[str, Path, Par
             href = items.get(idref)
             name = _safe(posixpath.join(base, href)) if href else None
             if name is None or name not in reader.names:
+                continue
+            if furniture_page(posixpath.basename(name)):  # the book's generated index
                 continue
             text = decode_html(reader.read(name), f"{rel}#{name}", [])
             chapters.append((name, out / name, html_to_text(text)))

@@ -9,10 +9,14 @@ generator this module uses the markers most of them share:
   ``main-content``; without one the whole body is read;
 - inside it, page furniture is removed with its text: ``<footer>``, ``role`` ``contentinfo``,
   ``banner``, ``search`` or ``complementary``, ``<address>``, ``<form>``, elements whose class
-  names a footer, sidebar, table of contents or previous/next buttons, and permalink anchors
+  names a footer, sidebar, table of contents, previous/next buttons, code line numbers or
+  "[source]" links, and permalink anchors
   (``a.headerlink``, or a same-page link whose text is only a glyph such as ``¶``, ``#``,
   ``§`` or U+F0C1);
-- a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped.
+- a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped;
+- on a page with no main element, a first or last table that holds two or more image links and
+  under 200 characters of text is a navigation bar (latex2html, Hyperlatex, texi2html mark
+  theirs with nothing else).
 
 What this leaves out page by page, :mod:`m2io.corpus.boilerplate` completes across a corpus:
 lines repeated on most pages of one doc tree are dropped there.
@@ -46,6 +50,10 @@ _FURNITURE_CLASSES = frozenset(
         "md-header",
         "edit-page",
         "last-updated",
+        "linenos",  # line numbers beside code (Pygments), not the code's text
+        "lineno",
+        "viewcode-link",  # Sphinx's "[source]" and "[docs]" links
+        "viewcode-back",
     }
 )
 _FURNITURE_TAGS = frozenset({"footer", "address", "form"})
@@ -54,6 +62,7 @@ _COPYRIGHT = re.compile(r"^\s*(?:\u00a9|\(c\)\s*\d{4}|copyright\b)", re.I)
 _COPYRIGHT_MAX_CHARS = 300
 _COPYRIGHT_CHECKS = 8
 _BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
+_BAR_CHARS = 200
 
 
 def _classes(tag: Tag) -> list[str]:
@@ -91,8 +100,28 @@ def _is_furniture(tag: Tag) -> bool:
     return False
 
 
-def remove_furniture(root: Tag) -> None:
-    """Take generator furniture (see the module docstring) out of ``root``, in place."""
+def _link_bars(root: Tag) -> list[Tag]:
+    """The first and last tables of ``root`` when they hold two or more image links (icons) and
+    little text: the navigation bars of generators that mark them with nothing else
+    (latex2html, Hyperlatex, texi2html)."""
+    tables = root.find_all("table")
+    bars: list[Tag] = []
+    for tag in tables[:1] + tables[-1:]:
+        if any(tag is b for b in bars) or len(tag.get_text()) > _BAR_CHARS:
+            continue
+        icons = [a for a in tag.find_all("a", href=True, limit=20) if a.find("img") is not None]
+        if len(icons) >= 2:
+            bars.append(tag)
+    return bars
+
+
+def remove_furniture(root: Tag, *, whole_body: bool = False) -> None:
+    """Take generator furniture (see the module docstring) out of ``root``, in place;
+    ``whole_body``: ``root`` is the page's body (no main element), so link bars at its start
+    and end are navigation too."""
+    if whole_body:
+        for bar in _link_bars(root):
+            bar.decompose()
     for tag in root.find_all(_is_furniture):
         if not tag.decomposed:
             tag.decompose()

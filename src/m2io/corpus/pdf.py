@@ -13,7 +13,7 @@ How a PDF is read (:func:`read_pdf`):
   paragraphs where the gap between lines or the font size changes;
 - running headers and footers are dropped: a line among the first or last two of a page whose
   text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
-  numbers;
+  numbers; so are the pages of a table of contents or list of figures (dot leaders);
 - headings come from the outline (bookmarks, three levels) matched to a line of their page, or
   else, with no outline, from lines set at least 1.2 times the body font size;
 - each section becomes one :class:`~m2io.types.Document` whose ``doc_id`` is
@@ -58,6 +58,7 @@ _MIN_CHARS_PER_PAGE = 8
 _CAPTION = re.compile(
     r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
 )
+_LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
 
 
@@ -144,6 +145,15 @@ def _drop_running_lines(pages: list[_Page]) -> int:
             kept.append(line)
         page.lines = kept
     return dropped
+
+
+def _drop_contents_pages(pages: list[_Page]) -> None:
+    """Empty the pages of a table of contents or a list of figures: a third or more of their
+    lines (at least 3) end in a dot leader (``2.5.5 The package state . . . . 61``)."""
+    for page in pages:
+        leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
+        if leaders >= max(3, len(page.lines) / 3):
+            page.lines = []
 
 
 def _outline(pdf: object) -> dict[int, list[str]]:
@@ -315,6 +325,7 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
                 "OCR it first, e.g. with ocrmypdf (Debian's tesseract)"
             )
         _drop_running_lines(pages)
+        _drop_contents_pages(pages)
         _mark_headings(pages, _outline(pdf))
         _figures(raw_images, pages, rel, root, warnings)
     finally:

@@ -23,7 +23,7 @@ FURNITURE_DIRS = frozenset({"_sources", "_static", "_modules", "_downloads", "_t
 """Folders a generator fills with copies, theme files and highlighted source, not pages."""
 _FURNITURE_PAGE = re.compile(
     r"^(?:genindex(?:-\w+)?|search|searchindex|py-modindex|modindex|404|ix\d*|sitemap)"
-    r"(?:\.\w+)?\.html?$",
+    r"(?:\.\w+)?\.x?html?$",
     re.I,
 )
 _SOURCE_SUFFIXES = (".rst", ".md", ".markdown", ".rest", ".adoc", ".asciidoc")
@@ -32,6 +32,11 @@ FURNITURE = "generator furniture (index, search, 404 pages, _static/, _modules/)
 SOURCE_COPY = "copies of HTML pages (_sources/, .txt beside .html)"
 EXCLUDED = "--exclude"
 NOT_INCLUDED = "not matched by --include"
+
+
+def furniture_page(name: str) -> bool:
+    """Whether a file name is a generator's index, search, 404 or sitemap page."""
+    return _FURNITURE_PAGE.match(name) is not None
 
 
 def matches(rel: str, patterns: Iterable[str]) -> bool:
