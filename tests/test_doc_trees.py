@@ -118,3 +118,22 @@ def test_images_keep_their_place_when_furniture_lines_go(tmp_path: Path, share_p
     assert doc is not None
     (anchor,) = doc.images
     assert doc.text[: anchor.offset].endswith("Open the dialog.")
+
+
+def test_unmarked_icon_navigation_bars_and_code_line_numbers_are_left_out() -> None:
+    bar = (
+        '<table><tr><td><a href="n.html"><img src="figures/next.png" alt="Ray"></a></td>'
+        '<td><a href="u.html"><img src="figures/up.png" alt="Line Tools"></a></td>'
+        "<td><b>Straight Line</b></td></tr></table>"
+    )
+    page = (
+        f"<html><body>{bar}<h4>Straight Line</h4><p>Select two points.</p>"
+        '<div class="highlight"><pre><span class="linenos">1</span>x = 1\n'
+        '<span class="linenos">2</span>y = 2</pre></div>'
+        '<dl><dt>f(x)<a class="reference internal" href="_modules/m.html">'
+        '<span class="viewcode-link">[source]</span></a></dt><dd>Does f.</dd></dl>'
+        f"{bar}</body></html>"
+    )
+    parsed = html_to_text(page)
+    assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x)\n\nDoes f."
+    assert parsed.images == []
