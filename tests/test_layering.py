@@ -31,6 +31,7 @@ INFERENCE_MODULES = (
     "singleshot",
     "types",
     "text",
+    "language",
     "safety",
     "protocol",
     "rewards",

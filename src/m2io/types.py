@@ -49,6 +49,8 @@ class Document:
     images: tuple[ImageAnchor, ...] = ()
     title: str = ""
     source: str = ""
+    language: str = ""
+    """Language code (``"en"``; "" when unknown): :mod:`m2io.language`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Source:
             URL; "" when unknown.
         section: Heading of the section the text sits under ("" when unknown).
         anchor: Fragment id of that section in the source file (``location#anchor``), if known.
+        language: The document's language (``"en"``, ``"fr"``; "" when unknown).
     """
 
     doc_id: str
@@ -69,6 +72,7 @@ class Source:
     location: str = ""
     section: str = ""
     anchor: str = ""
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--subset", help="MRAMG subset name when SOURCE holds several")
     p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="folder corpus: read only files matching GLOB (path relative to SOURCE, or file "
+        "name); repeatable",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="folder corpus: leave out files matching GLOB; repeatable",
+    )
+    p.add_argument(
         "--embedder",
         default="all-MiniLM-L6-v2",
         help="sentence-transformers model id or path (default: offline all-MiniLM-L6-v2; "
@@ -99,18 +114,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_source(
-    source: str, fmt: str, subset: str | None, parse_map: ParseMap | None = None
+    source: str,
+    fmt: str,
+    subset: str | None,
+    parse_map: ParseMap | None = None,
+    *,
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
 ) -> Corpus:
     """Load a corpus for indexing (shared with ``m2io eval``); ``parse_map`` parses a folder
-    corpus's files elsewhere (Ray), an MRAMG file is read here."""
+    corpus's files elsewhere (Ray), an MRAMG file is read here; ``include``/``exclude`` globs
+    choose a folder corpus's files."""
     from m2io.corpus import find_subsets, load_corpus, load_mramg
 
     if subset:
         return load_mramg(source, subset)
     folder = fmt == "folder" or (fmt == "auto" and not find_subsets(Path(source)))
+    globs = {"include": tuple(include), "exclude": tuple(exclude)} if folder else {}
     if parse_map is not None and folder and Path(source).is_dir():
-        return load_corpus(source, format="folder", parse_map=parse_map)
-    return load_corpus(source, format=fmt)
+        return load_corpus(source, format="folder", parse_map=parse_map, **globs)
+    return load_corpus(source, format=fmt, **globs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,7 +198,14 @@ def _build(
 
         parse_map = RayMap().map
     with muted(CORPUS_REPORT_LOGGER):
-        corpus = load_source(args.source, args.format, args.subset, parse_map)
+        corpus = load_source(
+            args.source,
+            args.format,
+            args.subset,
+            parse_map,
+            include=getattr(args, "include", None) or (),
+            exclude=getattr(args, "exclude", None) or (),
+        )
     if not quiet:
         n_images = sum(len(d.images) for d in corpus.documents)
         print(
@@ -213,6 +243,11 @@ def _build(
         )
         print(report.summary(), file=sys.stderr)
         print(report.vectors(), file=sys.stderr)
+    if corpus.skipped and not quiet:
+        from m2io.corpus.skips import skipped_lines
+
+        for line in skipped_lines(corpus.skipped):
+            print(line, file=sys.stderr)
     problems = corpus.problems()
     if problems:
         print(problems_headline(problems), file=sys.stderr)

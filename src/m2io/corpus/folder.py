@@ -1,4 +1,8 @@
-"""Load a folder of Markdown, HTML and plain-text files, with the images they reference.
+"""Load a folder of Markdown, HTML, plain-text and PDF files, with the images they reference.
+
+PDF files are read by :mod:`m2io.corpus.pdf` (one document per section, ``file.pdf#page=N``),
+EPUB and DOCX files by :mod:`m2io.corpus.packaged` (one document per EPUB chapter,
+``book.epub#ch01.xhtml``; one per DOCX), their images written under ``.m2io-images/``.
 
 Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
 (hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
@@ -25,13 +29,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from fnmatch import fnmatch
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from m2io.corpus.boilerplate import drop_repeated
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
+from m2io.corpus.skips import FURNITURE, choose, skipped_lines
+from m2io.language import detect, from_path
 from m2io.safety import MAX_REFERENCE, clip, confine, read_regular, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -57,6 +63,9 @@ def _html(text: str) -> Parsed:
     return html_to_text(text)
 
 
+PACKAGED = (".pdf", ".epub", ".docx")
+"""Suffixes read by their own loaders (:mod:`~m2io.corpus.pdf`, :mod:`~m2io.corpus.packaged`)."""
+
 PARSERS: dict[str, Callable[[str], Parsed]] = {
     ".md": _markdown,
     ".markdown": _markdown,
@@ -67,18 +76,23 @@ PARSERS: dict[str, Callable[[str], Parsed]] = {
 """File suffix (lower case) -> parser."""
 
 
-def _files(root: Path, exclude: tuple[str, ...]) -> list[Path]:
+def _files(
+    root: Path, include: tuple[str, ...], exclude: tuple[str, ...], corpus: Corpus
+) -> list[Path]:
+    """The files to read; those left out on purpose go to ``corpus.skipped`` (see skips)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if name.startswith(".") or Path(name).suffix.lower() not in PARSERS:
+            suffix = Path(name).suffix.lower()
+            if name.startswith(".") or (suffix not in PARSERS and suffix not in PACKAGED):
                 continue
-            if not any(fnmatch(rel, pattern) for pattern in exclude):
-                found.append(path)
-    return found
+            found.append(path.relative_to(root).as_posix())
+    kept, skipped = choose(found, include, exclude)
+    for reason, rels in skipped.items():
+        corpus.skipped.setdefault(reason, []).extend(rels)
+    return [root / rel for rel in kept]
 
 
 class _ImageResolver:
@@ -251,7 +265,8 @@ def _document(
         corpus.warn(f"{doc_id}: no text or images; skipped")
         return None
     title = parsed.title or path.stem.replace("_", " ").replace("-", " ")
-    return Document(doc_id, parsed.text, tuple(anchors), title, str(path))
+    language = parsed.language or from_path(doc_id) or detect(parsed.text)
+    return Document(doc_id, parsed.text, tuple(anchors), title, str(path), language)
 
 
 def _parse_batch(
@@ -281,12 +296,65 @@ def _parse_batch(
             corpus.documents.append(document)
 
 
+def _add_pdf(real: Path, rel: str, root: Path, corpus: Corpus) -> None:
+    """A PDF's sections as documents (:mod:`m2io.corpus.pdf`); an unreadable one is reported."""
+    from m2io.corpus.pdf import PdfError, read_pdf
+
+    try:
+        documents, warnings = read_pdf(real, rel, root)
+    except PdfError as exc:
+        corpus.warn(f"{rel}: {exc}; skipped")
+        return
+    for warning in warnings:
+        corpus.warn(warning)
+    for doc in documents:
+        for anchor in doc.images:
+            _add_image(corpus, anchor.image)
+        corpus.documents.append(doc)
+
+
+def _add_packaged(real: Path, rel: str, root: Path, corpus: Corpus, images: _ImageResolver) -> None:
+    """An EPUB's chapters or a DOCX as documents (:mod:`m2io.corpus.packaged`)."""
+    from dataclasses import replace
+
+    from m2io.corpus.packaged import PackageError, docx_parsed, epub_chapters
+
+    try:
+        if real.suffix.lower() == ".epub":
+            parts = [
+                (f"{rel}#{name}", where, p) for name, where, p in epub_chapters(real, rel, root)
+            ]
+        else:
+            parsed, where = docx_parsed(real, rel, root)
+            parts = [(rel, where, parsed)]
+    except PackageError as exc:
+        corpus.warn(f"{rel}: {exc}; skipped")
+        return
+    for doc_id, where, parsed in parts:
+        document = _document(parsed, where, doc_id, corpus, images)
+        if document is not None:
+            corpus.documents.append(replace(document, source=str(real)))
+
+
+def _drop_furniture_lines(corpus: Corpus) -> None:
+    """Lines repeated on most HTML pages out (see boilerplate); a page left empty is skipped."""
+    documents, lines = drop_repeated(corpus.documents)
+    if not lines:
+        return
+    logger.info("dropped %d lines repeated on most pages: %s", len(lines), sorted(lines)[:5])
+    corpus.documents = [d for d in documents if d.text or d.images]
+    empty = [d.doc_id for d in documents if not (d.text or d.images)]
+    if empty:
+        corpus.skipped.setdefault(FURNITURE, []).extend(empty)
+
+
 def load_folder(
     root: str | Path,
     *,
     verify: bool = True,
     min_image_side: int = MIN_IMAGE_SIDE,
     exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
     parse_map: ParseMap | None = None,
 ) -> Corpus:
     """Load every Markdown, HTML and text file under ``root`` as documents with images.
@@ -296,8 +364,13 @@ def load_folder(
         verify: Check each image with Pillow's ``verify()``; when False only existence is
             checked and the tiny-image rule cannot apply (sizes are unknown).
         min_image_side: Images smaller than this on both sides are skipped as decoration.
-        exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``) of files to
-            leave out, e.g. ``("LICENSE*", "drafts/*")``.
+        exclude: Glob patterns (``fnmatch``, on the POSIX path relative to ``root``; a pattern
+            without ``/`` also matches the file name alone) of files to leave out, e.g.
+            ``("LICENSE*", "drafts/*")``.
+        include: Glob patterns of the files to read (default: all); ``exclude`` still applies.
+            Generator furniture (``_sources/``, ``_static/``, ``genindex``, ``search``, ``404``
+            pages) and ``.txt`` copies of HTML pages are left out either way
+            (:mod:`m2io.corpus.skips`); ``Corpus.skipped`` lists what was left out and why.
         parse_map: How files are parsed, ``PARSE_BATCH`` at a time (default: here, one after
             another); ``RayMap(...).map`` parses them on Ray workers. Images are checked here
             either way, and the corpus is the same.
@@ -324,11 +397,17 @@ def load_folder(
     corpus = Corpus(root=str(root))
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
     batch: list[tuple[Path, str, bytes]] = []
-    for path in _files(root, tuple(exclude)):
+    for path in _files(root, tuple(include), tuple(exclude), corpus):
         doc_id = path.relative_to(root).as_posix()
         real = confine(path, root)
         if real is None:
             corpus.warn(f"{doc_id}: a link to a file outside the corpus folder; skipped")
+            continue
+        if path.suffix.lower() == ".pdf":
+            _add_pdf(real, doc_id, root, corpus)
+            continue
+        if path.suffix.lower() in (".epub", ".docx"):
+            _add_packaged(real, doc_id, root, corpus, images)
             continue
         try:
             batch.append((path, doc_id, read_regular(real)))  # a FIFO is refused, not read
@@ -339,9 +418,14 @@ def load_folder(
             _parse_batch(batch, corpus, images, parse_map or map)
             batch = []
     _parse_batch(batch, corpus, images, parse_map or map)
+    _drop_furniture_lines(corpus)
     if not corpus.documents:
-        suffixes = ", ".join(f"*{s}" for s in PARSERS)
-        raise CorpusError(f"{root}: no documents found (looked for {suffixes})")
+        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED))
+        left_out = "; ".join(skipped_lines(corpus.skipped))
+        raise CorpusError(
+            f"{root}: no documents found (looked for {suffixes})"
+            + (f"; {left_out}" if left_out else "")
+        )
     if images.decorative:
         logger.info("skipped %d decorative images (icons, navigation)", images.decorative)
     corpus.log_summary("folder")

@@ -14,9 +14,12 @@ from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, T
 from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
+from m2io.corpus.pagecontent import main_content, remove_furniture
 from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder, scrub
 from m2io.corpus.parsed import strip_figure_number as _strip_number
 from m2io.corpus.report import CorpusError
+from m2io.corpus.shapes import CELL_ATTR, HEAD_ATTR, join_admonitions, mark_tables
+from m2io.language import normalize
 
 _SKIP = frozenset(
     "script style noscript template head title meta link iframe object embed svg canvas "
@@ -32,8 +35,14 @@ _LINE = frozenset("li tr dt dd option".split())
 _NAV_CLASSES = frozenset({"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related"})
 _FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
 _LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
+_HEADED_CELL, _PLAIN_CELL = "\x05", "\x06"  # after a table cell: "; " or " | " between cells
 _NON_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction, CData)
 _TINY = 24
+_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+_GLYPH = "\uf0c1"  # an icon font's link glyph (Font Awesome), never text
+# each run matched from its start only, without backtracking: linear however long the run
+_CELL_SPACE = re.compile("(?<![ \x01\x02])[ \x01\x02]++([\x05\x06])")
+_ROW_END = re.compile("(?<![ \x05\x06])[\x05\x06][ \x05\x06]*+([\x01\x02]|$)")
 _DECLARATION = re.compile(r"<!(?!--)")
 _SECTION_END = re.compile(r"\]\s*\]\s*>")
 
@@ -156,14 +165,20 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     images: list[RawImage] = []
     figures: list[tuple[Tag | None, Tag | None, Tag | None]] = []
     context = _Context()
-    in_pre = 0
+    in_pre = in_cell = 0  # inside a marked table cell, breaks are spaces: a row is one line
     stack: list[tuple[object, bool]] = [(root, False)]
     while stack:  # explicit stack: deeply nested pages would overflow recursion
         node, closing = stack.pop()
         if closing and isinstance(node, Tag):
             in_pre -= node.name == "pre"
             context.leave(node)
-            if node.name in _PARA or node.name in _LINE:
+            cell = node.get(CELL_ATTR)
+            if cell:
+                in_cell -= 1
+                out.append(_HEADED_CELL if cell == "h" else _PLAIN_CELL)
+            elif in_cell and not in_pre and (node.name in _PARA or node.name in _LINE):
+                out.append(" ")
+            elif node.name in _PARA or (node.name in _LINE and node.name != "tr"):
                 out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
             continue
         if isinstance(node, NavigableString):
@@ -179,7 +194,7 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
         if not isinstance(node, Tag) or node.name in _SKIP:
             continue
         if node.name == "br":
-            out.append(_LINE_MARK)
+            out.append(" " if in_cell and not in_pre else _LINE_MARK)
             continue
         if node.name == "img":
             out.append(placeholder(len(images)))
@@ -188,7 +203,12 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
             continue
         context.enter(node)
         if node.name in ("td", "th"):
+            head = node.get(HEAD_ATTR)
+            out.append(f" {head}: " if head else " ")
+            in_cell += bool(node.get(CELL_ATTR))
+        elif in_cell and not in_pre and (node.name in _PARA or node.name in _LINE):
             out.append(" ")
+            in_pre += node.name == "pre"
         elif node.name in _PARA or node.name in _LINE:
             out.append(_LINE_MARK if node.name in _LINE else _PARA_MARK)
             in_pre += node.name == "pre"
@@ -197,6 +217,13 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     for image, around in zip(images, figures, strict=True):
         image.caption = context.caption_of(*around)
     return "".join(out), images
+
+
+def _cells(marked: str) -> str:
+    """Cell marks as separators between a row's cells; none after its last cell."""
+    marked = _CELL_SPACE.sub(lambda m: m.group(1), marked)
+    marked = _ROW_END.sub(lambda m: m.group(1), marked)
+    return marked.replace(_HEADED_CELL, "; ").replace(_PLAIN_CELL, " | ")
 
 
 def _breaks(m: re.Match[str]) -> str:
@@ -252,10 +279,29 @@ def html_to_text(html: str) -> Parsed:
     for nav in soup.find_all(_is_navigation):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
-    heading = soup.find(["h1", "h2", "h3", "h4", "h5", "h6"])
+    main = main_content(soup)
+    root = main or soup.body or soup
+    remove_furniture(root, whole_body=main is None)
+    join_admonitions(root)
+    mark_tables(root, len(page))
+    heading = root.find(_HEADINGS) or soup.find(_HEADINGS)
     title = _text(heading) or _text(soup.find("title"))
-    marked, images = _walk(soup.body or soup)
+    marked, images = _walk(root)
+    marked = _cells(marked.replace(_GLYPH, ""))
     marked = re.sub(r" {2,}", " ", marked)
     marked = re.sub(f" *[{_LINE_MARK}{_PARA_MARK}][{_LINE_MARK}{_PARA_MARK} ]*", _breaks, marked)
     marked = marked.replace(_PRE_SPACE, " ").replace(_PRE_TAB, "\t")
-    return finish(title, marked, images)
+    parsed = finish(title, marked, images)
+    parsed.language = _declared_language(soup)
+    return parsed
+
+
+def _declared_language(soup: BeautifulSoup) -> str:
+    """``<html lang>`` or ``xml:lang`` (on ``<html>`` or ``<body>``), normalised."""
+    for tag in (soup.find("html"), soup.body):
+        if isinstance(tag, Tag):
+            for attr in ("lang", "xml:lang"):
+                code = normalize(str(tag.get(attr) or ""))
+                if code:
+                    return code
+    return ""

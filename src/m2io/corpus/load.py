@@ -8,6 +8,7 @@ from typing import Any
 from m2io.corpus.folder import load_folder
 from m2io.corpus.mramg import find_subsets, load_mramg
 from m2io.corpus.report import Corpus, CorpusError
+from m2io.corpus.skips import NOT_INCLUDED
 
 FORMATS = ("auto", "mramg", "folder")
 
@@ -16,11 +17,12 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
     """Load a corpus in either supported format.
 
     Args:
-        path: A folder; or a ``doc_<subset>.jsonl`` file, read as that MRAMG subset.
+        path: A folder; a ``doc_<subset>.jsonl`` file, read as that MRAMG subset; or one PDF,
+            EPUB or DOCX file (read as a folder corpus of that file alone).
         format: ``"mramg"``, ``"folder"``, or ``"auto"``: MRAMG-Bench when the folder directly
             holds a ``doc_*.jsonl`` file (not in a subfolder), else a folder of Markdown/HTML/text.
         **kwargs: Passed to :func:`load_mramg` (``subset``, ``verify``, ``dropped``) or :func:`load_folder`
-            (``verify``, ``min_image_side``, ``exclude``).
+            (``verify``, ``min_image_side``, ``include``, ``exclude``).
 
     Raises:
         ValueError: Unknown ``format``.
@@ -34,6 +36,13 @@ def load_corpus(path: str | Path, format: str = "auto", **kwargs: Any) -> Corpus
             raise CorpusError(f"{p}: a file; format='folder' needs a folder")
         kwargs.setdefault("subset", p.name[len("doc_") : -len(".jsonl")])
         return load_mramg(p.parent, **kwargs)
+    if p.is_file() and p.suffix.lower() in (".pdf", ".epub", ".docx") and format != "mramg":
+        # one PDF, EPUB or DOCX alone: the folder that holds it, reading only that file
+        kwargs["include"] = (p.name,)
+        kwargs.pop("exclude", None)
+        corpus = load_folder(p.parent, **kwargs)
+        corpus.skipped.pop(NOT_INCLUDED, None)  # the file's neighbours were never asked for
+        return corpus
     if not p.is_dir():
         raise CorpusError(f"{p}: no such folder")
     if format == "mramg" or (format == "auto" and find_subsets(p)):

@@ -77,6 +77,7 @@ class Parsed:
     title: str
     text: str
     images: list[tuple[int, RawImage]] = field(default_factory=list)
+    language: str = ""  # declared by the file (<html lang>), "" when it declares none
 
 
 def _sep(space: str) -> str:

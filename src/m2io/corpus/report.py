@@ -143,6 +143,7 @@ class Corpus:
             occurrence: an image referenced 71 times that is missing gives 71 lines;
             :meth:`problems` groups them).
         root: The folder the corpus was loaded from (absolute).
+        skipped: Files left out on purpose, under their reason.
 
     Example (on the GIMP manual of the benchmark: 672 documents, 1761 images, no warning or
     problem)::
@@ -158,6 +159,10 @@ class Corpus:
     images: dict[str, ImageRef] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     root: str = ""
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    """Files left out on purpose, under their reason (generator furniture, copies of pages,
+    ``--include``/``--exclude``): not problems; :func:`m2io.corpus.skips.skipped_lines` says
+    them in a few lines."""
     # warning line -> (subject, kind, document), for grouping; lines not in it stand alone
     _subjects: dict[str, tuple[str, str, str]] = field(
         default_factory=dict, repr=False, compare=False

@@ -158,6 +158,7 @@ def chunk_row(
             "location": src.location,
             "section": src.section,
             "anchor": src.anchor,
+            **({"language": src.language} if src.language else {}),
         },
         "section": [section[0], section[1]],
     }
@@ -169,9 +170,13 @@ def _shared(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _source(doc_id: str, title: str, location: str, section: str, anchor: str) -> Source:
+def _source(
+    doc_id: str, title: str, location: str, section: str, anchor: str, language: str = ""
+) -> Source:
     """One (immutable) :class:`Source` for all the chunks of one section."""
-    return Source(doc_id, _shared(title), _shared(location), _shared(section), _shared(anchor))
+    return Source(
+        doc_id, _shared(title), _shared(location), _shared(section), _shared(anchor), language
+    )
 
 
 def chunk_from_row(
@@ -200,7 +205,10 @@ def chunk_from_row(
     # a document's chunks repeat its id, title, location and sections: one string each, shared
     # (a million rows hold far fewer distinct values than fields)
     doc_id, title = _shared(row["doc_id"]), _shared(row["title"])
-    source = _source(doc_id, src["title"], src["location"], src["section"], src["anchor"])
+    language = src.get("language", "")  # optional: written only when known
+    if not isinstance(language, str) or len(language) > 16:
+        raise RowError(f"'language' has the wrong type: {language!r:.60}")
+    source = _source(doc_id, src["title"], src["location"], src["section"], src["anchor"], language)
     chunk = Chunk(row["chunk_id"], doc_id, row["text"], anchors, title, row["start"], source)
     start, end = row["section"]
     return chunk, [i for i, _ in pairs], (start, end)

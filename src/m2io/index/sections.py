@@ -38,12 +38,14 @@ class Section:
 
 _BULLET = re.compile(r"^[-*+\u2022]\s")
 _NUMBERED = re.compile(r"^\d+[.)]\s")
+# a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
+_TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
 
 
 def is_heading(line: str, *, numbered: bool = False) -> bool:
     """Whether a one-line paragraph reads as a heading: short, a letter in it, no final
     sentence punctuation, not wrapped in brackets (a navigation link such as "(back to top)"),
-    not a bulleted item, and not a numbered one unless ``numbered`` (the caller saw no list
+    not a bulleted item or a table row, and not a numbered one unless ``numbered`` (the caller saw no list
     around it: "2. Window layout" standing alone is a numbered heading)."""
     text = line.strip()
     if not text or len(text) > HEADING_MAX_CHARS or len(text.split()) > HEADING_MAX_WORDS:
@@ -52,7 +54,7 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
         return False
     if text[0] in "([" and text[-1] in ")]":
         return False
-    if _BULLET.match(text):
+    if _BULLET.match(text) or _TABLE_ROW.search(text):
         return False
     return numbered or not _NUMBERED.match(text)
 
@@ -128,6 +130,7 @@ def location(doc: Document, root: Path | None) -> str:
     return rel
 
 
+_PDF_PAGE = re.compile(r"\.pdf#page=(\d+)", re.I)
 _LINE_OF_FILE = re.compile(r"^(?P<file>.+\.jsonl?):(?P<line>\d+)$")
 
 
@@ -137,7 +140,8 @@ def chunk_sources(
     """The :class:`Source` and :class:`Section` of each of the document's chunks.
 
     A document that is one line of a JSONL file (MRAMG: ``doc_gimp.jsonl:12``) links to the
-    file, with the line as its anchor (``L12``), so the link opens a file that exists.
+    file, with the line as its anchor (``L12``), so the link opens a file that exists; a PDF
+    section (``manual.pdf#page=12``) links to the PDF with ``page=12`` as its anchor.
     """
     secs = sections(doc)
     where = location(doc, root)
@@ -145,8 +149,12 @@ def chunk_sources(
     m = _LINE_OF_FILE.match(where)
     if m:
         where, anchor = m.group("file"), f"L{m.group('line')}"
+    page = _PDF_PAGE.search(doc.doc_id)
+    if page and not anchor:  # a PDF section (m2io.corpus.pdf): the link opens at its page
+        anchor = f"page={page.group(1)}"
     out = []
     for chunk in chunks:
         sec = chunk_section(secs, chunk)
-        out.append((Source(doc.doc_id, doc.title, where, sec.title, anchor), sec))
+        source = Source(doc.doc_id, doc.title, where, sec.title, anchor, doc.language)
+        out.append((source, sec))
     return out

@@ -62,6 +62,7 @@ import numpy as np
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
 from m2io.index.store import Index
 from m2io.retrievers.figure_lists import figure_lists
+from m2io.retrievers.language import LanguageFilter
 from m2io.retrievers.query import search_text
 from m2io.text import content_terms, tokenize
 from m2io.types import Candidate, Retrieval, RetrievedChunk
@@ -315,7 +316,10 @@ class HybridRetriever:
         fused = rrf(rankings, self.rrf_k, weights)
         # expansion may seed up to max_sections sections from the ranking
         seeds = max(k, self.max_sections) if self.expand else k
-        rows = self._drop_copies(_order(fused, rankings))[:seeds]
+        if not hasattr(self, "_language"):  # the index's languages, counted on first use
+            self._language = LanguageFilter(index.chunks)
+        ordered, language_note = self._language(query, self._drop_copies(_order(fused, rankings)))
+        rows = ordered[:seeds]
         if not rows:
             return _refused(query, "no passage shares a word with the question")
         dense = index.chunk_similarity(qvec, rows) if self.mode != "lexical" else None
@@ -345,7 +349,8 @@ class HybridRetriever:
         candidates = self._chunk_candidates(chunks, rows)
         if self.image_neighbours:
             candidates += self._neighbours(query, qvec, {c.image_id for c in candidates})
-        return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates))
+        notes = (language_note,) if language_note else ()
+        return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates), notes=notes)
 
     def _dense_ranking(self, qvec: np.ndarray, depth: int) -> list[int]:
         """Chunk rows by dense similarity, best first, left-out rows skipped.

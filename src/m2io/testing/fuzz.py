@@ -57,6 +57,14 @@ HTML_SEEDS: tuple[bytes, ...] = (
     b'<!-- comment --><![CDATA[x]]><footer><img src="img/a.png"></footer></body></html>',
     b'<!DOCTYPE html><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
     b'<p>caf\xe9 <b>cr\xe8me</b><br>next &amp; <a href="x">link</a></p><ul><li>one<li>two</ul>',
+    # a generator's page (Sphinx-like): main content, permalinks, a headed table, a note, footer
+    b'<html lang="en"><body><div class="related" role="navigation"><a href="i.html">next</a>'
+    b'</div><div class="body" role="main"><h1>Clips<a class="headerlink" href="#c">\xc2\xb6</a>'
+    b"</h1><table><thead><tr><th><p>Key</p></th><th>Action</th></tr></thead><tbody><tr><td>"
+    b'<p>Ctrl+Z</p></td><td>Undo</td></tr><tr><td colspan="2">All</td></tr></tbody></table>'
+    b'<div class="admonition note"><p class="admonition-title">Note</p><p>Saved.</p></div>'
+    b'<dl><dt>Term</dt><dd>Meaning</dd></dl></div><div class="footer">\xc2\xa9 Copyright 2022'
+    b"</div></body></html>",
 )
 DOC_SEEDS: tuple[bytes, ...] = (
     json.dumps([0, "Open the Layers dialog.<PIC>\nIt lists every layer.", [10]]).encode()
@@ -277,6 +285,45 @@ def _load_long_reference(data: bytes, tmp: Path) -> None:
         raise UnreportedReference(f"a {length}-byte reference was not reported as too long")
 
 
+def _load_pdf(data: bytes, tmp: Path) -> None:
+    root = tmp / "pdf"
+    root.mkdir(exist_ok=True)
+    (root / "fuzz.pdf").write_bytes(data)
+    load_folder(root)
+
+
+def _pdf_seeds() -> tuple[bytes, ...]:
+    from m2io.testing.pdfmake import make_pdf
+
+    page = [("Manual", 9), ("Installing", 18), ("Run the setup program.", 10)]
+    return (
+        make_pdf(
+            [page, [*page, ("IMAGE", 40, 30), ("Figure 1: Setup", 9)]], outline=[("Installing", 0)]
+        ),
+        make_pdf([[("Body only.", 10)]]),
+    )
+
+
+def _load_packaged(data: bytes, tmp: Path) -> None:
+    root = tmp / "packaged"
+    root.mkdir(exist_ok=True)
+    name = "fuzz.docx" if b"word/document.xml" in data[:4096] else "fuzz.epub"
+    for old in root.glob("fuzz.*"):
+        old.unlink()
+    (root / name).write_bytes(data)
+    load_folder(root)
+
+
+def _packaged_seeds() -> tuple[bytes, ...]:
+    from m2io.testing.officemake import make_docx, make_epub
+
+    chapter = "<h1>One</h1><p>Text.</p><img src='a.png' alt='A'/><table><tr><th>K</th></tr></table>"
+    return (
+        make_epub([("c1.xhtml", chapter), ("c2.xhtml", "<p>Two.</p>")], images={"a.png": b"x"}),
+        make_docx(["Heading|Title", "Body text.", "IMAGE|alt"], b"\x89PNG not really"),
+    )
+
+
 def _load_docs(data: bytes, tmp: Path) -> None:
     root = tmp / "mramg"
     (root / "doc_fuzz.jsonl").write_bytes(data)
@@ -307,6 +354,8 @@ KINDS: dict[str, tuple[Callable[[bytes, Path], None], tuple[bytes, ...], int]] =
     "mramg_questions": (_load_questions, QUESTION_SEEDS, 5),
     "mramg_collection": (_load_collection, COLLECTION_SEEDS, 5),
     "long_reference": (_load_long_reference, REFERENCE_SEEDS, 1),
+    "pdf": (_load_pdf, _pdf_seeds(), 3),
+    "packaged": (_load_packaged, _packaged_seeds(), 3),
 }
 """Loader kind -> (run one input, seed inputs, weight in the mix of cases)."""
 

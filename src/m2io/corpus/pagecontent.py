@@ -1,0 +1,139 @@
+"""A page's main content, as its reader sees it: the generator's furniture taken out of the tree.
+
+Generators (Sphinx, MkDocs, DocBook XSL, Hugo/Jekyll themes, yelp) wrap a page's content in
+navigation, headers, footers, search boxes and permalink anchors. Rather than one rule per
+generator this module uses the markers most of them share:
+
+- the main content is the first ``<main>``, ``role="main"`` or ``itemprop="articleBody"``
+  element, else the page's only ``<article>``, else an element with id ``content`` or
+  ``main-content``; without one the whole body is read;
+- inside it, page furniture is removed with its text: ``<footer>``, ``role`` ``contentinfo``,
+  ``banner``, ``search`` or ``complementary``, ``<address>``, ``<form>``, elements whose class
+  names a footer, sidebar, table of contents, previous/next buttons, code line numbers or
+  "[source]" links, and permalink anchors
+  (``a.headerlink``, or a same-page link whose text is only a glyph such as ``¶``, ``#``,
+  ``§`` or U+F0C1);
+- a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped;
+- on a page with no main element, a first or last table that holds two or more image links and
+  under 200 characters of text is a navigation bar (latex2html, Hyperlatex, texi2html mark
+  theirs with nothing else).
+
+What this leaves out page by page, :mod:`m2io.corpus.boilerplate` completes across a corpus:
+lines repeated on most pages of one doc tree are dropped there.
+
+Every search here is one pass over the tree (``find_all``), so a page costs time linear in its
+size (docs/design.md, "Hostile input").
+"""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+_FURNITURE_ROLES = frozenset({"contentinfo", "banner", "search", "complementary"})
+_FURNITURE_CLASSES = frozenset(
+    {
+        "footer",
+        "sphinxsidebar",
+        "toc",
+        "toctree-wrapper",
+        "rst-footer-buttons",
+        "prev-next",
+        "pager",
+        "breadcrumb",
+        "breadcrumbs",
+        "headerlink",
+        "copyright",
+        "md-footer",
+        "md-sidebar",
+        "md-header",
+        "edit-page",
+        "last-updated",
+        "linenos",  # line numbers beside code (Pygments), not the code's text
+        "lineno",
+        "viewcode-link",  # Sphinx's "[source]" and "[docs]" links
+        "viewcode-back",
+    }
+)
+_FURNITURE_TAGS = frozenset({"footer", "address", "form"})
+PERMALINK_GLYPHS = "\u00b6\uf0c1#\u00a7\U0001f517"
+_COPYRIGHT = re.compile(r"^\s*(?:\u00a9|\(c\)\s*\d{4}|copyright\b)", re.I)
+_COPYRIGHT_MAX_CHARS = 300
+_COPYRIGHT_CHECKS = 8
+_BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
+_BAR_CHARS = 200
+
+
+def _classes(tag: Tag) -> list[str]:
+    value = tag.get("class") or []
+    return value if isinstance(value, list) else str(value).split()
+
+
+def main_content(soup: BeautifulSoup) -> Tag | None:
+    """The element that holds the page's content, or None when the page marks none."""
+    found = soup.find(
+        lambda t: (
+            t.name == "main"
+            or str(t.get("role") or "").lower() == "main"
+            or str(t.get("itemprop") or "") == "articleBody"
+        )
+    )
+    if found is not None:
+        return found
+    articles = soup.find_all("article", limit=2)
+    if len(articles) == 1:
+        return articles[0]
+    return soup.find(id=("content", "main-content"))
+
+
+def _is_furniture(tag: Tag) -> bool:
+    if tag.name in _FURNITURE_TAGS:
+        return True
+    if str(tag.get("role") or "").lower() in _FURNITURE_ROLES:
+        return True
+    if _FURNITURE_CLASSES.intersection(c.lower() for c in _classes(tag)):
+        return True
+    if tag.name == "a" and str(tag.get("href") or "").startswith("#"):
+        text = tag.get_text().strip()
+        return text != "" and all(ch in PERMALINK_GLYPHS for ch in text)
+    return False
+
+
+def _link_bars(root: Tag) -> list[Tag]:
+    """The first and last tables of ``root`` when they hold two or more image links (icons) and
+    little text: the navigation bars of generators that mark them with nothing else
+    (latex2html, Hyperlatex, texi2html)."""
+    tables = root.find_all("table")
+    bars: list[Tag] = []
+    for tag in tables[:1] + tables[-1:]:
+        if any(tag is b for b in bars) or len(tag.get_text()) > _BAR_CHARS:
+            continue
+        icons = [a for a in tag.find_all("a", href=True, limit=20) if a.find("img") is not None]
+        if len(icons) >= 2:
+            bars.append(tag)
+    return bars
+
+
+def remove_furniture(root: Tag, *, whole_body: bool = False) -> None:
+    """Take generator furniture (see the module docstring) out of ``root``, in place;
+    ``whole_body``: ``root`` is the page's body (no main element), so link bars at its start
+    and end are navigation too."""
+    if whole_body:
+        for bar in _link_bars(root):
+            bar.decompose()
+    for tag in root.find_all(_is_furniture):
+        if not tag.decomposed:
+            tag.decompose()
+    checks = 0
+    for string in root.find_all(string=_COPYRIGHT):
+        if checks >= _COPYRIGHT_CHECKS:  # bounded: a page of "©" strings stays linear
+            break
+        checks += 1
+        block = string.parent if isinstance(string, NavigableString) else None
+        while block is not None and block.name not in _BLOCKS and block is not root:
+            block = block.parent
+        if block is None or block is root or block.decomposed:
+            continue
+        if len(block.get_text()) <= _COPYRIGHT_MAX_CHARS:
+            block.decompose()

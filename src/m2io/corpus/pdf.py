@@ -1,0 +1,420 @@
+"""PDF manuals as documents: text in reading order, sections from the outline, figures in place.
+
+Why pypdfium2: it wraps PDFium (the PDF engine of Chromium), ships as a wheel with no model or
+system library to install, reads text with positions and font sizes, the outline (bookmarks) and
+each image object's pixels, and is several times faster than pure-Python parsers (pdfplumber
+sits on pdfminer.six), which matters on a 300-page manual. Imported late; install with
+``pip install 'm2io[pdf]'``.
+
+How a PDF is read (:func:`read_pdf`):
+
+- each page's text segments (PDFium's text rectangles, in content order, which is reading order
+  for the single- and two-column layouts manuals use) are joined into lines, lines into
+  paragraphs where the gap between lines or the font size changes;
+- running headers and footers are dropped: a line among the first or last two of a page whose
+  text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
+  numbers; so are the pages of a table of contents or list of figures (dot leaders);
+- headings come from the outline (bookmarks, three levels) matched to a line of their page, or
+  else, with no outline, from lines set at least 1.2 times the body font size;
+- each section becomes one :class:`~m2io.types.Document` whose ``doc_id`` is
+  ``file.pdf#page=N`` (N: the page the section starts on, 1-based), so a source names the file,
+  the section and the page, and its link opens at that page;
+- each image object larger than 24 px is written as PNG under ``.m2io-images/`` in the corpus
+  folder (hidden, so never read back as a document; reused when present) and anchored after the
+  line above it; a line next to it starting "Figure 3.2" (or "Fig.", "Screenshot") is its
+  caption. An image repeated on at least a quarter of the pages at the same place (a logo) is
+  dropped;
+- a PDF with no text layer (a scan) is reported by name and skipped: OCR it first (for example
+  ``ocrmypdf``, which uses Debian's tesseract).
+
+Hostile input: the file is opened only after the folder loader confined it to the corpus folder
+as a regular file; every step is linear in the number of text segments and images (outline
+entries are matched against at most ``_MAX_OUTLINE_PER_PAGE`` per page); PDFium errors become a
+reported skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from m2io.language import detect, from_path
+from m2io.types import Document, ImageAnchor, ImageRef
+
+logger = logging.getLogger(__name__)
+
+IMAGE_DIR = ".m2io-images"
+"""Folder (inside the corpus folder) that extracted PDF images are written to."""
+MIN_IMAGE_PX = 24
+_REPEAT_SHARE = 0.25
+_EDGE_LINES = 2
+_HEADING_RATIO = 1.2
+_MAX_OUTLINE_PER_PAGE = 50
+_MIN_CHARS_PER_PAGE = 8
+_CAPTION = re.compile(
+    r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
+)
+_LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
+
+
+class PdfError(ValueError):
+    """A PDF that cannot be read as documents (unreadable, or no text layer)."""
+
+
+@dataclass
+class _Line:
+    page: int
+    top: float
+    bottom: float
+    left: float
+    text: str
+    size: float
+    heading: str = ""  # set when an outline entry or the font size makes it a heading
+
+
+@dataclass
+class _Figure:
+    page: int
+    top: float
+    image: ImageRef
+    caption_line: _Line | None = None
+
+
+@dataclass
+class _Page:
+    lines: list[_Line] = field(default_factory=list)
+    figures: list[_Figure] = field(default_factory=list)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _font_size(pdfium_c: object, textpage: object, index: int | None) -> float:
+    if index is None or index < 0:
+        return 0.0
+    return float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # type: ignore[attr-defined]
+
+
+def _page_lines(page: object, number: int, pdfium_c: object) -> list[_Line]:
+    """The page's text segments joined into lines, in content order."""
+    textpage = page.get_textpage()  # type: ignore[attr-defined]
+    lines: list[_Line] = []
+    try:
+        for i in range(textpage.count_rects()):
+            left, bottom, right, top = textpage.get_rect(i)
+            text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+            if not text:
+                continue
+            last = lines[-1] if lines else None
+            height = max(top - bottom, 1.0)
+            if last is not None and abs(last.bottom - bottom) < 0.5 * height and left >= last.left:
+                last.text += " " + text
+                last.top = max(last.top, top)
+                continue
+            index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
+            size = _font_size(pdfium_c, textpage, index) or height
+            lines.append(_Line(number, top, bottom, left, text, size))
+    finally:
+        textpage.close()
+    return lines
+
+
+def _drop_running_lines(pages: list[_Page]) -> int:
+    """Drop running headers, footers and page numbers; how many lines went."""
+    counts: Counter[str] = Counter()
+    for page in pages:
+        edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
+        counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
+    need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
+    dropped = 0
+    for page in pages:
+        n = len(page.lines)
+        kept = []
+        for i, line in enumerate(page.lines):
+            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
+            running = counts[re.sub(r"\d+", "#", line.text)] >= need
+            if edge and (running or _PAGE_NUMBER.match(line.text)):
+                dropped += 1
+                continue
+            kept.append(line)
+        page.lines = kept
+    return dropped
+
+
+def _drop_contents_pages(pages: list[_Page]) -> None:
+    """Empty the pages of a table of contents or a list of figures: a third or more of their
+    lines (at least 3) end in a dot leader (``2.5.5 The package state . . . . 61``)."""
+    for page in pages:
+        leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
+        if leaders >= max(3, len(page.lines) / 3):
+            page.lines = []
+
+
+def _outline(pdf: object) -> dict[int, list[str]]:
+    """Outline titles (three levels) by 0-based page index, in outline order."""
+    by_page: dict[int, list[str]] = {}
+    quiet = logging.getLogger("pypdfium2")  # it warns of every subtree past max_depth
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for mark in pdf.get_toc(max_depth=3):  # type: ignore[attr-defined]
+            dest = mark.get_dest()
+            index = dest.get_index() if dest is not None else None
+            title = " ".join((mark.get_title() or "").split())
+            if index is None or not title:
+                continue
+            titles = by_page.setdefault(index, [])
+            if len(titles) < _MAX_OUTLINE_PER_PAGE:
+                titles.append(title)
+    except Exception:  # noqa: BLE001 - a broken outline: fall back to font sizes
+        logger.debug("outline unreadable", exc_info=True)
+        return {}
+    finally:
+        quiet.setLevel(level)
+    return by_page
+
+
+def _mark_headings(pages: list[_Page], outline: dict[int, list[str]]) -> None:
+    if outline:
+        for number, titles in outline.items():
+            if not 0 <= number < len(pages):
+                continue
+            lines = pages[number].lines
+            start = 0
+            for title in titles:
+                want = _key(title)
+                for j in range(start, len(lines)):
+                    got = _key(lines[j].text)
+                    if want and (got == want or (got.endswith(want) and len(got) - len(want) < 8)):
+                        lines[j].heading = title
+                        start = j + 1
+                        break
+                else:  # not found on its page: the section starts at the page's top
+                    if lines and not lines[0].heading:
+                        lines.insert(
+                            0, _Line(number, lines[0].top + 1, lines[0].top, 0, title, 0, title)
+                        )
+                        start = 1
+        return
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page.lines:
+            sizes[round(line.size, 1)] += len(line.text)
+    if not sizes:
+        return
+    body = sizes.most_common(1)[0][0]
+    for page in pages:
+        for line in page.lines:
+            words = line.text.split()
+            if (
+                line.size >= _HEADING_RATIO * body
+                and len(words) <= 12
+                and any(c.isalpha() for c in line.text)
+            ):
+                line.heading = line.text
+
+
+def _images(page: object, pdfium_c: object) -> list[tuple[tuple[float, ...], int, int, object]]:
+    """The page's image objects above the icon size: bounds, pixel size, the object."""
+    found = []
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):  # type: ignore[attr-defined]
+        try:
+            bounds = obj.get_bounds()
+            width, height = obj.get_px_size()
+        except Exception:  # noqa: BLE001 - an unreadable image object is skipped
+            continue
+        if width < MIN_IMAGE_PX and height < MIN_IMAGE_PX:
+            continue
+        found.append((bounds, width, height, obj))
+    return found
+
+
+def _save(obj: object, path: Path) -> bool:
+    if path.is_file():
+        return True
+    try:
+        bitmap = obj.get_bitmap(render=False)  # type: ignore[attr-defined]
+        image = bitmap.to_pil()
+        if image.mode not in ("RGB", "RGBA", "L"):
+            image = image.convert("RGB")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, "PNG")
+        return True
+    except Exception:  # noqa: BLE001 - reported by the caller as a skipped image
+        logger.debug("could not extract image to %s", path, exc_info=True)
+        return False
+
+
+def _caption(lines: list[_Line], first: _Line) -> str:
+    """The caption line and the lines that continue it (close below, same size), 300 chars."""
+    text, previous = first.text, first
+    start = next(i for i, ln in enumerate(lines) if ln is first)
+    for line in lines[start + 1 : start + 4]:
+        close = previous.bottom - line.top < 0.9 * max(line.size, 1)
+        if line.heading or not close or abs(line.size - first.size) > 0.5 or len(text) > 300:
+            break
+        text, previous = f"{text} {line.text}", line
+    return text
+
+
+def _place_figures(page: _Page, boxes: list, saved: list[ImageRef | None]) -> None:
+    """Anchor each figure after the last line above it; a "Figure N" line beside it captions it."""
+    for (bounds, *_), image in zip(boxes, saved, strict=True):
+        if image is None:
+            continue
+        top, bottom = bounds[3], bounds[1]
+        after, after_index = None, -1
+        for i, line in enumerate(page.lines):  # in reading order; stop at the first one below
+            if line.top <= top - 1:
+                break
+            after, after_index = line, i
+        below = [ln for ln in page.lines if ln.top <= bottom + 2]
+        near = [ln for ln in ([below[0]] if below else []) + ([after] if after else [])]
+        caption_line = next((ln for ln in near if _CAPTION.match(ln.text)), None)
+        caption = _caption(page.lines, caption_line) if caption_line else ""
+        image = ImageRef(image.image_id, image.path, None, caption)
+        page.figures.append(_Figure(after_index, top, image, caption_line))
+
+
+def _image_dir(root: Path, rel: str) -> Path:
+    name = re.sub(r"[^\w.-]+", "_", rel)[-80:]
+    digest = hashlib.sha1(rel.encode()).hexdigest()[:8]
+    return root / IMAGE_DIR / f"{name}-{digest}"
+
+
+def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str]]:
+    """The PDF at ``path`` (``rel`` relative to the corpus folder ``root``) as one document per
+    section, and warnings (skipped images).
+
+    Raises:
+        PdfError: The file cannot be read as a PDF, or it has no text layer.
+    """
+    try:
+        import pypdfium2 as pdfium
+        import pypdfium2.raw as pdfium_c
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise PdfError("reading PDF needs pypdfium2: pip install 'm2io[pdf]'") from exc
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except Exception as exc:  # noqa: BLE001 - PdfiumError, password, not a PDF
+        raise PdfError(f"not readable as a PDF ({type(exc).__name__}: {exc})") from exc
+    warnings: list[str] = []
+    try:
+        n_pages = len(pdf)
+        pages: list[_Page] = []
+        raw_images: list[list] = []
+        for number in range(n_pages):
+            try:
+                page = pdf[number]
+                lines, boxes = _page_lines(page, number, pdfium_c), _images(page, pdfium_c)
+            except Exception as exc:  # noqa: BLE001 - PdfiumError on a broken page: skip it
+                warnings.append(f"{rel}: page {number + 1} unreadable ({exc}); skipped")
+                lines, boxes = [], []
+            pages.append(_Page(lines))
+            raw_images.append(boxes)
+        chars = sum(len(ln.text) for p in pages for ln in p.lines)
+        if chars < _MIN_CHARS_PER_PAGE * max(n_pages, 1):
+            raise PdfError(
+                f"no text layer ({n_pages} pages, {chars} characters of text): a scanned PDF? "
+                "OCR it first, e.g. with ocrmypdf (Debian's tesseract)"
+            )
+        _drop_running_lines(pages)
+        _drop_contents_pages(pages)
+        _mark_headings(pages, _outline(pdf))
+        _figures(raw_images, pages, rel, root, warnings)
+    finally:
+        pdf.close()
+    return _documents(pages, path, rel), warnings
+
+
+def _figures(
+    raw_images: list[list], pages: list[_Page], rel: str, root: Path, warnings: list[str]
+) -> None:
+    """Extract the images that are not repeated logos and place them on their pages."""
+    placement: Counter[tuple] = Counter()
+    for boxes in raw_images:
+        placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, _ in boxes})
+    need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
+    out_dir = _image_dir(root, rel)
+    for number, (page, boxes) in enumerate(zip(pages, raw_images, strict=True)):
+        kept = [
+            bx for bx in boxes if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need
+        ]
+        saved: list[ImageRef | None] = []
+        for k, (_, _, _, obj) in enumerate(kept, 1):
+            target = out_dir / f"p{number + 1:04d}-{k}.png"
+            if _save(obj, target):
+                image_id = target.relative_to(root).as_posix()
+                saved.append(ImageRef(image_id, str(target), None, ""))
+            else:
+                saved.append(None)
+                warnings.append(
+                    f"{rel}: image {k} on page {number + 1} could not be extracted; skipped"
+                )
+        _place_figures(page, kept, saved)
+
+
+def _documents(pages: list[_Page], path: Path, rel: str) -> list[Document]:
+    """Sections as documents: ``rel#page=N``, titled by their heading."""
+    docs: list[Document] = []
+    parts: list[str] = []
+    anchors: list[ImageAnchor] = []
+    title, start_page = "", 1
+    length = 0
+    seen: Counter[str] = Counter()
+
+    def flush() -> None:
+        nonlocal parts, anchors, length
+        text = "".join(parts).rstrip()
+        if text or anchors:
+            doc_id = f"{rel}#page={start_page}"
+            seen[doc_id] += 1
+            if seen[doc_id] > 1:
+                doc_id += f"&part={seen[doc_id]}"
+            fixed = tuple(ImageAnchor(a.image, min(a.offset, len(text))) for a in anchors)
+            language = from_path(rel) or detect(text)
+            docs.append(Document(doc_id, text, fixed, title or Path(rel).stem, str(path), language))
+        parts, anchors, length = [], [], 0
+
+    def add(piece: str) -> None:
+        nonlocal length
+        parts.append(piece)
+        length += len(piece)
+
+    previous: _Line | None = None
+    for number, page in enumerate(pages):
+        by_line: dict[int, list[_Figure]] = {}
+        for fig in page.figures:
+            by_line.setdefault(fig.page, []).append(fig)  # fig.page: index of the line above
+        for fig in by_line.get(-1, []):
+            anchors.append(ImageAnchor(fig.image, length))
+        for i, line in enumerate(page.lines):
+            if line.heading:
+                flush()
+                title, start_page = line.heading, number + 1
+                add(line.heading + "\n\n")
+                previous = None
+            else:
+                if previous is not None:
+                    gap = previous.bottom - line.top
+                    new_para = (
+                        (
+                            previous.page != line.page
+                            and previous.text.endswith((".", ":", "!", "?"))
+                        )
+                        or gap > 0.9 * max(line.size, 1)
+                        or abs(previous.size - line.size) > 0.5
+                    )
+                    add("\n\n" if new_para else " ")
+                add(line.text)
+                previous = line
+            for fig in by_line.get(i, []):
+                anchors.append(ImageAnchor(fig.image, length))
+    flush()
+    return docs

@@ -1,0 +1,115 @@
+"""Write small PDFs for tests and the fuzzer: text lines at given sizes, images, an outline.
+
+Enough of the PDF format to exercise :mod:`m2io.corpus.pdf` offline without a PDF-writing
+dependency: Helvetica text (WinAnsi, ASCII only), RGB images as uncompressed XObjects, and an
+optional one-level outline (bookmarks).
+
+Example::
+
+    data = make_pdf([[("Heading", 18), ("Body text.", 10)]], outline=[("Heading", 0)])
+"""
+
+from __future__ import annotations
+
+Line = tuple[str, float]
+"""A text line and its font size; lines are set top to bottom."""
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(
+    pages: list[list[Line | tuple[str, int, int]]],
+    *,
+    outline: list[tuple[str, int]] = (),  # type: ignore[assignment]
+    size: tuple[int, int] = (595, 842),
+) -> bytes:
+    """A PDF whose pages hold ``pages``' items, top to bottom.
+
+    An item is a text line ``(text, font_size)`` or an image ``("IMAGE", width_px, height_px)``
+    (a solid colour, drawn at its pixel size in points). ``outline`` lists ``(title, page)``
+    bookmarks (0-based pages).
+    """
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")  # filled in below
+    pages_obj = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    page_ids = []
+    width, height = size
+    for number, items in enumerate(pages):
+        ops: list[str] = []
+        xobjects: list[str] = []
+        y = height - 60
+        for item in items:
+            if len(item) == 3 and item[0] == "IMAGE":
+                _, w, h = item  # type: ignore[misc]
+                shade = (number * 37 + len(xobjects) * 91) % 256
+                data = bytes([shade, 255 - shade, 128]) * (int(w) * int(h))
+                image = add(
+                    f"<< /Type /XObject /Subtype /Image /Width {w} /Height {h} "
+                    f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Length {len(data)} >>\n"
+                    "stream\n".encode()
+                    + data
+                    + b"\nendstream"
+                )
+                name = f"Im{len(xobjects)}"
+                xobjects.append(f"/{name} {image} 0 R")
+                y -= float(h)
+                ops.append(f"q {w} 0 0 {h} 72 {y:.1f} cm /{name} Do Q")
+                y -= 12
+                continue
+            text, font_size = item[0], float(item[1])
+            y -= font_size * 1.4
+            ops.append(f"BT /F1 {font_size:g} Tf 72 {y:.1f} Td ({_escape(str(text))}) Tj ET")
+        content = "\n".join(ops).encode("latin-1", "replace")
+        stream = add(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
+        xobj = f"/XObject << {' '.join(xobjects)} >>" if xobjects else ""
+        page_ids.append(
+            add(
+                f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {width} {height}] "
+                f"/Resources << /Font << /F1 {font} 0 R >> {xobj} >> /Contents {stream} 0 R >>".encode()
+            )
+        )
+    kids = " ".join(f"{p} 0 R" for p in page_ids)
+    objects[pages_obj - 1] = f"<< /Type /Pages /Kids [{kids}] /Count {len(page_ids)} >>".encode()
+    outline_ref = ""
+    if outline:
+        root = add(b"")
+        items = []
+        for title, page in outline:
+            items.append(
+                add(
+                    f"<< /Title ({_escape(title)}) /Parent {root} 0 R "
+                    f"/Dest [{page_ids[page]} 0 R /XYZ 0 {height} 0] >>".encode()
+                )
+            )
+        for i, item in enumerate(items):
+            links = []
+            if i > 0:
+                links.append(f"/Prev {items[i - 1]} 0 R")
+            if i < len(items) - 1:
+                links.append(f"/Next {items[i + 1]} 0 R")
+            objects[item - 1] = objects[item - 1][:-2] + (" " + " ".join(links) + " >>").encode()
+        objects[root - 1] = (
+            f"<< /Type /Outlines /First {items[0]} 0 R /Last {items[-1]} 0 R "
+            f"/Count {len(items)} >>".encode()
+        )
+        outline_ref = f" /Outlines {root} 0 R"
+    objects[catalog - 1] = f"<< /Type /Catalog /Pages {pages_obj} 0 R{outline_ref} >>".encode()
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root {catalog} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

@@ -1,0 +1,139 @@
+"""Doc trees read as their reader sees them (issue 20): main content, no generator furniture,
+tables kept row by row, admonitions with their label, include/exclude and the skip report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from m2io.corpus import chunk_corpus, load_folder
+from m2io.corpus.htmldoc import html_to_text
+from m2io.corpus.skips import choose, skipped_lines
+from m2io.index.sections import sections
+
+SPHINX_PAGE = """<html lang="en"><head><title>Clips &#8212; Editor 3.0 documentation</title></head>
+<body>
+<div class="related" role="navigation"><a href="genindex.html">index</a> | <a href="x.html">next</a></div>
+<div class="document"><div class="body" role="main">
+<section id="clips"><h1>Clips<a class="headerlink" href="#clips" title="Permalink">\u00b6</a></h1>
+<p>A clip is a piece of media on the timeline.</p>
+<table class="docutils"><thead><tr><th><p>Property</p></th><th><p>Description</p></th></tr></thead>
+<tbody><tr><td><p>Time</p></td><td><p>Reverse and speed up or slow down video</p></td></tr>
+<tr><td><p>Volume</p></td><td><p>Fade in or out the volume for a clip</p></td></tr></tbody></table>
+<div class="admonition note"><p class="admonition-title">Note</p><p>Keyframes are copied too.</p></div>
+<h2>Trimming<a class="headerlink" href="#trim">\uf0c1</a></h2><p>Drag the edge of a clip.</p>
+</section></div></div>
+<div class="sphinxsidebar" role="navigation"><h3>Quick search</h3><form><input name="q"></form></div>
+<div class="footer">&#169; Copyright 2008-2022, The Team. Created using Sphinx.</div>
+</body></html>"""
+
+
+def test_a_sphinx_page_reads_as_its_reader_sees_it() -> None:
+    parsed = html_to_text(SPHINX_PAGE)
+    text = parsed.text
+    assert parsed.title == "Clips"
+    for furniture in ("\u00b6", "\uf0c1", "Quick search", "Copyright", "next", "index |"):
+        assert furniture not in text
+    # each row whole, with its headers, on one line
+    assert "Property: Time; Description: Reverse and speed up or slow down video" in text
+    assert "Property: Volume; Description: Fade in or out the volume for a clip" in text
+    assert "Note: Keyframes are copied too." in text
+    doc_titles = [s.title for s in sections(_doc(text))]
+    assert doc_titles == ["Clips", "Trimming"]  # rows and the note are not headings
+
+
+def _doc(text: str):
+    from m2io.types import Document
+
+    return Document("a.html", text, (), "Clips")
+
+
+def test_a_table_without_headers_keeps_its_cells_apart() -> None:
+    text = html_to_text("<table><tr><td>Ctrl+Z</td><td>Undo</td></tr></table>").text
+    assert text == "Ctrl+Z | Undo"
+
+
+def test_generator_furniture_and_source_copies_are_skipped_and_reported() -> None:
+    rels = [
+        "index.html",
+        "usage/clips.html",
+        "_sources/usage/clips.rst.txt",
+        "_static/basic.html",
+        "genindex.html",
+        "search.html",
+        "404.html",
+        "notes.txt",
+        "clips.txt",
+        "clips.html",
+    ]
+    kept, skipped = choose(rels)
+    assert kept == ["index.html", "usage/clips.html", "notes.txt", "clips.html"]
+    lines = skipped_lines(skipped)
+    assert len(lines) == 2
+    assert any(line.startswith("2 files skipped: copies of HTML pages") for line in lines)
+    kept, skipped = choose(rels, include=["usage/*", "*.txt"], exclude=["notes*"])
+    assert kept == ["usage/clips.html"]
+
+
+def _site(tmp_path: Path, pages: int) -> Path:
+    banner = "<div><p>Editor 3.0 manual</p><p>Report a bug on the tracker</p></div>"
+    for i in range(pages):
+        body = f"<h1>Page {i}</h1><p>Unique text number {i} about feature {i}.</p>"
+        (tmp_path / f"p{i}.html").write_text(f"<html><body>{banner}{body}</body></html>")
+    (tmp_path / "_sources").mkdir()
+    (tmp_path / "_sources" / "p0.rst.txt").write_text(".. _p0:\n\nPage 0\n======\n")
+    return tmp_path
+
+
+def test_lines_repeated_on_most_pages_are_dropped(tmp_path: Path) -> None:
+    corpus = load_folder(_site(tmp_path, 8))
+    assert len(corpus.documents) == 8
+    texts = [d.text for d in corpus.documents]
+    assert all("Editor 3.0 manual" not in t and "Report a bug" not in t for t in texts)
+    assert corpus.documents[0].text == "Page 0\n\nUnique text number 0 about feature 0."
+    assert list(corpus.skipped.values()) == [["_sources/p0.rst.txt"]]
+    chunks = chunk_corpus(corpus.documents)
+    assert not any(".. _p0" in c.text for c in chunks)
+
+
+def test_include_and_exclude_on_the_folder_loader(tmp_path: Path) -> None:
+    corpus = load_folder(_site(tmp_path, 3), include=["p1*", "p2*"], exclude=["p2.html"])
+    assert [d.doc_id for d in corpus.documents] == ["p1.html"]
+    assert "Editor 3.0 manual" in corpus.documents[0].text  # too few pages to call it furniture
+
+
+@pytest.mark.parametrize("share_pages", [8])
+def test_images_keep_their_place_when_furniture_lines_go(tmp_path: Path, share_pages: int) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (60, 40), "red").save(tmp_path / "shot.png")
+    _site(tmp_path, share_pages)
+    (tmp_path / "p3.html").write_text(
+        "<html><body><div><p>Editor 3.0 manual</p><p>Report a bug on the tracker</p></div>"
+        "<h1>Page 3</h1><p>Open the dialog.</p><img src='shot.png' alt='The dialog'>"
+        "<p>Then close it.</p></body></html>"
+    )
+    doc = load_folder(tmp_path).get("p3.html")
+    assert doc is not None
+    (anchor,) = doc.images
+    assert doc.text[: anchor.offset].endswith("Open the dialog.")
+
+
+def test_unmarked_icon_navigation_bars_and_code_line_numbers_are_left_out() -> None:
+    bar = (
+        '<table><tr><td><a href="n.html"><img src="figures/next.png" alt="Ray"></a></td>'
+        '<td><a href="u.html"><img src="figures/up.png" alt="Line Tools"></a></td>'
+        "<td><b>Straight Line</b></td></tr></table>"
+    )
+    page = (
+        f"<html><body>{bar}<h4>Straight Line</h4><p>Select two points.</p>"
+        '<div class="highlight"><pre><span class="linenos">1</span>x = 1\n'
+        '<span class="linenos">2</span>y = 2</pre></div>'
+        '<dl><dt>f(x)<a class="reference internal" href="_modules/m.html">'
+        '<span class="viewcode-link">[source]</span></a></dt><dd>Does f.</dd></dl>'
+        f"{bar}</body></html>"
+    )
+    parsed = html_to_text(page)
+    assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x)\n\nDoes f."
+    assert parsed.images == []

@@ -1,0 +1,102 @@
+"""PDF manuals (issue 20 item 5): sections from the outline or font sizes, pages in sources,
+figures in place with captions, running headers and page numbers dropped, scans named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from m2io.corpus import CorpusError, chunk_corpus, load_corpus
+from m2io.index.sections import chunk_sources
+from m2io.testing.pdfmake import make_pdf
+
+pytest.importorskip("pypdfium2")
+
+
+def _manual(outline: bool) -> bytes:
+    pages = []
+    for i in range(5):
+        items: list = [("Editor Manual", 9)]
+        if i == 1:
+            items.append(("Installing the editor", 18))
+        items += [
+            (f"Page {i} says {'abcde'[i] * 3} about the editor and its {'fghij'[i] * 2} tools", 10),
+            (f"and continues with {'klmno'[i] * 4} here.", 10),
+        ]
+        if i == 2:
+            items += [
+                ("Open the main window first.", 10),
+                ("IMAGE", 120, 80),
+                ("Figure 2.1: The main window", 9),
+                ("Then choose a tool.", 10),
+            ]
+        items.append((str(i + 1), 9))
+        pages.append(items)
+    return make_pdf(pages, outline=[("Installing the editor", 1)] if outline else [])
+
+
+@pytest.mark.parametrize("outline", [True, False])
+def test_a_pdf_reads_as_sections_with_pages_and_figures(tmp_path: Path, outline: bool) -> None:
+    (tmp_path / "manual.pdf").write_bytes(_manual(outline))
+    corpus = load_corpus(tmp_path / "manual.pdf")  # a PDF alone
+    ids = [d.doc_id for d in corpus.documents]
+    assert ids == ["manual.pdf#page=1", "manual.pdf#page=2"]
+    doc = corpus.documents[1]
+    assert doc.title == "Installing the editor"
+    text = doc.text
+    assert "Editor Manual" not in text  # running header
+    assert "\n3\n" not in text and not text.endswith("5")  # page numbers
+    assert "Page 2 says ccc about the editor and its hh tools and continues" in text
+    (anchor,) = doc.images
+    assert text[: anchor.offset].endswith("Open the main window first.")
+    assert anchor.image.caption == "Figure 2.1: The main window"
+    assert Path(anchor.image.path or "").is_file()
+    chunks = chunk_corpus([doc])
+    source, _ = chunk_sources(doc, chunks, tmp_path)[0]
+    assert (source.location, source.anchor, source.section) == (
+        "manual.pdf",
+        "page=2",
+        "Installing the editor",
+    )
+
+
+def test_a_table_of_contents_page_is_left_out(tmp_path: Path) -> None:
+    contents = [("Contents", 14)] + [
+        (f"{i}.1 Topic number {i} " + ". " * 30 + str(i * 3), 10) for i in range(1, 6)
+    ]
+    body = [("Installing the editor", 18), ("Run the setup program and answer its questions.", 10)]
+    (tmp_path / "m.pdf").write_bytes(
+        make_pdf([contents, body], outline=[("Installing the editor", 1)])
+    )
+    corpus = load_corpus(tmp_path / "m.pdf")
+    assert [d.doc_id for d in corpus.documents] == ["m.pdf#page=2"]
+    assert ". . . . ." not in corpus.documents[0].text
+
+
+def test_a_pdf_in_a_folder_is_read_beside_html(tmp_path: Path) -> None:
+    (tmp_path / "manual.pdf").write_bytes(_manual(True))
+    (tmp_path / "a.html").write_text("<h1>Page</h1><p>Text.</p>")
+    corpus = load_corpus(tmp_path)
+    assert {d.doc_id.split("#")[0] for d in corpus.documents} == {"a.html", "manual.pdf"}
+    # extracted images live in a hidden folder that is never read back as documents
+    assert not any(d.doc_id.startswith(".m2io-images") for d in load_corpus(tmp_path).documents)
+
+
+def test_a_scanned_pdf_is_named_and_skipped(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (200, 300), "white").save(tmp_path / "scan.pdf")
+    (tmp_path / "a.md").write_text("# A\n\nText.")
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["a.md"]
+    assert any("scan.pdf: no text layer" in w for w in corpus.warnings)
+    with pytest.raises(CorpusError, match="no documents"):
+        load_corpus(tmp_path / "scan.pdf")
+
+
+def test_a_broken_pdf_is_reported_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    (tmp_path / "a.md").write_text("# A\n\nText.")
+    corpus = load_corpus(tmp_path)
+    assert any(w.startswith("bad.pdf: not readable as a PDF") for w in corpus.warnings)
