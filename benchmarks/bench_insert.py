@@ -10,7 +10,9 @@ answer sentences, and the learned one finds the question already embedded. The t
 inserter actually sends to the model are counted (``texts_embedded``: no work twice means the
 learned inserter embeds no candidate text the index already holds). The learned inserter gets
 the corpus profile (measured once, before timing) and reports its own split (``embed_ms`` /
-``policy_ms``). Writes ``--out`` (JSON) and prints a summary.
+``policy_ms``), the share of inserts that embed anything, and the learned inserter's p95 / p50.
+The machine's load average is recorded at both ends. Writes ``--out`` (JSON) and prints a
+summary.
 
 Command (from the repository root)::
 
@@ -57,6 +59,7 @@ def main() -> None:
     args = p.parse_args()
 
     data = Path(args.data).resolve()
+    load_at_start = os.getloadavg()
     corpus = load_mramg(data, args.subset)
     questions = load_questions(data, args.subset)[: args.n]
     folder, _ = ensure_index(
@@ -107,6 +110,12 @@ def main() -> None:
         "insert_ms": {k: stats(v) for k, v in times.items()},
         "learned_split_ms": {k: stats(v) for k, v in split.items()},
         "texts_embedded_per_insert": {k: stats(v) for k, v in embedded.items()},
+        "share_of_inserts_that_embed": {
+            k: round(float(np.mean([n > 0 for n in v])), 3) for k, v in embedded.items()
+        },
+        "learned_p95_over_p50": round(
+            float(np.percentile(times["learned"], 95) / np.percentile(times["learned"], 50)), 2
+        ),
         "mean_sentences": round(float(np.mean([len(a.sentences) for a, _ in cases])), 1),
         "mean_candidates": round(float(np.mean([len(c) for _, c in cases])), 1),
         "p50_learned_minus_rule_ms": round(
@@ -115,7 +124,12 @@ def main() -> None:
         "ratio_p50_learned_over_rule": round(
             float(np.percentile(times["learned"], 50) / np.percentile(times["rule"], 50)), 3
         ),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg_at_start": load_at_start,
+            "load_avg_at_end": os.getloadavg(),
+        },
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     out = Path(args.out)

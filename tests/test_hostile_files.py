@@ -250,3 +250,14 @@ def test_an_intact_index_of_every_faiss_kind_passes_the_header_check(tmp_path):
         write_store_vectors(path, vecs, kind)
         index, rows = read_store_vectors(path)
         assert index.ntotal == 2000 and rows.shape == (2000, 8)
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["chunks.faiss", "chunks.jsonl"])
+def test_an_index_file_swapped_for_a_fifo_is_a_corrupt_index_not_a_hang(built, name):
+    from m2io.index import Index, IndexFormatError
+
+    (built / name).unlink()
+    os.mkfifo(built / name)
+    with pytest.raises(IndexFormatError, match="a FIFO, not a regular file"):
+        _run_with_timeout(lambda: Index.open(built, embedder=HashEmbedder(32)), [built / name])

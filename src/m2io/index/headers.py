@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from m2io.safety import open_regular
+
 MAX_DIM = 1 << 16
 """Widest vector a header may declare."""
 
@@ -128,7 +130,7 @@ def check_faiss_file(path: Path) -> None:
         HeaderError: The file declares more than it holds, or is not a kind m2io writes.
         OSError: It cannot be read.
     """
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO or device is refused, not waited on
         size = os.fstat(f.fileno()).st_size
         walk = _Walk(f, size, path.name)
         walk.index()
@@ -164,14 +166,14 @@ def check_npy_file(path: Path) -> None:
     ``.npz``) declares fits in the bytes it has."""
     if path.suffix == ".npz":
         try:
-            with zipfile.ZipFile(path) as z:
+            with open_regular(path) as raw, zipfile.ZipFile(raw) as z:
                 for info in z.infolist():
                     with z.open(info) as f:
                         _npy_fits(f, info.file_size, f"{path.name}:{info.filename}")  # type: ignore[arg-type]
         except zipfile.BadZipFile as err:
             raise HeaderError(f"{path.name}: not a numpy archive ({err})") from err
         return
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         _npy_fits(f, os.fstat(f.fileno()).st_size, path.name)
 
 

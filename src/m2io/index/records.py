@@ -14,6 +14,7 @@ Rows are read as hostile input: every key and type is checked, and a bad row rai
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from m2io.safety import open_regular
 from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef, Source
 
 
@@ -228,7 +230,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
         RowError: A line is not valid JSON (the message names the line).
         OSError, UnicodeDecodeError: The file cannot be read.
     """
-    with path.open(encoding="utf-8") as f:
+    with io.TextIOWrapper(open_regular(path), encoding="utf-8") as f:  # a FIFO: refused
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
