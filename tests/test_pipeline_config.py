@@ -286,3 +286,33 @@ def test_the_learned_inserter_reads_the_index_corpus_profile_unless_told_otherwi
         index=str(demo_index), inserter=StageConfig("learned", {"profile": None})
     )
     assert build_inserter(neutral).profile is None
+
+
+PIPELINE_RECIPES = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml")
+    if "index" in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+)
+
+
+def test_the_shipped_pipeline_recipes_are_found():
+    names = {p.name for p in PIPELINE_RECIPES}
+    assert {"default.yaml", "openai.yaml", "ollama.yaml", "singleshot.yaml"} <= names
+
+
+@pytest.mark.parametrize("recipe", PIPELINE_RECIPES, ids=lambda p: p.name)
+def test_every_shipped_pipeline_recipe_builds(recipe: Path, demo_index: Path, monkeypatch):
+    """A recipe the README points at must load and assemble (no network is touched when a
+    pipeline is built: model clients connect on their first call)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    cfg = load_config(recipe, [f"index={demo_index}"])
+    pipe = build_pipeline(cfg)
+    assert isinstance(pipe, Pipeline) == (cfg.mode == "staged")
+    assert isinstance(pipe.retriever, HybridRetriever)
+
+
+def test_the_default_recipe_is_the_default(demo_index: Path):
+    """recipes/default.yaml says what `m2io ask` runs with no --config."""
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "default.yaml"
+    shipped = load_config(recipe, [f"index={demo_index}"]).to_dict()
+    assert shipped == PipelineConfig(index=str(demo_index)).to_dict()
