@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from m2io.embed.text import load_text_embedder
-from m2io.learned import TrainData, load_training_data
-from m2io.learned.grpo import CachedEmbedder
+from m2io.learned_training import TrainData, load_training_data
+from m2io.learned_training.grpo import CachedEmbedder
 
 # The inserter metrics of a held-out table, in column order (see docs/design.md, Metrics).
 SHOWN = (

@@ -26,9 +26,9 @@ from _common import data_parser, start, training_data
 
 from m2io.evaluation.items import PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter, candidate_text
-from m2io.learned import GRPOConfig
 from m2io.learned.features import FEATURE_VERSION
-from m2io.learned.grpo import evaluate, prepare, train_grpo
+from m2io.learned_training import GRPOConfig
+from m2io.learned_training.grpo import evaluate, prepare, train_grpo
 
 ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHOWN = (

@@ -32,9 +32,9 @@ from _common import SHOWN, data_parser, start, training_data
 
 from m2io.evaluation.items import InserterItem, PipelineItem, score_inserter
 from m2io.inserters.rule import RuleInserter
-from m2io.learned import GRPOConfig
-from m2io.learned.corpora import CorpusData
-from m2io.learned.grpo import CachedEmbedder, evaluate, prepare, train_grpo
+from m2io.learned_training import GRPOConfig
+from m2io.learned_training.corpora import CorpusData
+from m2io.learned_training.grpo import CachedEmbedder, evaluate, prepare, train_grpo
 
 # --- chapters of the GIMP manual (this benchmark's split; the package knows no manual) --------
 

@@ -49,19 +49,18 @@ from m2io.embed.text import load_text_embedder
 from m2io.evaluation.items import InserterItem, build_inserter_items, score_inserter
 from m2io.inserters.anchored import AnchoredInserter
 from m2io.inserters.rule import RuleInserter
-from m2io.learned import (
-    DEFAULT_MODEL_DIR,
+from m2io.learned import DEFAULT_MODEL_DIR, load_model
+from m2io.learned.cues import FORWARD_REF, sentence_cues
+from m2io.learned.profile import CorpusProfile, corpus_profile
+from m2io.learned_training import (
     GRPOConfig,
-    load_model,
     load_training_data,
     save_training_run,
     train_inserter_policy,
 )
-from m2io.learned.corpora import CorpusData, load_corpus_data
-from m2io.learned.cues import FORWARD_REF, sentence_cues
-from m2io.learned.grpo import CachedEmbedder, evaluate, prepare
-from m2io.learned.items import corpus_index
-from m2io.learned.profile import CorpusProfile, corpus_profile
+from m2io.learned_training.corpora import CorpusData, load_corpus_data
+from m2io.learned_training.grpo import CachedEmbedder, evaluate, prepare
+from m2io.learned_training.items import corpus_index
 
 E2E_SHOWN = ("image_precision", "image_recall", "image_f1", "image_ordering", "visual_recall")
 logger = logging.getLogger("loco_inserter")
@@ -270,7 +269,7 @@ def main() -> None:
         default=[],
         choices=("start", "end"),
         help="also train on each training corpus re-authored with this figure habit "
-        "(m2io.learned.reauthor; repeatable)",
+        "(m2io.learned_training.reauthor; repeatable)",
     )
     p.add_argument("--skip-e2e", action="store_true")
     p.add_argument("--out", default="results/loco_inserter.json")

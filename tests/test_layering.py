@@ -1,6 +1,6 @@
 """The package map of docs/design.md holds: the inference path never imports training,
-evaluation or the factory (nor the command line, the server, or the training side of
-``m2io.learned``), neither at module top nor inside a function nor for type checking."""
+evaluation or the factory (nor the command line, the server, or the policy's training half,
+``m2io.learned_training``), neither at module top nor inside a function nor for type checking."""
 
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ INFERENCE_MODULES = (
     "rewards",
     "learned.__init__",
     "learned.artifact",
-    "learned.corpora",
     "learned.cues",
     "learned.features",
     "learned.policy",
@@ -49,10 +48,7 @@ FORBIDDEN = (
     "m2io.factory",
     "m2io.cli",
     "m2io.serve",
-    "m2io.learned.grpo",
-    "m2io.learned.items",
-    "m2io.learned.recipe",
-    "m2io.learned.report",
+    "m2io.learned_training",
 )
 
 

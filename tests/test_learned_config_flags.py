@@ -1,5 +1,5 @@
 """``m2io train inserter-policy`` reads its GRPO flags, their help and its recipe keys off
-:class:`~m2io.learned.grpo.GRPOConfig`'s fields (issue 14 item 3): one declaration, no copy."""
+:class:`~m2io.learned_training.grpo.GRPOConfig`'s fields (issue 14 item 3): one declaration, no copy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import dataclasses
 import shlex
 
 from m2io.cli import train
-from m2io.learned.grpo import GRPOConfig
+from m2io.learned_training.grpo import GRPOConfig
 
 
 def parser() -> argparse.ArgumentParser:

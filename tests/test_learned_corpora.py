@@ -13,9 +13,9 @@ from PIL import Image
 from m2io.cli.main import main
 from m2io.corpus.mramg import QAItem
 from m2io.corpus.mramg_write import write_mramg
-from m2io.learned import load_training_data
-from m2io.learned.corpora import load_corpus_data, section_questions
 from m2io.learned.profile import CorpusProfile, corpus_profile, load_profile
+from m2io.learned_training import load_training_data
+from m2io.learned_training.corpora import load_corpus_data, section_questions
 from m2io.text import split_with_images
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -177,7 +177,7 @@ def test_learned_inserter_places_by_the_corpus_profile(tmp_path, embedder):
 
 def test_a_profile_loads_from_an_index_folder(announced_folder, tmp_path):
     """``--set inserter.profile=INDEX`` measures the corpus the index was built from."""
-    from m2io.learned.items import corpus_index
+    from m2io.learned_training.items import corpus_index
 
     cd = load_corpus_data(announced_folder)
     index = corpus_index(cd, tmp_path / "index")
@@ -195,8 +195,8 @@ def test_an_index_keeps_its_profile_so_a_moved_index_still_has_it(
 
     from m2io.config import PipelineConfig, StageConfig
     from m2io.factory import build_inserter
-    from m2io.learned.items import corpus_index
     from m2io.learned.profile import PROFILE_FILE, index_profile
+    from m2io.learned_training.items import corpus_index
 
     cd = load_corpus_data(announced_folder)
     index = corpus_index(cd, tmp_path / "index")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from m2io.learned.features import N_KEEP, N_SLOT, SLOT_FEATURES, option_features
-from m2io.learned.grpo import (
+from m2io.learned.policy import LEAVE, OptionBatch, Policy, plans, sample_actions
+from m2io.learned_training.grpo import (
     GRPOConfig,
     TrainItem,
     evaluate,
@@ -15,7 +16,6 @@ from m2io.learned.grpo import (
     loss_gradient,
     train_grpo,
 )
-from m2io.learned.policy import LEAVE, OptionBatch, Policy, plans, sample_actions
 from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
 
 DIM = 16

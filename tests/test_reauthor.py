@@ -1,4 +1,4 @@
-"""Issue 11: training corpora re-authored with another figure habit (m2io.learned.reauthor) keep
+"""Issue 11: training corpora re-authored with another figure habit (m2io.learned_training.reauthor) keep
 every word and image, move only where the images sit, and their profile says so."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import pytest
 
 from m2io.corpus.mramg import QAItem
 from m2io.corpus.report import Corpus
-from m2io.learned.corpora import load_corpus_data
 from m2io.learned.profile import corpus_profile
-from m2io.learned.reauthor import habit_of, reauthor, reauthor_answer, reauthor_document
+from m2io.learned_training.corpora import load_corpus_data
+from m2io.learned_training.reauthor import habit_of, reauthor, reauthor_answer, reauthor_document
 from m2io.text import PIC, split_with_images
 from m2io.types import Document, ImageAnchor, ImageRef
 

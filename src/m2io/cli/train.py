@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from m2io.evaluation.items import DISTRACTOR_MODES
-from m2io.learned.grpo import GRPOConfig
-from m2io.learned.items import load_training_data
-from m2io.learned.recipe import save_training_run, train_inserter_policy
-from m2io.learned.report import write_model_readme
+from m2io.learned_training.grpo import GRPOConfig
+from m2io.learned_training.items import load_training_data
+from m2io.learned_training.recipe import save_training_run, train_inserter_policy
+from m2io.learned_training.report import write_model_readme
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -167,7 +167,7 @@ def recipe_keys() -> dict[str, type]:
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run, every option spelled out (in the command's
-    own order, the GRPO ones from :class:`~m2io.learned.grpo.GRPOConfig`'s fields)."""
+    own order, the GRPO ones from :class:`~m2io.learned_training.grpo.GRPOConfig`'s fields)."""
     parts = ["m2io", "train", "inserter-policy"]
     for action in _policy_actions():
         key = action.dest

@@ -351,7 +351,7 @@ def score_inserter(inserter: Inserter, items: Sequence[Item]) -> dict[str, float
 
     Inserter items give the placement metrics (image precision … ``position_within_1`` and the
     ``position`` reward); pipeline items give the image metrics of end-to-end evaluation. The
-    keys are those :func:`m2io.learned.grpo.evaluate` gives a policy on the same items.
+    keys are those :func:`m2io.learned_training.grpo.evaluate` gives a policy on the same items.
     """
     kinds = {it.kind for it in items}
     if len(kinds) > 1:

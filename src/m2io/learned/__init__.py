@@ -9,9 +9,9 @@ to the small end (docs/design.md, Training):
   :mod:`~m2io.learned.cues` and the corpus :mod:`~m2io.learned.profile`),
   :mod:`~m2io.learned.policy` (a keep/leave factor and a slot softmax) and
   :mod:`~m2io.learned.artifact` (safetensors + JSON, and the shipped ``DEFAULT_MODEL_DIR``);
-- training: :mod:`~m2io.learned.corpora` and :mod:`~m2io.learned.items` (the data),
-  :mod:`~m2io.learned.grpo` (the optimiser), :mod:`~m2io.learned.recipe` (data → features →
-  GRPO → metrics → model folder) and :mod:`~m2io.learned.report` (README and reward curve).
+- training: :mod:`~m2io.learned_training.corpora` and :mod:`~m2io.learned_training.items` (the data),
+  :mod:`~m2io.learned_training.grpo` (the optimiser), :mod:`~m2io.learned_training.recipe` (data → features →
+  GRPO → metrics → model folder) and :mod:`~m2io.learned_training.report` (README and reward curve).
 
 This module only hands those names on, each loaded when first asked for, so that serving a
 policy never imports the training side (which assembles pipelines and reads evaluation items).
@@ -31,12 +31,8 @@ if TYPE_CHECKING:
         load_model,
         save_model,
     )
-    from m2io.learned.grpo import CachedEmbedder, GRPOConfig, History, TrainItem
-    from m2io.learned.items import TrainData, load_training_data
     from m2io.learned.policy import Policy
     from m2io.learned.profile import CorpusProfile, corpus_profile
-    from m2io.learned.recipe import TrainRun, save_training_run, train_inserter_policy
-    from m2io.learned.report import plot_history, write_model_readme
 
 _WHERE = {
     "DEFAULT_MODEL_DIR": "artifact",
@@ -44,42 +40,20 @@ _WHERE = {
     "ModelError": "artifact",
     "load_model": "artifact",
     "save_model": "artifact",
-    "CachedEmbedder": "grpo",
-    "GRPOConfig": "grpo",
-    "History": "grpo",
-    "TrainItem": "grpo",
-    "TrainData": "items",
-    "load_training_data": "items",
     "Policy": "policy",
     "CorpusProfile": "profile",
     "corpus_profile": "profile",
-    "TrainRun": "recipe",
-    "save_training_run": "recipe",
-    "train_inserter_policy": "recipe",
-    "plot_history": "report",
-    "write_model_readme": "report",
 }
 
 __all__ = [
-    "CachedEmbedder",
     "CorpusProfile",
     "DEFAULT_MODEL_DIR",
-    "GRPOConfig",
-    "History",
     "ModelCard",
     "ModelError",
     "Policy",
-    "TrainData",
-    "TrainItem",
-    "TrainRun",
     "corpus_profile",
     "load_model",
-    "load_training_data",
-    "plot_history",
     "save_model",
-    "save_training_run",
-    "train_inserter_policy",
-    "write_model_readme",
 ]
 
 

@@ -51,7 +51,7 @@ class ModelCard:
         alpha: Reward weight of recall vs. position it was trained with.
         seed: Training seed.
         embedder: Text embedder whose vectors the features use.
-        training: Hyper-parameters (a :class:`~m2io.learned.grpo.GRPOConfig` as a dict).
+        training: Hyper-parameters (a :class:`~m2io.learned_training.grpo.GRPOConfig` as a dict).
         data: How the training data was made (path, subset, distractors, split, sizes).
         metrics: Held-out metrics measured after training.
         extra: Anything else worth keeping (timings, command line, date).

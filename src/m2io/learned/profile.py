@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from m2io.corpus.load import load_corpus
+from m2io.corpus.mramg import find_subsets
+from m2io.demo import corpus_path
 from m2io.index.manifest import IndexManifest
-from m2io.learned.corpora import DEMO, load_corpus_data
 from m2io.learned.cues import sentence_cues
 from m2io.text import PIC, split_with_images
 from m2io.types import Document
@@ -186,7 +188,7 @@ def _index_documents(path: Path, manifest: IndexManifest) -> Sequence[Document]:
     found = [c for c in candidates if c is not None and c.is_dir()]
     if not found:
         raise ValueError(f"index {path} records no corpus folder to measure a profile on")
-    return load_corpus_data(found[0]).corpus.documents
+    return corpus_documents(found[0])
 
 
 def load_profile(spec: str | Path | CorpusProfile | None) -> CorpusProfile | None:
@@ -200,5 +202,17 @@ def load_profile(spec: str | Path | CorpusProfile | None) -> CorpusProfile | Non
         return CorpusProfile.from_dict(json.loads(path.read_text("utf-8")))
     if (path / "manifest.json").is_file():
         return index_profile(path)
-    data = DEMO if str(spec) == DEMO else path
-    return corpus_profile(load_corpus_data(data).corpus.documents)
+    return corpus_profile(corpus_documents(spec))
+
+
+DEMO = "demo"
+"""The name of the bundled demo corpus wherever a corpus is named."""
+
+
+def corpus_documents(data: str | Path) -> Sequence[Document]:
+    """The documents of a corpus named as the training data names one (``demo``, an MRAMG
+    folder, a folder of documents), without its questions: what a profile is measured on."""
+    path = corpus_path() if str(data) == DEMO else Path(data).expanduser()
+    if path.is_dir() and find_subsets(path):
+        return load_corpus(path, format="mramg").documents
+    return load_corpus(path, format="folder", exclude=("LICENSE*",)).documents

@@ -8,7 +8,7 @@ logged too (weight 0), so ``curves.png`` shows which part moved. Runs on CPU (sl
 step for SmolLM2-135M with a group of 4) or one GPU, where ``use_vllm`` moves generation to vLLM
 (see ``docs/gpu.md``).
 
-Not to be confused with :mod:`m2io.learned.grpo`, the numpy GRPO of the small learned policy.
+Not to be confused with :mod:`m2io.learned_training.grpo`, the numpy GRPO of the small learned policy.
 
 Example::
 

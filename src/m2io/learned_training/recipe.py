@@ -1,7 +1,7 @@
 """The training recipe of the learned inserter, shared by ``m2io train inserter-policy`` and the
-benchmarks: training data (:mod:`~m2io.learned.items`) → features → GRPO
-(:mod:`~m2io.learned.grpo`) → train / held-out metrics → a model folder
-(:mod:`~m2io.learned.artifact`, :mod:`~m2io.learned.report`). See docs/design.md, Training.
+benchmarks: training data (:mod:`~m2io.learned_training.items`) → features → GRPO
+(:mod:`~m2io.learned_training.grpo`) → train / held-out metrics → a model folder
+(:mod:`~m2io.learned.artifact`, :mod:`~m2io.learned_training.report`). See docs/design.md, Training.
 
 Example:
     >>> data = load_training_data("../shared/bench/gimp", "gimp")           # doctest: +SKIP
@@ -20,7 +20,8 @@ from typing import Any
 
 from m2io.embed.text import TextEmbedder
 from m2io.learned.artifact import ModelCard, save_model
-from m2io.learned.grpo import (
+from m2io.learned.policy import Policy
+from m2io.learned_training.grpo import (
     GRPOConfig,
     History,
     cached_embedder,
@@ -28,9 +29,8 @@ from m2io.learned.grpo import (
     prepare,
     train_grpo,
 )
-from m2io.learned.items import TrainData
-from m2io.learned.policy import Policy
-from m2io.learned.report import plot_history
+from m2io.learned_training.items import TrainData
+from m2io.learned_training.report import plot_history
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class TrainRun:
     """A trained policy with its history and train / held-out metrics: ``{item kind: {metric:
-    value}}`` (×100, plus ``reward``; :func:`~m2io.learned.grpo.evaluate_by_kind`)."""
+    value}}`` (×100, plus ``reward``; :func:`~m2io.learned_training.grpo.evaluate_by_kind`)."""
 
     policy: Policy
     history: History

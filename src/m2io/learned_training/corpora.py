@@ -29,11 +29,11 @@ from m2io.corpus.mramg import QAItem, load_mramg, load_questions, resolve_subset
 from m2io.corpus.report import Corpus
 from m2io.demo import corpus_path
 from m2io.index.sections import body_start, sections
+from m2io.learned.profile import DEMO
 from m2io.text import PIC
 
 logger = logging.getLogger(__name__)
 
-DEMO = "demo"
 KINDS = ("mramg", "folder")
 
 
@@ -49,7 +49,7 @@ class CorpusData:
         subset: The MRAMG subset (None for a folder).
         corpus: The loaded documents and images.
         questions: Questions with gold answers (``<PIC>`` where each gold image goes).
-        habit: The figure habit it was re-authored with (:mod:`m2io.learned.reauthor`), if any.
+        habit: The figure habit it was re-authored with (:mod:`m2io.learned_training.reauthor`), if any.
     """
 
     name: str
@@ -90,8 +90,8 @@ def resolve_data(data: str | Path) -> tuple[Path, str]:
 
 def load_corpus_data(data: str | Path, subset: str | None = None) -> CorpusData:
     """Load one training corpus (see the module docstring) with its questions; ``X@start`` or
-    ``X@end`` is corpus ``X`` re-authored with that figure habit (:mod:`m2io.learned.reauthor`)."""
-    from m2io.learned.reauthor import habit_of, reauthor
+    ``X@end`` is corpus ``X`` re-authored with that figure habit (:mod:`m2io.learned_training.reauthor`)."""
+    from m2io.learned_training.reauthor import habit_of, reauthor
 
     base, habit = habit_of(data)
     if habit is not None:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from m2io.learned.features import FEATURE_NAMES
-from m2io.learned.grpo import History
+from m2io.learned_training.grpo import History
 
 if TYPE_CHECKING:
-    from m2io.learned.recipe import TrainRun
+    from m2io.learned_training.recipe import TrainRun
 
 
 def plot_history(history: History, path: str | Path, *, title: str = "") -> None:

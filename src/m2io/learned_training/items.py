@@ -1,7 +1,7 @@
 """Training data of the learned inserter: inserter items and pipeline items from one or more
 corpora, split by document (docs/design.md, Rewards: "split by document").
 
-Each corpus (:mod:`~m2io.learned.corpora`) gives its own inserter items (gold answer text, gold
+Each corpus (:mod:`~m2io.learned_training.corpora`) gives its own inserter items (gold answer text, gold
 images plus distractors: :func:`~m2io.evaluation.items.build_inserter_items`) and, on request,
 pipeline items (each question run through the default retriever and the extractive generator:
 :func:`pipeline_items`). This module assembles pipelines (it imports the factory) and is
@@ -31,9 +31,9 @@ from m2io.evaluation.items import (
     split_by_document,
 )
 from m2io.factory import build_generator, build_retriever
-from m2io.learned.corpora import CorpusData, load_corpus_data
-from m2io.learned.grpo import cached_embedder
 from m2io.learned.profile import CorpusProfile, corpus_profile
+from m2io.learned_training.corpora import CorpusData, load_corpus_data
+from m2io.learned_training.grpo import cached_embedder
 
 SPLITS = ("doc", "none")
 
@@ -84,10 +84,10 @@ def load_training_data(
     """Build inserter items (gold + 1:1 distractors) from one or more corpora and split them.
 
     Each corpus (an MRAMG folder, a document folder, or ``demo``:
-    :mod:`~m2io.learned.corpora`) gives its own items, distractors drawn from its own images,
+    :mod:`~m2io.learned_training.corpora`) gives its own items, distractors drawn from its own images,
     split on its own; the sides are then pooled. With ``pipeline=True`` every question is also
     run through the default retriever and the extractive generator
-    (:func:`~m2io.learned.corpora.pipeline_items`), so the policy also learns from what it meets
+    (:func:`~m2io.learned_training.corpora.pipeline_items`), so the policy also learns from what it meets
     end to end: generated sentences, up to a dozen retrieved candidates with their source
     neighbours and retrieval rank. Those items fall on the same side of the split as the
     question's inserter-only item.
@@ -103,7 +103,7 @@ def load_training_data(
         data_seed: Seeds distractors and candidate order (``eval-inserter --seed``).
         val_fraction: Held-out share for the document split.
         embedder: For hard distractors (default: the offline MiniLM, disk-cached).
-        cache_dir: Embedding cache (see :func:`m2io.learned.grpo.embed_cached`).
+        cache_dir: Embedding cache (see :func:`m2io.learned_training.grpo.embed_cached`).
         pipeline: Add pipeline items (see above).
         index_dir: Index for the pipeline items, or ``{corpus name: folder}`` with several
             corpora (default: the one ``m2io eval`` uses, built there if missing).
