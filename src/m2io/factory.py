@@ -129,16 +129,19 @@ def build_retriever(cfg: PipelineConfig) -> Retriever:
     return _create("retriever", cfg, index=cfg.index)
 
 
-def build_generator(cfg: PipelineConfig) -> Generator:
-    return _create("generator", cfg)
+def build_generator(cfg: PipelineConfig, **given: Any) -> Generator:
+    """The generator ``cfg`` names, with its options and the shared ``llm`` settings; ``given``
+    are objects already built that it takes (the server hands on its loaded embedder)."""
+    return _create("generator", cfg, **given)
 
 
-def build_inserter(cfg: PipelineConfig) -> Inserter:
+def build_inserter(cfg: PipelineConfig, **given: Any) -> Inserter:
     """The inserter; one that reads a corpus profile (``learned``) gets the index's own (kept in
     the index folder, :func:`m2io.learned.profile.index_profile`), unless ``inserter.profile``
     names another. Without an index, or when its corpus is gone and no profile was kept, it
-    places without one (neutral), with a warning in the second case."""
-    extra: dict[str, Any] = {}
+    places without one (neutral), with a warning in the second case. ``given`` as for
+    :func:`build_generator`."""
+    extra: dict[str, Any] = dict(given)
     valid = accepted_options(INSERTERS.get(cfg.inserter.name)) or []
     if cfg.index and "profile" in valid and "profile" not in cfg.inserter.options:
         extra["profile"] = inserter_profile(Path(cfg.index))

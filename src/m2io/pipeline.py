@@ -8,12 +8,20 @@ Example::
     answer = pipe.run("How do I crop an image?")
     answer.timings_ms
     # {'retrieve': 12.1, 'generate': 3.0, 'insert': 21.7, 'merge': 0.1, 'total': 36.9}
+
+    for step in pipe.walk("How do I crop an image?", top_k=8):   # each stage as it ends
+        print(step.stage, round(step.ms, 1))
+
+:meth:`Pipeline.walk` is the one walk of the stages: :meth:`Pipeline.run`, the server's routes
+(streamed or not), ``m2io ask`` on a terminal and Single-Shot's fallback all take it, so the
+stages are called and timed in one place (docs/design.md, The spine).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +31,7 @@ from m2io.inserters.base import INSERTERS, Inserter
 from m2io.mergers.base import MERGERS, Merger
 from m2io.mergers.default import DefaultMerger
 from m2io.retrievers.base import RETRIEVERS, Retriever
-from m2io.types import MultimodalAnswer, Retrieval
+from m2io.types import MultimodalAnswer, Retrieval, Step
 
 
 class Pipeline:
@@ -68,24 +76,70 @@ class Pipeline:
         """:meth:`to_config` as a YAML recipe (``m2io ask --config FILE`` reads it)."""
         return self.to_config().to_yaml()
 
-    def run(self, question: str) -> MultimodalAnswer:
-        retrieval, t0, t1 = retrieve_timed(self.retriever, question)
-        answer = self.generator.generate(question, retrieval)
-        t2 = time.perf_counter()
-        placement = self.inserter.insert(answer, retrieval.candidates)
-        t3 = time.perf_counter()
-        result = self.merger.merge(answer, placement, retrieval.candidates)
-        marks = {"retrieve": t1, "generate": t2, "insert": t3, "merge": time.perf_counter()}
-        return finish(result, self.retriever, t0, marks)
+    def walk(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+        retrieval: Retrieval | None = None,
+    ) -> Iterator[Step]:
+        """The stages one after another, each :class:`~m2io.types.Step` as soon as it ends:
+        ``retrieve`` (a :class:`~m2io.types.Retrieval`), ``generate`` (the text), ``insert``
+        (the placement), ``merge`` (the finished answer, with ``timings_ms``).
+
+        Args:
+            question: The question (not empty).
+            top_k: Chunks to retrieve for this run (None: the retriever's own).
+            on_text: Called with each piece of text as a streaming generator (an LLM
+                endpoint) writes it; other generators ignore it.
+            retrieval: A retrieval already made for ``question``: the walk starts at
+                ``generate`` (Single-Shot's fallback answers from its own retrieval).
+
+        Raises:
+            ValueError: ``question`` is empty.
+        """
+        if not question.strip():
+            raise ValueError("question is empty")
+        t0 = time.perf_counter()
+        marks: dict[str, float] = {}
+
+        def ended(stage: str, value: Any) -> Step:
+            start = max(marks.values(), default=t0)
+            marks[stage] = time.perf_counter()
+            return Step(stage, value, (marks[stage] - start) * 1e3)
+
+        if retrieval is None:
+            retrieval = self.retriever.retrieve(question, top_k=top_k)
+            yield ended("retrieve", retrieval)
+        stream = getattr(self.generator, "generate_streaming", None)
+        if on_text is not None and stream is not None:
+            text = stream(question, retrieval, on_text)
+        else:
+            text = self.generator.generate(question, retrieval)
+        yield ended("generate", text)
+        placement = self.inserter.insert(text, retrieval.candidates)
+        yield ended("insert", placement)
+        merged = self.merger.merge(text, placement, retrieval.candidates)
+        marks["merge"] = time.perf_counter()
+        result = finish(merged, self.retriever, t0, marks)
+        yield Step("merge", result, result.timings_ms["merge"])
+
+    def run(self, question: str, *, top_k: int | None = None) -> MultimodalAnswer:
+        """The finished answer: the last step of :meth:`walk`."""
+        *_, last = self.walk(question, top_k=top_k)
+        return last.value
 
 
-def retrieve_timed(retriever: Retriever, question: str) -> tuple[Retrieval, float, float]:
-    """The first stage of a run: ``question`` checked and retrieved, with the ``perf_counter``
+def retrieve_timed(
+    retriever: Retriever, question: str, top_k: int | None = None
+) -> tuple[Retrieval, float, float]:
+    """Single-Shot's first stage: ``question`` checked and retrieved, with the ``perf_counter``
     readings before and after (the start of :func:`finish`'s marks)."""
     if not question.strip():
         raise ValueError("question is empty")
     t0 = time.perf_counter()
-    retrieval = retriever.retrieve(question)
+    retrieval = retriever.retrieve(question, top_k=top_k)
     return retrieval, t0, time.perf_counter()
 
 

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from dataclasses import replace
+from typing import Any
 
 from m2io.generators.base import Generator
 from m2io.generators.extractive import ExtractiveGenerator
@@ -29,7 +30,7 @@ from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.mergers.base import Merger
 from m2io.mergers.default import DefaultMerger
-from m2io.pipeline import finish, retrieve_timed
+from m2io.pipeline import Pipeline, finish, retrieve_timed
 from m2io.retrievers.base import Retriever
 from m2io.text import PIC, split_with_images
 from m2io.types import (
@@ -132,8 +133,9 @@ class SingleShotPipeline:
             self._fallback_inserter = RuleInserter()
         return self._fallback_inserter
 
-    def run(self, question: str) -> MultimodalAnswer:
-        retrieval, t0, t1 = retrieve_timed(self.retriever, question)
+    def run(self, question: str, *, top_k: int | None = None) -> MultimodalAnswer:
+        """Retrieve (``top_k`` chunks; None: the retriever's own), then one chat call."""
+        retrieval, t0, t1 = retrieve_timed(self.retriever, question, top_k)
         rest = (
             f"\n\nImages:\n{candidate_block(retrieval.candidates) or '(none)'}\n\n"
             f"Question: {question}\nAnswer:"
@@ -174,9 +176,17 @@ class SingleShotPipeline:
     def _staged(
         self, question: str, retrieval: Retrieval, why: str, usage: Usage | None = None
     ) -> tuple[TextAnswer, Placement]:
-        """The staged pipeline's answer on the same retrieval, noted as a fallback."""
-        text = self.fallback_generator.generate(question, retrieval)
-        placement = self.fallback_inserter.insert(text, retrieval.candidates)
+        """The staged pipeline's answer on the same retrieval, noted as a fallback (its walk
+        from ``generate`` on: :meth:`m2io.pipeline.Pipeline.walk`)."""
+        staged = Pipeline(
+            self.retriever, self.fallback_generator, self.fallback_inserter, self.merger
+        )
+        made: dict[str, Any] = {}
+        for step in staged.walk(question, retrieval=retrieval):
+            made[step.stage] = step.value
+            if step.stage == "insert":  # this pipeline merges, with the note
+                break
+        text, placement = made["generate"], made["insert"]
         stages = (
             f"{type(self.fallback_generator).__name__} + {type(self.fallback_inserter).__name__}"
         )

@@ -306,3 +306,20 @@ class MultimodalAnswer:
             "sources": [asdict(src) for src in self.sources],
             "added_root": self.added_root,
         }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of a pipeline's walk (:meth:`m2io.pipeline.Pipeline.walk`), as soon as it ends.
+
+    Attributes:
+        stage: ``"retrieve"``, ``"generate"``, ``"insert"`` or ``"merge"``.
+        value: What the stage made: a :class:`Retrieval`, a :class:`TextAnswer`, a
+            :class:`Placement`, or (``merge``, the last) the finished :class:`MultimodalAnswer`
+            with its ``timings_ms``.
+        ms: The stage's wall time in milliseconds.
+    """
+
+    stage: str
+    value: Any
+    ms: float

@@ -9,13 +9,12 @@ output is unchanged: the finished Markdown, once.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any, TextIO
 
 from m2io.llm.notes import FELL_BACK, note_stage
 from m2io.mergers.render import empty_message, to_markdown
-from m2io.pipeline import Pipeline, finish, retrieve_timed
+from m2io.pipeline import Pipeline
 from m2io.types import MultimodalAnswer
 
 
@@ -34,7 +33,6 @@ def ask_streaming(
     pipeline: Pipeline, question: str, out: TextIO, *, allow_remote_images: bool = False
 ) -> MultimodalAnswer:
     """Answer ``question``, printing the text to ``out`` as it comes, then the rest."""
-    retrieval, t0, t1 = retrieve_timed(pipeline.retriever, question)
     streamed = [False]
 
     def show(text: str) -> None:
@@ -42,13 +40,8 @@ def ask_streaming(
         out.write(text)
         out.flush()
 
-    text = pipeline.generator.generate_streaming(question, retrieval, show)  # type: ignore[attr-defined]
-    t2 = time.perf_counter()
-    placement = pipeline.inserter.insert(text, retrieval.candidates)
-    t3 = time.perf_counter()
-    merged = pipeline.merger.merge(text, placement, retrieval.candidates)
-    marks = {"retrieve": t1, "generate": t2, "insert": t3, "merge": time.perf_counter()}
-    answer = finish(merged, pipeline.retriever, t0, marks)
+    made = {step.stage: step.value for step in pipeline.walk(question, on_text=show)}
+    text, answer = made["generate"], made["merge"]
     fell_back = any(note_stage(n) == "generate" and FELL_BACK in n for n in text.notes)
     if not streamed[0]:
         out.write(to_markdown(answer, allow_remote_images=allow_remote_images))

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     index = getattr(getattr(pipeline, "retriever", None), "index", None)
     if index is not None:
         index.embed_query("warm up")
-    app = create_app(pipeline, **options)
+    app = create_app(pipeline, recipe=cfg, **options)
     if not getattr(args, "quiet", False):
         key = " (API key required)" if api_key else ""
         mode = "read-only" if options["index_dir"] is None else "uploads allowed"

@@ -17,8 +17,7 @@ the inserter runs: ``delta`` events while an LLM generator writes (tokens as the
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +58,12 @@ class Links:
             anchor = f"#{quote(src.anchor, safe='-._~')}" if src.anchor else ""
             return f"{self.base}/v1/sources/{quote(src.doc_id, safe='')}{anchor}"
         return None
+
+
+def run(pipeline: Any, question: str, top_k: int | None = None) -> MultimodalAnswer:
+    """``pipeline.run(question)``, with ``top_k`` only when a request chose one (a pipeline
+    served through :func:`~m2io.serve.create_app` needs only ``run(question)``)."""
+    return pipeline.run(question) if top_k is None else pipeline.run(question, top_k=top_k)
 
 
 def _text_out(seg: TextSegment) -> dict[str, Any]:
@@ -130,18 +135,23 @@ def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
     }
 
 
-def staged_events(pipeline: Any, question: str, links: Links) -> Iterator[Event]:
+def staged_events(
+    pipeline: Any, question: str, links: Links, top_k: int | None = None
+) -> Iterator[Event]:
     """``(event, data)`` pairs as the answer is made: ``delta`` per piece of text while a
     streaming generator writes it, ``text`` once the text exists, ``image`` per placed image,
     ``done`` with the whole answer, and ``keepalive`` after 10 s without any of these (the route
     writes it as an SSE comment). The stages run in a worker thread (:func:`pumped`)."""
     if not question.strip():
         raise ValueError("question is empty")
-    yield from pumped(lambda emit: stream_answer(pipeline, question, links, emit))
+    yield from pumped(lambda emit: stream_answer(pipeline, question, links, emit, top_k))
 
 
-def stream_answer(pipeline: Any, question: str, links: Links, emit: Emit) -> StreamedAnswer:
-    """Run ``pipeline`` on ``question``, emitting the events of :func:`staged_events`.
+def stream_answer(
+    pipeline: Any, question: str, links: Links, emit: Emit, top_k: int | None = None
+) -> StreamedAnswer:
+    """Run ``pipeline`` on ``question`` (``top_k`` chunks; None: its own), emitting the events
+    of :func:`staged_events` as its walk (:meth:`~m2io.pipeline.Pipeline.walk`) goes.
 
     A staged pipeline whose generator streams (:meth:`~m2io.generators.prompts.ChatGenerator.
     generate_streaming`, an endpoint model) emits ``delta`` events (``{"text": ...}``, citation
@@ -150,42 +160,29 @@ def stream_answer(pipeline: Any, question: str, links: Links, emit: Emit) -> Str
     (Single-Shot) answers first and then emits the same events, without deltas.
     """
     if not isinstance(pipeline, Pipeline):
-        answer = pipeline.run(question)
+        answer = run(pipeline, question, top_k)
         emit("text", _text_event(answer, links))
         for seg in answer.images:
             emit("image", image_out(seg, links))
         emit("done", answer_out(answer, links))
         return StreamedAnswer(answer, False, False)
-    clock: list[float] = [time.perf_counter()]
     streamed: list[bool] = [False]
-
-    def tick(step: Callable[[], Any]) -> Any:
-        out = step()
-        clock.append(time.perf_counter())
-        return out
 
     def delta(text: str) -> None:
         streamed[0] = True
         emit("delta", {"text": text})
 
-    retrieval = tick(lambda: pipeline.retriever.retrieve(question))
-    gen = pipeline.generator
-    if hasattr(gen, "generate_streaming"):
-        text = tick(lambda: gen.generate_streaming(question, retrieval, delta))
-    else:
-        text = tick(lambda: gen.generate(question, retrieval))
-    emit("text", _text_event(pipeline.merger.merge(text, Placement(), retrieval.candidates), links))
-    placement = tick(lambda: pipeline.inserter.insert(text, retrieval.candidates))
-    merged = tick(lambda: pipeline.merger.merge(text, placement, retrieval.candidates))
-    for seg in merged.images:
+    made: dict[str, Any] = {}
+    for step in pipeline.walk(question, top_k=top_k, on_text=delta):
+        made[step.stage] = step.value
+        if step.stage == "generate":  # the text goes out before the inserter runs
+            unplaced = pipeline.merger.merge(step.value, Placement(), made["retrieve"].candidates)
+            emit("text", _text_event(unplaced, links))
+    final: MultimodalAnswer = made["merge"]
+    for seg in final.images:
         emit("image", image_out(seg, links))
-    stages = ("retrieve", "generate", "insert", "merge")
-    timings = {name: (clock[i + 1] - clock[i]) * 1e3 for i, name in enumerate(stages)}
-    timings["total"] = (clock[-1] - clock[0]) * 1e3
-    root = getattr(pipeline.retriever, "image_root", None)
-    final = replace(merged, timings_ms=timings, image_root=root)
     emit("done", answer_out(final, links))
-    fell_back = any(note_stage(n) == "generate" and FELL_BACK in n for n in text.notes)
+    fell_back = any(note_stage(n) == "generate" and FELL_BACK in n for n in made["generate"].notes)
     return StreamedAnswer(final, streamed[0], fell_back)
 
 

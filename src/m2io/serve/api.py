@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
-from m2io.serve.answer import answer_out, staged_events
+from m2io.pipeline import Pipeline
+from m2io.serve.answer import answer_out, run, staged_events
 from m2io.serve.deps import (
     Service,
     ServiceDep,
@@ -28,6 +29,7 @@ from m2io.serve.limits import Holding
 from m2io.serve.schemas import AnswerOut, AnswerRequest, ErrorOut, HealthOut
 from m2io.serve.state import BackendNotAllowed, index_of
 from m2io.serve.streaming import KEEPALIVE, KEEPALIVE_LINE
+from m2io.singleshot import SingleShotPipeline
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,13 @@ v1 = APIRouter(prefix="/v1", responses=ERRORS)
 def _pipeline(svc: Service, req: AnswerRequest):
     snapshot = svc.state.snapshot
     try:
-        pipe = svc.state.pipeline_for(
-            snapshot, top_k=req.top_k, generator=req.generator, inserter=req.inserter
-        )
+        pipe = svc.state.pipeline_for(snapshot, generator=req.generator, inserter=req.inserter)
     except BackendNotAllowed as err:
         raise HTTPException(status_code=400, detail=str(err)) from err
     except ValueError as err:
         raise HTTPException(status_code=422, detail=str(err)) from err
+    if req.top_k is not None and not isinstance(pipe, Pipeline | SingleShotPipeline):
+        raise HTTPException(status_code=422, detail="top_k can only be chosen for m2io's pipelines")
     return snapshot, pipe
 
 
@@ -67,7 +69,7 @@ def answer(req: AnswerRequest, request: Request, svc: ServiceDep) -> dict:
     question = _question(req)
     snapshot, pipe = _pipeline(svc, req)
     with svc.slot_for(pipe):
-        result = pipe.run(question)
+        result = run(pipe, question, req.top_k)
     return answer_out(result, svc.links(request, snapshot))
 
 
@@ -94,7 +96,7 @@ def answer_stream(req: AnswerRequest, request: Request, svc: ServiceDep):
 
     def events() -> Iterator[str]:
         try:
-            for event, data in staged_events(pipe, question, links):
+            for event, data in staged_events(pipe, question, links, req.top_k):
                 yield KEEPALIVE_LINE if event == KEEPALIVE else _sse(event, data)
         except Exception as err:  # the status line is gone: report in the stream
             log.exception("streamed answer failed")

@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from m2io import __version__
+from m2io.config import PipelineConfig
 from m2io.serve import api, chat, documents
 from m2io.serve.deps import Service, error_body
 from m2io.serve.gate import Gate
@@ -167,6 +168,7 @@ def create_app(
     max_model_calls: int = MAX_MODEL_CALLS,
     max_client_requests: int = 32,
     upload_limits: UploadLimits | None = None,
+    recipe: PipelineConfig | None = None,
 ) -> FastAPI:
     """A FastAPI app answering from ``pipeline`` (loaded once, shared by every request).
 
@@ -190,6 +192,8 @@ def create_app(
         max_model_calls: Requests that may run the pipeline at once (then 503).
         max_client_requests: Requests one client address may have in flight (then 429).
         upload_limits: Pixels, disk quota and CPU budget of uploads.
+        recipe: The recipe ``pipeline`` was built from: a backend a request chooses is built
+            from it with that stage swapped (None: the pipeline's own ``to_config()``).
     """
     if api_key is not None and not api_key.strip():
         raise ValueError("api_key is empty; pass None for no key")
@@ -200,7 +204,9 @@ def create_app(
         docs_url=None,  # FastAPI's pages load their scripts from a CDN; /docs is served offline
         redoc_url=None,
     )
-    state = ServiceState(pipeline, index_dir, corpus_root=corpus_root, backends=backends)
+    state = ServiceState(
+        pipeline, index_dir, corpus_root=corpus_root, backends=backends, recipe=recipe
+    )
     svc = Service(
         state,
         api_key,

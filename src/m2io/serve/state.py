@@ -22,17 +22,17 @@ import logging
 import os
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from m2io.factory import accepted_options, inserter_profile
+from m2io.config import PipelineConfig, StageConfig
+from m2io.factory import accepted_options, build_generator, build_inserter
 from m2io.generators.base import GENERATORS
 from m2io.index.store import Index
 from m2io.inserters.base import INSERTERS
 from m2io.pipeline import Pipeline
 from m2io.safety import is_inside, remote_image_url
-from m2io.types import Retrieval
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,16 @@ def index_of(pipeline: Any) -> Index | None:
     """The open index behind ``pipeline``'s retriever, or None when it has none."""
     index = getattr(getattr(pipeline, "retriever", None), "index", None)
     return index if isinstance(index, Index) else None
+
+
+def _recipe_of(pipeline: Any) -> PipelineConfig:
+    """The recipe that builds ``pipeline`` (its index folder at least, when its stages are not
+    all registered backends)."""
+    try:
+        return pipeline.to_config()
+    except (AttributeError, ValueError):
+        folder = getattr(index_of(pipeline), "folder", None)
+        return PipelineConfig(index=str(folder)) if folder is not None else PipelineConfig()
 
 
 def _loaded_embedder(index: Index | None) -> Any:
@@ -164,20 +174,6 @@ def reopen_pipeline(
     return new
 
 
-class _TopK:
-    """A retriever that asks its inner one for ``k`` chunks (a per-request ``top_k``)."""
-
-    def __init__(self, inner: Any, k: int) -> None:
-        self.inner, self.k = inner, k
-
-    @property
-    def image_root(self) -> str | None:
-        return getattr(self.inner, "image_root", None)
-
-    def retrieve(self, question: str) -> Retrieval:
-        return self.inner.retrieve(question, top_k=self.k)
-
-
 MODEL_BACKENDS = {"generator": frozenset({"openai", "local"}), "inserter": frozenset({"llm"})}
 """The backends that call a language model (over the network or on this machine)."""
 
@@ -208,6 +204,9 @@ class ServiceState:
         corpus_root: The operator's corpus folder (see :meth:`Snapshot.of`).
         backends: Stage kind → the backend names a request may choose (beyond the served
             pipeline's own, which is always allowed); None or empty allows no other.
+        recipe: The recipe ``pipeline`` was built from (``m2io serve`` passes its own): a
+            backend a request chooses is built from it (its ``llm`` settings, its index) with
+            that stage swapped. None: the pipeline's own :meth:`~m2io.pipeline.Pipeline.to_config`.
     """
 
     def __init__(
@@ -217,7 +216,9 @@ class ServiceState:
         *,
         corpus_root: str | os.PathLike[str] | None = None,
         backends: Mapping[str, Collection[str]] | None = None,
+        recipe: PipelineConfig | None = None,
     ) -> None:
+        self.recipe = recipe
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.corpus_root = Path(corpus_root).resolve() if corpus_root is not None else None
         self.backends = {kind: frozenset(names) for kind, names in (backends or {}).items()}
@@ -276,39 +277,37 @@ class ServiceState:
         with self._stage_lock:
             key = (kind, name)
             if key not in self._stages:
-                cls = registry.get(name)
-                kwargs: dict[str, Any] = {}
-                embedder = _loaded_embedder(index_of(pipeline))
-                options = accepted_options(cls) or []
-                if embedder is not None and "embedder" in options:
-                    kwargs["embedder"] = embedder
-                folder = getattr(index_of(pipeline), "folder", None)
-                if folder is not None and "profile" in options:  # the served corpus's habit
-                    kwargs["profile"] = inserter_profile(Path(folder))
-                try:
-                    self._stages[key] = cls(**kwargs)
-                except (TypeError, ValueError, ImportError, OSError) as err:
-                    raise ValueError(f"{kind} {name!r} cannot be used here: {err}") from err
+                self._stages[key] = self._build_stage(kind, name, pipeline)
             return self._stages[key]
 
+    def _build_stage(self, kind: str, name: str, pipeline: Any) -> Any:
+        """Backend ``name`` built by the factory from the served recipe (its ``llm`` settings
+        and index) with ``kind`` swapped for it, handed the index's loaded embedder."""
+        recipe = self.recipe or _recipe_of(pipeline)
+        swapped = replace(recipe, **{kind: StageConfig(name)})
+        registry = {"generator": GENERATORS, "inserter": INSERTERS}[kind]
+        given: dict[str, Any] = {}
+        embedder = _loaded_embedder(index_of(pipeline))
+        if embedder is not None and "embedder" in (accepted_options(registry.get(name)) or []):
+            given["embedder"] = embedder
+        build = build_generator if kind == "generator" else build_inserter
+        try:
+            return build(swapped, **given)
+        except (TypeError, ValueError, ImportError, OSError) as err:
+            raise ValueError(f"{kind} {name!r} cannot be used here: {err}") from err
+
     def pipeline_for(
-        self,
-        snapshot: Snapshot,
-        *,
-        top_k: int | None = None,
-        generator: str | None = None,
-        inserter: str | None = None,
+        self, snapshot: Snapshot, *, generator: str | None = None, inserter: str | None = None
     ) -> Any:
-        """The snapshot's pipeline with this request's choices (the same object without any)."""
+        """The snapshot's pipeline with this request's choices (the same object without any);
+        a per-request ``top_k`` is passed to the run, not built in."""
         base = snapshot.pipeline
-        if top_k is None and generator is None and inserter is None:
+        if generator is None and inserter is None:
             return base
         if not isinstance(base, Pipeline):
-            raise ValueError(
-                "top_k, generator and inserter can only be chosen for a staged pipeline"
-            )
+            raise ValueError("generator and inserter can only be chosen for a staged pipeline")
         return Pipeline(
-            _TopK(base.retriever, top_k) if top_k is not None else base.retriever,
+            base.retriever,
             self.stage("generator", generator, base) if generator else base.generator,
             self.stage("inserter", inserter, base) if inserter else base.inserter,
             base.merger,
