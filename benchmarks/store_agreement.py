@@ -30,6 +30,7 @@ from m2io.corpus import load_corpus, load_questions
 from m2io.embed.text import load_text_embedder
 from m2io.factory import build_pipeline
 from m2io.index import build_index
+from m2io.index.ann import VectorStore
 from m2io.mergers.render import to_markdown
 
 logger = logging.getLogger("store_agreement")
@@ -79,10 +80,17 @@ def main() -> int:
     }
     answers: dict[str, list[str]] = {}
     for store in ("embedded", "milvus"):
-        os.environ["M2IO_VECTOR_INDEX"] = "exact" if store == "embedded" else "milvus"
+        vectors = VectorStore("exact" if store == "embedded" else "milvus")
         folder = work / f"{Path(args.data).name}-{store}.index"
         t0 = time.perf_counter()
-        build_index(corpus.documents, folder, embedder=emb, corpus_root=corpus.root, progress=False)
+        build_index(
+            corpus.documents,
+            folder,
+            embedder=emb,
+            corpus_root=corpus.root,
+            progress=False,
+            store=vectors,
+        )
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         pipeline = build_pipeline(PipelineConfig(index=str(folder)))

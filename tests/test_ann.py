@@ -15,6 +15,7 @@ from m2io.index import ann  # noqa: E402
 from m2io.index.ann import (  # noqa: E402
     EXACT_MAX,
     KIND_ENV,
+    VectorStore,
     choose_kind,
     index_kind,
     read_store_vectors,
@@ -33,16 +34,19 @@ def _clustered(n: int, dim: int = 48, centres: int = 40, seed: int = 0) -> np.nd
 
 
 def test_small_indexes_stay_exact_and_large_ones_become_approximate(monkeypatch):
-    monkeypatch.delenv(KIND_ENV, raising=False)
+    monkeypatch.setenv(KIND_ENV, "hnsw")  # the library reads no environment (issue 23 item 3)
     assert choose_kind(EXACT_MAX - 1) == "exact"
     assert choose_kind(EXACT_MAX) == "ivf"
     assert choose_kind(10 * EXACT_MAX, "exact") == "exact"
     assert choose_kind(500, "hnsw") == "hnsw"
     assert choose_kind(10, "ivf") == "exact"  # too few to train cells on
-    monkeypatch.setenv(KIND_ENV, "hnsw")
-    assert choose_kind(1000) == "hnsw"
+    assert choose_kind(1000) == "exact"
     with pytest.raises(ValueError, match="use one of"):
         choose_kind(1000, "lsh")
+    with pytest.raises(ValueError, match="use one of"):
+        VectorStore("lsh")
+    with pytest.raises(ValueError, match="needs the milvus"):
+        VectorStore("exact", milvus_uri="http://h:19530")
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
@@ -75,7 +79,6 @@ def test_a_large_index_is_built_approximate_and_answers_like_exact(tmp_path, mon
     from m2io.index import Index, build_index
 
     monkeypatch.setattr(ann, "EXACT_MAX", 100)  # "large" for a test
-    monkeypatch.delenv(KIND_ENV, raising=False)
     topics = ["crop", "layer", "brush", "colour", "path", "text", "filter", "mask"]
     docs = [
         Document(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -13,7 +14,7 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from m2io.index import Index, build_index  # noqa: E402
-from m2io.index.ann import KIND_ENV, index_kind  # noqa: E402
+from m2io.index.ann import KIND_ENV, VectorStore, index_kind  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
 from m2io.testing.hash_embedder import HashEmbedder  # noqa: E402
 from m2io.types import Document  # noqa: E402
@@ -44,11 +45,9 @@ def test_a_milvus_index_answers_like_the_embedded_one_and_moves_with_its_folder(
     tmp_path, monkeypatch
 ):
     emb = HashEmbedder(dim=64)
-    monkeypatch.setenv(KIND_ENV, "exact")
     build_index(_docs(), tmp_path / "faiss", embedder=emb, progress=False)
-    monkeypatch.setenv(KIND_ENV, "milvus")
-    monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
-    build_index(_docs(), tmp_path / "milvus", embedder=emb, progress=False)
+    store = VectorStore("milvus")
+    build_index(_docs(), tmp_path / "milvus", embedder=emb, progress=False, store=store)
     names = {p.name for p in (tmp_path / "milvus").iterdir()}
     assert {"chunks.milvus.json", "images.milvus.json", "milvus.db"} <= names
     assert "chunks.faiss" not in names
@@ -80,7 +79,7 @@ def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path,
     import m2io.embed.text as text_mod
     from m2io.cli import index as cli_index
 
-    monkeypatch.setenv(KIND_ENV, "auto")  # the command sets it for its process: restored after
+    monkeypatch.delenv(KIND_ENV, raising=False)
     monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
     monkeypatch.setattr(text_mod, "load_text_embedder", lambda name=None: HashEmbedder(dim=64))
     corpus = tmp_path / "corpus"
@@ -95,6 +94,7 @@ def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path,
     args = parser.parse_args([str(corpus), "--out", str(out), "--store", "milvus"])
     args.quiet = True
     assert cli_index.run(args) == 0
+    assert KIND_ENV not in os.environ  # the choice is passed on, not written to the environment
     names = {p.name for p in out.iterdir()}
     assert {"chunks.milvus.json", "milvus.db"} <= names and "chunks.faiss" not in names
     index = Index.open(out, embedder=HashEmbedder(dim=64))
@@ -127,9 +127,14 @@ def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
         )
         for i, d in enumerate(_docs())
     ]
-    monkeypatch.setenv(KIND_ENV, "milvus")
-    monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
-    build_index(docs, tmp_path / "milvus", embedder=emb, progress=False, corpus_root=png.parent)
+    build_index(
+        docs,
+        tmp_path / "milvus",
+        embedder=emb,
+        progress=False,
+        corpus_root=png.parent,
+        store=VectorStore("milvus"),
+    )
     index = Index.open(tmp_path / "milvus", embedder=emb)
     calls: list[str] = []
     for store, name in ((index._chunk_index, "chunks"), (index._image_index, "images")):
@@ -149,3 +154,25 @@ def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
         assert found.chunks and found.candidates
         assert calls.count("chunks.search") == 1 and calls.count("images.search") == 1, calls
         assert calls.count("chunks.query") <= 1, calls  # the section's rows, fetched once
+
+
+def test_documents_added_to_a_milvus_index_go_to_milvus_without_the_environment(
+    tmp_path, monkeypatch
+):
+    """Issue 23 item 3: an upload follows the store the index was built with (the build's
+    option object), not a variable a command wrote into its environment."""
+    from m2io.index import NewDocument, add_documents
+
+    monkeypatch.delenv(KIND_ENV, raising=False)
+    emb = HashEmbedder(dim=64)
+    folder = tmp_path / "milvus"
+    build_index(_docs(), folder, embedder=emb, progress=False, store=VectorStore("milvus"))
+    text = "# Sharpen\n\nUse the sharpen tool to make edges crisp in the picture.\n"
+    result = add_documents(folder, [NewDocument("sharpen.md", text, {})], text_embedder=emb)
+    assert result.doc_ids == ("added/sharpen.md",)
+    names = {p.name for p in folder.iterdir()}
+    assert "chunks.milvus.json" in names and "chunks.faiss" not in names
+    index = Index.open(folder, embedder=emb)
+    assert index.vector_store() == VectorStore("milvus", "milvus.db")
+    hits = HybridRetriever(index, top_k=3, min_score=0.0).retrieve("how do I sharpen edges")
+    assert hits.chunks[0].chunk.doc_id == "added/sharpen.md"

@@ -41,7 +41,6 @@ def test_an_index_built_on_ray_is_the_single_process_index(tmp_path, monkeypatch
     from m2io.embed.onnx import OnnxTextEmbedder
     from m2io.index import Index, build_index
 
-    monkeypatch.setenv("M2IO_VECTOR_INDEX", "exact")
     corpus = load_corpus(DEMO)
     docs = corpus.documents[:4]
     single = OnnxTextEmbedder()

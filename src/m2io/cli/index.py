@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from m2io.corpus import Corpus
     from m2io.corpus.folder import ParseMap
     from m2io.embed.text import TextEmbedder
+    from m2io.index.ann import VectorStore
 
 # Its grouped warning says what ``run`` prints itself at the end.
 CORPUS_REPORT_LOGGER = "m2io.corpus.report"
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     out = args.out or default_index_dir()
     t0 = time.perf_counter()
-    _choose_vector_store(store, kind, getattr(args, "milvus_uri", None))
+    vectors = vector_store(store, kind, getattr(args, "milvus_uri", None))
     if getattr(args, "ray", None):
         from m2io.embed.distributed import RayTextEmbedder, ray_advice
 
@@ -166,28 +167,34 @@ def run(args: argparse.Namespace) -> int:
     else:  # an unknown name fails before the corpus loads
         embedder = load_text_embedder(args.embedder)
     try:
-        return _build(args, embedder, out, quiet, t0)
+        return _build(args, embedder, out, quiet, t0, vectors)
     finally:
         if hasattr(embedder, "shutdown"):
             embedder.shutdown()
 
 
-def _choose_vector_store(store: str, kind: str, milvus_uri: str | None) -> None:
-    """Tell the index writer where vectors go (it reads the environment, so that library calls
-    and the server's document uploads follow the same choice in this process)."""
-    from m2io.index.ann import KIND_ENV
+def vector_store(store: str, kind: str, milvus_uri: str | None) -> VectorStore:
+    """The vector store the flags ask for; ``$M2IO_VECTOR_INDEX`` and ``$M2IO_MILVUS_URI`` fill
+    what they leave open. The environment is read here, at the edge, and never written: the
+    build takes the :class:`~m2io.index.ann.VectorStore`, and documents added later follow the
+    index (:meth:`~m2io.index.store.Index.vector_store`)."""
+    from m2io.index.ann import KIND_ENV, VectorStore
     from m2io.index.milvus import URI_ENV
 
     if store == "milvus":
-        os.environ[KIND_ENV] = "milvus"
-        if milvus_uri:
-            os.environ[URI_ENV] = milvus_uri
-    elif kind != "auto":
-        os.environ[KIND_ENV] = kind
+        return VectorStore("milvus", milvus_uri or os.environ.get(URI_ENV) or None)
+    if kind == "auto":
+        kind = os.environ.get(KIND_ENV, "").strip().lower() or "auto"
+    return VectorStore(kind)
 
 
 def _build(
-    args: argparse.Namespace, embedder: TextEmbedder, out: str, quiet: bool, t0: float
+    args: argparse.Namespace,
+    embedder: TextEmbedder,
+    out: str,
+    quiet: bool,
+    t0: float,
+    vectors: VectorStore,
 ) -> int:
     from m2io.corpus.report import format_problems, problems_headline
     from m2io.index.build import update_index
@@ -227,6 +234,7 @@ def _build(
         progress=not quiet,
         corpus_root=corpus.root or None,
         rebuild=getattr(args, "rebuild", False),
+        store=vectors,
     )
     manifest = report.manifest
     from m2io.learned.profile import index_profile

@@ -13,9 +13,10 @@ comparison.
 
 The file itself says which kind it is (``faiss.read_index`` returns the right class), so an
 index needs no manifest field to be read back; :func:`read_store_vectors` sets the search
-parameters (``nprobe``, ``efSearch``) on the way in. ``$M2IO_VECTOR_INDEX`` (``auto``,
-``exact``, ``ivf``, ``hnsw``, ``milvus``) overrides the choice at build time; ``milvus`` puts the
-vectors in a Milvus collection (:mod:`m2io.index.milvus`).
+parameters (``nprobe``, ``efSearch``) on the way in. A :class:`VectorStore` given to the build
+(``auto``, ``exact``, ``ivf``, ``hnsw``, ``milvus``; ``m2io index --set index.vector_index=…``,
+or ``$M2IO_VECTOR_INDEX``, read by the command line only) overrides the choice; ``milvus`` puts
+the vectors in a Milvus collection (:mod:`m2io.index.milvus`).
 
 Example::
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ EXACT_MAX = 100_000
 """Indexes with fewer vectors than this stay exact."""
 KINDS = ("auto", "exact", "ivf", "hnsw", "milvus")
 KIND_ENV = "M2IO_VECTOR_INDEX"
+"""The environment variable the command line reads ``--set index.vector_index`` from when not
+given (read only there: the library takes a :class:`VectorStore`)."""
 NPROBE = 64
 """IVF cells scanned per query (of about ``sqrt(n)``: 64 of 1000 at 10^6 rows). Measured at
 10^6 rows: 32 gives recall@10 0.954 (p95 7 ms), 64 gives 0.976 (p95 14 ms)."""
@@ -52,14 +55,38 @@ HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 64, 128
 """HNSW graph degree and beam widths; ``efSearch`` >= the retriever's dense pool (50)."""
 
 
+@dataclass(frozen=True)
+class VectorStore:
+    """Where an index keeps its vectors: an option object that the build and its updates take.
+
+    Attributes:
+        kind: ``"auto"`` (exact below :data:`EXACT_MAX` vectors, IVF from it), ``"exact"``,
+            ``"ivf"``, ``"hnsw"`` (faiss files in the index folder) or ``"milvus"``.
+        milvus_uri: For ``milvus``: a server URI (``http://host:19530``) or a milvus-lite file;
+            None keeps a milvus-lite database inside the index folder.
+
+    Raises:
+        ValueError: an unknown ``kind``, or a ``milvus_uri`` for another kind.
+    """
+
+    kind: str = "auto"
+    milvus_uri: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"vector index kind {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.milvus_uri is not None and self.kind != "milvus":
+            raise ValueError("a Milvus URI needs the milvus vector store")
+
+
 def choose_kind(n: int, kind: str | None = None) -> str:
     """``"exact"``, ``"ivf"`` or ``"hnsw"`` for ``n`` vectors: ``kind`` if given and not
-    ``"auto"``, else ``$M2IO_VECTOR_INDEX``, else exact below :data:`EXACT_MAX`, IVF from it.
+    ``"auto"``, else exact below :data:`EXACT_MAX`, IVF from it.
 
     An approximate kind asked for a set too small to train on (fewer than 4 vectors per cell of
     a minimum of 16 cells) stays exact.
     """
-    chosen = (kind or os.environ.get(KIND_ENV, "") or "auto").strip().lower()
+    chosen = (kind or "auto").strip().lower()
     if chosen not in KINDS:
         raise ValueError(f"vector index kind {chosen!r}: use one of {', '.join(KINDS)}")
     if chosen == "auto":
@@ -103,22 +130,36 @@ def build_store_index(vecs: np.ndarray, kind: str | None = None, *, seed: int = 
     return index
 
 
-def write_store_vectors(path: Path, vecs: np.ndarray, kind: str | None = None) -> str:
+def write_store_vectors(
+    path: Path, vecs: np.ndarray, store: VectorStore | str | None = None
+) -> str:
     """Write the faiss index of ``vecs`` (see :func:`build_store_index`), or, for the
     ``milvus`` kind, a Milvus collection and a pointer file beside ``path``
-    (:mod:`m2io.index.milvus`); returns the kind."""
-    if choose_kind(len(vecs), kind) == "milvus":
+    (:mod:`m2io.index.milvus`); returns the kind. ``store`` may be a bare kind name."""
+    if not isinstance(store, VectorStore):
+        store = VectorStore(store or "auto")
+    if choose_kind(len(vecs), store.kind) == "milvus":
         from m2io.index.milvus import write_milvus_vectors
 
-        write_milvus_vectors(path, vecs)
+        write_milvus_vectors(path, vecs, store.milvus_uri)
         return "milvus"
     faiss = require("faiss", "index")
-    index = build_store_index(vecs, kind)
+    index = build_store_index(vecs, store.kind)
     faiss.write_index(index, str(path))
     got = index_kind(index)
     if got != "exact":
         logger.info("%s: %d vectors in an approximate (%s) index", path.name, index.ntotal, got)
     return got
+
+
+def store_of(vectors: Any) -> VectorStore:
+    """The :class:`VectorStore` an index's loaded vectors live in, for writing more of them the
+    same way (documents added later): Milvus at the same URI, an approximate faiss kind kept,
+    an exact one left to ``auto`` (so it turns approximate once it grows large)."""
+    kind = index_kind(vectors)
+    if kind == "milvus":
+        return VectorStore("milvus", getattr(vectors, "uri", None))
+    return VectorStore(kind if kind in ("ivf", "hnsw") else "auto")
 
 
 def index_kind(index: Any) -> str:

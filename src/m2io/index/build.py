@@ -51,7 +51,7 @@ from m2io.corpus.folder import load_folder
 from m2io.corpus.report import Corpus, CorpusError
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import IMAGE_CONTEXT_WORDS, TextEmbedder, image_text, load_text_embedder
-from m2io.index.ann import write_store_vectors  # exact, or ANN when large
+from m2io.index.ann import VectorStore, write_store_vectors  # exact, or ANN when large
 from m2io.index.decorative import find_decorative
 from m2io.index.dedup import find_duplicates
 from m2io.index.headers import check_npy_file
@@ -268,6 +268,7 @@ def build_index(
     lock_timeout: float = 600.0,
     reuse: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    store: VectorStore | None = None,
 ) -> IndexManifest:
     """Chunk, embed and index ``documents`` into the folder ``out_dir``.
 
@@ -295,6 +296,8 @@ def build_index(
             everything again and discards checkpoints.
         checkpoint_every: Texts (or image files) per embedding call; each call's vectors are
             checkpointed in ``out_dir/.m2io-work`` so a killed build resumes there.
+        store: Where the vectors go (:class:`~m2io.index.ann.VectorStore`: faiss, exact until
+            large then IVF, by default; or Milvus).
 
     Raises:
         IndexBusyError: Another build into ``out_dir`` ran past ``lock_timeout``.
@@ -322,6 +325,7 @@ def build_index(
         lock_timeout=lock_timeout,
         rebuild=not reuse,
         checkpoint_every=checkpoint_every,
+        store=store,
     ).manifest
 
 
@@ -382,6 +386,7 @@ def update_index(
     lock_timeout: float = 600.0,
     rebuild: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    store: VectorStore | None = None,
 ) -> BuildReport:
     """Bring the index in ``out_dir`` up to date with ``documents``, embedding only what changed.
 
@@ -438,6 +443,7 @@ def update_index(
                 progress=progress,
                 rebuild=rebuild,
                 checkpoint_every=checkpoint_every,
+                store=store or VectorStore(),
             ),
             embedder=embedder,
             image_embedder=image_embedder,
@@ -453,6 +459,7 @@ class _Options:
     progress: bool
     rebuild: bool
     checkpoint_every: int
+    store: VectorStore
 
 
 def _build(
@@ -555,11 +562,15 @@ def _build_into(
     )
     texts = [chunk_embedding_text(c) for c in chunks]
     chunk_keys = [text_key(t) for t in texts]
-    write_store_vectors(tmp / "chunks.faiss", vectors.texts("chunks", texts, chunk_keys))
+    write_store_vectors(
+        tmp / "chunks.faiss", vectors.texts("chunks", texts, chunk_keys), opts.store
+    )
     LexicalIndex.build(texts).save(tmp / "bm25")
     image_texts = [image_embedding_text(c) for c in candidates]
     image_keys = [text_key(t) for t in image_texts]
-    write_store_vectors(tmp / "images.faiss", vectors.texts("images", image_texts, image_keys))
+    write_store_vectors(
+        tmp / "images.faiss", vectors.texts("images", image_texts, image_keys), opts.store
+    )
     pixel_keys: list[bytes | None] = []
     if image_embedder is not None:
         pixel_keys = [file_key(c.image.path) for c in local]

@@ -1,13 +1,14 @@
 """Vectors in Milvus instead of a faiss file: the same index folder, queried the same way.
 
-An index built with ``M2IO_VECTOR_INDEX=milvus`` keeps its rows, BM25 and manifest in the folder
+An index built with ``store=VectorStore("milvus")`` (``m2io index --store milvus``) keeps its rows, BM25 and manifest in the folder
 as usual, but writes each vector set to a Milvus collection and leaves a pointer file in place
 of the faiss file (``chunks.milvus.json`` beside where ``chunks.faiss`` would be). ``Index.open``
 reads it through :func:`m2io.index.ann.read_store_vectors`, which returns a
 :class:`MilvusVectors` that answers ``search`` like a faiss index, so retrievers and the CLI work
 unchanged. The same code talks to ``milvus-lite`` (embedded: a database file, by default
 ``milvus.db`` inside the index folder, so the folder stays self-contained and movable) and to a
-Milvus server or cluster by URI (``M2IO_MILVUS_URI=http://host:19530``).
+Milvus server or cluster by URI (``VectorStore("milvus", "http://host:19530")``; the command line
+reads ``--milvus-uri`` or ``$M2IO_MILVUS_URI``).
 
 What differs from the embedded store (see ``docs/scaling.md``): the lexical half stays bm25s in
 the folder (Milvus's BM25 function is not used yet); collections of an index replaced on a
@@ -16,8 +17,7 @@ search is a network round trip on a server.
 
 Example::
 
-    os.environ["M2IO_VECTOR_INDEX"] = "milvus"
-    build_index(docs, "gimp.index")          # vectors in gimp.index/milvus.db
+    build_index(docs, "gimp.index", store=VectorStore("milvus"))   # in gimp.index/milvus.db
     Index.open("gimp.index").search_chunks(q, 5)
 """
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -41,8 +40,8 @@ from m2io.registry import require
 logger = logging.getLogger(__name__)
 
 URI_ENV = "M2IO_MILVUS_URI"
-"""Where a build puts its vectors: a Milvus URI, or a milvus-lite file (default ``milvus.db``,
-relative to the index folder)."""
+"""The environment variable the command line reads a Milvus URI from when ``--milvus-uri`` is not
+given (only there: the library takes :attr:`m2io.index.ann.VectorStore.milvus_uri`)."""
 LITE_DB = "milvus.db"
 POINTER_SUFFIX = ".milvus.json"
 INSERT_BATCH = 5_000
@@ -104,7 +103,7 @@ def write_milvus_vectors(faiss_path: Path, vecs: np.ndarray, uri: str | None = N
     returns the pointer file. Row ``i`` is primary key ``i``; the collection is searched by inner
     product (cosine) over a FLAT index, i.e. exactly, like the embedded default."""
     pymilvus = require("pymilvus", "milvus")
-    uri = uri or os.environ.get(URI_ENV) or LITE_DB
+    uri = uri or LITE_DB
     folder = faiss_path.parent
     vecs = np.ascontiguousarray(vecs, dtype=np.float32)
     n, dim = vecs.shape

@@ -28,7 +28,7 @@ import numpy as np
 
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
-from m2io.index.ann import read_store_vectors, search_one  # exact or ANN
+from m2io.index.ann import VectorStore, read_store_vectors, search_one, store_of
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
@@ -257,6 +257,10 @@ class Index:
     @property
     def has_pixels(self) -> bool:
         return self._pixel_index is not None
+
+    def vector_store(self) -> VectorStore:
+        """Where this index keeps its vectors (what documents added later are written to)."""
+        return store_of(self._chunk_index)
 
     def stored_vectors(self, kind: str) -> np.ndarray:
         """The stored unit vectors of ``"chunks"``, ``"images"`` or ``"pixels"``, one per row, for

@@ -52,7 +52,7 @@ import numpy as np
 from m2io.corpus.folder import PARSERS
 from m2io.embed.image import ImageEmbedder
 from m2io.embed.text import TextEmbedder
-from m2io.index.ann import write_store_vectors  # exact, or ANN for large indexes
+from m2io.index.ann import write_store_vectors
 from m2io.index.build import (
     PIXEL_KEYS,
     _attach_sources,
@@ -258,14 +258,17 @@ def _write(
     )
     texts = [chunk_embedding_text(c) for c in chunks]
     new_chunk_vecs = _encode(emb, texts, 64, False)
+    store = index.vector_store()  # the documents added go where the others are
     write_store_vectors(
-        tmp / "chunks.faiss", np.concatenate([index.stored_vectors("chunks"), new_chunk_vecs])
+        tmp / "chunks.faiss",
+        np.concatenate([index.stored_vectors("chunks"), new_chunk_vecs]),
+        store,
     )
     all_texts = [chunk_embedding_text(c) for c in index.chunks] + texts
     LexicalIndex.build(all_texts).save(tmp / "bm25")
     image_vecs = _encode(emb, [image_embedding_text(c) for c in local], 64, False)
     write_store_vectors(
-        tmp / "images.faiss", np.concatenate([index.stored_vectors("images"), image_vecs])
+        tmp / "images.faiss", np.concatenate([index.stored_vectors("images"), image_vecs]), store
     )
     if pix is not None:
         pixel_vecs = normalise(_pixel_vectors(pix, local))
