@@ -60,3 +60,22 @@ def test_recipe_yaml_round_trip_and_values() -> None:
     assert isinstance(emb, HashEmbedder) and (emb.dim, emb.name) == (8, "h")
     with pytest.raises(ValueError, match="cannot import"):
         build_value({"class": "no.such.module:Thing"})
+
+
+def test_the_index_folder_from_the_environment_is_read_at_the_command_line_only(
+    tmp_path, monkeypatch
+):
+    """Issue 23 item 3: ``$M2IO_INDEX`` is the command line's default, not the library's."""
+    from m2io.cli.common import config_from_args
+    from m2io.cli.main import build_parser
+
+    monkeypatch.setenv("M2IO_INDEX", str(tmp_path / "env.index"))
+    assert PipelineConfig().index == ".m2io/index"
+    args = build_parser().parse_args(["ask", "q"])
+    assert config_from_args(args).index == str(tmp_path / "env.index")
+    args = build_parser().parse_args(["ask", "--index", "flag.index", "q"])
+    assert config_from_args(args).index == "flag.index"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("index: recipe.index\n")
+    args = build_parser().parse_args(["ask", "--config", str(recipe), "q"])
+    assert config_from_args(args).index == "recipe.index"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -67,9 +66,9 @@ SHARED_LLM_KEYS = (
 )
 
 
-def default_index_dir() -> str:
-    """``$M2IO_INDEX`` if set, else ``.m2io/index`` in the working directory."""
-    return os.environ.get("M2IO_INDEX", str(Path(".m2io") / "index"))
+DEFAULT_INDEX = str(Path(".m2io") / "index")
+"""The index folder a recipe names when it names none (the command line also reads
+``$M2IO_INDEX``: :func:`m2io.cli.common.default_index_dir`)."""
 
 
 @dataclass
@@ -95,7 +94,7 @@ class PipelineConfig:
             that also apply to the other stages that talk to a model. Keys: ``LLM_KEYS``.
     """
 
-    index: str = field(default_factory=default_index_dir)
+    index: str = DEFAULT_INDEX
     mode: str = "staged"
     retriever: StageConfig = field(default_factory=lambda: StageConfig("hybrid"))
     generator: StageConfig = field(default_factory=lambda: StageConfig("extractive"))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from m2io.config import PipelineConfig, default_index_dir, stage_config
+from m2io.config import DEFAULT_INDEX, PipelineConfig, stage_config
 from m2io.generators.base import GENERATORS, Generator
 from m2io.inserters.base import INSERTERS, Inserter
 from m2io.mergers.base import MERGERS, Merger
@@ -174,4 +174,4 @@ def _index_folder(retriever: Retriever) -> tuple[str, tuple[str, ...]]:
         return str(folder), ("index",)
     if isinstance(index, str | os.PathLike):
         return str(index), ("index",)
-    return default_index_dir(), ()
+    return DEFAULT_INDEX, ()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from m2io.config import PipelineConfig, apply_override, load_config
+from m2io.config import DEFAULT_INDEX, PipelineConfig, apply_override, load_config
 
 REMOTE_IMAGES_HELP = (
     "place http(s) image URLs from the corpus in the HTML/Markdown output (off by default: the "
@@ -123,8 +124,18 @@ def apply_flag_overrides(
         setattr(args, keys[sub], yaml.safe_load(raw) if raw else "")
 
 
+INDEX_ENV = "M2IO_INDEX"
+"""The index folder commands use when neither a flag nor the recipe names one (read here only)."""
+
+
+def default_index_dir() -> str:
+    """``$M2IO_INDEX`` if set, else ``.m2io/index`` in the working directory."""
+    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX
+
+
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    """Recipe first, then the explicit flags, then ``--set`` overrides."""
+    """Recipe first, then the explicit flags, then ``--set`` overrides; ``$M2IO_INDEX`` stands in
+    for an index that none of them names."""
     overrides: list[str] = []
     if getattr(args, "index", None):
         overrides.append(f"index={args.index}")
@@ -146,6 +157,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
             cfg.llm[key] = value
     for item in args.set:
         apply_override(cfg, item)
+    if cfg.index == DEFAULT_INDEX:
+        cfg.index = default_index_dir()
     return cfg
 
 

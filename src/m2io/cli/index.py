@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from m2io.cli.common import add_set_argument, apply_flag_overrides, muted
-from m2io.config import default_index_dir
+from m2io.cli.common import add_set_argument, apply_flag_overrides, default_index_dir, muted
 
 if TYPE_CHECKING:
     from m2io.corpus import Corpus
