@@ -20,8 +20,8 @@ from m2io.registry import lazy_names
 if TYPE_CHECKING:
     from m2io.learned_training.grpo import CachedEmbedder, GRPOConfig, History, TrainItem
     from m2io.learned_training.items import TrainData, load_training_data
-    from m2io.learned_training.recipe import TrainRun, save_training_run, train_inserter_policy
-    from m2io.learned_training.report import plot_history, write_model_readme
+    from m2io.learned_training.recipe import save_training_run, train_inserter_policy
+    from m2io.learned_training.report import TrainRun, plot_history, write_model_readme
 
 _WHERE = {
     "CachedEmbedder": "grpo",
@@ -30,7 +30,7 @@ _WHERE = {
     "TrainItem": "grpo",
     "TrainData": "items",
     "load_training_data": "items",
-    "TrainRun": "recipe",
+    "TrainRun": "report",
     "save_training_run": "recipe",
     "train_inserter_policy": "recipe",
     "plot_history": "report",

@@ -14,39 +14,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from m2io.embed.text import TextEmbedder
 from m2io.learned.artifact import ModelCard, save_model
-from m2io.learned.policy import Policy
 from m2io.learned_training.grpo import (
     GRPOConfig,
-    History,
     cached_embedder,
     evaluate_by_kind,
     prepare,
     train_grpo,
 )
 from m2io.learned_training.items import TrainData
-from m2io.learned_training.report import plot_history
+from m2io.learned_training.report import TrainRun, plot_history
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainRun:
-    """A trained policy with its history and train / held-out metrics: ``{item kind: {metric:
-    value}}`` (×100, plus ``reward``; :func:`~m2io.learned_training.grpo.evaluate_by_kind`)."""
-
-    policy: Policy
-    history: History
-    config: GRPOConfig
-    train_metrics: dict[str, dict[str, float]]
-    val_metrics: dict[str, dict[str, float]]
-    data: dict[str, Any]
-    seconds: dict[str, float]
 
 
 def train_inserter_policy(

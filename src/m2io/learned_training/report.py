@@ -10,15 +10,27 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from m2io.learned.features import FEATURE_NAMES
-from m2io.learned_training.grpo import History
+from m2io.learned.policy import Policy
+from m2io.learned_training.grpo import GRPOConfig, History
 
-if TYPE_CHECKING:
-    from m2io.learned_training.recipe import TrainRun
+
+@dataclass
+class TrainRun:
+    """A trained policy with its history and train / held-out metrics: ``{item kind: {metric:
+    value}}`` (×100, plus ``reward``; :func:`~m2io.learned_training.grpo.evaluate_by_kind`)."""
+
+    policy: Policy
+    history: History
+    config: GRPOConfig
+    train_metrics: dict[str, dict[str, float]]
+    val_metrics: dict[str, dict[str, float]]
+    data: dict[str, Any]
+    seconds: dict[str, float]
 
 
 def plot_history(history: History, path: str | Path, *, title: str = "") -> None:
