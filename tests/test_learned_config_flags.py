@@ -53,3 +53,19 @@ def test_recipe_keys_and_the_recorded_command_follow_the_options() -> None:
     again = parser().parse_args(shlex.split(command)[3:])  # after "m2io train inserter-policy"
     assert vars(again) | {"cache_dir": None} == vars(args) | {"cache_dir": None}
     assert train.from_args(GRPOConfig, again) == GRPOConfig(epochs=4)
+
+
+def test_the_options_are_dataclass_fields_not_argparse_internals() -> None:
+    """Issue 23 item 3: the recipe keys, the flags and the recorded command come from
+    :class:`~m2io.learned_training.recipe.PolicyRecipe` and GRPOConfig, not from argparse's
+    private ``_actions``."""
+    import inspect
+
+    from m2io.learned_training.recipe import PolicyRecipe
+
+    assert "_actions" not in inspect.getsource(train)
+    names = [f.name for f in dataclasses.fields(PolicyRecipe)]
+    assert list(train.recipe_keys())[: len(names)] == names
+    args = parser().parse_args(["--data", "demo", "--split", "none", "--out", "m"])
+    assert train.from_args(PolicyRecipe, args) == PolicyRecipe(data=["demo"], split="none", out="m")
+    assert "--cache-dir" not in train._command(parser().parse_args(["--cache-dir", "/c"]))

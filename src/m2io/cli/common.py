@@ -55,11 +55,16 @@ def check_output_file(value: str, flag: str) -> Path:
     return path
 
 
-def add_pipeline_arguments(p: argparse.ArgumentParser, *, with_index: bool = True) -> None:
+def add_pipeline_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    with_index: bool = True,
+    index_help: str = "index folder (default: $M2IO_INDEX or .m2io/index)",
+) -> None:
     g = p.add_argument_group("pipeline (flags override --config)")
     g.add_argument("--config", metavar="RECIPE.yaml", help="YAML recipe (see recipes/)")
     if with_index:
-        g.add_argument("--index", help="index folder (default: $M2IO_INDEX or .m2io/index)")
+        g.add_argument("--index", help=index_help)
     g.add_argument("--mode", choices=["staged", "singleshot"], help="pipeline shape")
     g.add_argument("--retriever", help="retriever backend (hybrid)")
     g.add_argument("--top-k", type=int, help="chunks to retrieve")

@@ -61,13 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rebuild the index even if the existing one matches the documents",
     )
-    add_pipeline_arguments(p)
-    for action in p._actions:  # same flag as `m2io ask`, different default here
-        if "--index" in action.option_strings:
-            action.help = (
-                "index folder; built there if missing (default: .m2io/eval-index/"
-                "<subset>-<hash of the data path>, reused while the documents are unchanged)"
-            )
+    add_pipeline_arguments(  # the same flag as `m2io ask`, with another default here
+        p,
+        index_help="index folder; built there if missing (default: .m2io/eval-index/"
+        "<subset>-<hash of the data path>, reused while the documents are unchanged)",
+    )
     m = p.add_argument_group("metrics")
     m.add_argument("--no-bert", action="store_true", help="skip BERTScore (no torch needed)")
     m.add_argument("--bert-model", help="BERTScore model id or folder (default: bundled MiniLM)")

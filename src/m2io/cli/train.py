@@ -27,10 +27,9 @@ from typing import Any
 
 import yaml
 
-from m2io.evaluation.items import DISTRACTOR_MODES
 from m2io.learned_training.grpo import GRPOConfig
 from m2io.learned_training.items import load_training_data
-from m2io.learned_training.recipe import save_training_run, train_inserter_policy
+from m2io.learned_training.recipe import PolicyRecipe, save_training_run, train_inserter_policy
 from m2io.learned_training.report import write_model_readme
 
 
@@ -76,104 +75,76 @@ def add_policy_arguments(p: argparse.ArgumentParser) -> None:
         help="YAML whose keys are this command's options (data: a list); flags given on the "
         "command line win",
     )
-    data = p.add_argument_group("data")
-    data.add_argument(
-        "--data",
-        action="append",
-        help="training corpus: an MRAMG-layout folder, a folder of Markdown/HTML files, or "
-        "'demo'; repeat it to train on several",
-    )
-    data.add_argument("--subset", help="subset name (one --data only; default: the only one)")
-    data.add_argument(
-        "--distractors",
-        choices=(*DISTRACTOR_MODES, "both"),
-        default="random",
-        help="1:1 distractors: random, hard (most similar caption) or both (each question twice)",
-    )
-    data.add_argument(
-        "--split",
-        choices=("doc", "none"),
-        default="doc",
-        help="hold out documents of each corpus (the eval-inserter --split val side), or none "
-        "(train on everything; measure on another corpus)",
-    )
-    data.add_argument("--val-fraction", type=float, default=0.2, help="held-out share (doc)")
-    data.add_argument(
-        "--balance",
-        type=int,
-        default=3,
-        help="repeat a small corpus's items up to N times so corpora weigh alike (1 = never)",
-    )
-    data.add_argument("--data-seed", type=int, default=0, help="seeds distractors (as eval)")
-    data.add_argument(
-        "--pipeline-items",
-        action="store_true",
-        help="also train on what the inserter meets end to end: each question run through the "
-        "default retriever and the extractive generator (builds the eval index if missing)",
-    )
-    data.add_argument(
-        "--index",
-        action="append",
-        help="index for --pipeline-items: DIR (one --data), or NAME=DIR per corpus (NAME: the "
-        "MRAMG subset, 'demo' or the folder's name); default: the one m2io eval uses",
-    )
-    data.add_argument("--cache-dir", help="embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)")
+    add_dataclass_arguments(p.add_argument_group("data"), PolicyRecipe)
     add_dataclass_arguments(p.add_argument_group("GRPO"), GRPOConfig)
-    p.add_argument("--out", help="model folder to write (required, here or in the recipe)")
 
 
-# Options that say where this machine keeps things, not how the policy was made.
-_NOT_RECORDED = ("recipe", "cache_dir", "verbose", "help")
+OPTION_CLASSES = (PolicyRecipe, GRPOConfig)
+"""The dataclasses whose fields are the options of ``m2io train inserter-policy``, in order."""
+
+
+def _kind(hint: Any) -> type:
+    """``list``, ``bool`` or the scalar type of a field annotated ``hint`` (``X | None`` is X)."""
+    if typing.get_origin(hint) is list:
+        return list
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
 
 
 def add_dataclass_arguments(group: Any, cls: type) -> None:
-    """One ``--flag`` per field of the dataclass ``cls``: the field's type, its default and its
-    ``metadata["help"]``, so the flags cannot drift from the config they fill."""
+    """One ``--flag`` per field of the dataclass ``cls``: the field's type, its default, its
+    ``metadata["help"]`` (and ``choices``), so the flags cannot drift from the config they
+    fill. A ``list[str]`` field is a repeatable flag, a ``bool`` one a switch."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        group.add_argument(
-            "--" + f.name.replace("_", "-"),
-            type=hints[f.name],
-            default=f.default,
-            help=f.metadata.get("help", ""),
-        )
+        kind = _kind(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        text = f.metadata.get("help", "")
+        if kind is list:
+            group.add_argument(flag, action="append", help=text)
+        elif kind is bool:
+            group.add_argument(flag, action="store_true", help=text)
+        else:
+            group.add_argument(
+                flag, type=kind, default=f.default, choices=f.metadata.get("choices"), help=text
+            )
 
 
 def from_args(cls: type, args: argparse.Namespace) -> Any:
     """An instance of the dataclass ``cls`` from the flags :func:`add_dataclass_arguments` made."""
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+    return cls(**{k: [] if v is None and _is_list(cls, k) else v for k, v in values.items()})
 
 
-def _policy_actions() -> list[argparse.Action]:
-    """The options of ``m2io train inserter-policy`` (those a recipe or a command may hold)."""
-    probe = argparse.ArgumentParser(add_help=False)
-    add_policy_arguments(probe)
-    return [a for a in probe._actions if a.option_strings and a.dest not in ("recipe", "help")]
+def _is_list(cls: type, name: str) -> bool:
+    return _kind(typing.get_type_hints(cls)[name]) is list
+
+
+def _fields() -> list[tuple[dataclasses.Field, type]]:
+    out = []
+    for cls in OPTION_CLASSES:
+        hints = typing.get_type_hints(cls)
+        out += [(f, _kind(hints[f.name])) for f in dataclasses.fields(cls)]
+    return out
 
 
 def recipe_keys() -> dict[str, type]:
-    """``{option: type}`` a recipe may set, read off the command's own options (lists for
-    repeatable ones, bool for switches)."""
-    keys: dict[str, type] = {}
-    for a in _policy_actions():
-        if isinstance(a, argparse._AppendAction):
-            keys[a.dest] = list
-        elif isinstance(a, argparse._StoreTrueAction):
-            keys[a.dest] = bool
-        else:
-            keys[a.dest] = a.type if isinstance(a.type, type) else str
-    return keys
+    """``{option: type}`` a recipe may set: the fields of :data:`OPTION_CLASSES` (``list`` for
+    repeatable ones, ``bool`` for switches)."""
+    return {f.name: kind for f, kind in _fields()}
 
 
 def _command(args: argparse.Namespace) -> str:
-    """The command line that reproduces this run, every option spelled out (in the command's
-    own order, the GRPO ones from :class:`~m2io.learned_training.grpo.GRPOConfig`'s fields)."""
+    """The command line that reproduces this run, every option spelled out (in the order of
+    :class:`~m2io.learned_training.recipe.PolicyRecipe`'s fields, then
+    :class:`~m2io.learned_training.grpo.GRPOConfig`'s), where this machine keeps things left
+    out."""
     parts = ["m2io", "train", "inserter-policy"]
-    for action in _policy_actions():
-        key = action.dest
-        if key in _NOT_RECORDED or (key == "val_fraction" and args.split != "doc"):
+    for f, _ in _fields():
+        key = f.name
+        if not f.metadata.get("recorded", True) or (key == "val_fraction" and args.split != "doc"):
             continue
-        flag = action.option_strings[-1]
+        flag = "--" + key.replace("_", "-")
         value = getattr(args, key, None)
         if isinstance(value, bool):
             parts += [flag] if value else []
@@ -189,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     return int(args._train_run(args) or 0)
 
 
-def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -> None:
+def apply_recipe(args: argparse.Namespace) -> None:
     """Fill ``args`` from ``args.recipe`` (YAML mapping of option names, ``-`` or ``_``) where
     the command line left the default. ``data`` is a list (or one string).
 
@@ -204,6 +175,7 @@ def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -
     if not isinstance(recipe, dict):
         raise ValueError(f"recipe {args.recipe}: expected a mapping of options")
     valid = recipe_keys()
+    defaults = {f.name: f.default for f, _ in _fields()}
     for raw_key, value in recipe.items():
         key = str(raw_key).replace("-", "_")
         kind = valid.get(key)
@@ -220,7 +192,7 @@ def apply_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -
             value = float(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"recipe {args.recipe}: {raw_key} must be {kind.__name__}")
-        if getattr(args, key, None) in (None, parser_defaults.get(key)):
+        if getattr(args, key, None) in (None, False, defaults.get(key)):
             setattr(args, key, value)
 
 
@@ -241,33 +213,32 @@ def _index_dirs(values: list[str], n_data: int) -> str | dict[str, str] | None:
 
 def run_policy(args: argparse.Namespace) -> int:
     if getattr(args, "recipe", None):
-        probe = argparse.ArgumentParser()
-        add_policy_arguments(probe)
-        apply_recipe(args, vars(probe.parse_args([])))
-    if not args.data:
+        apply_recipe(args)
+    opts = from_args(PolicyRecipe, args)
+    if not opts.data:
         raise ValueError("give --data (repeatable) or a recipe with data: [...]")
-    if not args.out:
+    if not opts.out:
         raise ValueError("give --out (or out: in the recipe)")
     config = from_args(GRPOConfig, args)
-    index_dir = _index_dirs(args.index or [], len(args.data))
+    index_dir = _index_dirs(opts.index, len(opts.data))
     data = load_training_data(
-        args.data if len(args.data) > 1 else args.data[0],
-        args.subset,
-        distractors=args.distractors,
-        split=args.split,
-        data_seed=args.data_seed,
-        val_fraction=args.val_fraction,
-        cache_dir=args.cache_dir,
-        pipeline=args.pipeline_items,
+        opts.data if len(opts.data) > 1 else opts.data[0],
+        opts.subset,
+        distractors=opts.distractors,
+        split=opts.split,
+        data_seed=opts.data_seed,
+        val_fraction=opts.val_fraction,
+        cache_dir=opts.cache_dir,
+        pipeline=opts.pipeline_items,
         index_dir=index_dir,
         progress=bool(getattr(args, "verbose", False)),
-        balance=args.balance,
+        balance=opts.balance,
     )
     if not data.train:
         raise ValueError(f"no training item ({data.description})")
-    run = train_inserter_policy(data, config, cache_dir=args.cache_dir)
+    run = train_inserter_policy(data, config, cache_dir=opts.cache_dir)
     command = _command(args)
-    out = save_training_run(args.out, run, extra={"command": command})
+    out = save_training_run(opts.out, run, extra={"command": command})
     write_model_readme(out, run, command=command)
     held_out = []
     if "inserter" in run.val_metrics:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from m2io.embed.text import TextEmbedder
+from m2io.evaluation.items import DISTRACTOR_MODES
 from m2io.learned.artifact import ModelCard, save_model
 from m2io.learned_training.grpo import (
     GRPOConfig,
@@ -31,6 +32,59 @@ from m2io.learned_training.items import TrainData
 from m2io.learned_training.report import TrainRun, plot_history
 
 logger = logging.getLogger(__name__)
+
+
+def _opt(default: Any, text: str, **more: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=list, metadata={"help": text, **more})
+    return field(default=default, metadata={"help": text, **more})
+
+
+@dataclass
+class PolicyRecipe:
+    """What ``m2io train inserter-policy`` trains on and where it writes the model; the GRPO
+    hyper-parameters are :class:`~m2io.learned_training.grpo.GRPOConfig`. Each field is a
+    command-line flag (``--val-fraction``) and a recipe key (``val_fraction``), with the help
+    text in its ``metadata`` (``choices`` where the values are few), so the flags, the recipe
+    and the command recorded with a model cannot drift apart.
+    """
+
+    data: list[str] = _opt(
+        [],
+        "training corpus: an MRAMG-layout folder, a folder of Markdown/HTML files, or 'demo'; "
+        "repeat it to train on several",
+    )
+    subset: str | None = _opt(None, "subset name (one --data only; default: the only one)")
+    distractors: str = _opt(
+        "random",
+        "1:1 distractors: random, hard (most similar caption) or both (each question twice)",
+        choices=(*DISTRACTOR_MODES, "both"),
+    )
+    split: str = _opt(
+        "doc",
+        "hold out documents of each corpus (the eval-inserter --split val side), or none "
+        "(train on everything; measure on another corpus)",
+        choices=("doc", "none"),
+    )
+    val_fraction: float = _opt(0.2, "held-out share (doc)")
+    balance: int = _opt(
+        3, "repeat a small corpus's items up to N times so corpora weigh alike (1 = never)"
+    )
+    data_seed: int = _opt(0, "seeds distractors (as eval)")
+    pipeline_items: bool = _opt(
+        False,
+        "also train on what the inserter meets end to end: each question run through the "
+        "default retriever and the extractive generator (builds the eval index if missing)",
+    )
+    index: list[str] = _opt(
+        [],
+        "index for --pipeline-items: DIR (one --data), or NAME=DIR per corpus (NAME: the "
+        "MRAMG subset, 'demo' or the folder's name); default: the one m2io eval uses",
+    )
+    cache_dir: str | None = _opt(
+        None, "embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)", recorded=False
+    )
+    out: str | None = _opt(None, "model folder to write (required, here or in the recipe)")
 
 
 def train_inserter_policy(
