@@ -26,7 +26,6 @@ from typing import Any
 
 import yaml
 
-from m2io.embed.text import CachedTextEmbedder
 from m2io.registry import Registry, class_path, import_path
 
 STAGES = ("retriever", "generator", "inserter", "merger")
@@ -288,8 +287,9 @@ def plain_value(value: Any) -> Any:
         return [plain_value(v) for v in value]
     if isinstance(value, dict):
         return {str(k): plain_value(v) for k, v in value.items()}
-    if isinstance(value, CachedTextEmbedder):
-        return value.name  # load_text_embedder(name) loads it again
+    recipe_value = getattr(value, "recipe_value", None)
+    if callable(recipe_value) and not isinstance(value, type):  # a loaded model: its name
+        return recipe_value()
     if isinstance(value, type) or inspect.isroutine(value) or inspect.ismodule(value):
         raise ValueError(f"cannot write {value!r} into a recipe")
     if dataclasses.is_dataclass(value):

@@ -147,6 +147,11 @@ class CachedTextEmbedder(ABC):
     backend: str = ""
     small_batch: int
 
+    def recipe_value(self) -> str:
+        """What a recipe writes for this embedder: its name (``load_text_embedder(name)`` loads
+        it again; :func:`m2io.config.plain_value`)."""
+        return self.name
+
     def _init_cache(self, small_batch: int, recent: int) -> None:
         self._lock = threading.Lock()
         self.small_batch = small_batch

@@ -5,7 +5,7 @@ Backends: any :class:`~m2io.llm.base.ChatModel` — an OpenAI-compatible endpoin
 llama.cpp server, OpenAI) or a local ``transformers`` model, including a folder written by
 ``m2io train sft`` / ``m2io train grpo``; :func:`m2io.llm.models.make_chat_model` picks which from
 the arguments (see docs/design.md, "The spine"). The output is read by the shared protocol parser
-(:func:`m2io.rewards.parse_placement_output`), the same one the GRPO format reward uses.
+(:func:`m2io.protocol.parse_placement_output`), the same one the GRPO format reward uses.
 
 A format error or a backend failure never loses the answer: the placement comes from the
 fallback inserter (the Rule-Based one by default), ``format_ok`` is False and ``notes`` says why.
@@ -30,7 +30,7 @@ from m2io.inserters.prompt import (
 from m2io.llm.base import ChatModel, LLMError, Message
 from m2io.llm.models import ChatModelSpec, make_chat_model
 from m2io.llm.notes import FELL_BACK, TRUNCATED
-from m2io.rewards import parse_placement_output
+from m2io.protocol import parse_placement_output
 from m2io.types import Candidate, Placement, Slot, TextAnswer, Usage
 
 log = logging.getLogger(__name__)
