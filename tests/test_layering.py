@@ -141,3 +141,80 @@ def test_every_package_face_only_hands_names_on() -> None:
                 if node.name not in allowed:
                     offenders.append(f"{init.relative_to(ROOT)}: {node.name}")
     assert offenders == []
+
+
+DESIGN = ROOT.parents[1] / "docs" / "design.md"
+MAP_MARKER = "<!-- allowed imports: tests/test_layering.py reads the block below -->"
+
+
+def _unit(module: str) -> str | None:
+    """The package or top-level module of ``m2io`` that ``module`` belongs to."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "m2io" else None
+
+
+def _all_modules() -> dict[str, Path]:
+    return {module_name(f): f for f in sorted(ROOT.rglob("*.py")) if module_name(f) != "m2io"}
+
+
+def code_arrows() -> dict[str, set[str]]:
+    """``{unit: the units it imports}`` read from every module's import statements."""
+    modules = _all_modules()
+    units = {_unit(name) for name in modules}
+    arrows: dict[str, set[str]] = {unit: set() for unit in units}
+    for name, path in modules.items():
+        unit = _unit(name)
+        for _, imported in imported_modules(path):
+            other = _unit(imported)
+            if other in units and other != unit:  # (``from m2io import __version__`` aside)
+                arrows[unit].add(other)
+    return arrows
+
+
+def documented_arrows() -> dict[str, set[str]]:
+    """The rows of the package map in docs/design.md."""
+    text = DESIGN.read_text("utf-8")
+    assert MAP_MARKER in text, "docs/design.md lost its package map"
+    block = text.split(MAP_MARKER, 1)[1].split("```", 2)[1]
+    table: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        if "─►" in line:
+            left, _, right = line.partition("─►")
+            table[left.strip()] = {x.strip() for x in right.split(",") if x.strip()}
+    return table
+
+
+def test_the_package_map_in_the_design_is_the_code() -> None:
+    """Issue 23 item 4: every import between packages is an arrow of docs/design.md's map, and
+    every arrow there is an import (a new arrow is a change to both)."""
+    code, documented = code_arrows(), documented_arrows()
+    assert sorted(code) == sorted(documented)  # one row per package and top-level module
+    undocumented = sorted(f"{u} ─► {v}" for u in code for v in code[u] - documented[u])
+    stale = sorted(f"{u} ─► {v}" for u in documented for v in documented[u] - code.get(u, set()))
+    assert (undocumented, stale) == ([], [])
+
+
+def test_no_import_circle_between_modules() -> None:
+    """Issue 23 item 4: no module imports (directly or through others) one that imports it,
+    wherever the import statement stands; package faces, which only hand names on, aside."""
+    modules = _all_modules()
+    graph = {
+        name: {
+            m
+            for _, m in imported_modules(path)
+            if m in modules and m != name and modules[m].name != "__init__.py"
+        }
+        for name, path in modules.items()
+    }
+    circles = []
+    for start in graph:  # a path from a module's imports back to itself
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m == start:
+                circles.append(start)
+                break
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+    assert circles == []

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from m2io.embed.text import (
+from m2io.embed.base import (
     DEFAULT_TEXT_MODEL,
     CachedTextEmbedder,
     EmbedderLoadError,
