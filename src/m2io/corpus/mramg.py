@@ -30,8 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, read_lines
-from m2io.safety import NotRegularFile, confine, read_regular, remote_image_url
+from m2io.corpus.report import (
+    Corpus,
+    CorpusError,
+    ImageChecker,
+    decode,
+    read_corpus_file,
+    read_lines,
+)
+from m2io.safety import confine, remote_image_url
 from m2io.text import PIC, marker_space_dropped
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -296,12 +303,7 @@ def _load_collection(root: Path, subset: str, report: _Report) -> dict[str, dict
         return {}
     if confine(path, root) is None:
         raise CorpusError(f"{path}: lies outside {root} (after following links); refused")
-    try:
-        raw = read_regular(path)  # a FIFO or device is refused, never waited on
-    except NotRegularFile as exc:
-        raise CorpusError(f"{exc}; refused") from exc
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read: {exc}") from exc
+    raw = read_corpus_file(path)  # a FIFO or device is refused, never waited on
     text = decode(raw, path.name, report.warnings)
     repeated: list[tuple[dict[str, Any], str]] = []
 

@@ -361,17 +361,27 @@ def decode_html(data: bytes, where: str, warnings: list[str]) -> str:
     return _decode_as(data, encoding, where, warnings)
 
 
+def read_corpus_file(path: Path) -> bytes:
+    """The bytes of a corpus file that must be there (an MRAMG ``doc_``/question file).
+
+    Raises:
+        CorpusError: not a regular file (a FIFO or device is refused, never waited on), or
+            unreadable; the message names the path.
+    """
+    try:
+        return read_regular(path)
+    except NotRegularFile as exc:
+        raise CorpusError(f"{exc}; refused") from exc
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read: {exc}") from exc
+
+
 def read_lines(path: Path, warnings: list[str]) -> list[tuple[int, str]]:
     """Non-blank lines of a text file as ``(line_number, text)``, 1-based.
 
     Each line is decoded on its own so a bad byte is reported with its line number.
     """
-    try:
-        raw = read_regular(path)  # a FIFO or device is refused, never waited on
-    except NotRegularFile as exc:
-        raise CorpusError(f"{exc}; refused") from exc
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read: {exc}") from exc
+    raw = read_corpus_file(path)
     out: list[tuple[int, str]] = []
     for lineno, chunk in enumerate(raw.split(b"\n"), start=1):
         if not chunk.strip():

@@ -8,39 +8,22 @@
 - :mod:`~m2io.learned_training.report`: the model's README and reward curve.
 
 Nothing on the answering path imports this package (``tests/test_layering.py`` holds it so).
-This module only hands names on, each loaded when first asked for.
+This module hands the names on; importing it loads the training side (nothing that answers
+does).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from m2io.registry import lazy_names
-
-if TYPE_CHECKING:
-    from m2io.learned_training.grpo import CachedEmbedder, GRPOConfig, History, TrainItem
-    from m2io.learned_training.items import TrainData, load_training_data
-    from m2io.learned_training.recipe import save_training_run, train_inserter_policy
-    from m2io.learned_training.report import TrainRun, plot_history, write_model_readme
-
-_WHERE = {
-    "CachedEmbedder": "grpo",
-    "GRPOConfig": "grpo",
-    "History": "grpo",
-    "TrainItem": "grpo",
-    "TrainData": "items",
-    "load_training_data": "items",
-    "TrainRun": "report",
-    "save_training_run": "recipe",
-    "train_inserter_policy": "recipe",
-    "plot_history": "report",
-    "write_model_readme": "report",
-}
+from m2io.learned_training.grpo import CachedEmbedder, GRPOConfig, History, TrainItem
+from m2io.learned_training.items import TrainData, load_training_data
+from m2io.learned_training.recipe import PolicyRecipe, save_training_run, train_inserter_policy
+from m2io.learned_training.report import TrainRun, plot_history, write_model_readme
 
 __all__ = [
     "CachedEmbedder",
     "GRPOConfig",
     "History",
+    "PolicyRecipe",
     "TrainData",
     "TrainItem",
     "TrainRun",
@@ -50,10 +33,3 @@ __all__ = [
     "train_inserter_policy",
     "write_model_readme",
 ]
-
-
-__getattr__ = lazy_names(__name__, _WHERE)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
