@@ -58,6 +58,7 @@ _MIN_CHARS_PER_PAGE = 8
 _CAPTION = re.compile(
     r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
 )
+_FOLIO = re.compile(r"^(?:(\d{1,4})\s+\S.{0,120}|\S.{0,120}\s(\d{1,4}))$")
 _LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
 
@@ -125,20 +126,37 @@ def _page_lines(page: object, number: int, pdfium_c: object) -> list[_Line]:
     return lines
 
 
+def _folio(text: str) -> list[int]:
+    """The numbers a line starts or ends with (``98 Chapter 9. Coding`` -> ``[98]``)."""
+    m = _FOLIO.match(text)
+    return [int(n) for n in m.groups() if n] if m else []
+
+
 def _drop_running_lines(pages: list[_Page]) -> int:
-    """Drop running headers, footers and page numbers; how many lines went."""
+    """Drop running headers, footers and page numbers; how many lines went.
+
+    Besides lines repeated (digits aside) on a quarter of the pages, a header that changes with
+    each chapter (``56 Chapter 3. Electronics``, ``3.4. Clipping 43``) is found by its page
+    number: the printed number minus the page's index is the same on most pages.
+    """
     counts: Counter[str] = Counter()
-    for page in pages:
+    offsets: Counter[int] = Counter()
+    for number, page in enumerate(pages):
         edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
         counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
+        offsets.update({k - number for ln in edges for k in _folio(ln.text)})
     need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
+    folio = {off for off, n in offsets.items() if n >= need}
     dropped = 0
     for page in pages:
         n = len(page.lines)
         kept = []
+        number = page.lines[0].page if page.lines else 0
         for i, line in enumerate(page.lines):
             edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
-            running = counts[re.sub(r"\d+", "#", line.text)] >= need
+            running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
+                k - number in folio for k in _folio(line.text)
+            )
             if edge and (running or _PAGE_NUMBER.match(line.text)):
                 dropped += 1
                 continue
