@@ -360,6 +360,12 @@ def _figures(
         placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, _ in boxes})
     need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
     out_dir = _image_dir(root, rel)
+    if any(raw_images):
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only corpus folder: text only, said once
+            warnings.append(f"{rel}: images not extracted ({out_dir} not writable: {exc})")
+            raw_images = [[] for _ in raw_images]
     for number, (page, boxes) in enumerate(zip(pages, raw_images, strict=True)):
         kept = [
             bx for bx in boxes if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need
