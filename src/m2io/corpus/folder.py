@@ -36,7 +36,7 @@ from urllib.request import url2pathname
 from m2io.corpus.boilerplate import drop_repeated_lines
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
-from m2io.corpus.skips import choose, skipped_lines
+from m2io.corpus.skips import choose, possible_copies, skipped_lines
 from m2io.language import detect, from_path
 from m2io.safety import confine, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -398,6 +398,8 @@ def load_folder(
             batch = []
     _parse_batch(batch, corpus, images, parse_map or map)
     drop_repeated_lines(corpus)
+    for warning in possible_copies([d.doc_id for d in corpus.documents]):
+        corpus.warn(warning)
     if not corpus.documents:
         suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED))
         left_out = "; ".join(skipped_lines(corpus.skipped))
