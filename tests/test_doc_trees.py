@@ -137,3 +137,15 @@ def test_unmarked_icon_navigation_bars_and_code_line_numbers_are_left_out() -> N
     parsed = html_to_text(page)
     assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x)\n\nDoes f."
     assert parsed.images == []
+
+
+def test_a_pdf_beside_an_html_tree_is_flagged_as_a_possible_second_copy(tmp_path: Path) -> None:
+    pytest.importorskip("pypdfium2")
+    from m2io.testing.pdfmake import make_pdf
+
+    _site(tmp_path, 6)
+    (tmp_path / "manual.pdf").write_bytes(make_pdf([[("Installing", 18), ("Run setup.", 10)]]))
+    corpus = load_folder(tmp_path)
+    assert any(d.doc_id.startswith("manual.pdf#") for d in corpus.documents)
+    (warning,) = [w for w in corpus.warnings if w.startswith("manual.pdf:")]
+    assert "beside 6 HTML pages" in warning and "--exclude 'manual.pdf'" in warning

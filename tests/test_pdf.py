@@ -100,3 +100,17 @@ def test_a_broken_pdf_is_reported_not_raised(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# A\n\nText.")
     corpus = load_corpus(tmp_path)
     assert any(w.startswith("bad.pdf: not readable as a PDF") for w in corpus.warnings)
+
+
+def test_an_unwritable_image_folder_keeps_the_text_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import m2io.corpus.pdf as pdf
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the image folder would go")
+    monkeypatch.setattr(pdf, "_image_dir", lambda root, rel: blocker / "images")
+    (tmp_path / "manual.pdf").write_bytes(_manual(True))
+    corpus = load_corpus(tmp_path / "manual.pdf")
+    assert len(corpus.documents) == 2 and not any(d.images for d in corpus.documents)
+    assert [w for w in corpus.warnings if "images not extracted" in w][0].startswith("manual.pdf")

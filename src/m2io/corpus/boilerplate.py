@@ -13,12 +13,17 @@ Linear: one count per distinct line per page, one pass to rebuild each page.
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
+from m2io.corpus.report import Corpus
+from m2io.corpus.skips import FURNITURE
 from m2io.types import Document, ImageAnchor
+
+logger = logging.getLogger(__name__)
 
 MIN_PAGES = 6
 SHARE = 0.5
@@ -122,3 +127,16 @@ def drop_repeated(
     if not lines:
         return documents, lines
     return [_without(d, lines) if _is_html(d) else d for d in documents], lines
+
+
+def drop_repeated_lines(corpus: Corpus) -> None:
+    """:func:`drop_repeated` on a loaded corpus, in place; a page left empty is skipped as
+    furniture (``Corpus.skipped``)."""
+    documents, lines = drop_repeated(corpus.documents)
+    if not lines:
+        return
+    logger.info("dropped %d lines repeated on most pages: %s", len(lines), sorted(lines)[:5])
+    corpus.documents = [d for d in documents if d.text or d.images]
+    empty = [d.doc_id for d in documents if not (d.text or d.images)]
+    if empty:
+        corpus.skipped.setdefault(FURNITURE, []).extend(empty)

@@ -33,10 +33,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from m2io.corpus.boilerplate import drop_repeated
+from m2io.corpus.boilerplate import drop_repeated_lines
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
-from m2io.corpus.skips import FURNITURE, choose, skipped_lines
+from m2io.corpus.skips import choose, possible_copies, skipped_lines
 from m2io.language import detect, from_path
 from m2io.safety import MAX_REFERENCE, clip, confine, read_regular, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -336,18 +336,6 @@ def _add_packaged(real: Path, rel: str, root: Path, corpus: Corpus, images: _Ima
             corpus.documents.append(replace(document, source=str(real)))
 
 
-def _drop_furniture_lines(corpus: Corpus) -> None:
-    """Lines repeated on most HTML pages out (see boilerplate); a page left empty is skipped."""
-    documents, lines = drop_repeated(corpus.documents)
-    if not lines:
-        return
-    logger.info("dropped %d lines repeated on most pages: %s", len(lines), sorted(lines)[:5])
-    corpus.documents = [d for d in documents if d.text or d.images]
-    empty = [d.doc_id for d in documents if not (d.text or d.images)]
-    if empty:
-        corpus.skipped.setdefault(FURNITURE, []).extend(empty)
-
-
 def load_folder(
     root: str | Path,
     *,
@@ -418,7 +406,9 @@ def load_folder(
             _parse_batch(batch, corpus, images, parse_map or map)
             batch = []
     _parse_batch(batch, corpus, images, parse_map or map)
-    _drop_furniture_lines(corpus)
+    drop_repeated_lines(corpus)
+    for warning in possible_copies([d.doc_id for d in corpus.documents]):
+        corpus.warn(warning)
     if not corpus.documents:
         suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED))
         left_out = "; ".join(skipped_lines(corpus.skipped))

@@ -21,6 +21,7 @@ a clear error); every step is linear in the bytes read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import re
 import zipfile
@@ -29,6 +30,8 @@ from xml.etree import ElementTree
 
 from m2io.corpus.parsed import Parsed
 from m2io.corpus.skips import furniture_page
+
+logger = logging.getLogger(__name__)
 
 IMAGE_DIR = ".m2io-images"
 MAX_MEMBER_BYTES = 64 * 2**20
@@ -96,8 +99,12 @@ def _extract_images(reader: _Reader, out: Path) -> None:
             data = reader.read(name)
         except PackageError:
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:  # a read-only corpus folder: the images are reported missing
+            logger.warning("images of %s not extracted to %s: %s", out.name, out, exc)
+            return
 
 
 def _local(tag: str) -> str:
@@ -164,8 +171,11 @@ def docx_parsed(path: Path, rel: str, root: Path) -> tuple[Parsed, Path]:
         with image.open() as f:  # type: ignore[attr-defined]
             data = f.read(MAX_MEMBER_BYTES + 1)
         if len(data) <= MAX_MEMBER_BYTES:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except OSError as exc:  # a read-only corpus folder: the image is reported missing
+                logger.debug("could not write %s: %s", target, exc)
         return {"src": target.name, "alt": str(getattr(image, "alt_text", "") or "")}
 
     try:

@@ -39,9 +39,18 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from m2io.corpus.pdfpage import (
+    REPEAT_SHARE,
+    Figure,
+    Line,
+    Page,
+    drop_contents_pages,
+    drop_running_lines,
+    key,
+    page_lines,
+)
 from m2io.language import detect, from_path
 from m2io.types import Document, ImageAnchor, ImageRef
 
@@ -50,110 +59,16 @@ logger = logging.getLogger(__name__)
 IMAGE_DIR = ".m2io-images"
 """Folder (inside the corpus folder) that extracted PDF images are written to."""
 MIN_IMAGE_PX = 24
-_REPEAT_SHARE = 0.25
-_EDGE_LINES = 2
 _HEADING_RATIO = 1.2
 _MAX_OUTLINE_PER_PAGE = 50
 _MIN_CHARS_PER_PAGE = 8
 _CAPTION = re.compile(
     r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
 )
-_LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
-_PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
 
 
 class PdfError(ValueError):
     """A PDF that cannot be read as documents (unreadable, or no text layer)."""
-
-
-@dataclass
-class _Line:
-    page: int
-    top: float
-    bottom: float
-    left: float
-    text: str
-    size: float
-    heading: str = ""  # set when an outline entry or the font size makes it a heading
-
-
-@dataclass
-class _Figure:
-    page: int
-    top: float
-    image: ImageRef
-    caption_line: _Line | None = None
-
-
-@dataclass
-class _Page:
-    lines: list[_Line] = field(default_factory=list)
-    figures: list[_Figure] = field(default_factory=list)
-
-
-def _key(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
-def _font_size(pdfium_c: object, textpage: object, index: int | None) -> float:
-    if index is None or index < 0:
-        return 0.0
-    return float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # type: ignore[attr-defined]
-
-
-def _page_lines(page: object, number: int, pdfium_c: object) -> list[_Line]:
-    """The page's text segments joined into lines, in content order."""
-    textpage = page.get_textpage()  # type: ignore[attr-defined]
-    lines: list[_Line] = []
-    try:
-        for i in range(textpage.count_rects()):
-            left, bottom, right, top = textpage.get_rect(i)
-            text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
-            if not text:
-                continue
-            last = lines[-1] if lines else None
-            height = max(top - bottom, 1.0)
-            if last is not None and abs(last.bottom - bottom) < 0.5 * height and left >= last.left:
-                last.text += " " + text
-                last.top = max(last.top, top)
-                continue
-            index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
-            size = _font_size(pdfium_c, textpage, index) or height
-            lines.append(_Line(number, top, bottom, left, text, size))
-    finally:
-        textpage.close()
-    return lines
-
-
-def _drop_running_lines(pages: list[_Page]) -> int:
-    """Drop running headers, footers and page numbers; how many lines went."""
-    counts: Counter[str] = Counter()
-    for page in pages:
-        edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
-        counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
-    need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
-    dropped = 0
-    for page in pages:
-        n = len(page.lines)
-        kept = []
-        for i, line in enumerate(page.lines):
-            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
-            running = counts[re.sub(r"\d+", "#", line.text)] >= need
-            if edge and (running or _PAGE_NUMBER.match(line.text)):
-                dropped += 1
-                continue
-            kept.append(line)
-        page.lines = kept
-    return dropped
-
-
-def _drop_contents_pages(pages: list[_Page]) -> None:
-    """Empty the pages of a table of contents or a list of figures: a third or more of their
-    lines (at least 3) end in a dot leader (``2.5.5 The package state . . . . 61``)."""
-    for page in pages:
-        leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
-        if leaders >= max(3, len(page.lines) / 3):
-            page.lines = []
 
 
 def _outline(pdf: object) -> dict[int, list[str]]:
@@ -180,7 +95,7 @@ def _outline(pdf: object) -> dict[int, list[str]]:
     return by_page
 
 
-def _mark_headings(pages: list[_Page], outline: dict[int, list[str]]) -> None:
+def _mark_headings(pages: list[Page], outline: dict[int, list[str]]) -> None:
     if outline:
         for number, titles in outline.items():
             if not 0 <= number < len(pages):
@@ -188,9 +103,9 @@ def _mark_headings(pages: list[_Page], outline: dict[int, list[str]]) -> None:
             lines = pages[number].lines
             start = 0
             for title in titles:
-                want = _key(title)
+                want = key(title)
                 for j in range(start, len(lines)):
-                    got = _key(lines[j].text)
+                    got = key(lines[j].text)
                     if want and (got == want or (got.endswith(want) and len(got) - len(want) < 8)):
                         lines[j].heading = title
                         start = j + 1
@@ -198,7 +113,7 @@ def _mark_headings(pages: list[_Page], outline: dict[int, list[str]]) -> None:
                 else:  # not found on its page: the section starts at the page's top
                     if lines and not lines[0].heading:
                         lines.insert(
-                            0, _Line(number, lines[0].top + 1, lines[0].top, 0, title, 0, title)
+                            0, Line(number, lines[0].top + 1, lines[0].top, 0, title, 0, title)
                         )
                         start = 1
         return
@@ -251,7 +166,7 @@ def _save(obj: object, path: Path) -> bool:
         return False
 
 
-def _caption(lines: list[_Line], first: _Line) -> str:
+def _caption(lines: list[Line], first: Line) -> str:
     """The caption line and the lines that continue it (close below, same size), 300 chars."""
     text, previous = first.text, first
     start = next(i for i, ln in enumerate(lines) if ln is first)
@@ -263,7 +178,7 @@ def _caption(lines: list[_Line], first: _Line) -> str:
     return text
 
 
-def _place_figures(page: _Page, boxes: list, saved: list[ImageRef | None]) -> None:
+def _place_figures(page: Page, boxes: list, saved: list[ImageRef | None]) -> None:
     """Anchor each figure after the last line above it; a "Figure N" line beside it captions it."""
     for (bounds, *_), image in zip(boxes, saved, strict=True):
         if image is None:
@@ -279,7 +194,7 @@ def _place_figures(page: _Page, boxes: list, saved: list[ImageRef | None]) -> No
         caption_line = next((ln for ln in near if _CAPTION.match(ln.text)), None)
         caption = _caption(page.lines, caption_line) if caption_line else ""
         image = ImageRef(image.image_id, image.path, None, caption)
-        page.figures.append(_Figure(after_index, top, image, caption_line))
+        page.figures.append(Figure(after_index, top, image, caption_line))
 
 
 def _image_dir(root: Path, rel: str) -> Path:
@@ -307,16 +222,16 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
     warnings: list[str] = []
     try:
         n_pages = len(pdf)
-        pages: list[_Page] = []
+        pages: list[Page] = []
         raw_images: list[list] = []
         for number in range(n_pages):
             try:
                 page = pdf[number]
-                lines, boxes = _page_lines(page, number, pdfium_c), _images(page, pdfium_c)
+                lines, boxes = page_lines(page, number, pdfium_c), _images(page, pdfium_c)
             except Exception as exc:  # noqa: BLE001 - PdfiumError on a broken page: skip it
                 warnings.append(f"{rel}: page {number + 1} unreadable ({exc}); skipped")
                 lines, boxes = [], []
-            pages.append(_Page(lines))
+            pages.append(Page(lines))
             raw_images.append(boxes)
         chars = sum(len(ln.text) for p in pages for ln in p.lines)
         if chars < _MIN_CHARS_PER_PAGE * max(n_pages, 1):
@@ -324,8 +239,8 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
                 f"no text layer ({n_pages} pages, {chars} characters of text): a scanned PDF? "
                 "OCR it first, e.g. with ocrmypdf (Debian's tesseract)"
             )
-        _drop_running_lines(pages)
-        _drop_contents_pages(pages)
+        drop_running_lines(pages)
+        drop_contents_pages(pages)
         _mark_headings(pages, _outline(pdf))
         _figures(raw_images, pages, rel, root, warnings)
     finally:
@@ -334,14 +249,20 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
 
 
 def _figures(
-    raw_images: list[list], pages: list[_Page], rel: str, root: Path, warnings: list[str]
+    raw_images: list[list], pages: list[Page], rel: str, root: Path, warnings: list[str]
 ) -> None:
     """Extract the images that are not repeated logos and place them on their pages."""
     placement: Counter[tuple] = Counter()
     for boxes in raw_images:
         placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, _ in boxes})
-    need = max(3, int(_REPEAT_SHARE * len(pages) + 0.999))
+    need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
     out_dir = _image_dir(root, rel)
+    if any(raw_images):
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only corpus folder: text only, said once
+            warnings.append(f"{rel}: images not extracted ({out_dir} not writable: {exc})")
+            raw_images = [[] for _ in raw_images]
     for number, (page, boxes) in enumerate(zip(pages, raw_images, strict=True)):
         kept = [
             bx for bx in boxes if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need
@@ -360,7 +281,7 @@ def _figures(
         _place_figures(page, kept, saved)
 
 
-def _documents(pages: list[_Page], path: Path, rel: str) -> list[Document]:
+def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
     """Sections as documents: ``rel#page=N``, titled by their heading."""
     docs: list[Document] = []
     parts: list[str] = []
@@ -387,9 +308,9 @@ def _documents(pages: list[_Page], path: Path, rel: str) -> list[Document]:
         parts.append(piece)
         length += len(piece)
 
-    previous: _Line | None = None
+    previous: Line | None = None
     for number, page in enumerate(pages):
-        by_line: dict[int, list[_Figure]] = {}
+        by_line: dict[int, list[Figure]] = {}
         for fig in page.figures:
             by_line.setdefault(fig.page, []).append(fig)  # fig.page: index of the line above
         for fig in by_line.get(-1, []):

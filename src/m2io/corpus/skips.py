@@ -15,6 +15,7 @@ Every file left out is counted under its reason, so the index report can say it 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
@@ -84,6 +85,34 @@ def choose(
             continue
         skipped.setdefault(reason, []).append(rel)
     return kept, skipped
+
+
+def possible_copies(doc_ids: list[str], min_pages: int = 5) -> list[str]:
+    """Warnings for each PDF or EPUB read beside ``min_pages`` or more HTML pages of its own
+    folder: most often the same manual in another format, indexed twice.
+
+    Example:
+        >>> possible_copies([f"p{i}.html" for i in range(5)] + ["m.pdf#page=1", "m.pdf#page=3"])
+        ["m.pdf: read beside 5 HTML pages of its folder; if it is the same manual, leave one out (--exclude 'm.pdf')"]
+    """
+    pages: Counter[str] = Counter()
+    packaged: dict[str, None] = {}
+    for doc_id in doc_ids:
+        base = doc_id.split("#", 1)[0]
+        folder = base.rsplit("/", 1)[0] if "/" in base else ""
+        if base.lower().endswith((".html", ".htm")):
+            pages[folder] += 1
+        elif base.lower().endswith((".pdf", ".epub")):
+            packaged[base] = None
+    out = []
+    for base in packaged:
+        folder = base.rsplit("/", 1)[0] if "/" in base else ""
+        if pages[folder] >= min_pages:
+            out.append(
+                f"{base}: read beside {pages[folder]} HTML pages of its folder; if it is the "
+                f"same manual, leave one out (--exclude '{base}')"
+            )
+    return out
 
 
 def skipped_lines(skipped: dict[str, list[str]], shown: int = 3) -> list[str]:

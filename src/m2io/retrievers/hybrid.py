@@ -321,7 +321,7 @@ class HybridRetriever:
         ordered, language_note = self._language(query, self._drop_copies(_order(fused, rankings)))
         rows = ordered[:seeds]
         if not rows:
-            return _refused(query, "no passage shares a word with the question")
+            return _refused(query, "no passage shares a word with the question", language_note)
         dense = index.chunk_similarity(qvec, rows) if self.mode != "lexical" else None
         if dense is not None and self.min_score > 0:
             # The floor was calibrated on whole questions: the better of the question's and its
@@ -332,7 +332,7 @@ class HybridRetriever:
                 floor_dense = np.maximum(dense, whole)
             why = self._off_topic(query, rows, floor_dense)
             if why:
-                return _refused(query, why)
+                return _refused(query, why, language_note)
         scores = {r: fused[r] for r in rows}
         if self.expand:
             rows, scores = self._assemble(rows, fused)
@@ -559,9 +559,10 @@ def _standardised(scores: dict[int, float]) -> dict[int, float]:
     return {k: (v - mean) / (std if std > 1e-9 else 1.0) for k, v in scores.items()}
 
 
-def _refused(query: str, why: str) -> Retrieval:
-    """An empty retrieval that says why nothing was returned."""
-    return Retrieval(query=query, chunks=(), candidates=(), notes=(f"{NOTHING}: {why}",))
+def _refused(query: str, why: str, also: str = "") -> Retrieval:
+    """An empty retrieval that says why nothing was returned (and ``also``, when given)."""
+    notes = (f"{NOTHING}: {why}", *((also,) if also else ()))
+    return Retrieval(query=query, chunks=(), candidates=(), notes=notes)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

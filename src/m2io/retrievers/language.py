@@ -37,7 +37,7 @@ class LanguageFilter:
             return rows, ""
         if wanted not in self.languages:
             have = ", ".join(sorted(self.languages))
-            return rows, f"{NO_COPY} ({wanted}); answered from the copies in {have}"
+            return rows, f"{NO_COPY} ({wanted}); searched the copies in {have}"
         kept = []
         for row in rows:
             source = self.chunks[row].source

@@ -1,0 +1,130 @@
+"""One PDF page as lines in reading order, and the page furniture taken out of them.
+
+Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size);
+running headers and footers (lines repeated at a page's edge, digits aside, on a quarter of the
+pages; headers that change with each chapter, found by their page number: the printed number
+minus the page's index is the same on most pages; bare page numbers) and the pages of a table of
+contents (dot leaders) are dropped. Every step is linear in the number of lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from m2io.types import ImageRef
+
+REPEAT_SHARE = 0.25
+"""A line (or an image at one place) on this share of the pages, at least 3, is furniture."""
+_EDGE_LINES = 2
+_FOLIO = re.compile(r"^(?:(\d{1,4})\s+\S.{0,120}|\S.{0,120}\s(\d{1,4}))$")
+_LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
+
+
+@dataclass
+class Line:
+    page: int
+    top: float
+    bottom: float
+    left: float
+    text: str
+    size: float
+    heading: str = ""  # set when an outline entry or the font size makes it a heading
+
+
+@dataclass
+class Figure:
+    page: int
+    top: float
+    image: ImageRef
+    caption_line: Line | None = None
+
+
+@dataclass
+class Page:
+    lines: list[Line] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+def key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _font_size(pdfium_c: object, textpage: object, index: int | None) -> float:
+    if index is None or index < 0:
+        return 0.0
+    return float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # type: ignore[attr-defined]
+
+
+def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
+    """The page's text segments joined into lines, in content order."""
+    textpage = page.get_textpage()  # type: ignore[attr-defined]
+    lines: list[Line] = []
+    try:
+        for i in range(textpage.count_rects()):
+            left, bottom, right, top = textpage.get_rect(i)
+            text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+            if not text:
+                continue
+            last = lines[-1] if lines else None
+            height = max(top - bottom, 1.0)
+            if last is not None and abs(last.bottom - bottom) < 0.5 * height and left >= last.left:
+                last.text += " " + text
+                last.top = max(last.top, top)
+                continue
+            index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
+            size = _font_size(pdfium_c, textpage, index) or height
+            lines.append(Line(number, top, bottom, left, text, size))
+    finally:
+        textpage.close()
+    return lines
+
+
+def _folio(text: str) -> list[int]:
+    """The numbers a line starts or ends with (``98 Chapter 9. Coding`` -> ``[98]``)."""
+    m = _FOLIO.match(text)
+    return [int(n) for n in m.groups() if n] if m else []
+
+
+def drop_running_lines(pages: list[Page]) -> int:
+    """Drop running headers, footers and page numbers; how many lines went.
+
+    Besides lines repeated (digits aside) on a quarter of the pages, a header that changes with
+    each chapter (``56 Chapter 3. Electronics``, ``3.4. Clipping 43``) is found by its page
+    number: the printed number minus the page's index is the same on most pages.
+    """
+    counts: Counter[str] = Counter()
+    offsets: Counter[int] = Counter()
+    for number, page in enumerate(pages):
+        edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
+        counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
+        offsets.update({k - number for ln in edges for k in _folio(ln.text)})
+    need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
+    folio = {off for off, n in offsets.items() if n >= need}
+    dropped = 0
+    for page in pages:
+        n = len(page.lines)
+        kept = []
+        number = page.lines[0].page if page.lines else 0
+        for i, line in enumerate(page.lines):
+            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
+            running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
+                k - number in folio for k in _folio(line.text)
+            )
+            if edge and (running or _PAGE_NUMBER.match(line.text)):
+                dropped += 1
+                continue
+            kept.append(line)
+        page.lines = kept
+    return dropped
+
+
+def drop_contents_pages(pages: list[Page]) -> None:
+    """Empty the pages of a table of contents or a list of figures: a third or more of their
+    lines (at least 3) end in a dot leader (``2.5.5 The package state . . . . 61``)."""
+    for page in pages:
+        leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
+        if leaders >= max(3, len(page.lines) / 3):
+            page.lines = []
