@@ -45,6 +45,38 @@ _ATOMIC = re.compile(
 _ENDS_WITH_IMG = re.compile(r"(?:<img\b[^<>]{0,400}>|!\[[^\]\n]{0,200}\]\([^()\s]{0,400}\))$", re.I)
 
 
+# A table row as the loaders write it (corpus/shapes.py): "Header: cell; Header: cell", or
+# "cell | cell" for a table without headers. Bounded pieces keep the check linear.
+_ROW_PAIR = re.compile(r"([^:;|\n]{1,60}): ([^;\n]{0,400})")
+_ROW_MAX = 2000
+_PAIR_CELL_MAX, _CELL_MAX = 40, 200
+
+
+def row_cells(text: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(headers, cells)`` of a table row written as one line (``headers`` is empty for a table
+    without headers), or None when ``text`` is no row: at least two ``Header: cell`` pairs
+    joined by ``"; "``, or cells joined by ``" | "`` (two short ones, or three and more)."""
+    line = text.strip()
+    if len(line) > _ROW_MAX or "\n" in line:
+        return None
+    if " | " in line:
+        cells = tuple(c.strip() for c in line.split(" | "))
+        # two cells must both be short ("Ctrl+Z | Undo"): prose quoting a "|" is not a row
+        longest = _PAIR_CELL_MAX if len(cells) == 2 else _CELL_MAX
+        return ((), cells) if all(0 < len(c) <= longest for c in cells) else None
+    if "; " not in line or ": " not in line:
+        return None
+    pairs = [_ROW_PAIR.fullmatch(p) for p in line.split("; ")]
+    if len(pairs) < 2 or not all(pairs):
+        return None
+    return tuple(m.group(1).strip() for m in pairs), tuple(m.group(2).strip() for m in pairs)
+
+
+def is_table_row(text: str) -> bool:
+    """Whether ``text`` is a table row written as one line (:func:`row_cells`)."""
+    return row_cells(text) is not None
+
+
 def is_list_item(text: str) -> bool:
     """Whether ``text`` starts with a list item's marker ("1. ", "2) ", "- ", "* ", "• ")."""
     return _ITEM.match(text.lstrip()) is not None
@@ -81,7 +113,15 @@ def _split_block(block: str) -> list[str]:
     lines = [part for ln in block.split("\n") if ln.strip() for part in _inline_items(ln.strip())]
     units: list[tuple[str, bool]] = []  # (text, is a list item)
     current: list[str] = []
+    rows: set[int] = set()  # units that are table rows: kept whole, never cut
     for i, line in enumerate(lines):
+        if row_cells(line) is not None:  # a table row is a unit of its own
+            if current:
+                units.append((" ".join(current), _ITEM.match(current[0]) is not None))
+                current = []
+            rows.add(len(units))
+            units.append((line, False))
+            continue
         current.append(line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         ends = line.endswith((".", "!", "?", ":", ";")) or len(line) < _SHORT_LINE
@@ -90,6 +130,7 @@ def _split_block(block: str) -> list[str]:
         if (
             not nxt
             or _ITEM.match(nxt) is not None
+            or row_cells(nxt) is not None
             or (
                 ends
                 and (
@@ -104,7 +145,10 @@ def _split_block(block: str) -> list[str]:
     if current:
         units.append((" ".join(current), _ITEM.match(current[0]) is not None))
     out: list[str] = []
-    for unit, item in units:
+    for n, (unit, item) in enumerate(units):
+        if n in rows:
+            out.append(unit)
+            continue
         whole = item and len(unit) <= _ITEM_MAX  # cut only where the next item starts
         atomic = (
             [m.span() for m in _ATOMIC.finditer(unit)]

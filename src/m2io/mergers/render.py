@@ -42,6 +42,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from m2io.safety import MIME, UNSUPPORTED_SUFFIXES, confine, image_kind, remote_image_url
+from m2io.text import is_table_row, row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Source, TextSegment
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ def shown_caption(seg: ImageSegment) -> str:
 
 @dataclass(frozen=True)
 class _Paragraph:
-    """A run of sentences between images: its lines (a list item starts a line) and the
-    numbers of the sources they came from, in first-use order."""
+    """A run of sentences between images: its lines (a list item or a table row starts a line)
+    and the numbers of the sources they came from, in first-use order."""
 
     lines: tuple[str, ...]
     sources: tuple[int, ...]
@@ -107,7 +108,9 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
 
     for seg in answer.segments:
         if isinstance(seg, TextSegment):
-            if lines and not _LIST_ITEM.match(seg.text):
+            # a list item or a table row starts a line, and the sentence after a row too
+            starts = _LIST_ITEM.match(seg.text) or is_table_row(seg.text)
+            if lines and not starts and not is_table_row(lines[-1]):
                 lines[-1] = f"{lines[-1]} {seg.text}"
             else:
                 lines.append(seg.text)
@@ -118,6 +121,62 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
             out.append(seg)
     flush()
     return out
+
+
+def _groups(lines: tuple[str, ...]) -> list[tuple[bool, list[str]]]:
+    """A paragraph's lines as runs: ``(True, rows)`` for consecutive table rows, ``(False,
+    lines)`` for the rest."""
+    out: list[tuple[bool, list[str]]] = []
+    for line in lines:
+        row = is_table_row(line)
+        if out and out[-1][0] == row:
+            out[-1][1].append(line)
+        else:
+            out.append((row, [line]))
+    return out
+
+
+def _marks_at(groups: list[tuple[bool, list[str]]]) -> int | None:
+    """Which run of a paragraph carries its source marks: the last run of prose (None: the
+    paragraph is all table rows, and the marks stand after them)."""
+    return max((k for k, (rows, _) in enumerate(groups) if not rows), default=None)
+
+
+def _same_headers(rows: list[str]) -> tuple[str, ...] | None:
+    """The header cells all ``rows`` share (None when they differ or the table has none)."""
+    heads = {row_cells(r)[0] for r in rows}  # type: ignore[index]
+    head = heads.pop() if len(heads) == 1 else ()
+    return head or None
+
+
+def _md_cell(text: str) -> str:
+    return _md_line(text).replace("|", "\\|")
+
+
+def _md_rows(rows: list[str]) -> str:
+    """Table rows as a Markdown table when they share their headers, else one list line each."""
+    head = _same_headers(rows)
+    if head is None:
+        return "\n".join(f"- {_md_line(r)}" for r in rows)
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + " --- |" * len(head)]
+    out += ["| " + " | ".join(_md_cell(c) for c in row_cells(r)[1]) + " |" for r in rows]  # type: ignore[index]
+    return "\n".join(out)
+
+
+def _html_rows(rows: list[str]) -> str:
+    """Table rows as an HTML table (a header row when they share their headers)."""
+    esc = html.escape
+    head = _same_headers(rows)
+    thead = (
+        "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead>"
+        if head
+        else ""
+    )
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_html_line(c)}</td>" for c in row_cells(r)[1]) + "</tr>"  # type: ignore[index]
+        for r in rows
+    )
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def empty_message(answer: MultimodalAnswer) -> str | None:
@@ -364,9 +423,14 @@ def to_markdown(
         blocks.append(empty)
     for item in _paragraphs(answer):
         if isinstance(item, _Paragraph):
-            text = "\n".join(_md_line(line) for line in item.lines)
             marks = f" [{', '.join(map(str, item.sources))}]" if item.sources else ""
-            blocks.append(text + marks)
+            groups = _groups(item.lines)
+            at = _marks_at(groups)
+            for k, (rows, lines) in enumerate(groups):
+                text = _md_rows(lines) if rows else "\n".join(_md_line(line) for line in lines)
+                blocks.append(text + marks if k == at else text)
+            if at is None and marks:
+                blocks.append(marks.strip())
             continue
         dest, why = _md_target(item, roots, relative_to, allow_remote_images)
         if dest is None:
@@ -474,7 +538,16 @@ def to_html(
             marks = "".join(
                 f'<sup class="cite"><a href="#source-{k}">[{k}]</a></sup>' for k in item.sources
             )
-            body.append(f"<p>{'<br>'.join(_html_line(line) for line in item.lines)}{marks}</p>")
+            groups = _groups(item.lines)
+            at = _marks_at(groups)
+            for k, (rows, lines) in enumerate(groups):
+                tail = marks if k == at else ""
+                if rows:
+                    body.append(_html_rows(lines))
+                else:
+                    body.append(f"<p>{'<br>'.join(_html_line(line) for line in lines)}{tail}</p>")
+            if at is None and marks:
+                body.append(f"<p>{marks}</p>")
             continue
         src, why = _html_src(item, roots, allow_remote_images)
         cap = shown_caption(item)
