@@ -36,8 +36,8 @@ def test_compound_variants_add_the_corpus_spelling_only():
 
 def test_a_question_saying_keyframes_finds_the_page_that_writes_key_frames(tmp_path):
     docs = [
-        Document("anim", "Animation\n\nSet key frames at the start and the end of a clip."),
-        Document("cut", "Cutting\n\nRight click the clip and choose Slice to cut it in two."),
+        Document("anim", "Set key frames at the start and the end of a clip.", title="Animation"),
+        Document("cut", "Right click the clip and choose Slice to cut it in two.", title="Cutting"),
     ]
     r = HybridRetriever(_index(tmp_path, docs), mode="lexical", min_score=0)
     res = r.retrieve("How do I add keyframes?")

@@ -172,6 +172,9 @@ class HybridRetriever:
             the section rankings are fused, and chunks follow their section's fused score (their
             own breaks ties). A chunk ranked fairly high by both lists then no longer beats the
             section each list ranks first (hybrid mode).
+        compounds: BM25 also searches the corpus's spelling of the question's compounds
+            (:func:`~m2io.retrievers.query.compound_variants`: "key frames" for "keyframes");
+            only where most chunks carry a title, like ``title_weight``.
         title_weight: Weight of a third RRF list, BM25 over the chunks' headings alone (page
             title, section heading, chunk title), as a reader reads a table of contents: a
             section *about* the question's words ranks above one that mentions them (hybrid
@@ -208,6 +211,7 @@ class HybridRetriever:
         image_votes: bool = True,
         page_units: bool = False,
         title_weight: float = 0.5,
+        compounds: bool = True,
     ) -> None:
         _check_int("top_k", top_k, 1)
         _check_int("rrf_k", rrf_k, 1)
@@ -268,6 +272,7 @@ class HybridRetriever:
         self.focus = focus
         self.image_votes = image_votes
         self.page_units = page_units
+        self.compounds = compounds
         if isinstance(title_weight, bool) or not isinstance(title_weight, int | float):
             raise ValueError(f"title_weight must be a number; got {title_weight!r}")
         if not 0 <= title_weight < float("inf"):
@@ -328,7 +333,7 @@ class HybridRetriever:
         if self.mode != "lexical":
             rankings.append(self._dense_ranking(qvec, depth))
         lexical = None
-        knows = getattr(index.lexical, "knows", None)
+        knows = getattr(index.lexical, "knows", None) if self.compounds and self._titled else None
         words = compound_variants(search, knows) if knows else search
         if self.mode != "dense":
             lexical = index.lexical.scores(words)
@@ -414,18 +419,22 @@ class HybridRetriever:
         ranked = sorted(best, key=lambda r: (-best[r], r))
         return [r for r in ranked if r not in self.excluded_rows]
 
+    @cached_property
+    def _titled(self) -> bool:
+        """Whether most chunks carry a title: documents with headings (pages and sections of a
+        manual), where the headings list and compound spellings are used. The untitled MRAMG
+        dev documents are fragments of pages; there headers guessed from their text lines cost
+        GIMP 3.6 image F1 and compound spellings 0.2 (docs/RESULTS.md)."""
+        chunks = self.index.chunks
+        return 2 * sum(1 for c in chunks if c.title) >= len(chunks) > 0
+
     def _title_ranking(self, words: str, depth: int) -> list[int]:
         """Chunk rows whose headings share words with the query, by BM25 over headings alone."""
         if not hasattr(self, "_titles"):  # built on first use: one short text per chunk
             from m2io.index.lexical import LexicalIndex
 
             heads = []
-            chunks = self.index.chunks
-            # headings only where documents carry titles: the MRAMG dev sets do not, and
-            # headers guessed from their text lines cost GIMP 3.6 image F1 (docs/RESULTS.md)
-            if 2 * sum(1 for c in chunks if c.title) < len(chunks):
-                chunks = []
-            for c in chunks:
+            for c in self.index.chunks if self._titled else ():
                 src = c.source
                 parts = [c.title] + ([src.title, src.section] if src else [])
                 heads.append(" ".join(dict.fromkeys(p for p in parts if p)))

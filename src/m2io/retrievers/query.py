@@ -65,15 +65,27 @@ def compound_variants(text: str, known: Callable[[str], bool]) -> str:
         'use key frames keyframes'
     """
     words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", text)]
+    # the parts of a compound are content words: "the image" is not "theimage"
     extra: list[str] = []
     for a, b in zip(words, words[1:], strict=False):
-        if len(a) >= 2 and len(b) >= 2 and known(a + b):
+        if _part(a) and _part(b) and known(a + b):
             extra.append(a + b)
     for w in words:
         if len(w) < 6 or known(w):
             continue
         for cut in range(3, len(w) - 2):
-            if known(w[:cut]) and known(w[cut:]):
+            if _part(w[:cut]) and _part(w[cut:]) and known(w[:cut]) and known(w[cut:]):
                 extra.append(f"{w[:cut]} {w[cut:]}")
                 break
     return f"{text} {' '.join(extra)}" if extra else text
+
+
+_FUNCTION = frozenset(
+    "the and for with from into this that these those what which how does say says about "
+    "are was were has have had its not but can you your our their then than there here".split()
+)
+
+
+def _part(word: str) -> bool:
+    """Whether ``word`` can be one part of a compound: three letters or more, no function word."""
+    return len(word) >= 3 and word not in _FUNCTION
