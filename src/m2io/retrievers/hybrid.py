@@ -168,10 +168,6 @@ class HybridRetriever:
         focus: Search the question's topic without a wrapper about the documentation.
         image_votes: Also score a chunk by its figures' caption + context vectors (dense and
             hybrid modes).
-        page_units: Rank sections, not chunks: each list ranks a section by its best chunk,
-            the section rankings are fused, and chunks follow their section's fused score (their
-            own breaks ties). A chunk ranked fairly high by both lists then no longer beats the
-            section each list ranks first (hybrid mode).
         compounds: BM25 also searches the corpus's spelling of the question's compounds
             (:func:`~m2io.retrievers.query.compound_variants`: "key frames" for "keyframes");
             only where most chunks carry a title, like ``title_weight``.
@@ -209,7 +205,6 @@ class HybridRetriever:
         skip_duplicates: bool = True,
         focus: bool = True,
         image_votes: bool = True,
-        page_units: bool = False,
         title_weight: float = 0.5,
         compounds: bool = True,
     ) -> None:
@@ -271,7 +266,6 @@ class HybridRetriever:
         self.skip_duplicates = skip_duplicates
         self.focus = focus
         self.image_votes = image_votes
-        self.page_units = page_units
         self.compounds = compounds
         if isinstance(title_weight, bool) or not isinstance(title_weight, int | float):
             raise ValueError(f"title_weight must be a number; got {title_weight!r}")
@@ -347,8 +341,6 @@ class HybridRetriever:
                 rankings.append(titled)
                 weights.append(self.title_weight)
         fused = rrf(rankings, self.rrf_k, weights)
-        if self.page_units:
-            fused = self._by_section(rankings, weights, fused)
         # expansion may seed up to max_sections sections from the ranking
         seeds = max(k, self.max_sections) if self.expand else k
         if not hasattr(self, "_language"):  # the index's languages, counted on first use
@@ -444,28 +436,6 @@ class HybridRetriever:
         scores = self._titles.scores(words)
         top = np.argsort(-scores, kind="stable")[:depth]
         return [int(r) for r in top if scores[r] > 0 and r not in self.excluded_rows]
-
-    def _by_section(
-        self, rankings: list[list[int]], weights: list[float] | None, fused: dict[int, float]
-    ) -> dict[int, float]:
-        """Chunk scores that rank sections as units (see ``page_units``): a chunk scores its
-        section's fused rank score plus a small share of its own, so the best section's chunks
-        come first, best chunk first."""
-        if len(rankings) < 2:
-            return fused
-        key = self._section_key
-        section_rankings = []
-        for ranking in rankings:
-            seen: dict[tuple[str, tuple[int, int]], None] = {}
-            for row in ranking:
-                seen.setdefault(key(row), None)
-            section_rankings.append(list(seen))
-        sections = rrf(section_rankings, self.rrf_k, weights)  # type: ignore[arg-type]
-        top = max(fused.values(), default=1.0) or 1.0
-        return {r: sections[key(r)] + 1e-3 * f / top for r, f in fused.items()}
-
-    def _section_key(self, row: int) -> tuple[str, tuple[int, int]]:
-        return (self.index.chunks[row].doc_id, self.index.chunk_sections[row])
 
     def _drop_copies(self, ordered: list[int]) -> list[int]:
         """``ordered`` without chunks of near-copies of documents ranked above them."""
