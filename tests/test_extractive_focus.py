@@ -261,3 +261,23 @@ def test_a_heading_said_once_stays_even_when_its_words_open_the_next_sentence():
     retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
     offered = [ln.text for p in passages(retrieval) for ln in p]
     assert "Inpainting" in offered and "Deconvolution" in offered
+
+
+def test_an_answer_never_opens_on_the_tail_of_a_sentence_cut_at_an_abbreviation() -> None:
+    # the splitter cuts "… of the DR. GEO figure." after "DR."; the answer must keep the
+    # sentence whole, never "GEO figure." on its own
+    grid = Chunk(
+        "grid#0",
+        "grid",
+        "Display grid\nOther preferences are kept in the preferences dialog of the program. "
+        "A unit grid can be drawn in the background of the DR. GEO figure. "
+        "The corresponding command is Edition > Show or hide grid, or the Ctrl-G shortcut.",
+    )
+    for budget in (16, 30):
+        ans = ExtractiveGenerator(max_words=budget, embedder=None).generate(
+            "How do I show a grid in the background?",
+            Retrieval("q", (RetrievedChunk(grid, 1.0),), ()),
+        )
+        texts = [s.text for s in ans.sentences]
+        assert "A unit grid can be drawn in the background of the DR. GEO figure." in texts
+        assert "GEO figure." not in texts and not texts[0].startswith("GEO")

@@ -209,3 +209,26 @@ def test_no_stacks_the_policy_least_sure_image_is_left_out(model_dir):
     # the policy alone (provenance off) has no cap
     free = LearnedInserter(model_dir, embedder=HashEmbedder(), provenance=False)
     assert len(free.insert(ANSWER, cands).slots) == 3
+
+
+def test_the_fallback_keeps_only_figures_of_the_pages_a_titled_answer_quotes(tmp_path):
+    from m2io.inserters.learned import LearnedInserter
+    from m2io.types import Sentence, Source
+
+    model = save_model(tmp_path / "shy", _shy_policy(), ModelCard(embedder="hash-16"))
+    texts = ("Open crop tool options", "Its options look like this:", "Drag")
+
+    def answer(title: str) -> TextAnswer:
+        src = Source("crop.html", title=title)
+        return TextAnswer("crop tool options", tuple(Sentence(t, "crop#0", src) for t in texts))
+
+    # the same caption, once from the quoted page and once from another one
+    other = Candidate(ImageRef("other", caption="crop tool options"), doc_id="print.html")
+    own = Candidate(ImageRef("own", caption="crop tool options"), doc_id="crop.html")
+    ins = LearnedInserter(model, embedder=HashEmbedder())
+    assert ins.insert(answer("Crop"), (other,)).slots == ()
+    assert ins.insert(answer("Crop"), (other, own)).as_dict() == {"own": 2}
+    # untitled documents (fragments of a page, as in the MRAMG dev sets) keep the old rule
+    assert ins.insert(answer(""), (other,)).as_dict() == {"other": 2}
+    off = LearnedInserter(model, embedder=HashEmbedder(), fallback_quoted=False)
+    assert off.insert(answer("Crop"), (other,)).as_dict() == {"other": 2}

@@ -80,8 +80,8 @@ def test_finds_the_crop_page_in_every_mode(index, mode):
 
 
 def test_fused_score_is_reciprocal_rank_fusion(index):
-    # the two text lists only: image votes (a third list, tested below) are switched off
-    hyb = HybridRetriever(index, top_k=5, rrf_k=10, image_votes=False).retrieve(
+    # the two text lists only: image votes and the headings list are switched off
+    hyb = HybridRetriever(index, top_k=5, rrf_k=10, image_votes=False, title_weight=0).retrieve(
         "crop tool rectangle"
     )
     dense = HybridRetriever(index, top_k=5, mode="dense").retrieve("crop tool rectangle")

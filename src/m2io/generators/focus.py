@@ -186,7 +186,7 @@ def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], 
     )
     offsets = [o for o in offsets if 0 <= o <= len(chunk.text)]
     if not offsets:
-        return split_sentences(chunk.text), set()
+        return _rejoined(split_sentences(chunk.text), set())
     parts, at = [], 0
     for o in offsets:
         parts += [chunk.text[at:o], f" {PIC} "]
@@ -194,7 +194,34 @@ def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], 
     parts.append(chunk.text[at:])
     texts, positions = split_with_images("".join(parts))
     figures = {i for p in positions for i in (p - 1, p) if 0 <= i < len(texts)}
-    return texts, figures
+    return _rejoined(texts, figures)
+
+
+# The last word of a sentence the splitter may have cut at an abbreviation: "DR.", "Fig.", "e.g."
+_ABBREVIATED = re.compile(r"(?:^|\s)(?:[A-Z]{1,3}|[A-Z][a-z]{1,2}|(?:[a-z]\.){1,2}[a-z])\.$")
+# Two words or fewer and a full stop: the tail of a sentence rather than one of its own.
+_TAIL = re.compile(r"\s*\S+(?:\s+\S+)?\s*\.\s*$")
+
+
+def _rejoined(texts: list[str], figures: set[int]) -> tuple[list[str], set[int]]:
+    """``texts`` with each tail cut off at an abbreviation put back on its sentence
+    ("… in the DR." + "GEO figure." → "… in the DR. GEO figure."), so no answer holds, or opens
+    on, a fragment whose sentence is elsewhere; ``figures`` renumbered."""
+    out: list[str] = []
+    moved: dict[int, int] = {}
+    for i, t in enumerate(texts):
+        if (
+            out
+            and (i - 1) not in figures
+            and _TAIL.match(t)
+            and not is_list_item(t)
+            and _ABBREVIATED.search(out[-1].rstrip())
+        ):
+            out[-1] = f"{out[-1].rstrip()} {t.strip()}"
+        else:
+            out.append(t)
+        moved[i] = len(out) - 1
+    return out, {moved[i] for i in figures}
 
 
 def _key(text: str) -> str:

@@ -62,6 +62,11 @@ class LexicalIndex:
         """Rows the saved BM25 arrays hold (checked against the manifest on open)."""
         return int(self._bm25.scores["num_docs"])
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` (one token, as written) occurs in some chunk."""
+        stems = analyse(word)
+        return len(stems) == 1 and stems[0] in self._bm25.vocab_dict
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (zeros when no query term is indexed)."""
         ids = self._bm25.get_tokens_ids(analyse(query))

@@ -58,6 +58,13 @@ class LearnedInserter(LazyEmbedder):
             The same guarantee as the anchored inserter's (docs/design.md): an answer without
             a figure when a relevant one was retrieved is the worse failure.
         threshold: The cosine similarity floor for ``fallback``.
+        fallback_quoted: ``fallback`` keeps only images of the documents the answer quotes
+            (when the answer's sentences and the images know their documents): a figure from a
+            page the answer does not use is about something else (a cover page, an LED curve
+            for a diode answer, a QR code for a configuration file: docs/RESULTS.md). Only
+            where the quoted documents carry titles (pages and sections of a manual): the
+            untitled MRAMG dev documents are fragments of a page whose figures often sit in a
+            sibling fragment, and there the restriction cost GnuCash 9 image F1 points.
         provenance: Provenance first (see the module docstring); False lets the policy decide
             every image.
         max_per_sentence: With ``provenance``, most images after one sentence (provenance
@@ -88,12 +95,14 @@ class LearnedInserter(LazyEmbedder):
         threshold: float = 0.4,
         provenance: bool = True,
         max_per_sentence: int = 2,
+        fallback_quoted: bool = True,
     ) -> None:
         if fallback < 0:
             raise ValueError(f"fallback must be >= 0, got {fallback}")
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
         self.fallback = fallback
+        self.fallback_quoted = fallback_quoted
         self.threshold = threshold
         self.provenance = provenance
         self.max_per_sentence = max_per_sentence
@@ -159,7 +168,12 @@ class LearnedInserter(LazyEmbedder):
         if self.provenance:
             actions[np.array(sourced)] = LEAVE  # provenance decided these (above)
         if self.fallback and not settled.slots and not (actions != LEAVE).any():
-            kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit)
+            allowed = np.ones(len(unique), dtype=bool)
+            sources = [s.source for s in answer.sentences if s.source is not None]
+            quoted = {src.doc_id for src in sources}
+            if self.fallback_quoted and sources and all(src.title for src in sources):
+                allowed = np.array([c.doc_id in (None, *quoted) for c in unique], dtype=bool)
+            kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit, allowed)
             actions[kept] = slots[kept]
             if kept:
                 notes.append(
@@ -194,12 +208,15 @@ class LearnedInserter(LazyEmbedder):
             notes=tuple(notes),
         )
 
-    def _closest(self, vecs: np.ndarray, n: int, keep_logit: np.ndarray) -> list[int]:
-        """Up to ``fallback`` candidates with the highest keep score whose text is at least
-        ``threshold`` like some sentence and like the question (``vecs``: sentences,
-        candidates, question, as :func:`~m2io.learned.features.candidate_texts` orders them)."""
+    def _closest(
+        self, vecs: np.ndarray, n: int, keep_logit: np.ndarray, allowed: np.ndarray
+    ) -> list[int]:
+        """Up to ``fallback`` of the ``allowed`` candidates with the highest keep score whose
+        text is at least ``threshold`` like some sentence and like the question (``vecs``:
+        sentences, candidates, question, as :func:`~m2io.learned.features.candidate_texts`
+        orders them)."""
         sent, cand, question = vecs[:n], vecs[n:-1], vecs[-1]
         like_sentence = (cand @ sent.T).max(axis=1) >= self.threshold
         like_question = cand @ question >= self.threshold
-        ok = np.flatnonzero(like_sentence & like_question & cand.any(axis=1))
+        ok = np.flatnonzero(like_sentence & like_question & cand.any(axis=1) & allowed)
         return [int(i) for i in ok[np.argsort(-keep_logit[ok], kind="stable")][: self.fallback]]

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _DOCS = (
     r"(?:documentation|docs|manual|guide|handbook|help|tutorial|reference|book|wiki|"
@@ -49,3 +50,42 @@ def search_text(question: str) -> str:
         return question
     focused = focused.rstrip("?").strip()
     return focused if re.search(r"\w", focused) else question
+
+
+def compound_variants(text: str, known: Callable[[str], bool]) -> str:
+    """``text`` with the other spelling of its compounds appended, when the corpus uses it.
+
+    A manual writes "key frames" where the question says "keyframes" (or the reverse), "Otsu's"
+    where it says "Otsu"; a lexical search then misses the page. Two adjacent words whose
+    concatenation is a word ``known`` to the corpus add the concatenation; a word the corpus does
+    not know that splits into two known words (each of at least three letters) adds the pair.
+    Possessive ``'s`` is dropped by the tokenizer already.
+
+        >>> compound_variants("use key frames", {"keyframes"}.__contains__)
+        'use key frames keyframes'
+    """
+    words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", text)]
+    # the parts of a compound are content words: "the image" is not "theimage"
+    extra: list[str] = []
+    for a, b in zip(words, words[1:], strict=False):
+        if _part(a) and _part(b) and known(a + b):
+            extra.append(a + b)
+    for w in words:
+        if len(w) < 6 or known(w):
+            continue
+        for cut in range(3, len(w) - 2):
+            if _part(w[:cut]) and _part(w[cut:]) and known(w[:cut]) and known(w[cut:]):
+                extra.append(f"{w[:cut]} {w[cut:]}")
+                break
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
+_FUNCTION = frozenset(
+    "the and for with from into this that these those what which how does say says about "
+    "are was were has have had its not but can you your our their then than there here".split()
+)
+
+
+def _part(word: str) -> bool:
+    """Whether ``word`` can be one part of a compound: three letters or more, no function word."""
+    return len(word) >= 3 and word not in _FUNCTION
