@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -166,8 +167,9 @@ def source(doc_id: str, request: Request, svc: ServiceDep) -> Response:
 @router.get("/health", response_model=HealthOut)
 async def health(svc: ServiceDep) -> dict:
     """Liveness and what the index holds (no key needed); answered on the event loop, so it
-    answers while every worker thread is busy."""
-    snapshot = svc.state.snapshot
+    answers while every worker thread is busy. ``worker`` is the answering process's id (with
+    ``--workers N``, the index it reports is reopened by that process's next request)."""
+    snapshot = svc.state.current
     docs, chunks, images = snapshot.counts()
     index = index_of(snapshot.pipeline)
     embedder = index.manifest.embedder if index is not None else None
@@ -177,6 +179,7 @@ async def health(svc: ServiceDep) -> dict:
         "chunks": chunks,
         "images": images,
         "embedder": embedder,
+        "worker": os.getpid(),
     }
 
 
