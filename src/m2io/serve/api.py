@@ -149,11 +149,12 @@ def image(image_id: str, request: Request, svc: ServiceDep) -> Response:
 @v1.get(
     "/sources/{doc_id:path}",
     response_class=Response,
-    dependencies=[Depends(require_key)],
     responses={200: {"content": {"text/plain": {}}}, 404: {"model": ErrorOut}},
 )
 def source(doc_id: str, request: Request, svc: ServiceDep) -> Response:
-    """A source document of the index by its id, as plain text (never rendered as HTML)."""
+    """A source document of the index by its id, as plain text (never rendered as HTML).
+    With a key, a signed URL the server wrote (source links in answers) opens it too."""
+    require_key_or_signature(request, doc_id, "sources")
     snapshot = svc.state.snapshot
     location = snapshot.sources.get(doc_id)
     body = read_source(location, snapshot.root) if location is not None else None
