@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from m2io.index.source_page import section_anchor
 from m2io.llm.notes import FELL_BACK, note_stage
 from m2io.mergers.render import empty_message, shown_caption, source_label, to_markdown
 from m2io.pipeline import Pipeline
@@ -56,7 +57,8 @@ class Links:
         if url is not None:
             return url
         if src.doc_id in self.snapshot.sources:
-            anchor = f"#{quote(src.anchor, safe='-._~')}" if src.anchor else ""
+            fragment = src.anchor or (section_anchor(src.section) if src.section else "")
+            anchor = f"#{quote(fragment, safe='-._~=')}" if fragment else ""
             url = f"{self.base}/v1/sources/{quote(src.doc_id, safe='')}"
             if self.api_key:  # a link a browser opens cannot send the key
                 url += f"?{signed_query(self.api_key, 'sources', src.doc_id)}"
