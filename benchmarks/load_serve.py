@@ -193,6 +193,15 @@ def memory(pid: int) -> dict[str, float]:
     }
 
 
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(x) for x in path.read_text().split()] if path.exists() else []
@@ -264,10 +273,15 @@ def scaling_run(
             clients_run(url, warm, clients)
             runs[w] = {"workers": w, "startup_s": round(startup, 2), "rounds": []}
         for _ in range(rounds):
-            for w, (_, url, _) in servers.items():
+            for w, (proc, url, _) in servers.items():
                 load = [round(x, 2) for x in os.getloadavg()]
+                pids = [proc.pid, *children(proc.pid)]
+                used = cpu_s(pids)
                 one = clients_run(url, many_distinct(n, offset), 1)
+                one["server_cores_used"] = round((cpu_s(pids) - used) / one["wall_s"], 2)
+                used = cpu_s(pids)
                 many = clients_run(url, many_distinct(n, offset + n), clients)
+                many["server_cores_used"] = round((cpu_s(pids) - used) / many["wall_s"], 2)
                 offset += 2 * n
                 ratio = round(many["throughput_rps"] / one["throughput_rps"], 2)
                 runs[w]["rounds"].append(
@@ -324,7 +338,7 @@ def abuse_run(url: str, port: int, pid: int, n: int, warmup_s: float) -> dict[st
     """The normal client alone, then beside the abusers (see the module doc)."""
     questions = distinct_questions()
     quiet, quiet_errors = one_client(url, questions, n)
-    rss_before = rss_mb(pid)
+    rss_before = sum(rss_mb(p) for p in [pid, *children(pid)])
     stop, seen = threading.Event(), Counter()
     abusers = [
         threading.Thread(target=model_abuser, args=(url, "127.0.0.2", stop, seen)),
@@ -344,7 +358,7 @@ def abuse_run(url: str, port: int, pid: int, n: int, warmup_s: float) -> dict[st
     t = time.perf_counter()
     loud, loud_errors = one_client(url, questions, n)
     loud_s = time.perf_counter() - t
-    rss_during = rss_mb(pid)
+    rss_during = sum(rss_mb(p) for p in [pid, *children(pid)])
     with httpx.Client(base_url=url, timeout=5.0) as probe:
         t = time.perf_counter()
         health = probe.get("/health").status_code
@@ -391,6 +405,9 @@ def main() -> int:
     ap.add_argument("--scaling-requests", type=int, default=200, help="answers per phase")
     ap.add_argument("--scaling-rounds", type=int, default=3, help="rounds of both phases")
     ap.add_argument("--only-scaling", action="store_true", help="run only the scaling part")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="--workers of the main server (default: its own)"
+    )
     args = ap.parse_args()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
@@ -448,6 +465,8 @@ def main() -> int:
     serve_env = {**env, "OPENAI_BASE_URL": drip.base_url, "OPENAI_API_KEY": "sk-bench"}
     serve = [*m2io, "serve", "--index", str(index), "--port", str(port), "--quiet"]
     serve += ["--allow-writes", "--allow-generator", "openai"]
+    if args.workers is not None:
+        serve += ["--workers", str(args.workers)]
     server = subprocess.Popen(serve, env=serve_env, stdout=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
@@ -517,7 +536,7 @@ def main() -> int:
                 if args.abuse_requests > 0
                 else None
             )
-            rss = peak_rss_mb(server.pid)
+            rss = sum(peak_rss_mb(p) for p in [server.pid, *children(server.pid)])
     finally:
         server.terminate()
         try:
@@ -554,7 +573,8 @@ def main() -> int:
         "added_found_afterwards": len(added) - len(missing),
         "not_found": missing,
         "documents_after": health["documents"],
-        "server_peak_rss_mb": round(rss, 0),
+        "server_peak_rss_mb": round(rss, 0),  # summed over its processes (shared pages in each)
+        "server_workers": args.workers if args.workers is not None else "default (the cores)",
         "abuse": abuse,
         "scaling": scaling,
         "command": " ".join(["python", *sys.argv]),
