@@ -179,3 +179,23 @@ def test_a_killed_master_takes_its_workers_with_it(built):
         assert gone(pids), "workers outlived their master"
     finally:
         stop(proc)
+
+
+def test_a_following_state_reopens_the_index_another_process_swapped(tmp_path):
+    from test_serve_api import demo_copy, demo_pipeline
+
+    from m2io.index.update import NewDocument, add_documents
+    from m2io.serve.state import ServiceState
+    from m2io.testing.hash_embedder import HashEmbedder
+
+    _, index = demo_copy(tmp_path)
+    follower = ServiceState(demo_pipeline(index), index, follow=True)
+    still = ServiceState(demo_pipeline(index), index)  # a single process: swaps only its own
+    before = follower.snapshot
+    assert follower.snapshot is before  # nothing changed: the same snapshot, nothing reopened
+    add_documents(index, [NewDocument("k042.md", DOC, {})], text_embedder=HashEmbedder())
+    assert follower.current is before  # /health's view is not reopened on the event loop
+    after = follower.snapshot
+    assert after is not before and after.counts()[0] == before.counts()[0] + 1
+    assert follower.snapshot is after  # reopened once
+    assert still.snapshot.counts()[0] == before.counts()[0]
