@@ -10,7 +10,12 @@ Indexes the demo corpus with the default (offline) embedder into a temporary fol
    a new document and its image;
 3. checks that every added document is found afterwards (its id among the answer's sources for
    a question about it), that no request failed, and reads the server's peak memory;
-4. (issue 19) times one normal client asking ``--abuse-requests`` distinct questions, first
+4. (issue 24, ``--scaling-workers 1,2``) one server per worker count answers
+   ``--scaling-requests`` questions from one client, then as many from ``--clients`` clients at
+   once (threads of this process), every question distinct (no cache can answer it), in
+   ``--scaling-rounds`` interleaved rounds: the throughput of each, their ratio, errors, and
+   each process's RSS, PSS and private memory (``smaps_rollup``);
+5. (issue 19) times one normal client asking ``--abuse-requests`` distinct questions, first
    alone (the quiet baseline) and then beside abusive clients from other loopback addresses
    (``_abuse.py``): answers that make the server call a model endpoint that drips its reply a
    byte at a time, streams and a 16 MB image requested and never read, connections that send
@@ -18,7 +23,8 @@ Indexes the demo corpus with the default (offline) embedder into a temporary fol
    an operator would for this: ``--allow-writes --allow-generator openai``.
 
     .venv/bin/python benchmarks/load_serve.py --out results/load_serve.json \
-        [--clients 8] [--requests 20] [--upload-every 10] [--abuse-requests 200]
+        [--clients 8] [--requests 20] [--upload-every 10] [--abuse-requests 200] \
+        [--scaling-workers 1,2] [--scaling-requests 200] [--scaling-rounds 3] [--only-scaling]
 """
 
 from __future__ import annotations
@@ -149,6 +155,160 @@ def distinct_questions() -> list[str]:
     return list(dict.fromkeys(demo + more))
 
 
+PREFIXES = (
+    "",
+    "Briefly, ",
+    "In the manual, ",
+    "Please explain: ",
+    "Quick question: ",
+    "According to the docs, ",
+    "Step by step, ",
+    "I wonder: ",
+)
+
+
+def many_distinct(n: int, offset: int = 0) -> list[str]:
+    """``n`` distinct questions: the distinct questions under a few prefixes, then numbered."""
+    base = distinct_questions()
+    out = [p + q[0].lower() + q[1:] if p else q for p in PREFIXES for q in base]
+    k = 2
+    while len(out) < n + offset:
+        out += [f"{q} (case {k})" for q in base]
+        k += 1
+    return out[offset : offset + n]
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS, PSS and private memory (MB) of ``pid``, from ``/proc/<pid>/smaps_rollup``."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            fields[name] = int(rest.split()[0]) / 1024
+    private = fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)
+    return {
+        "rss_mb": round(fields.get("Rss", 0.0), 1),
+        "pss_mb": round(fields.get("Pss", 0.0), 1),
+        "private_mb": round(private, 1),
+    }
+
+
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def start_server(cmd: list[str], env: dict[str, str], url: str) -> tuple[subprocess.Popen, float]:
+    """``cmd`` started and answering ``/health``: (process, seconds to start)."""
+    t = time.perf_counter()
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
+        while True:
+            try:
+                if client.get("/health").status_code == 200:
+                    return server, time.perf_counter() - t
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() - t > DEADLINE_S or server.poll() is not None:
+                stop_server(server)
+                raise RuntimeError("the server did not start")
+            time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(30)
+
+
+def clients_run(url: str, questions: list[str], clients: int) -> dict[str, object]:
+    """``questions`` answered by ``clients`` clients at once (each its own connection)."""
+    share = [questions[c::clients] for c in range(clients)]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        runs = list(pool.map(lambda qs: one_client(url, qs, len(qs)), share))
+    wall = time.perf_counter() - t
+    lat = [x for r in runs for x in r[0]]
+    errors = [e for r in runs for e in r[1]]
+    return {
+        "clients": clients,
+        "answers": len(lat),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(lat) / wall, 2),
+        **summary(lat),
+    }
+
+
+def scaling_run(
+    index: Path, env: dict[str, str], workers: list[int], n: int, clients: int, rounds: int
+) -> dict[str, object]:
+    """One client, then ``clients`` at once, against one server per worker count, all started
+    first; ``rounds`` rounds, each running both phases on every server in turn, so every ratio
+    compares phases seconds apart under the same load from other jobs."""
+    m2io = [sys.executable, "-m", "m2io.cli.main", "serve", "--index", str(index), "--quiet"]
+    servers: dict[int, tuple[subprocess.Popen, str, float]] = {}
+    runs: dict[int, dict[str, object]] = {}
+    offset = 0
+    try:
+        for w in workers:
+            url = f"http://127.0.0.1:{free_port()}"
+            port = url.rsplit(":", 1)[1]
+            proc, startup = start_server([*m2io, "--port", port, "--workers", str(w)], env, url)
+            servers[w] = proc, url, startup
+            warm = many_distinct(4 * clients, offset=100_000 + 1000 * w)  # first-request loads
+            clients_run(url, warm, clients)
+            runs[w] = {"workers": w, "startup_s": round(startup, 2), "rounds": []}
+        for _ in range(rounds):
+            for w, (proc, url, _) in servers.items():
+                load = [round(x, 2) for x in os.getloadavg()]
+                pids = [proc.pid, *children(proc.pid)]
+                used = cpu_s(pids)
+                one = clients_run(url, many_distinct(n, offset), 1)
+                one["server_cores_used"] = round((cpu_s(pids) - used) / one["wall_s"], 2)
+                used = cpu_s(pids)
+                many = clients_run(url, many_distinct(n, offset + n), clients)
+                many["server_cores_used"] = round((cpu_s(pids) - used) / many["wall_s"], 2)
+                offset += 2 * n
+                ratio = round(many["throughput_rps"] / one["throughput_rps"], 2)
+                runs[w]["rounds"].append(
+                    {"load_avg": load, "one_client": one, "many_clients": many, "ratio": ratio}
+                )
+        for w, (proc, _, _) in servers.items():
+            mem = {str(p): memory(p) for p in [proc.pid, *children(proc.pid)]}
+            runs[w]["memory_by_pid"] = mem
+            runs[w]["pss_total_mb"] = round(sum(m["pss_mb"] for m in mem.values()), 1)
+    finally:
+        for proc, _, _ in servers.values():
+            stop_server(proc)
+    for run in runs.values():
+        rs = run["rounds"]
+        run["ratio_median"] = statistics.median(r["ratio"] for r in rs)
+        run["errors"] = sum(r["one_client"]["errors"] + r["many_clients"]["errors"] for r in rs)
+        for phase in ("one_client", "many_clients"):
+            answers = sum(r[phase]["answers"] for r in rs)
+            run[f"{phase}_rps"] = round(answers / sum(r[phase]["wall_s"] for r in rs), 2)
+    return {
+        "distinct_questions": True,
+        "answers_per_phase": n,
+        "clients": clients,
+        "runs": list(runs.values()),
+    }
+
+
 def one_client(url: str, questions: list[str], n: int) -> tuple[list[float], list[str]]:
     """``n`` answers, one at a time, cycling through ``questions``: (latencies ms, errors)."""
     lat, errors = [], []
@@ -178,7 +338,7 @@ def abuse_run(url: str, port: int, pid: int, n: int, warmup_s: float) -> dict[st
     """The normal client alone, then beside the abusers (see the module doc)."""
     questions = distinct_questions()
     quiet, quiet_errors = one_client(url, questions, n)
-    rss_before = rss_mb(pid)
+    rss_before = sum(rss_mb(p) for p in [pid, *children(pid)])
     stop, seen = threading.Event(), Counter()
     abusers = [
         threading.Thread(target=model_abuser, args=(url, "127.0.0.2", stop, seen)),
@@ -198,7 +358,7 @@ def abuse_run(url: str, port: int, pid: int, n: int, warmup_s: float) -> dict[st
     t = time.perf_counter()
     loud, loud_errors = one_client(url, questions, n)
     loud_s = time.perf_counter() - t
-    rss_during = rss_mb(pid)
+    rss_during = sum(rss_mb(p) for p in [pid, *children(pid)])
     with httpx.Client(base_url=url, timeout=5.0) as probe:
         t = time.perf_counter()
         health = probe.get("/health").status_code
@@ -237,6 +397,17 @@ def main() -> int:
         help="answers of the normal client, quiet and beside abusers (0: no abuse run)",
     )
     ap.add_argument("--abuse-warmup-s", type=float, default=5.0, help="abusers start first")
+    ap.add_argument(
+        "--scaling-workers",
+        default="1,2",
+        help="worker counts of the scaling run, comma-separated ('' : no scaling run)",
+    )
+    ap.add_argument("--scaling-requests", type=int, default=200, help="answers per phase")
+    ap.add_argument("--scaling-rounds", type=int, default=3, help="rounds of both phases")
+    ap.add_argument("--only-scaling", action="store_true", help="run only the scaling part")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="--workers of the main server (default: its own)"
+    )
     args = ap.parse_args()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
@@ -254,6 +425,26 @@ def main() -> int:
     ]
     png = (corpus_path() / "images" / "clock.png").read_bytes()
     m2io = [sys.executable, "-m", "m2io.cli.main"]
+    scaling = None
+    if args.scaling_workers:
+        counts = [int(x) for x in args.scaling_workers.split(",") if x.strip()]
+        scaling = scaling_run(
+            index, env, counts, args.scaling_requests, args.clients, args.scaling_rounds
+        )
+    if args.only_scaling:
+        result = {
+            "benchmark": "load_serve",
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "corpus": "demo (11 documents) + one page with a 16 MB figure",
+            "index_build_s": round(index_s, 2),
+            "scaling": scaling,
+            "command": " ".join(["python", *sys.argv]),
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return 0 if all(r["errors"] == 0 for r in scaling["runs"]) else 1
 
     cold = []
     for _ in range(args.cold):
@@ -274,6 +465,8 @@ def main() -> int:
     serve_env = {**env, "OPENAI_BASE_URL": drip.base_url, "OPENAI_API_KEY": "sk-bench"}
     serve = [*m2io, "serve", "--index", str(index), "--port", str(port), "--quiet"]
     serve += ["--allow-writes", "--allow-generator", "openai"]
+    if args.workers is not None:
+        serve += ["--workers", str(args.workers)]
     server = subprocess.Popen(serve, env=serve_env, stdout=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
@@ -343,7 +536,7 @@ def main() -> int:
                 if args.abuse_requests > 0
                 else None
             )
-            rss = peak_rss_mb(server.pid)
+            rss = sum(peak_rss_mb(p) for p in [server.pid, *children(server.pid)])
     finally:
         server.terminate()
         try:
@@ -380,8 +573,10 @@ def main() -> int:
         "added_found_afterwards": len(added) - len(missing),
         "not_found": missing,
         "documents_after": health["documents"],
-        "server_peak_rss_mb": round(rss, 0),
+        "server_peak_rss_mb": round(rss, 0),  # summed over its processes (shared pages in each)
+        "server_workers": args.workers if args.workers is not None else "default (the cores)",
         "abuse": abuse,
+        "scaling": scaling,
         "command": " ".join(["python", *sys.argv]),
     }
     out = Path(args.out)

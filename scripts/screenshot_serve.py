@@ -1,10 +1,13 @@
 """Screenshot of the web page answering a question on the demo corpus, with the real default
 models (what README.md and docs/serve.md show):
 
-    .venv/bin/python scripts/screenshot_serve.py [--question Q] [--out docs/img/serve.png]
+    .venv/bin/python scripts/screenshot_serve.py [--question Q] [--out docs/img/serve.png] \
+        [--source-out docs/img/source.png]
 
 Starts `m2io serve` on a fresh demo index on a free loopback port, asks in headless Chromium
-(Debian's /usr/bin/chromium driven by Playwright) and saves a full-page PNG.
+(Debian's /usr/bin/chromium driven by Playwright) and saves a full-page PNG; then opens the
+answer's first source link that names a section and saves what the window shows (the page
+rendered from the index, opened at that section).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--question", default=DEFAULT_QUESTION)
     ap.add_argument("--out", default="docs/img/serve.png")
+    ap.add_argument("--source-out", default="docs/img/source.png")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -57,7 +61,9 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         server = subprocess.Popen(
-            [m2io, "serve", "--index", str(index), "--port", str(port), "-q"], env=env
+            [m2io, "serve", "--index", str(index), "--port", str(port), "-q"]
+            + ["--corpus-root", str(corpus_path())],  # the demo corpus lies away from the index
+            env=env,
         )
         try:
             wait_healthy(url)
@@ -70,6 +76,14 @@ def main() -> int:
                 page.wait_for_selector("#answer p", timeout=60_000)
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=args.out, full_page=True)
+                links = [a.get_attribute("href") for a in page.query_selector_all("#source-list a")]
+                deep = [h for h in links if h and "#" in h]
+                if args.source_out and (deep or links):
+                    source = browser.new_page(viewport={"width": 900, "height": 700})
+                    source.goto((deep[1:] or deep or links)[0])
+                    source.wait_for_load_state("networkidle")
+                    source.screenshot(path=args.source_out)
+                    print(f"wrote {args.source_out} ({source.url})")
                 browser.close()
         finally:
             server.terminate()

@@ -18,9 +18,10 @@ pytest.importorskip("multipart")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from m2io.corpus import load_corpus  # noqa: E402
-from m2io.demo import corpus_path  # noqa: E402
+from m2io.demo import corpus_path
 from m2io.generators.extractive import ExtractiveGenerator  # noqa: E402
 from m2io.index import Index, build_index  # noqa: E402
+from m2io.index.source_page import section_anchor  # noqa: E402
 from m2io.inserters.anchored import AnchoredInserter  # noqa: E402
 from m2io.pipeline import Pipeline  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
@@ -88,9 +89,37 @@ def test_answer_gives_text_with_sources_and_images_served_by_this_server(client,
     assert src["url"].startswith("http://testserver/v1/sources/")
     page = client.get(src["url"])
     assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/plain")  # never rendered as HTML
+    assert page.headers["content-type"].startswith("text/html")
     assert "sandbox" in page.headers["content-security-policy"]
     assert str(demo[0]) not in r.text  # no server path leaks into the answer
+
+
+def test_a_source_opens_as_a_sanitised_page_at_the_cited_section(tmp_path):
+    corpus, _ = demo_copy(tmp_path / "a")
+    (corpus / "12-hostile.md").write_text(
+        "# Hostile page\n\nIntro text about edge pixels.\n\n## Hidden edges\n\n"
+        "Edges <script>alert(1)</script> and <b>bold</b> [link](javascript:alert(2)) stay text.\n\n"
+        "![A camera](images/camera.png)\n\nMore about hidden edges and gradients.\n"
+    )
+    index = index_folder(corpus, tmp_path / "index")
+    client = TestClient(build_app(index))
+    body = client.post("/v1/answer", json={"question": "What about hidden edges?"}).json()
+    src = next(s for s in body["sources"] if s["doc_id"] == "12-hostile.md")
+    url, _, fragment = src["url"].partition("#")
+    assert url.endswith("/v1/sources/12-hostile.md") and fragment == section_anchor(src["section"])
+    page = client.get(url)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert f'id="{fragment}"' in html  # where the link opens
+    assert '<h2 id="hidden-edges">Hidden edges</h2>' in html
+    assert "<script" not in html and "<b>" not in html and "Edges " in html
+    assert "javascript:" not in html.replace("&lt;", "<").split("<body>")[0]
+    img = html.split('<img src="')[1].split('"')[0]
+    assert img.startswith("http://testserver/v1/images/")
+    assert client.get(img).content == (corpus / "images" / "camera.png").read_bytes()
+    csp = page.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp and "img-src 'self'" in csp
+    assert "# Hostile page" not in html and "![" not in html  # no raw markup shown
 
 
 def test_answer_takes_per_request_stage_choices(client):

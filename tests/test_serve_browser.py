@@ -236,3 +236,24 @@ def test_page_asks_for_the_api_key_and_then_shows_the_figures(browser, tmp_path)
         )
         assert widths and min(widths) > 0  # signed image URLs load without the header
         page.close()
+
+
+def test_a_source_link_opens_a_readable_page_at_its_section(browser, demo_server):
+    page, errors, _ = ask(browser, demo_server.url, QUESTION)
+    links = [a.get_attribute("href") for a in page.query_selector_all("#source-list li a")]
+    deep = next((h for h in links if "#" in h and not h.endswith("#edge-detection")), links[0])
+    page.close()
+    source = browser.new_page(viewport={"width": 900, "height": 700})
+    source.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    source.goto(deep)
+    heading = source.query_selector(f"[id='{deep.rsplit('#', 1)[1]}']")
+    assert heading is not None, f"no element for the fragment of {deep}"
+    box = heading.bounding_box()
+    assert box is not None and 0 <= box["y"] < 100  # the page opened at the cited section
+    assert source.evaluate("window.scrollY") > 0
+    images = source.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+    assert images and all(w > 0 for w in images)  # figures load through /v1/images
+    assert source.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # styled
+    assert "#" not in source.inner_text("body").split("\n")[0]  # no raw Markdown
+    assert errors == []  # no CSP violation
+    source.close()

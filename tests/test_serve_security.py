@@ -428,6 +428,39 @@ def test_signed_image_urls_expire_and_bind_to_route_and_id(demo):
     assert client.get(url).status_code == 200  # so the client is not slowed down
 
 
+def test_source_links_of_a_keyed_server_open_in_a_browser_and_bind_to_route_and_id(demo):
+    client = TestClient(build_app(demo[1], api_key="s3cret"))
+    good = {"Authorization": "Bearer s3cret"}
+    body = client.post("/v1/answer", json={"question": QUESTION}, headers=good).json()
+    source = next(s for s in body["sources"] if s["url"])
+    url = source["url"]
+    assert "exp=" in url and "sig=" in url
+    assert url.split("?")[1].partition("#")[0] in body["markdown"]  # the Markdown link too
+    r = client.get(url.partition("#")[0])  # as a browser opens it: no Authorization header
+    assert r.status_code == 200 and r.content
+    doc = source["doc_id"]
+    bare = url.split("?")[0]
+    assert client.get(bare).status_code == 401
+    future = int(time.time()) + 600
+    as_image = f"?exp={future}&sig={signature('s3cret', 'images', doc, future)}"
+    assert client.get(bare + as_image).status_code == 401  # bound to the route
+    other = next(d for d in ("06-thresholding.md", "09-morphology.md") if d != doc)
+    borrowed = f"?exp={future}&sig={signature('s3cret', 'sources', other, future)}"
+    assert client.get(bare + borrowed).status_code == 401  # bound to the id
+    past = int(time.time()) - 10
+    expired = f"?exp={past}&sig={signature('s3cret', 'sources', doc, past)}"
+    assert client.get(bare + expired).status_code == 401
+    chat = client.post(
+        "/v1/chat/completions",
+        json={"model": "m2io", "messages": [{"role": "user", "content": QUESTION}]},
+        headers=good,
+    ).json()
+    reply = chat["choices"][0]["message"]["content"]
+    link = next(part for part in reply.split("(<") if part.startswith(bare))
+    assert "sig=" in link
+    assert client.get(link.split(">")[0].partition("#")[0]).status_code == 200
+
+
 def test_the_key_is_checked_before_the_body_is_read(demo):
     app = build_app(demo[1], api_key="s3cret")
     reads = 0

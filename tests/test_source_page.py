@@ -27,3 +27,11 @@ def test_the_page_is_escaped_anchored_and_shows_images_in_place() -> None:
     assert page.index('<img src="/v1/images/img/clip.png" alt="The &quot;clip&quot; menu">') < (
         page.index("Trimming clips")
     )
+
+
+def test_a_pdf_section_page_carries_its_page_as_the_fragment_target() -> None:
+    doc = Document("manual.pdf#page=12", "Cropping\n\nDrag the handles.", (), "Cropping")
+    page = render_source(
+        "Cropping", chunk_document(doc, max_words=60), lambda i: None, top_id="page=12"
+    )
+    assert '<h1 id="page=12">Cropping</h1>' in page

@@ -7,6 +7,10 @@ listens on loopback unless ``--host`` says otherwise, answers only to the host n
 ``--allow-writes``, serves corpus files only from beside the index or ``--corpus-root``, and lets
 a request choose only the backends ``--allow-generator``/``--allow-inserter`` name. See
 docs/serve.md, "Threat model".
+
+``--workers N`` (default: the cores this process may use) answers from N processes forked after
+the index and models are loaded, sharing them in memory and splitting the limits between them
+(:mod:`m2io.serve.workers`).
 """
 
 from __future__ import annotations
@@ -70,6 +74,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "default: none)",
         )
     net.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes answering (default: the CPU cores this process may use); the index "
+        "is loaded once and shared, and the limits below are totals split between them",
+    )
+    net.add_argument(
         "--max-model-calls",
         type=int,
         default=MAX_MODEL_CALLS,
@@ -115,6 +127,16 @@ def app_options(args: argparse.Namespace, index: str, api_key: str | None) -> di
     }
 
 
+def worker_count(args: argparse.Namespace) -> int:
+    """``--workers``, or the cores this process may use."""
+    from m2io.serve.workers import cores
+
+    n = args.workers if args.workers is not None else cores()
+    if n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n}")
+    return n
+
+
 def run(args: argparse.Namespace) -> int:
     from m2io.registry import require
 
@@ -127,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from m2io.serve import create_app
     from m2io.serve.runtime import cap_log_lines, limited_protocol
     from m2io.serve.state import reopen_pipeline
+    from m2io.serve.workers import bind, per_worker, serve_forked
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
@@ -134,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--corpus-root {args.corpus_root}: not a folder")
     api_key = args.api_key if args.api_key is not None else os.environ.get("M2IO_API_KEY") or None
     options = app_options(args, cfg.index, api_key)
+    workers = worker_count(args)
     pipeline = build_pipeline(cfg)
     if args.corpus_root is not None:  # image paths resolved against the operator's root
         pipeline = reopen_pipeline(pipeline, cfg.index, args.corpus_root)
@@ -141,25 +165,40 @@ def run(args: argparse.Namespace) -> int:
     index = getattr(getattr(pipeline, "retriever", None), "index", None)
     if index is not None:
         index.embed_query("warm up")
-    app = create_app(pipeline, recipe=cfg, **options)
     if not getattr(args, "quiet", False):
         key = " (API key required)" if api_key else ""
         mode = "read-only" if options["index_dir"] is None else "uploads allowed"
+        procs = f", {workers} workers" if workers > 1 else ""
         print(
-            f"m2io serving {cfg.index} on http://{args.host}:{args.port}/{key} ({mode})",
+            f"m2io serving {cfg.index} on http://{args.host}:{args.port}/{key} ({mode}{procs})",
             flush=True,
         )
     level = "info" if args.verbose else "warning"
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=level,
-        http=limited_protocol(per_client=args.max_client_connections),
-        limit_concurrency=args.max_connections,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,  # requests still waiting on a model do not hold shutdown
-    )
-    cap_log_lines()
-    uvicorn.Server(config).run()
-    return 0
+    share = (lambda total: per_worker(total, workers)) if workers > 1 else (lambda total: total)
+    options["max_model_calls"] = share(args.max_model_calls)
+    options["max_client_requests"] = share(args.max_client_connections)
+
+    def serve(forked: bool = False) -> None:
+        app = create_app(pipeline, recipe=cfg, follow_index=workers > 1, **options)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=level,
+            http=limited_protocol(per_client=share(args.max_client_connections)),
+            limit_concurrency=share(args.max_connections),
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,  # requests still waiting on a model do not hold shutdown
+        )
+        cap_log_lines()
+        server = uvicorn.Server(config)
+        if forked:  # each worker its own socket on the shared port
+            server.run(sockets=[bind(args.host, args.port, reuse_port=True)])
+        else:
+            server.run()
+
+    if workers == 1:
+        serve()
+        return 0
+    bind(args.host, args.port).close()  # a port in use fails here, not in every worker
+    return serve_forked(lambda: serve(forked=True), workers)

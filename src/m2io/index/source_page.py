@@ -21,6 +21,17 @@ from m2io.types import Chunk
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
+PAGE_STYLE = (
+    "body{max-width:46em;margin:2em auto;font:16px/1.5 sans-serif;padding:0 1em}"
+    "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:90%}"
+)
+"""The page's only style (a server's Content-Security-Policy can allow it by its hash)."""
+
+
+def _id(anchor: str) -> str:
+    return f' id="{html.escape(anchor)}"' if anchor else ""
+
+
 def section_anchor(title: str) -> str:
     """The fragment id of a section heading: lower-case words joined by ``-``.
 
@@ -55,16 +66,17 @@ def render_source(
     image_url: Callable[[str], str | None],
     *,
     language: str = "",
+    top_id: str = "",
 ) -> str:
-    """The HTML page of one source document (see the module docstring)."""
+    """The HTML page of one source document (see the module docstring); ``top_id`` is the
+    fragment id of its title (a PDF section's ``page=N``, so a link to that page lands here)."""
     text, images = document_of(chunks)
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{html.escape(language or "und")}"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        "<style>body{max-width:46em;margin:2em auto;font:16px/1.5 sans-serif;padding:0 1em}"
-        "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:90%}</style>",
-        f"</head><body><h1>{html.escape(title)}</h1>",
+        f"<style>{PAGE_STYLE}</style>",
+        f"</head><body><h1{_id(top_id)}>{html.escape(title)}</h1>",
     ]
     used: set[str] = set()
     start, k = 0, 0

@@ -2,8 +2,8 @@
 
 Images and source files are referred to by this server's URLs (``/v1/images/{id}``,
 ``/v1/sources/{doc_id}``), never by a path of the server's disk. When the service has an API key,
-an image URL carries a signature of its id (``?sig=``), so an ``<img>`` in a page or a chat front
-end can load it without sending the key (the signature binds the route, the id and an expiry:
+an image or source URL carries a signature of its id (``?exp=…&sig=…``), so an ``<img>`` or a
+link in a page, a Markdown answer or a chat reply opens without sending the key (the signature binds the route, the id and an expiry:
 :mod:`m2io.serve.signing`). The Markdown is the renderer's
 (:func:`~m2io.mergers.render.to_markdown`, so it is escaped the same way) over a copy of the answer
 whose images and sources point at this server.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from m2io.index.source_page import section_anchor
 from m2io.llm.notes import FELL_BACK, note_stage
 from m2io.mergers.render import empty_message, shown_caption, source_label, to_markdown
 from m2io.pipeline import Pipeline
@@ -38,7 +39,7 @@ class Links:
     Args:
         base: The server's root URL as the client reached it (``http://host:port``).
         snapshot: Which images and sources exist.
-        api_key: The service's key, to sign image URLs (None: no signature).
+        api_key: The service's key, to sign image and source URLs (None: no signature).
     """
 
     def __init__(self, base: str, snapshot: Snapshot, api_key: str | None) -> None:
@@ -55,8 +56,12 @@ class Links:
         if url is not None:
             return url
         if src.doc_id in self.snapshot.sources:
-            anchor = f"#{quote(src.anchor, safe='-._~')}" if src.anchor else ""
-            return f"{self.base}/v1/sources/{quote(src.doc_id, safe='')}{anchor}"
+            fragment = src.anchor or (section_anchor(src.section) if src.section else "")
+            anchor = f"#{quote(fragment, safe='-._~=')}" if fragment else ""
+            url = f"{self.base}/v1/sources/{quote(src.doc_id, safe='')}"
+            if self.api_key:  # a link a browser opens cannot send the key
+                url += f"?{signed_query(self.api_key, 'sources', src.doc_id)}"
+            return url + anchor
         return None
 
 

@@ -2,19 +2,24 @@
 
 ``POST /v1/answer`` returns the structured answer (:class:`~m2io.serve.schemas.AnswerOut`);
 ``POST /v1/answer/stream`` sends the same as server-sent events (``text``, ``image`` …,
-``done``); ``GET /v1/images/{image_id}`` and ``GET /v1/sources/{doc_id}`` send files of the index,
-found by id only (docs/design.md, "Hostile input").
+``done``); ``GET /v1/images/{image_id}`` sends an image of the index and ``GET
+/v1/sources/{doc_id}`` a document as a page rendered from the index's rows, both found by id only
+(docs/design.md, "Hostile input").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+from base64 import b64encode
 from collections.abc import Iterator
+from hashlib import sha256
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
+from m2io.index.source_page import PAGE_STYLE, render_source
 from m2io.pipeline import Pipeline
 from m2io.serve.answer import answer_out, run, staged_events
 from m2io.serve.deps import (
@@ -24,7 +29,7 @@ from m2io.serve.deps import (
     require_key,
     require_key_or_signature,
 )
-from m2io.serve.files import FileBody, open_image, read_source
+from m2io.serve.files import FileBody, is_source_document, open_image
 from m2io.serve.limits import Holding
 from m2io.serve.schemas import AnswerOut, AnswerRequest, ErrorOut, HealthOut
 from m2io.serve.state import BackendNotAllowed, index_of
@@ -150,26 +155,51 @@ def image(image_id: str, request: Request, svc: ServiceDep) -> Response:
 @v1.get(
     "/sources/{doc_id:path}",
     response_class=Response,
-    dependencies=[Depends(require_key)],
-    responses={200: {"content": {"text/plain": {}}}, 404: {"model": ErrorOut}},
+    responses={200: {"content": {"text/html": {}}}, 404: {"model": ErrorOut}},
 )
 def source(doc_id: str, request: Request, svc: ServiceDep) -> Response:
-    """A source document of the index by its id, as plain text (never rendered as HTML)."""
+    """A source document of the index by its id, as a readable HTML page rebuilt from the
+    index's own rows: every text escaped, no script, its images through ``/v1/images``, each
+    heading with the id a source link's fragment names (a PDF section: ``page=N``). With a key,
+    a signed URL the server wrote (source links in answers) opens it too."""
+    require_key_or_signature(request, doc_id, "sources")
     snapshot = svc.state.snapshot
     location = snapshot.sources.get(doc_id)
-    body = read_source(location, snapshot.root) if location is not None else None
-    if body is None:
+    index = index_of(snapshot.pipeline)
+    rows = index.doc_rows.get(doc_id) if index is not None else None
+    if location is None or not rows or not is_source_document(location, snapshot.root):
         raise HTTPException(status_code=404, detail="no such source document in the index")
+    chunks = [index.chunks[r] for r in rows]
+    first = chunks[0].source
+    title = (first.title if first is not None else "") or doc_id
+    links = svc.links(request, snapshot)
+    page = render_source(
+        title,
+        chunks,
+        links.image,
+        language=first.language if first is not None else "",
+        top_id=first.anchor if first is not None and first.anchor.startswith("page=") else "",
+    ).encode()
+    body = FileBody(page, "text/html; charset=utf-8", '"' + sha256(page).hexdigest()[:32] + '"')
     response = _file_response(body, request, max_age=60)
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Content-Security-Policy"] = SOURCE_CSP
     return response
+
+
+SOURCE_CSP = (
+    "sandbox; default-src 'none'; img-src 'self'; "
+    f"style-src 'sha256-{b64encode(sha256(PAGE_STYLE.encode()).digest()).decode()}'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""A source page: no script at all (sandboxed), this server's images, its one style."""
 
 
 @router.get("/health", response_model=HealthOut)
 async def health(svc: ServiceDep) -> dict:
     """Liveness and what the index holds (no key needed); answered on the event loop, so it
-    answers while every worker thread is busy."""
-    snapshot = svc.state.snapshot
+    answers while every worker thread is busy. ``worker`` is the answering process's id (with
+    ``--workers N``, the index it reports is reopened by that process's next request)."""
+    snapshot = svc.state.current
     docs, chunks, images = snapshot.counts()
     index = index_of(snapshot.pipeline)
     embedder = index.manifest.embedder if index is not None else None
@@ -179,6 +209,7 @@ async def health(svc: ServiceDep) -> dict:
         "chunks": chunks,
         "images": images,
         "embedder": embedder,
+        "worker": os.getpid(),
     }
 
 

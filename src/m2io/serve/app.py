@@ -72,6 +72,37 @@ _PAGE_FILES = {
 }
 
 
+_SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the page policy and the no-sniff and no-referrer headers on every
+    response that does not set its own (plain ASGI: a ``@app.middleware("http")`` function
+    costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in have]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -169,6 +200,7 @@ def create_app(
     max_client_requests: int = 32,
     upload_limits: UploadLimits | None = None,
     recipe: PipelineConfig | None = None,
+    follow_index: bool = False,
 ) -> FastAPI:
     """A FastAPI app answering from ``pipeline`` (loaded once, shared by every request).
 
@@ -194,6 +226,8 @@ def create_app(
         upload_limits: Pixels, disk quota and CPU budget of uploads.
         recipe: The recipe ``pipeline`` was built from: a backend a request chooses is built
             from it with that stage swapped (None: the pipeline's own ``to_config()``).
+        follow_index: Reopen the index when another process swaps in a new one (set for each
+            process of ``m2io serve --workers N``; see :mod:`m2io.serve.workers`).
     """
     if api_key is not None and not api_key.strip():
         raise ValueError("api_key is empty; pass None for no key")
@@ -205,7 +239,12 @@ def create_app(
         redoc_url=None,
     )
     state = ServiceState(
-        pipeline, index_dir, corpus_root=corpus_root, backends=backends, recipe=recipe
+        pipeline,
+        index_dir,
+        corpus_root=corpus_root,
+        backends=backends,
+        recipe=recipe,
+        follow=follow_index,
     )
     svc = Service(
         state,
@@ -242,14 +281,6 @@ def create_app(
     async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(error_body(422, public_message(_validation_message(exc))), 422)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
-
     def page(name: str) -> Response:
         return Response(_page(name), media_type=_PAGE_FILES[name])
 
@@ -272,6 +303,7 @@ def create_app(
             raise HTTPException(status_code=404, detail="not found")
         return page(name)
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default=max_request_bytes, uploads=max_upload_bytes)
     app.add_middleware(Gate, service=svc)  # outermost: before any body is read
     return app

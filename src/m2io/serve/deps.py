@@ -2,7 +2,7 @@
 
 Errors are sent as ``{"error": {"message", "type", "code"}}`` (OpenAI's shape, so chat clients
 show the message). With an API key set, every ``/v1`` route wants ``Authorization: Bearer KEY``;
-an image URL the service wrote itself may carry ``?exp=…&sig=…`` instead (see
+an image or source URL the service wrote itself may carry ``?exp=…&sig=…`` instead (see
 :mod:`m2io.serve.signing`), so ``<img>`` tags and chat front ends can load it. The key is first
 checked before any body is read (:class:`~m2io.serve.gate.Gate`); the checks here repeat it per
 route.
@@ -85,14 +85,12 @@ def require_key(request: Request) -> None:
     )
 
 
-def require_key_or_signature(request: Request, image_id: str) -> None:
-    """Like :func:`require_key`, but a valid, unexpired ``?exp=…&sig=…`` for this image id also
-    passes."""
+def require_key_or_signature(request: Request, ident: str, route: str = "images") -> None:
+    """Like :func:`require_key`, but a valid, unexpired ``?exp=…&sig=…`` for this id on this
+    route (``"images"``, ``"sources"``) also passes."""
     key = request.app.state.m2io.api_key
     query = request.query_params
-    if key is not None and check_signature(
-        key, "images", image_id, query.get("exp"), query.get("sig")
-    ):
+    if key is not None and check_signature(key, route, ident, query.get("exp"), query.get("sig")):
         return
     require_key(request)
 

@@ -24,7 +24,7 @@ from m2io.index.manifest import IndexFormatError
 from m2io.index.update import NewDocument, add_documents
 from m2io.serve.deps import Service, ServiceDep, require_key
 from m2io.serve.schemas import DocumentsOut, ErrorOut
-from m2io.serve.state import index_of, reopen_pipeline
+from m2io.serve.state import generation, index_of, reopen_pipeline
 from m2io.serve.uploads import (
     UploadRefused,
     check_budget,
@@ -156,7 +156,8 @@ def _write(svc: Service, raw: list[tuple[str, bytes]], images: dict[str, bytes])
         ) from err
     except ValueError as err:
         raise _bad(str(err)) from err
-    state.swap(reopen_pipeline(pipeline, state.index_dir, state.corpus_root))
+    seen = generation(state.index_dir)
+    state.swap(reopen_pipeline(pipeline, state.index_dir, state.corpus_root), seen)
     log.info("added %d documents (%d chunks)", len(result.doc_ids), result.chunks)
     return {
         "doc_ids": list(result.doc_ids),

@@ -5,8 +5,10 @@ request, and opened only if, with symlinks followed, it lies inside the corpus r
 file and is small enough. An image must also be a raster image by its first bytes, and its content
 type comes from those bytes (docs/design.md, "Hostile input", rules 1 and 2); it is sent from the
 file opened for that check, in chunks, so a client that reads slowly holds one chunk in memory,
-not a copy of the image. A source must be a document by its name (Markdown, HTML or text) and
-UTF-8 text by its bytes.
+not a copy of the image. A source must be a document by its name (Markdown, HTML or text, and
+UTF-8 text by its bytes; or PDF, EPUB, DOCX by its first bytes): :func:`is_source_document`. The
+page a source opens as is rendered from the index's rows (:mod:`m2io.index.source_page`), never
+from the file, which is only checked.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ CHUNK_BYTES = 64 * 1024
 """Bytes read from an image per step of its response."""
 SOURCE_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
 """What a source document may be (the corpus loader's formats)."""
+PACKED_SOURCES = {".pdf": b"%PDF-", ".epub": b"PK\x03\x04", ".docx": b"PK\x03\x04"}
+"""Binary document formats the loaders read, and the bytes such a file starts with."""
 
 
 @dataclass(frozen=True)
@@ -129,3 +133,26 @@ def read_source(location: str, root: Path | None) -> FileBody | None:
     except UnicodeDecodeError:
         return None
     return FileBody(data, "text/plain; charset=utf-8", _etag(data))
+
+
+def is_source_document(location: str, root: Path | None) -> bool:
+    """Whether the file the index recorded at ``location`` (inside ``root``) is a document: a
+    text format that :func:`read_source` accepts, or a PDF/EPUB/DOCX by name and first bytes
+    (a regular file inside the root, of any size)."""
+    if root is None:
+        return False
+    suffix = Path(location).suffix.lower()
+    if suffix in SOURCE_SUFFIXES:
+        return read_source(location, root) is not None
+    magic = PACKED_SOURCES.get(suffix)
+    real = confine(location, root) if magic is not None else None
+    if magic is None or real is None or real.suffix.lower() != suffix:
+        return False
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return False
+        with os.fdopen(os.open(real, flags), "rb") as fh:
+            return stat.S_ISREG(os.fstat(fh.fileno()).st_mode) and fh.read(len(magic)) == magic
+    except OSError:
+        return False

@@ -29,7 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WRITE_HEADER = "x-m2io-write"
 """The header a keyless upload must carry (a cross-site form cannot set headers)."""
-IMAGES = "/v1/images/"
+SIGNED_ROUTES = {"/v1/images/": "images", "/v1/sources/": "sources"}
+"""Path prefix → the route name a signed URL of it is bound to."""
 
 
 def host_name(host: str) -> str:
@@ -158,11 +159,13 @@ class Gate:
         if scheme.lower() == "bearer" and token.strip():
             return _same(token.strip(), key)
         path = scope["path"]
-        if scope["method"] == "GET" and path.startswith(IMAGES):
-            query = _query(scope)
+        if scope["method"] != "GET":
+            return None
+        for prefix, route in SIGNED_ROUTES.items():
+            query = _query(scope) if path.startswith(prefix) else {}
             if "sig" in query:
                 state = signature_state(
-                    key, "images", path[len(IMAGES) :], query.get("exp"), query.get("sig")
+                    key, route, path[len(prefix) :], query.get("exp"), query.get("sig")
                 )
                 return {"valid": True, "expired": None}.get(state, False)
         return None

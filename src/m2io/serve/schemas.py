@@ -124,6 +124,8 @@ class HealthOut(BaseModel):
     chunks: int
     images: int
     embedder: str | None
+    worker: int | None = None
+    """The id of the process that answered (``m2io serve --workers N`` runs several)."""
 
 
 class ErrorBody(BaseModel):

@@ -12,6 +12,12 @@ then opened against it), else the root the index records only if it lies inside 
 holds the index folder; otherwise no corpus file is served. A request chooses a generator or
 inserter only among the names the operator allowed (``backends``), and gets a 400 naming them
 otherwise.
+
+With ``follow`` (``m2io serve --workers N``: several processes serve one index folder), every
+request first compares the folder's generation (:func:`generation`) with its snapshot's and,
+when another process has swapped in a new index (an upload, a rebuild), reopens it before
+answering, so a document added through one worker is answered by every worker from the next
+request on.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from m2io.config import PipelineConfig, StageConfig
 from m2io.factory import accepted_options, build_generator, build_inserter
 from m2io.generators.base import GENERATORS
+from m2io.index.manifest import MANIFEST
 from m2io.index.store import Index
 from m2io.inserters.base import INSERTERS
 from m2io.pipeline import Pipeline
@@ -56,6 +63,18 @@ def _recipe_of(pipeline: Any) -> PipelineConfig:
 def _loaded_embedder(index: Index | None) -> Any:
     """The index's query embedder if it is already loaded (never loads one)."""
     return None if index is None else vars(index).get("embedder")
+
+
+def generation(folder: str | os.PathLike[str]) -> tuple[int, ...] | None:
+    """What changes whenever a build or an update swaps in a new index folder: the folder's and
+    its manifest's inode and the manifest's modification time (an inode alone may be reused by
+    a later swap). None when the folder cannot be read."""
+    try:
+        st = os.stat(folder)
+        manifest = os.stat(Path(folder) / MANIFEST)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, manifest.st_ino, manifest.st_mtime_ns
 
 
 @dataclass(frozen=True)
@@ -207,6 +226,8 @@ class ServiceState:
         recipe: The recipe ``pipeline`` was built from (``m2io serve`` passes its own): a
             backend a request chooses is built from it (its ``llm`` settings, its index) with
             that stage swapped. None: the pipeline's own :meth:`~m2io.pipeline.Pipeline.to_config`.
+        follow: Reopen the index when another process swapped in a new one (see the module
+            doc); off for a single process, which swaps its own.
     """
 
     def __init__(
@@ -217,6 +238,7 @@ class ServiceState:
         corpus_root: str | os.PathLike[str] | None = None,
         backends: Mapping[str, Collection[str]] | None = None,
         recipe: PipelineConfig | None = None,
+        follow: bool = False,
     ) -> None:
         self.recipe = recipe
         self.index_dir = Path(index_dir) if index_dir is not None else None
@@ -232,6 +254,10 @@ class ServiceState:
                     f"backends: unknown {kind} {', '.join(unknown)}; valid: "
                     + ", ".join(registry.names())
                 )
+        folder = getattr(index_of(pipeline), "folder", None)
+        self._folder = Path(folder) if follow and folder is not None else None
+        self._generation = generation(self._folder) if self._folder is not None else None
+        self._reload_lock = threading.Lock()
         self._snapshot = Snapshot.of(pipeline, self.corpus_root)
         self.write_lock = threading.Lock()
         """Held while documents are added and the index reopened: one writer at a time."""
@@ -239,12 +265,45 @@ class ServiceState:
         self._stages: dict[tuple[str, str], Any] = {}
 
     @property
-    def snapshot(self) -> Snapshot:
+    def current(self) -> Snapshot:
+        """The snapshot served now, never reopened here (for routes on the event loop)."""
         return self._snapshot
 
-    def swap(self, pipeline: Any) -> None:
-        """Serve ``pipeline`` from now on; requests holding the old snapshot keep it."""
-        self._snapshot = Snapshot.of(pipeline, self.corpus_root)
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current snapshot (with ``follow``, reopened first if the folder changed)."""
+        if self._folder is not None and generation(self._folder) != self._generation:
+            self._follow(self._folder)
+        return self._snapshot
+
+    def _follow(self, folder: Path) -> None:
+        """Reopen the index another process swapped in (one thread reopens; the others wait
+        for it, so no request answers from an index older than the one it could see)."""
+        with self._reload_lock:
+            now = generation(folder)
+            if now is None or now == self._generation:
+                return
+            try:
+                pipeline = reopen_pipeline(self._snapshot.pipeline, folder, self.corpus_root)
+            except (OSError, ValueError) as err:  # IndexFormatError is a ValueError
+                log.error(
+                    "could not reopen the index %s changed by another process: %s", folder, err
+                )
+                self._generation = now  # not again on every request; the next swap retries
+                return
+            self._snapshot = Snapshot.of(pipeline, self.corpus_root)
+            self._generation = now
+            log.info("reopened the index %s after another process changed it", folder)
+
+    def swap(self, pipeline: Any, seen: tuple[int, ...] | None = None) -> None:
+        """Serve ``pipeline`` from now on; requests holding the old snapshot keep it.
+
+        ``seen``: the folder's :func:`generation` read before ``pipeline`` was opened (with
+        ``follow``, a later swap by another process is then still noticed)."""
+        with self._reload_lock:
+            self._snapshot = Snapshot.of(pipeline, self.corpus_root)
+            if self._folder is not None:
+                self._generation = seen
 
     def allowed(self, kind: str, pipeline: Any) -> list[str]:
         """The ``kind`` backend names a request may choose for ``pipeline``, sorted."""
