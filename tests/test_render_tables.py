@@ -4,6 +4,8 @@ as a table (Markdown or HTML), never as cells run together."""
 
 from __future__ import annotations
 
+import pytest
+
 from m2io.mergers.default import DefaultMerger
 from m2io.mergers.render import to_html, to_markdown
 from m2io.text import row_cells, split_sentences
@@ -62,3 +64,21 @@ def test_rows_without_shared_headers_get_a_line_each_and_cells_are_escaped() -> 
     )
     assert "<thead><tr><th>K</th><th>V</th></tr></thead>" in html
     assert "<td>&lt;x&gt;</td>" in html and "<x>" not in html
+
+
+def test_the_api_marks_row_segments_for_front_ends() -> None:
+    """``/v1/answer`` gives a row's header cells and cells, so the page draws a table."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("fastapi")
+    from m2io.serve.answer import Links, answer_out
+
+    merged = DefaultMerger().merge(_answer(*split_sentences(PAGE)), Placement(), ())
+    links = Links("http://h", SimpleNamespace(images={}, sources={}), None)  # type: ignore[arg-type]
+    segments = answer_out(merged, links)["segments"]
+    rows = [s["row"] for s in segments if "row" in s]
+    assert rows == [
+        {"headers": ["Shortcut", "Action"], "cells": ["Ctrl+Z", "Undo the last edit"]},
+        {"headers": ["Shortcut", "Action"], "cells": ["Ctrl+S", "Save the project. Then close it"]},
+    ]
+    assert "row" not in segments[0]

@@ -30,6 +30,7 @@ from m2io.safety import remote_image_url
 from m2io.serve.signing import signed_query
 from m2io.serve.state import Snapshot
 from m2io.serve.streaming import Emit, Event, pumped
+from m2io.text import row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
 
 
@@ -72,12 +73,16 @@ def run(pipeline: Any, question: str, top_k: int | None = None) -> MultimodalAns
 
 
 def _text_out(seg: TextSegment) -> dict[str, Any]:
-    return {
+    out = {
         "type": "text",
         "text": seg.text,
         "sentence_index": seg.sentence_index,
         "source": seg.source,
     }
+    row = row_cells(seg.text)
+    if row is not None:  # a table row: the page shows consecutive rows as a table
+        out["row"] = {"headers": list(row[0]), "cells": list(row[1])}
+    return out
 
 
 def image_out(seg: ImageSegment, links: Links) -> dict[str, Any]:

@@ -35,13 +35,23 @@ class AnswerRequest(BaseModel):
     )
 
 
+class TableRowOut(BaseModel):
+    """A text segment that is a table row: its header cells (empty for a table without
+    headers) and its cells, so a front end can show consecutive rows as a table."""
+
+    headers: list[str]
+    cells: list[str]
+
+
 class TextSegmentOut(BaseModel):
-    """A run of answer text and the number of its source in ``sources`` (None if unknown)."""
+    """A run of answer text and the number of its source in ``sources`` (None if unknown);
+    ``row`` when the text is a table row."""
 
     type: Literal["text"] = "text"
     text: str
     sentence_index: int
     source: int | None = None
+    row: TableRowOut | None = None
 
 
 class ImageSegmentOut(BaseModel):

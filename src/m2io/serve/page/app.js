@@ -75,14 +75,48 @@ function figure(seg) {
   return fig;
 }
 
-// Text segments between images become paragraphs (a list item starts a new line), each
-// followed by the numbers of its sources; images stand alone, in the API's order.
+// Consecutive table rows (text segments with a `row`) as one table, with a header row when
+// they share their header cells. Cells go in as text, like every other piece of answer text.
+function sameHeaders(rows) {
+  const first = JSON.stringify(rows[0].headers || []);
+  return rows.every((r) => JSON.stringify(r.headers || []) === first) && rows[0].headers.length
+    ? rows[0].headers : null;
+}
+
+function tableOf(rows) {
+  const table = el("table", { class: "answer-table" });
+  const head = sameHeaders(rows);
+  if (head) {
+    const tr = el("tr");
+    for (const h of head) tr.appendChild(el("th", {}, String(h)));
+    table.appendChild(el("thead")).appendChild(tr);
+  }
+  const body = table.appendChild(el("tbody"));
+  for (const r of rows) {
+    const tr = body.appendChild(el("tr"));
+    for (const c of r.cells || []) {
+      const td = tr.appendChild(el("td"));
+      appendLine(td, String(c));
+    }
+  }
+  return table;
+}
+
+// Text segments between images become paragraphs (a list item starts a new line; table rows
+// become a table), each followed by the numbers of its sources; images stand alone, in the
+// API's order.
 function renderAnswer(data) {
   const main = $("answer");
   main.replaceChildren();
   const nSources = (data.sources || []).length;
-  let para = null, lines = 0, cites = [];
+  let para = null, lines = 0, cites = [], rows = [];
+  const flushRows = () => {
+    if (rows.length) main.appendChild(tableOf(rows));
+    rows = [];
+  };
   const flush = () => {
+    flushRows();
+    if (!para && cites.length) para = el("p", { class: "answer-text" });  // rows' sources
     if (!para) return;
     for (const k of cites) {
       const sup = el("sup", { class: "cite" });
@@ -94,8 +128,15 @@ function renderAnswer(data) {
   };
   let anyText = false;
   for (const seg of data.segments || []) {
-    if (seg.type === "text") {
+    if (seg.type === "text" && seg.row && Array.isArray(seg.row.cells)) {
       anyText = true;
+      if (para) flush();
+      rows.push(seg.row);
+      if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
+          && !cites.includes(seg.source)) cites.push(seg.source);
+    } else if (seg.type === "text") {
+      anyText = true;
+      flushRows();
       if (!para) para = el("p", { class: "answer-text" });
       else if (LIST_ITEM.test(seg.text)) para.appendChild(el("br"));
       else para.appendChild(document.createTextNode(" "));
