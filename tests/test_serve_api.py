@@ -103,7 +103,9 @@ def test_a_source_opens_as_a_sanitised_page_at_the_cited_section(tmp_path):
     )
     index = index_folder(corpus, tmp_path / "index")
     client = TestClient(build_app(index))
-    body = client.post("/v1/answer", json={"question": "What about hidden edges?"}).json()
+    # (the hash embedder gives no meaning to match: the question names the page by its title)
+    question = "What does the hostile page say about hidden edges?"
+    body = client.post("/v1/answer", json={"question": question}).json()
     src = next(s for s in body["sources"] if s["doc_id"] == "12-hostile.md")
     url, _, fragment = src["url"].partition("#")
     assert url.endswith("/v1/sources/12-hostile.md") and fragment == section_anchor(src["section"])
