@@ -16,7 +16,8 @@ on the 2-core machine, issue 22), then three words (about four tokens) every
 a model.
 
     .venv/bin/python benchmarks/bench_stream.py --out results/bench_stream.json \
-        [--llm-url http://127.0.0.1:8080/v1 --model smollm2] [--prefill-tps 47 --decode-tps 12]
+        [--llm-url http://127.0.0.1:8080/v1 --model smollm2 [--context-tokens 2048]] \
+        [--prefill-tps 47 --decode-tps 12]
 """
 
 from __future__ import annotations
@@ -104,9 +105,12 @@ def time_route(base: str, route: str) -> dict[str, Any]:
     last = t0
     gap = 0.0
     event = ""
+    kept: list[str] = []  # /v1/answer's body, for its notes (did the model answer?)
     with httpx.stream("POST", base + route, json=body, timeout=600.0) as r:
         r.raise_for_status()
         for line in r.iter_lines():
+            if route == "/v1/answer":
+                kept.append(line)
             now = time.monotonic()
             gap, last = max(gap, now - last), now
             if line.startswith(": keep-alive"):
@@ -116,8 +120,10 @@ def time_route(base: str, route: str) -> dict[str, Any]:
             elif ttft is None and route != "/v1/answer" and first_text(route, line, event):
                 ttft = now - t0
     total = time.monotonic() - t0
+    notes = json.loads("".join(kept)).get("notes", []) if kept else None
     return {
         "route": route,
+        **({"notes": notes} if notes is not None else {}),
         "first_text_s": round(ttft if ttft is not None else total, 2),
         "total_s": round(total, 2),
         "keepalives": keepalives,
@@ -125,12 +131,14 @@ def time_route(base: str, route: str) -> dict[str, Any]:
     }
 
 
-def run_mode(index: Path, generator: dict[str, Any]) -> list[dict[str, Any]]:
+def run_mode(
+    index: Path, generator: dict[str, Any], routes: tuple[str, ...] = ROUTES
+) -> list[dict[str, Any]]:
     pipe = build_pipeline({"index": str(index), "generator": generator})
     retrieval = pipe.retriever.retrieve(QUESTION)  # warm: models loaded, caches filled
     pipe.inserter.insert(ExtractiveGenerator().generate(QUESTION, retrieval), retrieval.candidates)
     with Live(create_app(pipe, index_dir=index)) as live:
-        return [time_route(live.url, route) for route in ROUTES]
+        return [time_route(live.url, route) for route in routes]
 
 
 def main() -> None:
@@ -140,17 +148,36 @@ def main() -> None:
     p.add_argument("--model", default="fake")
     p.add_argument("--prefill-tps", type=float, default=47.0)
     p.add_argument("--decode-tps", type=float, default=12.0)
+    p.add_argument(
+        "--route",
+        action="append",
+        choices=ROUTES,
+        help="time only this route (repeatable; a real server reuses the previous prompt's "
+        "prefill, so a cold first-token time needs a fresh server per route)",
+    )
+    p.add_argument(
+        "--context-tokens",
+        type=int,
+        help="the real server's context size, when it does not report it (llm.context_tokens)",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "index"
         loaded = load_corpus(corpus_path(), format="folder", exclude=("LICENSE*",))
         build_index(loaded.documents, index, progress=False, corpus_root=corpus_path())
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        offline = run_mode(index, {"name": "extractive"})
+        routes = tuple(args.route or ROUTES)
+        offline = run_mode(index, {"name": "extractive"}, routes)
         llm: dict[str, Any] = {"name": "openai", "model": args.model, "max_retries": 0}
         if args.llm_url:
-            llm_rows = run_mode(index, {**llm, "base_url": args.llm_url})
-            backend = {"server": args.llm_url, "model": args.model}
+            if args.context_tokens:
+                llm["context_tokens"] = args.context_tokens
+            llm_rows = run_mode(index, {**llm, "base_url": args.llm_url}, routes)
+            backend = {
+                "server": args.llm_url,
+                "model": args.model,
+                "context_tokens": args.context_tokens,
+            }
         else:
             with FakeOpenAIServer(lambda r: REPLY) as probe:  # the prompt m2io sends, sized
                 run_mode(index, {**llm, "base_url": probe.base_url})
