@@ -44,6 +44,7 @@ from m2io.embed.text import (
     TextEmbedder,
     image_text,
 )
+from m2io.learned.cues import FORWARD_REF, figure_caption, figure_label, figure_refs
 from m2io.retrievers.query import search_text
 from m2io.text import tokenize
 from m2io.types import Candidate, Placement, Slot, TextAnswer
@@ -60,6 +61,9 @@ _EDGE = 3
 # A boundary alignment counts from this score: boilerplate ("This image shows the …") shares a
 # window's common words with many sentences, a real match nearly all of them.
 _ALIGNED = 0.85
+# A source piece shorter than this without end punctuation is a heading ("Options").
+_HEADING = 45
+_TERMINAL = (".", "!", "?", ":", ";", ",", "…")
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,47 @@ def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     return max(equal, 0.9 * contain if contain >= 0.85 else 0.0)
 
 
+@dataclass(frozen=True)
+class FigureReferences:
+    """What an answer's figure numbers say about the candidates (:func:`figure_references`).
+
+    Attributes:
+        placed: Candidate index → the answer sentence it follows: the first sentence that
+            names the candidate's number ("Figure 3.2 shows …" gets Figure 3.2 right after it),
+            or the one before it when that sentence is the figure's caption ("Figure 3.2: …").
+        excluded: Candidates whose number the answer does not name while it names others: the
+            answer is about other figures (a PDF page's next experiment), so such an image is
+            not placed, by provenance, similarity or fallback.
+    """
+
+    placed: dict[int, int]
+    excluded: frozenset[int]
+
+
+def figure_references(answer: TextAnswer, candidates: list[Candidate]) -> FigureReferences:
+    """Tie numbered figures to the answer sentences that name them (see
+    :class:`FigureReferences`). An answer that names no figure number leaves every candidate to
+    the other rules; so does a candidate that carries no number."""
+    named = [figure_refs(s.text) for s in answer.sentences]
+    anywhere = frozenset().union(*named)
+    placed: dict[int, int] = {}
+    excluded: set[int] = set()
+    if not anywhere:
+        return FigureReferences(placed, frozenset())
+    for i, c in enumerate(candidates):
+        label = figure_label(c.image.caption, c.context_after)
+        if label is None:
+            continue
+        at = next((k for k, refs in enumerate(named) if label in refs), None)
+        if at is None:
+            excluded.add(i)
+        elif figure_caption(answer.sentences[at].text) == label:
+            placed[i] = at  # the answer quotes its caption: the figure stands just above it
+        else:
+            placed[i] = at + 1
+    return FigureReferences(placed, frozenset(excluded))
+
+
 class AnchoredInserter(LazyEmbedder):
     """Place each image after the answer sentence that preceded it in its source.
 
@@ -267,6 +312,32 @@ class AnchoredInserter(LazyEmbedder):
             if best_i >= 0:
                 after = best_i + 1 if before else best_i
                 return Anchor(after, distance, max(as_piece[best_i], aligned[best_i]))
+        if before:
+            return self._announced(pieces, words, doc_id)
+        return None
+
+    def _announced(
+        self, pieces: list[str], words: AnswerWords, doc_id: str | None
+    ) -> Anchor | None:
+        """Beyond ``reach`` above an image, the nearest sentence that announces a figure ahead
+        ("the screenshot below shows …") places it, when the answer quotes that sentence: the
+        answer gets the figure that followed it in its source (``pieces``: nearest first). A
+        heading in between ("Options") starts another section: the announcement was for a figure
+        of its own section, not this one."""
+        for distance, piece in enumerate(pieces):
+            if len(piece) < _HEADING and not piece.endswith(_TERMINAL):
+                return None
+            if not FORWARD_REF.search(piece):
+                continue
+            if distance < self.reach:  # matched or not by the nearer rules already
+                return None
+            counts = Counter(tokenize(piece))
+            best_i, best = -1, 0.0
+            for i in range(len(words.sentences) - 1, -1, -1):
+                score = match_score(words.sentences[i], counts)
+                if not words.other_document(i, doc_id) and score >= self.match and score > best:
+                    best_i, best = i, score
+            return Anchor(best_i + 1, distance, best) if best_i >= 0 else None
         return None
 
     def anchor(self, candidate: Candidate, words: AnswerWords) -> Anchor | None:
@@ -304,11 +375,28 @@ class AnchoredInserter(LazyEmbedder):
 
         # (after_sentence, rank, index): rank orders images competing for one sentence
         wanted: list[tuple[int, tuple[float, ...], int]] = []
-        anchors = [self.anchor(c, words) for c in unique]
+        refs = figure_references(answer, unique)
+        anchors = [
+            None if i in refs.excluded or i in refs.placed else self.anchor(c, words)
+            for i, c in enumerate(unique)
+        ]
+
         sims.prefetch(
-            [i for i, a in enumerate(anchors) if a is None and self._by_similarity(unique[i])]
+            [
+                i
+                for i, a in enumerate(anchors)
+                if a is None
+                and i not in refs.placed
+                and i not in refs.excluded
+                and self._by_similarity(unique[i])
+            ]
         )
         for i, (c, found) in enumerate(zip(unique, anchors, strict=True)):
+            if i in refs.excluded:
+                continue
+            if i in refs.placed:  # named by number: before every other claim on the sentence
+                wanted.append((refs.placed[i], (-1.0, 0.0, -1.0, _source_order(c), float(i)), i))
+                continue
             if found is not None:
                 rank = (0.0, float(found.distance), -found.score, _source_order(c), float(i))
                 wanted.append((found.after_sentence, rank, i))
@@ -326,7 +414,7 @@ class AnchoredInserter(LazyEmbedder):
 
         fell_back = 0
         if not wanted and self.fallback:
-            wanted = self._most_similar(unique, sims, words)
+            wanted = self._most_similar(unique, sims, words, refs.excluded)
             fell_back = len(wanted)
         count = [0] * (n + 1)
         placed: list[tuple[int, int]] = []  # (after_sentence, index)
@@ -365,7 +453,11 @@ class AnchoredInserter(LazyEmbedder):
         )
 
     def _most_similar(
-        self, unique: list[Candidate], sims: _Similarities, words: AnswerWords
+        self,
+        unique: list[Candidate],
+        sims: _Similarities,
+        words: AnswerWords,
+        excluded: frozenset[int] = frozenset(),
     ) -> list[tuple[int, tuple[float, ...], int]]:
         """Up to ``fallback`` candidates whose best answer sentence is at least ``threshold``
         similar, each after that sentence as the Rule-Based baseline would place it, and only
@@ -376,10 +468,12 @@ class AnchoredInserter(LazyEmbedder):
         score), then the more similar: on the dev manuals, similarity first let images offered
         for their question-likeness alone (``image_neighbours``) push out the retrieved
         section's own figures."""
-        sims.prefetch(list(range(len(unique))))
+        sims.prefetch([i for i in range(len(unique)) if i not in excluded])
         quoted = {d for d in words.docs if d is not None}
         best: list[tuple[bool, float, int, int]] = []
         for i, c in enumerate(unique):
+            if i in excluded:
+                continue
             row = sims.row(i)
             j = int(np.argmax(row))
             if row[j] >= self.threshold and sims.question(i) >= self.threshold:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from m2io.embed.text import LazyEmbedder, TextEmbedder
-from m2io.inserters.anchored import AnchoredInserter
+from m2io.inserters.anchored import AnchoredInserter, figure_references
 from m2io.learned.artifact import DEFAULT_MODEL_DIR, ModelCard, load_model
 from m2io.learned.features import candidate_texts, option_features
 from m2io.learned.policy import LEAVE, OptionBatch, Policy
@@ -65,6 +65,9 @@ class LearnedInserter(LazyEmbedder):
             where the quoted documents carry titles (pages and sections of a manual): the
             untitled MRAMG dev documents are fragments of a page whose figures often sit in a
             sibling fragment, and there the restriction cost GnuCash 9 image F1 points.
+        fallback_floor: ``fallback`` takes an image from a document the answer does not quote
+            only when its text is at least this like some answer sentence (about the same thing
+            as the answer, not only like the question); None: ``threshold`` as for the others.
         provenance: Provenance first (see the module docstring); False lets the policy decide
             every image.
         max_per_sentence: With ``provenance``, most images after one sentence (provenance
@@ -96,12 +99,18 @@ class LearnedInserter(LazyEmbedder):
         provenance: bool = True,
         max_per_sentence: int = 2,
         fallback_quoted: bool = True,
+        fallback_floor: float | None = None,
     ) -> None:
         if fallback < 0:
             raise ValueError(f"fallback must be >= 0, got {fallback}")
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
+        if fallback_floor is not None and not -1.0 <= fallback_floor <= 1.0:
+            raise ValueError(
+                f"fallback_floor is a cosine similarity in [-1, 1], got {fallback_floor}"
+            )
         self.fallback = fallback
+        self.fallback_floor = fallback_floor
         self.fallback_quoted = fallback_quoted
         self.threshold = threshold
         self.provenance = provenance
@@ -148,7 +157,13 @@ class LearnedInserter(LazyEmbedder):
         notes: list[str] = []
         if len(unique) < len(candidates):
             notes.append("duplicate candidate ids were considered once")
-        sourced = [bool(c.context_before or c.context_after) for c in unique]
+        refs = figure_references(answer, unique)
+        # provenance settles the images with source text and those the answer names by number
+        # ("Figure 3.2"); one whose number the answer does not name while it names others is out
+        sourced = [
+            bool(c.context_before or c.context_after) or i in refs.placed
+            for i, c in enumerate(unique)
+        ]
         settled = Placement()
         if self.provenance and any(sourced):
             settled = self._anchored.insert(
@@ -167,13 +182,17 @@ class LearnedInserter(LazyEmbedder):
         actions = np.where(fwd.keep_logit >= 0, slots, LEAVE)
         if self.provenance:
             actions[np.array(sourced)] = LEAVE  # provenance decided these (above)
+        actions[sorted(refs.excluded)] = LEAVE
         if self.fallback and not settled.slots and not (actions != LEAVE).any():
-            allowed = np.ones(len(unique), dtype=bool)
+            allowed = np.array([i not in refs.excluded for i in range(len(unique))], dtype=bool)
             sources = [s.source for s in answer.sentences if s.source is not None]
             quoted = {src.doc_id for src in sources}
             if self.fallback_quoted and sources and all(src.title for src in sources):
-                allowed = np.array([c.doc_id in (None, *quoted) for c in unique], dtype=bool)
-            kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit, allowed)
+                allowed &= np.array([c.doc_id in (None, *quoted) for c in unique], dtype=bool)
+            elsewhere = np.array([c.doc_id not in (None, *quoted) for c in unique], dtype=bool)
+            if not quoted:
+                elsewhere[:] = False
+            kept = self._closest(vecs, len(texts.sentences), fwd.keep_logit, allowed, elsewhere)
             actions[kept] = slots[kept]
             if kept:
                 notes.append(
@@ -209,14 +228,23 @@ class LearnedInserter(LazyEmbedder):
         )
 
     def _closest(
-        self, vecs: np.ndarray, n: int, keep_logit: np.ndarray, allowed: np.ndarray
+        self,
+        vecs: np.ndarray,
+        n: int,
+        keep_logit: np.ndarray,
+        allowed: np.ndarray,
+        elsewhere: np.ndarray,
     ) -> list[int]:
         """Up to ``fallback`` of the ``allowed`` candidates with the highest keep score whose
-        text is at least ``threshold`` like some sentence and like the question (``vecs``:
+        text is at least ``threshold`` like some sentence (``fallback_floor`` for those from
+        documents the answer does not quote, ``elsewhere``) and like the question (``vecs``:
         sentences, candidates, question, as :func:`~m2io.learned.features.candidate_texts`
         orders them)."""
         sent, cand, question = vecs[:n], vecs[n:-1], vecs[-1]
-        like_sentence = (cand @ sent.T).max(axis=1) >= self.threshold
+        floor = np.full(len(cand), self.threshold, dtype=np.float32)
+        if self.fallback_floor is not None:
+            floor[elsewhere] = max(self.threshold, self.fallback_floor)
+        like_sentence = (cand @ sent.T).max(axis=1) >= floor
         like_question = cand @ question >= self.threshold
         ok = np.flatnonzero(like_sentence & like_question & cand.any(axis=1) & allowed)
         return [int(i) for i in ok[np.argsort(-keep_logit[ok], kind="stable")][: self.fallback]]

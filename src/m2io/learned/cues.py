@@ -20,6 +20,9 @@ __all__ = [
     "LEGEND",
     "STEP",
     "UI_WORDS",
+    "figure_label",
+    "figure_caption",
+    "figure_refs",
     "sentence_cues",
 ]
 
@@ -62,6 +65,17 @@ LEGEND = re.compile(
     re.IGNORECASE,
 )
 
+# A numbered figure: "Figure 3", "Fig. 3.2", "figure 2-4" (the number is the group).
+_FIGURE_NUMBER = r"\bfig(?:ure|\.)?\s*(\d{1,3}(?:[.-]\d{1,3})*)\b"
+FIGURE_REF = re.compile(_FIGURE_NUMBER, re.IGNORECASE)
+# A figure's own caption in the text beside it (a PDF's "... Mic Figure 5.1 (a) schematic"): a
+# capitalised "Figure"/"Fig." that opens the text or a sentence, or follows a label (a capitalised
+# word, a number) — not running text pointing at it ("as shown in Figure 5.1", "look at fig.1").
+_CAPTION_NUMBER = re.compile(r"\b(?:Figure|FIGURE|Fig\.?)\s*(\d{1,3}(?:[.-]\d{1,3})*)\b")
+_POINTING = re.compile(r"(?:(?:^|\s)[a-z][\w'’-]*\s*|\(\s*)$")
+# How far into the text below an image its caption may start.
+_CAPTION_REACH = 160
+
 _TERMINAL = (".", "!", "?", ":", ";", ",")
 _SHORT = 45
 
@@ -88,3 +102,41 @@ def sentence_cues(sentences: Sequence[str]) -> np.ndarray:
             float(bool(STEP.match(s))),
         )
     return out
+
+
+def _number(match: re.Match[str]) -> str:
+    return match.group(1).replace("-", ".")
+
+
+def figure_refs(text: str) -> frozenset[str]:
+    """The figure numbers a sentence refers to ("as Figure 3.2 shows" → ``{"3.2"}``)."""
+    return frozenset(_number(m) for m in FIGURE_REF.finditer(text))
+
+
+def figure_label(caption: str, context_after: str = "") -> str | None:
+    """The number of the figure an image is, from its caption ("Figure 3.2: The dialog"), or
+    else from a caption printed just below it in its source (a PDF page's text right after the
+    image); a sentence pointing at a figure ("see Figure 3") is not a caption. None when the
+    image carries no number."""
+    m = FIGURE_REF.search(caption)
+    if m is not None:
+        return _number(m)
+    text = context_after[:_CAPTION_REACH]
+    for m in _CAPTION_NUMBER.finditer(text):
+        if not _POINTING.search(text[: m.start()]):
+            return _number(m)
+    return None
+
+
+# A sentence that is a figure's caption ("Figure 5.1 (a) schematic", "Fig. 3: The dialog"), not
+# one that talks about it ("Figure 5.1 shows …").
+_CAPTION_SENTENCE = re.compile(
+    r"^\W*fig(?:ure|\.)?\s*(\d{1,3}(?:[.-]\d{1,3})*)\s*(?:[:.(\u2013\u2014-]|$)", re.IGNORECASE
+)
+
+
+def figure_caption(sentence: str) -> str | None:
+    """The figure number a sentence is the caption of (it opens with "Figure N" followed by
+    ``:``, ``.``, ``(`` or a dash), else None."""
+    m = _CAPTION_SENTENCE.match(sentence)
+    return _number(m) if m is not None else None
