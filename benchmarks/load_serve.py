@@ -538,12 +538,7 @@ def main() -> int:
             )
             rss = sum(peak_rss_mb(p) for p in [server.pid, *children(server.pid)])
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(30)
+        stop_server(server)
         drip.close()
 
     result = {
