@@ -35,3 +35,15 @@ def test_a_pdf_section_page_carries_its_page_as_the_fragment_target() -> None:
         "Cropping", chunk_document(doc, max_words=60), lambda i: None, top_id="page=12"
     )
     assert '<h1 id="page=12">Cropping</h1>' in page
+
+
+def test_two_figures_at_one_place_keep_the_document_order() -> None:
+    """The demo's "Erosion and dilation" page showed dilation before erosion: images at one
+    offset were sorted by id."""
+    text = "Morphology\n\nThe two figures below show the horse after erosion and dilation."
+    end = len(text)
+    eroded = ImageRef("images/horse-eroded.png", None, None, "Erosion")
+    dilated = ImageRef("images/horse-dilated.png", None, None, "Dilation")
+    doc = Document("m.md", text, (ImageAnchor(eroded, end), ImageAnchor(dilated, end)), "M")
+    _, images = document_of(chunk_document(doc, max_words=60))
+    assert [i[1] for i in images] == ["images/horse-eroded.png", "images/horse-dilated.png"]

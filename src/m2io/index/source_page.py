@@ -57,7 +57,9 @@ def document_of(chunks: Sequence[Chunk]) -> tuple[str, list[tuple[int, str, str]
             text += chunk.text[len(text) - chunk.start :]
         for anchor in chunk.images:
             images.setdefault((base + anchor.offset, anchor.image.image_id), anchor.image.caption)
-    return text, sorted((off, image_id, cap) for (off, image_id), cap in images.items())
+    # by offset; images at one offset keep the document's order (a stable sort, not by id)
+    placed = [(off, image_id, cap) for (off, image_id), cap in images.items()]
+    return text, sorted(placed, key=lambda item: item[0])
 
 
 def render_source(
