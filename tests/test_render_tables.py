@@ -4,6 +4,8 @@ as a table (Markdown or HTML), never as cells run together."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from m2io.mergers.default import DefaultMerger
@@ -82,3 +84,16 @@ def test_the_api_marks_row_segments_for_front_ends() -> None:
         {"headers": ["Shortcut", "Action"], "cells": ["Ctrl+S", "Save the project. Then close it"]},
     ]
     assert "row" not in segments[0]
+
+
+def test_a_pdf_source_links_to_its_page() -> None:
+    """A PDF section's source opens at its page: ``#page=37``, which viewers read, not the
+    percent-encoded ``#page%3D37``."""
+    from m2io.types import Source
+
+    answer = DefaultMerger().merge(_answer("Measure the frequency."), Placement(), ())
+    src = Source("m.pdf#page=37", "Manual", "m.pdf#page=37", "Frequency")
+    md = to_markdown(replace(answer, sources=(src,)))
+    assert "(<m.pdf#page=37>)" in md
+    html = to_html(replace(answer, sources=(src,)))
+    assert 'href="m.pdf#page=37"' in html

@@ -68,6 +68,7 @@ _FILE_NAME = re.compile(
     re.IGNORECASE,
 )
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+_FRAGMENT_SAFE = "-._~!$&'()*+,;=:@/?"
 _LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
 
 
@@ -227,7 +228,8 @@ def _source_link(src: Source, roots: tuple[str, ...], relative_to: str | Path | 
         if relative_to is not None:
             target = Path(os.path.relpath(real, Path(relative_to).resolve())).as_posix()
     dest = _md_dest(target, is_url=False)
-    return dest + (f"#{quote(frag, safe='-._~')}" if frag else "")
+    # a fragment keeps what RFC 3986 allows there, so a PDF link reads #page=37, not #page%3D37
+    return dest + (f"#{quote(frag, safe=_FRAGMENT_SAFE)}" if frag else "")
 
 
 def _roots(answer: MultimodalAnswer, image_root: str | os.PathLike[str] | None) -> tuple[str, ...]:
