@@ -135,7 +135,7 @@ def test_unmarked_icon_navigation_bars_and_code_line_numbers_are_left_out() -> N
         f"{bar}</body></html>"
     )
     parsed = html_to_text(page)
-    assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x)\n\nDoes f."
+    assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x): Does f."
     assert parsed.images == []
 
 
@@ -149,3 +149,20 @@ def test_a_pdf_beside_an_html_tree_is_flagged_as_a_possible_second_copy(tmp_path
     assert any(d.doc_id.startswith("manual.pdf#") for d in corpus.documents)
     (warning,) = [w for w in corpus.warnings if w.startswith("manual.pdf:")]
     assert "beside 6 HTML pages" in warning and "--exclude 'manual.pdf'" in warning
+
+
+def test_a_glossary_entry_reads_term_colon_definition(tmp_path) -> None:
+    """A definition list (a glossary) kept its terms as bare lines, and answers glued a term to
+    the definition before it ("… for reading. Privacy (GPG) A more modern …")."""
+    from m2io.corpus import load_corpus
+
+    (tmp_path / "g.html").write_text(
+        "<html lang='en'><body><main><h1>Glossary</h1><dl>"
+        "<DT><A NAME='gt_enc'></A>Encryption (GPG)</DT><DD><P>Scrambling a message so only "
+        "the recipient can read it.</P></DD>"
+        "<dt>Face</dt><dd>A coloured image in the message headers.</dd>"
+        "</dl></main></body></html>"
+    )
+    text = load_corpus(tmp_path).documents[0].text
+    assert "Encryption (GPG): Scrambling a message so only the recipient can read it." in text
+    assert "Face: A coloured image in the message headers." in text

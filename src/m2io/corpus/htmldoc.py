@@ -18,7 +18,13 @@ from m2io.corpus.pagecontent import main_content, remove_furniture
 from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder, scrub
 from m2io.corpus.parsed import strip_figure_number as _strip_number
 from m2io.corpus.report import CorpusError
-from m2io.corpus.shapes import CELL_ATTR, HEAD_ATTR, join_admonitions, mark_tables
+from m2io.corpus.shapes import (
+    CELL_ATTR,
+    HEAD_ATTR,
+    join_admonitions,
+    join_definitions,
+    mark_tables,
+)
 from m2io.language import normalize
 
 _SKIP = frozenset(
@@ -283,6 +289,7 @@ def html_to_text(html: str) -> Parsed:
     root = main or soup.body or soup
     remove_furniture(root, whole_body=main is None)
     join_admonitions(root)
+    join_definitions(root)
     mark_tables(root, len(page))
     heading = root.find(_HEADINGS) or soup.find(_HEADINGS)
     title = _text(heading) or _text(soup.find("title"))

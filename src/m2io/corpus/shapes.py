@@ -159,3 +159,21 @@ def join_admonitions(root: Tag) -> None:
         else:
             title.clear()
             title.append(NavigableString(f"{label}:"))
+
+
+def join_definitions(root: Tag) -> None:
+    """Write each definition-list term in front of its definition (``Term: definition``), so a
+    glossary entry reads as one sentence instead of a bare term glued to the definition of the
+    next. A term longer than a heading (80 characters), or one without a ``<dd>`` after it, is
+    left as it is."""
+    for term in root.find_all("dt"):
+        if term.decomposed:
+            continue
+        label = " ".join(term.get_text(" ").split()).rstrip(":")
+        body = term.find_next_sibling(("dd", "dt"))
+        if not label or len(label) > 80 or body is None or body.name != "dd":
+            continue
+        para = body.find("p")  # each <dd> is searched once: linear in the page
+        target = para if para is not None and _inside(para, body, steps=3) else body
+        target.insert(0, NavigableString(f"{label}: "))
+        term.decompose()
