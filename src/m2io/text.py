@@ -114,8 +114,9 @@ def _split_block(block: str) -> list[str]:
     units: list[tuple[str, bool]] = []  # (text, is a list item)
     current: list[str] = []
     rows: set[int] = set()  # units that are table rows: kept whole, never cut
+    is_row = [row_cells(line) is not None for line in lines]  # each line checked once
     for i, line in enumerate(lines):
-        if row_cells(line) is not None:  # a table row is a unit of its own
+        if is_row[i]:  # a table row is a unit of its own
             if current:
                 units.append((" ".join(current), _ITEM.match(current[0]) is not None))
                 current = []
@@ -130,7 +131,7 @@ def _split_block(block: str) -> list[str]:
         if (
             not nxt
             or _ITEM.match(nxt) is not None
-            or row_cells(nxt) is not None
+            or (i + 1 < len(lines) and is_row[i + 1])
             or (
                 ends
                 and (

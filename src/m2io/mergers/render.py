@@ -107,14 +107,16 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
             lines.clear()
             nums.clear()
 
+    after_row = False  # the last text segment was a table row
     for seg in answer.segments:
         if isinstance(seg, TextSegment):
             # a list item or a table row starts a line, and the sentence after a row too
-            starts = _LIST_ITEM.match(seg.text) or is_table_row(seg.text)
-            if lines and not starts and not is_table_row(lines[-1]):
+            row = is_table_row(seg.text)
+            if lines and not (row or after_row or _LIST_ITEM.match(seg.text)):
                 lines[-1] = f"{lines[-1]} {seg.text}"
             else:
                 lines.append(seg.text)
+            after_row = row
             if seg.source is not None and 1 <= seg.source <= len(answer.sources):
                 nums.append(seg.source)
         else:
