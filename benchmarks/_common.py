@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from m2io.cli import environment
 from m2io.embed.text import load_text_embedder
 from m2io.learned_training import TrainData, load_training_data
 from m2io.learned_training.grpo import CachedEmbedder
@@ -47,7 +48,11 @@ def start(
 ) -> tuple[argparse.Namespace, Path, CachedEmbedder]:
     """Add ``--cache-dir``, ``--index`` and ``--out``, parse the command line, make the results
     folder and load the text embedder behind the embedding cache."""
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument(
+        "--cache-dir",
+        default=environment.cache_dir(),  # read here, at the edge, as the command line does
+        help="embedding cache (default: $M2IO_CACHE, $XDG_CACHE_HOME/m2io or ~/.cache/m2io)",
+    )
     p.add_argument("--index", help="index for the pipeline items (default: the m2io eval one)")
     p.add_argument("--out", default=out_default)
     args = p.parse_args()

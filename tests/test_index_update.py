@@ -467,7 +467,7 @@ def test_m2io_index_reports_what_it_reused_and_rebuild_embeds_everything(
     monkeypatch.setattr(
         text_mod,
         "load_text_embedder",
-        lambda name=None: embedders.append(CountingEmbedder()) or embedders[-1],
+        lambda name=None, backend=None: embedders.append(CountingEmbedder()) or embedders[-1],
     )
     corpus, out = tmp_path / "corpus", tmp_path / "idx"
     write_corpus(corpus)
@@ -629,7 +629,7 @@ def test_m2io_index_ray_local_on_two_cores_says_it_will_be_slower(
     from m2io.cli import index as cli_index
 
     class FakeRay(CountingEmbedder):  # stands in for Ray: the advice is what is tested
-        def __init__(self, model=None, *, address="local"):
+        def __init__(self, model=None, *, backend=None, address="local"):
             super().__init__()
 
     class FakeMap:

@@ -218,3 +218,50 @@ def test_no_import_circle_between_modules() -> None:
                 seen.add(m)
                 todo.extend(graph[m])
     assert circles == []
+
+
+# Issue 23 item 3: the command line (``cli/``, the server's edge included: ``m2io serve``) reads
+# the environment and passes each value on as an argument; the test fakes may read it. The one
+# read the library keeps, with why (docs/design.md, How options reach the library):
+ENV_READS_KEPT = {
+    # the API key, from the variable the ``api_key_env`` option names: the secret never enters
+    # a recipe, a dumped config or a log
+    "llm/client.py": 1,
+}
+ENV_NAMES = ("environ", "environb", "getenv", "getenvb")
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch ``os.environ`` or ``getenv``, however imported or aliased."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ENV_NAMES:
+            found.append(node.lineno)
+        elif isinstance(node, ast.Name) and node.id in ENV_NAMES:
+            found.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [node.lineno for a in node.names if a.name in ENV_NAMES]
+    return found
+
+
+def test_the_library_reads_no_environment_variable() -> None:
+    """Outside ``cli/`` and ``testing/`` no module reads the environment, bar the one kept read;
+    an option reaches the library as an argument."""
+    found = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(("cli/", "testing/")):
+            continue
+        lines = environment_reads(path)
+        if len(lines) > ENV_READS_KEPT.get(rel, 0):
+            found[rel] = lines
+    assert found == {}
+
+
+def test_the_environment_scan_finds_each_way_of_reading(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os\nfrom os import getenv, environ as E\n"
+        "a = os.environ.get('A')\nb = getenv('B')\nc = os.getenv('C')\nd = E['D']\n"
+    )
+    assert sorted(environment_reads(probe)) == [2, 2, 3, 4, 5]

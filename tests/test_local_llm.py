@@ -74,12 +74,14 @@ def test_smollm2_resolver_uses_cache_folder(
 ) -> None:
     from m2io.llm import smollm2
 
-    monkeypatch.setenv("M2IO_CACHE", str(tmp_path))
-    assert smollm2.model_dir() == tmp_path / "models" / "smollm2-135m"
+    monkeypatch.setenv("M2IO_CACHE", str(tmp_path / "ignored"))  # the library reads none
+    assert smollm2.model_dir() == Path.home() / ".cache" / "m2io" / "models" / "smollm2-135m"
+    folder = smollm2.model_dir(tmp_path)
+    assert folder == tmp_path / "models" / "smollm2-135m"
     # an already converted folder is reused, not converted again
-    build_tiny_llama(smollm2.model_dir())
-    assert smollm2.resolve_model("smollm2-135m") == str(smollm2.model_dir())
-    assert smollm2.resolve_model("some/hub-id") == "some/hub-id"
+    build_tiny_llama(folder)
+    assert smollm2.resolve_model("smollm2-135m", tmp_path) == str(folder)
+    assert smollm2.resolve_model("some/hub-id", tmp_path) == "some/hub-id"
 
 
 def test_smollm2_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,7 +81,9 @@ def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path,
 
     monkeypatch.delenv(KIND_ENV, raising=False)
     monkeypatch.delenv("M2IO_MILVUS_URI", raising=False)
-    monkeypatch.setattr(text_mod, "load_text_embedder", lambda name=None: HashEmbedder(dim=64))
+    monkeypatch.setattr(
+        text_mod, "load_text_embedder", lambda name=None, backend=None: HashEmbedder(dim=64)
+    )
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, topic in enumerate(TOPICS):

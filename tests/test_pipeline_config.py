@@ -263,7 +263,9 @@ def test_index_options_are_set_like_pipeline_options(tmp_path, monkeypatch, caps
 
     asked: list[str] = []
     monkeypatch.setattr(
-        text_mod, "load_text_embedder", lambda name="": asked.append(name) or HashEmbedder()
+        text_mod,
+        "load_text_embedder",
+        lambda name="", backend=None: asked.append(name) or HashEmbedder(),
     )
     out = tmp_path / "idx"
     args = ["index", str(corpus_path()), "-q", "--set", f"index.out={out}"]

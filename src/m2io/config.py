@@ -3,11 +3,14 @@
 A recipe names each stage's backend and its keyword arguments::
 
     index: .m2io/index
+    embed_backend: onnx        # optional: how embedders named without one run (onnx or torch)
     retriever: {name: hybrid, top_k: 5}
     generator: {name: openai, model: qwen2.5:3b, base_url: http://localhost:11434/v1}
     inserter: {name: learned, fallback: 3}
 
 Only this layer (and the CLI) reads configuration; components take typed keyword arguments.
+:class:`IndexOptions` is ``m2io index``'s record, and :func:`parse_override` reads the
+``--set`` items of both (docs/design.md, How options reach the library).
 
 The same recipe describes a pipeline assembled in Python (``Pipeline.to_config()``, see
 docs/design.md, The spine): :func:`component_options` reads each constructor keyword argument
@@ -29,6 +32,8 @@ import yaml
 from m2io.registry import Registry, class_path, import_path
 
 STAGES = ("retriever", "generator", "inserter", "merger")
+EMBED_BACKENDS = ("onnx", "torch")
+"""The text embedder backends (:data:`m2io.embed.text.BACKENDS`; a test keeps them equal)."""
 
 # The ``llm`` section: the single-shot model, and endpoint settings shared with every stage that
 # talks to a model (see ``SHARED_LLM_KEYS``).
@@ -50,6 +55,7 @@ LLM_KEYS = {
     "num_threads": "local backend: CPU threads",
     "max_input_tokens": "local backend: prompt length cap",
     "trust_remote_code": "local backend: passed to from_pretrained",
+    "cache_dir": "local backend: where smollm2-135m is converted (default ~/.cache/m2io)",
 }
 # Endpoint settings in ``llm`` that also reach the OpenAI generator and the LLM inserter (a
 # stage's own option wins).
@@ -70,6 +76,10 @@ DEFAULT_INDEX = str(Path(".m2io") / "index")
 ``$M2IO_INDEX``: :func:`m2io.cli.common.default_index_dir`)."""
 
 
+TOP_KEYS = ("index", "mode", "embed_backend")
+"""Recipe keys that hold one value (the others are sections)."""
+
+
 @dataclass
 class StageConfig:
     """A backend name (registered, or ``pkg.module:Class``) and its keyword arguments."""
@@ -86,6 +96,10 @@ class PipelineConfig:
         index: Index folder built by ``m2io index``.
         mode: ``"staged"`` (retriever → generator → inserter → merger) or ``"singleshot"``
             (one LLM call writes text and image tags; uses the ``llm`` section).
+        embed_backend: ``"onnx"`` or ``"torch"``: how the text embedders named without a backend
+            are run, the query embedder of the index included (None: ONNX for the default
+            model when installed, else torch; :func:`m2io.embed.text.resolve_backend`). The
+            command line fills it from ``$M2IO_EMBED_BACKEND``.
         llm: The single-shot model: ``backend`` (``openai``, default, with ``base_url``, ``model``,
             ``api_key_env``; or ``local`` with ``model``, a transformers folder or
             ``smollm2-135m``) and ``max_tokens``; endpoint settings (``base_url``,
@@ -100,10 +114,12 @@ class PipelineConfig:
     inserter: StageConfig = field(default_factory=lambda: StageConfig("learned"))
     merger: StageConfig = field(default_factory=lambda: StageConfig("default"))
     llm: dict[str, Any] = field(default_factory=dict)
+    embed_backend: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("staged", "singleshot"):
             raise ValueError(f"mode must be 'staged' or 'singleshot', got {self.mode!r}")
+        check_choice("embed_backend", self.embed_backend, EMBED_BACKENDS, optional=True)
         if not isinstance(self.llm, dict):
             raise ValueError("config section 'llm' must be a mapping")
         for key in self.llm:
@@ -112,13 +128,13 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
         data = dict(data)
-        unknown = set(data) - {"index", "mode", "llm", *STAGES}
+        unknown = set(data) - {*TOP_KEYS, "llm", *STAGES}
         if unknown:
             raise ValueError(
-                f"unknown config keys {sorted(unknown)}; valid: index, mode, llm, "
+                f"unknown config keys {sorted(unknown)}; valid: {', '.join(TOP_KEYS)}, llm, "
                 f"{', '.join(STAGES)}"
             )
-        kwargs: dict[str, Any] = {k: data[k] for k in ("index", "mode", "llm") if k in data}
+        kwargs: dict[str, Any] = {k: data[k] for k in (*TOP_KEYS, "llm") if k in data}
         for stage in STAGES:
             if stage in data:
                 kwargs[stage] = _stage(stage, data[stage])
@@ -126,6 +142,8 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "mode": self.mode}
+        if self.embed_backend is not None:
+            out["embed_backend"] = self.embed_backend
         for stage in STAGES:
             sc: StageConfig = getattr(self, stage)
             out[stage] = {"name": sc.name, **sc.options}
@@ -180,15 +198,32 @@ def load_config(
     return cfg
 
 
-def apply_override(cfg: PipelineConfig, item: str) -> None:
-    """Apply one ``section.key=value`` (or ``index=...``/``mode=...``) override in place."""
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """``"section.key=value"`` → ``(section, key, value)``, the value read as a YAML scalar
+    (``top_k=8`` is an int, ``x=true`` a bool, ``x=`` an empty string); ``key`` is ``""`` for
+    ``section=value``. The one reader of ``--set`` items (pipeline recipes and ``m2io index``).
+
+    Raises:
+        ValueError: no ``=``, or a value that is not YAML (the message quotes the item).
+    """
     key, sep, raw = item.partition("=")
-    if not sep:
+    if not sep or not key.strip():
         raise ValueError(f"override {item!r} must look like section.key=value")
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as err:
+        raise ValueError(f"override {item!r}: the value is not YAML ({err})") from err
     section, _, sub = key.strip().partition(".")
-    if section in ("index", "mode") and not sub:
-        setattr(cfg, section, str(value))
+    return section, sub, value
+
+
+def apply_override(cfg: PipelineConfig, item: str) -> None:
+    """Apply one ``section.key=value`` (or ``index=...``/``mode=...``/``embed_backend=...``)
+    override in place."""
+    section, sub, value = parse_override(item)
+    if section in TOP_KEYS and not sub:
+        empty = value in ("", None)  # embed_backend= (unset) is None; an empty index is ""
+        setattr(cfg, section, None if empty and section == "embed_backend" else str(value))
         cfg.__post_init__()
     elif section == "llm" and sub:
         check_llm_key(sub)
@@ -201,15 +236,108 @@ def apply_override(cfg: PipelineConfig, item: str) -> None:
             sc.options[sub] = value
     else:
         raise ValueError(
-            f"override {item!r}: unknown section {section!r}; valid: index, mode, llm.KEY, "
+            f"override {item!r}: unknown section {section!r}; valid: {', '.join(TOP_KEYS)}, llm.KEY, "
             + ", ".join(f"{st}[.KEY]" for st in STAGES)
         )
+
+
+def check_choice(
+    name: str, value: Any, choices: tuple[str, ...], *, optional: bool = False
+) -> None:
+    """Raise a one-line error naming ``choices`` when ``value`` is not one of them (or None, when
+    ``optional``)."""
+    if value is None and optional:
+        return
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def check_llm_key(key: str) -> None:
     """Raise a one-line error naming the valid keys when ``key`` is not an ``llm`` option."""
     if key not in LLM_KEYS:
         raise ValueError(f"unknown llm option {key!r}; valid: {', '.join(sorted(LLM_KEYS))}")
+
+
+# ------------------------------------------------------------------------------------------------
+# m2io index
+
+INDEX_FORMATS = ("auto", "mramg", "folder")
+STORES = ("embedded", "milvus")
+VECTOR_INDEXES = ("auto", "exact", "ivf", "hnsw")
+
+
+@dataclass
+class IndexOptions:
+    """What ``m2io index`` builds: each field is a flag of the command and a key of its
+    ``--set index.KEY=VALUE`` (read by :func:`parse_override`, as a recipe's are).
+
+    Attributes:
+        out: Index folder (None: the command line's default, ``$M2IO_INDEX`` or .m2io/index).
+        format: Corpus layout, one of :data:`INDEX_FORMATS`.
+        subset: MRAMG subset name.
+        include: Globs of the folder-corpus files to read.
+        exclude: Globs of the folder-corpus files to leave out.
+        embedder: Text embedder model id or path (optionally ``NAME@onnx``/``NAME@torch``).
+        embed_backend: ``"onnx"`` or ``"torch"`` for an embedder named without a backend.
+        clip: CLIP model that also embeds pixels.
+        max_words: Chunk size limit in words.
+        rebuild: Embed everything again instead of reusing the index's vectors.
+        store: Where vectors go, one of :data:`STORES`.
+        milvus_uri: Milvus server (``store="milvus"``).
+        vector_index: Embedded store's search, one of :data:`VECTOR_INDEXES`.
+        ray: Embed on Ray workers: ``local``, ``auto`` or a cluster address.
+    """
+
+    out: str | None = None
+    format: str = "auto"
+    subset: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    embedder: str = "all-MiniLM-L6-v2"
+    embed_backend: str | None = None
+    clip: str | None = None
+    max_words: int = 180
+    rebuild: bool = False
+    store: str = "embedded"
+    milvus_uri: str | None = None
+    vector_index: str = "auto"
+    ray: str | None = None
+
+    def __post_init__(self) -> None:
+        self.include, self.exclude = tuple(self.include), tuple(self.exclude)
+        check_choice("index.format", self.format, INDEX_FORMATS)
+        check_choice("index.store", self.store, STORES)
+        check_choice("index.vector_index", self.vector_index, VECTOR_INDEXES)
+        check_choice("index.embed_backend", self.embed_backend, EMBED_BACKENDS, optional=True)
+        if not isinstance(self.max_words, int) or isinstance(self.max_words, bool):
+            raise ValueError(f"index.max_words must be a whole number, got {self.max_words!r}")
+        if self.max_words < 1:
+            raise ValueError(f"index.max_words must be >= 1, got {self.max_words}")
+        if not isinstance(self.rebuild, bool):
+            raise ValueError(f"index.rebuild must be true or false, got {self.rebuild!r}")
+        if not self.embedder or not isinstance(self.embedder, str):
+            raise ValueError(f"index.embedder must be a model name, got {self.embedder!r}")
+
+    def override(self, item: str) -> IndexOptions:
+        """These options with one ``index.KEY=VALUE`` applied (a new record).
+
+        Raises:
+            ValueError: another section, an unknown key (the message lists the valid ones), or
+                a value the field does not take.
+        """
+        section, key, value = parse_override(item)
+        names = [f.name for f in dataclasses.fields(self)]
+        if section != "index" or key not in names:
+            valid = ", ".join(f"index.{k}" for k in names)
+            raise ValueError(f"--set {item!r}: expected one of {valid} followed by =VALUE")
+        default = getattr(IndexOptions(), key)
+        if isinstance(default, tuple):  # a glob list: one glob, or a YAML list of them
+            value = tuple(value) if isinstance(value, list) else (str(value),)
+        elif value in ("", None) and default is None:
+            value = None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = value if isinstance(default, int) else str(value)  # subset=2024 is a name
+        return dataclasses.replace(self, **{key: value})
 
 
 # ------------------------------------------------------------------------------------------------

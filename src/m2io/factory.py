@@ -15,6 +15,7 @@ with a ``class`` key (a nested embedder, chat model or user object) is built fir
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,9 @@ from m2io.config import (
     check_llm_key,
     load_config,
 )
+from m2io.embed.text import load_text_embedder
 from m2io.generators.base import GENERATORS, Generator
+from m2io.index.manifest import IndexManifest
 from m2io.inserters.base import INSERTERS, Inserter
 from m2io.llm.base import ChatModel
 from m2io.llm.models import BACKENDS, ChatModelSpec, choose_backend, make_chat_model
@@ -90,10 +93,13 @@ def validate_config(cfg: PipelineConfig) -> None:
 
 
 def stage_options(stage: str, cfg: PipelineConfig) -> dict[str, Any]:
-    """The stage's options with the shared ``llm`` endpoint settings it takes and lacks."""
+    """The stage's options with the shared ``llm`` settings it takes and lacks: the endpoint
+    settings, and ``cache_dir`` (where a local ``smollm2-135m`` is converted)."""
     sc: StageConfig = getattr(cfg, stage)
     options = dict(sc.options)
     valid = accepted_options(_REGISTRIES[stage].get(sc.name)) or []
+    if "cache_dir" in valid and "cache_dir" in cfg.llm and "cache_dir" not in options:
+        options["cache_dir"] = cfg.llm["cache_dir"]
     if "base_url" not in valid:
         return options
     model, url, backend = options.get("model"), options.get("base_url"), options.get("backend")
@@ -119,10 +125,36 @@ def _create(stage: str, cfg: PipelineConfig, **extra: Any) -> Any:
     options = {
         k: build_value(v, where=f"{stage}.{k}") for k, v in stage_options(stage, cfg).items()
     }
+    if cfg.embed_backend is not None and "embedder" not in extra:
+        _load_embedder(stage, cls, options, cfg)
     try:
-        return cls(**extra, **options)
+        built = cls(**extra, **options)
     except TypeError as err:
         raise ValueError(f"bad options for {registry.kind} {sc.name!r}: {err}") from err
+    use_backend = getattr(built, "use_backend", None)
+    if cfg.embed_backend is not None and callable(use_backend):
+        use_backend(cfg.embed_backend)  # an embedder the stage chose itself (by name)
+    return built
+
+
+def _load_embedder(stage: str, cls: Any, options: dict[str, Any], cfg: PipelineConfig) -> None:
+    """Under ``cfg.embed_backend``: the stage's text embedder, when named (by its option or the
+    constructor's default; the retriever's default is the index's own model), is loaded now with
+    that backend and handed to the stage loaded; one the stage picks itself from a name it holds
+    (a policy's model) is loaded by its ``use_backend``. Stages that name the same model share one
+    (:func:`~m2io.embed.text.load_text_embedder` keeps it)."""
+    try:
+        param = inspect.signature(cls).parameters.get("embedder")
+    except (TypeError, ValueError):
+        return
+    if param is None:
+        return
+    default = None if param.default is inspect.Parameter.empty else param.default
+    name = options.get("embedder", default)
+    if name is None and stage == "retriever":
+        name = IndexManifest.read(cfg.index).embedder
+    if isinstance(name, str):
+        options["embedder"] = load_text_embedder(name, backend=cfg.embed_backend)
 
 
 def build_retriever(cfg: PipelineConfig) -> Retriever:

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from m2io.config import DEFAULT_INDEX, PipelineConfig, apply_override, load_config
+from m2io.cli import environment
+from m2io.config import (
+    DEFAULT_INDEX,
+    PipelineConfig,
+    StageConfig,
+    apply_override,
+    load_config,
+    parse_override,
+)
 
 REMOTE_IMAGES_HELP = (
     "place http(s) image URLs from the corpus in the HTML/Markdown output (off by default: the "
@@ -100,8 +107,13 @@ def add_set_argument(
 def recipe_of(pipeline: object, cfg: PipelineConfig) -> str:
     """The YAML recipe of a built pipeline, every option recorded (``Pipeline.to_yaml``); ``cfg``
     itself for a pipeline that cannot describe itself (Single-Shot)."""
-    to_yaml = getattr(pipeline, "to_yaml", None)
-    return to_yaml() if to_yaml is not None else cfg.to_yaml()
+    to_config = getattr(pipeline, "to_config", None)
+    if to_config is None:
+        return cfg.to_yaml()
+    recipe = to_config()
+    # how the embedders run is no stage's option: the stages hold them loaded
+    recipe.embed_backend = cfg.embed_backend
+    return recipe.to_yaml()
 
 
 def dump_config(cfg: PipelineConfig) -> str:
@@ -116,44 +128,66 @@ def apply_flag_overrides(
 ) -> None:
     """Apply ``--set SECTION.KEY=VALUE`` to a command's own flags (``keys``: key → attribute).
 
-    Values are YAML scalars, as in a recipe. Raises a one-line error naming the valid keys.
+    Values are read as a recipe's are (:func:`m2io.config.parse_override`). Raises a one-line
+    error naming the valid keys.
     """
-    import yaml
-
     for item in items:
-        key, sep, raw = item.partition("=")
-        head, _, sub = key.strip().partition(".")
-        if not sep or head != section or sub not in keys:
+        head, sub, value = parse_override(item)
+        if head != section or sub not in keys:
             valid = ", ".join(f"{section}.{k}" for k in keys)
             raise ValueError(f"--set {item!r}: expected one of {valid} followed by =VALUE")
-        setattr(args, keys[sub], yaml.safe_load(raw) if raw else "")
+        setattr(args, keys[sub], value)
 
 
-INDEX_ENV = "M2IO_INDEX"
-"""The index folder commands use when neither a flag nor the recipe names one (read here only)."""
+INDEX_ENV = environment.INDEX_ENV
 
 
 def default_index_dir() -> str:
     """``$M2IO_INDEX`` if set, else ``.m2io/index`` in the working directory."""
-    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX
+    return environment.index_dir() or DEFAULT_INDEX
+
+
+def fill_from_environment(
+    cfg: PipelineConfig, env: Mapping[str, str] | None = None, *, index: bool = True
+) -> None:
+    """Fill what the recipe, the flags and ``--set`` leave open from the environment (read here,
+    at the edge, and passed on in the recipe; :mod:`m2io.cli.environment` lists the variables):
+    the index folder, ``embed_backend``, ``llm.base_url`` (unless the ``llm`` model is local)
+    and ``llm.cache_dir`` (which reaches the stages that run a local model). ``index=False``
+    leaves the index alone (a command that answers from none)."""
+    from m2io.llm.models import choose_backend
+
+    if index and cfg.index == DEFAULT_INDEX:
+        cfg.index = environment.index_dir(env) or DEFAULT_INDEX
+    if cfg.embed_backend is None:
+        cfg.embed_backend = environment.embed_backend(env)
+    url = environment.base_url(env)
+    llm_model, llm_backend = cfg.llm.get("model"), cfg.llm.get("backend")
+    if url and "base_url" not in cfg.llm and llm_backend in (None, "openai", "local"):
+        if choose_backend(llm_model, None, llm_backend, default="openai") == "openai":
+            cfg.llm["base_url"] = url
+    cache = environment.cache_dir(env)
+    if cache and "cache_dir" not in cfg.llm:
+        cfg.llm["cache_dir"] = cache
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    """Recipe first, then the explicit flags, then ``--set`` overrides; ``$M2IO_INDEX`` stands in
-    for an index that none of them names."""
-    overrides: list[str] = []
+    """Recipe first, then the explicit flags, then ``--set`` overrides, then the environment for
+    what none of them names (:func:`fill_from_environment`)."""
+    cfg = load_config(args.config)
+    # the flags are typed already (argparse): they are set as they are, not parsed again
     if getattr(args, "index", None):
-        overrides.append(f"index={args.index}")
+        cfg.index = args.index
     if args.mode:
-        overrides.append(f"mode={args.mode}")
+        cfg.mode = args.mode
+        cfg.__post_init__()
     for stage in ("retriever", "generator", "inserter"):
-        if getattr(args, stage):
-            overrides.append(f"{stage}={getattr(args, stage)}")
+        if getattr(args, stage):  # a backend named: its recipe options are for another
+            setattr(cfg, stage, StageConfig(getattr(args, stage)))
     if args.top_k is not None:
-        overrides.append(f"retriever.top_k={args.top_k}")
+        cfg.retriever.options["top_k"] = args.top_k
     if args.model:
-        overrides.append(f"inserter.model={args.model}")
-    cfg = load_config(args.config, overrides)
+        cfg.inserter.options["model"] = args.model
     # generator endpoint flags apply to an LLM generator and to the single-shot call
     for key, value in (("model", args.generator_model), ("base_url", args.base_url)):
         if value:
@@ -162,8 +196,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
             cfg.llm[key] = value
     for item in args.set:
         apply_override(cfg, item)
-    if cfg.index == DEFAULT_INDEX:
-        cfg.index = default_index_dir()
+    fill_from_environment(cfg)
     return cfg
 
 

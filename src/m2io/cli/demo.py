@@ -12,7 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from m2io.cli.common import REMOTE_IMAGES_HELP, add_set_argument, check_output_file, recipe_of
+from m2io.cli.common import (
+    REMOTE_IMAGES_HELP,
+    add_set_argument,
+    check_output_file,
+    fill_from_environment,
+    recipe_of,
+)
 from m2io.config import PipelineConfig, StageConfig, apply_override
 
 DEFAULT_QUESTION = "What is the difference between erosion and dilation?"
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
     for item in args.set:
         apply_override(cfg, item)
+    fill_from_environment(cfg, index=False)  # the demo's index is its own
     pipe = build_pipeline(cfg)
     if args.dump_config:
         print(recipe_of(pipe, cfg), end="")

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from m2io.cli.common import add_item_arguments, add_set_argument
+from m2io.cli.common import add_item_arguments, add_set_argument, fill_from_environment
 from m2io.config import PipelineConfig, StageConfig, apply_override
 from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
 from m2io.evaluation.inserter_eval import (
@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--set {item!r}: eval-inserter takes inserter.KEY=VALUE or llm.KEY=VALUE only"
             )
         apply_override(cfg, item)
+    fill_from_environment(cfg, index=False)
     check_options("inserter", cfg.inserter)  # a typo fails before the items are built
     prices = load_prices(args.prices)
 

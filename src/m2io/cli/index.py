@@ -18,13 +18,16 @@ embedding over Ray workers; the index written is the same. See docs/scaling.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from m2io.cli.common import add_set_argument, apply_flag_overrides, default_index_dir, muted
+from m2io.cli import environment
+from m2io.cli.common import add_set_argument, default_index_dir, muted
+from m2io.config import INDEX_FORMATS, STORES, VECTOR_INDEXES, IndexOptions
 
 if TYPE_CHECKING:
     from m2io.corpus import Corpus
@@ -34,22 +37,9 @@ if TYPE_CHECKING:
 
 # Its grouped warning says what ``run`` prints itself at the end.
 CORPUS_REPORT_LOGGER = "m2io.corpus.report"
-# ``--set index.KEY=VALUE`` → the flag it sets (the same options, the pipeline commands' syntax)
-SET_KEYS = {
-    "out": "out",
-    "format": "format",
-    "subset": "subset",
-    "embedder": "embedder",
-    "clip": "clip",
-    "max_words": "max_words",
-    "rebuild": "rebuild",
-    "store": "store",
-    "milvus_uri": "milvus_uri",
-    "vector_index": "vector_index",
-    "ray": "ray",
-}
-STORES = ("embedded", "milvus")
-VECTOR_INDEXES = ("auto", "exact", "ivf", "hnsw")
+# ``--set index.KEY=VALUE``: every field of the options record (the flags, by their own names)
+SET_KEYS = tuple(f.name for f in dataclasses.fields(IndexOptions))
+DEFAULTS = IndexOptions()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,8 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="index folder (default: $M2IO_INDEX or .m2io/index)")
     p.add_argument(
         "--format",
-        choices=["auto", "mramg", "folder"],
-        default="auto",
+        choices=INDEX_FORMATS,
+        default=DEFAULTS.format,
         help="corpus layout; auto = mramg when SOURCE holds doc_*.jsonl, else folder",
     )
     p.add_argument("--subset", help="MRAMG subset name when SOURCE holds several")
@@ -79,12 +69,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--embedder",
-        default="all-MiniLM-L6-v2",
+        default=DEFAULTS.embedder,
         help="sentence-transformers model id or path (default: offline all-MiniLM-L6-v2; "
         "the paper uses BAAI/bge-m3)",
     )
+    p.add_argument(
+        "--embed-backend",
+        choices=("onnx", "torch"),
+        help="run the embedder with ONNX Runtime or torch (default: $M2IO_EMBED_BACKEND, else "
+        "onnx for the default model when installed, else torch)",
+    )
     p.add_argument("--clip", metavar="MODEL", help="also embed pixels with a CLIP model id/path")
-    p.add_argument("--max-words", type=int, default=180, help="chunk size limit in words")
+    p.add_argument(
+        "--max-words", type=int, default=DEFAULTS.max_words, help="chunk size limit in words"
+    )
     p.add_argument(
         "--rebuild",
         action="store_true",
@@ -93,7 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
         choices=STORES,
-        default="embedded",
+        default=DEFAULTS.store,
         help="where vectors go: the index folder (faiss, default) or Milvus (milvus.db inside "
         "the index folder, or the server given by --milvus-uri)",
     )
@@ -101,7 +99,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--vector-index",
         choices=VECTOR_INDEXES,
-        default="auto",
+        default=DEFAULTS.vector_index,
         help="embedded store: exact search, or approximate IVF/HNSW (auto: exact below 100k "
         "vectors, IVF from there)",
     )
@@ -136,37 +134,41 @@ def load_source(
     return load_corpus(source, format=fmt, **globs)
 
 
+def index_options(args: argparse.Namespace) -> IndexOptions:
+    """The options the flags give (typed by argparse, taken as they are), then each ``--set
+    index.KEY=VALUE`` (:meth:`~m2io.config.IndexOptions.override`), then the environment for
+    what none of them names: ``$M2IO_INDEX``, ``$M2IO_EMBED_BACKEND``."""
+    given = {k: getattr(args, k) for k in SET_KEYS if getattr(args, k, None) is not None}
+    opts = IndexOptions(**given)
+    for item in getattr(args, "set", None) or ():
+        opts = opts.override(item)
+    if opts.milvus_uri and opts.store != "milvus":
+        raise ValueError("--milvus-uri needs --store milvus")
+    return dataclasses.replace(
+        opts,
+        out=opts.out or default_index_dir(),
+        embed_backend=opts.embed_backend or environment.embed_backend(),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from m2io.embed.text import load_text_embedder
 
-    apply_flag_overrides(args, args.set, "index", SET_KEYS)
-    if args.format not in ("auto", "mramg", "folder"):
-        raise ValueError(f"index.format must be auto, mramg or folder, got {args.format!r}")
-    if not isinstance(args.max_words, int) or isinstance(args.max_words, bool):
-        raise ValueError(f"index.max_words must be a whole number, got {args.max_words!r}")
-    store = getattr(args, "store", "embedded")
-    kind = getattr(args, "vector_index", "auto")
-    if store not in STORES:
-        raise ValueError(f"index.store must be {' or '.join(STORES)}, got {store!r}")
-    if kind not in VECTOR_INDEXES:
-        raise ValueError(f"index.vector_index must be one of {', '.join(VECTOR_INDEXES)}")
-    if getattr(args, "milvus_uri", None) and store != "milvus":
-        raise ValueError("--milvus-uri needs --store milvus")
+    opts = index_options(args)
     quiet = getattr(args, "quiet", False)
-    out = args.out or default_index_dir()
     t0 = time.perf_counter()
-    vectors = vector_store(store, kind, getattr(args, "milvus_uri", None))
-    if getattr(args, "ray", None):
+    vectors = vector_store(opts.store, opts.vector_index, opts.milvus_uri)
+    if opts.ray:
         from m2io.embed.distributed import RayTextEmbedder, ray_advice
 
-        advice = ray_advice(args.ray, os.cpu_count())
+        advice = ray_advice(opts.ray, os.cpu_count())
         if advice:  # the user asked for it: do it, but say it will not pay here
             print(f"warning: {advice}", file=sys.stderr)
-        embedder = RayTextEmbedder(args.embedder, address=args.ray)
+        embedder = RayTextEmbedder(opts.embedder, backend=opts.embed_backend, address=opts.ray)
     else:  # an unknown name fails before the corpus loads
-        embedder = load_text_embedder(args.embedder)
+        embedder = load_text_embedder(opts.embedder, backend=opts.embed_backend)
     try:
-        return _build(args, embedder, out, quiet, t0, vectors)
+        return _build(args.source, opts, embedder, quiet, t0, vectors)
     finally:
         if hasattr(embedder, "shutdown"):
             embedder.shutdown()
@@ -188,9 +190,9 @@ def vector_store(store: str, kind: str, milvus_uri: str | None) -> VectorStore:
 
 
 def _build(
-    args: argparse.Namespace,
+    source: str,
+    opts: IndexOptions,
     embedder: TextEmbedder,
-    out: str,
     quiet: bool,
     t0: float,
     vectors: VectorStore,
@@ -199,40 +201,41 @@ def _build(
     from m2io.index.build import update_index
 
     parse_map = None
-    if getattr(args, "ray", None):  # the embedder started or joined Ray: parse there too
+    out = str(opts.out)
+    if opts.ray:  # the embedder started or joined Ray: parse there too
         from m2io.embed.distributed import RayMap
 
         parse_map = RayMap().map
     with muted(CORPUS_REPORT_LOGGER):
         corpus = load_source(
-            args.source,
-            args.format,
-            args.subset,
+            source,
+            opts.format,
+            opts.subset,
             parse_map,
-            include=getattr(args, "include", None) or (),
-            exclude=getattr(args, "exclude", None) or (),
+            include=opts.include,
+            exclude=opts.exclude,
         )
     if not quiet:
         n_images = sum(len(d.images) for d in corpus.documents)
         print(
-            f"loaded {len(corpus.documents)} documents, {n_images} images from {args.source} "
+            f"loaded {len(corpus.documents)} documents, {n_images} images from {source} "
             f"in {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
     image_embedder = None
-    if args.clip:
+    if opts.clip:
         from m2io.embed.image import CLIPImageEmbedder
 
-        image_embedder = CLIPImageEmbedder(args.clip)
+        image_embedder = CLIPImageEmbedder(opts.clip)
     report = update_index(
         corpus.documents,
         out,
         embedder=embedder,
         image_embedder=image_embedder,
-        max_words=args.max_words,
+        max_words=opts.max_words,
         progress=not quiet,
         corpus_root=corpus.root or None,
-        rebuild=getattr(args, "rebuild", False),
+        rebuild=opts.rebuild,
         store=vectors,
     )
     manifest = report.manifest

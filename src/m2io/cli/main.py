@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from m2io.cli import environment
+
 # subcommand → module in m2io.cli (each has add_arguments(parser) and run(args) -> int)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "index the bundled demo corpus and answer a question from it"),
@@ -36,7 +38,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = _chosen_command(argv)
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, epilog=environment.epilog(name)
+        )
         if chosen is not None and name != chosen:
             continue
         talk = p.add_mutually_exclusive_group()

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from m2io.cli import environment
 from m2io.learned_training.grpo import GRPOConfig
 from m2io.learned_training.items import load_training_data
 from m2io.learned_training.recipe import PolicyRecipe, save_training_run, train_inserter_policy
@@ -215,6 +216,8 @@ def run_policy(args: argparse.Namespace) -> int:
     if getattr(args, "recipe", None):
         apply_recipe(args)
     opts = from_args(PolicyRecipe, args)
+    if opts.cache_dir is None:  # the environment, read at the edge
+        opts = dataclasses.replace(opts, cache_dir=environment.cache_dir())
     if not opts.data:
         raise ValueError("give --data (repeatable) or a recipe with data: [...]")
     if not opts.out:

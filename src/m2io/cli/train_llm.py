@@ -21,6 +21,8 @@ import argparse
 import logging
 import sys
 
+from m2io.cli import environment
+
 log = logging.getLogger(__name__)
 
 
@@ -106,6 +108,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         print(recipe_help(cls))
         return 0
     recipe = load_recipe(cls, args.recipe, _overrides(args))
+    if recipe.model_cache_dir is None:  # the environment, read at the edge
+        recipe.model_cache_dir = environment.cache_dir()
     out = train(recipe)  # type: ignore[arg-type]
     print(f"{kind} done: final model in {out} (use: --inserter llm --model {out})", file=sys.stderr)
     return 0

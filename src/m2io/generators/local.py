@@ -25,6 +25,7 @@ class LocalGenerator(ChatGenerator):
         max_tokens: Answer length cap.
         max_context_chars: Excerpt text kept in the prompt (small models have short contexts).
         num_threads: CPU threads for torch (process-wide).
+        cache_dir: Where ``"smollm2-135m"`` is converted (default ``~/.cache/m2io``).
         client: A ready :class:`~m2io.llm.base.ChatModel` (any backend); overrides ``model``.
 
     Example (loads the model on the first call)::
@@ -44,6 +45,7 @@ class LocalGenerator(ChatGenerator):
         max_tokens: int = 300,
         max_context_chars: int = 4000,
         num_threads: int | None = None,
+        cache_dir: str | None = None,
         client: ChatModel | None = None,
     ) -> None:
         if max_tokens < 1:
@@ -56,6 +58,8 @@ class LocalGenerator(ChatGenerator):
         self.max_tokens = max_tokens
         self.max_context_chars = max_context_chars
         self.num_threads = num_threads
-        spec = ChatModelSpec(model=model, backend="local", device=device, num_threads=num_threads)
+        self.cache_dir = cache_dir
+        local = {"device": device, "num_threads": num_threads, "cache_dir": cache_dir}
+        spec = ChatModelSpec(model=model, backend="local", **local)
         self._chat: ChatModel = client or make_chat_model(spec, lazy=True)
         self._client = client  # as given, for the recipe (None = built here)

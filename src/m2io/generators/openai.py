@@ -14,7 +14,8 @@ class OpenAIGenerator(ChatGenerator):
 
     Args:
         model: Model name on the endpoint.
-        base_url: Endpoint root (``.../v1``); default ``$OPENAI_BASE_URL`` or OpenAI.
+        base_url: Endpoint root (``.../v1``); default OpenAI (the command line fills in
+            ``$OPENAI_BASE_URL``).
         api_key_env: Environment variable with the API key (optional for local servers).
         temperature: Sampling temperature.
         max_tokens: Answer length cap.

@@ -139,6 +139,10 @@ class LearnedInserter(LazyEmbedder):
             embedder=self._embedder,
         )
 
+    def use_backend(self, backend: str | None) -> None:
+        super().use_backend(backend)
+        self._anchored.use_backend(backend)  # the same name: the same loaded embedder
+
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Embed the non-empty texts in one call; empty ones get a zero vector."""
         idx = [i for i, t in enumerate(texts) if t]

@@ -61,6 +61,8 @@ class LLMInserter:
             included), and for the whole call (``timeout`` is the older name of ``deadline``).
         device: For the local backend (``"auto"``, ``"cpu"``, ``"cuda"``).
         num_threads: For the local backend on CPU: torch threads (process-wide).
+        cache_dir: For the local backend: where ``"smollm2-135m"`` is converted (default
+            ``~/.cache/m2io``).
         client: A ready :class:`~m2io.llm.base.ChatModel`; overrides ``model``/``base_url``
             (``backend`` still says how images are sent: data URIs for openai, PIL otherwise).
 
@@ -91,6 +93,7 @@ class LLMInserter:
         max_retries: int = 1,
         device: str = "auto",
         num_threads: int | None = None,
+        cache_dir: str | None = None,
         client: ChatModel | None = None,
     ) -> None:
         spec = ChatModelSpec(
@@ -104,6 +107,7 @@ class LLMInserter:
             deadline=timeout if timeout is not None else deadline,
             device=device,
             num_threads=num_threads,
+            cache_dir=cache_dir,
         )
         if client is None and not model:
             raise ValueError(
@@ -135,6 +139,7 @@ class LLMInserter:
         self.max_retries = max_retries
         self.device = device
         self.num_threads = num_threads
+        self.cache_dir = cache_dir
         # a local model loads on the first answer
         self._chat: ChatModel = client or make_chat_model(spec, default="local", lazy=True)
         self._client = client  # as given, for the recipe (None = built here)

@@ -134,11 +134,9 @@ class History:
 
 
 def default_cache_dir() -> Path:
-    """``$M2IO_CACHE`` or ``$XDG_CACHE_HOME/m2io`` (``~/.cache/m2io``), never the repository."""
-    if os.environ.get("M2IO_CACHE"):
-        return Path(os.environ["M2IO_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "m2io"
+    """``~/.cache/m2io``, never the repository: where embeddings are cached when no
+    ``cache_dir`` is given (the command line passes ``$M2IO_CACHE`` as one)."""
+    return Path.home() / ".cache" / "m2io"
 
 
 def embed_cached(

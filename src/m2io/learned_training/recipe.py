@@ -82,7 +82,9 @@ class PolicyRecipe:
         "MRAMG subset, 'demo' or the folder's name); default: the one m2io eval uses",
     )
     cache_dir: str | None = _opt(
-        None, "embedding cache (default: $M2IO_CACHE or ~/.cache/m2io)", recorded=False
+        None,
+        "embedding cache (default ~/.cache/m2io; the command line: $M2IO_CACHE)",
+        recorded=False,
     )
     out: str | None = _opt(None, "model folder to write (required, here or in the recipe)")
 

@@ -73,7 +73,8 @@ class ChatClient(ChatBackend):
     """Calls ``POST {base_url}/chat/completions`` with a streamed reply.
 
     Args:
-        base_url: Endpoint root ending in ``/v1``; defaults to ``$OPENAI_BASE_URL`` or OpenAI's.
+        base_url: Endpoint root ending in ``/v1``; default OpenAI's (the command line fills in
+            ``$OPENAI_BASE_URL``; the library reads no environment for it).
         model: Model name the server knows.
         api_key_env: Environment variable holding the key; a missing key is fine for local servers.
         timeout: Older name of ``deadline`` (used when ``deadline`` is not given).
@@ -134,9 +135,7 @@ class ChatClient(ChatBackend):
             raise ValueError(f"context_tokens must be a token count >= 256, got {context_tokens!r}")
         if not model:
             raise ValueError("model must be a non-empty model name")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.model = model
         self.max_retries = max_retries
         self.idle_timeout = float(idle_timeout)
@@ -150,6 +149,8 @@ class ChatClient(ChatBackend):
         self._probe_lock = threading.Lock()
         self._unreachable = False  # the last call never reached the server: do not retry again
         self._stream_options = True
+        # the one environment read of the library: the secret stays out of recipes and logs, and
+        # the variable's name is an option given (docs/design.md, How options reach the library)
         key = os.environ.get(api_key_env, "")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         # no kept-alive connections: every call connects, so its watchdog learns its socket

@@ -71,6 +71,8 @@ class LocalChatModel(ChatBackend):
         trust_remote_code: Passed to ``from_pretrained``.
         num_threads: CPU threads for torch (process-wide: ``torch.set_num_threads``); on a
             small, busy machine 1 thread is often faster than oversubscribing the cores.
+        cache_dir: Where ``"smollm2-135m"`` is converted (default ``~/.cache/m2io``; the
+            command line passes ``$M2IO_CACHE``), see :mod:`m2io.llm.smollm2`.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class LocalChatModel(ChatBackend):
         max_input_tokens: int = 4096,
         trust_remote_code: bool = False,
         num_threads: int | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         if not model:
             raise ValueError("model must be a model folder, hub id or 'smollm2-135m'")
@@ -92,7 +95,8 @@ class LocalChatModel(ChatBackend):
         from m2io.llm.smollm2 import resolve_model
 
         self.name = model
-        self.path = resolve_model(model)
+        self.cache_dir = cache_dir
+        self.path = resolve_model(model, cache_dir)
         self.max_input_tokens = max_input_tokens
         self._torch = require("torch", "local")
         self._tf = require("transformers", "local")
@@ -147,7 +151,7 @@ class LocalChatModel(ChatBackend):
         from m2io.llm.smollm2 import resolve_model
 
         base = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
-        base = resolve_model(base)
+        base = resolve_model(base, self.cache_dir)
         tok_src = folder if (folder / "tokenizer_config.json").exists() else base
         self.tokenizer = self._tf.AutoTokenizer.from_pretrained(str(tok_src))
         model = self._tf.AutoModelForCausalLM.from_pretrained(base, **kwargs)

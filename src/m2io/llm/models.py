@@ -35,6 +35,15 @@ from m2io.llm.smollm2 import ALIASES
 Backend = Literal["openai", "local"]
 BACKENDS: tuple[Backend, ...] = ("openai", "local")
 DEFAULT_MODEL = "gpt-4o-mini"
+LOCAL_FIELDS = (
+    "device",
+    "dtype",
+    "max_input_tokens",
+    "trust_remote_code",
+    "num_threads",
+    "cache_dir",
+)
+"""The :class:`ChatModelSpec` fields a :class:`~m2io.llm.local.LocalChatModel` takes (by name)."""
 
 
 def is_local_model(model: object) -> bool:
@@ -72,7 +81,8 @@ class ChatModelSpec:
     Attributes:
         model: Model name on the endpoint, or a local model folder / hub id / ``smollm2-135m``.
         backend: ``"openai"``, ``"local"`` or None (decided by :func:`choose_backend`).
-        base_url: Endpoint root (``…/v1``); default ``$OPENAI_BASE_URL`` or OpenAI's.
+        base_url: Endpoint root (``…/v1``); default OpenAI's (the command line fills in
+            ``$OPENAI_BASE_URL``).
         api_key_env: Environment variable holding the API key (endpoint).
         idle_timeout: Seconds to wait for the next bytes once tokens flow (endpoint).
         first_token_timeout: Seconds to wait for the first token, prompt reading included
@@ -88,6 +98,7 @@ class ChatModelSpec:
         num_threads: CPU threads for torch, process-wide (local).
         max_input_tokens: Prompt length cap (local).
         trust_remote_code: Passed to ``from_pretrained`` (local).
+        cache_dir: Where ``smollm2-135m`` is converted (local; default ``~/.cache/m2io``).
     """
 
     model: str = DEFAULT_MODEL
@@ -106,6 +117,7 @@ class ChatModelSpec:
     num_threads: int | None = None
     max_input_tokens: int = 4096
     trust_remote_code: bool = False
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend is not None and self.backend not in BACKENDS:
@@ -144,14 +156,7 @@ def make_chat_model(
         )
 
     def load() -> LocalChatModel:
-        return LocalChatModel(
-            spec.model,
-            device=spec.device,
-            dtype=spec.dtype,
-            max_input_tokens=spec.max_input_tokens,
-            trust_remote_code=spec.trust_remote_code,
-            num_threads=spec.num_threads,
-        )
+        return LocalChatModel(spec.model, **{k: getattr(spec, k) for k in LOCAL_FIELDS})
 
     return LazyChatModel(load) if lazy else load()
 

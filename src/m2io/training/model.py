@@ -12,7 +12,7 @@ from m2io.training.recipe import TrainRecipe
 
 def model_path(recipe: TrainRecipe) -> str:
     """The start model as something ``from_pretrained`` loads (converts SmolLM2 on first use)."""
-    path = resolve_model(recipe.model)
+    path = resolve_model(recipe.model, recipe.model_cache_dir)
     # absolute, so LoRA checkpoints (adapter_config.json names the base) load from anywhere
     return str(Path(path).resolve()) if Path(path).exists() else path
 

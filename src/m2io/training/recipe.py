@@ -56,6 +56,9 @@ class TrainRecipe:
     )
     max_train_samples: int | None = opt(None, "use only the first N training rows")
     num_threads: int | None = opt(None, "CPU threads for torch")
+    model_cache_dir: str | None = opt(
+        None, "where 'smollm2-135m' is converted (default ~/.cache/m2io; the CLI: $M2IO_CACHE)"
+    )
     # TRL's fields, with m2io's defaults
     max_steps: int = opt(100, "optimizer steps")
     per_device_train_batch_size: int = opt(4, "sequences (GRPO: completions) per device step")
