@@ -200,3 +200,23 @@ def test_recipes_are_trl_configs_parsed_by_trl(tmp_path: Path) -> None:
         assert gpu.bf16 is True
         with pytest.raises(ValueError, match="needs a CUDA GPU"):
             run_trainer(trl.SFTTrainer, gpu, [])
+
+
+def test_train_flags_reach_the_recipe_typed_and_set_overrides_them(tmp_path: Path) -> None:
+    """Issue 23 item 3: a flag argparse has typed is a value, not a string parsed again (a
+    model folder named "none" stays that name); ``--set`` comes last; the cache folder is an
+    argument the command line fills from $M2IO_CACHE."""
+    from m2io.cli.main import build_parser
+    from m2io.cli.train_llm import _flags, _overrides
+    from m2io.training import load_recipe
+    from m2io.training.grpo import GRPORecipe
+    from m2io.training.model import model_path
+
+    argv = ["train", "grpo", "--model", "none", "--max-steps", "3", "--set", "max_steps=5"]
+    args = build_parser(argv).parse_args(argv)
+    assert _flags(args) == {"model": "none", "max_steps": 3}
+    recipe = load_recipe(GRPORecipe, None, _overrides(args), values=_flags(args))
+    assert (recipe.model, recipe.max_steps, recipe.model_cache_dir) == ("none", 5, None)
+    build_tiny_llama(tmp_path / "models" / "smollm2-135m")  # as if converted there already
+    smol = load_recipe(GRPORecipe, None, [f"model_cache_dir={tmp_path}"])
+    assert model_path(smol) == str(tmp_path / "models" / "smollm2-135m")

@@ -75,7 +75,8 @@ def add_grpo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta", type=float, help="KL penalty")
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
+def _flags(args: argparse.Namespace) -> dict[str, object]:
+    """The recipe fields the command's flags set, typed by argparse (not parsed again)."""
     flags = {
         "data": args.data,
         "model": args.model,
@@ -86,12 +87,15 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "num_generations": getattr(args, "num_generations", None),
         "beta": getattr(args, "beta", None),
     }
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
     if args.overrides:
         log.warning(
             "positional KEY=VALUE overrides are deprecated; write --set %s", args.overrides[0]
         )
-    given = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    return [*given, *args.overrides, *args.set]
+    return [*args.overrides, *args.set]
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
@@ -107,7 +111,7 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     if args.show_fields:
         print(recipe_help(cls))
         return 0
-    recipe = load_recipe(cls, args.recipe, _overrides(args))
+    recipe = load_recipe(cls, args.recipe, _overrides(args), values=_flags(args))
     if recipe.model_cache_dir is None:  # the environment, read at the edge
         recipe.model_cache_dir = environment.cache_dir()
     out = train(recipe)  # type: ignore[arg-type]

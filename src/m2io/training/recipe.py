@@ -136,8 +136,15 @@ def recipe_help(cls: type) -> str:
     return "\n".join(lines)
 
 
-def load_recipe(cls: type[R], path: str | Path | None = None, overrides: list[str] = ()) -> R:  # type: ignore[assignment]
-    """A recipe from YAML (optional) then ``key=value`` overrides, parsed by ``trl.TrlParser``.
+def load_recipe(
+    cls: type[R],
+    path: str | Path | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
+    *,
+    values: dict[str, Any] | None = None,
+) -> R:
+    """A recipe from YAML (optional), then ``values`` (typed already: a command's flags, taken
+    as they are), then ``key=value`` overrides, parsed by ``trl.TrlParser``.
 
     Raises:
         ValueError: Unknown keys (the message suggests close names), values of the wrong type,
@@ -150,6 +157,7 @@ def load_recipe(cls: type[R], path: str | Path | None = None, overrides: list[st
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a recipe is a YAML mapping of field: value")
         config.update(data)
+    config.update(values or {})
     args: list[str] = []
     for item in overrides:
         key, sep, raw = item.partition("=")
