@@ -46,7 +46,8 @@ def test_report_takes_set(tmp_path: Path) -> None:
 def test_train_llm_set_overrides_recipe_fields_last(kind: str) -> None:
     argv = ["train", kind, "--max-steps", "5", "max_steps=4", "--set", "max_steps=3"]
     args = build_parser(argv).parse_args(argv)
-    assert train_llm._overrides(args) == ["max_steps=5", "max_steps=4", "max_steps=3"]
+    assert train_llm._flags(args) == {"max_steps": 5}  # typed, under the overrides
+    assert train_llm._overrides(args) == ["max_steps=4", "max_steps=3"]
     argv = ["train", kind, "--set", "lora=false", "--set", "learning_rate=5e-5"]
     args = build_parser(argv).parse_args(argv)
     assert train_llm._overrides(args) == ["lora=false", "learning_rate=5e-5"]

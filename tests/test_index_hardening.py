@@ -208,7 +208,7 @@ def test_the_cli_records_the_corpus_folder_as_root(tmp_path, monkeypatch):
 
     Image.new("RGB", (64, 64), "red").save(corpus / "img" / "red.png")
     (corpus / "page.md").write_text("# Red\n\nA red square.\n\n![A red square](img/red.png)\n")
-    monkeypatch.setattr(text_mod, "load_text_embedder", lambda name: HashEmbedder())
+    monkeypatch.setattr(text_mod, "load_text_embedder", lambda name, backend: HashEmbedder())
     assert main(["index", str(corpus), "--out", str(tmp_path / "idx"), "--quiet"]) == 0
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["corpus_root"] == "../corpus"
