@@ -149,3 +149,26 @@ def test_every_command_help_names_the_variables_it_reads(command: str) -> None:
         assert var in text
     assert ("M2IO_API_KEY" in text) == (command == "serve")
     assert ("M2IO_MILVUS_URI" in text) == (command == "index")
+
+
+def test_demo_indexes_with_the_backend_it_answers_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("faiss")
+    pytest.importorskip("onnxruntime")
+    import yaml
+
+    import m2io.index as index_pkg
+
+    real = index_pkg.build_index
+    built_with: list[str | None] = []
+
+    def build(documents, folder, *, embedder=None, **options):
+        built_with.append(getattr(embedder, "backend", None))
+        return real(documents, folder, embedder=embedder, **options)
+
+    monkeypatch.setattr(index_pkg, "build_index", build)
+    monkeypatch.setenv("M2IO_EMBED_BACKEND", "onnx")
+    assert main(["demo", "--index", str(tmp_path / "demo"), "--dump-config", "-q"]) == 0
+    assert built_with == ["onnx"]
+    assert yaml.safe_load(capsys.readouterr().out)["embed_backend"] == "onnx"

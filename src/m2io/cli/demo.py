@@ -65,16 +65,24 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     if not fresh and not quiet:
         print(f"indexing the demo corpus ({len(corpus.documents)} documents)…", file=sys.stderr)
-    if not fresh:
-        from m2io.learned.profile import index_profile
-
-        build_index(corpus.documents, args.index, progress=False, corpus_root=corpus.root)
-        index_profile(args.index, corpus.documents)  # for the learned inserter
-    root = str(corpus_path())
     cfg = PipelineConfig(index=args.index, inserter=StageConfig(args.inserter))
     for item in args.set:
         apply_override(cfg, item)
     fill_from_environment(cfg, index=False)  # the demo's index is its own
+    if not fresh:
+        from m2io.embed.text import load_text_embedder
+        from m2io.learned.profile import index_profile
+
+        embedder = load_text_embedder(backend=cfg.embed_backend)
+        build_index(
+            corpus.documents,
+            args.index,
+            embedder=embedder,
+            progress=False,
+            corpus_root=corpus.root,
+        )
+        index_profile(args.index, corpus.documents)  # for the learned inserter
+    root = str(corpus_path())
     pipe = build_pipeline(cfg)
     if args.dump_config:
         print(recipe_of(pipe, cfg), end="")

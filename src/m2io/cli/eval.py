@@ -32,6 +32,7 @@ from m2io.cli.eval_inserter import (
     slug,
 )
 from m2io.corpus.mramg import Dropped, load_mramg, load_questions, resolve_subset
+from m2io.embed.text import load_text_embedder
 from m2io.evaluation.e2e import (
     E2EOptions,
     ensure_index,
@@ -134,12 +135,17 @@ def run(args: argparse.Namespace) -> int:
                 f"--index {folder} was not built from {data} ({subset}); pass another --index, "
                 "or --rebuild-index to replace it"
             )
+    # under embed_backend the index is embedded as the pipeline will query it
+    backend = (
+        {"embedder": load_text_embedder(backend=cfg.embed_backend)} if cfg.embed_backend else {}
+    )
     folder, built_s = ensure_index(
         corpus.documents,
         folder,
         rebuild=args.rebuild_index,
         progress=not args.no_progress,
         corpus_root=corpus.root,
+        **backend,
     )
     setup["index_build"] = built_s
     cfg.index = str(folder)
