@@ -1,7 +1,7 @@
 """Text embedders, with an offline default that ships in packages: all-MiniLM-L6-v2 run by ONNX
 Runtime (:mod:`m2io.embed.onnx`, no torch; the ``onnx`` extra) or by sentence-transformers
 (torch; the ``index`` extra). :func:`load_text_embedder` picks the backend (``NAME@torch`` or
-``$M2IO_EMBED_BACKEND`` choose one).
+its ``backend`` argument choose one; the command line passes ``$M2IO_EMBED_BACKEND`` as that).
 
 Example:
     >>> emb = load_text_embedder()            # all-MiniLM-L6-v2, onnx if installed, else torch
