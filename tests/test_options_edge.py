@@ -17,7 +17,15 @@ from m2io.factory import stage_options
 from m2io.llm.client import DEFAULT_BASE_URL, ChatClient
 from m2io.testing.hash_embedder import HashEmbedder
 
-VARS = ("M2IO_INDEX", "M2IO_EMBED_BACKEND", "M2IO_CACHE", "OPENAI_BASE_URL", "XDG_CACHE_HOME")
+VARS = (
+    "M2IO_INDEX",
+    "M2IO_EMBED_BACKEND",
+    "M2IO_CACHE",
+    "OPENAI_BASE_URL",
+    "XDG_CACHE_HOME",
+    "M2IO_VECTOR_INDEX",
+    "M2IO_MILVUS_URI",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +124,27 @@ def test_embed_backend_is_a_flag_a_set_key_and_the_environment_in_that_order(
         index_options(_index_args())
     with pytest.raises(ValueError, match="embed_backend must be one of onnx, torch"):
         apply_override(PipelineConfig(), "embed_backend=cuda")
+
+
+def test_the_vector_store_variables_fill_only_what_the_options_leave_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from m2io.cli.index import vector_store
+    from m2io.index.ann import VectorStore
+
+    monkeypatch.setenv("M2IO_VECTOR_INDEX", " HNSW")
+    monkeypatch.setenv("M2IO_MILVUS_URI", "http://h:19530")
+    opts = index_options(_index_args())
+    assert (opts.vector_index, opts.milvus_uri) == ("hnsw", None)  # no Milvus asked: no URI
+    assert vector_store(opts.store, opts.vector_index, opts.milvus_uri) == VectorStore("hnsw")
+    assert index_options(_index_args("--vector-index", "exact")).vector_index == "exact"
+    milvus = index_options(_index_args("--store", "milvus"))
+    assert milvus.milvus_uri == "http://h:19530"
+    own = index_options(_index_args("--store", "milvus", "--milvus-uri", "http://mine:1"))
+    assert own.milvus_uri == "http://mine:1"
+    monkeypatch.setenv("M2IO_VECTOR_INDEX", "flat")
+    with pytest.raises(ValueError, match="M2IO_VECTOR_INDEX='flat': use one of auto, exact"):
+        index_options(_index_args())
 
 
 def test_m2io_index_passes_the_backend_to_the_embedder(

@@ -29,6 +29,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from m2io.config import VECTOR_INDEXES
+
 INDEX_ENV = "M2IO_INDEX"
 BACKEND_ENV = "M2IO_EMBED_BACKEND"
 CACHE_ENV = "M2IO_CACHE"
@@ -86,6 +88,27 @@ def cache_dir(env: Mapping[str, str] | None = None) -> str | None:
     if env.get("XDG_CACHE_HOME"):
         return str(Path(env["XDG_CACHE_HOME"]) / "m2io")
     return None
+
+
+def vector_index(env: Mapping[str, str] | None = None) -> str | None:
+    """``$M2IO_VECTOR_INDEX`` (``exact``, ``ivf``, ``hnsw`` or ``auto``), or None when unset.
+
+    Raises:
+        ValueError: it names no vector index (the message names the variable).
+    """
+    from m2io.index.ann import KIND_ENV
+
+    value = _env(env).get(KIND_ENV, "").strip().lower() or None
+    if value is not None and value not in VECTOR_INDEXES:
+        raise ValueError(f"{KIND_ENV}={value!r}: use one of {', '.join(VECTOR_INDEXES)}")
+    return value
+
+
+def milvus_uri(env: Mapping[str, str] | None = None) -> str | None:
+    """``$M2IO_MILVUS_URI``, or None when unset or blank."""
+    from m2io.index.milvus import URI_ENV
+
+    return _env(env).get(URI_ENV, "").strip() or None
 
 
 def base_url(env: Mapping[str, str] | None = None) -> str | None:

@@ -137,17 +137,23 @@ def load_source(
 def index_options(args: argparse.Namespace) -> IndexOptions:
     """The options the flags give (typed by argparse, taken as they are), then each ``--set
     index.KEY=VALUE`` (:meth:`~m2io.config.IndexOptions.override`), then the environment for
-    what none of them names: ``$M2IO_INDEX``, ``$M2IO_EMBED_BACKEND``."""
+    what none of them names (read here, never written): ``$M2IO_INDEX``,
+    ``$M2IO_EMBED_BACKEND``, ``$M2IO_VECTOR_INDEX`` (for ``auto``) and, with the Milvus store,
+    ``$M2IO_MILVUS_URI``."""
     given = {k: getattr(args, k) for k in SET_KEYS if getattr(args, k, None) is not None}
     opts = IndexOptions(**given)
     for item in getattr(args, "set", None) or ():
         opts = opts.override(item)
     if opts.milvus_uri and opts.store != "milvus":
         raise ValueError("--milvus-uri needs --store milvus")
+    kind = opts.vector_index
     return dataclasses.replace(
         opts,
         out=opts.out or default_index_dir(),
         embed_backend=opts.embed_backend or environment.embed_backend(),
+        vector_index=(environment.vector_index() or kind) if kind == "auto" else kind,
+        milvus_uri=opts.milvus_uri
+        or (environment.milvus_uri() if opts.store == "milvus" else None),
     )
 
 
@@ -175,18 +181,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def vector_store(store: str, kind: str, milvus_uri: str | None) -> VectorStore:
-    """The vector store the flags ask for; ``$M2IO_VECTOR_INDEX`` and ``$M2IO_MILVUS_URI`` fill
-    what they leave open. The environment is read here, at the edge, and never written: the
-    build takes the :class:`~m2io.index.ann.VectorStore`, and documents added later follow the
-    index (:meth:`~m2io.index.store.Index.vector_store`)."""
-    from m2io.index.ann import KIND_ENV, VectorStore
-    from m2io.index.milvus import URI_ENV
+    """The :class:`~m2io.index.ann.VectorStore` of the options (the environment was read by
+    :func:`index_options`); documents added later follow the index
+    (:meth:`~m2io.index.store.Index.vector_store`)."""
+    from m2io.index.ann import VectorStore
 
-    if store == "milvus":
-        return VectorStore("milvus", milvus_uri or os.environ.get(URI_ENV) or None)
-    if kind == "auto":
-        kind = os.environ.get(KIND_ENV, "").strip().lower() or "auto"
-    return VectorStore(kind)
+    return VectorStore("milvus", milvus_uri) if store == "milvus" else VectorStore(kind)
 
 
 def _build(
