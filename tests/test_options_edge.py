@@ -201,3 +201,11 @@ def test_demo_indexes_with_the_backend_it_answers_with(
     assert main(["demo", "--index", str(tmp_path / "demo"), "--dump-config", "-q"]) == 0
     assert built_with == ["onnx"]
     assert yaml.safe_load(capsys.readouterr().out)["embed_backend"] == "onnx"
+
+
+def test_each_variable_reads_as_a_typed_value_or_none() -> None:
+    env = {"M2IO_API_KEY": "k", "M2IO_INDEX": "idx", "OPENAI_BASE_URL": "  ", "M2IO_CACHE": ""}
+    assert environment.serve_api_key(env) == "k" and environment.serve_api_key({}) is None
+    assert environment.index_dir(env) == "idx"
+    assert environment.base_url(env) is None and environment.cache_dir(env) is None
+    assert environment.milvus_uri({"M2IO_MILVUS_URI": " http://h:1 "}) == "http://h:1"

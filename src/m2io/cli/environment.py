@@ -35,6 +35,7 @@ INDEX_ENV = "M2IO_INDEX"
 BACKEND_ENV = "M2IO_EMBED_BACKEND"
 CACHE_ENV = "M2IO_CACHE"
 BASE_URL_ENV = "OPENAI_BASE_URL"
+SERVE_KEY_ENV = "M2IO_API_KEY"
 
 EPILOG = (
     "environment: M2IO_INDEX (index folder when no flag or recipe names one), "
@@ -109,6 +110,11 @@ def milvus_uri(env: Mapping[str, str] | None = None) -> str | None:
     from m2io.index.milvus import URI_ENV
 
     return _env(env).get(URI_ENV, "").strip() or None
+
+
+def serve_api_key(env: Mapping[str, str] | None = None) -> str | None:
+    """``$M2IO_API_KEY`` (the key ``m2io serve`` asks of writing routes), or None when unset."""
+    return _env(env).get(SERVE_KEY_ENV) or None
 
 
 def base_url(env: Mapping[str, str] | None = None) -> str | None:

@@ -20,6 +20,7 @@ import logging
 import os
 from typing import Any
 
+from m2io.cli import environment
 from m2io.cli.common import add_pipeline_arguments, index_config
 
 MAX_MODEL_CALLS = 8
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
     if args.corpus_root is not None and not os.path.isdir(args.corpus_root):
         raise ValueError(f"--corpus-root {args.corpus_root}: not a folder")
-    api_key = args.api_key if args.api_key is not None else os.environ.get("M2IO_API_KEY") or None
+    api_key = args.api_key if args.api_key is not None else environment.serve_api_key()
     options = app_options(args, cfg.index, api_key)
     workers = worker_count(args)
     pipeline = build_pipeline(cfg)
