@@ -166,3 +166,37 @@ def test_a_glossary_entry_reads_term_colon_definition(tmp_path) -> None:
     text = load_corpus(tmp_path).documents[0].text
     assert "Encryption (GPG): Scrambling a message so only the recipient can read it." in text
     assert "Face: A coloured image in the message headers." in text
+
+
+# An AsciiDoc manual page (git-doc's layout, written here): the page's <h1> and its one-line
+# summary sit in div#header, the rest in div#content, the element the loader reads.
+ASCIIDOC_PAGE = """<html><head><title>tool-reset(1)</title></head><body class="manpage">
+<div id="header"><h1>tool-reset(1) Manual Page</h1><h2>NAME</h2>
+<div class="sectionbody"><p>tool-reset - Move the current head to another state</p></div></div>
+<div id="content"><div class="sect1"><h2 id="_synopsis">SYNOPSIS</h2>
+<div class="sectionbody"><pre>tool reset [--soft | --hard] [commit]</pre></div></div>
+<div class="sect1"><h2 id="_examples">EXAMPLES</h2>
+<div class="sectionbody"><p>Undo the last commit and keep its changes.</p></div></div></div>
+<div id="footer"><div id="footer-text">Last updated 2025-10-07</div></div>
+</body></html>"""
+
+
+def test_a_manual_pages_title_and_summary_outside_its_content_are_read() -> None:
+    parsed = html_to_text(ASCIIDOC_PAGE)
+    # the title is the page's own, not its first section's ("SYNOPSIS" before the change)
+    assert parsed.title == "tool-reset(1) Manual Page"
+    # the one-line summary is the page's best description of what it is about
+    assert "tool-reset - Move the current head to another state" in parsed.text
+    assert parsed.text.index("Move the current head") < parsed.text.index("SYNOPSIS")
+    titles = [s.title for s in sections(_doc(parsed.text))]
+    assert titles[:2] == ["tool-reset(1) Manual Page", "NAME"]
+    assert titles.index("SYNOPSIS") < titles.index("EXAMPLES")
+
+
+def test_a_site_banner_before_the_content_is_not_read_as_the_pages_lead() -> None:
+    page = ASCIIDOC_PAGE.replace(
+        '<div id="header">', '<div id="header" role="banner"><nav><a href="/">home</a></nav>'
+    )
+    parsed = html_to_text(page)
+    assert "Move the current head" not in parsed.text
+    assert parsed.title == "SYNOPSIS"  # the content's first heading, as before

@@ -86,26 +86,3 @@ def test_a_few_pages_guessed_as_another_language_do_not_split_a_manual():
 
 def test_the_floor_word_check_compares_stems_and_spellings():
     assert set(_terms("rotate the colour")) == set(_terms("rotation of the color"))
-
-
-def test_a_subsection_heading_inside_a_chunk_ranks_its_page_first(tmp_path):
-    # "hostile" is one chunk whose section is "Hostile page"; its subsection "Hidden edges"
-    # starts inside that chunk. The headings list must see it, not only the page's first heading.
-    docs = [
-        Document(
-            "hostile",
-            "Hostile page\n\nThis page lists the odd cases of the drawing tool.\n\n"
-            "Hidden edges\n\nTurn on View > Show all to draw them dashed.",
-            title="Hostile page",
-        ),
-        Document(
-            "edges",
-            "Edge detection\n\nThe detector marks edges of shapes; edges that are hidden stay "
-            "unmarked, and edges drawn thin are found last.",
-            title="Edge detection",
-        ),
-    ]
-    index = _index(tmp_path, docs)
-    assert len(index.chunks) == 2 and index.chunks[0].source.section == "Hostile page"
-    res = HybridRetriever(index, min_score=0, title_weight=3.0).retrieve("What about hidden edges?")
-    assert res.chunks[0].chunk.doc_id == "hostile"

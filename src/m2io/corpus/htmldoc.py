@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, T
 from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
-from m2io.corpus.pagecontent import main_content, remove_furniture
+from m2io.corpus.pagecontent import main_content, page_lead, remove_furniture
 from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder, scrub
 from m2io.corpus.parsed import strip_figure_number as _strip_number
 from m2io.corpus.report import CorpusError
@@ -286,6 +286,9 @@ def html_to_text(html: str) -> Parsed:
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
     main = main_content(soup)
+    lead = page_lead(soup, main) if main is not None else None
+    if lead is not None:  # the page's title and summary sit in a header block before main
+        main.insert(0, lead.extract())
     root = main or soup.body or soup
     remove_furniture(root, whole_body=main is None)
     join_admonitions(root)

@@ -87,6 +87,41 @@ def main_content(soup: BeautifulSoup) -> Tag | None:
     return soup.find(id=("content", "main-content"))
 
 
+_LEAD_MAX_CHARS = 1000
+
+
+def page_lead(soup: BeautifulSoup, main: Tag) -> Tag | None:
+    """The block before ``main`` that holds the page's own title, when ``main`` has none.
+
+    Some generators put a page's ``<h1>`` and its one-line summary in a header block outside
+    the content element (AsciiDoc's manual pages: ``div#header`` holds "git-reset(1) Manual
+    Page" and "NAME: git-reset - Reset current HEAD to the specified state", ``div#content``
+    the rest). That block is the page's title and lead, not furniture: the block is returned
+    when it is short (under 1,000 characters), comes before ``main``, and is neither
+    navigation nor furniture (a site banner is ``role="banner"`` or a ``<header>`` with
+    ``<nav>`` links, removed before this is asked)."""
+    if main.find("h1") is not None:
+        return None
+    h1 = soup.find("h1")
+    if h1 is None or h1.find_parent(lambda t: t is main) is not None:
+        return None
+    block = h1.parent
+    if not isinstance(block, Tag) or block.name in ("body", "html", "[document]"):
+        return None
+    if main.find_parent(lambda t: t is block) is not None or block.find("nav") is not None:
+        return None
+    if _is_furniture(block) or block.find_parent(_is_furniture) is not None:
+        return None
+    if len(block.get_text()) > _LEAD_MAX_CHARS:
+        return None
+    # before main in the source (html.parser records where each tag starts)
+    here = (block.sourceline, block.sourcepos)
+    there = (main.sourceline, main.sourcepos)
+    if None not in here and None not in there and here > there:
+        return None
+    return block
+
+
 def _is_furniture(tag: Tag) -> bool:
     if tag.name in _FURNITURE_TAGS:
         return True

@@ -113,19 +113,6 @@ def chunk_section(secs: list[Section], chunk: Chunk) -> Section:
     return section_at(secs, chunk.start + lead)
 
 
-def inner_headings(chunk: Chunk, section_end: int) -> list[str]:
-    """Headings of the sections that start inside ``chunk`` after its own section, which ends
-    at document offset ``section_end`` (the span the index stores per chunk). A chunk that ends
-    within its section holds none, so only the text from ``section_end`` on is read: it opens on
-    the next section's heading, and further headings in it are found as :func:`sections` finds
-    them. Linear in the chunk's length."""
-    cut = section_end - chunk.start
-    if cut <= 0 or cut >= len(chunk.text.rstrip()):
-        return []
-    tail = Document(chunk.doc_id, chunk.text[cut:])
-    return [sec.title for sec in sections(tail) if sec.title]
-
-
 def location(doc: Document, root: Path | None) -> str:
     """Where a document came from, for a link: an http(s) URL as given, a local file relative to
     the corpus root (POSIX; "" if outside it or no root is known), else ""."""

@@ -172,8 +172,7 @@ class HybridRetriever:
             (:func:`~m2io.retrievers.query.compound_variants`: "key frames" for "keyframes");
             only where most chunks carry a title, like ``title_weight``.
         title_weight: Weight of a third RRF list, BM25 over the chunks' headings alone (page
-            title, section heading, chunk title, and the headings of subsections that start
-            inside the chunk), as a reader reads a table of contents: a
+            title, section heading, chunk title), as a reader reads a table of contents: a
             section *about* the question's words ranks above one that mentions them (hybrid
             mode; 0 = off). Only used when most chunks carry a title (documents with
             headings); an untitled corpus keeps the two lists.
@@ -422,19 +421,14 @@ class HybridRetriever:
         return 2 * sum(1 for c in chunks if c.title) >= len(chunks) > 0
 
     def _title_ranking(self, words: str, depth: int) -> list[int]:
-        """Chunk rows whose headings share words with the query, by BM25 over headings alone: a
-        chunk's title, its page's title, its section's heading and the headings of the sections
-        that start inside it (a short subsection shares its page's one chunk)."""
+        """Chunk rows whose headings share words with the query, by BM25 over headings alone."""
         if not hasattr(self, "_titles"):  # built on first use: one short text per chunk
             from m2io.index.lexical import LexicalIndex
-            from m2io.index.sections import inner_headings
 
             heads = []
-            spans = self.index.chunk_sections
-            for row, c in enumerate(self.index.chunks if self._titled else ()):
+            for c in self.index.chunks if self._titled else ():
                 src = c.source
                 parts = [c.title] + ([src.title, src.section] if src else [])
-                parts += inner_headings(c, spans[row][1])  # subsections inside the chunk
                 heads.append(" ".join(dict.fromkeys(p for p in parts if p)))
             self._titles = LexicalIndex.build(heads) if any(heads) else None
         if self._titles is None:
