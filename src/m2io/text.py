@@ -77,6 +77,25 @@ def is_table_row(text: str) -> bool:
     return row_cells(text) is not None
 
 
+def introduced_command(text: str, before: str) -> bool:
+    """Whether ``text`` is a command the sentence ``before`` introduces ("Build it:" then
+    "make", "And finally install it:" then "sudo make install", "do this:" then "$ git bisect
+    start"): a short unpunctuated line in lower case, or one that opens on a shell prompt, right
+    after a colon. A heading reads the same but is capitalised, and a manual's headings do not
+    follow a colon."""
+    t = text.rstrip()
+    if not before.rstrip().endswith(":") or not t:
+        return False
+    if t.startswith("$ "):
+        return True
+    return (
+        t[:1].islower()
+        and len(t.split()) <= 8
+        and (t.endswith("..") or not t.endswith((".", "!", "?", ";", ",")))  # "cmake .."
+        and not is_list_item(t)
+    )
+
+
 def is_list_item(text: str) -> bool:
     """Whether ``text`` starts with a list item's marker ("1. ", "2) ", "- ", "* ", "• ")."""
     return _ITEM.match(text.lstrip()) is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from m2io.text import PIC, is_list_item, split_sentences, split_with_images
+from m2io.text import PIC, introduced_command, is_list_item, split_sentences, split_with_images
 from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
 
 # A sentence that only makes sense after another: it opens with a reference or a connective.
@@ -131,7 +131,7 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
             and (
                 i in figures
                 or (chunk.doc_id, _label_key(t)) not in navigation
-                or (i > 0 and _introduced_command(t, texts[i - 1]))
+                or (i > 0 and introduced_command(t, texts[i - 1]))
             )
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
@@ -282,20 +282,6 @@ def points_at_figure(text: str) -> bool:
     return _POINTER.match(text.lstrip()) is not None
 
 
-def _introduced_command(text: str, before: str) -> bool:
-    """Whether ``text`` is a command the sentence before introduces ("Build it:" then "make",
-    "sudo make install"): a short unpunctuated line in lower case right after a colon. A heading
-    reads the same but is capitalised, and a manual's headings do not follow a colon."""
-    t = text.rstrip()
-    return (
-        before.rstrip().endswith(":")
-        and t[:1].islower()
-        and len(t.split()) <= 8
-        and not t.endswith((".", "!", "?", ";", ","))
-        and not is_list_item(t)
-    )
-
-
 def units(passage: list[Line], index: int = 0) -> list[Unit]:
     """Group a passage's sentences into units: lists, settings runs and commands stay whole,
     each with the sentence that introduces it (one ending in ':')."""
@@ -313,7 +299,7 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
             kind = "settings"
             while j + 1 < len(texts) and is_setting(texts[j + 1]):
                 j += 1
-        elif is_code(t) or (i > 0 and _introduced_command(t, texts[i - 1])):
+        elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
             kind = "code"
         elif heading_like(t):
             kind = "heading"
