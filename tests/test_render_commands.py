@@ -43,3 +43,11 @@ def test_prose_headings_and_hostile_commands_are_not_turned_into_code_blindly() 
     # a command holding markup stays escaped inside the code span
     html = to_html(_merged("Run:", "echo <script>x</script>"))
     assert "<script>" not in html and "<code>echo &lt;script&gt;x&lt;/script&gt;</code>" in html
+
+
+def test_a_clause_that_goes_on_after_a_colon_is_prose() -> None:
+    """MRAMG text breaks sentences at odd places: "… called from the image menu:" then "the
+    sliders are permanently visible" is the same sentence going on, not a command."""
+    assert not introduced_command("the sliders are permanently visible", "the image menu:")
+    assert not introduced_command("which contains commands", "the Colors menu:")
+    assert introduced_command("pip install python-gammu", "You can install it using pip:")
