@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from m2io.generators.extractive import NOTHING_FOUND, ExtractiveGenerator
+from m2io.generators.focus import Line
 from m2io.generators.openai import OpenAIGenerator
 from m2io.testing.fake_openai import FakeOpenAIServer
 from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
@@ -281,3 +282,38 @@ def test_an_answer_never_opens_on_the_tail_of_a_sentence_cut_at_an_abbreviation(
         texts = [s.text for s in ans.sentences]
         assert "A unit grid can be drawn in the background of the DR. GEO figure." in texts
         assert "GEO figure." not in texts and not texts[0].startswith("GEO")
+
+
+def test_the_commands_a_procedure_introduces_come_with_their_sentences() -> None:
+    """A build section shows each command on a line of its own after a sentence ending in ':'
+    ("Build it:" then "make"), and the same commands again in a short summary block. Those lines
+    read like headings (short, no full stop) and the page repeats them, so they were dropped:
+    the answer said "Build it: Test that everything is okay: make test And finally install it:"
+    (gammu-doc, a manual not tuned on). They are what the user came for."""
+    text = (
+        "Building from source\n\nThe usual set of commands:\n\n./configure\nmake\n"
+        "sudo make install\n\nUsing the build tool\n\nCreate a separate build folder first.\n\n"
+        "Then configure the project:\n\nbuildtool ..\n\nBuild it:\n\nmake\n\n"
+        "Test that everything is okay:\n\nmake test\n\nAnd finally install it:\n\n"
+        "sudo make install\n"
+    )
+    ans = ExtractiveGenerator(embedder=None).generate(
+        "How do I build and install it from source?", _page("install", text)
+    )
+    texts = [s.text for s in ans.sentences]
+    for intro, command in (
+        ("Build it:", "make"),
+        ("Test that everything is okay:", "make test"),
+        ("And finally install it:", "sudo make install"),
+    ):
+        assert intro in texts and command in texts, texts
+        assert texts.index(command) == texts.index(intro) + 1, texts
+
+
+def test_a_capitalised_line_after_a_colon_is_still_a_heading() -> None:
+    from m2io.generators.focus import units
+
+    lines = [Line(t, "d#0", 0, SRC) for t in ("Options:", "Advanced settings", "More text.")]
+    assert [u.kind for u in units(lines)][1] == "heading"
+    lines = [Line(t, "d#0", 0, SRC) for t in ("Build it:", "make", "More text.")]
+    assert [u.kind for u in units(lines)][:1] == ["code"]  # one unit: the intro and its command

@@ -77,6 +77,36 @@ def is_table_row(text: str) -> bool:
     return row_cells(text) is not None
 
 
+_FUNCTION_WORDS = frozenset(
+    "a an the is are was were be been this that these those which who what when where it its "
+    "you your we our they their he she of to in on at by for with from as and or but not no "
+    "can will may must should would could if then than so do does".split()
+)
+
+
+def introduced_command(text: str, before: str) -> bool:
+    """Whether ``text`` is a command the sentence ``before`` introduces ("Build it:" then
+    "make", "And finally install it:" then "sudo make install", "do this:" then "$ git bisect
+    start"): a short unpunctuated line in lower case, or one that opens on a shell prompt, right
+    after a colon. A heading reads the same but is capitalised, and a manual's headings do not
+    follow a colon."""
+    t = text.rstrip()
+    if not before.rstrip().endswith(":") or not t:
+        return False
+    if t.startswith("$ "):
+        return True
+    words = t.split()
+    return (
+        t[:1].islower()
+        and len(words) <= 8
+        and (t.endswith("..") or not t.endswith((".", "!", "?", ";", ",")))  # "cmake .."
+        and not is_list_item(t)
+        # a clause that goes on after the colon ("… the image menu:" / "the sliders are
+        # permanently visible") has function words; a command line has none
+        and not _FUNCTION_WORDS.intersection(w.lower() for w in words)
+    )
+
+
 def is_list_item(text: str) -> bool:
     """Whether ``text`` starts with a list item's marker ("1. ", "2) ", "- ", "* ", "• ")."""
     return _ITEM.match(text.lstrip()) is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from m2io.text import PIC, is_list_item, split_sentences, split_with_images
+from m2io.text import PIC, introduced_command, is_list_item, split_sentences, split_with_images
 from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
 
 # A sentence that only makes sense after another: it opens with a reference or a connective.
@@ -125,8 +125,14 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
             for i, t in enumerate(texts)
             # "6.2. 6.2.1. 6.2.2." (a table of contents' numbers) says nothing
             if has_words(t)
-            # a heading the page repeats stays only where it is a figure's anchor
-            and (i in figures or (chunk.doc_id, _label_key(t)) not in navigation)
+            # a heading the page repeats stays only where it is a figure's anchor; a command
+            # the sentence before introduces ("Build it:" then "make") stays however often the
+            # page repeats it
+            and (
+                i in figures
+                or (chunk.doc_id, _label_key(t)) not in navigation
+                or (i > 0 and introduced_command(t, texts[i - 1]))
+            )
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
         if joined and out:
@@ -293,7 +299,7 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
             kind = "settings"
             while j + 1 < len(texts) and is_setting(texts[j + 1]):
                 j += 1
-        elif is_code(t):
+        elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
             kind = "code"
         elif heading_like(t):
             kind = "heading"

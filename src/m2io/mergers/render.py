@@ -42,7 +42,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from m2io.safety import MIME, UNSUPPORTED_SUFFIXES, confine, image_kind, remote_image_url
-from m2io.text import is_table_row, row_cells
+from m2io.text import introduced_command, is_table_row, row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Source, TextSegment
 
 log = logging.getLogger(__name__)
@@ -107,16 +107,21 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
             lines.clear()
             nums.clear()
 
-    after_row = False  # the last text segment was a table row
+    after_row = False  # the last text segment was a table row or a command
+    before = ""  # the last text segment
     for seg in answer.segments:
         if isinstance(seg, TextSegment):
-            # a list item or a table row starts a line, and the sentence after a row too
+            # a list item, a table row or a command starts a line, and the sentence after a
+            # row or a command too; a command ("Build it:" then "make") shows as code
             row = is_table_row(seg.text)
-            if lines and not (row or after_row or _LIST_ITEM.match(seg.text)):
-                lines[-1] = f"{lines[-1]} {seg.text}"
+            command = not row and introduced_command(seg.text, before)
+            text = f"`{seg.text.strip()}`" if command and "`" not in seg.text else seg.text
+            if lines and not (row or command or after_row or _LIST_ITEM.match(seg.text)):
+                lines[-1] = f"{lines[-1]} {text}"
             else:
-                lines.append(seg.text)
-            after_row = row
+                lines.append(text)
+            after_row = row or command
+            before = seg.text
             if seg.source is not None and 1 <= seg.source <= len(answer.sources):
                 nums.append(seg.source)
         else:

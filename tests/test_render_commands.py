@@ -1,0 +1,53 @@
+"""Commands in answers read as commands: a procedure's "Build it:" followed by "make" shows the
+command on a line of its own, as code, in Markdown and HTML (issue 21, item 2: a procedure comes
+whole). Before, the answer read "Build it: make Test that everything is okay: make test", the
+commands lost in the prose."""
+
+from __future__ import annotations
+
+from m2io.mergers.default import DefaultMerger
+from m2io.mergers.render import to_html, to_markdown
+from m2io.text import introduced_command
+from m2io.types import Placement, Sentence, TextAnswer
+
+STEPS = (
+    "Create a build folder first.",
+    "Build it:",
+    "make",
+    "And finally install it:",
+    "sudo make install",
+    "The binaries then sit in /usr/bin.",
+)
+
+
+def _merged(*texts: str):
+    return DefaultMerger().merge(
+        TextAnswer("q", tuple(Sentence(t) for t in texts)), Placement(), ()
+    )
+
+
+def test_a_command_after_its_colon_is_code_on_a_line_of_its_own() -> None:
+    md = to_markdown(_merged(*STEPS))
+    assert "Build it:\n`make`\nAnd finally install it:\n`sudo make install`\nThe binaries" in md
+    html = to_html(_merged(*STEPS))
+    assert "Build it:<br><code>make</code><br>And finally install it:<br>" in html
+    assert "<code>sudo make install</code><br>The binaries" in html
+
+
+def test_prose_headings_and_hostile_commands_are_not_turned_into_code_blindly() -> None:
+    assert not introduced_command("Advanced settings", "Options:")  # capitalised: a heading
+    assert not introduced_command("make", "Build it.")  # no colon before it
+    assert not introduced_command("then press the button to start it.", "Next:")
+    assert introduced_command("$ git bisect start", "The command can help you do this:")
+    assert introduced_command("cmake ..", "Then just configure project:")
+    # a command holding markup stays escaped inside the code span
+    html = to_html(_merged("Run:", "echo <script>x</script>"))
+    assert "<script>" not in html and "<code>echo &lt;script&gt;x&lt;/script&gt;</code>" in html
+
+
+def test_a_clause_that_goes_on_after_a_colon_is_prose() -> None:
+    """MRAMG text breaks sentences at odd places: "… called from the image menu:" then "the
+    sliders are permanently visible" is the same sentence going on, not a command."""
+    assert not introduced_command("the sliders are permanently visible", "the image menu:")
+    assert not introduced_command("which contains commands", "the Colors menu:")
+    assert introduced_command("pip install python-gammu", "You can install it using pip:")
