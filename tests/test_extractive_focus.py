@@ -306,8 +306,7 @@ def test_the_commands_a_procedure_introduces_come_with_their_sentences() -> None
         ("Test that everything is okay:", "make test"),
         ("And finally install it:", "sudo make install"),
     ):
-        assert intro in texts and command in texts, texts
-        assert texts.index(command) == texts.index(intro) + 1, texts
+        assert texts[texts.index(intro) + 1] == command, texts
 
 
 def test_a_capitalised_line_after_a_colon_is_still_a_heading() -> None:

@@ -51,3 +51,37 @@ def test_a_clause_that_goes_on_after_a_colon_is_prose() -> None:
     assert not introduced_command("the sliders are permanently visible", "the image menu:")
     assert not introduced_command("which contains commands", "the Colors menu:")
     assert introduced_command("pip install python-gammu", "You can install it using pip:")
+
+
+def test_a_block_of_commands_keeps_a_line_each_and_stays_whole() -> None:
+    """A code block ("mkdir build" / "cd build") was joined into one line, "mkdir build cd
+    build", which reads as one command with four words; shell-prompt lines too."""
+    from m2io.text import split_sentences
+
+    text = (
+        "Create a folder for the build:\n\nmkdir build\ncd build\n\n"
+        "The bisect command can help you do this:\n\n$ git bisect start\n$ git bisect bad master\n"
+        "Bisecting: 3537 revisions left to test after this\n\nIt costs $ 5 a month."
+    )
+    assert split_sentences(text) == [
+        "Create a folder for the build:",
+        "mkdir build",
+        "cd build",
+        "The bisect command can help you do this:",
+        "$ git bisect start",
+        "$ git bisect bad master",
+        "Bisecting: 3537 revisions left to test after this",
+        "It costs $ 5 a month.",
+    ]
+    md = to_markdown(_merged(*split_sentences(text)[:3], "Then run the tests."))
+    assert "Create a folder for the build:\n`mkdir build`\n`cd build`\nThen run the tests." in md
+
+
+def test_the_generator_keeps_a_command_block_whole_with_its_sentence() -> None:
+    from m2io.generators.focus import Line, units
+    from m2io.types import Source
+
+    src = Source("d", "D", "d.html", "Build", "")
+    texts = ("Create a folder for the build:", "mkdir build", "cd build", "Then configure.")
+    got = [(u.kind, u.first, u.last) for u in units([Line(t, "d#0", 0, src) for t in texts])]
+    assert got[0] == ("code", 0, 2)  # the sentence and both commands, one unit

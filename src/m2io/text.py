@@ -84,27 +84,32 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-def introduced_command(text: str, before: str) -> bool:
-    """Whether ``text`` is a command the sentence ``before`` introduces ("Build it:" then
-    "make", "And finally install it:" then "sudo make install", "do this:" then "$ git bisect
-    start"): a short unpunctuated line in lower case, or one that opens on a shell prompt, right
-    after a colon. A heading reads the same but is capitalised, and a manual's headings do not
-    follow a colon."""
-    t = text.rstrip()
-    if not before.rstrip().endswith(":") or not t:
-        return False
+def command_shaped(text: str) -> bool:
+    """Whether ``text`` reads as a command line rather than prose: one that opens on a shell
+    prompt ("$ git bisect start"), or a short unpunctuated line that starts in lower case (or
+    with "./", "/", "~/") and holds no function words ("make", "sudo make install", "cmake ..").
+    A heading reads the same but is capitalised; a clause that goes on after a colon ("the
+    sliders are permanently visible", how MRAMG text breaks sentences) has function words."""
+    t = text.strip()
     if t.startswith("$ "):
         return True
     words = t.split()
     return (
-        t[:1].islower()
+        bool(words)
+        and (t[:1].islower() or t.startswith(("./", "/", "~/")))
         and len(words) <= 8
-        and (t.endswith("..") or not t.endswith((".", "!", "?", ";", ",")))  # "cmake .."
+        and (t.endswith("..") or not t.endswith((".", "!", "?", ";", ",", ":")))  # "cmake .."
         and not is_list_item(t)
-        # a clause that goes on after the colon ("… the image menu:" / "the sliders are
-        # permanently visible") has function words; a command line has none
         and not _FUNCTION_WORDS.intersection(w.lower() for w in words)
     )
+
+
+def introduced_command(text: str, before: str) -> bool:
+    """Whether ``text`` is a command the line ``before`` introduces: command-shaped
+    (:func:`command_shaped`) right after a colon ("Build it:" then "make") or after another
+    command of the same block ("./configure" then "make")."""
+    b = before.rstrip()
+    return bool(b) and (b.endswith(":") or command_shaped(b)) and command_shaped(text)
 
 
 def is_list_item(text: str) -> bool:
@@ -141,6 +146,8 @@ def _split_block(block: str) -> list[str]:
     image tag or a code span is never cut.
     """
     lines = [part for ln in block.split("\n") if ln.strip() for part in _inline_items(ln.strip())]
+    if len(lines) > 1 and all(command_shaped(ln) for ln in lines):
+        return lines  # a block of commands ("./configure", "make"): a line each, never joined
     units: list[tuple[str, bool]] = []  # (text, is a list item)
     current: list[str] = []
     rows: set[int] = set()  # units that are table rows: kept whole, never cut
@@ -162,6 +169,8 @@ def _split_block(block: str) -> list[str]:
             not nxt
             or _ITEM.match(nxt) is not None
             or (i + 1 < len(lines) and is_row[i + 1])
+            or line.startswith("$ ")  # a shell prompt's line is a command of its own
+            or nxt.startswith("$ ")
             or (
                 ends
                 and (

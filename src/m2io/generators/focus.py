@@ -300,7 +300,9 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
             while j + 1 < len(texts) and is_setting(texts[j + 1]):
                 j += 1
         elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
-            kind = "code"
+            kind = "code"  # with the commands of its block ("./configure", "make", ...)
+            while j + 1 < len(texts) and introduced_command(texts[j + 1], texts[j]):
+                j += 1
         elif heading_like(t):
             kind = "heading"
         lead = (
