@@ -142,7 +142,7 @@ def main() -> int:
             "search": n_default[2],
         },
         "milvus_index_choices": {
-            k: {"build": b, "search": s} for k, (b, s) in INDEX_CHOICES.items()
+            k: {"build": b, "search": s} for k, (_, b, s) in INDEX_CHOICES.items()
         },
         "stores": list(retrievers),
         "questions": len(questions),
