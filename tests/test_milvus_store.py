@@ -214,6 +214,7 @@ def test_a_milvus_server_is_asked_for_both_searches_of_a_question_at_once(tmp_pa
         remote = Index.open(tmp_path / "remote", embedder=emb)
         assert remote._chunk_index.remote and remote._image_index.remote
         both = threading.Barrier(2, timeout=10)  # a search waits here for the other one
+        fetches: list[int] = []
         for store in (remote._chunk_index, remote._image_index):
             real = store._store.search
 
@@ -222,12 +223,24 @@ def test_a_milvus_server_is_asked_for_both_searches_of_a_question_at_once(tmp_pa
                 return _real(*a, **kw)
 
             monkeypatch.setattr(store._store, "search", together)
+        real_get = remote._chunk_index._store.get
+
+        def counted_get(rows, _real=real_get):
+            fetches.append(len(rows))
+            return _real(rows)
+
+        monkeypatch.setattr(remote._chunk_index._store, "get", counted_get)
         r_lite = HybridRetriever(lite, top_k=5, min_score=0.0, image_neighbours=2)
         r_remote = HybridRetriever(remote, top_k=5, min_score=0.0, image_neighbours=2)
-        for q in QUESTIONS[:4]:
+        for q in QUESTIONS:
             got, want = r_remote.retrieve(q), r_lite.retrieve(q)
             assert [c.chunk.chunk_id for c in got.chunks] == [c.chunk.chunk_id for c in want.chunks]
             assert [c.image_id for c in got.candidates] == [c.image_id for c in want.candidates]
+        # rows a search did not score: the small collection is read whole once, then kept
+        vecs = np.asarray(lite.stored_vectors("chunks"))
+        np.testing.assert_allclose(remote._chunk_index.fetch([3, 7]), vecs[[3, 7]], atol=1e-6)
+        np.testing.assert_allclose(remote._chunk_index.fetch([39, 0]), vecs[[39, 0]], atol=1e-6)
+        assert fetches == [40]
     finally:
         server_manager_instance.release_server(db)
 

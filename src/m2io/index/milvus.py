@@ -49,6 +49,9 @@ POINTER_SUFFIX = ".milvus.json"
 INSERT_BATCH = 5_000
 ROW_CACHE = 8_192
 """Vectors :meth:`MilvusVectors.fetch` keeps (least recently fetched dropped): 12 MB at 384-d."""
+FETCH_BLOCK = 1_000
+"""Rows per query when :meth:`MilvusVectors.fetch` reads a whole small collection (1.5 MB of
+reply at 384-d)."""
 _ROW, _VEC = "row", "vec"
 
 
@@ -291,14 +294,22 @@ class MilvusVectors:
     def fetch(self, rows: list[int]) -> np.ndarray:
         """The vectors of ``rows``, in that order: one query for those not fetched lately
         (the last :data:`ROW_CACHE` rows are kept; a retriever asks for the same section rows
-        twice per question, and popular sections across questions)."""
+        twice per question, and popular sections across questions). On a server, a collection
+        of at most :data:`ROW_CACHE` rows is read whole on the first fetch, so later questions
+        cost one search round trip and no row fetch."""
         if not rows:
             return np.zeros((0, self.d), dtype=np.float32)
         with self._lock:
             known = {r: self._rows[r] for r in rows if r in self._rows}
         want = list(dict.fromkeys(r for r in rows if r not in known))
+        if want and self.remote and self.ntotal <= ROW_CACHE:
+            want = [r for r in range(self.ntotal) if r not in known]
         if want:
-            got = self._store.get(want)
+            got = [
+                row
+                for start in range(0, len(want), FETCH_BLOCK)
+                for row in self._store.get(want[start : start + FETCH_BLOCK])
+            ]
             fresh = {int(r[_ROW]): np.asarray(r[_VEC], dtype=np.float32) for r in got}
             missing = [r for r in want if r not in fresh]
             if missing:
