@@ -269,3 +269,33 @@ def test_the_milvus_index_is_exact_below_the_ivf_size_and_recorded_in_the_pointe
     pointer.write_text(json.dumps(record))
     old = Index.open(tmp_path / "m", embedder=emb)
     assert old._chunk_index.index_type == "FLAT" and _answers(old) == want
+
+
+def test_a_milvus_lite_database_held_by_another_process_is_a_clear_error(tmp_path):
+    """milvus-lite locks its database folder: a second process opening the index is told why."""
+    import subprocess
+    import sys
+
+    from m2io.index.store import IndexFormatError
+
+    emb = HashEmbedder(dim=64)
+    build_index(_docs(), tmp_path / "m", embedder=emb, progress=False, store=VectorStore("milvus"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from milvus_lite.db import MilvusLite; db = MilvusLite(sys.argv[1]); "
+            "print('held', flush=True); sys.stdin.read()",
+            str(tmp_path / "m" / "milvus.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(IndexFormatError, match="open in another process"):
+            Index.open(tmp_path / "m", embedder=emb)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

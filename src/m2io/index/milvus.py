@@ -230,6 +230,7 @@ def _lite_db(path: Path) -> Any:
     index swapped in under the same name is another database."""
     require("milvus_lite", "milvus")
     from milvus_lite.db import MilvusLite
+    from milvus_lite.exceptions import DataDirLockedError
 
     path = path.resolve()
     st = path.stat()
@@ -237,7 +238,14 @@ def _lite_db(path: Path) -> Any:
     with _LITE_LOCK:
         db = _LITE.get(key)
         if db is None or db.closed:
-            db = _LITE[key] = MilvusLite(str(path))
+            try:
+                db = _LITE[key] = MilvusLite(str(path))
+            except DataDirLockedError as err:
+                raise RuntimeError(
+                    f"{path}: the milvus-lite database is open in another process, and "
+                    "milvus-lite allows one; query it from that process (m2io serve forks its "
+                    f"workers from one) or keep the vectors on a Milvus server ({err})"
+                ) from err
         return db
 
 
