@@ -299,3 +299,20 @@ def test_a_milvus_lite_database_held_by_another_process_is_a_clear_error(tmp_pat
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_remote_search_threads_work_in_a_forked_worker():
+    """`m2io serve --workers` forks after loading: a thread pool made before the fork has no
+    threads in the child, and work submitted there would wait for ever."""
+    from m2io.index import store
+
+    assert store._pool().submit(lambda: 1).result(timeout=10) == 1  # made in this process
+    pid = os.fork()
+    if pid == 0:  # the worker: exit 0 only if its searches can run
+        try:
+            os._exit(0 if store._pool().submit(lambda: 2).result(timeout=5) == 2 else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -355,17 +355,18 @@ class Index:
         )
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """Threads that wait on remote searches (:meth:`Index.prefetch`)."""
+    """Threads that wait on remote searches (:meth:`Index.prefetch`), this process's own: a
+    worker forked from a process that had them (``m2io serve --workers``) starts its own."""
     global _POOL
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="m2io-search")
-        return _POOL
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="m2io-search"))
+        return _POOL[1]
 
 
 def _search(index: object, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
