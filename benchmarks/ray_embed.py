@@ -1,10 +1,14 @@
-"""Embedding throughput in one process and on a local Ray with 1 and 2 workers (issue 13, item 5).
+"""Embedding throughput in one process and on a local Ray, for the model that decides when Ray
+pays (issue 24, item 4).
 
-The same chunk texts (the first ``--n`` chunks of a corpus, as the index embeds them) through:
-the in-process ONNX embedder (all cores), and ``RayTextEmbedder`` with 1 and 2 workers of one
-thread each. Ray's start-up is timed apart from the embedding. The machine's load average is
-recorded at the start and the end, and each Ray rate as a ratio of the in-process one measured in
-the same run (the figure ``m2io.embed.distributed.RAY_MIN_CORES`` rests on).
+The same chunk texts (the first ``--n`` chunks of a corpus, as the index embeds them) through: the
+in-process ONNX embedder on one thread and on every core (run first and again last, so a drift in
+the machine's load shows), and ``RayTextEmbedder`` with 1 and 2 workers of one thread each. Ray's
+start-up (instance and workers' models loaded) is timed apart from the embedding. Recorded: the
+load average at the start and the end, each rate as a ratio of the in-process one of the same run,
+and the fitted model of :func:`m2io.embed.distributed.predict_embed_seconds` (single-thread rate,
+in-process parallel fraction, Ray's per-worker efficiency, start-up) with the corpus size from
+which Ray would pay at 2, 4, 8 and 16 cores.
 
 Usage::
 
@@ -20,6 +24,7 @@ import logging
 import os
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,7 @@ from typing import Any
 from m2io.corpus import chunk_corpus, load_corpus
 from m2io.embed.distributed import RayTextEmbedder
 from m2io.embed.onnx import OnnxTextEmbedder
+from m2io.embed.ray_plan import fit_ray_model
 from m2io.index.build import chunk_embedding_text
 
 
@@ -46,11 +52,19 @@ def main() -> int:
         "texts": len(texts),
         "runs": {},
     }
-    local = OnnxTextEmbedder(recent=0)
-    t0 = time.perf_counter()
-    local._encode(texts, 64, False)
-    s = time.perf_counter() - t0
-    res["runs"]["in_process"] = {"seconds": round(s, 2), "chunks_per_s": round(len(texts) / s, 2)}
+
+    def in_process(threads: int | None) -> dict[str, float]:
+        local = OnnxTextEmbedder(recent=0, small_batch=0, threads=threads)
+        local._encode(texts[:8], 64, False)  # session made
+        t0 = time.perf_counter()
+        local._encode(texts, 64, False)
+        s = time.perf_counter() - t0
+        return {"seconds": round(s, 2), "chunks_per_s": round(len(texts) / s, 2)}
+
+    res["runs"]["in_process"] = in_process(None)
+    print("in process", res["runs"]["in_process"], flush=True)
+    res["runs"]["in_process_1_thread"] = in_process(1)
+    print("in process, 1 thread", res["runs"]["in_process_1_thread"], flush=True)
     for workers in (1, 2):
         with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as tmp:
             t0 = time.perf_counter()
@@ -67,13 +81,35 @@ def main() -> int:
             "chunks_per_s": round(len(texts) / s, 2),
         }
         print(workers, res["runs"][f"ray_{workers}_workers"], flush=True)
+    res["runs"]["in_process_again"] = in_process(None)
+    print("in process again", res["runs"]["in_process_again"], flush=True)
     res["machine"]["load_avg_at_end"] = os.getloadavg()
-    base = res["runs"]["in_process"]["chunks_per_s"]
+    runs = res["runs"]
+    base = (runs["in_process"]["chunks_per_s"] + runs["in_process_again"]["chunks_per_s"]) / 2
     res["ray_over_in_process"] = {
-        k: round(v["chunks_per_s"] / base, 3) for k, v in res["runs"].items() if k != "in_process"
+        k: round(v["chunks_per_s"] / base, 3) for k, v in runs.items() if k.startswith("ray")
     }
+    res["ray_over_in_process_with_startup"] = {
+        k: round((len(texts) / base) / (v["seconds"] + v["startup_s"]), 3)
+        for k, v in runs.items()
+        if k.startswith("ray")
+    }
+    cores = os.cpu_count() or 1
+    model = fit_ray_model(
+        one_thread=runs["in_process_1_thread"]["chunks_per_s"],
+        all_threads=base,
+        cores=cores,
+        ray_workers={
+            1: runs["ray_1_workers"]["chunks_per_s"],
+            2: runs["ray_2_workers"]["chunks_per_s"],
+        },
+        startup_s=max(runs["ray_1_workers"]["startup_s"], runs["ray_2_workers"]["startup_s"]),
+    )
+    res["model"] = asdict(model)
+    res["ray_pays_from_chunks"] = {c: model.crossover(c) for c in (2, 4, 8, 16)}
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"runs": res["runs"], "ratios": res["ray_over_in_process"]}))
+    print(json.dumps({k: res[k] for k in ("runs", "ray_over_in_process", "model")}, indent=2))
+    print(json.dumps(res["ray_pays_from_chunks"]))
     return 0
 
 

@@ -618,32 +618,93 @@ def test_a_slow_embedder_gets_smaller_checkpoints_within_the_time_budget(tmp_pat
     assert report.checkpoints == 1 + math.ceil((n - first) / build.MIN_CHECKPOINT)
 
 
-@pytest.mark.parametrize(("cores", "warned"), [(2, True), (16, False)])
-def test_m2io_index_ray_local_on_two_cores_says_it_will_be_slower(
-    tmp_path, monkeypatch, capsys, cores, warned
-):
-    """Issue 24 item 4: ``--ray local`` on a 2-core machine still runs, but says it will not pay."""
-    import argparse
+class FakeRay(CountingEmbedder):
+    """Stands in for ``RayTextEmbedder``: which embedder a build picks is what is tested."""
 
+    made: list[str] = []
+
+    def __init__(self, model=None, *, backend=None, address="local"):
+        super().__init__()
+        FakeRay.made.append(address)
+
+    def shutdown(self):
+        FakeRay.made.append("shutdown")
+
+
+def _cli_with_fake_ray(monkeypatch, cores: int, model=None):
     import m2io.embed.distributed as dist
+    import m2io.embed.ray_plan as ray_plan
     from m2io.cli import index as cli_index
-
-    class FakeRay(CountingEmbedder):  # stands in for Ray: the advice is what is tested
-        def __init__(self, model=None, *, backend=None, address="local"):
-            super().__init__()
 
     class FakeMap:
         map = staticmethod(map)
 
+    FakeRay.made = []
     monkeypatch.setattr(dist, "RayTextEmbedder", FakeRay)
     monkeypatch.setattr(dist, "RayMap", FakeMap)
     monkeypatch.setattr(cli_index.os, "cpu_count", lambda: cores)
-    corpus = tmp_path / "corpus"
-    write_corpus(corpus)
+    monkeypatch.setattr("m2io.embed.text.load_text_embedder", lambda name, backend=None: CountingEmbedder())
+    if model is not None:
+        monkeypatch.setattr(ray_plan, "MEASURED", model)
+    return cli_index
+
+
+def _index_cli(cli_index, *argv: str) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser()
     cli_index.add_arguments(parser)
-    args = parser.parse_args([str(corpus), "--out", str(tmp_path / "idx"), "--ray", "local"])
-    assert cli_index.run(args) == 0
+    return cli_index.run(parser.parse_args(list(argv)))
+
+
+@pytest.mark.parametrize(
+    ("cores", "startup_s", "why"),
+    [(2, 8.0, "slower than in process"), (2, 0.0, "on fewer than 4 cores"), (16, 0.0, None)],
+)
+def test_m2io_index_ray_local_says_when_it_will_be_slower(
+    tmp_path, monkeypatch, capsys, cores, startup_s, why
+):
+    """Issue 24 item 4: ``--ray local`` still runs as asked, but where the model predicts it
+    slower than in process (its start-up on a small corpus), or on fewer than 4 cores, it says
+    so with the predicted times."""
+    from m2io.embed.ray_plan import RayModel
+
+    model = RayModel(
+        one_thread=10, parallel=0.5, worker=10, worker_scaling=0.9, startup_s=startup_s
+    )
+    cli = _cli_with_fake_ray(monkeypatch, cores, model)
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    assert _index_cli(cli, str(corpus), "--out", str(tmp_path / "idx"), "--ray", "local") == 0
     err = capsys.readouterr().err
-    assert ("warning: --ray local on 2 cores" in err) is warned
-    assert "re-embedded" in err  # the build itself went ahead either way
+    if why is None:
+        assert "warning: --ray local" not in err
+    else:
+        assert f"warning: --ray local, {why}: ~" in err
+        assert f"texts on {cores} cores: predicted " in err and "s on a local Ray" in err
+    assert FakeRay.made == ["local", "shutdown"]  # run on Ray either way
+    assert "re-embedded" in err
+
+
+def test_m2io_index_without_ray_chooses_by_the_model_and_says_so(tmp_path, monkeypatch, capsys):
+    """Not asked for Ray, a fresh build goes to a local Ray only where the model predicts it
+    clearly faster (here: a model whose in-process rate is tiny, on 16 cores); on 2 cores with
+    the measured model, for an update, or with ``--ray off``, it stays in process."""
+    from m2io.embed.ray_plan import MEASURED, RayModel
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    slow = RayModel(one_thread=0.01, parallel=0.0, worker=10, worker_scaling=1.0, startup_s=1)
+    cli = _cli_with_fake_ray(monkeypatch, 16, slow)
+    assert _index_cli(cli, str(corpus), "--out", str(tmp_path / "a")) == 0
+    assert "embedding on a local Ray: ~" in capsys.readouterr().err
+    assert FakeRay.made == ["local", "shutdown"]
+    FakeRay.made = []
+    (corpus / "new.md").write_text("# New\n\nA new page about the new tool.\n")
+    assert _index_cli(cli, str(corpus), "--out", str(tmp_path / "a")) == 0  # an update
+    assert FakeRay.made == []
+    assert _index_cli(cli, str(corpus), "--out", str(tmp_path / "b"), "--ray", "off") == 0
+    assert FakeRay.made == []
+    cli = _cli_with_fake_ray(monkeypatch, 2, MEASURED)  # as measured on the 2-core machine
+    assert _index_cli(cli, str(corpus), "--out", str(tmp_path / "c")) == 0
+    assert FakeRay.made == [] and "local Ray" not in capsys.readouterr().err

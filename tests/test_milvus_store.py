@@ -140,8 +140,8 @@ def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
     index = Index.open(tmp_path / "milvus", embedder=emb)
     calls: list[str] = []
     for store, name in ((index._chunk_index, "chunks"), (index._image_index, "images")):
-        client = store._client
-        for method in ("search", "query"):
+        client = store._store
+        for method in ("search", "get"):
             real = getattr(client, method)
 
             def counted(*a, _real=real, _what=f"{name}.{method}", **kw):
@@ -155,7 +155,7 @@ def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
         found = r.retrieve(q)
         assert found.chunks and found.candidates
         assert calls.count("chunks.search") == 1 and calls.count("images.search") == 1, calls
-        assert calls.count("chunks.query") <= 1, calls  # the section's rows, fetched once
+        assert calls.count("chunks.get") <= 1, calls  # the section's rows, fetched once
 
 
 def test_documents_added_to_a_milvus_index_go_to_milvus_without_the_environment(
@@ -178,3 +178,143 @@ def test_documents_added_to_a_milvus_index_go_to_milvus_without_the_environment(
     assert index.vector_store() == VectorStore("milvus", "milvus.db")
     hits = HybridRetriever(index, top_k=3, min_score=0.0).retrieve("how do I sharpen edges")
     assert hits.chunks[0].chunk.doc_id == "added/sharpen.md"
+
+
+def test_a_milvus_server_is_asked_for_both_searches_of_a_question_at_once(tmp_path, monkeypatch):
+    """Issue 24 item 3: on a server each search is a round trip; the chunk and image searches
+    of a question go out together, so it waits for one. The server here is milvus-lite's gRPC
+    one on a loopback port, reached through pymilvus as a remote Milvus is."""
+    import threading
+
+    from milvus_lite.server_manager import server_manager_instance
+
+    from m2io.types import ImageAnchor, ImageRef
+
+    emb = HashEmbedder(dim=64)
+    png = tmp_path / "corpus" / "a.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 24)
+    docs = [
+        Document(
+            d.doc_id,
+            d.text,
+            (ImageAnchor(ImageRef(f"img{i}", str(png), caption=f"The {d.title} dialog"), 10),),
+            d.title,
+        )
+        for i, d in enumerate(_docs())
+    ]
+    db = str(tmp_path / "server.db")
+    uri = server_manager_instance.start_and_get_uri(db)
+    try:
+        kw = {"embedder": emb, "progress": False, "corpus_root": png.parent}
+        # ties (this embedder makes many) are ordered as Milvus orders them, not as faiss does
+        build_index(docs, tmp_path / "lite", store=VectorStore("milvus"), **kw)
+        build_index(docs, tmp_path / "remote", store=VectorStore("milvus", uri), **kw)
+        assert "milvus.db" not in {p.name for p in (tmp_path / "remote").iterdir()}
+        lite = Index.open(tmp_path / "lite", embedder=emb)
+        assert not lite._chunk_index.remote
+        remote = Index.open(tmp_path / "remote", embedder=emb)
+        assert remote._chunk_index.remote and remote._image_index.remote
+        both = threading.Barrier(2, timeout=10)  # a search waits here for the other one
+        fetches: list[int] = []
+        for store in (remote._chunk_index, remote._image_index):
+            real = store._store.search
+
+            def together(*a, _real=real, **kw):
+                both.wait()  # raises BrokenBarrierError if the searches came one by one
+                return _real(*a, **kw)
+
+            monkeypatch.setattr(store._store, "search", together)
+        real_get = remote._chunk_index._store.get
+
+        def counted_get(rows, _real=real_get):
+            fetches.append(len(rows))
+            return _real(rows)
+
+        monkeypatch.setattr(remote._chunk_index._store, "get", counted_get)
+        r_lite = HybridRetriever(lite, top_k=5, min_score=0.0, image_neighbours=2)
+        r_remote = HybridRetriever(remote, top_k=5, min_score=0.0, image_neighbours=2)
+        for q in QUESTIONS:
+            got, want = r_remote.retrieve(q), r_lite.retrieve(q)
+            assert [c.chunk.chunk_id for c in got.chunks] == [c.chunk.chunk_id for c in want.chunks]
+            assert [c.image_id for c in got.candidates] == [c.image_id for c in want.candidates]
+        # rows a search did not score: the small collection is read whole once, then kept
+        vecs = np.asarray(lite.stored_vectors("chunks"))
+        np.testing.assert_allclose(remote._chunk_index.fetch([3, 7]), vecs[[3, 7]], atol=1e-6)
+        np.testing.assert_allclose(remote._chunk_index.fetch([39, 0]), vecs[[39, 0]], atol=1e-6)
+        assert fetches == [40]
+    finally:
+        server_manager_instance.release_server(db)
+
+
+def test_the_milvus_index_is_exact_below_the_ivf_size_and_recorded_in_the_pointer(tmp_path):
+    """The collection's index and search parameters are chosen by size and written in the
+    pointer file, which a reader searches with; a pointer from before (no index record) still
+    opens, as FLAT."""
+    import json
+
+    from m2io.index.ann import EXACT_MAX, NPROBE, milvus_index
+
+    assert milvus_index(EXACT_MAX - 1) == ("IVF_FLAT", {"nlist": 1}, {"nprobe": 1})
+    assert milvus_index(1_000_000) == ("IVF_FLAT", {"nlist": 1000}, {"nprobe": NPROBE})
+    emb = HashEmbedder(dim=64)
+    build_index(_docs(), tmp_path / "m", embedder=emb, progress=False, store=VectorStore("milvus"))
+    pointer = tmp_path / "m" / "chunks.milvus.json"
+    record = json.loads(pointer.read_text())
+    assert record["milvus"]["index"] == {
+        "type": "IVF_FLAT",
+        "params": {"nlist": 1},
+        "search": {"nprobe": 1},
+    }
+    want = _answers(Index.open(tmp_path / "m", embedder=emb))
+    del record["milvus"]["index"]
+    pointer.write_text(json.dumps(record))
+    old = Index.open(tmp_path / "m", embedder=emb)
+    assert old._chunk_index.index_type == "FLAT" and _answers(old) == want
+
+
+def test_a_milvus_lite_database_held_by_another_process_is_a_clear_error(tmp_path):
+    """milvus-lite locks its database folder: a second process opening the index is told why."""
+    import subprocess
+    import sys
+
+    from m2io.index.store import IndexFormatError
+
+    emb = HashEmbedder(dim=64)
+    build_index(_docs(), tmp_path / "m", embedder=emb, progress=False, store=VectorStore("milvus"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from milvus_lite.db import MilvusLite; db = MilvusLite(sys.argv[1]); "
+            "print('held', flush=True); sys.stdin.read()",
+            str(tmp_path / "m" / "milvus.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(IndexFormatError, match="open in another process"):
+            Index.open(tmp_path / "m", embedder=emb)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_remote_search_threads_work_in_a_forked_worker():
+    """`m2io serve --workers` forks after loading: a thread pool made before the fork has no
+    threads in the child, and work submitted there would wait for ever."""
+    from m2io.index import store
+
+    assert store._pool().submit(lambda: 1).result(timeout=10) == 1  # made in this process
+    pid = os.fork()
+    if pid == 0:  # the worker: exit 0 only if its searches can run
+        try:
+            os._exit(0 if store._pool().submit(lambda: 2).result(timeout=5) == 2 else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

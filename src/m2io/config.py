@@ -285,7 +285,8 @@ class IndexOptions:
         store: Where vectors go, one of :data:`STORES`.
         milvus_uri: Milvus server (``store="milvus"``).
         vector_index: Embedded store's search, one of :data:`VECTOR_INDEXES`.
-        ray: Embed on Ray workers: ``local``, ``auto`` or a cluster address.
+        ray: Embed on Ray workers: ``local``, ``auto`` or a cluster address; ``off`` in process;
+            None lets the build choose by the Ray model (:mod:`m2io.embed.ray_plan`).
     """
 
     out: str | None = None

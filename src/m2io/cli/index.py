@@ -105,8 +105,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ray",
-        metavar="local|auto|ADDRESS",
-        help="embed on Ray workers: a local Ray instance, the running cluster, or its address",
+        metavar="local|auto|ADDRESS|off",
+        help="embed on Ray workers: a local Ray instance, the running cluster, or its address; "
+        "off: in process. Not given: in process unless a local Ray is predicted clearly faster "
+        "for this corpus on this machine's cores (docs/scaling.md, 'Embedding on Ray')",
     )
     add_set_argument(p, "index.max_words=120 (index.KEY: " + ", ".join(SET_KEYS) + ")")
 
@@ -164,12 +166,11 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     t0 = time.perf_counter()
     vectors = vector_store(opts.store, opts.vector_index, opts.milvus_uri)
-    if opts.ray:
-        from m2io.embed.distributed import RayTextEmbedder, ray_advice
+    if (
+        opts.ray and opts.ray != "off"
+    ):  # started before the corpus loads: a folder corpus parses there
+        from m2io.embed.distributed import RayTextEmbedder
 
-        advice = ray_advice(opts.ray, os.cpu_count())
-        if advice:  # the user asked for it: do it, but say it will not pay here
-            print(f"warning: {advice}", file=sys.stderr)
         embedder = RayTextEmbedder(opts.embedder, backend=opts.embed_backend, address=opts.ray)
     else:  # an unknown name fails before the corpus loads
         embedder = load_text_embedder(opts.embedder, backend=opts.embed_backend)
@@ -178,6 +179,49 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if hasattr(embedder, "shutdown"):
             embedder.shutdown()
+
+
+def _texts_to_embed(corpus: Corpus, max_words: int) -> int:
+    """About how many texts a fresh build of ``corpus`` embeds: its chunks (one per
+    ``max_words`` words of a document, at least one) and its image occurrences."""
+    chunks = sum(max(1, -(-len(d.text.split()) // max(1, max_words))) for d in corpus.documents)
+    return chunks + sum(len(d.images) for d in corpus.documents)
+
+
+def _plan_embedding(
+    opts: IndexOptions, corpus: Corpus, out: str, quiet: bool
+) -> TextEmbedder | None:
+    """Say what the Ray model predicts for this corpus here (``--ray local``: a warning where it
+    is expected to be slower); without ``--ray``, return a local-Ray embedder where the model
+    predicts one clearly faster, else None (keep ``embedder``)."""
+    import importlib.util
+    import logging
+
+    from m2io.embed.ray_plan import plan_embedding
+
+    log = logging.getLogger(__name__)
+    ray = opts.ray
+    if ray == "off":
+        return None
+    plan = plan_embedding(ray, cores=os.cpu_count(), texts=_texts_to_embed(corpus, opts.max_words))
+    if plan.message is None:
+        return None
+    if plan.warn:  # the user asked for it: do it, but say it will not pay here
+        print(f"warning: {plan.message}", file=sys.stderr)
+        return None
+    update = (Path(out) / "manifest.json").is_file() and not opts.rebuild
+    if not plan.use_ray or ray is not None:
+        log.info("%s", plan.message)
+        return None
+    if update or importlib.util.find_spec("ray") is None:
+        why = "an update embeds only what changed" if update else "ray is not installed"
+        log.info("%s; staying in process: %s", plan.message, why)
+        return None
+    if not quiet:
+        print(plan.message, file=sys.stderr)
+    from m2io.embed.distributed import RayTextEmbedder
+
+    return RayTextEmbedder(opts.embedder, backend=opts.embed_backend, address="local")
 
 
 def vector_store(store: str, kind: str, milvus_uri: str | None) -> VectorStore:
@@ -197,12 +241,9 @@ def _build(
     t0: float,
     vectors: VectorStore,
 ) -> int:
-    from m2io.corpus.report import format_problems, problems_headline
-    from m2io.index.build import update_index
-
     parse_map = None
     out = str(opts.out)
-    if opts.ray:  # the embedder started or joined Ray: parse there too
+    if opts.ray not in (None, "off"):  # Ray is up: parse there too
         from m2io.embed.distributed import RayMap
 
         parse_map = RayMap().map
@@ -222,6 +263,26 @@ def _build(
             f"in {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
+    on_ray = _plan_embedding(opts, corpus, out, quiet)
+    try:
+        return _index(opts, corpus, on_ray or embedder, out, quiet, t0, vectors)
+    finally:
+        if on_ray is not None:
+            on_ray.shutdown()
+
+
+def _index(
+    opts: IndexOptions,
+    corpus: Corpus,
+    embedder: TextEmbedder,
+    out: str,
+    quiet: bool,
+    t0: float,
+    vectors: VectorStore,
+) -> int:
+    from m2io.corpus.report import format_problems, problems_headline
+    from m2io.index.build import update_index
+
     image_embedder = None
     if opts.clip:
         from m2io.embed.image import CLIPImageEmbedder

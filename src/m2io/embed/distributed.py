@@ -38,34 +38,6 @@ logger = logging.getLogger(__name__)
 SHARD = 256
 """Texts per Ray task: large enough to amortise a task's overhead, small enough to balance."""
 
-RAY_MIN_CORES = 4
-"""Fewest local cores on which a local Ray instance is expected to pay for embedding. The
-in-process ONNX embedder already uses every core; Ray adds a start-up (7-9 s), one model copy
-per worker and the shipping of texts and vectors. On the 2-core dev machine two Ray workers
-embedded at 0.86x the in-process rate (issue 24, two runs) to 1.35x (``benchmarks/ray_embed.py``,
-2026-12-07, load 3-6; 1.14x with start-up counted): no gain to rely on, and the
-default stays in-process. A cluster (``--ray auto`` or an address) adds machines rather than
-splitting this one's cores, and is not judged by it."""
-
-
-def ray_advice(address: str, cores: int | None) -> str | None:
-    """A warning when ``--ray ADDRESS`` is expected to make a build slower than in-process
-    embedding (a local Ray on fewer than :data:`RAY_MIN_CORES` cores), else None.
-
-    Example:
-        >>> ray_advice("local", 2) is not None, ray_advice("local", 16), ray_advice("auto", 2)
-        (True, None, None)
-    """
-    if address != "local" or (cores or 1) >= RAY_MIN_CORES:
-        return None
-    return (
-        f"--ray local on {cores or 1} cores: Ray workers split the cores the in-process embedder "
-        "already uses; on 2 cores they were measured at 0.86-1.35x its rate plus 7-9 s of "
-        f"start-up (benchmarks/ray_embed.py, docs/RESULTS.md), so the build may be slower. It is "
-        f"expected to pay from about {RAY_MIN_CORES} cores or on a cluster; leave out --ray to "
-        "embed in-process."
-    )
-
 
 def _worker_embedder(spec: str, threads: int) -> Any:
     """The embedder a Ray worker holds: ONNX with ``threads`` threads, or torch."""

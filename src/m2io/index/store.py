@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -300,6 +301,24 @@ class Index:
         setattr(memo, kind, (key, k, scores, rows))
         return scores, rows
 
+    def prefetch(self, qvec: np.ndarray, chunks: int, images: int) -> None:
+        """Search the chunk vectors ``chunks`` deep and the image vectors ``images`` deep for
+        ``qvec`` now, so that this thread's next :meth:`search_chunks` and
+        :meth:`search_images` for it (no deeper) are answered from memory. Where both sets are on
+        a Milvus server the two requests go out together: a question waits for one round trip,
+        not two. Elsewhere (faiss, milvus-lite in process) they run one after the other."""
+        jobs = [("chunks", self._chunk_index, chunks), ("images", self._image_index, images)]
+        if not all(getattr(index, "remote", False) for _, index, _ in jobs):
+            for kind, index, k in jobs:
+                self._searched(kind, index, qvec, k)
+            return
+        memo = self.__dict__.setdefault("_memo", threading.local())
+        key = np.asarray(qvec, np.float32).tobytes()
+        futures = [(kind, k, _pool().submit(_search, index, qvec, k)) for kind, index, k in jobs]
+        for kind, k, future in futures:
+            scores, rows = future.result()
+            setattr(memo, kind, (key, k, scores, rows))
+
     def chunk_similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
         """Cosine between the query vector and the given chunk rows.
 
@@ -334,6 +353,20 @@ class Index:
             f"Index({str(self.folder)!r}, chunks={m.n_chunks}, images={m.n_images}, "
             f"embedder={m.embedder!r})"
         )
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads that wait on remote searches (:meth:`Index.prefetch`), this process's own: a
+    worker forked from a process that had them (``m2io serve --workers``) starts its own."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="m2io-search"))
+        return _POOL[1]
 
 
 def _search(index: object, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

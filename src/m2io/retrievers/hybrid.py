@@ -390,12 +390,14 @@ class HybridRetriever:
         page whose figure title names the question's topic then ranks with it although its prose
         words it differently; a chunk gains nothing merely for having an image.
         """
+        # as deep as _neighbours will read, so it reuses this search (one per question)
+        img_depth = max(depth, self._neighbour_depth(self.max_candidates))
+        if self.image_votes:  # both searches at once (one round trip on a Milvus server)
+            self.index.prefetch(qvec, depth, img_depth)
         scores, rows = self.index.search_chunks(qvec, depth)
         own = {int(r): float(s) for s, r in zip(scores, rows, strict=True) if r >= 0}
         best = _standardised(own)
         if self.image_votes:
-            # as deep as _neighbours will read, so it reuses this search (one per question)
-            img_depth = max(depth, self._neighbour_depth(self.max_candidates))
             img_scores, img_rows = (a[:depth] for a in self.index.search_images(qvec, img_depth))
             images: dict[int, float] = {}
             for s, img_row in zip(img_scores, img_rows, strict=True):
