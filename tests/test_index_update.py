@@ -643,7 +643,9 @@ def _cli_with_fake_ray(monkeypatch, cores: int, model=None):
     monkeypatch.setattr(dist, "RayTextEmbedder", FakeRay)
     monkeypatch.setattr(dist, "RayMap", FakeMap)
     monkeypatch.setattr(cli_index.os, "cpu_count", lambda: cores)
-    monkeypatch.setattr("m2io.embed.text.load_text_embedder", lambda name, backend=None: CountingEmbedder())
+    monkeypatch.setattr(
+        "m2io.embed.text.load_text_embedder", lambda name, backend=None: CountingEmbedder()
+    )
     if model is not None:
         monkeypatch.setattr(ray_plan, "MEASURED", model)
     return cli_index
