@@ -109,14 +109,10 @@ def test_m2io_index_store_milvus_writes_a_milvus_index_that_m2io_opens(tmp_path,
         cli_index.run(bad)
 
 
-def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
-    tmp_path, monkeypatch
-):
-    """Issue 24 item 3: the retriever searched the image vectors twice per question and fetched
-    the same chunk rows twice; on Milvus each is a round trip."""
+def _docs_with_figures(tmp_path):
+    """The test documents, each with a figure (one PNG file under ``tmp_path/corpus``)."""
     from m2io.types import ImageAnchor, ImageRef
 
-    emb = HashEmbedder(dim=64)
     png = tmp_path / "corpus" / "a.png"
     png.parent.mkdir()
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 24)
@@ -129,6 +125,16 @@ def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
         )
         for i, d in enumerate(_docs())
     ]
+    return png, docs
+
+
+def test_a_question_costs_one_search_per_vector_set_and_rows_are_fetched_once(
+    tmp_path, monkeypatch
+):
+    """Issue 24 item 3: the retriever searched the image vectors twice per question and fetched
+    the same chunk rows twice; on Milvus each is a round trip."""
+    emb = HashEmbedder(dim=64)
+    png, docs = _docs_with_figures(tmp_path)
     build_index(
         docs,
         tmp_path / "milvus",
@@ -188,21 +194,8 @@ def test_a_milvus_server_is_asked_for_both_searches_of_a_question_at_once(tmp_pa
 
     from milvus_lite.server_manager import server_manager_instance
 
-    from m2io.types import ImageAnchor, ImageRef
-
     emb = HashEmbedder(dim=64)
-    png = tmp_path / "corpus" / "a.png"
-    png.parent.mkdir()
-    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 24)
-    docs = [
-        Document(
-            d.doc_id,
-            d.text,
-            (ImageAnchor(ImageRef(f"img{i}", str(png), caption=f"The {d.title} dialog"), 10),),
-            d.title,
-        )
-        for i, d in enumerate(_docs())
-    ]
+    png, docs = _docs_with_figures(tmp_path)
     db = str(tmp_path / "server.db")
     uri = server_manager_instance.start_and_get_uri(db)
     try:
