@@ -245,8 +245,11 @@ def run_evaluation(
         config=dict(options.config),
         metrics=summarise(records),
         latency_ms=latency_stats(stages(records)),
-        cost=records_cost(
-            records, model=options.price_model, base_url=options.base_url, prices=options.prices
+        cost=cost_summary(
+            (r.usage for r in records),
+            model=options.price_model,
+            base_url=options.base_url,
+            prices=options.prices,
         ),
         setup_s=setup,
         wall_s=wall,
@@ -317,17 +320,6 @@ def code_info() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         pass
     return info
-
-
-def records_cost(
-    records: Iterable[ItemRecord],
-    *,
-    model: str | None,
-    base_url: str | None = None,
-    prices: dict[str, Price] | None = None,
-) -> dict[str, Any]:
-    """:func:`cost_summary` of per-item records."""
-    return cost_summary((r.usage for r in records), model=model, base_url=base_url, prices=prices)
 
 
 def run_notes(
