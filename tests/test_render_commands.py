@@ -85,3 +85,18 @@ def test_the_generator_keeps_a_command_block_whole_with_its_sentence() -> None:
     texts = ("Create a folder for the build:", "mkdir build", "cd build", "Then configure.")
     got = [(u.kind, u.first, u.last) for u in units([Line(t, "d#0", 0, src) for t in texts])]
     assert got[0] == ("code", 0, 2)  # the sentence and both commands, one unit
+
+
+def test_the_api_marks_commands_for_front_ends() -> None:
+    """``/v1/answer`` marks a command segment, so the page draws it as code on its own line."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    pytest.importorskip("fastapi")
+    from m2io.serve.answer import Links, answer_out
+
+    links = Links("http://h", SimpleNamespace(images={}, sources={}), None)  # type: ignore[arg-type]
+    segments = answer_out(_merged(*STEPS), links)["segments"]
+    assert [s["text"] for s in segments if s.get("command")] == ["make", "sudo make install"]
+    assert not segments[1].get("command")  # "Build it:" itself is prose

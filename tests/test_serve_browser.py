@@ -257,3 +257,34 @@ def test_a_source_link_opens_a_readable_page_at_its_section(browser, demo_server
     assert "#" not in source.inner_text("body").split("\n")[0]  # no raw Markdown
     assert errors == []  # no CSP violation
     source.close()
+
+
+BUILD_MD = """# Building the clock firmware
+
+Building the clock firmware needs a compiler. Build the clock firmware from its folder.
+
+Build it:
+
+make
+
+And finally install it:
+
+sudo make install
+
+The clock firmware then runs on the clock.
+"""
+
+
+def test_commands_show_as_code_on_lines_of_their_own(browser, tmp_path):
+    corpus = tmp_path / "build"
+    corpus.mkdir()
+    (corpus / "build.md").write_text(BUILD_MD)
+    index = index_folder(corpus, tmp_path / "index")
+    with LiveServer(build_app(index)) as server:
+        page, errors, _ = ask(browser, server.url, "How do I build the clock firmware?")
+        codes = page.eval_on_selector_all("#answer p code", "els => els.map(e => e.textContent)")
+        assert codes == ["make", "sudo make install"]
+        text = page.inner_text("#answer p")
+        assert "Build it:\nmake\nAnd finally install it:\nsudo make install\n" in text, text
+        assert errors == []
+        page.close()

@@ -30,7 +30,7 @@ from m2io.safety import remote_image_url
 from m2io.serve.signing import signed_query
 from m2io.serve.state import Snapshot
 from m2io.serve.streaming import Emit, Event, pumped
-from m2io.text import row_cells
+from m2io.text import introduced_command, row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
 
 
@@ -72,8 +72,9 @@ def run(pipeline: Any, question: str, top_k: int | None = None) -> MultimodalAns
     return pipeline.run(question) if top_k is None else pipeline.run(question, top_k=top_k)
 
 
-def _text_out(seg: TextSegment) -> dict[str, Any]:
-    out = {
+def _text_out(seg: TextSegment, before: str = "") -> dict[str, Any]:
+    """A text segment for the API; ``before`` is the answer's text segment before it."""
+    out: dict[str, Any] = {
         "type": "text",
         "text": seg.text,
         "sentence_index": seg.sentence_index,
@@ -82,6 +83,21 @@ def _text_out(seg: TextSegment) -> dict[str, Any]:
     row = row_cells(seg.text)
     if row is not None:  # a table row: the page shows consecutive rows as a table
         out["row"] = {"headers": list(row[0]), "cells": list(row[1])}
+    elif introduced_command(seg.text, before):  # the page shows it as code, a line of its own
+        out["command"] = True
+    return out
+
+
+def _segments_out(answer: MultimodalAnswer, links: Links | None) -> list[dict[str, Any]]:
+    """The answer's segments for the API (text only when ``links`` is None)."""
+    out: list[dict[str, Any]] = []
+    before = ""
+    for seg in answer.segments:
+        if isinstance(seg, TextSegment):
+            out.append(_text_out(seg, before))
+            before = seg.text
+        elif links is not None:
+            out.append(image_out(seg, links))
     return out
 
 
@@ -131,9 +147,7 @@ def markdown(answer: MultimodalAnswer, links: Links) -> str:
 
 def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
     """The JSON body of ``POST /v1/answer`` (see :class:`~m2io.serve.schemas.AnswerOut`)."""
-    segments = [
-        _text_out(s) if isinstance(s, TextSegment) else image_out(s, links) for s in answer.segments
-    ]
+    segments = _segments_out(answer, links)
     empty = empty_message(answer)
     return {
         "question": answer.question,
@@ -217,6 +231,6 @@ def images_markdown(answer: MultimodalAnswer, links: Links) -> str:
 
 def _text_event(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
     return {
-        "segments": [_text_out(s) for s in answer.segments if isinstance(s, TextSegment)],
+        "segments": _segments_out(answer, None),
         "sources": sources_out(answer, links),
     }

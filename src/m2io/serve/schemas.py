@@ -45,13 +45,15 @@ class TableRowOut(BaseModel):
 
 class TextSegmentOut(BaseModel):
     """A run of answer text and the number of its source in ``sources`` (None if unknown);
-    ``row`` when the text is a table row."""
+    ``row`` when the text is a table row; ``command`` when it is a command the text before
+    introduces ("Build it:" then "make"), which a front end shows as code on a line of its own."""
 
     type: Literal["text"] = "text"
     text: str
     sentence_index: int
     source: int | None = None
     row: TableRowOut | None = None
+    command: bool = False
 
 
 class ImageSegmentOut(BaseModel):

@@ -126,7 +126,7 @@ function renderAnswer(data) {
     main.appendChild(para);
     para = null; lines = 0; cites = [];
   };
-  let anyText = false;
+  let anyText = false, afterCommand = false;
   for (const seg of data.segments || []) {
     if (seg.type === "text" && seg.row && Array.isArray(seg.row.cells)) {
       anyText = true;
@@ -138,15 +138,18 @@ function renderAnswer(data) {
       anyText = true;
       flushRows();
       if (!para) para = el("p", { class: "answer-text" });
-      else if (LIST_ITEM.test(seg.text)) para.appendChild(el("br"));
+      else if (LIST_ITEM.test(seg.text) || seg.command || afterCommand) para.appendChild(el("br"));
       else para.appendChild(document.createTextNode(" "));
       const span = el("span", { class: "sentence", "data-sentence": String(seg.sentence_index) });
-      appendLine(span, seg.text);
+      if (seg.command) span.appendChild(el("code", {}, seg.text));  // "Build it:" then `make`
+      else appendLine(span, seg.text);
+      afterCommand = seg.command === true;
       para.appendChild(span);
       lines += 1;
       if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
           && !cites.includes(seg.source)) cites.push(seg.source);
     } else if (seg.type === "image") {
+      afterCommand = false;
       flush();
       main.appendChild(figure(seg));
     }
