@@ -55,7 +55,8 @@ class LexicalIndex:
     def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
         bm25s = require("bm25s", "index")
         check_npy_folder(folder)  # each array's declared shape must fit in its file
-        return cls(bm25s.BM25.load(str(folder), show_progress=False), n_docs)
+        # mapped read-only: processes that open the same index share the score arrays' pages
+        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False), n_docs)
 
     @property
     def stored_docs(self) -> int:

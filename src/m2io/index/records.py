@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -182,7 +182,7 @@ def _source(
 
 
 def chunk_from_row(
-    row: Any, candidates: list[Candidate]
+    row: Any, candidates: Sequence[Candidate]
 ) -> tuple[Chunk, list[int], tuple[int, int]]:
     """The chunk (with its source), the rows of its images in chunk order, and its section's
     document span.
