@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,10 +35,10 @@ from m2io.index.ann import VectorStore, read_store_vectors, search_one, store_of
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
-from m2io.index.records import candidate_from_row, chunk_from_row
+from m2io.index.records import candidate_from_row, check_chunk_row, chunk_from_row
 from m2io.index.rows import Ragged, RowFile, Spans, scan_rows
 from m2io.index.vectors import Vectors, normalise
-from m2io.types import Candidate, Chunk, ImageRef
+from m2io.types import Candidate, Chunk
 
 logger = logging.getLogger(__name__)
 
@@ -375,39 +376,27 @@ def _read_candidates(
     return RowFile(folder / IMAGES, buf, starts, parse), frozenset(decorative)
 
 
-class _Unread(Sequence[Candidate]):
-    """``n`` stand-in image rows: a chunk row is checked against the image count at open
-    without reading the image rows it names."""
-
-    _one = Candidate(ImageRef(""))
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, row: Any) -> Any:
-        return self._one
-
-
 def _read_chunks(
     folder: Path, candidates: Sequence[Candidate]
 ) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]]]:
     """The chunk rows (each read when asked), each chunk's image rows and section span, and each
-    document's chunk rows, all checked once here."""
+    document's chunk rows, all checked once here (without building the chunks)."""
     ptr, images, spans, docs = [0], [], [], []
-    unread = _Unread(len(candidates))
+    n_images = len(candidates)
 
     def check(row: Any, _n: int) -> None:
-        chunk, rows, span = chunk_from_row(row, unread)
-        images.extend(rows)
+        _, pairs = check_chunk_row(row, n_images)
+        images.extend(i for i, _ in pairs)
         ptr.append(len(images))
-        spans.append(span)
-        docs.append(chunk.doc_id)
+        spans.extend(row["section"])
+        docs.append(sys.intern(row["doc_id"]))
 
     buf, starts = scan_rows(folder / CHUNKS, check)
-    chunks = RowFile(folder / CHUNKS, buf, starts, lambda row: chunk_from_row(row, candidates)[0])
+
+    def parse(row: Any) -> Chunk:  # the bytes were checked above; the file is never rewritten
+        return chunk_from_row(row, candidates, checked=True)[0]
+
+    chunks = RowFile(folder / CHUNKS, buf, starts, parse)
     image_rows = Ragged(np.asarray(ptr, dtype=np.int64), np.asarray(images, dtype=np.int64))
     return chunks, image_rows, Spans(np.asarray(spans, dtype=np.int64)), _doc_rows(docs)
 
