@@ -107,3 +107,24 @@ def test_blank_lines_are_skipped_and_a_bad_row_is_named_by_its_line(tmp_path):
     path.write_bytes(b"")
     buf, starts = scan_rows(path, lambda value, row: None)
     assert len(RowFile(path, buf, starts, lambda v: v)) == 0
+
+
+def test_where_files_are_not_mapped_the_index_reads_the_same_rows_and_maps_nothing(
+    idx, monkeypatch
+):
+    from m2io.index import ann, lexical, rows
+
+    mapped = Index.open(idx, embedder=HashEmbedder())
+    for module in (ann, lexical, rows):
+        monkeypatch.setattr(module, "MAP_FILES", False)
+    read = Index.open(idx, embedder=HashEmbedder())
+    assert read.chunks == list(mapped.chunks) and read.candidates == list(mapped.candidates)
+    np.testing.assert_array_equal(read.stored_vectors("chunks"), mapped.stored_vectors("chunks"))
+    assert isinstance(read.chunks._buf, bytes)
+    if sys.platform.startswith("linux"):
+        del mapped
+        import gc
+
+        gc.collect()
+        maps = Path("/proc/self/maps").read_text()
+        assert os.path.realpath(idx) + os.sep not in maps

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from m2io.index.headers import check_faiss_file
+from m2io.index.rows import MAP_FILES
 from m2io.index.vectors import Vectors
 from m2io.registry import require
 
@@ -185,11 +186,13 @@ def read_mapped(path: Path) -> Any:
     shares between every process that reads the same file (``m2io serve`` workers, and each one
     that reopens the index after an upload), where a plain read gave each process its own copy.
     The graph of an HNSW index and an IVF index's centroids are still read into memory. A faiss
-    without the flag (before 1.9) reads the file as before.
+    without the flag (before 1.9), or a system where a mapped file blocks the swap of a new
+    index (:data:`~m2io.index.rows.MAP_FILES`: Windows), reads the file into memory.
     """
     faiss = require("faiss", "index")
     check_faiss_file(path)
-    return faiss.read_index(str(path), getattr(faiss, "IO_FLAG_MMAP_IFC", 0))
+    flags = getattr(faiss, "IO_FLAG_MMAP_IFC", 0) if MAP_FILES else 0
+    return faiss.read_index(str(path), flags)
 
 
 def read_store_vectors(path: Path) -> Vectors:

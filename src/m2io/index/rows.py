@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,10 @@ from m2io.safety import open_regular
 
 T = TypeVar("T")
 
+MAP_FILES = os.name == "posix"
+"""Whether index files are mapped (POSIX); elsewhere a mapped file could not be renamed away by
+the swap of a build or an update, so its bytes are read into memory instead (rows still parsed
+on access)."""
 CACHE_ROWS = 2048
 """Parsed rows a :class:`RowFile` keeps (least recently read dropped first)."""
 
@@ -47,13 +52,15 @@ Buffer = mmap.mmap | bytes
 
 
 def map_file(path: Path) -> Buffer:
-    """``path`` mapped read-only (an empty file: ``b""``, which cannot be mapped).
+    """``path`` mapped read-only (an empty file, or any without :data:`MAP_FILES`: its bytes).
 
     Raises:
         NotRegularFile: It is a FIFO, device or socket (never waited on).
         OSError: It cannot be read.
     """
     with open_regular(path) as f:
+        if not MAP_FILES:
+            return f.read()
         if f.seek(0, 2) == 0:
             return b""
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
