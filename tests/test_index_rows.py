@@ -56,6 +56,7 @@ def test_rows_read_on_access_equal_the_rows_in_the_file(idx):
         assert row in index.doc_rows[chunk.doc_id]
         start, end = index.chunk_sections[row]
         assert start <= chunk.start < end
+        assert index.chunk_words[row] == len(chunk.text.split())
     assert [r for rows in index.doc_rows.values() for r in rows] == list(range(len(chunks)))
 
 

@@ -75,6 +75,8 @@ class Index:
         near_duplicates: The manifest's near-duplicate documents, ``{doc_id: {"kind", "of",
             "reason"}}``.
         doc_rows: For each document, its chunk rows in document order.
+        chunk_words: For each chunk, the words of its text (``len(text.split())``): what the
+            retriever's context budget counts, without reading the row.
         added_root: The folder (resolved) holding documents added after the build and their
             images (:mod:`m2io.index.update`), or None when none were added; their image paths
             lie inside it, the corpus images' inside ``corpus_root``.
@@ -99,6 +101,7 @@ class Index:
         decorative: frozenset[int] = frozenset(),
         added_root: Path | None = None,
         doc_rows: Mapping[str, Sequence[int]] | None = None,
+        chunk_words: Sequence[int] | None = None,
     ) -> None:
         self.folder = folder
         self.added_root = added_root
@@ -106,6 +109,9 @@ class Index:
         self.decorative = decorative
         self.near_duplicates = dict(manifest.near_duplicates)
         self.doc_rows = doc_rows if doc_rows is not None else _doc_rows(c.doc_id for c in chunks)
+        self.chunk_words = (
+            chunk_words if chunk_words is not None else [len(c.text.split()) for c in chunks]
+        )
         self.manifest = manifest
         self.corpus_root = corpus_root
         self.chunks = chunks
@@ -173,7 +179,7 @@ class Index:
         root = resolve_root(folder, manifest, corpus_root)
         added = _added_root(folder)
         candidates, decorative = _read_candidates(folder, root, added)
-        chunks, image_rows, sections, doc_rows = _read_chunks(folder, candidates)
+        chunks, image_rows, sections, doc_rows, words = _read_chunks(folder, candidates)
         _check_count(folder, CHUNKS, len(chunks), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
@@ -218,6 +224,7 @@ class Index:
             decorative=decorative,
             added_root=added,
             doc_rows=doc_rows,
+            chunk_words=words,
         )
 
     @staticmethod
@@ -378,10 +385,10 @@ def _read_candidates(
 
 def _read_chunks(
     folder: Path, candidates: Sequence[Candidate]
-) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]]]:
-    """The chunk rows (each read when asked), each chunk's image rows and section span, and each
-    document's chunk rows, all checked once here (without building the chunks)."""
-    ptr, images, spans, docs = [0], [], [], []
+) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]], np.ndarray]:
+    """The chunk rows (each read when asked), each chunk's image rows, section span and words,
+    and each document's chunk rows, all checked once here (without building the chunks)."""
+    ptr, images, spans, docs, words = [0], [], [], [], []
     n_images = len(candidates)
 
     def check(row: Any, _n: int) -> None:
@@ -390,6 +397,7 @@ def _read_chunks(
         ptr.append(len(images))
         spans.extend(row["section"])
         docs.append(sys.intern(row["doc_id"]))
+        words.append(len(row["text"].split()))
 
     buf, starts = scan_rows(folder / CHUNKS, check)
 
@@ -398,7 +406,8 @@ def _read_chunks(
 
     chunks = RowFile(folder / CHUNKS, buf, starts, parse)
     image_rows = Ragged(np.asarray(ptr, dtype=np.int64), np.asarray(images, dtype=np.int64))
-    return chunks, image_rows, Spans(np.asarray(spans, dtype=np.int64)), _doc_rows(docs)
+    spans_of = Spans(np.asarray(spans, dtype=np.int64))
+    return chunks, image_rows, spans_of, _doc_rows(docs), np.asarray(words, dtype=np.int32)
 
 
 def _doc_rows(doc_ids: Any) -> dict[str, Sequence[int]]:

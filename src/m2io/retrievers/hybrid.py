@@ -458,7 +458,8 @@ class HybridRetriever:
         return out
 
     def _words(self, row: int) -> int:
-        return len(self.index.chunks[row].text.split())
+        words = getattr(self.index, "chunk_words", None)  # counted at open: no row read
+        return int(words[row]) if words is not None else len(self.index.chunks[row].text.split())
 
     def _section_rows(self, row: int) -> list[int]:
         """The chunk rows of ``row``'s section, in document order (the whole document when it
