@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ def test_rows_read_on_access_equal_the_rows_in_the_file(idx):
         assert start <= chunk.start < end
         assert index.chunk_words[row] == len(chunk.text.split())
     assert [r for rows in index.doc_rows.values() for r in rows] == list(range(len(chunks)))
+    # counted at open so that a retriever need not read every row
+    assert index.titled_chunks == sum(1 for c in chunks if c.title) > 0
+    assert index.chunk_languages == Counter(c.source.language for c in chunks)
 
 
 def test_a_reader_keeps_its_version_when_a_new_build_replaces_the_folder(idx):

@@ -21,8 +21,9 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +78,10 @@ class Index:
         doc_rows: For each document, its chunk rows in document order.
         chunk_words: For each chunk, the words of its text (``len(text.split())``): what the
             retriever's context budget counts, without reading the row.
+        titled_chunks: How many chunks have a title.
+        chunk_languages: How many chunks each source language (``""``: unknown) holds.
+            These three are counted when the index is opened, so that a retriever need not
+            read every row (see :mod:`m2io.index.rows`).
         added_root: The folder (resolved) holding documents added after the build and their
             images (:mod:`m2io.index.update`), or None when none were added; their image paths
             lie inside it, the corpus images' inside ``corpus_root``.
@@ -102,6 +107,8 @@ class Index:
         added_root: Path | None = None,
         doc_rows: Mapping[str, Sequence[int]] | None = None,
         chunk_words: Sequence[int] | None = None,
+        titled_chunks: int | None = None,
+        chunk_languages: Mapping[str, int] | None = None,
     ) -> None:
         self.folder = folder
         self.added_root = added_root
@@ -111,6 +118,14 @@ class Index:
         self.doc_rows = doc_rows if doc_rows is not None else _doc_rows(c.doc_id for c in chunks)
         self.chunk_words = (
             chunk_words if chunk_words is not None else [len(c.text.split()) for c in chunks]
+        )
+        self.titled_chunks = (
+            titled_chunks if titled_chunks is not None else sum(1 for c in chunks if c.title)
+        )
+        self.chunk_languages = Counter(
+            chunk_languages
+            if chunk_languages is not None
+            else (c.source.language if c.source else "" for c in chunks)
         )
         self.manifest = manifest
         self.corpus_root = corpus_root
@@ -179,7 +194,7 @@ class Index:
         root = resolve_root(folder, manifest, corpus_root)
         added = _added_root(folder)
         candidates, decorative = _read_candidates(folder, root, added)
-        chunks, image_rows, sections, doc_rows, words = _read_chunks(folder, candidates)
+        chunks, image_rows, sections, doc_rows, counts = _read_chunks(folder, candidates)
         _check_count(folder, CHUNKS, len(chunks), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
@@ -224,7 +239,9 @@ class Index:
             decorative=decorative,
             added_root=added,
             doc_rows=doc_rows,
-            chunk_words=words,
+            chunk_words=counts.words,
+            titled_chunks=counts.titled,
+            chunk_languages=counts.languages,
         )
 
     @staticmethod
@@ -385,14 +402,18 @@ def _read_candidates(
 
 def _read_chunks(
     folder: Path, candidates: Sequence[Candidate]
-) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]], np.ndarray]:
-    """The chunk rows (each read when asked), each chunk's image rows, section span and words,
-    and each document's chunk rows, all checked once here (without building the chunks)."""
+) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]], _Counts]:
+    """The chunk rows (each read when asked), each chunk's image rows and section span, each
+    document's chunk rows and the counts of :class:`_Counts`, all from one check of each row
+    here (without building the chunks)."""
     ptr, images, spans, docs, words = [0], [], [], [], []
+    counts = _Counts(np.zeros(0, dtype=np.int32), 0, Counter())
     n_images = len(candidates)
 
     def check(row: Any, _n: int) -> None:
-        _, pairs = check_chunk_row(row, n_images)
+        src, pairs = check_chunk_row(row, n_images)
+        counts.titled += bool(row["title"])
+        counts.languages[src.get("language", "")] += 1
         images.extend(i for i, _ in pairs)
         ptr.append(len(images))
         spans.extend(row["section"])
@@ -406,8 +427,18 @@ def _read_chunks(
 
     chunks = RowFile(folder / CHUNKS, buf, starts, parse)
     image_rows = Ragged(np.asarray(ptr, dtype=np.int64), np.asarray(images, dtype=np.int64))
+    counts.words = np.asarray(words, dtype=np.int32)
     spans_of = Spans(np.asarray(spans, dtype=np.int64))
-    return chunks, image_rows, spans_of, _doc_rows(docs), np.asarray(words, dtype=np.int32)
+    return chunks, image_rows, spans_of, _doc_rows(docs), counts
+
+
+@dataclass
+class _Counts:
+    """What :func:`_read_chunks` counts: each chunk's words, titled chunks, chunks per language."""
+
+    words: np.ndarray
+    titled: int
+    languages: Counter[str]
 
 
 def _doc_rows(doc_ids: Any) -> dict[str, Sequence[int]]:
