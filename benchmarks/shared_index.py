@@ -74,21 +74,24 @@ def questions(n: int, offset: int) -> list[str]:
     return [" ".join(f"w{rng.randrange(3000)}" for _ in range(6)) + "?" for _ in range(n)]
 
 
-def answer(folder: Path, qs: list[str]) -> tuple[Any, float, list[float]]:
-    """Open ``folder`` with a hybrid retriever, retrieve ``qs``: (retriever, open s, ms each)."""
+def answer(folder: Path, qs: list[str]) -> tuple[Any, float, list[float], dict[str, float]]:
+    """Open ``folder`` with a hybrid retriever, retrieve ``qs``: (retriever, open s, ms each,
+    this process's memory right after the open)."""
     from m2io.index import Index
     from m2io.retrievers.hybrid import HybridRetriever
     from m2io.testing.hash_embedder import HashEmbedder
 
     t = time.perf_counter()
-    retriever = HybridRetriever(Index.open(folder, embedder=HashEmbedder(DIM)))
+    index = Index.open(folder, embedder=HashEmbedder(DIM))
     open_s = time.perf_counter() - t
+    opened = memory(os.getpid())
+    retriever = HybridRetriever(index)
     lat = []
     for q in qs:
         t = time.perf_counter()
         retriever.retrieve(q)
         lat.append((time.perf_counter() - t) * 1e3)
-    return retriever, open_s, lat
+    return retriever, open_s, lat, opened
 
 
 def summary(lat: list[float]) -> dict[str, float]:
@@ -108,7 +111,14 @@ def child(folder: Path, workers: int, n: int) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(workers + 1)
     results = ctx.Queue()
-    retriever, open_s, lat = answer(folder, questions(20, 1))
+    import bm25s  # noqa: F401 - the modules the open imports, before the memory is read
+    import faiss  # noqa: F401
+
+    import m2io.retrievers.hybrid  # noqa: F401
+
+    before = memory(os.getpid())  # one process: the anonymous MB are its own
+    retriever, open_s, lat, opened = answer(folder, questions(20, 1))
+    answered = memory(os.getpid())
     swap = folder.with_name(folder.name + ".swap")
 
     def work(k: int) -> None:
@@ -121,7 +131,7 @@ def child(folder: Path, workers: int, n: int) -> dict[str, Any]:
         cpu_ms = (time.process_time() - cpu) / n * 1e3
         barrier.wait()  # all have answered: measure
         barrier.wait()  # measured; the folder is swapped
-        _, reopen_s, lat2 = answer(folder, questions(n, 200 + k))
+        _, reopen_s, lat2, _ = answer(folder, questions(n, 200 + k))
         barrier.wait()
         barrier.wait()
         forked = {**summary(lat), "cpu_ms_each": round(cpu_ms, 2)}
@@ -147,6 +157,9 @@ def child(folder: Path, workers: int, n: int) -> dict[str, Any]:
         p.join()
     return {
         "open_s": round(open_s, 2),
+        "master_before_open": before,
+        "master_after_open": opened,
+        "master_after_20_questions": answered,
         "master_retrieve": summary(lat),
         "workers": per_worker,
         "memory_forked": forked,
