@@ -14,7 +14,9 @@ Indexes the demo corpus with the default (offline) embedder into a temporary fol
    ``--scaling-requests`` questions from one client, then as many from ``--clients`` clients at
    once (threads of this process), every question distinct (no cache can answer it), in
    ``--scaling-rounds`` interleaved rounds: the throughput of each, their ratio, errors, and
-   each process's RSS, PSS and private memory (``smaps_rollup``);
+   each process's RSS, PSS and private memory (``smaps_rollup``); with ``--baseline-src``, servers
+   running another checkout's code answer in the same rounds; with ``--scaling-upload``, memory
+   is read again after one upload to each server has made every worker reopen the index;
 5. (issue 19) times one normal client asking ``--abuse-requests`` distinct questions, first
    alone (the quiet baseline) and then beside abusive clients from other loopback addresses
    (``_abuse.py``): answers that make the server call a model endpoint that drips its reply a
@@ -24,7 +26,8 @@ Indexes the demo corpus with the default (offline) embedder into a temporary fol
 
     .venv/bin/python benchmarks/load_serve.py --out results/load_serve.json \
         [--clients 8] [--requests 20] [--upload-every 10] [--abuse-requests 200] \
-        [--scaling-workers 1,2] [--scaling-requests 200] [--scaling-rounds 3] [--only-scaling]
+        [--scaling-workers 1,2] [--scaling-requests 200] [--scaling-rounds 3] [--only-scaling] \
+        [--baseline-src ../main/src] [--scaling-upload]
 """
 
 from __future__ import annotations
@@ -179,7 +182,9 @@ def many_distinct(n: int, offset: int = 0) -> list[str]:
 
 
 def memory(pid: int) -> dict[str, float]:
-    """RSS, PSS and private memory (MB) of ``pid``, from ``/proc/<pid>/smaps_rollup``."""
+    """RSS, PSS, private memory and anonymous memory (MB) of ``pid``, from
+    ``/proc/<pid>/smaps_rollup``. Private counts the pages of a mapped file that no other
+    process maps; anonymous is the process's own heap (never shared but by fork)."""
     fields = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
         name, _, rest = line.partition(":")
@@ -190,6 +195,7 @@ def memory(pid: int) -> dict[str, float]:
         "rss_mb": round(fields.get("Rss", 0.0), 1),
         "pss_mb": round(fields.get("Pss", 0.0), 1),
         "private_mb": round(private, 1),
+        "anon_mb": round(fields.get("Anonymous", 0.0), 1),
     }
 
 
@@ -254,24 +260,53 @@ def clients_run(url: str, questions: list[str], clients: int) -> dict[str, objec
 
 
 def scaling_run(
-    index: Path, env: dict[str, str], workers: list[int], n: int, clients: int, rounds: int
+    index: Path,
+    env: dict[str, str],
+    workers: list[int],
+    n: int,
+    clients: int,
+    rounds: int,
+    baseline_src: str | None = None,
+    upload: bytes | None = None,
 ) -> dict[str, object]:
     """One client, then ``clients`` at once, against one server per worker count, all started
     first; ``rounds`` rounds, each running both phases on every server in turn, so every ratio
-    compares phases seconds apart under the same load from other jobs."""
-    m2io = [sys.executable, "-m", "m2io.cli.main", "serve", "--index", str(index), "--quiet"]
-    servers: dict[int, tuple[subprocess.Popen, str, float]] = {}
-    runs: dict[int, dict[str, object]] = {}
+    compares phases seconds apart under the same load from other jobs.
+
+    With ``baseline_src`` (another checkout's ``src``), a second server per worker count runs
+    that code in the same rounds (labelled ``N@baseline``). With ``upload`` (a PNG), each server
+    serves its own copy of the index with uploads allowed; after the rounds one document is
+    uploaded to each and ``4 * clients`` more questions reach its workers (each reopens the
+    index), and every process's memory is read again (``memory_after_upload_by_pid``)."""
+    trees = [("", env)]
+    if baseline_src:
+        trees.append(("@baseline", {**env, "PYTHONPATH": baseline_src}))
+    servers: dict[str, tuple[subprocess.Popen, str, float]] = {}
+    runs: dict[str, dict[str, object]] = {}
     offset = 0
     try:
         for w in workers:
-            url = f"http://127.0.0.1:{free_port()}"
-            port = url.rsplit(":", 1)[1]
-            proc, startup = start_server([*m2io, "--port", port, "--workers", str(w)], env, url)
-            servers[w] = proc, url, startup
-            warm = many_distinct(4 * clients, offset=100_000 + 1000 * w)  # first-request loads
-            clients_run(url, warm, clients)
-            runs[w] = {"workers": w, "startup_s": round(startup, 2), "rounds": []}
+            for tag, tree_env in trees:
+                label = f"{w}{tag}"
+                folder = index
+                if upload is not None:
+                    folder = index.with_name(f"index-{label.replace('@', '-')}")
+                    shutil.copytree(index, folder)
+                m2io = [sys.executable, "-m", "m2io.cli.main", "serve", "--index", str(folder)]
+                m2io += ["--quiet", "--workers", str(w)]
+                m2io += ["--allow-writes"] if upload is not None else []
+                url = f"http://127.0.0.1:{free_port()}"
+                port = url.rsplit(":", 1)[1]
+                proc, startup = start_server([*m2io, "--port", port], tree_env, url)
+                servers[label] = proc, url, startup
+                warm = many_distinct(4 * clients, offset=100_000 + 1000 * w)  # first-request loads
+                clients_run(url, warm, clients)
+                runs[label] = {
+                    "workers": w,
+                    "tree": tree_env.get("PYTHONPATH", ""),
+                    "startup_s": round(startup, 2),
+                    "rounds": [],
+                }
         for _ in range(rounds):
             for w, (proc, url, _) in servers.items():
                 load = [round(x, 2) for x in os.getloadavg()]
@@ -291,6 +326,18 @@ def scaling_run(
             mem = {str(p): memory(p) for p in [proc.pid, *children(proc.pid)]}
             runs[w]["memory_by_pid"] = mem
             runs[w]["pss_total_mb"] = round(sum(m["pss_mb"] for m in mem.values()), 1)
+        if upload is not None:
+            for k, (w, (proc, url, _)) in enumerate(servers.items()):
+                with httpx.Client(base_url=url, timeout=DEADLINE_S) as client:
+                    r = client.post("/v1/documents", files=new_document(k, upload), headers=WRITE)
+                    runs[w]["upload_status"] = r.status_code
+                found = clients_run(url, many_distinct(4 * clients, 200_000 + 1000 * k), clients)
+                runs[w]["after_upload_errors"] = found["errors"]
+                mem = {str(p): memory(p) for p in [proc.pid, *children(proc.pid)]}
+                runs[w]["memory_after_upload_by_pid"] = mem
+                runs[w]["pss_total_mb_after_upload"] = round(
+                    sum(m["pss_mb"] for m in mem.values()), 1
+                )
     finally:
         for proc, _, _ in servers.values():
             stop_server(proc)
@@ -406,6 +453,15 @@ def main() -> int:
     ap.add_argument("--scaling-rounds", type=int, default=3, help="rounds of both phases")
     ap.add_argument("--only-scaling", action="store_true", help="run only the scaling part")
     ap.add_argument(
+        "--baseline-src",
+        help="another checkout's src: its servers run in the same scaling rounds (@baseline)",
+    )
+    ap.add_argument(
+        "--scaling-upload",
+        action="store_true",
+        help="upload one document to each scaling server after the rounds, then read memory",
+    )
+    ap.add_argument(
         "--workers", type=int, default=None, help="--workers of the main server (default: its own)"
     )
     args = ap.parse_args()
@@ -429,7 +485,16 @@ def main() -> int:
     if args.scaling_workers:
         counts = [int(x) for x in args.scaling_workers.split(",") if x.strip()]
         scaling = scaling_run(
-            index, env, counts, args.scaling_requests, args.clients, args.scaling_rounds
+            index,
+            env,
+            counts,
+            args.scaling_requests,
+            args.clients,
+            args.scaling_rounds,
+            baseline_src=args.baseline_src,
+            upload=(corpus_path() / "images" / "clock.png").read_bytes()
+            if args.scaling_upload
+            else None,
         )
     if args.only_scaling:
         result = {

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from m2io.index.headers import check_faiss_file
+from m2io.index.rows import MAP_FILES
 from m2io.index.vectors import Vectors
 from m2io.registry import require
 
@@ -192,11 +193,29 @@ def index_kind(index: Any) -> str:
     return "exact"
 
 
+def read_mapped(path: Path) -> Any:
+    """The faiss index in ``path``, its vectors memory-mapped from the file, not copied.
+
+    The header check runs first (every size it declares must fit in the file: no huge
+    allocation, see :mod:`.headers`). Then ``IO_FLAG_MMAP_IFC`` maps a flat index's vectors (also
+    an HNSW index's storage) and an IVF index's lists read-only from the file: pages the kernel
+    shares between every process that reads the same file (``m2io serve`` workers, and each one
+    that reopens the index after an upload), where a plain read gave each process its own copy.
+    The graph of an HNSW index and an IVF index's centroids are still read into memory. A faiss
+    without the flag (before 1.9), or a system where a mapped file blocks the swap of a new
+    index (:data:`~m2io.index.rows.MAP_FILES`: Windows), reads the file into memory.
+    """
+    faiss = require("faiss", "index")
+    check_faiss_file(path)
+    flags = getattr(faiss, "IO_FLAG_MMAP_IFC", 0) if MAP_FILES else 0
+    return faiss.read_index(str(path), flags)
+
+
 def read_store_vectors(path: Path) -> Vectors:
-    """The faiss index in ``path`` with its search parameters set, and its vectors as an
-    ``(n, dim)`` array: a view of the index's own storage when it is flat (exact or HNSW), so a
-    large index is not held twice; for an IVF index (its lists are in cell order) a
-    :class:`RowVectors` that reads rows from the index when asked."""
+    """The faiss index in ``path`` (memory-mapped, :func:`read_mapped`) with its search parameters
+    set, and its vectors as an ``(n, dim)`` array: a read-only view of the index's own storage
+    when it is flat (exact or HNSW), so a large index is not held twice; for an IVF index (its
+    lists are in cell order) a :class:`RowVectors` that reads rows from the index when asked."""
     if not path.exists():
         from m2io.index.milvus import MilvusVectors, pointer_path
 
@@ -204,8 +223,7 @@ def read_store_vectors(path: Path) -> Vectors:
             store = MilvusVectors(pointer_path(path))
             return store, store.rows()  # type: ignore[return-value]
     faiss = require("faiss", "index")
-    check_faiss_file(path)  # sizes the header declares must fit in the file: no huge alloc
-    index = faiss.read_index(str(path))  # already its own class; a downcast would not own it
+    index = read_mapped(path)  # already its own class; a downcast would not own it
     n, dim = int(index.ntotal), int(index.d)
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = max(int(index.hnsw.efSearch), HNSW_EF_SEARCH)
@@ -277,7 +295,9 @@ def _flat_view(faiss: Any, flat: Any, n: int, dim: int, owner: Any) -> np.ndarra
     if n == 0:
         return np.zeros((0, dim), dtype=np.float32)
     view = faiss.rev_swig_ptr(flat.get_xb(), n * dim).reshape(n, dim)
-    return np.asarray(_Owner(view, owner))
+    out = np.asarray(_Owner(view, owner))
+    out.flags.writeable = False  # a mapped file's pages: writing one would crash the process
+    return out
 
 
 def search_one(index: Any, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from m2io.index.headers import check_npy_folder
+from m2io.index.rows import MAP_FILES
 from m2io.registry import require
 from m2io.text import tokenize
 
@@ -55,7 +56,9 @@ class LexicalIndex:
     def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
         bm25s = require("bm25s", "index")
         check_npy_folder(folder)  # each array's declared shape must fit in its file
-        return cls(bm25s.BM25.load(str(folder), show_progress=False), n_docs)
+        # mapped read-only: processes that open the same index share the score arrays' pages
+        bm25 = bm25s.BM25.load(str(folder), mmap=MAP_FILES, show_progress=False)
+        return cls(bm25, n_docs)
 
     @property
     def stored_docs(self) -> int:

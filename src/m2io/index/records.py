@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -171,25 +171,23 @@ def _shared(text: str) -> str:
     return sys.intern(text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _source(
     doc_id: str, title: str, location: str, section: str, anchor: str, language: str = ""
 ) -> Source:
-    """One (immutable) :class:`Source` for all the chunks of one section."""
+    """One (immutable) :class:`Source` for all the chunks of one section read together (an
+    index parses its rows a few at a time, :mod:`m2io.index.rows`)."""
     return Source(
         doc_id, _shared(title), _shared(location), _shared(section), _shared(anchor), language
     )
 
 
-def chunk_from_row(
-    row: Any, candidates: list[Candidate]
-) -> tuple[Chunk, list[int], tuple[int, int]]:
-    """The chunk (with its source), the rows of its images in chunk order, and its section's
-    document span.
+def check_chunk_row(row: Any, n_images: int) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+    """The checks of :func:`chunk_from_row` alone, against ``n_images`` image rows: the row's
+    source and its ``(image row, offset)`` pairs.
 
     Raises:
-        RowError: A key is missing or mistyped, an image entry is not an ``[int, int]`` pair, its
-            row is not a row of ``candidates`` or its offset lies outside the chunk text.
+        RowError: As :func:`chunk_from_row`.
     """
     row = _check(row, _CHUNK_KEYS)
     src = _check(row["source"], _SOURCE_KEYS)
@@ -198,18 +196,37 @@ def chunk_from_row(
         if not (isinstance(pair, list) and len(pair) == 2 and all(_is_int(v) for v in pair)):
             raise RowError(f"'images' entry {pair!r:.60} is not an [int, int] pair")
         i, off = pair
-        if not 0 <= i < len(candidates):
-            raise RowError(f"image row {i} is out of range (images.jsonl has {len(candidates)})")
+        if not 0 <= i < n_images:
+            raise RowError(f"image row {i} is out of range (images.jsonl has {n_images})")
         if not 0 <= off <= len(row["text"]):
             raise RowError(f"image offset {off} lies outside the chunk text")
         pairs.append((i, off))
+    language = src.get("language", "")  # optional: written only when known
+    if not isinstance(language, str) or len(language) > 16:
+        raise RowError(f"'language' has the wrong type: {language!r:.60}")
+    return src, pairs
+
+
+def chunk_from_row(
+    row: Any, candidates: Sequence[Candidate], *, checked: bool = False
+) -> tuple[Chunk, list[int], tuple[int, int]]:
+    """The chunk (with its source), the rows of its images in chunk order, and its section's
+    document span. ``checked``: the same bytes passed :func:`check_chunk_row` already (an index
+    checks every row at open and parses it again when read), so the checks are not repeated.
+
+    Raises:
+        RowError: A key is missing or mistyped, an image entry is not an ``[int, int]`` pair, its
+            row is not a row of ``candidates`` or its offset lies outside the chunk text.
+    """
+    if checked:
+        src, pairs = row["source"], [(i, off) for i, off in row["images"]]
+    else:
+        src, pairs = check_chunk_row(row, len(candidates))
     anchors = tuple(ImageAnchor(candidates[i].image, off) for i, off in pairs)
     # a document's chunks repeat its id, title, location and sections: one string each, shared
     # (a million rows hold far fewer distinct values than fields)
     doc_id, title = _shared(row["doc_id"]), _shared(row["title"])
-    language = src.get("language", "")  # optional: written only when known
-    if not isinstance(language, str) or len(language) > 16:
-        raise RowError(f"'language' has the wrong type: {language!r:.60}")
+    language = src.get("language", "")
     source = _source(doc_id, src["title"], src["location"], src["section"], src["anchor"], language)
     chunk = Chunk(row["chunk_id"], doc_id, row["text"], anchors, title, row["start"], source)
     start, end = row["section"]

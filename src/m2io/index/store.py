@@ -1,6 +1,8 @@
 """A persistent, embedded index (no server): open a built folder and search it.
 
-Opening reads JSONL rows, faiss files and the bm25s arrays; it computes no embedding. The query
+Opening maps the faiss files and the bm25s arrays read-only and checks every JSONL row once,
+keeping the rows themselves in their mapped files (:mod:`m2io.index.rows`): every process that
+opens the same index shares one copy of it in the page cache. It computes no embedding. The query
 embedder is loaded lazily, by the name in the manifest, on the first dense query, unless one is
 injected (tests, or a process that already holds the model).
 
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,8 +37,9 @@ from m2io.index.ann import VectorStore, read_store_vectors, search_one, store_of
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
-from m2io.index.records import RowError, candidate_from_row, chunk_from_row, read_jsonl
-from m2io.index.vectors import Vectors, normalise, read_vectors
+from m2io.index.records import candidate_from_row, check_chunk_row, chunk_from_row
+from m2io.index.rows import Ragged, RowFile, Spans, scan_rows
+from m2io.index.vectors import Vectors, normalise
 from m2io.types import Candidate, Chunk
 
 logger = logging.getLogger(__name__)
@@ -56,13 +61,13 @@ T = TypeVar("T")
 
 
 class Index:
-    """A built index, loaded in memory. Use :meth:`open`; build one with
-    :func:`~m2io.index.build_index`.
+    """A built index, opened. Use :meth:`open`; build one with :func:`~m2io.index.build_index`.
 
     Attributes:
         folder: Where it was read from.
         manifest: How it was built.
-        chunks: Chunks in row order, each with its images.
+        chunks: Chunks in row order, each with its images (a sequence that parses each row from
+            the mapped ``chunks.jsonl`` when read; see :mod:`m2io.index.rows`).
         candidates: One per image occurrence, in row order (``score`` 0; retrievers set it).
         chunk_image_rows: For each chunk, the candidate rows of its images, in chunk order.
         corpus_root: The corpus folder (resolved) that every image path lies inside, or None when
@@ -72,6 +77,12 @@ class Index:
         near_duplicates: The manifest's near-duplicate documents, ``{doc_id: {"kind", "of",
             "reason"}}``.
         doc_rows: For each document, its chunk rows in document order.
+        chunk_words: For each chunk, the words of its text (``len(text.split())``): what the
+            retriever's context budget counts, without reading the row.
+        titled_chunks: How many chunks have a title.
+        chunk_languages: How many chunks each source language (``""``: unknown) holds.
+            These three are counted when the index is opened, so that a retriever need not
+            read every row (see :mod:`m2io.index.rows`).
         added_root: The folder (resolved) holding documents added after the build and their
             images (:mod:`m2io.index.update`), or None when none were added; their image paths
             lie inside it, the corpus images' inside ``corpus_root``.
@@ -81,9 +92,9 @@ class Index:
         self,
         folder: Path,
         manifest: IndexManifest,
-        chunks: list[Chunk],
-        chunk_image_rows: list[list[int]],
-        candidates: list[Candidate],
+        chunks: Sequence[Chunk],
+        chunk_image_rows: Sequence[list[int]],
+        candidates: Sequence[Candidate],
         *,
         chunk_vectors: Vectors,
         image_vectors: Vectors,
@@ -92,18 +103,31 @@ class Index:
         embedder: TextEmbedder | None = None,
         image_embedder: ImageEmbedder | None = None,
         corpus_root: Path | None = None,
-        chunk_sections: list[tuple[int, int]] | None = None,
+        chunk_sections: Sequence[tuple[int, int]] | None = None,
         decorative: frozenset[int] = frozenset(),
         added_root: Path | None = None,
+        doc_rows: Mapping[str, Sequence[int]] | None = None,
+        chunk_words: Sequence[int] | None = None,
+        titled_chunks: int | None = None,
+        chunk_languages: Mapping[str, int] | None = None,
     ) -> None:
         self.folder = folder
         self.added_root = added_root
         self.chunk_sections = chunk_sections or [(c.start, c.start + len(c.text)) for c in chunks]
         self.decorative = decorative
         self.near_duplicates = dict(manifest.near_duplicates)
-        self.doc_rows: dict[str, list[int]] = {}
-        for row, chunk in enumerate(chunks):
-            self.doc_rows.setdefault(chunk.doc_id, []).append(row)
+        self.doc_rows = doc_rows if doc_rows is not None else _doc_rows(c.doc_id for c in chunks)
+        self.chunk_words = (
+            chunk_words if chunk_words is not None else [len(c.text.split()) for c in chunks]
+        )
+        self.titled_chunks = (
+            titled_chunks if titled_chunks is not None else sum(1 for c in chunks if c.title)
+        )
+        self.chunk_languages = Counter(
+            chunk_languages
+            if chunk_languages is not None
+            else (c.source.language if c.source else "" for c in chunks)
+        )
         self.manifest = manifest
         self.corpus_root = corpus_root
         self.chunks = chunks
@@ -112,7 +136,7 @@ class Index:
         self.lexical = lexical
         self._chunk_index, self._chunk_vecs = chunk_vectors
         self._image_index, self._image_vecs = image_vectors
-        self._pixel_index = pixel_vectors[0] if pixel_vectors is not None else None
+        self._pixel_index, self._pixel_vecs = pixel_vectors or (None, None)
         if embedder is not None:
             self._check_embedder(embedder.name, embedder.dim, manifest.embedder, manifest.dim)
             self.__dict__["embedder"] = embedder  # fills the cached_property
@@ -171,14 +195,14 @@ class Index:
         root = resolve_root(folder, manifest, corpus_root)
         added = _added_root(folder)
         candidates, decorative = _read_candidates(folder, root, added)
-        triples = _read_rows(folder / CHUNKS, lambda row: chunk_from_row(row, candidates))
-        _check_count(folder, CHUNKS, len(triples), manifest.n_chunks)
+        chunks, image_rows, sections, doc_rows, counts = _read_chunks(folder, candidates)
+        _check_count(folder, CHUNKS, len(chunks), manifest.n_chunks)
         _check_count(folder, IMAGES, len(candidates), manifest.n_images)
         try:
             chunk_vectors = read_store_vectors(folder / "chunks.faiss")
             image_vectors = read_store_vectors(folder / "images.faiss")
             pixel_vectors = (
-                read_vectors(folder / "images_pixels.faiss")
+                read_store_vectors(folder / "images_pixels.faiss")
                 if manifest.image_embedder is not None
                 else None
             )
@@ -202,8 +226,8 @@ class Index:
         return cls(
             folder,
             manifest,
-            [c for c, _, _ in triples],
-            [r for _, r, _ in triples],
+            chunks,
+            image_rows,
             candidates,
             chunk_vectors=chunk_vectors,
             image_vectors=image_vectors,
@@ -212,9 +236,13 @@ class Index:
             embedder=embedder,
             image_embedder=image_embedder,
             corpus_root=root,
-            chunk_sections=[s for _, _, s in triples],
+            chunk_sections=sections,
             decorative=decorative,
             added_root=added,
+            doc_rows=doc_rows,
+            chunk_words=counts.words,
+            titled_chunks=counts.titled,
+            chunk_languages=counts.languages,
         )
 
     @staticmethod
@@ -270,12 +298,8 @@ class Index:
             return self._chunk_vecs
         if kind == "images":
             return self._image_vecs
-        if kind == "pixels" and self._pixel_index is not None:
-            n = int(self._pixel_index.ntotal)
-            vecs = (
-                self._pixel_index.reconstruct_n(0, n) if n else np.zeros((0, self._pixel_index.d))
-            )
-            return np.asarray(vecs, dtype=np.float32)
+        if kind == "pixels" and self._pixel_vecs is not None:
+            return np.asarray(self._pixel_vecs, dtype=np.float32)
         raise ValueError(f"index {self.folder} holds no {kind!r} vectors")
 
     def embed_query(self, query: str) -> np.ndarray:
@@ -376,45 +400,27 @@ def _search(index: object, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     return search_one(index, qvec, k)  # one thread: faster for a single query (index/ann.py)
 
 
-def _read_rows(path: Path, parse: Callable[[Any], T]) -> list[T]:
-    """Every row of the JSONL file ``path`` through ``parse``; any failure is an
-    :class:`IndexFormatError` naming the file and line."""
-    out: list[T] = []
-    line = 0
-    try:
-        for n, value in read_jsonl(path):
-            line = n
-            out.append(parse(value))
-    except RowError as err:
-        at = err.line or line
-        raise IndexFormatError(f"{path} line {at}: {err}; {REBUILD_HINT}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise IndexFormatError(
-            f"{path.parent}: incomplete or corrupt index: {err}; {REBUILD_HINT}"
-        ) from err
-    return out
-
-
 def _read_candidates(
     folder: Path, root: Path | None, added: Path | None = None
-) -> tuple[list[Candidate], frozenset[int]]:
-    """The image rows with their paths confined to ``root`` (rows of added documents: to
-    ``added``; one warning counts the refused), and the rows flagged decorative."""
+) -> tuple[RowFile[Candidate], frozenset[int]]:
+    """The image rows, each read with its path confined to ``root`` (rows of added documents:
+    to ``added``; one warning counts the refused), and the rows flagged decorative."""
     refused: list[str] = []
     decorative: set[int] = set()
 
+    def check(row: Any, n: int) -> None:
+        candidate_from_row(row)
+        if row["decorative"]:
+            decorative.add(n)
+        if open_path(row["path"], _row_root(row, root, added))[1]:
+            refused.append(row["path"])
+
     def parse(row: Any) -> Candidate:
         cand = candidate_from_row(row)
-        if row["decorative"]:
-            decorative.add(len(candidates_seen))
-        candidates_seen.append(None)
-        path, bad = open_path(row["path"], _row_root(row, root, added))
-        if bad:
-            refused.append(row["path"])
+        path, _ = open_path(row["path"], _row_root(row, root, added))
         return replace(cand, image=replace(cand.image, path=path))
 
-    candidates_seen: list[None] = []
-    candidates = _read_rows(folder / IMAGES, parse)
+    buf, starts = scan_rows(folder / IMAGES, check)
     if refused:
         logger.warning(
             "index %s: %d image paths outside the corpus root refused (root %s; first: %r); "
@@ -424,7 +430,60 @@ def _read_candidates(
             root,
             refused[0][:200],
         )
-    return candidates, frozenset(decorative)
+    return RowFile(folder / IMAGES, buf, starts, parse), frozenset(decorative)
+
+
+def _read_chunks(
+    folder: Path, candidates: Sequence[Candidate]
+) -> tuple[RowFile[Chunk], Ragged, Spans, dict[str, Sequence[int]], _Counts]:
+    """The chunk rows (each read when asked), each chunk's image rows and section span, each
+    document's chunk rows and the counts of :class:`_Counts`, all from one check of each row
+    here (without building the chunks)."""
+    ptr, images, spans, docs, words = [0], [], [], [], []
+    counts = _Counts(np.zeros(0, dtype=np.int32), 0, Counter())
+    n_images = len(candidates)
+
+    def check(row: Any, _n: int) -> None:
+        src, pairs = check_chunk_row(row, n_images)
+        counts.titled += bool(row["title"])
+        counts.languages[src.get("language", "")] += 1
+        images.extend(i for i, _ in pairs)
+        ptr.append(len(images))
+        spans.extend(row["section"])
+        docs.append(sys.intern(row["doc_id"]))
+        words.append(len(row["text"].split()))
+
+    buf, starts = scan_rows(folder / CHUNKS, check)
+
+    def parse(row: Any) -> Chunk:  # the bytes were checked above; the file is never rewritten
+        return chunk_from_row(row, candidates, checked=True)[0]
+
+    chunks = RowFile(folder / CHUNKS, buf, starts, parse)
+    image_rows = Ragged(np.asarray(ptr, dtype=np.int64), np.asarray(images, dtype=np.int64))
+    counts.words = np.asarray(words, dtype=np.int32)
+    spans_of = Spans(np.asarray(spans, dtype=np.int64))
+    return chunks, image_rows, spans_of, _doc_rows(docs), counts
+
+
+@dataclass
+class _Counts:
+    """What :func:`_read_chunks` counts: each chunk's words, titled chunks, chunks per language."""
+
+    words: np.ndarray
+    titled: int
+    languages: Counter[str]
+
+
+def _doc_rows(doc_ids: Any) -> dict[str, Sequence[int]]:
+    """For each document, its chunk rows in order: a ``range`` where they follow each other (as
+    a build writes them), a list where they do not."""
+    rows: dict[str, list[int]] = {}
+    for row, doc_id in enumerate(doc_ids):
+        rows.setdefault(doc_id, []).append(row)
+    return {
+        doc_id: range(r[0], r[-1] + 1) if r[-1] - r[0] + 1 == len(r) else r
+        for doc_id, r in rows.items()
+    }
 
 
 OPEN_TRIES = 5

@@ -344,7 +344,7 @@ class HybridRetriever:
         # expansion may seed up to max_sections sections from the ranking
         seeds = max(k, self.max_sections) if self.expand else k
         if not hasattr(self, "_language"):  # the index's languages, counted on first use
-            self._language = LanguageFilter(index.chunks)
+            self._language = LanguageFilter(index.chunks, getattr(index, "chunk_languages", None))
         ordered, language_note = self._language(query, self._drop_copies(_order(fused, rankings)))
         rows = ordered[:seeds]
         if not rows:
@@ -420,7 +420,10 @@ class HybridRetriever:
         dev documents are fragments of pages; there headers guessed from their text lines cost
         GIMP 3.6 image F1 and compound spellings 0.2 (docs/RESULTS.md)."""
         chunks = self.index.chunks
-        return 2 * sum(1 for c in chunks if c.title) >= len(chunks) > 0
+        titled = getattr(self.index, "titled_chunks", None)  # counted at open: no row read
+        if titled is None:
+            titled = sum(1 for c in chunks if c.title)
+        return 2 * titled >= len(chunks) > 0
 
     def _title_ranking(self, words: str, depth: int) -> list[int]:
         """Chunk rows whose headings share words with the query, by BM25 over headings alone."""
@@ -454,7 +457,8 @@ class HybridRetriever:
         return out
 
     def _words(self, row: int) -> int:
-        return len(self.index.chunks[row].text.split())
+        words = getattr(self.index, "chunk_words", None)  # counted at open: no row read
+        return int(words[row]) if words is not None else len(self.index.chunks[row].text.split())
 
     def _section_rows(self, row: int) -> list[int]:
         """The chunk rows of ``row``'s section, in document order (the whole document when it

@@ -17,7 +17,7 @@ rotate a figure around a point?" counts "a", "a", "do" as Portuguese, "how", "do
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from m2io.language import detect
 from m2io.types import Chunk
@@ -30,9 +30,15 @@ MIN_SHARE = 0.25
 class LanguageFilter:
     """The languages of an index's chunks, counted once; filters rankings by a question's."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk], counts: Mapping[str, int] | None = None) -> None:
+        """``counts``: chunks per language, when already known (an index counts them at open),
+        else counted here."""
         self.chunks = chunks
-        self.languages = Counter(c.source.language if c.source else "" for c in chunks)
+        self.languages = Counter(
+            counts
+            if counts is not None
+            else (c.source.language if c.source else "" for c in chunks)
+        )
         self.languages.pop("", None)
         largest = max(self.languages.values(), default=0)
         self.minor = {lang for lang, n in self.languages.items() if n < MIN_SHARE * largest}

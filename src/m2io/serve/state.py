@@ -112,10 +112,13 @@ class Snapshot:
             if base is not None:
                 images[cand.image_id] = (path, base)
         sources: dict[str, str] = {}
-        for chunk in index.chunks if root is not None else ():
-            loc = chunk.source.location if chunk.source is not None else ""
-            if loc and chunk.doc_id not in sources and remote_image_url(loc) is None:
-                sources[chunk.doc_id] = loc.partition("#")[0]
+        for doc_id, rows in index.doc_rows.items() if root is not None else ():
+            for row in rows:  # its first chunk, mostly: rows are read one by one from the file
+                chunk = index.chunks[row]
+                loc = chunk.source.location if chunk.source is not None else ""
+                if loc and remote_image_url(loc) is None:
+                    sources[doc_id] = loc.partition("#")[0]
+                    break
         return cls(pipeline, root, images, sources)
 
     def counts(self) -> tuple[int, int, int]:

@@ -1,9 +1,11 @@
 """``m2io serve --workers N``: N processes answering on one listening socket, one index in memory.
 
 The master loads the pipeline (index and models) once, binds the socket, and then forks the
-workers: each is a copy of the master made after loading, so the index's vectors, rows and model
-weights are pages the processes share (copy-on-write) instead of N copies; a worker only pays for
-the pages it writes. Every worker listens on its own socket bound to the same port with
+workers: each is a copy of the master made after loading, so the model weights are pages the
+processes share (copy-on-write) instead of N copies; a worker only pays for the pages it writes.
+The index itself is mapped from its files (:mod:`m2io.index.rows`, :func:`m2io.index.ann.read_mapped`):
+its vectors, BM25 arrays and rows are page-cache pages that every process reading the same files
+shares, whether it opened them before the fork or after. Every worker listens on its own socket bound to the same port with
 ``SO_REUSEPORT``, and the kernel hands each new connection to one of them by a hash of its
 addresses, so connections spread evenly whichever worker happens to be running. (One socket
 shared by all was tried first: asyncio accepts every waiting connection in one go, so the worker
@@ -15,8 +17,9 @@ model calls, open connections and a client's connections are divided across the 
 up, at least 1). An upload is written under the index folder's lock (:mod:`m2io.index.lock`), so
 uploads through different workers are written one after another; each worker notices the new
 index generation on its next request and reopens it (:class:`~m2io.serve.state.ServiceState`,
-``follow``). A worker reopened after an upload holds its own copy of the new index: the sharing is
-that of the index loaded at start.
+``follow``). The workers that reopened after an upload map the same new files, so they share the
+new index as they shared the old one; what each holds privately is what it derives from it (the
+retriever's word counts and headings index, the parsed rows it read last).
 
 The master restarts a worker that dies (not more than :data:`MAX_RESTARTS` times a minute) and,
 on SIGTERM or SIGINT, stops the workers (SIGTERM, then SIGKILL after ``grace_s``); a master
