@@ -106,6 +106,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "vectors, IVF from there)",
     )
     p.add_argument(
+        "--no-sentence-vectors",
+        dest="sentence_vectors",
+        action="store_false",
+        help="do not embed the chunks' sentences (a smaller index and a faster build; answers "
+        "whose images are placed by similarity then embed their sentences: docs/design.md)",
+    )
+    p.add_argument(
         "--ray",
         metavar="local|auto|ADDRESS",
         help="embed on Ray workers: a local Ray instance, the running cluster, or its address",
@@ -234,6 +241,7 @@ def _build(
         corpus_root=corpus.root or None,
         rebuild=getattr(args, "rebuild", False),
         store=vectors,
+        sentence_vectors=getattr(args, "sentence_vectors", True),
     )
     manifest = report.manifest
     from m2io.learned.profile import index_profile

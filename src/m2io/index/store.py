@@ -33,6 +33,7 @@ from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
 from m2io.index.records import RowError, candidate_from_row, chunk_from_row, read_jsonl
+from m2io.index.sentences import SentenceVectors, attach, read_sentence_vectors
 from m2io.index.vectors import Vectors, normalise, read_vectors
 from m2io.types import Candidate, Chunk
 
@@ -74,6 +75,8 @@ class Index:
         added_root: The folder (resolved) holding documents added after the build and their
             images (:mod:`m2io.index.update`), or None when none were added; their image paths
             lie inside it, the corpus images' inside ``corpus_root``.
+        sentence_vectors: The stored vectors of the sentences an extractive answer quotes
+            (:mod:`m2io.index.sentences`), None for an index built without them.
     """
 
     def __init__(
@@ -94,8 +97,10 @@ class Index:
         chunk_sections: list[tuple[int, int]] | None = None,
         decorative: frozenset[int] = frozenset(),
         added_root: Path | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self.folder = folder
+        self.sentence_vectors = sentence_vectors
         self.added_root = added_root
         self.chunk_sections = chunk_sections or [(c.start, c.start + len(c.text)) for c in chunks]
         self.decorative = decorative
@@ -214,6 +219,7 @@ class Index:
             chunk_sections=[s for _, _, s in triples],
             decorative=decorative,
             added_root=added,
+            sentence_vectors=read_sentence_vectors(folder, manifest.dim),
         )
 
     @staticmethod
@@ -237,13 +243,15 @@ class Index:
         return emb
 
     def _seed(self, emb: TextEmbedder) -> None:
-        """Hand the stored image vectors to ``emb`` (if it can keep them) so inserters that embed
-        the same image texts get them without recomputing."""
+        """Hand the stored image vectors and sentence vectors to ``emb`` (if it can keep them) so
+        inserters that embed the same image texts and quoted sentences get them without
+        recomputing."""
         remember = getattr(emb, "remember", None)
         if remember is not None and len(self.candidates) == len(self._image_vecs):
             from m2io.embed.text import image_text
 
             remember([image_text(c) for c in self.candidates], self._image_vecs)
+        attach(emb, self.sentence_vectors, self.manifest.embedder)
 
     @cached_property
     def image_embedder(self) -> ImageEmbedder:
