@@ -716,8 +716,10 @@ class _Vectors:
         """Seed from the index now in ``out`` (its documents are counted in any case)."""
         if not (self.out / MANIFEST).is_file():
             return
+        from m2io.index.sentences import quiet
         from m2io.index.store import Index
 
+        quiet(self.out)  # this build writes them
         try:
             index = Index.open(self.out)
         except (ValueError, OSError) as err:  # IndexFormatError is a ValueError

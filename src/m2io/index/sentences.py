@@ -148,6 +148,13 @@ def _report(folder: str, message: str, level: int) -> None:
     logger.log(level, "index %s: %s", folder, message)
 
 
+def quiet(folder: Path) -> None:
+    """Say nothing about ``folder``'s sentence files in this process (a build that is about to
+    write them reads the index they are missing from)."""
+    with _reported_lock:
+        _reported.add(str(folder))
+
+
 def read_sentence_vectors(folder: Path, dim: int) -> SentenceVectors | None:
     """The index's stored sentence vectors (memory-mapped), or None when it has none or they
     are unusable (reported once per folder; the index works without them)."""

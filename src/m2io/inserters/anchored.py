@@ -19,6 +19,8 @@ dropped; ``Placement.notes`` gives the counts. Images sharing a sentence keep th
 
 Provenance is string matching; the text embedder is loaded and run only for the candidates that
 provenance does not place and for overflow, so an answer whose images all resolve embeds nothing.
+Inside a pipeline the index's stored vectors stand in for the model where they can: the images'
+texts and an extractive answer's sentences (:mod:`m2io.index.sentences`).
 
 Example (the image followed "Drag a rectangle…" in its page, so it goes after sentence 2; no
 embedding is needed):
