@@ -9,7 +9,7 @@ chunk split as is, and with its images in place, which can cut a sentence at an 
 stores the vectors beside the chunk vectors::
 
     sentences.keys.npy   (n, 32) uint8: sha256 of each sentence's UTF-8 text, rows in key order
-    sentences.npy        (n, dim) float32: its unit vector, same rows
+    sentences.npy        (n, dim) float16: its unit vector, same rows
 
 The index hands them to its text embedder (:meth:`m2io.embed.base.CachedTextEmbedder.
 remember_table`), which looks each text up by its key before embedding it, so a sentence found
@@ -42,7 +42,10 @@ logger = logging.getLogger(__name__)
 SENTENCES = "sentences.npy"
 SENTENCE_KEYS = "sentences.keys.npy"
 KEY_BYTES = 32
-_UNIT_TOLERANCE = 1e-3
+STORED = np.dtype("<f2")
+"""float16: half the bytes of float32; the cosines an inserter computes move by about 1e-4
+(docs/RESULTS.md: no placement of the dev sets changes)."""
+_UNIT_TOLERANCE = 1e-2  # float16 rounding moves a unit vector's norm by ~1e-4
 _reported: set[str] = set()  # folders whose missing or ignored files were reported once
 _reported_lock = threading.Lock()
 
@@ -72,7 +75,7 @@ def write_sentence_vectors(folder: Path, keys: list[bytes], vectors: np.ndarray)
         first.setdefault(k, i)
     order = sorted(first)
     raw = np.frombuffer(b"".join(order), np.uint8).reshape(len(order), KEY_BYTES)
-    vecs = np.asarray(vectors, np.float32)[[first[k] for k in order]]
+    vecs = np.asarray(vectors, np.float32)[[first[k] for k in order]].astype(STORED)
     np.save(folder / SENTENCE_KEYS, raw, allow_pickle=False)
     np.save(folder / SENTENCES, vecs, allow_pickle=False)
 
@@ -83,7 +86,7 @@ class SentenceVectors:
     Attributes:
         name: The index folder (what a text embedder keeps it under).
         keys: ``(n, 32)`` uint8, sorted.
-        vectors: ``(n, dim)`` float32 unit vectors (memory-mapped).
+        vectors: ``(n, dim)`` float16 unit vectors (memory-mapped; a lookup gives float32).
     """
 
     def __init__(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
@@ -177,9 +180,9 @@ def read_sentence_vectors(folder: Path, dim: int) -> SentenceVectors | None:
         vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
         if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != KEY_BYTES:
             raise ValueError(f"{SENTENCE_KEYS} holds {keys.dtype} {keys.shape}, not (n, 32) uint8")
-        if vecs.dtype != np.dtype("<f4") or vecs.shape != (len(keys), dim):
+        if vecs.dtype != STORED or vecs.shape != (len(keys), dim):
             raise ValueError(
-                f"{SENTENCES} holds {vecs.dtype} {vecs.shape}; the index needs float32 "
+                f"{SENTENCES} holds {vecs.dtype} {vecs.shape}; the index needs float16 "
                 f"({len(keys)}, {dim})"
             )
     except (OSError, ValueError, EOFError) as err:  # HeaderError is a ValueError
