@@ -130,7 +130,9 @@ class AnswerWords:
         if k < _MIN_CONTAIN:
             return 0.0
         agree = sum(a == b for a, b in edge) / _EDGE
-        return agree * sum((Counter(answer) & Counter(context)).values()) / k
+        if not agree:  # most boundaries: the shared share is not needed (0 times it)
+            return 0.0
+        return agree * shared_count(Counter(answer), Counter(context)) / k
 
 
 def _pieces(text: str) -> list[str]:
@@ -151,6 +153,13 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+def shared_count(a: Counter[str], b: Counter[str]) -> int:
+    """``sum((a & b).values())`` (the words two texts share, with repeats) without building the
+    intersection: it ran for every answer sentence against every sentence of every candidate's
+    context, and was most of a long answer's insert time (docs/RESULTS.md)."""
+    return sum(min(a[w], b[w]) for w in a.keys() & b.keys())  # most pairs share no word
+
+
 def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     """How well an answer sentence and a source piece agree, from their word counts (0..1).
 
@@ -160,7 +169,7 @@ def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     """
     if not sentence or not piece:
         return 0.0
-    shared = sum((sentence & piece).values())
+    shared = shared_count(sentence, piece)
     if not shared:
         return 0.0
     a, b = sum(sentence.values()), sum(piece.values())
