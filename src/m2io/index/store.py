@@ -405,12 +405,15 @@ def _read_candidates(
 OPEN_TRIES = 5
 
 
-def _folder_id(folder: Path) -> tuple[int, int] | None:
+def _folder_id(folder: Path) -> tuple[int, int, int] | None:
+    """What tells one version of the folder from the next: its inode, and its ctime, because a
+    folder swapped in can reuse the inode of one deleted a moment before (two updates during one
+    slow open read a manifest and a BM25 index two versions apart, and the inode alone matched)."""
     try:
         st = os.stat(folder)
     except OSError:
         return None
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _open_stable(folder: Path, load: Callable[[], T]) -> T:
