@@ -297,3 +297,18 @@ def test_fallback_prefers_the_better_retrieved_image_over_the_more_similar_one()
     cands = (replace(section, score=0.03), replace(near, score=0.01))
     got = AnchoredInserter(embedder=BagOfWords(), fallback=1, threshold=0.3).insert(answer, cands)
     assert got.as_dict() == {"section": 1}
+
+
+def test_shared_words_are_counted_as_a_counter_intersection_counts_them():
+    """The faster count (issue 24 item 2) scores exactly what ``Counter &`` scored."""
+    import random
+    from collections import Counter
+
+    from m2io.inserters.anchored import shared_count
+
+    rng = random.Random(7)
+    words = "the crop tool image layer press enter to a".split()
+    for _ in range(2000):
+        a = Counter(rng.choices(words, k=rng.randint(0, 14)))
+        b = Counter(rng.choices(words, k=rng.randint(0, 14)))
+        assert shared_count(a, b) == sum((a & b).values())

@@ -334,6 +334,56 @@ def split_with_images(text: str) -> tuple[list[str], list[int]]:
     return sentences, positions
 
 
+def quoted_sentences(text: str, offsets: list[int] | None = None) -> tuple[list[str], set[int]]:
+    """A chunk's sentences as an extractive answer quotes them, and the indices of those right
+    before or after an image at one of ``offsets`` (characters into ``text``).
+
+    The images are put back into the text as ``<PIC>`` markers, so the split knows where they
+    sit (a marker between sentences is a boundary, as in the source). A tail the splitter cut
+    off at an abbreviation goes back on its sentence (:func:`_rejoined`). The extractive
+    generator quotes these texts (:mod:`m2io.generators.focus`), and an index stores a vector
+    for each (:mod:`m2io.index.sentences`), so the two must stay one function.
+    """
+    at_images = sorted({o for o in offsets or () if 0 <= o <= len(text)})
+    if not at_images:
+        return _rejoined(split_sentences(text), set())
+    parts, at = [], 0
+    for o in at_images:
+        parts += [text[at:o], f" {PIC} "]
+        at = o
+    parts.append(text[at:])
+    texts, positions = split_with_images("".join(parts))
+    figures = {i for p in positions for i in (p - 1, p) if 0 <= i < len(texts)}
+    return _rejoined(texts, figures)
+
+
+# The last word of a sentence the splitter may have cut at an abbreviation: "DR.", "Fig.", "e.g."
+_ABBREVIATED = re.compile(r"(?:^|\s)(?:[A-Z]{1,3}|[A-Z][a-z]{1,2}|(?:[a-z]\.){1,2}[a-z])\.$")
+# Two words or fewer and a full stop: the tail of a sentence rather than one of its own.
+_CUT_TAIL = re.compile(r"\s*\S+(?:\s+\S+)?\s*\.\s*$")
+
+
+def _rejoined(texts: list[str], figures: set[int]) -> tuple[list[str], set[int]]:
+    """``texts`` with each tail cut off at an abbreviation put back on its sentence
+    ("… in the DR." + "GEO figure." → "… in the DR. GEO figure."), so no answer holds, or opens
+    on, a fragment whose sentence is elsewhere; ``figures`` renumbered."""
+    out: list[str] = []
+    moved: dict[int, int] = {}
+    for i, t in enumerate(texts):
+        if (
+            out
+            and (i - 1) not in figures
+            and _CUT_TAIL.match(t)
+            and not is_list_item(t)
+            and _ABBREVIATED.search(out[-1].rstrip())
+        ):
+            out[-1] = f"{out[-1].rstrip()} {t.strip()}"
+        else:
+            out.append(t)
+        moved[i] = len(out) - 1
+    return out, {moved[i] for i in figures}
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased alphanumeric tokens."""
     return [w.lower() for w in _WORD.findall(text)]

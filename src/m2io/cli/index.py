@@ -104,6 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "vectors, IVF from there)",
     )
     p.add_argument(
+        "--no-sentence-vectors",
+        dest="sentence_vectors",
+        action="store_false",
+        help="do not embed the chunks' sentences (a smaller index and a faster build; answers "
+        "whose images are placed by similarity then embed their sentences: docs/design.md)",
+    )
+    p.add_argument(
         "--ray",
         metavar="local|auto|ADDRESS|off",
         help="embed on Ray workers: a local Ray instance, the running cluster, or its address; "
@@ -298,6 +305,7 @@ def _index(
         corpus_root=corpus.root or None,
         rebuild=opts.rebuild,
         store=vectors,
+        sentence_vectors=getattr(args, "sentence_vectors", True),
     )
     manifest = report.manifest
     from m2io.learned.profile import index_profile

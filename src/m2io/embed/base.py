@@ -122,6 +122,16 @@ def default_model_path() -> str:
     return str(pkg.get_model_path())
 
 
+class VectorTable(Protocol):
+    """Stored vectors looked up by text (:mod:`m2io.index.sentences`); ``name`` says whose."""
+
+    name: str
+
+    def lookup(self, texts: list[str]) -> list[np.ndarray | None]:
+        """The stored vector of each text, None where there is none."""
+        ...
+
+
 class CachedTextEmbedder(ABC):
     """What every text embedder backend shares: stored vectors (:meth:`remember`), a bounded
     cache of recently embedded small batches, each distinct text embedded once per call, and an
@@ -153,6 +163,7 @@ class CachedTextEmbedder(ABC):
         self._memo: dict[str, np.ndarray] = {}
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_max = recent
+        self._tables: dict[str, VectorTable] = {}
 
     @abstractmethod
     def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
@@ -169,6 +180,16 @@ class CachedTextEmbedder(ABC):
         for t, v in zip(texts, vectors, strict=True):
             self._memo[t] = np.asarray(v, dtype=np.float32)
 
+    def remember_table(self, table: VectorTable) -> None:
+        """Look texts up in ``table`` too (after the stored and recent vectors); a table with
+        the same ``name`` replaces the one held.
+
+        An index hands over its stored sentence vectors (:mod:`m2io.index.sentences`) so that
+        inserters comparing an extractive answer's sentences with images embed none of them.
+        """
+        with self._lock:
+            self._tables[table.name] = table
+
     def encode(
         self, texts: list[str], *, batch_size: int = 64, progress: bool | str = False
     ) -> np.ndarray:
@@ -182,7 +203,7 @@ class CachedTextEmbedder(ABC):
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if not self._memo and not self._recent_max:
+        if not self._memo and not self._recent_max and not self._tables:
             return self._encode(list(texts), batch_size, progress)
         known = self._lookup(texts)
         missing = list(dict.fromkeys(t for t, v in zip(texts, known, strict=True) if v is None))
@@ -209,6 +230,13 @@ class CachedTextEmbedder(ABC):
                     self._recent.move_to_end(t)
                     v = self._recent[t]
                 out.append(v)
+            tables = list(self._tables.values())
+        for table in tables:
+            unknown = [i for i, v in enumerate(out) if v is None]
+            if not unknown:
+                break
+            for i, v in zip(unknown, table.lookup([texts[i] for i in unknown]), strict=True):
+                out[i] = v
         return out
 
     def _keep_recent(self, vectors: dict[str, np.ndarray]) -> None:

@@ -14,7 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from m2io.text import PIC, introduced_command, is_list_item, split_sentences, split_with_images
+from m2io.text import (
+    introduced_command,
+    is_list_item,
+    quoted_sentences,
+)
 from m2io.types import Chunk, Retrieval, RetrievedChunk, Source
 
 # A sentence that only makes sense after another: it opens with a reference or a connective.
@@ -183,51 +187,10 @@ def _navigation(
 
 
 def _sentences(chunk: Chunk, offered: set[tuple[str, str]]) -> tuple[list[str], set[int]]:
-    """The chunk's sentences and the indices of those right before or after an offered image.
-
-    The images are put back into the text as ``<PIC>`` markers, so the split knows where they
-    sit (a marker between sentences is a boundary, as in the source)."""
-    offsets = sorted(
-        {a.offset for a in chunk.images if (chunk.chunk_id, a.image.image_id) in offered}
-    )
-    offsets = [o for o in offsets if 0 <= o <= len(chunk.text)]
-    if not offsets:
-        return _rejoined(split_sentences(chunk.text), set())
-    parts, at = [], 0
-    for o in offsets:
-        parts += [chunk.text[at:o], f" {PIC} "]
-        at = o
-    parts.append(chunk.text[at:])
-    texts, positions = split_with_images("".join(parts))
-    figures = {i for p in positions for i in (p - 1, p) if 0 <= i < len(texts)}
-    return _rejoined(texts, figures)
-
-
-# The last word of a sentence the splitter may have cut at an abbreviation: "DR.", "Fig.", "e.g."
-_ABBREVIATED = re.compile(r"(?:^|\s)(?:[A-Z]{1,3}|[A-Z][a-z]{1,2}|(?:[a-z]\.){1,2}[a-z])\.$")
-# Two words or fewer and a full stop: the tail of a sentence rather than one of its own.
-_TAIL = re.compile(r"\s*\S+(?:\s+\S+)?\s*\.\s*$")
-
-
-def _rejoined(texts: list[str], figures: set[int]) -> tuple[list[str], set[int]]:
-    """``texts`` with each tail cut off at an abbreviation put back on its sentence
-    ("… in the DR." + "GEO figure." → "… in the DR. GEO figure."), so no answer holds, or opens
-    on, a fragment whose sentence is elsewhere; ``figures`` renumbered."""
-    out: list[str] = []
-    moved: dict[int, int] = {}
-    for i, t in enumerate(texts):
-        if (
-            out
-            and (i - 1) not in figures
-            and _TAIL.match(t)
-            and not is_list_item(t)
-            and _ABBREVIATED.search(out[-1].rstrip())
-        ):
-            out[-1] = f"{out[-1].rstrip()} {t.strip()}"
-        else:
-            out.append(t)
-        moved[i] = len(out) - 1
-    return out, {moved[i] for i in figures}
+    """The chunk's sentences and the indices of those right before or after an offered image
+    (:func:`m2io.text.quoted_sentences`)."""
+    offsets = [a.offset for a in chunk.images if (chunk.chunk_id, a.image.image_id) in offered]
+    return quoted_sentences(chunk.text, offsets)
 
 
 def _key(text: str) -> str:

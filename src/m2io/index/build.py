@@ -6,6 +6,8 @@ Layout of a finished folder::
     chunks.jsonl         one row per chunk, in chunk order (= vector and BM25 row order)
     images.jsonl         one row per image occurrence: image, context, doc, chunk, doc position
     chunks.faiss         text vectors of the chunks (title + text)
+    sentences.npy        text vectors of the chunks' sentences, as answers quote them, and
+    sentences.keys.npy   their keys (:mod:`.sentences`: inserters look them up, not embed them)
     images.faiss         text vectors of the images (caption + nearest words above and below)
     images_pixels.faiss  image-embedder vectors of the images (only with an image embedder)
     images_pixels.keys.json  sha256 of each image row's file, for reusing its pixel vector
@@ -68,6 +70,7 @@ from m2io.index.manifest import (
 from m2io.index.paths import infer_root, record_root, relative_path
 from m2io.index.records import candidate_row, chunk_row, write_jsonl
 from m2io.index.sections import chunk_sources
+from m2io.index.sentences import index_sentences, write_sentence_vectors
 from m2io.index.vectors import normalise, write_vectors
 from m2io.safety import clip, open_regular
 from m2io.types import Candidate, Chunk, Document, ImageAnchor
@@ -269,6 +272,7 @@ def build_index(
     reuse: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     store: VectorStore | None = None,
+    sentence_vectors: bool = True,
 ) -> IndexManifest:
     """Chunk, embed and index ``documents`` into the folder ``out_dir``.
 
@@ -298,6 +302,11 @@ def build_index(
             checkpointed in ``out_dir/.m2io-work`` so a killed build resumes there.
         store: Where the vectors go (:class:`~m2io.index.ann.VectorStore`: faiss, exact until
             large then IVF, by default; or Milvus).
+        sentence_vectors: Also embed every sentence of every chunk, as an extractive answer
+            quotes it (:mod:`m2io.index.sentences`), so that inserters comparing an answer's
+            sentences with images look their vectors up instead of embedding them at answer
+            time. False stores none (a smaller index and a faster build, for pipelines whose
+            answers are generated text); a later build with True adds them, embedding only them.
 
     Raises:
         IndexBusyError: Another build into ``out_dir`` ran past ``lock_timeout``.
@@ -326,6 +335,7 @@ def build_index(
         rebuild=not reuse,
         checkpoint_every=checkpoint_every,
         store=store,
+        sentence_vectors=sentence_vectors,
     ).manifest
 
 
@@ -387,6 +397,7 @@ def update_index(
     rebuild: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     store: VectorStore | None = None,
+    sentence_vectors: bool = True,
 ) -> BuildReport:
     """Bring the index in ``out_dir`` up to date with ``documents``, embedding only what changed.
 
@@ -444,6 +455,7 @@ def update_index(
                 rebuild=rebuild,
                 checkpoint_every=checkpoint_every,
                 store=store or VectorStore(),
+                sentence_vectors=sentence_vectors,
             ),
             embedder=embedder,
             image_embedder=image_embedder,
@@ -460,6 +472,7 @@ class _Options:
     rebuild: bool
     checkpoint_every: int
     store: VectorStore
+    sentence_vectors: bool = True
 
 
 def _build(
@@ -571,6 +584,10 @@ def _build_into(
     write_store_vectors(
         tmp / "images.faiss", vectors.texts("images", image_texts, image_keys), opts.store
     )
+    sentences = index_sentences(chunks) if opts.sentence_vectors else []
+    sentence_keys = [text_key(t) for t in sentences]
+    sentence_vecs = vectors.texts("sentences", sentences, sentence_keys)
+    write_sentence_vectors(tmp, sentence_keys, sentence_vecs)
     pixel_keys: list[bytes | None] = []
     if image_embedder is not None:
         pixel_keys = [file_key(c.image.path) for c in local]
@@ -699,8 +716,10 @@ class _Vectors:
         """Seed from the index now in ``out`` (its documents are counted in any case)."""
         if not (self.out / MANIFEST).is_file():
             return
+        from m2io.index.sentences import quiet
         from m2io.index.store import Index
 
+        quiet(self.out)  # this build writes them
         try:
             index = Index.open(self.out)
         except (ValueError, OSError) as err:  # IndexFormatError is a ValueError
@@ -722,6 +741,9 @@ class _Vectors:
         self._seed("chunks", [text_key(t) for t in texts], index.stored_vectors("chunks"))
         texts = [image_embedding_text(c) for c in index.candidates]
         self._seed("images", [text_key(t) for t in texts], index.stored_vectors("images"))
+        if index.sentence_vectors is not None:
+            table = index.sentence_vectors
+            self._seed("sentences", [k.tobytes() for k in table.keys], np.asarray(table.vectors))
         pix = self.image_embedder
         if pix is not None and (m.image_embedder, m.image_dim) == (pix.name, int(pix.dim)):
             keys = read_keys(self.out / PIXEL_KEYS, m.n_images)

@@ -37,8 +37,13 @@ from m2io.index.ann import VectorStore, read_store_vectors, search_one, store_of
 from m2io.index.lexical import LexicalIndex
 from m2io.index.manifest import ADDED, REBUILD_HINT, ROW_BASE, IndexFormatError, IndexManifest
 from m2io.index.paths import open_path, resolve_root
-from m2io.index.records import candidate_from_row, check_chunk_row, chunk_from_row
+from m2io.index.records import (
+    candidate_from_row,
+    check_chunk_row,
+    chunk_from_row,
+)
 from m2io.index.rows import Ragged, RowFile, Spans, scan_rows
+from m2io.index.sentences import SentenceVectors, attach, read_sentence_vectors
 from m2io.index.vectors import Vectors, normalise
 from m2io.types import Candidate, Chunk
 
@@ -86,6 +91,8 @@ class Index:
         added_root: The folder (resolved) holding documents added after the build and their
             images (:mod:`m2io.index.update`), or None when none were added; their image paths
             lie inside it, the corpus images' inside ``corpus_root``.
+        sentence_vectors: The stored vectors of the sentences an extractive answer quotes
+            (:mod:`m2io.index.sentences`), None for an index built without them.
     """
 
     def __init__(
@@ -110,8 +117,10 @@ class Index:
         chunk_words: Sequence[int] | None = None,
         titled_chunks: int | None = None,
         chunk_languages: Mapping[str, int] | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self.folder = folder
+        self.sentence_vectors = sentence_vectors
         self.added_root = added_root
         self.chunk_sections = chunk_sections or [(c.start, c.start + len(c.text)) for c in chunks]
         self.decorative = decorative
@@ -243,6 +252,7 @@ class Index:
             chunk_words=counts.words,
             titled_chunks=counts.titled,
             chunk_languages=counts.languages,
+            sentence_vectors=read_sentence_vectors(folder, manifest.dim),
         )
 
     @staticmethod
@@ -266,13 +276,15 @@ class Index:
         return emb
 
     def _seed(self, emb: TextEmbedder) -> None:
-        """Hand the stored image vectors to ``emb`` (if it can keep them) so inserters that embed
-        the same image texts get them without recomputing."""
+        """Hand the stored image vectors and sentence vectors to ``emb`` (if it can keep them) so
+        inserters that embed the same image texts and quoted sentences get them without
+        recomputing."""
         remember = getattr(emb, "remember", None)
         if remember is not None and len(self.candidates) == len(self._image_vecs):
             from m2io.embed.text import image_text
 
             remember([image_text(c) for c in self.candidates], self._image_vecs)
+        attach(emb, self.sentence_vectors, self.manifest.embedder)
 
     @cached_property
     def image_embedder(self) -> ImageEmbedder:
@@ -489,12 +501,15 @@ def _doc_rows(doc_ids: Any) -> dict[str, Sequence[int]]:
 OPEN_TRIES = 5
 
 
-def _folder_id(folder: Path) -> tuple[int, int] | None:
+def _folder_id(folder: Path) -> tuple[int, int, int] | None:
+    """What tells one version of the folder from the next: its inode, and its ctime, because a
+    folder swapped in can reuse the inode of one deleted a moment before (two updates during one
+    slow open read a manifest and a BM25 index two versions apart, and the inode alone matched)."""
     try:
         st = os.stat(folder)
     except OSError:
         return None
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _open_stable(folder: Path, load: Callable[[], T]) -> T:

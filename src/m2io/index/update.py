@@ -74,6 +74,7 @@ from m2io.index.lexical import LexicalIndex
 from m2io.index.lock import build_lock, building_path, clean_leftovers
 from m2io.index.manifest import ADDED, ROW_BASE, IndexManifest
 from m2io.index.records import candidate_row, chunk_row, read_jsonl, write_jsonl
+from m2io.index.sentences import index_sentences, sentence_key, write_sentence_vectors
 from m2io.index.store import CHUNKS, IMAGES, Index
 from m2io.index.vectors import normalise, write_vectors
 from m2io.safety import confine, image_kind, read_regular
@@ -278,6 +279,7 @@ def _write(
         )
         old_keys = read_keys(index.folder / PIXEL_KEYS, n_old) or [None] * n_old
         write_keys(tmp / PIXEL_KEYS, old_keys + [file_key(c.image.path) for c in local])
+    _write_sentences(tmp, index, chunks, emb)
     duplicates = _duplicates(index, new_docs)
     replace(
         manifest,
@@ -288,6 +290,23 @@ def _write(
         n_decorative=len(decorative),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     ).write(tmp)
+
+
+def _write_sentences(tmp: Path, index: Index, chunks: list[Chunk], emb: TextEmbedder) -> None:
+    """The index's stored sentence vectors and those of the new chunks' sentences (only the
+    ones not stored yet are embedded). An index without them stays without them."""
+    table = index.sentence_vectors
+    if table is None:
+        return
+    keys = [k.tobytes() for k in table.keys]
+    stored = set(keys)
+    texts = [t for t in index_sentences(chunks) if sentence_key(t) not in stored]
+    new = _encode(emb, texts, 64, False) if texts else np.zeros((0, table.vectors.shape[1]))
+    write_sentence_vectors(
+        tmp,
+        keys + [sentence_key(t) for t in texts],
+        np.concatenate([np.asarray(table.vectors, np.float32), new.astype(np.float32)]),
+    )
 
 
 def _encode(

@@ -19,6 +19,8 @@ dropped; ``Placement.notes`` gives the counts. Images sharing a sentence keep th
 
 Provenance is string matching; the text embedder is loaded and run only for the candidates that
 provenance does not place and for overflow, so an answer whose images all resolve embeds nothing.
+Inside a pipeline the index's stored vectors stand in for the model where they can: the images'
+texts and an extractive answer's sentences (:mod:`m2io.index.sentences`).
 
 Example (the image followed "Drag a rectangle…" in its page, so it goes after sentence 2; no
 embedding is needed):
@@ -128,7 +130,9 @@ class AnswerWords:
         if k < _MIN_CONTAIN:
             return 0.0
         agree = sum(a == b for a, b in edge) / _EDGE
-        return agree * sum((Counter(answer) & Counter(context)).values()) / k
+        if not agree:  # most boundaries: the shared share is not needed (0 times it)
+            return 0.0
+        return agree * shared_count(Counter(answer), Counter(context)) / k
 
 
 def _pieces(text: str) -> list[str]:
@@ -149,6 +153,13 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+def shared_count(a: Counter[str], b: Counter[str]) -> int:
+    """``sum((a & b).values())`` (the words two texts share, with repeats) without building the
+    intersection: it ran for every answer sentence against every sentence of every candidate's
+    context, and was most of a long answer's insert time (docs/RESULTS.md)."""
+    return sum(min(a[w], b[w]) for w in a.keys() & b.keys())  # most pairs share no word
+
+
 def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     """How well an answer sentence and a source piece agree, from their word counts (0..1).
 
@@ -158,7 +169,7 @@ def match_score(sentence: Counter[str], piece: Counter[str]) -> float:
     """
     if not sentence or not piece:
         return 0.0
-    shared = sum((sentence & piece).values())
+    shared = shared_count(sentence, piece)
     if not shared:
         return 0.0
     a, b = sum(sentence.values()), sum(piece.values())

@@ -15,7 +15,11 @@ per sentence (:mod:`m2io.inserters.anchored`), and one whose source text the ans
 stays out; the policy decides the images that carry no source text, and, when nothing else is
 placed, which images go in and where (``fallback``). String matching is more precise than any
 policy where it applies, and it applies in every corpus; the policy carries what it cannot
-settle. An answer whose images provenance places embeds nothing.
+settle. An answer whose images provenance places embeds nothing; one that needs the policy finds
+an extractive answer's sentence vectors in the index (:mod:`m2io.index.sentences`) and the
+question's where the retriever left it, so it embeds at most the question when the retriever
+searched a shorter text (:func:`m2io.retrievers.query.search_text`) and a generated answer's own
+sentences.
 """
 
 from __future__ import annotations
