@@ -104,6 +104,7 @@ def main() -> None:
         corpus.documents,
         args.index or eval_index_dir(data, args.subset),
         corpus_root=corpus.root or None,
+        sentence_vectors=True,  # the "stored" mode looks them up (opt-in at build time)
     )
     cfg = PipelineConfig()
     cfg.index = str(folder)

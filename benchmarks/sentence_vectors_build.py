@@ -1,7 +1,7 @@
 """What stored sentence vectors cost a build (issue 24 item 2): build time and index size.
 
 Builds the same corpus from scratch with and without the sentence vectors
-(``build_index(sentence_vectors=...)``, ``m2io index --no-sentence-vectors``), alternating the
+(``build_index(sentence_vectors=...)``, ``m2io index --sentence-vectors``), alternating the
 order over ``--repeats`` rounds in one process (the embedder loaded once, before timing, its
 stored and recent vectors emptied before each build), into temporary folders; then times opening each index and its first sentence lookup. Records the load
 average at both ends. Writes ``--out`` (JSON) and prints it.

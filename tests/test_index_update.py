@@ -103,8 +103,7 @@ def test_added_documents_are_found_with_their_images_and_survive_reopening(index
         index.stored_vectors("chunks")[: len(before.chunks)], before.stored_vectors("chunks")
     )
     assert index.manifest.n_documents == before.manifest.n_documents + 1
-    # the new chunks, the new image, the new sentences: nothing old re-embedded
-    assert emb.calls == 3
+    assert emb.calls == 2  # the new chunks, then the new image: nothing old re-embedded
     # the old corpus images still resolve inside the corpus
     crop = [c for c in index.candidates if c.doc_id == "crop.md"][0]
     assert Path(crop.image.path).is_relative_to((index_dir.parent / "corpus").resolve())
@@ -616,14 +615,7 @@ def test_a_slow_embedder_gets_smaller_checkpoints_within_the_time_budget(tmp_pat
     n = report.vectors_embedded
     assert n > build.CHECKPOINT_EVERY
     first = build.CHECKPOINT_EVERY
-    # each kind of vector (chunks, then the chunks' sentences) starts at the full size
-    index = Index.open(out, embedder=HashEmbedder())
-    assert index.sentence_vectors is not None
-    kinds = [index.manifest.n_chunks, len(index.sentence_vectors)]
-    assert sum(kinds) == n
-    assert report.checkpoints == sum(
-        1 + math.ceil(max(0, k - first) / build.MIN_CHECKPOINT) for k in kinds
-    )
+    assert report.checkpoints == 1 + math.ceil((n - first) / build.MIN_CHECKPOINT)
 
 
 class FakeRay(CountingEmbedder):

@@ -74,7 +74,12 @@ def index_dir(tmp_path: Path) -> Path:
     corpus = load_corpus(str(root))
     out = tmp_path / "index"
     build_index(
-        corpus.documents, out, embedder=HashEmbedder(), corpus_root=corpus.root, progress=False
+        corpus.documents,
+        out,
+        embedder=HashEmbedder(),
+        corpus_root=corpus.root,
+        progress=False,
+        sentence_vectors=True,
     )
     return out
 
@@ -115,12 +120,13 @@ def test_an_index_without_the_files_opens_embeds_and_says_so_once(index_dir, cap
     for name in (SENTENCES, SENTENCE_KEYS):
         (index_dir / name).unlink()
     emb = CountingEmbedder()
-    with caplog.at_level(logging.WARNING, logger="m2io.index.sentences"):
+    with caplog.at_level(logging.INFO, logger="m2io.index.sentences"):
         index = Index.open(index_dir, embedder=emb)
         Index.open(index_dir, embedder=CountingEmbedder())
     assert index.sentence_vectors is None
     said = [r.getMessage() for r in caplog.records if "sentence vectors" in r.getMessage()]
-    assert len(said) == 1 and "m2io index" in said[0]
+    assert len(said) == 1 and "m2io index --sentence-vectors" in said[0]
+    assert all(r.levelno < logging.WARNING for r in caplog.records)  # the default: not a fault
     answer, _ = answer_of(index, "How do I crop an image?")
     emb.sent.clear()
     emb.encode([s.text for s in answer.sentences])
@@ -205,6 +211,7 @@ def test_keys_are_the_builds_text_keys_and_rebuilds_reuse_them(index_dir, tmp_pa
         embedder=HashEmbedder(),
         corpus_root=corpus.root,
         progress=False,
+        sentence_vectors=True,
     )
     assert report.vectors_embedded == len(table)
     again = Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors
@@ -248,7 +255,8 @@ def test_an_index_copied_elsewhere_is_a_separate_table(index_dir, tmp_path):
     assert len(emb._tables) == 2
 
 
-def test_a_build_without_sentence_vectors_stores_none_and_says_nothing(tmp_path, caplog):
+@pytest.mark.parametrize("asked", [False, None])  # None: the default, for a new index
+def test_a_build_without_sentence_vectors_stores_none_and_says_nothing(tmp_path, caplog, asked):
     from m2io.corpus import load_corpus
 
     root = tmp_path / "corpus"
@@ -263,7 +271,7 @@ def test_a_build_without_sentence_vectors_stores_none_and_says_nothing(tmp_path,
         embedder=HashEmbedder(),
         corpus_root=corpus.root,
         progress=False,
-        sentence_vectors=False,
+        sentence_vectors=asked,
     )
     emb = CountingEmbedder()
     with caplog.at_level(logging.WARNING, logger="m2io.index.sentences"):
@@ -272,3 +280,18 @@ def test_a_build_without_sentence_vectors_stores_none_and_says_nothing(tmp_path,
     assert not [r for r in caplog.records if "sentence vectors" in r.getMessage()]
     emb.encode(["The blur filter softens every pixel of the layer."])
     assert len(emb.sent) == 1
+
+
+def test_a_build_keeps_what_the_index_has_unless_told(index_dir, tmp_path):
+    """The option is opt-in (about 3x the build time): a later build that does not say keeps an
+    index's sentence vectors (embedding nothing again), and False drops them."""
+    from m2io.corpus import load_corpus
+    from m2io.index.build import update_index
+
+    corpus = load_corpus(str(tmp_path / "corpus"))
+    kw = {"embedder": HashEmbedder(), "corpus_root": corpus.root, "progress": False}
+    report = update_index(corpus.documents, index_dir, **kw)
+    assert report.vectors_embedded == 0
+    assert len(Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors) >= 6
+    update_index(corpus.documents, index_dir, sentence_vectors=False, **kw)
+    assert len(Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors) == 0

@@ -287,6 +287,8 @@ class IndexOptions:
         vector_index: Embedded store's search, one of :data:`VECTOR_INDEXES`.
         ray: Embed on Ray workers: ``local``, ``auto`` or a cluster address; ``off`` in process;
             None lets the build choose by the Ray model (:mod:`m2io.embed.ray_plan`).
+        sentence_vectors: Store a vector for every sentence an extractive answer can quote
+            (:func:`~m2io.index.build.build_index`); None keeps what the index has.
     """
 
     out: str | None = None
@@ -303,9 +305,14 @@ class IndexOptions:
     milvus_uri: str | None = None
     vector_index: str = "auto"
     ray: str | None = None
+    sentence_vectors: bool | None = None
 
     def __post_init__(self) -> None:
         self.include, self.exclude = tuple(self.include), tuple(self.exclude)
+        if self.sentence_vectors is not None and not isinstance(self.sentence_vectors, bool):
+            raise ValueError(
+                f"index.sentence_vectors must be true or false, got {self.sentence_vectors!r}"
+            )
         check_choice("index.format", self.format, INDEX_FORMATS)
         check_choice("index.store", self.store, STORES)
         check_choice("index.vector_index", self.vector_index, VECTOR_INDEXES)

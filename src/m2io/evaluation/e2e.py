@@ -44,7 +44,7 @@ from m2io.evaluation.results import (
     run_evaluation,
 )
 from m2io.index import IndexFormatError, IndexManifest, build_index, corpus_hash
-from m2io.index.sentences import SENTENCE_KEYS, SENTENCES
+from m2io.index.sentences import keeps_sentences
 from m2io.llm.base import LLMError
 from m2io.metrics.images import image_scores
 from m2io.metrics.judge import JudgeItem, LLMJudge
@@ -103,11 +103,10 @@ def ensure_index(
     """
     folder = Path(folder)
     if not rebuild and index_matches(folder, documents, build_options.get("corpus_root")):
-        if all((folder / name).exists() for name in (SENTENCES, SENTENCE_KEYS)):
+        if not build_options.get("sentence_vectors") or keeps_sentences(folder):
             logger.info("reusing index %s", folder)
             return folder, 0.0
-        # built before indexes stored sentence vectors: an incremental build adds them,
-        # embedding only the sentences
+        # asked for sentence vectors the index lacks: an incremental build embeds only them
         logger.info("adding stored sentence vectors to index %s", folder)
         build_options = {**build_options, "reuse": True}
     logger.info("building index %s (%d documents)", folder, len(documents))

@@ -16,8 +16,10 @@ remember_table`), which looks each text up by its key before embedding it, so a 
 here is never sent to the model; a sentence not found (a generated answer's own words) is embedded
 as before. The files are memory-mapped: opening an index reads their headers only.
 
-An index built before these files existed opens and works as before (its answers' sentences are
-embedded; one warning says how to add them: ``m2io index`` again, which embeds only the
+Storing them is opt-in (``m2io index --sentence-vectors``, ``build_index(sentence_vectors=True)``):
+they cost about 3× the build time and 2.7× the index size (docs/RESULTS.md). An index without
+them, or with an empty table (built without the option), works as before: its answers' sentences
+are embedded (a log line at INFO says how to add them; a rebuild with the option embeds only the
 sentences). Files that are damaged or disagree with the index (a header that declares more than
 the file holds, wrong shapes or types, rows out of order, a vector that is not a unit vector) are
 reported once and ignored, like a missing pair: they can make answers slower, never wrong.
@@ -136,7 +138,7 @@ class SentenceVectors:
         _report(self.name, f"stored sentence vectors ignored ({why}); {_HINT}", logging.WARNING)
 
 
-_HINT = "inserters embed the answers' sentences; `m2io index` again rewrites them"
+_HINT = "inserters embed the answers' sentences; `m2io index --sentence-vectors` stores them"
 
 
 def _is_unit(vec: np.ndarray) -> bool:
@@ -158,17 +160,23 @@ def quiet(folder: Path) -> None:
         _reported.add(str(folder))
 
 
+def keeps_sentences(folder: Path) -> bool:
+    """Whether the index in ``folder`` stores sentence vectors (a table with rows): a build
+    into it that does not say keeps them."""
+    try:
+        keys = np.load(folder / SENTENCE_KEYS, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return False
+    return keys.ndim == 2 and keys.shape[0] > 0
+
+
 def read_sentence_vectors(folder: Path, dim: int) -> SentenceVectors | None:
     """The index's stored sentence vectors (memory-mapped), or None when it has none or they
     are unusable (reported once per folder; the index works without them)."""
     keys_path, vecs_path = folder / SENTENCE_KEYS, folder / SENTENCES
     present = [p.exists() for p in (keys_path, vecs_path)]
     if not any(present):
-        _report(
-            str(folder),
-            f"no stored sentence vectors (built before m2io kept them); {_HINT}",
-            logging.WARNING,
-        )
+        _report(str(folder), f"no stored sentence vectors; {_HINT}", logging.INFO)
         return None
     try:
         if not all(present):

@@ -294,9 +294,13 @@ def _write(
 
 def _write_sentences(tmp: Path, index: Index, chunks: list[Chunk], emb: TextEmbedder) -> None:
     """The index's stored sentence vectors and those of the new chunks' sentences (only the
-    ones not stored yet are embedded). An index without them stays without them."""
+    ones not stored yet are embedded). An index without them, or with an empty table, stays
+    so."""
     table = index.sentence_vectors
     if table is None:
+        return
+    if len(table) == 0:  # built without them (the default): the table stays empty
+        write_sentence_vectors(tmp, [], np.zeros((0, table.vectors.shape[1]), np.float32))
         return
     keys = [k.tobytes() for k in table.keys]
     stored = set(keys)
