@@ -28,13 +28,12 @@ Command (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import machine, write_result
 
 from m2io.config import PipelineConfig
 from m2io.corpus.mramg import load_mramg, load_questions
@@ -188,18 +187,9 @@ def main() -> None:
         "open_and_first_lookup_ms": round(cold_ms, 2),
         "mean_sentences": round(float(np.mean([len(a.sentences) for a, _ in cases])), 1),
         "mean_candidates": round(float(np.mean([len(c) for _, c in cases])), 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_avg_at_start": load_at_start,
-            "load_avg_at_end": os.getloadavg(),
-        },
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(load_at_start),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,14 @@ Command (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import machine, write_result
 
 from m2io.corpus.mramg import load_mramg
 from m2io.embed.text import load_text_embedder
@@ -95,19 +94,11 @@ def main() -> None:
         "index_bytes": sizes,
         "size_ratio_with_over_without": round(sizes["with"] / sizes["without"], 2),
         "open_and_first_lookup_ms": {k: round(v, 1) for k, v in opens.items()},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "embedder": f"{embedder.name} ({getattr(embedder, 'backend', '')})",
-            "load_avg_at_start": load_at_start,
-            "load_avg_at_end": os.getloadavg(),
-        },
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(
+            load_at_start, embedder=f"{embedder.name} ({getattr(embedder, 'backend', '')})"
+        ),
     }
-    out_path = Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,8 @@ def _report_again():
     stored._reported.clear()
 
 
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
+def _built(tmp_path: Path, sentence_vectors: bool | None) -> Path:
+    """The test corpus (with a figure) indexed into ``tmp_path/index``."""
     from m2io.corpus import load_corpus
 
     root = tmp_path / "corpus"
@@ -73,15 +73,14 @@ def index_dir(tmp_path: Path) -> Path:
     PIL.new("RGB", (64, 64), (10, 200, 10)).save(root / "crop.png")
     corpus = load_corpus(str(root))
     out = tmp_path / "index"
-    build_index(
-        corpus.documents,
-        out,
-        embedder=HashEmbedder(),
-        corpus_root=corpus.root,
-        progress=False,
-        sentence_vectors=True,
-    )
+    kw = {"embedder": HashEmbedder(), "corpus_root": corpus.root, "progress": False}
+    build_index(corpus.documents, out, sentence_vectors=sentence_vectors, **kw)
     return out
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return _built(tmp_path, sentence_vectors=True)
 
 
 def answer_of(index: Index, question: str):
@@ -205,24 +204,12 @@ def test_keys_are_the_builds_text_keys_and_rebuilds_reuse_them(index_dir, tmp_pa
     from m2io.index.build import update_index
 
     corpus = load_corpus(str(tmp_path / "corpus"))
-    report = update_index(
-        corpus.documents,
-        index_dir,
-        embedder=HashEmbedder(),
-        corpus_root=corpus.root,
-        progress=False,
-        sentence_vectors=True,
-    )
+    kw = {"embedder": HashEmbedder(), "corpus_root": corpus.root, "progress": False}
+    report = update_index(corpus.documents, index_dir, sentence_vectors=True, **kw)
     assert report.vectors_embedded == len(table)
     again = Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors
     assert again is not None and np.array_equal(again.keys, table.keys)
-    report = update_index(
-        corpus.documents,
-        index_dir,
-        embedder=HashEmbedder(),
-        corpus_root=corpus.root,
-        progress=False,
-    )
+    report = update_index(corpus.documents, index_dir, **kw)
     assert report.vectors_embedded == 0
 
 
@@ -257,22 +244,7 @@ def test_an_index_copied_elsewhere_is_a_separate_table(index_dir, tmp_path):
 
 @pytest.mark.parametrize("asked", [False, None])  # None: the default, for a new index
 def test_a_build_without_sentence_vectors_stores_none_and_says_nothing(tmp_path, caplog, asked):
-    from m2io.corpus import load_corpus
-
-    root = tmp_path / "corpus"
-    root.mkdir()
-    for name, text in CORPUS.items():
-        (root / name).write_text(text)
-    corpus = load_corpus(str(root))
-    out = tmp_path / "index"
-    build_index(
-        corpus.documents,
-        out,
-        embedder=HashEmbedder(),
-        corpus_root=corpus.root,
-        progress=False,
-        sentence_vectors=asked,
-    )
+    out = _built(tmp_path, sentence_vectors=asked)
     emb = CountingEmbedder()
     with caplog.at_level(logging.WARNING, logger="m2io.index.sentences"):
         index = Index.open(out, embedder=emb)
