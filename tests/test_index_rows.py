@@ -117,10 +117,10 @@ def test_blank_lines_are_skipped_and_a_bad_row_is_named_by_its_line(tmp_path):
 def test_where_files_are_not_mapped_the_index_reads_the_same_rows_and_maps_nothing(
     idx, monkeypatch
 ):
-    from m2io.index import ann, lexical, rows
+    from m2io.index import ann, lexical, rows, sentences
 
     mapped = Index.open(idx, embedder=HashEmbedder())
-    for module in (ann, lexical, rows):
+    for module in (ann, lexical, rows, sentences):
         monkeypatch.setattr(module, "MAP_FILES", False)
     read = Index.open(idx, embedder=HashEmbedder())
     assert read.chunks == list(mapped.chunks) and read.candidates == list(mapped.candidates)

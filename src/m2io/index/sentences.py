@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from m2io.index.headers import check_npy_file
+from m2io.index.rows import MAP_FILES
 from m2io.text import quoted_sentences
 from m2io.types import Chunk
 
@@ -184,8 +185,9 @@ def read_sentence_vectors(folder: Path, dim: int) -> SentenceVectors | None:
             raise ValueError(f"{missing} is missing")
         for path in (keys_path, vecs_path):
             check_npy_file(path)  # a header declaring more than the file holds: not mapped
-        keys = np.load(keys_path, mmap_mode="r", allow_pickle=False)
-        vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
+        mode = "r" if MAP_FILES else None  # not mapped where a mapping blocks the swap
+        keys = np.load(keys_path, mmap_mode=mode, allow_pickle=False)
+        vecs = np.load(vecs_path, mmap_mode=mode, allow_pickle=False)
         if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != KEY_BYTES:
             raise ValueError(f"{SENTENCE_KEYS} holds {keys.dtype} {keys.shape}, not (n, 32) uint8")
         if vecs.dtype != STORED or vecs.shape != (len(keys), dim):
