@@ -8,23 +8,52 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from m2io.text import is_list_item, split_sentences, split_with_images
 
+CASES = {
+    "a numbered item stays whole with its marker": ("1. Use Sobel.", ["1. Use Sobel."]),
+    "steps after their sentence": (
+        "Steps:\n1. Open the image.\n2. Select Filters > Edge-Detect.",
+        ["Steps:", "1. Open the image.", "2. Select Filters > Edge-Detect."],
+    ),
+    "items written on one line are still separate items": (
+        "1. Use Sobel. 2. Apply the filter.",
+        ["1. Use Sobel.", "2. Apply the filter."],
+    ),
+    "an inline image tag stays inside its sentence": (
+        'Click the icon <img src="a.png" alt="Fig. A. Brush"> and drag. Next step.',
+        ['Click the icon <img src="a.png" alt="Fig. A. Brush"> and drag.', "Next step."],
+    ),
+    "a wrapped image tag too": (
+        'Click the\n<img src="icon.png">\nbutton to start. Then go.',
+        ['Click the <img src="icon.png"> button to start.', "Then go."],
+    ),
+    "a Markdown image's alt text is not cut": (
+        "See ![Step 1. Open](open.png) first. Then go.",
+        ["See ![Step 1. Open](open.png) first.", "Then go."],
+    ),
+    "a code span is never cut": (
+        "Write `<img src=x>. Then` in the file. Done.",
+        ["Write `<img src=x>. Then` in the file.", "Done."],
+    ),
+    # a hard-wrapped line starting with "+ " or a year is a continuation, not a list item
+    "wrapped prose is split as before": (
+        "Press Shift\n+ Ctrl to intersect. Then release.",
+        ["Press Shift + Ctrl to intersect.", "Then release."],
+    ),
+    "a number ending a sentence is not an item": (
+        "Version 2. The next one.",
+        ["Version 2.", "The next one."],
+    ),
+}
 
-def test_numbered_item_stays_whole_with_its_marker() -> None:
-    assert split_sentences("1. Use Sobel.") == ["1. Use Sobel."]
-    assert split_sentences("Steps:\n1. Open the image.\n2. Select Filters > Edge-Detect.") == [
-        "Steps:",
-        "1. Open the image.",
-        "2. Select Filters > Edge-Detect.",
-    ]
 
-
-def test_items_written_on_one_line_are_still_separate_items() -> None:
-    assert split_sentences("1. Use Sobel. 2. Apply the filter.") == [
-        "1. Use Sobel.",
-        "2. Apply the filter.",
-    ]
+@pytest.mark.parametrize("case", list(CASES))
+def test_items_tags_and_code_spans_stay_whole(case: str) -> None:
+    text, sentences = CASES[case]
+    assert split_sentences(text) == sentences
 
 
 def test_bulleted_items_are_separate_and_whole() -> None:
@@ -37,39 +66,6 @@ def test_image_positions_in_a_list_answer_count_items_not_halves() -> None:
     sentences, positions = split_with_images("Drag it.<PIC>\n1. Open it.<PIC>\n2. Close it.")
     assert sentences == ["Drag it.", "1. Open it.", "2. Close it."]
     assert positions == [1, 2]
-
-
-def test_inline_image_tag_stays_inside_its_sentence() -> None:
-    text = 'Click the icon <img src="a.png" alt="Fig. A. Brush"> and drag. Next step.'
-    assert split_sentences(text) == [
-        'Click the icon <img src="a.png" alt="Fig. A. Brush"> and drag.',
-        "Next step.",
-    ]
-    wrapped = 'Click the\n<img src="icon.png">\nbutton to start. Then go.'
-    assert split_sentences(wrapped) == [
-        'Click the <img src="icon.png"> button to start.',
-        "Then go.",
-    ]
-    assert split_sentences("See ![Step 1. Open](open.png) first. Then go.") == [
-        "See ![Step 1. Open](open.png) first.",
-        "Then go.",
-    ]
-
-
-def test_code_span_is_never_cut() -> None:
-    assert split_sentences("Write `<img src=x>. Then` in the file. Done.") == [
-        "Write `<img src=x>. Then` in the file.",
-        "Done.",
-    ]
-
-
-def test_wrapped_prose_is_split_as_before() -> None:
-    # a hard-wrapped line starting with "+ " or a year is a continuation, not a list item
-    assert split_sentences("Press Shift\n+ Ctrl to intersect. Then release.") == [
-        "Press Shift + Ctrl to intersect.",
-        "Then release.",
-    ]
-    assert split_sentences("Version 2. The next one.") == ["Version 2.", "The next one."]
 
 
 def test_list_heavy_and_tag_heavy_text_stays_linear() -> None:
