@@ -5,6 +5,7 @@ send none of them to the model; old indexes without the files, and damaged files
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -267,3 +268,18 @@ def test_a_build_keeps_what_the_index_has_unless_told(index_dir, tmp_path):
     assert len(Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors) >= 6
     update_index(corpus.documents, index_dir, sentence_vectors=False, **kw)
     assert len(Index.open(index_dir, embedder=HashEmbedder()).sentence_vectors) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_place_of_the_sentence_files_is_not_waited_on(index_dir, caplog):
+    """A hostile index folder: a FIFO named sentences.keys.npy would block a plain open for
+    ever; the build's check and the index's open read only regular files."""
+    from m2io.index.sentences import keeps_sentences
+
+    (index_dir / SENTENCE_KEYS).unlink()
+    os.mkfifo(index_dir / SENTENCE_KEYS)
+    assert keeps_sentences(index_dir) is False
+    with caplog.at_level(logging.WARNING, logger="m2io.index.sentences"):
+        index = Index.open(index_dir, embedder=HashEmbedder())
+    assert index.sentence_vectors is None
+    assert any("ignored" in r.getMessage() for r in caplog.records)

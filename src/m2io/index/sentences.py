@@ -164,8 +164,10 @@ def quiet(folder: Path) -> None:
 def keeps_sentences(folder: Path) -> bool:
     """Whether the index in ``folder`` stores sentence vectors (a table with rows): a build
     into it that does not say keeps them."""
+    path = folder / SENTENCE_KEYS
     try:
-        keys = np.load(folder / SENTENCE_KEYS, mmap_mode="r", allow_pickle=False)
+        check_npy_file(path)  # a regular file whose header fits it, never a FIFO waited on
+        keys = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return False
     return keys.ndim == 2 and keys.shape[0] > 0
