@@ -77,11 +77,12 @@ def is_table_row(text: str) -> bool:
     return row_cells(text) is not None
 
 
-_FUNCTION_WORDS = frozenset(
-    "a an the is are was were be been this that these those which who what when where it its "
-    "you your we our they their he she of to in on at by for with from as and or but not no "
-    "can will may must should would could if then than so do does".split()
+FUNCTION_WORDS = frozenset(
+    "a an the and or of to in on for with by from at as is are was were be been it its this that "
+    "these those how do does did i you we they what which who when where why can could should would "
+    "my your our their me us them about into than then there here so if not no yes".split()
 )
+"""English function words: left out of content terms, and absent from a command line."""
 
 
 def command_shaped(text: str) -> bool:
@@ -100,7 +101,7 @@ def command_shaped(text: str) -> bool:
         and len(words) <= 8
         and (t.endswith("..") or not t.endswith((".", "!", "?", ";", ",", ":")))  # "cmake .."
         and not is_list_item(t)
-        and not _FUNCTION_WORDS.intersection(w.lower() for w in words)
+        and not FUNCTION_WORDS.intersection(w.lower() for w in words)
     )
 
 
@@ -389,12 +390,7 @@ def tokenize(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-_STOP = frozenset(
-    "a an the and or of to in on for with by from at as is are was were be been it its this that "
-    "these those how do does did i you we they what which who when where why can could should would "
-    "my your our their me us them about into than then there here so if not no yes use using used "
-    "gimp documentation say says".split()
-)
+_STOP = FUNCTION_WORDS | frozenset("use using used gimp documentation say says".split())
 
 
 def _stem(word: str) -> str:
