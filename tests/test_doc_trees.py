@@ -200,3 +200,53 @@ def test_a_site_banner_before_the_content_is_not_read_as_the_pages_lead() -> Non
     parsed = html_to_text(page)
     assert "Move the current head" not in parsed.text
     assert parsed.title == "SYNOPSIS"  # the content's first heading, as before
+
+
+_TEXINFO_NODE = """<html><head><title>Terminal Output (Manual)</title></head><body>
+<div class="section" id="Terminal-Output">
+<div class="header"><p>Next: <a href="Terminal-Input.html" accesskey="n" rel="next">Terminal
+Input</a>, Up: <a href="Basic-IO.html" accesskey="u" rel="up">Basic Input and Output</a>
+&nbsp; [<a href="index.html#SEC_Contents" rel="contents">Contents</a>][<a href="Index.html"
+rel="index">Index</a>]</p></div><hr>
+<h4 class="subsection">14.1.1 Terminal Output</h4>
+<p>To print the value of a variable without its name, use the function disp.</p>
+<ul class="section-toc"><li><a href="Paging.html">Paging Screen Output</a></li></ul>
+<table class="menu"><tr><td><a href="Paging.html">Paging</a></td></tr></table>
+<p>See the next section for paging; the previous one covers expressions.</p>
+</div></body></html>"""
+
+_TEXINFO_REDIRECT = """<html><head><title>XREFdisp</title>
+<meta http-equiv="Refresh" content="0; url=Terminal-Output.html#XREFdisp"></head>
+<body><p>The node you are looking for is at <a href="Terminal-Output.html#XREFdisp">XREFdisp</a>.
+</p></body></html>"""
+
+
+def test_texinfo_step_links_and_node_menus_are_navigation_not_text() -> None:
+    parsed = html_to_text(_TEXINFO_NODE)
+    assert parsed.title == "14.1.1 Terminal Output"
+    assert parsed.text.startswith("14.1.1 Terminal Output\n\nTo print the value")
+    for furniture in ("Next:", "Up:", "[Contents]", "Paging"):
+        assert furniture not in parsed.text
+    # running prose that names the next section is not a step link: it stays
+    assert parsed.text.endswith(
+        "See the next section for paging; the previous one covers expressions."
+    )
+    assert parsed.redirect == ""
+
+
+def test_redirect_pages_are_skipped_and_reported_not_indexed(tmp_path: Path) -> None:
+    (tmp_path / "Terminal-Output.html").write_text(_TEXINFO_NODE)
+    for name in ("XREFdisp.html", "XREFfdisp.html"):
+        (tmp_path / name).write_text(_TEXINFO_REDIRECT)
+    # a page that forwards but has a body of its own is still a page
+    long_body = "<p>" + "This page moved but still explains the setup in full. " * 10 + "</p>"
+    (tmp_path / "moved.html").write_text(
+        _TEXINFO_REDIRECT.replace("<body>", "<body><h1>Setup</h1>" + long_body)
+    )
+    corpus = load_folder(tmp_path)
+    assert sorted(d.doc_id for d in corpus.documents) == ["Terminal-Output.html", "moved.html"]
+    lines = skipped_lines(corpus.skipped)
+    assert lines == [
+        "2 files skipped: redirect pages (each forwards to a page read in its own right) "
+        "(XREFdisp.html, XREFfdisp.html)"
+    ]

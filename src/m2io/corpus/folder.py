@@ -36,7 +36,7 @@ from urllib.request import url2pathname
 from m2io.corpus.boilerplate import drop_repeated_lines
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
-from m2io.corpus.skips import choose, possible_copies, skipped_lines
+from m2io.corpus.skips import REDIRECT, choose, possible_copies, skipped_lines
 from m2io.language import detect, from_path
 from m2io.safety import MAX_REFERENCE, clip, confine, read_regular, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -285,6 +285,9 @@ def _parse_batch(
         corpus.warnings.extend(warnings)
         if parsed is None:
             corpus.warn(f"{doc_id}: could not be parsed ({error}); skipped")
+            continue
+        if parsed.redirect:  # Texinfo writes one per anchor: thousands of one-line pages
+            corpus.skipped.setdefault(REDIRECT, []).append(doc_id)
             continue
         try:
             document = _document(parsed, path, doc_id, corpus, images)

@@ -2,7 +2,9 @@
 
 Block elements become blank lines (list items and table rows single line breaks), ``<pre>`` keeps
 its layout, and script/style disappear. Navigation (``<nav>``, ``role="navigation"``, DocBook's
-``div.navheader``/``div.navfooter``, gtk-doc's ``table.navigation``) is removed with its text; images in ``<header>``/``<footer>``,
+``div.navheader``/``div.navfooter``, gtk-doc's ``table.navigation``, Texinfo's ``div.nav-panel``
+and node menus, and any short block holding a ``rel="next|prev|up"`` or ``accesskey`` step
+link) is removed with its text; images in ``<header>``/``<footer>``,
 ``role="presentation"``, ``aria-hidden`` or declared smaller than 24 px are marked decorative.
 """
 
@@ -38,7 +40,16 @@ _PARA = frozenset(
 )
 _LINE = frozenset("li tr dt dd option".split())
 # Navigation blocks, removed with their text: HTML5, ARIA, DocBook, gtk-doc, Sphinx-like themes.
-_NAV_CLASSES = frozenset({"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related"})
+_NAV_CLASSES = frozenset(
+    {"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related", "nav-panel"}
+)
+# links that step to a neighbouring page ("Next: …, Up: …" of Texinfo, rel="prev" of others)
+_STEP_RELS = frozenset({"next", "prev", "previous", "up"})
+_STEP_KEYS = frozenset({"n", "p", "u"})
+_STEP_BAR_CHARS = 300
+_STEP_BAR_DEPTH = 3
+_REDIRECT_MAX_CHARS = 300
+_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s]+)", re.I)
 _FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
 _LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
 _HEADED_CELL, _PLAIN_CELL = "\x05", "\x06"  # after a table cell: "; " or " | " between cells
@@ -73,7 +84,43 @@ def _is_navigation(tag: Tag) -> bool:
         or str(tag.get("role") or "").lower() == "navigation"
         or (tag.name in ("div", "table") and _has_class(tag, _NAV_CLASSES))
         or (tag.name == "table" and "navigation" in str(tag.get("summary") or "").lower())
+        or (tag.name == "table" and _has_class(tag, frozenset({"menu"})))  # Texinfo's node menu
     )
+
+
+def _step_bars(soup: BeautifulSoup) -> list[Tag]:
+    """Short blocks that hold a link to the next, previous or parent page (``rel`` or
+    ``accesskey``): Texinfo's "Next: … Up: … [Contents][Index]" line and the like, marked by
+    no class a reader of other generators would know. Each such link climbs at most a few
+    levels to its block, so the search stays linear in the page."""
+    bars: list[Tag] = []
+    for link in soup.find_all("a", href=True):
+        rels = link.get("rel") or []
+        rels = rels if isinstance(rels, list) else str(rels).split()
+        key = str(link.get("accesskey") or "").lower()
+        if not (_STEP_RELS.intersection(r.lower() for r in rels) or key in _STEP_KEYS):
+            continue
+        block = link.parent
+        for _ in range(_STEP_BAR_DEPTH):
+            if not isinstance(block, Tag) or block.name in ("p", "div", "table", "body"):
+                break
+            block = block.parent
+        if not isinstance(block, Tag) or block.name not in ("p", "div", "table"):
+            continue
+        if any(block is b for b in bars) or len(block.get_text()) > _STEP_BAR_CHARS:
+            continue
+        bars.append(block)
+    return bars
+
+
+def _refresh_target(soup: BeautifulSoup) -> str:
+    """Where ``<meta http-equiv="refresh" content="0; url=…">`` sends the reader, or ""."""
+    for meta in soup.find_all("meta", limit=64):
+        if str(meta.get("http-equiv") or "").lower() == "refresh":
+            m = _REFRESH_URL.search(str(meta.get("content") or ""))
+            if m:
+                return m.group(1)
+    return ""
 
 
 class _Context:
@@ -282,9 +329,10 @@ def html_to_text(html: str) -> Parsed:
         except (ParserRejectedMarkup, AssertionError, ValueError, RecursionError) as exc:
             why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             raise CorpusError(f"HTML parser rejected the markup ({why})") from exc
-    for nav in soup.find_all(_is_navigation):
+    for nav in soup.find_all(_is_navigation) + _step_bars(soup):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
+    forwards_to = _refresh_target(soup)
     main = main_content(soup)
     lead = page_lead(soup, main) if main is not None else None
     if lead is not None:  # the page's title and summary sit in a header block before main
@@ -303,6 +351,8 @@ def html_to_text(html: str) -> Parsed:
     marked = marked.replace(_PRE_SPACE, " ").replace(_PRE_TAB, "\t")
     parsed = finish(title, marked, images)
     parsed.language = _declared_language(soup)
+    if forwards_to and not parsed.images and len(parsed.text) <= _REDIRECT_MAX_CHARS:
+        parsed.redirect = forwards_to  # "The node you are looking for is at …": not a page
     return parsed
 
 

@@ -38,6 +38,7 @@ _FURNITURE_CLASSES = frozenset(
         "sphinxsidebar",
         "toc",
         "toctree-wrapper",
+        "section-toc",  # Texinfo's list of a node's subsections
         "rst-footer-buttons",
         "prev-next",
         "pager",

@@ -78,6 +78,7 @@ class Parsed:
     text: str
     images: list[tuple[int, RawImage]] = field(default_factory=list)
     language: str = ""  # declared by the file (<html lang>), "" when it declares none
+    redirect: str = ""  # where a page that only forwards its reader points ("" for a page)
 
 
 def _sep(space: str) -> str:
