@@ -135,7 +135,9 @@ def test_unmarked_icon_navigation_bars_and_code_line_numbers_are_left_out() -> N
         f"{bar}</body></html>"
     )
     parsed = html_to_text(page)
-    assert parsed.text == "Straight Line\n\nSelect two points.\n\nx = 1\ny = 2\n\nf(x): Does f."
+    assert parsed.text == (
+        "Straight Line\n\nSelect two points.\n\n```\nx = 1\ny = 2\n```\n\nf(x): Does f."
+    )
     assert parsed.images == []
 
 

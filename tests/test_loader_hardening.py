@@ -208,7 +208,7 @@ def test_images_in_code_are_text_not_images() -> None:
     )
     assert parsed.images == []
     assert parsed.text == (
-        'Write <img src="a.png"> or <figure><img src=b.png></figure>.\n\n<img src="c.png">'
+        'Write <img src="a.png"> or <figure><img src=b.png></figure>.\n\n```\n<img src="c.png">\n```'
     )
 
 

@@ -140,13 +140,74 @@ def _inline_items(line: str) -> list[str]:
     return [p for a, b in zip(bounds, bounds[1:], strict=False) if (p := line[a:b].strip())]
 
 
+FENCE = "```"
+"""A line of its own around a code block in a document's text: the loaders write one before and
+one after each preformatted block (``<pre>``, a fenced Markdown block), so the block's lines
+keep their layout and the splitter keeps the block whole, as one unit (:func:`is_code_block`)."""
+
+
+def is_code_block(text: str) -> bool:
+    """Whether a unit of :func:`split_sentences` is a code block: it opens or closes on a
+    :data:`FENCE` line (a chunk may begin or end inside a long block)."""
+    return text.startswith(FENCE + "\n") or text.endswith("\n" + FENCE)
+
+
+def code_lines(text: str) -> list[str]:
+    """The lines of a code block unit, its fence lines left out."""
+    lines = text.split("\n")
+    if lines and lines[0].strip() == FENCE:
+        lines = lines[1:]
+    if lines and lines[-1].strip() == FENCE:
+        lines = lines[:-1]
+    return lines
+
+
+def _code_runs(lines: list[str]) -> list[tuple[bool, list[str]]]:
+    """A block's lines as runs, ``(True, lines)`` for a code block with its fence lines and
+    ``(False, lines)`` for the rest. Fences pair up in order; a block holding only a closing
+    fence (its chunk began inside the code) is code up to it, and an unclosed fence runs to
+    the block's end."""
+    fences = [i for i, ln in enumerate(lines) if ln.strip() == FENCE]
+    if not fences:
+        return [(False, lines)]
+    if len(fences) == 1 and fences[0] == len(lines) - 1 and fences[0] > 0:
+        return [(True, lines)]  # the end of a block whose start is in the chunk before
+    out: list[tuple[bool, list[str]]] = []
+    at = 0
+    for k in range(0, len(fences), 2):
+        start = fences[k]
+        end = fences[k + 1] if k + 1 < len(fences) else len(lines) - 1
+        if start > at:
+            out.append((False, lines[at:start]))
+        out.append((True, lines[start : end + 1]))
+        at = end + 1
+    if at < len(lines):
+        out.append((False, lines[at:]))
+    return out
+
+
 def _split_block(block: str) -> list[str]:
     """Split one block (no blank lines) into sentences, in time linear in its length.
 
     A list item is a unit of its own and stays whole, marker included ("1. Use Sobel."); an inline
-    image tag or a code span is never cut.
+    image tag or a code span is never cut; a code block between :data:`FENCE` lines is one unit,
+    its lines as written (indentation kept, trailing spaces dropped).
     """
-    lines = [part for ln in block.split("\n") if ln.strip() for part in _inline_items(ln.strip())]
+    if FENCE not in block:
+        return _split_prose(block.split("\n"))
+    raw = [ln.rstrip() for ln in block.split("\n") if ln.strip()]
+    out: list[str] = []
+    for code, run in _code_runs(raw):
+        if not code:
+            out += _split_prose(run)
+        elif any(ln.strip() != FENCE for ln in run):  # a lone fence line says nothing
+            out.append("\n".join(run).strip("\n"))
+    return out
+
+
+def _split_prose(raw: list[str]) -> list[str]:
+    """:func:`_split_block` for lines that hold no code block."""
+    lines = [part for ln in raw if ln.strip() for part in _inline_items(ln.strip())]
     if len(lines) > 1 and all(command_shaped(ln) for ln in lines):
         return lines  # a block of commands ("./configure", "make"): a line each, never joined
     units: list[tuple[str, bool]] = []  # (text, is a list item)

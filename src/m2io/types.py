@@ -182,7 +182,17 @@ class TextAnswer:
 
     @property
     def text(self) -> str:
-        return " ".join(s.text for s in self.sentences)
+        """The sentences joined by spaces; a code block (its lines between fence lines, see
+        ``m2io.text.FENCE``) stands on lines of its own."""
+        out: list[str] = []
+        for k, s in enumerate(self.sentences):
+            code = s.text.startswith("```") or s.text.endswith("```")
+            if k and (code or out[-1].endswith("```")):
+                out.append("\n")
+            elif k:
+                out.append(" ")
+            out.append(s.text)
+        return "".join(out)
 
 
 @dataclass(frozen=True)

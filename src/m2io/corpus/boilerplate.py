@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from m2io.corpus.report import Corpus
 from m2io.corpus.skips import FURNITURE
+from m2io.text import FENCE
 from m2io.types import Document, ImageAnchor
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ def repeated_lines(documents: list[Document], *, share: float = SHARE) -> set[st
     counts: Counter[str] = Counter()
     for doc in pages:
         counts.update(
-            {ln.strip() for ln in doc.text.split("\n") if 0 < len(ln.strip()) <= MAX_LINE_CHARS}
+            {
+                ln.strip()
+                for ln in doc.text.split("\n")
+                if 0 < len(ln.strip()) <= MAX_LINE_CHARS and ln.strip() != FENCE
+            }
         )
     need = max(2, int(share * len(pages) + 0.999))
     return {line for line, n in counts.items() if n >= need}

@@ -1,7 +1,8 @@
 """HTML to plain text with images at offsets, keeping figures' captions and leaving out navigation.
 
-Block elements become blank lines (list items and table rows single line breaks), ``<pre>`` keeps
-its layout, and script/style disappear. Navigation (``<nav>``, ``role="navigation"``, DocBook's
+Block elements become blank lines (list items and table rows single line breaks), a ``<pre>``
+block keeps its lines between two fence lines (:func:`~m2io.corpus.parsed.fenced`), and
+script/style disappear. Navigation (``<nav>``, ``role="navigation"``, DocBook's
 ``div.navheader``/``div.navfooter``, gtk-doc's ``table.navigation``, Texinfo's ``div.nav-panel``
 and node menus, and any short block holding a ``rel="next|prev|up"`` or ``accesskey`` step
 link) is removed with its text; images in ``<header>``/``<footer>``,
@@ -17,7 +18,15 @@ from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
 from m2io.corpus.pagecontent import main_content, page_lead, remove_furniture
-from m2io.corpus.parsed import Parsed, RawImage, combine_captions, finish, placeholder, scrub
+from m2io.corpus.parsed import (
+    Parsed,
+    RawImage,
+    combine_captions,
+    fenced,
+    finish,
+    placeholder,
+    scrub,
+)
 from m2io.corpus.parsed import strip_figure_number as _strip_number
 from m2io.corpus.report import CorpusError
 from m2io.corpus.shapes import (
@@ -253,6 +262,14 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
             out.append(placeholder(len(images)))
             images.append(_raw_image(node, context.header_footer > 0))
             figures.append(context.around())
+            continue
+        if node.name == "pre" and not in_pre and not in_cell:
+            # a preformatted block: its lines as written, between fence lines, one unit for
+            # the splitter (m2io.text.FENCE); its markup is only highlighting
+            code = fenced(node.get_text())
+            if code:
+                marks = code.replace(" ", _PRE_SPACE).replace("\t", _PRE_TAB)
+                out.append(_PARA_MARK + marks.replace("\n", _LINE_MARK) + _PARA_MARK)
             continue
         context.enter(node)
         if node.name in ("td", "th"):

@@ -25,7 +25,15 @@ import html
 import re
 from collections import defaultdict, deque
 
-from m2io.corpus.parsed import Parsed, RawImage, clean_text, finish, placeholder, scrub
+from m2io.corpus.parsed import (
+    Parsed,
+    RawImage,
+    clean_text,
+    fenced,
+    finish,
+    placeholder,
+    scrub,
+)
 
 _CODE_OPEN, _CODE_CLOSE = "\ue002", "\ue003"  # inline code span placeholders (scrubbed from input)
 _CODE_MARK = re.compile(f"{_CODE_OPEN}(\\d+){_CODE_CLOSE}")
@@ -322,7 +330,7 @@ def markdown_to_text(text: str) -> Parsed:
     parts: list[str] = []
     for code, seg in segments:
         if code:
-            parts.append(seg)
+            parts.append(fenced(seg))  # its lines as written, one unit for the splitter
             continue
         seg = _REF_DEF.sub("", _drop_blocks(spans.protect(seg)))
         seg = _IMAGE.sub(replacer, seg)

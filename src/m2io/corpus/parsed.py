@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from m2io.text import FENCE
+
 _OPEN, _CLOSE = "\ue000", "\ue001"
 # Code points the parsers use as markers (U+E000-U+E003: image and code-span placeholders) and
 # control characters that are not text (HTML's parser uses \x01-\x04 as break marks).
@@ -122,6 +124,20 @@ def clean_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))  # linear, unlike a regex
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def fenced(code: str) -> str:
+    """A preformatted block as the text carries it: its non-blank lines between two
+    :data:`m2io.text.FENCE` lines, trailing spaces dropped and the indentation all lines share
+    taken off ("" when it holds nothing). Blank lines inside go: a blank line ends a block of
+    text. A line that is itself a fence (Markdown shown as an example) is left out.
+    """
+    lines = [ln.rstrip() for ln in code.replace("\r\n", "\n").split("\n")]
+    lines = [ln.expandtabs(4) for ln in lines if ln.strip() and ln.strip() != FENCE]
+    if not lines:
+        return ""
+    indent = min(len(ln) - len(ln.lstrip(" ")) for ln in lines)
+    return "\n".join([FENCE, *(ln[indent:] for ln in lines), FENCE])
 
 
 def strip_figure_number(title: str) -> str:

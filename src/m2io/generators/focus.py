@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from m2io.text import (
     introduced_command,
+    is_code_block,
     is_list_item,
     quoted_sentences,
 )
@@ -262,6 +263,10 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
             kind = "settings"
             while j + 1 < len(texts) and is_setting(texts[j + 1]):
                 j += 1
+        elif is_code_block(t):
+            kind = "code"  # a code block, with the clause it leads into ("… creates a figure")
+            if j + 1 < len(texts) and texts[j + 1][:1].islower():
+                j += 1
         elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
             kind = "code"  # with the commands of its block ("./configure", "make", ...)
             while j + 1 < len(texts) and introduced_command(texts[j + 1], texts[j]):
@@ -273,7 +278,11 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
             and out
             and out[-1].kind in ("sentence", "heading")
             and out[-1].last == i - 1
-            and texts[i - 1].rstrip().endswith(":")
+            and (
+                texts[i - 1].rstrip().endswith(":")
+                # "For example," then the code it introduces
+                or (is_code_block(t) and texts[i - 1].rstrip().endswith(","))
+            )
         )
         if lead:
             prev = out.pop()

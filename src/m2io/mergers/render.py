@@ -42,7 +42,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from m2io.safety import MIME, UNSUPPORTED_SUFFIXES, confine, image_kind, remote_image_url
-from m2io.text import introduced_command, is_table_row, row_cells
+from m2io.text import code_lines, introduced_command, is_code_block, is_table_row, row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Source, TextSegment
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ _FILE_NAME = re.compile(
     re.IGNORECASE,
 )
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+_BACKTICKS = re.compile(r"`+")
 _FRAGMENT_SAFE = "-._~!$&'()*+,;=:@/?"
 _LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
 
@@ -114,8 +115,13 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
             # a list item, a table row or a command starts a line, and the sentence after a
             # row or a command too; a command ("Build it:" then "make") shows as code
             row = is_table_row(seg.text)
-            command = not row and introduced_command(seg.text, before)
-            text = f"`{seg.text.strip()}`" if command and "`" not in seg.text else seg.text
+            block = not row and is_code_block(seg.text)
+            command = block or (not row and introduced_command(seg.text, before))
+            text = (
+                f"`{seg.text.strip()}`"
+                if command and not block and "`" not in seg.text
+                else seg.text
+            )
             if lines and not (row or command or after_row or _LIST_ITEM.match(seg.text)):
                 lines[-1] = f"{lines[-1]} {text}"
             else:
@@ -357,6 +363,20 @@ def _code_spans(text: str) -> list[tuple[bool, str]]:
     return out
 
 
+def _md_code(text: str) -> str:
+    """A code block for Markdown: its lines as written, between fences longer than any run of
+    backticks inside (so no line of it can close the block early)."""
+    lines = code_lines(text)
+    longest = max((len(m.group(0)) for ln in lines for m in _BACKTICKS.finditer(ln)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return "\n".join([fence, *lines, fence])
+
+
+def _html_code(text: str) -> str:
+    """A code block for HTML: escaped, in ``<pre><code>``."""
+    return f"<pre><code>{html.escape(chr(10).join(code_lines(text)))}</code></pre>"
+
+
 def _md_line(text: str) -> str:
     """One line of answer text for Markdown: escaped (:func:`_md_text`) outside code spans, kept
     as written inside them (a code span shows its content literally, HTML included, so
@@ -373,6 +393,27 @@ def _html_line(text: str) -> str:
         f"<code>{html.escape(piece.strip('`'))}</code>" if code else html.escape(piece)
         for code, piece in _code_spans(text)
     )
+
+
+def _html_prose(lines: list[str], tail: str) -> list[str]:
+    """A paragraph's lines for HTML: runs of prose as ``<p>`` (lines broken by ``<br>``), each
+    code block as ``<pre>`` between them (a ``<pre>`` cannot sit inside a ``<p>``); ``tail``
+    (the source marks) closes the last element."""
+    out: list[str] = []
+    run: list[str] = []
+    for line in lines:
+        if is_code_block(line):
+            if run:
+                out.append(f"<p>{'<br>'.join(_html_line(x) for x in run)}</p>")
+                run = []
+            out.append(_html_code(line))
+        else:
+            run.append(line)
+    if run:
+        out.append(f"<p>{'<br>'.join(_html_line(x) for x in run)}{tail}</p>")
+    elif tail:
+        out.append(f"<p>{tail}</p>")
+    return out
 
 
 def _md_dest(target: str, *, is_url: bool) -> str:
@@ -436,8 +477,16 @@ def to_markdown(
             groups = _groups(item.lines)
             at = _marks_at(groups)
             for k, (rows, lines) in enumerate(groups):
-                text = _md_rows(lines) if rows else "\n".join(_md_line(line) for line in lines)
-                blocks.append(text + marks if k == at else text)
+                text = (
+                    _md_rows(lines)
+                    if rows
+                    else "\n".join(
+                        _md_code(line) if is_code_block(line) else _md_line(line) for line in lines
+                    )
+                )
+                if k == at and marks:  # after a closing fence, marks go on a line of their own
+                    text += f"\n{marks.strip()}" if is_code_block(lines[-1]) else marks
+                blocks.append(text)
             if at is None and marks:
                 blocks.append(marks.strip())
             continue
@@ -554,7 +603,7 @@ def to_html(
                 if rows:
                     body.append(_html_rows(lines))
                 else:
-                    body.append(f"<p>{'<br>'.join(_html_line(line) for line in lines)}{tail}</p>")
+                    body.extend(_html_prose(lines, tail))
             if at is None and marks:
                 body.append(f"<p>{marks}</p>")
             continue

@@ -30,7 +30,7 @@ from m2io.safety import remote_image_url
 from m2io.serve.signing import signed_query
 from m2io.serve.state import Snapshot
 from m2io.serve.streaming import Emit, Event, pumped
-from m2io.text import introduced_command, row_cells
+from m2io.text import code_lines, introduced_command, is_code_block, row_cells
 from m2io.types import ImageSegment, MultimodalAnswer, Placement, Source, TextSegment
 
 
@@ -83,6 +83,9 @@ def _text_out(seg: TextSegment, before: str = "") -> dict[str, Any]:
     row = row_cells(seg.text)
     if row is not None:  # a table row: the page shows consecutive rows as a table
         out["row"] = {"headers": list(row[0]), "cells": list(row[1])}
+    elif is_code_block(seg.text):  # the page shows its lines as a code block
+        out["command"] = True
+        out["code"] = "\n".join(code_lines(seg.text))
     elif introduced_command(seg.text, before):  # the page shows it as code, a line of its own
         out["command"] = True
     return out

@@ -134,6 +134,16 @@ function renderAnswer(data) {
       rows.push(seg.row);
       if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
           && !cites.includes(seg.source)) cites.push(seg.source);
+    } else if (seg.type === "text" && typeof seg.code === "string") {
+      anyText = true;  // a code block: its lines as written, a block of its own
+      flushRows();
+      if (para) flush();
+      const pre = el("pre", { class: "code sentence", "data-sentence": String(seg.sentence_index) });
+      pre.appendChild(el("code", {}, seg.code));
+      main.appendChild(pre);
+      afterCommand = true;
+      if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
+          && !cites.includes(seg.source)) cites.push(seg.source);
     } else if (seg.type === "text") {
       anyText = true;
       flushRows();

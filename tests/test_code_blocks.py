@@ -1,0 +1,103 @@
+"""Code examples read as code: a preformatted block (``<pre>``, a fenced Markdown block) keeps
+its lines between fence lines through loading, splitting, the extractive answer and every
+renderer. Before, Octave's "For example, subplot (2, 1, 1) fplot (@sin, [-10, 10]); subplot (2,
+1, 2) …" ran into the prose around it as one sentence (issue 21, item 2: a procedure comes whole;
+Texinfo HTML, a manual not tuned on)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from m2io.corpus.htmldoc import html_to_text
+from m2io.generators.focus import Line, units
+from m2io.mergers.default import DefaultMerger
+from m2io.mergers.render import to_html, to_markdown
+from m2io.text import FENCE, code_lines, is_code_block, split_sentences
+from m2io.types import Placement, Sentence, Source, TextAnswer
+
+PAGE = """<html><body><h3>15.2.4 Multiple Plots on One Page</h3>
+<p>The simplest way is the subplot function. For example,</p>
+<pre class="example">subplot (2, 1, 1)
+  fplot (@sin, [-10, 10]);
+
+subplot (2, 1, 2)
+  fplot (@cos, [-10, 10]);
+</pre>
+<p>creates a figure with two separate axes. It is shown at once.</p>
+<table><tr><td><pre>cell code</pre></td><td>text</td></tr></table>
+</body></html>"""
+
+BLOCK = "```\nsubplot (2, 1, 1)\n  fplot (@sin, [-10, 10]);\nsubplot (2, 1, 2)\n  fplot (@cos, [-10, 10]);\n```"
+
+
+def test_a_preformatted_block_is_one_unit_with_its_layout() -> None:
+    text = html_to_text(PAGE).text
+    assert BLOCK in text  # lines and indentation as written; the blank line inside dropped
+    sentences = split_sentences(text)
+    assert sentences[1:5] == [
+        "The simplest way is the subplot function.",
+        "For example,",
+        BLOCK,
+        "creates a figure with two separate axes.",
+    ]
+    assert is_code_block(BLOCK) and not is_code_block("Use ``` fences.")
+    assert code_lines(BLOCK)[1] == "  fplot (@sin, [-10, 10]);"
+
+
+def test_a_chunk_cut_inside_a_block_keeps_its_part_as_code() -> None:
+    # the chunk began inside the block: code up to the closing fence, prose after it
+    assert split_sentences("x = 1;\ny = 2;\n```\n\nThe end.") == ["x = 1;\ny = 2;\n```", "The end."]
+    # an unclosed block runs to the end; a lone fence line says nothing
+    assert split_sentences("Run:\n\n```\nmake\nmake test") == ["Run:", "```\nmake\nmake test"]
+    assert split_sentences(f"Text.\n\n{FENCE}\n\nMore.") == ["Text.", "More."]
+
+
+def test_the_generator_keeps_the_block_with_the_sentence_around_it() -> None:
+    src = Source("d", "D", "d.html", "Plots", "")
+    texts = [
+        "The simplest way is the subplot function.",
+        "For example,",
+        BLOCK,
+        "creates a figure with two separate axes.",
+        "Printing is elsewhere.",
+    ]
+    got = [(u.kind, u.first, u.last) for u in units([Line(t, "d#0", 0, src) for t in texts])]
+    assert got == [("sentence", 0, 0), ("code", 1, 3), ("sentence", 4, 4)]
+
+
+def _merged(*texts: str):
+    return DefaultMerger().merge(
+        TextAnswer("q", tuple(Sentence(t, source=None) for t in texts)), Placement(), ()
+    )
+
+
+def test_markdown_and_html_show_the_block_as_code_and_escape_it() -> None:
+    hostile = "```\necho <script>x</script>\nprintf ```not closed``` here\n```"
+    answer = _merged("For example,", hostile, "prints it.")
+    md = to_markdown(answer)
+    # a fence longer than any backtick run inside: no line of the code closes it early
+    assert (
+        "For example,\n````\necho <script>x</script>\nprintf ```not closed``` here\n````\nprints it."
+        in md
+    )
+    html = to_html(answer)
+    assert "<p>For example,</p><pre><code>echo &lt;script&gt;" in html.replace("\n", "")
+    assert "<script>" not in html
+    assert "</code></pre>" in html and "<pre>" not in html.split("<p>For example,")[0]
+    assert TextAnswer("q", (Sentence("Say:"), Sentence(BLOCK), Sentence("done."))).text == (
+        f"Say:\n{BLOCK}\ndone."
+    )
+
+
+def test_the_api_hands_the_blocks_lines_to_front_ends() -> None:
+    pytest.importorskip("fastapi")
+    from m2io.serve.answer import Links, answer_out
+
+    links = Links("http://h", SimpleNamespace(images={}, sources={}), None)  # type: ignore[arg-type]
+    segments = answer_out(_merged("For example,", BLOCK, "creates a figure."), links)["segments"]
+    code = [s for s in segments if "code" in s]
+    assert len(code) == 1 and code[0]["command"] is True
+    assert code[0]["code"].split("\n")[0] == "subplot (2, 1, 1)"
+    assert "```" not in code[0]["code"]
