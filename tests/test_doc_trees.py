@@ -252,3 +252,13 @@ def test_redirect_pages_are_skipped_and_reported_not_indexed(tmp_path: Path) -> 
         "2 files skipped: redirect pages (each forwards to a page read in its own right) "
         "(XREFdisp.html, XREFfdisp.html)"
     ]
+
+
+def test_a_texinfo_definition_reads_without_its_empty_category() -> None:
+    page = (
+        '<dl class="def"><dt><span class="category">: </span><strong>disp</strong> '
+        '<em>(x)</em></dt><dt><span class="category">: </span><em>str =</em> <strong>disp'
+        "</strong> <em>(x)</em></dt><dd><p>Display the value of x.</p></dd></dl>"
+    )
+    text = html_to_text(f"<html><body><h3>Output</h3>{page}</body></html>").text
+    assert text == "Output\n\ndisp (x)\n\nstr = disp (x): Display the value of x."

@@ -170,6 +170,11 @@ def join_definitions(root: Tag) -> None:
         if term.decomposed:
             continue
         label = " ".join(term.get_text(" ").split()).rstrip(":")
+        if label.startswith(":"):  # Texinfo's empty category: ": disp (x)" is "disp (x)"
+            first = term.find(string=lambda x: x.strip() != "")
+            if first is not None and first.strip().startswith(":"):
+                first.replace_with(NavigableString(first.lstrip().lstrip(":").lstrip()))
+            label = label.lstrip(":").strip()
         body = term.find_next_sibling(("dd", "dt"))
         if not label or len(label) > 80 or body is None or body.name != "dd":
             continue
