@@ -137,6 +137,7 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
                 i in figures
                 or (chunk.doc_id, _label_key(t)) not in navigation
                 or (i > 0 and introduced_command(t, texts[i - 1]))
+                or is_code_block(t)  # two examples that differ only in punctuation
             )
         ]
         joined = chunk.doc_id == prev_doc and num is not None and prev_num == num - 1
