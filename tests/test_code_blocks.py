@@ -101,3 +101,17 @@ def test_the_api_hands_the_blocks_lines_to_front_ends() -> None:
     assert len(code) == 1 and code[0]["command"] is True
     assert code[0]["code"].split("\n")[0] == "subplot (2, 1, 1)"
     assert "```" not in code[0]["code"]
+
+
+def test_a_clause_around_a_code_block_is_not_a_section_heading() -> None:
+    from m2io.index.sections import sections
+    from m2io.types import Document
+
+    text = (
+        "Default Arguments\n\nA default value is given like this.\n\n"
+        "When called without an input argument the function prints the following\n\n"
+        "```\nhello ();\n```\n\nand when it is called with one it prints the following\n\n"
+        "```\nhello (1);\n```\n\nsubplot\n\nThe subplot function divides a figure."
+    )
+    titles = [s.title for s in sections(Document("d", text, (), "Functions"))]
+    assert titles == ["Default Arguments", "subplot"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
+from m2io.text import FENCE
 from m2io.types import Chunk, Document, Source
 
 HEADING_MAX_WORDS = 12
@@ -25,6 +26,9 @@ HEADING_MAX_CHARS = 100
 # a paragraph: text between blank lines (group 1 starts at its first character)
 _BLOCK = re.compile(r"(?:^|\n[ \t]*\n)\s*?(\S.*?)(?=\n[ \t]*\n|\s*\Z)", re.S)
 _FINAL_PUNCT = tuple(".!?:;,")
+_LEAD_IN_WORDS = 8  # a line this long beside a code block is the sentence that leads into it
+_CLAUSE_WORDS = 4  # a lower-case line this long after one goes on with its sentence ("subplot"
+# after a code block is the next function's heading)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,18 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
     return numbered or not _NUMBERED.match(text)
 
 
+def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
+    """Whether the one-line paragraph ``blocks[k]`` is a clause around a code block rather than
+    a heading: right after a block, in lower case and a clause long ("and when it is called with
+    an argument it prints the following"), or beside one and as long as a sentence."""
+    before = k > 0 and blocks[k - 1].group(1).rstrip().endswith(FENCE)
+    after = k + 1 < len(blocks) and blocks[k + 1].group(1).lstrip().startswith(FENCE)
+    text = line.strip()
+    return (before and text[:1].islower() and len(text.split()) >= _CLAUSE_WORDS) or (
+        (before or after) and len(text.split()) >= _LEAD_IN_WORDS
+    )
+
+
 def sections(doc: Document) -> list[Section]:
     """The document's sections in order, covering its whole text.
 
@@ -72,6 +88,8 @@ def sections(doc: Document) -> list[Section]:
         # a numbered line is a list item when the paragraph before or after it is numbered too
         near = [b.group(1).lstrip() for b in (*blocks[max(k - 1, 0) : k], *blocks[k + 1 : k + 2])]
         alone = not any(_NUMBERED.match(b) for b in near)
+        if _leads_to_code(m.group(1), blocks, k):
+            continue
         if is_heading(m.group(1), numbered=alone):
             heads.append((m.start(1), m.group(1).strip()))
     out: list[Section] = []

@@ -46,7 +46,9 @@ class TableRowOut(BaseModel):
 class TextSegmentOut(BaseModel):
     """A run of answer text and the number of its source in ``sources`` (None if unknown);
     ``row`` when the text is a table row; ``command`` when it is a command the text before
-    introduces ("Build it:" then "make"), which a front end shows as code on a line of its own."""
+    introduces ("Build it:" then "make"), which a front end shows as code on a line of its own;
+    ``code`` (with ``command``) when it is a code block: its lines, fence lines left out, which
+    a front end shows as a preformatted block."""
 
     type: Literal["text"] = "text"
     text: str
@@ -54,6 +56,7 @@ class TextSegmentOut(BaseModel):
     source: int | None = None
     row: TableRowOut | None = None
     command: bool = False
+    code: str | None = None
 
 
 class ImageSegmentOut(BaseModel):
