@@ -288,3 +288,31 @@ def test_commands_show_as_code_on_lines_of_their_own(browser, tmp_path):
         assert "Build it:\nmake\nAnd finally install it:\nsudo make install\n" in text, text
         assert errors == []
         page.close()
+
+
+PLOT_HTML = """<html><body><h1>Plotting two curves</h1>
+<p>To plot two curves in one figure window, call subplot before each plot. For example,</p>
+<pre>subplot (2, 1, 1)
+  plot (x, sin (x));  # <script>window.bad = 1</script>
+subplot (2, 1, 2)
+  plot (x, cos (x));</pre>
+<p>creates a figure window with two plots, one above the other.</p></body></html>"""
+
+
+def test_a_code_block_shows_as_a_block_with_its_lines_and_runs_nothing(browser, tmp_path):
+    corpus = tmp_path / "plots"
+    corpus.mkdir()
+    (corpus / "plots.html").write_text(PLOT_HTML)
+    index = index_folder(corpus, tmp_path / "index")
+    with LiveServer(build_app(index)) as server:
+        page, errors, _ = ask(browser, server.url, "How do I plot two curves in one figure window?")
+        blocks = page.eval_on_selector_all("#answer pre.code", "els => els.map(e => e.textContent)")
+        assert len(blocks) == 1, blocks
+        lines = blocks[0].split("\n")
+        assert lines[0] == "subplot (2, 1, 1)" and lines[1].startswith("  plot (x, sin (x));")
+        assert "```" not in blocks[0]
+        assert page.evaluate("window.bad") is None  # the <script> in the code is text
+        text = page.inner_text("#answer")
+        assert text.index("For example,") < text.index("subplot (2, 1, 1)") < text.index("creates")
+        assert errors == []
+        page.close()
