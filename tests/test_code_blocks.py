@@ -115,3 +115,11 @@ def test_a_clause_around_a_code_block_is_not_a_section_heading() -> None:
     )
     titles = [s.title for s in sections(Document("d", text, (), "Functions"))]
     assert titles == ["Default Arguments", "subplot"]
+
+
+def test_a_prompt_shows_the_model_the_code_as_written() -> None:
+    from m2io.generators.prompts import excerpt_text
+
+    text = "Plot   two\ncurves.  For example,\n\n" + BLOCK + "\n\ncreates a\nfigure."
+    assert excerpt_text(text) == f"Plot two curves. For example,\n{BLOCK}\ncreates a figure."
+    assert excerpt_text("no   code\nhere") == "no code here"

@@ -51,6 +51,21 @@ _PREAMBLE = re.compile(
 _MIN_SHARED = 2
 
 
+_CODE_BLOCK = re.compile(r"(?m)^```\n.*?\n```$", re.S)
+
+
+def excerpt_text(text: str) -> str:
+    """A chunk's text for a prompt: prose on one line, each code block (``m2io.text.FENCE``)
+    on lines of its own as the document wrote it, so the model sees and can quote the code."""
+    out: list[str] = []
+    pos = 0
+    for m in _CODE_BLOCK.finditer(text):
+        out += [" ".join(text[pos : m.start()].split()), f"\n{m.group(0)}\n"]
+        pos = m.end()
+    out.append(" ".join(text[pos:].split()))
+    return "".join(out).strip()
+
+
 def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
     """Numbered excerpts ``[1] (Title — Section) text``, highest ranked first, cut to
     ``max_chars`` in total (headers and separators counted): what does not fit is the lowest
@@ -62,7 +77,7 @@ def context_block(retrieval: Retrieval, max_chars: int = 6000) -> str:
         room = max_chars - used - len(head)
         if room <= 0:
             break
-        text = " ".join(rc.chunk.text.split())[:room]
+        text = excerpt_text(rc.chunk.text)[:room]
         used += len(head) + len(text) + 2
         parts.append(head + text)
     return "\n\n".join(parts)
