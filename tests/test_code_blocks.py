@@ -123,3 +123,31 @@ def test_a_prompt_shows_the_model_the_code_as_written() -> None:
     text = "Plot   two\ncurves.  For example,\n\n" + BLOCK + "\n\ncreates a\nfigure."
     assert excerpt_text(text) == f"Plot two curves. For example,\n{BLOCK}\ncreates a figure."
     assert excerpt_text("no   code\nhere") == "no code here"
+
+
+def test_a_pdfs_fixed_pitch_lines_are_a_code_block_with_their_indentation(tmp_path) -> None:
+    from m2io.corpus.pdf import read_pdf
+    from m2io.testing.pdfmake import make_pdf
+
+    page = [
+        ("Building the firmware", 18),
+        ("To build the firmware, run these commands from its folder:", 10),
+        ("./configure --prefix=/usr", 10, "mono"),
+        ("make", 10, "mono"),
+        ("if [ -x tests ]; then", 10, "mono"),
+        ("    make test", 10, "mono"),
+        ("fi", 10, "mono"),
+        ("The binaries then sit in the build folder.", 10),
+    ]
+    path = tmp_path / "fw.pdf"
+    path.write_bytes(make_pdf([page], outline=[("Building the firmware", 0)]))
+    docs, _ = read_pdf(path, "fw.pdf", tmp_path)
+    text = docs[0].text
+    block = "```\n./configure --prefix=/usr\nmake\nif [ -x tests ]; then\n    make test\nfi\n```"
+    assert block in text, text
+    assert split_sentences(text)[2] == block
+    assert text.endswith("```\n\nThe binaries then sit in the build folder.")
+    # a PDF set in a typewriter face throughout: its lines are prose, not one code block
+    typed = [(t, 10, "mono") for t in ("All of this manual is typed.", "Every line of it.")]
+    path.write_bytes(make_pdf([[("Typed", 18), *typed]], outline=[("Typed", 0)]))
+    assert FENCE not in read_pdf(path, "fw.pdf", tmp_path)[0][0].text

@@ -52,6 +52,7 @@ from m2io.corpus.pdfpage import (
     page_lines,
 )
 from m2io.language import detect, from_path
+from m2io.text import FENCE
 from m2io.types import Document, ImageAnchor, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ _MIN_CHARS_PER_PAGE = 8
 _CAPTION = re.compile(
     r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
 )
+
+
+_MONO_SHARE = 0.75
+"""Above this share of fixed-pitch lines a PDF is set in a typewriter face: its lines are prose."""
+_CHAR_WIDTH = 0.6  # a fixed-pitch character's width, in units of its font size
+_MAX_INDENT = 40
 
 
 class PdfError(ValueError):
@@ -282,13 +289,18 @@ def _figures(
 
 
 def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
-    """Sections as documents: ``rel#page=N``, titled by their heading."""
+    """Sections as documents: ``rel#page=N``, titled by their heading. Runs of lines set in a
+    fixed-pitch font are code blocks between fence lines (``m2io.text.FENCE``), a line each,
+    indented as printed (unless most of the PDF is set that way: then it is the body font)."""
     docs: list[Document] = []
     parts: list[str] = []
     anchors: list[ImageAnchor] = []
     title, start_page = "", 1
     length = 0
     seen: Counter[str] = Counter()
+    all_lines = [ln for p in pages for ln in p.lines if not ln.heading]
+    code = sum(ln.mono for ln in all_lines) < _MONO_SHARE * max(len(all_lines), 1)
+    run: list[Line] = []  # the code block being written (its first line sets the margin)
 
     def flush() -> None:
         nonlocal parts, anchors, length
@@ -308,6 +320,11 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
         parts.append(piece)
         length += len(piece)
 
+    def close_code() -> None:
+        if run:
+            add(f"{FENCE}\n\n")
+            run.clear()
+
     previous: Line | None = None
     for number, page in enumerate(pages):
         by_line: dict[int, list[Figure]] = {}
@@ -317,11 +334,22 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             anchors.append(ImageAnchor(fig.image, length))
         for i, line in enumerate(page.lines):
             if line.heading:
+                close_code()
                 flush()
                 title, start_page = line.heading, number + 1
                 add(line.heading + "\n\n")
                 previous = None
+            elif code and line.mono and (run or any(ch.isalnum() for ch in line.text)):
+                # a line of code: a line of its own, indented as printed
+                if not run:
+                    add(f"\n\n{FENCE}\n" if length else f"{FENCE}\n")
+                run.append(line)
+                width = _CHAR_WIDTH * max(line.size, 1.0)
+                indent = max(0, round((line.left - run[0].left) / width))
+                add(" " * min(indent, _MAX_INDENT) + line.text + "\n")
+                previous = None
             else:
+                close_code()
                 if previous is not None:
                     gap = previous.bottom - line.top
                     new_para = (
@@ -333,9 +361,12 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                         or abs(previous.size - line.size) > 0.5
                     )
                     add("\n\n" if new_para else " ")
+                elif length and not parts[-1].endswith("\n\n"):
+                    add("\n\n")
                 add(line.text)
                 previous = line
             for fig in by_line.get(i, []):
                 anchors.append(ImageAnchor(fig.image, length))
+    close_code()
     flush()
     return docs

@@ -32,6 +32,8 @@ class Line:
     text: str
     size: float
     heading: str = ""  # set when an outline entry or the font size makes it a heading
+    mono: bool = False  # every segment set in a fixed-pitch font: a line of code
+    right: float = 0.0  # where its last segment ends
 
 
 @dataclass
@@ -58,8 +60,36 @@ def _font_size(pdfium_c: object, textpage: object, index: int | None) -> float:
     return float(pdfium_c.FPDFText_GetFontSize(textpage.raw, index))  # type: ignore[attr-defined]
 
 
+_FIXED_PITCH = 1  # bit 1 of a PDF font descriptor's flags
+_FONT_NAME_BYTES = 128
+_MONO_NAME = re.compile(
+    r"courier|mono|consol|menlo|monaco|typewriter|inconsolata|^cmtt|^lmtt|code(?:pro)?\b|fixed",
+    re.I,
+)
+_TOUCH = 0.45  # in font sizes: under this, two fixed-pitch segments have no space between
+
+
+def _fixed_pitch(pdfium_c: object, textpage: object, index: int | None) -> bool:
+    """Whether the character at ``index`` is set in a fixed-pitch (monospace) font."""
+    if index is None or index < 0:
+        return False
+    import ctypes
+
+    flags = ctypes.c_int(0)
+    name = ctypes.create_string_buffer(_FONT_NAME_BYTES)
+    pdfium_c.FPDFText_GetFontInfo(  # type: ignore[attr-defined]
+        textpage.raw, index, name, _FONT_NAME_BYTES, ctypes.byref(flags)
+    )
+    if flags.value & _FIXED_PITCH:
+        return True
+    # a font with no descriptor (the standard Courier) says it only by its name
+    base = name.value.decode("latin-1").rsplit("+", 1)[-1]
+    return _MONO_NAME.search(base) is not None
+
+
 def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
-    """The page's text segments joined into lines, in content order."""
+    """The page's text segments joined into lines, in content order; a line whose segments
+    are all set in a fixed-pitch font is marked ``mono`` (code, a command, program output)."""
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
     try:
@@ -70,13 +100,33 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 continue
             last = lines[-1] if lines else None
             height = max(top - bottom, 1.0)
-            if last is not None and abs(last.bottom - bottom) < 0.5 * height and left >= last.left:
-                last.text += " " + text
-                last.top = max(last.top, top)
-                continue
             index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
+            # a quote mark or dash set in the body font inside a command still leaves it code
+            mono = _fixed_pitch(pdfium_c, textpage, index) or not any(ch.isalnum() for ch in text)
+            middle = (top + bottom) / 2
+            same_line = (
+                abs(last.bottom - bottom) < 0.5 * height
+                or (
+                    last.bottom
+                    <= middle
+                    <= last.top  # a glyph set a little higher ("-" in "ls -l")
+                )
+                if last is not None
+                else False
+            )
+            if last is not None and same_line and left >= last.left:
+                # in a fixed-pitch line a space is a character wide: segments closer than half
+                # of one are one word ("-" and "li" of "ls -li"); others are a space apart
+                touching = (
+                    last.mono and mono and last.right and left - last.right < _TOUCH * last.size
+                )
+                last.text += ("" if touching else " ") + text
+                last.top = max(last.top, top)
+                last.mono = last.mono and mono
+                last.right = right
+                continue
             size = _font_size(pdfium_c, textpage, index) or height
-            lines.append(Line(number, top, bottom, left, text, size))
+            lines.append(Line(number, top, bottom, left, text, size, mono=mono, right=right))
     finally:
         textpage.close()
     return lines

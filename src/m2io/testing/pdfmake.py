@@ -1,8 +1,9 @@
 """Write small PDFs for tests and the fuzzer: text lines at given sizes, images, an outline.
 
 Enough of the PDF format to exercise :mod:`m2io.corpus.pdf` offline without a PDF-writing
-dependency: Helvetica text (WinAnsi, ASCII only), RGB images as uncompressed XObjects, and an
-optional one-level outline (bookmarks).
+dependency: Helvetica text (WinAnsi, ASCII only), Courier lines (code: ``(text, size, "mono")``,
+leading spaces as indentation), RGB images as uncompressed XObjects, and an optional one-level
+outline (bookmarks).
 
 Example::
 
@@ -40,6 +41,7 @@ def make_pdf(
     catalog = add(b"")  # filled in below
     pages_obj = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    mono = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>")
     page_ids = []
     width, height = size
     for number, items in enumerate(pages):
@@ -64,16 +66,23 @@ def make_pdf(
                 ops.append(f"q {w} 0 0 {h} 72 {y:.1f} cm /{name} Do Q")
                 y -= 12
                 continue
-            text, font_size = item[0], float(item[1])
+            text, font_size = str(item[0]), float(item[1])
             y -= font_size * 1.4
-            ops.append(f"BT /F1 {font_size:g} Tf 72 {y:.1f} Td ({_escape(str(text))}) Tj ET")
+            if len(item) == 3 and item[2] == "mono":  # Courier: a space is 0.6 em wide
+                x = 72 + 0.6 * font_size * (len(text) - len(text.lstrip(" ")))
+                ops.append(
+                    f"BT /F2 {font_size:g} Tf {x:.1f} {y:.1f} Td ({_escape(text.lstrip())}) Tj ET"
+                )
+                continue
+            ops.append(f"BT /F1 {font_size:g} Tf 72 {y:.1f} Td ({_escape(text)}) Tj ET")
         content = "\n".join(ops).encode("latin-1", "replace")
         stream = add(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
         xobj = f"/XObject << {' '.join(xobjects)} >>" if xobjects else ""
         page_ids.append(
             add(
                 f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {width} {height}] "
-                f"/Resources << /Font << /F1 {font} 0 R >> {xobj} >> /Contents {stream} 0 R >>".encode()
+                f"/Resources << /Font << /F1 {font} 0 R /F2 {mono} 0 R >> {xobj} >> "
+                f"/Contents {stream} 0 R >>".encode()
             )
         )
     kids = " ".join(f"{p} 0 R" for p in page_ids)
