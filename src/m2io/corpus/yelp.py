@@ -331,7 +331,11 @@ def read_help(files: list[HelpFile]) -> HelpRead:
             out.skip(SAME_FILE, f.doc_id)
             continue
         seen.add(f.real)
-        page = _parse_one(f, prologs, included_by.get(f.doc_id), out)
+        try:
+            page = _parse_one(f, prologs, included_by.get(f.doc_id), out)
+        except Exception as exc:  # noqa: BLE001 - one hostile file never stops the others
+            out.warnings.append(f"{f.doc_id}: could not be parsed ({type(exc).__name__}); skipped")
+            continue
         if page is not None:
             pages.append(page)
     titles: dict[str, str] = {}  # element id / Mallard page id -> title
@@ -340,7 +344,12 @@ def read_help(files: list[HelpFile]) -> HelpRead:
         _index_titles(page, titles)
         _include_titles(page.wrapper, page.file.doc_id, include_titles)
     for page in pages:
-        parsed = _render(page, titles, include_titles.get(page.file.doc_id, ""))
+        try:
+            parsed = _render(page, titles, include_titles.get(page.file.doc_id, ""))
+        except Exception as exc:  # noqa: BLE001 - reported with the file's path, as above
+            why = f"{type(exc).__name__}"
+            out.warnings.append(f"{page.file.doc_id}: could not be read ({why}); skipped")
+            continue
         if parsed is not None:
             out.parsed.append((page.file, parsed))
         elif page.kind == "mallard":

@@ -47,7 +47,7 @@ _SKIP = frozenset(
     "sect1info sect2info sect3info sect4info sect5info refsect1info refsect2info refsect3info "
     "refentryinfo refsectioninfo setinfo refmeta comment remark indexterm links revhistory "
     "legalnotice titleabbrev toc lot index setindex footnote annotation screeninfo tt rules "
-    "credit license include fallback keywordset subjectset thumb".split()
+    "credit license include fallback keywordset subjectset thumb alt".split()
 )
 _ADMONITIONS = frozenset("note tip warning caution important danger".split())
 _NUMBERED = frozenset("orderedlist procedure steps substeps stepalternatives".split())
@@ -334,7 +334,7 @@ class Renderer:
 
     def titled(self, el: etree._Element, depth: int, body: list[str]) -> list[str]:
         title = self._title(el)
-        return ([title] if title else []) + body if body else []
+        return ([_Title(title)] if title else []) + body if body else []
 
     def section(self, el: etree._Element, depth: int) -> list[str]:
         """A section's title as a heading line, then its body; nothing when the body is empty."""
@@ -350,7 +350,7 @@ class Renderer:
         )
         if not body:
             return []
-        return ([title] if title else []) + body
+        return ([_Title(title)] if title else []) + body
 
     def title_of(self, el: etree._Element) -> str:
         """A section's title: its ``title``, else one in its info block or ``refmeta``."""
@@ -435,7 +435,7 @@ class Renderer:
                 )
             else:
                 rows.append(" | ".join(t for _, t in filled))
-        return ["\n".join(rows)] if rows else []
+        return self.titled(el, depth, ["\n".join(rows)] if rows else [])
 
     def figure(self, el: etree._Element, depth: int) -> list[str]:
         title = strip_figure_number(self._title(el))
@@ -499,17 +499,21 @@ def _join_item(paras: list[str]) -> str:
 
 
 def join_paragraphs(paragraphs: list[str]) -> str:
-    """Paragraphs with blank lines between them; code goes on the line after the sentence
-    that introduces it (one that ends in punctuation), so a one-line command is never read
-    as a heading and stays with its introduction."""
+    """Paragraphs with blank lines between them; code goes on the line after the text that
+    introduces it (not after a title or other code), so a one-line command is never read as
+    a heading and stays with its introduction."""
     out = ""
     for k, para in enumerate(paragraphs):
         if k:
             prev = paragraphs[k - 1]
-            joined = _is_code(para) and not _is_code(prev) and prev[-1:] in tuple(".:!?;,")
+            joined = _is_code(para) and not isinstance(prev, (_Code, _Title))
             out += "\n" if joined else "\n\n"
         out += para
     return out
+
+
+class _Title(str):
+    """A section's or a block's title: a heading line that code is never run into."""
 
 
 class _Code(str):
