@@ -16,40 +16,34 @@ reads "Gnumeric". A master that holds nothing but includes writes no document
 page's licence) is metadata (:data:`FRAGMENT`). A second name of a file already read (the
 ``index.docbook -> gnumeric.xml`` symlink help folders ship) is left out (:data:`SAME_FILE`).
 
-**Hostile input** (docs/design.md, "Hostile input"). The parser loads no DTD, resolves no
-entity and touches no network: the DOCTYPE is read by a linear scan here for its internal
-entity declarations and then removed, and each ``&name;`` reference is replaced before parsing
-by the declared value's text (markup taken out, references inside it not expanded again, so no
-"billion laughs"), an HTML character name (``&mdash;``), or else the name itself, reported once
-per file. Expansion is capped at :data:`MAX_EXPANSION` characters a file. lxml parses in
-recover mode, so a malformed file keeps what can be read; a file it cannot read at all is
-reported and skipped. Image paths are resolved by the folder loader, confined to the corpus
-root like any other reference.
+**Hostile input** (docs/design.md, "Hostile input", rule 10): :mod:`m2io.corpus.yelp_xml`
+parses with no DTD, no entity resolution and no network; an undefined entity reads as its name
+and is reported once per file; a file that cannot be read at all is reported and skipped, and
+one file's failure never stops the others. Image paths are resolved by the folder loader,
+confined to the corpus root like any other reference.
 """
 
 from __future__ import annotations
 
-import codecs
-import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
-from m2io.corpus.parsed import Parsed, finish, scrub
-from m2io.corpus.report import decode
-from m2io.corpus.yelp_render import (
-    SECTIONS,
-    Renderer,
-    join_paragraphs,
+from m2io.corpus.parsed import Parsed, finish
+from m2io.corpus.yelp_render import SECTIONS, Renderer, join_paragraphs
+from m2io.corpus.yelp_xml import (
+    INCLUDE_MARK,
+    Prolog,
+    decode_xml,
     local,
+    parse,
     resolve_conditionals,
+    scan_prolog,
+    substitute,
 )
 from m2io.language import normalize
-
-SUFFIXES = (".page", ".xml", ".docbook")
-"""File suffixes this reader looks at (lower case)."""
 
 NOT_HELP = "XML that is neither DocBook nor Mallard"
 ONLY_INCLUDES = "DocBook masters that only include other files (each read on its own)"
@@ -57,184 +51,10 @@ FRAGMENT = "help fragments included for metadata (licence, legal notice)"
 SAME_FILE = "second names of a help file already read (symlinks)"
 NAV_ONLY = "Mallard guide pages with no text of their own (navigation)"
 
-INCLUDE_MARK = "m2io-include"
-"""The element an external entity reference becomes in its master (it writes nothing)."""
-MAX_EXPANSION = 1_000_000
-"""Characters that entity references may add to one file; past it a reference reads as its name."""
-MAX_ENTITY_VALUE = 2_000
-"""Characters of one internal entity's value that are kept."""
-
 MALLARD_NS = "http://projectmallard.org/1.0/"
 DOCBOOK_NS = "http://docbook.org/ns/docbook"
-XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
-_XML_NAMES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _DOCBOOK_ROOTS = SECTIONS - {"page"}
-_REF = re.compile(r"&([A-Za-z_][\w.:-]{0,99});")
-_DECL = re.compile(r"<\?xml\b[^>]{0,400}\?>")
-_ENCODING = re.compile(r"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
-_ENTITY = re.compile(
-    r"""<!ENTITY\s+([A-Za-z_][\w.:-]*)\s+(?:"([^"]*)"|'([^']*)'|"""
-    r"""(?:SYSTEM|PUBLIC\s+(?:"[^"]*"|'[^']*'))\s+(?:"([^"]*)"|'([^']*)'))""",
-)
 _INCLUDE = re.compile(r"""<[\w.-]*:?include\b[^<>]*?\bhref\s*=\s*["']([^"'<>]*)["']""")
-_TAG = re.compile(r"<[^<>]*>")
-
-
-@dataclass
-class _Prolog:
-    """What the scan of a file's prolog found."""
-
-    body: str  # the text after the DOCTYPE (the XML declaration and DOCTYPE removed)
-    entities: dict[str, str] = field(default_factory=dict)  # internal: name -> text
-    system: dict[str, str] = field(default_factory=dict)  # external: name -> href
-
-
-def _declaration_end(text: str, i: int) -> int:
-    """Index just after the ``>`` that closes the declaration starting at ``i`` (quotes honoured)."""
-    quote = ""
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == ">":
-            return i + 1
-        i += 1
-    return n
-
-
-def scan_prolog(text: str) -> _Prolog:
-    """Read the DOCTYPE's internal entity declarations and cut the prolog off, in one pass."""
-    m = _DECL.match(text.lstrip())
-    i = len(text) - len(text.lstrip()) + (m.end() if m else 0)
-    n = len(text)
-    while i < n:  # comments and PIs before the root: kept as they are, the DOCTYPE read
-        while i < n and text[i].isspace():
-            i += 1
-        if text.startswith("<!--", i):
-            end = text.find("-->", i + 4)
-            i = n if end < 0 else end + 3
-        elif text.startswith("<?", i):
-            end = text.find("?>", i + 2)
-            i = n if end < 0 else end + 2
-        elif text.startswith("<!DOCTYPE", i):
-            return _doctype(text, i)
-        else:
-            break
-    return _Prolog(text[i:])
-
-
-def _doctype(text: str, i: int) -> _Prolog:
-    n = len(text)
-    j = i + len("<!DOCTYPE")
-    while j < n and text[j] not in "[>":
-        if text[j] in "\"'":
-            close = text.find(text[j], j + 1)
-            j = n if close < 0 else close
-        j += 1
-    prolog = _Prolog("")
-    if j < n and text[j] == "[":
-        j += 1
-        while j < n and text[j] != "]":
-            if text.startswith("<!--", j):
-                end = text.find("-->", j + 4)
-                j = n if end < 0 else end + 3
-            elif text[j] == "<":
-                end = _declaration_end(text, j)
-                _declare(text[j:end], prolog)
-                j = end
-            else:
-                j += 1
-        j = text.find(">", j)
-        j = n if j < 0 else j
-    prolog.body = text[j + 1 :]
-    return prolog
-
-
-def _declare(decl: str, prolog: _Prolog) -> None:
-    m = _ENTITY.match(decl)
-    if not m:
-        return
-    name = m.group(1)
-    if m.group(4) is not None or m.group(5) is not None:
-        prolog.system.setdefault(name, m.group(4) if m.group(4) is not None else m.group(5))
-    else:
-        value = m.group(2) if m.group(2) is not None else m.group(3)
-        prolog.entities.setdefault(name, value[:MAX_ENTITY_VALUE])
-
-
-def _value_text(value: str) -> str:
-    """An internal entity's value as text: markup out, character references read, other
-    references left as their names (never expanded again)."""
-    text = _TAG.sub("", value)
-    text = _REF.sub(lambda m: m.group(1) if m.group(1) not in _XML_NAMES else m.group(0), text)
-    return " ".join(html.unescape(text).split())
-
-
-def substitute(
-    body: str, entities: dict[str, str], system: dict[str, str]
-) -> tuple[str, list[str]]:
-    """``body`` with every entity reference replaced (see the module docstring), and the names
-    that were declared nowhere."""
-    external = system
-    undefined: dict[str, None] = {}
-    texts: dict[str, str] = {}
-    budget = [MAX_EXPANSION]
-
-    def replace(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name in _XML_NAMES:
-            return m.group(0)
-        if name in external:
-            return f'<{INCLUDE_MARK} href="{html.escape(external[name])}"/>'
-        if name in entities:
-            if name not in texts:
-                texts[name] = html.escape(_value_text(entities[name]), quote=False)
-            text = texts[name]
-        elif f"{name};" in html.entities.html5:
-            text = html.escape(html.entities.html5[f"{name};"], quote=False)
-        else:
-            undefined[name] = None
-            text = name
-        if len(text) > budget[0]:
-            return name
-        budget[0] -= len(text)
-        return text
-
-    return _REF.sub(replace, body), list(undefined)
-
-
-def _decode(raw: bytes, doc_id: str, warnings: list[str]) -> str:
-    """Bytes as text: a BOM, else the XML declaration's encoding, else UTF-8."""
-    head = raw[:200].decode("ascii", "replace")
-    m = _ENCODING.search(head) if head.lstrip().startswith("<?xml") else None
-    if m and not raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        name = m.group(1).lower()
-        if name not in ("utf-8", "utf8"):
-            try:
-                if getattr(codecs.lookup(name), "_is_text_encoding", True):
-                    return raw.decode(name, "replace")
-            except LookupError:
-                warnings.append(f"{doc_id}: unknown encoding {name!r}; read as UTF-8")
-    return decode(raw, doc_id, warnings)
-
-
-def _parse(body: str) -> etree._Element | None:
-    parser = etree.XMLParser(
-        recover=True,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    wrapped = f"<m2io-root>{scrub(body)}</m2io-root>".encode("utf-8", "replace")
-    return etree.fromstring(wrapped, parser)
 
 
 def kind(root: etree._Element, suffix: str, *, fragment: bool = False) -> str:
@@ -271,7 +91,7 @@ class HelpRead:
         self.skipped.setdefault(reason, []).append(doc_id)
 
 
-def _includes(prolog: _Prolog) -> list[str]:
+def _includes(prolog: Prolog) -> list[str]:
     """The hrefs a file includes: its external entities and its ``xi:include`` elements."""
     hrefs = list(prolog.system.values())
     hrefs.extend(m.group(1) for m in _INCLUDE.finditer(prolog.body))
@@ -316,11 +136,11 @@ def read_help(files: list[HelpFile]) -> HelpRead:
     title it points to; then each is rendered.
     """
     out = HelpRead()
-    prologs: dict[str, _Prolog] = {}
+    prologs: dict[str, Prolog] = {}
     included_by: dict[str, str] = {}
     for f in files:
         warnings: list[str] = []
-        prologs[f.doc_id] = prolog = scan_prolog(_decode(f.raw, f.doc_id, warnings))
+        prologs[f.doc_id] = prolog = scan_prolog(decode_xml(f.raw, f.doc_id, warnings))
         out.warnings.extend(warnings)
         for href in _includes(prolog):
             included_by.setdefault(_rel(f.doc_id, href), f.doc_id)
@@ -362,7 +182,7 @@ def read_help(files: list[HelpFile]) -> HelpRead:
 
 
 def _parse_one(
-    f: HelpFile, prologs: dict[str, _Prolog], master: str | None, out: HelpRead
+    f: HelpFile, prologs: dict[str, Prolog], master: str | None, out: HelpRead
 ) -> _Page | None:
     """Parse one file and tell its kind; None (reported or listed) when it is no help page."""
     prolog = prologs[f.doc_id]
@@ -375,7 +195,7 @@ def _parse_one(
         names = ", ".join(f"&{n};" for n in undefined[:5]) + (", …" if len(undefined) > 5 else "")
         out.warnings.append(f"{f.doc_id}: undefined entities read as their names ({names})")
     try:
-        wrapper = _parse(body)
+        wrapper = parse(body)
     except (etree.XMLSyntaxError, ValueError) as exc:
         out.warnings.append(f"{f.doc_id}: not readable XML ({exc}); skipped")
         return None

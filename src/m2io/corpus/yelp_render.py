@@ -14,9 +14,7 @@ stands, its caption (figure title, ``desc``, media caption) given to the image, 
 
 Left out: metadata (``info``, ``*info``, credits, licence, revisions), ``links`` navigation,
 ``comment``, ``remark``, ``indexterm``, footnotes, and video or audio media. Mallard
-conditionals (``if:choose``/``if:when``/``if:else``, ``if:if``) keep the branch for the plain
-GNOME desktop: the first whose test has an alternative with no positive ``platform:`` or
-``target:`` term, else ``if:else``.
+conditionals are resolved before the walk (:func:`m2io.corpus.yelp_xml.resolve_conditionals`).
 
 Recursion is bounded: below :data:`MAX_DEPTH` nested elements a subtree is read as plain text.
 """
@@ -29,11 +27,11 @@ import textwrap
 from lxml import etree
 
 from m2io.corpus.parsed import RawImage, combine_captions, placeholder, strip_figure_number
+from m2io.corpus.yelp_xml import local
 
 MAX_DEPTH = 120
 """Nested elements walked as structure; anything deeper is read as its plain text."""
 
-IF_NS = "http://projectmallard.org/if/1.0/"
 MENU_SEP = " ▸ "
 
 SECTIONS = frozenset(
@@ -83,85 +81,9 @@ _NOTE_LABELS = {"tip", "warning", "important", "caution", "danger", "bug", "adva
 _SPACE = re.compile(r"\s+")
 
 
-def local(el: etree._Element) -> str:
-    """The element's name without its namespace (``""`` for comments and PIs)."""
-    tag = el.tag
-    if not isinstance(tag, str):
-        return ""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _ns(el: etree._Element) -> str:
-    tag = el.tag
-    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
-
-
 def _px(value: str | None) -> int | None:
     m = re.match(r"\s*(\d+)\s*(?:px)?\s*$", value or "")
     return int(m.group(1)) if m else None
-
-
-def _default_branch(test: str) -> bool:
-    """Whether a Mallard ``test`` holds for the plain GNOME desktop (see the module docstring)."""
-    for alternative in test.split(","):
-        terms = alternative.split()
-        if all(t.startswith("!") or not t.startswith(("platform:", "target:")) for t in terms):
-            return True
-    return False
-
-
-def _unwrap(el: etree._Element) -> None:
-    """Replace ``el`` by its text and children in its parent."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    index = parent.index(el)
-    _keep_text(el, el.text)
-    for offset, child in enumerate(list(el)):
-        parent.insert(index + offset, child)
-    _remove(el)
-
-
-def _keep_text(el: etree._Element, text: str | None) -> None:
-    """Add ``text`` where ``el`` stands: to the previous sibling's tail or the parent's text."""
-    if not text:
-        return
-    prev, parent = el.getprevious(), el.getparent()
-    if prev is not None:
-        prev.tail = (prev.tail or "") + text
-    elif parent is not None:
-        parent.text = (parent.text or "") + text
-
-
-def _remove(el: etree._Element) -> None:
-    """Remove ``el`` but keep its tail text."""
-    _keep_text(el, el.tail)
-    parent = el.getparent()
-    if parent is not None:
-        parent.remove(el)
-
-
-def resolve_conditionals(root: etree._Element) -> None:
-    """Keep only the default branch of each Mallard conditional, in place."""
-    found = [e for e in root.iter() if _ns(e) == IF_NS and local(e) in ("choose", "if")]
-    for el in found:
-        if el.getparent() is None:  # inside a branch already dropped
-            continue
-        if local(el) == "if":
-            (_unwrap if _default_branch(el.get("test", "")) else _remove)(el)
-            continue
-        branches = [b for b in el if _ns(b) == IF_NS and local(b) in ("when", "else")]
-        chosen = next(
-            (b for b in branches if local(b) == "when" and _default_branch(b.get("test", ""))), None
-        )
-        if chosen is None:
-            chosen = next((b for b in branches if local(b) == "else"), None)
-        for branch in branches:
-            if branch is not chosen:
-                _remove(branch)
-        if chosen is not None:
-            _unwrap(chosen)
-        _unwrap(el)
 
 
 class Renderer:
