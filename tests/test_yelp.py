@@ -310,3 +310,17 @@ def test_asking_the_indexed_help_folder_shows_the_figure(tmp_path: Path) -> None
     assert [s["image_id"] for s in images] == ["C/evince/figures/save.png"]
     assert images[0]["caption"].startswith("The save dialog")
     assert answer["sources"][0]["doc_id"] == "C/evince/annotations-save.page"
+
+
+def test_malformed_xml_is_read_as_far_as_it_goes_and_named_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "a.xml").write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE article [\n<!ENTITY x "y">\n]>\n'
+        "<article><title>Broken</title>\n<para>Kept text.</para>\n<para>Open <b>tag</para>\n"
+        "</article>",
+        encoding="utf-8",
+    )
+    corpus = load_folder(tmp_path)
+    assert "Kept text." in _doc(corpus, "a.xml").text
+    assert any(w.startswith("a.xml: malformed XML at line 7 (") for w in corpus.warnings), (
+        corpus.warnings
+    )

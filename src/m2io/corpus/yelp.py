@@ -44,6 +44,7 @@ from m2io.corpus.yelp_xml import (
     substitute,
 )
 from m2io.language import normalize
+from m2io.safety import clip
 
 NOT_HELP = "XML that is neither DocBook nor Mallard"
 ONLY_INCLUDES = "DocBook masters that only include other files (each read on its own)"
@@ -195,14 +196,21 @@ def _parse_one(
         names = ", ".join(f"&{n};" for n in undefined[:5]) + (", …" if len(undefined) > 5 else "")
         out.warnings.append(f"{f.doc_id}: undefined entities read as their names ({names})")
     try:
-        wrapper = parse(body)
+        wrapper, error = parse(body)
     except (etree.XMLSyntaxError, ValueError) as exc:
-        out.warnings.append(f"{f.doc_id}: not readable XML ({exc}); skipped")
+        out.warnings.append(f"{f.doc_id}: not readable XML ({clip(str(exc), 120)}); skipped")
         return None
     roots = [] if wrapper is None else [e for e in wrapper if local(e)]
     if not roots:
         out.warnings.append(f"{f.doc_id}: not readable XML (no element); skipped")
         return None
+    if error:
+        line, _, message = error.partition(": ")
+        number = int(line.split()[1]) + prolog.lines
+        out.warnings.append(
+            f"{f.doc_id}: malformed XML at line {number} ({clip(message.strip(), 120)}); "
+            "read what could be read"
+        )
     what = kind(roots[0], f.path.suffix.lower())
     if not what and master is not None:
         # a fragment a DocBook master includes (a chapter's paragraphs) is DocBook too

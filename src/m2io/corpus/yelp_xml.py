@@ -47,6 +47,7 @@ class Prolog:
     """What the scan of a file's prolog found."""
 
     body: str  # the text after the DOCTYPE (the XML declaration and DOCTYPE removed)
+    lines: int = 0  # line breaks cut off with the prolog: body line + lines = file line
     entities: dict[str, str] = field(default_factory=dict)  # internal: name -> text
     system: dict[str, str] = field(default_factory=dict)  # external: name -> href
 
@@ -83,10 +84,12 @@ def scan_prolog(text: str) -> Prolog:
             end = text.find("?>", i + 2)
             i = n if end < 0 else end + 2
         elif text.startswith("<!DOCTYPE", i):
-            return _doctype(text, i)
+            prolog = _doctype(text, i)
+            prolog.lines = text.count("\n", 0, len(text) - len(prolog.body))
+            return prolog
         else:
             break
-    return Prolog(text[i:])
+    return Prolog(text[i:], lines=text.count("\n", 0, i))
 
 
 def _doctype(text: str, i: int) -> Prolog:
@@ -184,7 +187,10 @@ def decode_xml(raw: bytes, doc_id: str, warnings: list[str]) -> str:
     return decode(raw, doc_id, warnings)
 
 
-def parse(body: str) -> etree._Element | None:
+def parse(body: str) -> tuple[etree._Element | None, str]:
+    """The parsed body under a wrapper element (a fragment may hold several roots), and the
+    first error the parser recovered from (``"line N: message"``, lines of ``body``; ``""``
+    when none). lxml's own limits hold (``huge_tree`` off: 256 levels, 10 MB a text node)."""
     parser = etree.XMLParser(
         recover=True,
         resolve_entities=False,
@@ -196,7 +202,11 @@ def parse(body: str) -> etree._Element | None:
         remove_pis=True,
     )
     wrapped = f"<m2io-root>{scrub(body)}</m2io-root>".encode("utf-8", "replace")
-    return etree.fromstring(wrapped, parser)
+    root = etree.fromstring(wrapped, parser)
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    first = f"line {errors[0].line}: {errors[0].message}" if errors else ""
+    first = first.replace("and m2io-root", "and the end of the file")
+    return root, first
 
 
 def local(el: etree._Element) -> str:
