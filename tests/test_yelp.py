@@ -324,3 +324,17 @@ def test_malformed_xml_is_read_as_far_as_it_goes_and_named_with_its_line(tmp_pat
     assert any(w.startswith("a.xml: malformed XML at line 7 (") for w in corpus.warnings), (
         corpus.warnings
     )
+
+
+def test_an_icon_inside_a_gui_label_stays_in_its_sentence(tmp_path: Path) -> None:
+    (tmp_path / "wifi.page").write_text(
+        '<page xmlns="http://projectmallard.org/1.0/" id="wifi"><title>Wi-Fi</title><steps>'
+        '<item><p>Select <gui><media type="image" mime="image/svg" src="figures/w.svg"/>'
+        "Wi-Fi</gui>. The section expands.</p></item><item><p>The icon changes "
+        '(<media type="image" src="figures/bars.svg" width="28" height="28"/>).</p></item>'
+        "</steps></page>",
+        encoding="utf-8",
+    )
+    doc = _doc(load_folder(tmp_path), "wifi.page")
+    assert "1. Select Wi-Fi. The section expands.\n2. The icon changes." in doc.text
+    assert doc.images == ()

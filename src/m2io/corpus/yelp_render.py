@@ -74,6 +74,7 @@ _BLOCKS = (
         "epigraph msgset segmentedlist calloutlist".split()
     )
 )
+_HOLDS = _BLOCKS - _MEDIA
 _MENUS = frozenset("guiseq menuchoice".split())
 _KEYS = frozenset("keyseq keycombo".split())
 _RASTER = re.compile(r"\.(?:png|jpe?g|gif|webp|bmp)$", re.I)
@@ -126,7 +127,7 @@ class Renderer:
         return text
 
     def line(self, el: etree._Element, depth: int = 0) -> str:
-        return self.inline(el, depth).strip()
+        return " ".join(self.inline(el, depth).split()).replace(" ()", "")
 
     # -- images ----------------------------------------------------------------------------
     def image(self, el: etree._Element) -> str:
@@ -183,8 +184,10 @@ class Renderer:
             return self.mallard and local(el.getparent()) not in _PARAS | {"title", "td", "entry"}
         if name == "media" or name in _MENUS or name in _KEYS:
             return False
+        # an element this reader does not know is a block when it holds blocks (an image in
+        # a <gui> label does not make the label a block)
         return name in _BLOCKS or (
-            name not in _SKIP and any(local(c) in _BLOCKS for c in el if local(c) != "title")
+            name not in _SKIP and any(local(c) in _HOLDS for c in el if local(c) != "title")
         )
 
     def flow(self, el: etree._Element, depth: int, skip: frozenset[str] = frozenset()) -> list[str]:
@@ -402,7 +405,7 @@ def _texts(el: etree._Element):
 
 
 def _flush(buf: list[str], out: list[str]) -> None:
-    text = " ".join("".join(buf).split())
+    text = " ".join("".join(buf).split()).replace(" ()", "")  # "()" held an icon without words
     if text:
         out.append(text)
     buf.clear()
