@@ -338,3 +338,18 @@ def test_an_icon_inside_a_gui_label_stays_in_its_sentence(tmp_path: Path) -> Non
     doc = _doc(load_folder(tmp_path), "wifi.page")
     assert "1. Select Wi-Fi. The section expands.\n2. The icon changes." in doc.text
     assert doc.images == ()
+
+
+def test_nested_steps_are_indented_under_their_step(tmp_path: Path) -> None:
+    (tmp_path / "form.page").write_text(
+        '<page xmlns="http://projectmallard.org/1.0/" id="form"><title>Saving a form</title>'
+        "<steps><item><p>To keep it editable:</p><steps><item><p>Click Save As.</p></item>"
+        "<item><p>Choose a name.</p></item></steps></item><item><p>Close it.</p></item>"
+        "</steps></page>",
+        encoding="utf-8",
+    )
+    doc = _doc(load_folder(tmp_path), "form.page")
+    assert (
+        "1. To keep it editable:\n   1. Click Save As.\n   2. Choose a name.\n2. Close it."
+        in doc.text
+    )

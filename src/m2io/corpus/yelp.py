@@ -25,6 +25,7 @@ confined to the corpus root like any other reference.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,7 +44,7 @@ from m2io.corpus.yelp_xml import (
     scan_prolog,
     substitute,
 )
-from m2io.language import normalize
+from m2io.language import from_path, normalize
 from m2io.safety import clip
 
 NOT_HELP = "XML that is neither DocBook nor Mallard"
@@ -51,6 +52,8 @@ ONLY_INCLUDES = "DocBook masters that only include other files (each read on its
 FRAGMENT = "help fragments included for metadata (licence, legal notice)"
 SAME_FILE = "second names of a help file already read (symlinks)"
 NAV_ONLY = "Mallard guide pages with no text of their own (navigation)"
+
+logger = logging.getLogger(__name__)
 
 MALLARD_NS = "http://projectmallard.org/1.0/"
 DOCBOOK_NS = "http://docbook.org/ns/docbook"
@@ -159,6 +162,14 @@ def read_help(files: list[HelpFile]) -> HelpRead:
             continue
         if page is not None:
             pages.append(page)
+    languages = sorted({from_path(p.file.doc_id) or "C" for p in pages})
+    if len(languages) > 1:  # help/<lang>/<app>/: each copy keeps its language, none is mixed in
+        logger.info(
+            "GNOME help in %d languages (%s): each document keeps its language, and a question "
+            "is answered from the copy in its own",
+            len(languages),
+            ", ".join(languages),
+        )
     titles: dict[str, str] = {}  # element id / Mallard page id -> title
     include_titles: dict[str, str] = {}  # an included file -> the title of the section around it
     for page in pages:

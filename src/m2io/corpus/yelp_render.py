@@ -311,7 +311,7 @@ class Renderer:
                 continue
             marker = f"{number}. " if numbered else "• "
             lines.append(marker + _join_item(paras))
-        return ["\n".join(lines)] if lines else []
+        return [_List("\n".join(lines))] if lines else []
 
     def terms(self, el: etree._Element, depth: int) -> list[str]:
         out = []
@@ -415,7 +415,11 @@ def _join_item(paras: list[str]) -> str:
     """An item's paragraphs: prose runs on one line, code and nested lists on their own."""
     out: list[str] = []
     for para in paras:
-        if out and "\n" not in para and "\n" not in out[-1] and not _is_code(para):
+        if out and isinstance(para, _List):  # a nested list: indented under its item
+            out.append("\n".join(f"   {line}" for line in para.split("\n")))
+            continue
+        prose = not _is_code(para) and not isinstance(out[-1] if out else "", _List)
+        if out and "\n" not in para and "\n" not in out[-1] and prose:
             glue = " " if out[-1][-1] in ".!?:;,)\u201d\"'" else ": "  # a lead-in: "New users: …"
             out[-1] = f"{out[-1]}{glue}{para}"
         else:
@@ -435,6 +439,10 @@ def join_paragraphs(paragraphs: list[str]) -> str:
             out += "\n" if joined else "\n\n"
         out += para
     return out
+
+
+class _List(str):
+    """A list's lines: indented when nested in an item, never run into its prose."""
 
 
 class _Title(str):
