@@ -172,7 +172,7 @@ def test_a_docbook_chapter_with_sections_figures_and_code(corpus) -> None:
     assert anchor.image.caption.startswith("The File Open dialog")  # figure number stripped
     assert doc.text[: anchor.offset].endswith("Ctrl+O to open it.")
     # an xref reads as its target's title; a listing keeps its lines
-    assert "The dialog is shown in Figure 3.1. The File Open dialog." in doc.text
+    assert "The dialog is shown in “Figure 3.1. The File Open dialog”." in doc.text
     assert "ssconvert book.gnumeric book.csv\nssconvert --list-exporters" in doc.text
 
 

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 MALLARD_NS = "http://projectmallard.org/1.0/"
 DOCBOOK_NS = "http://docbook.org/ns/docbook"
 _DOCBOOK_ROOTS = SECTIONS - {"page"}
+_QUOTED = frozenset("figure informalfigure table example equation procedure".split())
 _INCLUDE = re.compile(r"""<[\w.-]*:?include\b[^<>]*?\bhref\s*=\s*["']([^"'<>]*)["']""")
 
 
@@ -253,6 +254,8 @@ def _index_titles(page: _Page, titles: dict[str, str]) -> None:
         if page.kind == "mallard":
             key = page_id if el is page.roots[0] else f"{page_id}#{ident}"
             titles.setdefault(key, title)
+        elif local(el) in _QUOTED:  # "shown in “The File Open dialog”", as DocBook writes it
+            titles.setdefault(ident, f"\u201c{title.rstrip('.')}\u201d")
         else:
             titles.setdefault(ident, title)
 
