@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,28 @@ def test_a_master_with_text_of_its_own_keeps_it(tmp_path: Path) -> None:
     assert _doc(corpus, "files-opening.xml").text.count("Opening a file") == 1
 
 
+def test_a_master_that_xincludes_its_chapters_does_not_repeat_them(tmp_path: Path) -> None:
+    (tmp_path / "guide.docbook").write_text(
+        '<article xmlns:xi="http://www.w3.org/2001/XInclude"><title>Guide</title>'
+        '<xi:include href="chapters/start.xml"/><xi:include href="chapters/end.xml"/></article>',
+        encoding="utf-8",
+    )
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "start.xml").write_text(
+        "<section><title>Start</title><para>Run the program.</para></section>", encoding="utf-8"
+    )
+    (tmp_path / "chapters" / "end.xml").write_text(
+        "<para>Quit it with Ctrl+Q.</para><para>Done.</para>", encoding="utf-8"
+    )
+    corpus = load_folder(tmp_path)
+    assert {d.doc_id: d.text for d in corpus.documents} == {
+        "chapters/start.xml": "Start\n\nRun the program.",
+        # a fragment without a title of its own takes the title of the section including it
+        "chapters/end.xml": "Guide\n\nQuit it with Ctrl+Q.\n\nDone.",
+    }
+    assert corpus.skipped[ONLY_INCLUDES] == ["guide.docbook"]
+
+
 def test_undefined_entities_and_broken_markup_do_not_lose_the_file(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_text(
         '<!DOCTYPE article [<!ENTITY % kde-entities SYSTEM "none.ent"> %kde-entities;]>\n'
@@ -278,9 +301,10 @@ def test_help_languages_are_kept_apart(tmp_path: Path) -> None:
     }
 
 
-def test_asking_the_indexed_help_folder_shows_the_figure(tmp_path: Path) -> None:
+def test_asking_the_indexed_help_folder_shows_the_figure(tmp_path: Path, capsys) -> None:
     pytest.importorskip("faiss")
     pytest.importorskip("bm25s")
+    from m2io.cli.main import main
     from m2io.factory import build_pipeline
     from m2io.index import build_index
     from m2io.testing.hash_embedder import HashEmbedder
@@ -303,7 +327,11 @@ def test_asking_the_indexed_help_folder_shows_the_figure(tmp_path: Path) -> None
             "inserter": {"name": "anchored", "embedder": embed},
         }
     )
-    answer = pipe.run("How do I save a copy of an annotated PDF?").to_dict()
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(pipe.to_yaml(), encoding="utf-8")
+    question = "How do I save a copy of an annotated PDF?"
+    assert main(["ask", "--json", "--config", str(recipe), question]) == 0
+    answer = json.loads(capsys.readouterr().out)
     texts = " ".join(s["text"] for s in answer["segments"] if s["type"] == "text")
     images = [s for s in answer["segments"] if s["type"] == "image"]
     assert "File ▸ Save As…" in texts
