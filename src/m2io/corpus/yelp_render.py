@@ -220,11 +220,10 @@ class Renderer:
         if name in _VERBATIM or name == "code":
             return self.verbatim(el)
         if name in _LISTS:
-            return self.titled(
-                el, depth, self.items(el, depth, name in _NUMBERED or el.get("type") == "numbered")
-            )
+            numbered = name in _NUMBERED or el.get("type") == "numbered"
+            return self.titled(el, self.items(el, depth, numbered))
         if name in _TERMS:
-            return self.titled(el, depth, self.terms(el, depth))
+            return self.titled(el, self.terms(el, depth))
         if name in _TABLES:
             return self.table(el, depth)
         if name in _FIGURES:
@@ -249,7 +248,7 @@ class Renderer:
         if not any(self.is_block(c) for c in el):
             text = self.line(el, depth)
             return [text] if text else []
-        return self.titled(el, depth, self.flow(el, depth, skip=frozenset({"title"})))
+        return self.titled(el, self.flow(el, depth, skip=frozenset({"title"})))
 
     def _title(self, el: etree._Element) -> str:
         for child in el:
@@ -257,22 +256,15 @@ class Renderer:
                 return " ".join(self.inline(child, images=False).split())
         return ""
 
-    def titled(self, el: etree._Element, depth: int, body: list[str]) -> list[str]:
+    def titled(self, el: etree._Element, body: list[str]) -> list[str]:
+        """``el``'s own title as a heading line above ``body``; nothing when ``body`` is empty."""
         title = self._title(el)
         return ([_Title(title)] if title else []) + body if body else []
 
     def section(self, el: etree._Element, depth: int) -> list[str]:
         """A section's title as a heading line, then its body; nothing when the body is empty."""
         title = self.title_of(el)
-        body = self.flow(
-            el,
-            depth,
-            skip=frozenset(
-                {"title", "subtitle", "refnamediv"}
-                if local(el) != "refentry"
-                else {"title", "subtitle"}
-            ),
-        )
+        body = self.flow(el, depth, skip=frozenset({"title", "subtitle"}))
         if not body:
             return []
         return ([_Title(title)] if title else []) + body
@@ -360,7 +352,7 @@ class Renderer:
                 )
             else:
                 rows.append(" | ".join(t for _, t in filled))
-        return self.titled(el, depth, ["\n".join(rows)] if rows else [])
+        return self.titled(el, ["\n".join(rows)] if rows else [])
 
     def figure(self, el: etree._Element, depth: int) -> list[str]:
         title = strip_figure_number(self._title(el))
