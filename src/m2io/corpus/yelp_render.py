@@ -107,8 +107,11 @@ class Renderer:
         if name in _MENUS:
             parts = [self.inline(c, depth + 1, images) for c in el if local(c) != "shortcut"]
             return MENU_SEP.join(p for p in parts if p)
-        if name in _KEYS:
-            parts = [self.inline(c, depth + 1, images) for c in el]
+        if name in _KEYS:  # keys as elements, or as text (KDE's &Ctrl; entity read as "Ctrl")
+            parts = (el.text or "").split()
+            for child in el:
+                parts.append(self.inline(child, depth + 1, images).strip())
+                parts.extend((child.tail or "").split())
             return "+".join(p for p in parts if p)
         if name == "media" and _icon(el):  # a symbolic icon in a sentence reads as its words
             return " ".join(self._plain(el).split())
