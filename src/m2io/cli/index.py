@@ -43,7 +43,11 @@ DEFAULTS = IndexOptions()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="corpus folder (MRAMG layout or Markdown/HTML files)")
+    p.add_argument(
+        "source",
+        help="corpus folder (MRAMG layout, or Markdown/HTML/PDF/EPUB/DOCX files, or GNOME help: "
+        "Mallard .page, DocBook .xml)",
+    )
     p.add_argument("--out", help="index folder (default: $M2IO_INDEX or .m2io/index)")
     p.add_argument(
         "--format",

@@ -2,7 +2,8 @@
 
 PDF files are read by :mod:`m2io.corpus.pdf` (one document per section, ``file.pdf#page=N``),
 EPUB and DOCX files by :mod:`m2io.corpus.packaged` (one document per EPUB chapter,
-``book.epub#ch01.xhtml``; one per DOCX), their images written under ``.m2io-images/``.
+``book.epub#ch01.xhtml``; one per DOCX), their images written under ``.m2io-images/``. GNOME
+help sources (Mallard ``*.page``, DocBook ``*.xml``/``*.docbook``) by :mod:`m2io.corpus.yelp`.
 
 Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
 (hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
@@ -65,6 +66,9 @@ def _html(text: str) -> Parsed:
 
 PACKAGED = (".pdf", ".epub", ".docx")
 """Suffixes read by their own loaders (:mod:`~m2io.corpus.pdf`, :mod:`~m2io.corpus.packaged`)."""
+HELP = (".page", ".xml", ".docbook")
+"""Suffixes of GNOME help sources, read together by :mod:`m2io.corpus.yelp` (an XML file that
+is not DocBook is left out and listed)."""
 
 PARSERS: dict[str, Callable[[str], Parsed]] = {
     ".md": _markdown,
@@ -86,7 +90,9 @@ def _files(
         for name in sorted(filenames):
             path = Path(dirpath) / name
             suffix = Path(name).suffix.lower()
-            if name.startswith(".") or (suffix not in PARSERS and suffix not in PACKAGED):
+            if name.startswith(".") or (
+                suffix not in PARSERS and suffix not in PACKAGED and suffix not in HELP
+            ):
                 continue
             found.append(path.relative_to(root).as_posix())
     kept, skipped = choose(found, include, exclude)
@@ -339,6 +345,24 @@ def _add_packaged(real: Path, rel: str, root: Path, corpus: Corpus, images: _Ima
             corpus.documents.append(replace(document, source=str(real)))
 
 
+def _add_help(
+    files: list[tuple[Path, str, bytes, str]], corpus: Corpus, images: _ImageResolver
+) -> None:
+    """Mallard and DocBook files as documents (:mod:`m2io.corpus.yelp`); read together, since a
+    DocBook master's entities reach the files it includes."""
+    from m2io.corpus.yelp import HelpFile, read_help  # imports lxml: only when needed
+
+    read = read_help([HelpFile(*f) for f in files])
+    for warning in read.warnings:
+        corpus.warn(warning)
+    for reason, rels in read.skipped.items():
+        corpus.skipped.setdefault(reason, []).extend(rels)
+    for f, parsed in read.parsed:
+        document = _document(parsed, f.path, f.doc_id, corpus, images)
+        if document is not None:
+            corpus.documents.append(document)
+
+
 def load_folder(
     root: str | Path,
     *,
@@ -388,6 +412,7 @@ def load_folder(
     corpus = Corpus(root=str(root))
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
     batch: list[tuple[Path, str, bytes]] = []
+    help_files: list[tuple[Path, str, bytes, str]] = []
     for path in _files(root, tuple(include), tuple(exclude), corpus):
         doc_id = path.relative_to(root).as_posix()
         real = confine(path, root)
@@ -401,19 +426,25 @@ def load_folder(
             _add_packaged(real, doc_id, root, corpus, images)
             continue
         try:
-            batch.append((path, doc_id, read_regular(real)))  # a FIFO is refused, not read
+            raw = read_regular(real)  # a FIFO is refused, not read
         except OSError as exc:
             corpus.warn(f"{doc_id}: cannot read ({exc}); skipped")
             continue
+        if path.suffix.lower() in HELP:
+            help_files.append((path, doc_id, raw, str(real)))
+            continue
+        batch.append((path, doc_id, raw))
         if len(batch) >= PARSE_BATCH:
             _parse_batch(batch, corpus, images, parse_map or map)
             batch = []
     _parse_batch(batch, corpus, images, parse_map or map)
+    if help_files:
+        _add_help(help_files, corpus, images)
     drop_repeated_lines(corpus)
     for warning in possible_copies([d.doc_id for d in corpus.documents]):
         corpus.warn(warning)
     if not corpus.documents:
-        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED))
+        suffixes = ", ".join(f"*{s}" for s in (*PARSERS, *PACKAGED, *HELP))
         left_out = "; ".join(skipped_lines(corpus.skipped))
         raise CorpusError(
             f"{root}: no documents found (looked for {suffixes})"

@@ -324,6 +324,35 @@ def _packaged_seeds() -> tuple[bytes, ...]:
     )
 
 
+HELP_SEEDS: tuple[bytes, ...] = (
+    b'<page xmlns="http://projectmallard.org/1.0/" xmlns:if="http://projectmallard.org/if/1.0/"'
+    b' id="p"><info><link type="guide" xref="index"/></info><title>Save</title><p>Click'
+    b" <guiseq><gui>File</gui><gui>Save</gui></guiseq>.</p><steps><item><p>One.</p></item>"
+    b'</steps><if:choose><if:when test="platform:x"><p>X</p></if:when><if:else><p>Y</p>'
+    b'</if:else></if:choose><figure><title>Dialog</title><media type="image" src="img/a.png">'
+    b"<p>alt</p></media></figure><section id='s'><title>Shell</title><code>ls -l</code>"
+    b"</section></page>",
+    b'<?xml version="1.0"?><!DOCTYPE book [<!ENTITY app "<application>App</application>">'
+    b'<!ENTITY ch SYSTEM "ch.xml">]><book lang="en"><title>&app; Manual</title><chapter>'
+    b"<title>One</title><para>Use &app; &mdash; <menuchoice><guimenu>Edit</guimenu>"
+    b"</menuchoice>.</para><procedure><step><para>Go.</para></step></procedure><figure>"
+    b'<title>Fig</title><mediaobject><imageobject><imagedata fileref="img/a.png"/>'
+    b"</imageobject></mediaobject></figure><informaltable><tgroup><thead><row><entry>K"
+    b"</entry><entry>V</entry></row></thead><tbody><row><entry>a</entry><entry>b</entry>"
+    b"</row></tbody></tgroup></informaltable><programlisting>make</programlisting>&ch;"
+    b"</chapter></book>",
+)
+
+
+def _load_help(data: bytes, tmp: Path) -> None:
+    root = tmp / "help"
+    root.mkdir(exist_ok=True)
+    (root / "page.page").write_bytes(data)
+    (root / "book.xml").write_bytes(data)
+    (root / "ch.xml").write_bytes(data[: len(data) // 2])
+    load_folder(root)
+
+
 def _load_docs(data: bytes, tmp: Path) -> None:
     root = tmp / "mramg"
     (root / "doc_fuzz.jsonl").write_bytes(data)
@@ -356,6 +385,7 @@ KINDS: dict[str, tuple[Callable[[bytes, Path], None], tuple[bytes, ...], int]] =
     "long_reference": (_load_long_reference, REFERENCE_SEEDS, 1),
     "pdf": (_load_pdf, _pdf_seeds(), 3),
     "packaged": (_load_packaged, _packaged_seeds(), 3),
+    "help": (_load_help, HELP_SEEDS, 4),
 }
 """Loader kind -> (run one input, seed inputs, weight in the mix of cases)."""
 
