@@ -153,7 +153,7 @@ def test_a_mallard_page_reads_as_the_rendered_page(corpus) -> None:
     # the plain desktop's branch, code on its own line, the section a heading
     assert "The copy keeps every note you added." in doc.text
     assert "Classic desktop only" not in doc.text
-    assert "with its annotations:\ncp annotated.pdf ~/Documents/" in doc.text
+    assert "with its annotations:\n```\ncp annotated.pdf ~/Documents/\n```" in doc.text
     assert [s.title for s in sections(doc)] == [doc.title, "From a terminal"]
     # metadata, navigation and editors' comments are not read
     for hidden in ("Jane Writer", "Creative Commons", "How to save your", "Check this page"):

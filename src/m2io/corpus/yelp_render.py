@@ -26,7 +26,7 @@ import textwrap
 
 from lxml import etree
 
-from m2io.corpus.parsed import RawImage, combine_captions, placeholder, strip_figure_number
+from m2io.corpus.parsed import RawImage, combine_captions, fenced, placeholder, strip_figure_number
 from m2io.corpus.yelp_xml import local
 
 MAX_DEPTH = 120
@@ -288,8 +288,8 @@ class Renderer:
         text = "".join(t for t in _texts(el) if isinstance(t, str))
         text = textwrap.dedent(text.replace("\r\n", "\n").replace("\t", "    ")).strip("\n")
         lines = [ln.rstrip() for ln in text.split("\n")]
-        text = "\n".join(ln for ln in lines if ln.strip())
-        return [_Code(text)] if text.strip() else []
+        code = fenced("\n".join(lines))  # between fence lines, one unit for the splitter
+        return [_Code(code)] if code else []
 
     def items(self, el: etree._Element, depth: int, numbered: bool) -> list[str]:
         lines: list[str] = []
