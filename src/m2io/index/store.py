@@ -519,7 +519,8 @@ def _open_stable(folder: Path, load: Callable[[], T]) -> T:
     for attempt in range(OPEN_TRIES):
         before = _folder_id(folder)
         try:
-            loaded = load()
+            with _LOADING:
+                loaded = load()
         except IndexFormatError:
             if attempt + 1 == OPEN_TRIES or (before is not None and _folder_id(folder) == before):
                 raise
@@ -528,7 +529,14 @@ def _open_stable(folder: Path, load: Callable[[], T]) -> T:
         if before is not None and _folder_id(folder) == before:
             return loaded
         time.sleep(0.01 * (attempt + 1))
-    return load()
+    with _LOADING:
+        return load()
+
+
+_LOADING = threading.Lock()
+"""One index load at a time in a process: reading ``.npy`` headers parses them with ``ast``, and
+CPython 3.11 can fail with "AST constructor recursion depth mismatch" when two threads do that
+at once (a reader opening the index while an update reopens it)."""
 
 
 def _added_root(folder: Path) -> Path | None:
