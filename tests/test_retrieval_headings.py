@@ -124,3 +124,73 @@ def test_heading_weight_and_fuse_sections_are_checked(tmp_path):
         HybridRetriever(index, heading_weight=-1)
     with pytest.raises(ValueError, match="heading_weight"):
         HybridRetriever(index, heading_weight="1")
+
+
+class _Counting:
+    def __init__(self):
+        self.texts = 0
+
+    def __call__(self, texts):
+        self.texts += len(texts)
+        return HashEmbedder(16).encode(texts)
+
+
+def test_heading_vectors_are_kept_in_the_folder_and_read_back(tmp_path):
+    heads = ["Fonts", "Tables", "Fonts", ""]
+    first, again = _Counting(), _Counting()
+    made = HeadingVectors(heads, first, cache=tmp_path, model="m")
+    kept = list(tmp_path.glob("heading_vectors.*.npy"))
+    assert first.texts == 2 and len(kept) == 1
+    read = HeadingVectors(heads, again, cache=tmp_path, model="m")
+    assert again.texts == 0  # nothing embedded the second time
+    np.testing.assert_array_equal(read.vectors, made.vectors)
+    other = _Counting()
+    HeadingVectors(heads, other, cache=tmp_path, model="another model")
+    assert other.texts == 2  # another embedder's vectors are not reused
+
+
+@pytest.mark.parametrize("bad", ["garbage", "shape", "rows", "header", "fifo", "nan"])
+def test_a_hostile_heading_vector_file_is_embedded_again(tmp_path, bad):
+    import os
+
+    heads = ["Fonts", "Tables"]
+    HeadingVectors(heads, _Counting(), cache=tmp_path, model="m")
+    (path,) = tmp_path.glob("heading_vectors.*.npy")
+    path.unlink()
+    if bad == "garbage":
+        path.write_bytes(b"\x93NUMPY not really")
+    elif bad == "shape":  # a header promising far more than the file holds
+        with open(path, "wb") as f:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (2, 10**9)}
+            np.lib.format.write_array_header_1_0(f, header)
+            f.write(bytes(128))
+    elif bad == "rows":  # vectors of another index
+        np.save(path, np.zeros((3, 16), dtype=np.float32))
+    elif bad == "header":
+        np.save(path, np.zeros((2, 16), dtype=np.float32))
+        path.write_bytes(path.read_bytes().replace(b"(2, 16)", b"(2, 1 "))
+    elif bad == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    else:
+        np.save(path, np.full((2, 16), np.nan, dtype=np.float32))
+    again = _Counting()
+    hv = HeadingVectors(heads, again, cache=tmp_path, model="m")
+    assert again.texts == 2
+    assert hv.vectors.shape == (2, 16) and np.isfinite(hv.vectors).all()
+
+
+def test_a_folder_that_cannot_be_written_still_ranks(tmp_path):
+    blocked = tmp_path / "file"  # a file where the folder should be: nothing can be written
+    blocked.write_text("x")
+    hv = HeadingVectors(["Fonts", "Tables"], _Counting(), cache=blocked, model="m")
+    assert hv.ranking(hv.vectors[1], 5, frozenset()) == [1, 0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_the_retriever_keeps_the_heading_vectors_of_its_index(tmp_path):
+    index = _index(tmp_path, _manual())
+    HybridRetriever(index, min_score=0).retrieve("change the font of the editor")
+    assert len(list((tmp_path / "idx").glob("heading_vectors.*.npy"))) == 1
+    calls = index.embedder.calls
+    HybridRetriever(index, min_score=0).retrieve("change the font of the editor")
+    assert index.embedder.calls == calls + 1  # the question only

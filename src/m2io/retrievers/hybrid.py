@@ -479,9 +479,16 @@ class HybridRetriever:
 
     @cached_property
     def _heading_vectors(self) -> HeadingVectors:
-        """The chunks' heading paths embedded by the index's text embedder (on first use)."""
+        """The chunks' heading paths embedded by the index's text embedder (on first use; kept
+        in the index folder)."""
         heads = [heading_text(c) for c in self.index.chunks]
-        return HeadingVectors(heads, lambda texts: self.index.embedder.encode(texts))
+        index = self.index
+        return HeadingVectors(
+            heads,
+            lambda texts: index.embedder.encode(texts),
+            cache=getattr(index, "folder", None),
+            model=str(index.manifest.embedder),
+        )
 
     def _section_of(self, row: int) -> tuple[str, tuple[int, int]]:
         """The section a chunk row belongs to: its document and section span."""
