@@ -62,8 +62,9 @@ def test_a_heading_that_names_the_topic_ranks_its_section_first(tmp_path):
     ]
     index = _index(tmp_path, docs)
     query = "How do I use the stroboscope flashing light?"
-    with_titles = HybridRetriever(index, min_score=0, title_weight=3.0).retrieve(query)
-    without = HybridRetriever(index, min_score=0, title_weight=0).retrieve(query)
+    plain = {"min_score": 0, "heading_weight": 0, "fuse_sections": False}
+    with_titles = HybridRetriever(index, **plain, title_weight=3.0).retrieve(query)
+    without = HybridRetriever(index, **plain, title_weight=0).retrieve(query)
     assert with_titles.chunks[0].chunk.doc_id == "strobe"
     assert without.chunks[0].chunk.doc_id == "other"
 

@@ -8,6 +8,14 @@ so a chunk ranked 1st by both lists scores ``2 / (rrf_k + 1)``; ``rrf_k`` (60, a
 2009) damps the gap between the top ranks. RRF needs no score calibration between cosine and BM25.
 In ``"dense"`` or ``"lexical"`` mode there is one list, so scores stay on the same scale.
 
+**Headings and sections** (documents with titles only). A third list ranks chunks by the
+question's cosine with their heading path (``heading_weight``), and the lists are fused by
+section (``fuse_sections``): in each list a section takes the rank of its best chunk among the
+distinct sections, so a section that all three lists rank near the top beats a chunk that two
+of them rank fairly high, and a section's many chunks take one rank, not many
+(:mod:`m2io.retrievers.headings`). Every chunk of a section then carries its section's fused
+score, and the section's best chunk seeds the context.
+
 **Section expansion** (``expand=True``, the default). Ranked chunks seed the answer's context: the
 best chunk's section (the chunks between its heading and the next, or the whole document when
 that is short) is taken around it, nearest chunks first, up to ``context_words`` words; the next
@@ -64,6 +72,7 @@ from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
 from m2io.index.lexical import analyse
 from m2io.index.store import Index
 from m2io.retrievers.figure_lists import figure_lists
+from m2io.retrievers.headings import HeadingVectors, heading_text, unit_rrf
 from m2io.retrievers.language import LanguageFilter
 from m2io.retrievers.query import compound_variants, search_text
 from m2io.text import content_terms, tokenize
@@ -171,11 +180,24 @@ class HybridRetriever:
         compounds: BM25 also searches the corpus's spelling of the question's compounds
             (:func:`~m2io.retrievers.query.compound_variants`: "key frames" for "keyframes");
             only where most chunks carry a title, like ``title_weight``.
-        title_weight: Weight of a third RRF list, BM25 over the chunks' headings alone (page
-            title, section heading, chunk title), as a reader reads a table of contents: a
-            section *about* the question's words ranks above one that mentions them (hybrid
-            mode; 0 = off). Only used when most chunks carry a title (documents with
-            headings); an untitled corpus keeps the two lists.
+        title_weight: Weight of a further RRF list, BM25 over the chunks' headings alone (page
+            title, section heading, chunk title; hybrid mode; 0 = off, the default). Only used
+            when most chunks carry a title. Off since the dense headings list replaced it: with
+            sections fused as units it lost 2 top pages of 40 on held-out manuals
+            (docs/RESULTS.md).
+        heading_weight: Weight of the dense headings list: chunks ranked by the cosine of
+            their heading path (:func:`~m2io.retrievers.headings.heading_text`) with the
+            question, as a reader reads a table of contents, so a section *about* the question
+            ranks above one that mentions its words (hybrid mode; 0 = off). The distinct heading
+            paths are embedded on first use. Only used when most chunks carry a title; an
+            untitled corpus keeps the two lists.
+        fuse_sections: Fuse the lists by section, not by chunk
+            (:func:`~m2io.retrievers.headings.unit_rrf`): each list ranks a section by its best
+            chunk, the sections are ordered by their fused score, and a chunk follows its
+            section (the section's best chunk seeds the context). With the headings list,
+            top-page hit@1 rose from 27 to 31 of 40 on four held-out manuals and 17 to 18 of 20
+            on the tuning ones (docs/RESULTS.md). Only where most chunks carry a title: on the
+            untitled GnuCash dev set it cost 2.7 image F1.
 
     Example::
 
@@ -205,8 +227,10 @@ class HybridRetriever:
         skip_duplicates: bool = True,
         focus: bool = True,
         image_votes: bool = True,
-        title_weight: float = 0.5,
+        title_weight: float = 0.0,
         compounds: bool = True,
+        heading_weight: float = 1.0,
+        fuse_sections: bool = True,
     ) -> None:
         _check_int("top_k", top_k, 1)
         _check_int("rrf_k", rrf_k, 1)
@@ -267,11 +291,9 @@ class HybridRetriever:
         self.focus = focus
         self.image_votes = image_votes
         self.compounds = compounds
-        if isinstance(title_weight, bool) or not isinstance(title_weight, int | float):
-            raise ValueError(f"title_weight must be a number; got {title_weight!r}")
-        if not 0 <= title_weight < float("inf"):
-            raise ValueError(f"title_weight must be >= 0; got {title_weight!r}")
-        self.title_weight = float(title_weight)
+        self.title_weight = _weight("title_weight", title_weight)
+        self.heading_weight = _weight("heading_weight", heading_weight)
+        self.fuse_sections = bool(fuse_sections)
         owner: dict[int, int] = {}
         for row, img_rows in enumerate(index.chunk_image_rows):
             for img_row in img_rows:
@@ -340,12 +362,29 @@ class HybridRetriever:
             if titled:
                 rankings.append(titled)
                 weights.append(self.title_weight)
+        if weights and self.heading_weight > 0 and self._titled:
+            headed = self._heading_vectors.ranking(qvec, depth, self.excluded_rows)
+            if headed:
+                rankings.append(headed)
+                weights.append(self.heading_weight)
         fused = rrf(rankings, self.rrf_k, weights)
+        by_section = self.fuse_sections and len(rankings) > 1 and self._titled
+        if by_section:  # sections ranked as units; a chunk follows its section
+            units = unit_rrf(rankings, self.rrf_k, weights, self._section_of)
+            order = sorted(fused, key=lambda r: (-units[self._section_of(r)], -fused[r], r))
+            fused = {r: units[self._section_of(r)] for r in fused}
+        else:
+            order = _order(fused, rankings)
         # expansion may seed up to max_sections sections from the ranking
         seeds = max(k, self.max_sections) if self.expand else k
         if not hasattr(self, "_language"):  # the index's languages, counted on first use
             self._language = LanguageFilter(index.chunks, getattr(index, "chunk_languages", None))
-        ordered, language_note = self._language(query, self._drop_copies(_order(fused, rankings)))
+        ordered, language_note = self._language(query, self._drop_copies(order))
+        if by_section and self.expand:  # a section's best chunk seeds it; its others add nothing
+            firsts = {}
+            for r in ordered:
+                firsts.setdefault(self._section_of(r), r)
+            ordered = list(firsts.values())
         rows = ordered[:seeds]
         if not rows:
             return _refused(query, "no passage shares a word with the question", language_note)
@@ -430,17 +469,30 @@ class HybridRetriever:
         if not hasattr(self, "_titles"):  # built on first use: one short text per chunk
             from m2io.index.lexical import LexicalIndex
 
-            heads = []
-            for c in self.index.chunks if self._titled else ():
-                src = c.source
-                parts = [c.title] + ([src.title, src.section] if src else [])
-                heads.append(" ".join(dict.fromkeys(p for p in parts if p)))
+            heads = [heading_text(c) for c in self.index.chunks] if self._titled else []
             self._titles = LexicalIndex.build(heads) if any(heads) else None
         if self._titles is None:
             return []
         scores = self._titles.scores(words)
         top = np.argsort(-scores, kind="stable")[:depth]
         return [int(r) for r in top if scores[r] > 0 and r not in self.excluded_rows]
+
+    @cached_property
+    def _heading_vectors(self) -> HeadingVectors:
+        """The chunks' heading paths embedded by the index's text embedder (on first use; kept
+        in the index folder)."""
+        heads = [heading_text(c) for c in self.index.chunks]
+        index = self.index
+        return HeadingVectors(
+            heads,
+            lambda texts: index.embedder.encode(texts),
+            cache=getattr(index, "folder", None),
+            model=str(index.manifest.embedder),
+        )
+
+    def _section_of(self, row: int) -> tuple[str, tuple[int, int]]:
+        """The section a chunk row belongs to: its document and section span."""
+        return self.index.chunks[row].doc_id, self.index.chunk_sections[row]
 
     def _drop_copies(self, ordered: list[int]) -> list[int]:
         """``ordered`` without chunks of near-copies of documents ranked above them."""
@@ -632,6 +684,14 @@ def _refused(query: str, why: str, also: str = "") -> Retrieval:
     """An empty retrieval that says why nothing was returned (and ``also``, when given)."""
     notes = (f"{NOTHING}: {why}", *((also,) if also else ()))
     return Retrieval(query=query, chunks=(), candidates=(), notes=notes)
+
+
+def _weight(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number; got {value!r}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return float(value)
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

@@ -1,0 +1,176 @@
+"""What a chunk is *about*, read from its headings, and sections ranked as units.
+
+A reader picks a section by its heading before reading its text. :func:`heading_text` is the
+heading path a chunk sits under (chunk title, page title, section heading); the hybrid retriever
+ranks chunks by the question's cosine to that path's own vector (:class:`HeadingVectors`), so
+"Configuring the editor" answers "How do I change the font used in the editor?" although the
+section's text says "font" once among many settings. Distinct heading paths are few (a
+section's chunks share one) and short; they are embedded once, on first use, and kept in the
+index folder for the next time it is opened.
+
+:func:`unit_rrf` fuses ranked lists of chunks as lists of the units (sections) they belong to:
+each list ranks a unit by its best chunk, so a section that every list ranks near the top beats
+a chunk that two lists rank fairly high, and a section's many chunks take one rank, not many.
+
+Example:
+    >>> section = {0: "a", 1: "a", 2: "b"}.get
+    >>> {u: round(s * 61, 2) for u, s in unit_rrf([[0, 1, 2], [1, 2]], 60, None, section).items()}
+    {'a': 2.0, 'b': 1.97}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from m2io.index.vectors import normalise
+from m2io.safety import is_regular, open_regular
+from m2io.types import Chunk
+
+log = logging.getLogger(__name__)
+
+
+def heading_text(chunk: Chunk) -> str:
+    """The headings a chunk sits under, each once: its title, its page's title and its section
+    heading."""
+    src = chunk.source
+    parts = [chunk.title] + ([src.title, src.section] if src else [])
+    return " ".join(dict.fromkeys(p for p in parts if p))
+
+
+def unit_rrf(
+    rankings: Sequence[Sequence[int]],
+    rrf_k: int,
+    weights: Sequence[float] | None,
+    unit_of: Callable[[int], Hashable],
+) -> dict[Hashable, float]:
+    """Reciprocal rank fusion of ranked chunk lists as lists of units: in each list a unit
+    takes the rank of its first (best) chunk among the distinct units, and contributes
+    ``weight / (rrf_k + rank)``. Returns ``{unit: fused score}``."""
+    fused: dict[Hashable, float] = {}
+    for n, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[n]
+        seen: set[Hashable] = set()
+        rank = 0
+        for row in ranking:
+            unit = unit_of(row)
+            if unit in seen:
+                continue
+            seen.add(unit)
+            rank += 1
+            fused[unit] = fused.get(unit, 0.0) + w / (rrf_k + rank)
+    return fused
+
+
+class HeadingVectors:
+    """One unit vector per distinct heading path of an index's chunks.
+
+    Args:
+        heads: Each chunk row's heading path (:func:`heading_text`; "" for none).
+        encode: Texts -> vectors, e.g. the index's text embedder's ``encode``.
+        cache: Folder to keep the vectors in (the index's), or None. A file there named by a
+            hash of the embedder's name and the heading paths is read instead of embedding when
+            it holds exactly the vectors expected (a regular file, float32, one row per path);
+            otherwise the paths are embedded and the file written (atomically; a folder that
+            cannot be written is left as it is).
+        model: The embedder's name, part of the cache file's name.
+    """
+
+    def __init__(
+        self,
+        heads: Sequence[str],
+        encode: Callable[[list[str]], np.ndarray],
+        cache: str | os.PathLike[str] | None = None,
+        model: str = "",
+    ) -> None:
+        distinct = list(dict.fromkeys(h for h in heads if h))
+        at = {h: i for i, h in enumerate(distinct)}
+        self._rows: list[list[int]] = [[] for _ in distinct]
+        for row, head in enumerate(heads):
+            if head:
+                self._rows[at[head]].append(row)
+        self.vectors: np.ndarray | None = None
+        if not distinct:
+            return
+        path = None
+        if cache is not None:
+            key = hashlib.sha256("\n".join([model, *distinct]).encode("utf-8", "replace"))
+            path = Path(cache) / f"{CACHE_PREFIX}{key.hexdigest()[:24]}.npy"
+            self.vectors = _read_vectors(path, len(distinct))
+        if self.vectors is None:
+            self.vectors = normalise(np.asarray(encode(distinct)))
+            if path is not None:
+                _write_vectors(path, self.vectors)
+
+    def ranking(self, qvec: np.ndarray, depth: int, skip: frozenset[int]) -> list[int]:
+        """Chunk rows by their heading path's cosine with ``qvec``, best first (a heading's rows
+        in row order), at most ``depth`` rows, ``skip`` left out."""
+        if self.vectors is None:
+            return []
+        sims = self.vectors @ np.asarray(qvec, dtype=np.float32)
+        out: list[int] = []
+        for h in np.argsort(-sims, kind="stable").tolist():
+            out.extend(r for r in self._rows[h] if r not in skip)
+            if len(out) >= depth:
+                break
+        return out[:depth]
+
+
+CACHE_PREFIX = "heading_vectors."
+"""Name prefix of the heading-vector files kept in an index folder."""
+MAX_DIM = 8192
+"""Widest vector a cache file may hold."""
+
+
+def _read_vectors(path: Path, rows: int) -> np.ndarray | None:
+    """The ``rows`` x d float32 unit vectors of ``path``, or None when it is missing or is not
+    exactly that (its header is checked against its size before anything is allocated)."""
+    if not is_regular(path):
+        return None
+    try:
+        with open_regular(path) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(f)
+            size = os.fstat(f.fileno()).st_size
+            ok = (
+                not fortran
+                and dtype == np.float32
+                and len(shape) == 2
+                and shape[0] == rows
+                and 0 < shape[1] <= MAX_DIM
+                and size == f.tell() + rows * shape[1] * 4
+            )
+            if not ok:
+                log.warning("%s: not the heading vectors expected; embedding again", path)
+                return None
+            vecs = np.frombuffer(f.read(rows * shape[1] * 4), dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 - a hostile header fails numpy's parser many ways
+        log.warning("%s: unreadable heading vectors (%s); embedding again", path, err)
+        return None
+    vecs = vecs.reshape(shape)
+    return vecs if np.isfinite(vecs).all() else None
+
+
+def _write_vectors(path: Path, vecs: np.ndarray) -> None:
+    """``vecs`` saved to ``path`` through a temporary file renamed over it; a folder that cannot
+    be written is logged and left alone."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(vecs, dtype=np.float32), allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as err:
+        log.info("heading vectors not kept in %s: %s", path.parent, err)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
