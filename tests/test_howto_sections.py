@@ -140,3 +140,35 @@ def test_how_to_questions_and_one_line_entries_are_recognised() -> None:
     )
     assert term_of("Note: this is only a remark.") == ""
     assert term_of("Commit f86a374 (pack-bitmap.c: fix a leak) noticed that") == ""
+
+
+def test_an_answer_never_opens_on_a_sentence_pointing_at_something_it_does_not_name() -> None:
+    """ "Use this dialog to …" opened answers with no dialog named: the heading above it, which
+    names the dialog, now comes first; a sentence before it that names it likewise."""
+    from m2io.generators.openers import refers_back
+
+    page = (
+        "Printing\n\nThe print dialog sends the photo to a printer.\n\n"
+        "Layers Dialog\n\nUse this dialog to arrange the layers of an image in their stacking "
+        "order. Each row of the list shows one layer with its name and a thumbnail."
+    )
+    question = "What does the manual say about arranging the layers of an image?"
+    gen = ExtractiveGenerator(embedder=None, max_words=25)
+    texts = [s.text for s in gen.generate(question, _retrieval(("dialogs", "", page))).sentences]
+    assert texts[:2] == ["Layers Dialog", texts[1]] and texts[1].startswith("Use this dialog"), (
+        texts
+    )
+    grid = (
+        "Display grid\n\nIt is possible to display a unit grid under each figure. The "
+        "corresponding command can be accessed from the View > Show grid menu, or with Ctrl-G."
+    )
+    texts = [
+        s.text
+        for s in ExtractiveGenerator(embedder=None, max_words=25)
+        .generate("Where is the show grid menu command?", _retrieval(("grid", "", grid)))
+        .sentences
+    ]
+    assert texts[0] == "It is possible to display a unit grid under each figure.", texts
+    assert refers_back("These options are described below.")
+    assert not refers_back("Click the button to open the dialog.")
+    assert not refers_back("This is the default.")

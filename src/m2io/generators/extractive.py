@@ -38,6 +38,7 @@ from m2io.generators.focus import (
     units,
     words,
 )
+from m2io.generators.openers import name_the_referent, no_dangling_openers
 from m2io.generators.sections import Section, howto, lead_section, procedure_first
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
@@ -203,7 +204,7 @@ class ExtractiveGenerator:
             # how-to: open on the section that says the question's action and object
             lead = lead_section(question, all_units, ps, self._core(all_units))
         chosen = self._select(all_units, ps, budget, notes, lead)
-        chosen = self._no_dangling_openers(chosen, all_units, ps, budget)
+        chosen = no_dangling_openers(chosen, all_units, ps, budget)
         best_passage = chosen[0].passage if chosen else 0
         in_lead = {id(u) for u in lead.units} if lead is not None else set()
         chosen.sort(
@@ -214,6 +215,7 @@ class ExtractiveGenerator:
                 u.first,
             )
         )
+        chosen = name_the_referent(chosen, all_units, ps, budget)
         out: list[Line] = []
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:
@@ -471,45 +473,6 @@ class ExtractiveGenerator:
                 n_sent += u.last - u.first + 1
             lo, hi = min(lo, i), max(hi, i)
 
-    def _no_dangling_openers(
-        self, chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]], budget: int
-    ) -> list[Unit]:
-        """Give a passage opening with "This…"/"However,…" the sentence before it, or drop it.
-
-        The best unit (the answer's core) always gets the sentence before it, if there is one
-        that is not a heading; another unit gets it only when that is relevant itself and fits
-        the budget (with a little slack), else the unit is dropped.
-        """
-        best = chosen[0]
-        slack = budget + max(10, budget // 8)
-        keep = list(chosen)
-        core = {id(best)}  # the best unit and the leads added for it
-        settled: set[int] = set()  # core units with nothing usable before them: kept as they are
-        for _ in range(len(all_units)):
-            starts = [
-                u
-                for u in keep
-                if u.kind != "heading"
-                and id(u) not in settled
-                and dangling(ps[u.passage][u.first].text)
-                and not _prev_chosen(u, keep, all_units)
-            ]
-            if not starts:
-                break
-            u = starts[0]
-            prev = _prev_unit(u, all_units)
-            usable = prev is not None and prev.kind != "heading"
-            fits = usable and sum(v.words for v in keep) + prev.words <= slack
-            if usable and (id(u) in core or (fits and prev.score >= 0.5 * best.score)):
-                keep.append(prev)
-                if id(u) in core:
-                    core.add(id(prev))
-            elif id(u) in core:
-                settled.add(id(u))
-            else:
-                keep.remove(u)
-        return keep
-
 
 def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -> Unit:
     """The first items of a list too long for the budget (lead-in and first item at least)."""
@@ -545,19 +508,6 @@ def _unit_terms(u: Unit, ps: list[list[Line]]) -> set[str]:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def _prev_unit(u: Unit, all_units: list[Unit]) -> Unit | None:
-    for v in all_units:
-        if v.passage == u.passage and v.last == u.first - 1:
-            return v
-    return None
-
-
-def _prev_chosen(u: Unit, chosen: list[Unit], all_units: list[Unit]) -> bool:
-    """Whether the sentence before ``u`` is in the answer (a heading is not shown: it is not)."""
-    prev = _prev_unit(u, all_units)
-    return prev is not None and prev.kind != "heading" and prev in chosen
 
 
 def _adjacent(u: Unit, c: Unit) -> bool:
