@@ -111,6 +111,8 @@ def test_a_how_to_answer_opens_on_the_entry_that_says_the_action_and_object() ->
     ]
     assert texts[0].startswith("Undo the last commit and keep the changes"), texts
     assert texts[1] == "$ vcs reset HEAD^"
+    # another entry joins only when its title and first sentences say the question's terms
+    assert "$ vcs reset -- frotz.c" not in texts and not any("single file" in t for t in texts)
     before = ExtractiveGenerator(embedder=None, howto_sections=False)
     assert before.generate(question, retrieval).sentences[0].text.startswith("One of the changes")
 
@@ -139,6 +141,9 @@ def test_how_to_questions_and_one_line_entries_are_recognised() -> None:
         "Keep changes in working tree"
     )
     assert term_of("Note: this is only a remark.") == ""
+    assert term_of("add: Add a remote named <name> for the repository at <URL>.") == "add"
+    assert term_of("-c <new-branch>: Create a new branch.") == "-c <new-branch>"
+    assert term_of("two points: distance between these two points;") == ""
     assert term_of("Commit f86a374 (pack-bitmap.c: fix a leak) noticed that") == ""
 
 
@@ -172,3 +177,28 @@ def test_an_answer_never_opens_on_a_sentence_pointing_at_something_it_does_not_n
     assert refers_back("These options are described below.")
     assert not refers_back("Click the button to open the dialog.")
     assert not refers_back("This is the default.")
+
+
+def test_another_section_joins_a_procedure_only_when_it_is_about_the_question() -> None:
+    """A sentence that repeats the question's words deep inside a section about something else
+    ("Signing keys") does not join: the answer is the recipe, not a tour of the neighbours."""
+    recipe = (
+        "Recipe: tagging a release\n\nTo tag a release of the project:\n\n"
+        "$ vcs tag -s v1.2 main\n$ vcs push origin v1.2\n"
+    )
+    keys_page = (
+        "Signing keys\n\nKeys are kept in the keyring of the user. Each key has an owner and an "
+        "expiry date. A signed tag of a release uses the key of whoever tags the release."
+    )
+    retrieval = _retrieval(("recipes", "Recipe", recipe), ("keys", "Signing keys", keys_page))
+    texts = [
+        s.text
+        for s in ExtractiveGenerator(embedder=None)
+        .generate("How do I tag a release?", retrieval)
+        .sentences
+    ]
+    assert texts == [
+        "To tag a release of the project:",
+        "$ vcs tag -s v1.2 main",
+        "$ vcs push origin v1.2",
+    ], texts

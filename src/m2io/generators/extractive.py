@@ -39,7 +39,7 @@ from m2io.generators.focus import (
     words,
 )
 from m2io.generators.openers import name_the_referent, no_dangling_openers
-from m2io.generators.sections import Section, howto, lead_section, procedure_first
+from m2io.generators.sections import JOIN_MATCH, Section, howto, lead_section, procedure_first
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
@@ -399,7 +399,8 @@ class ExtractiveGenerator:
 
         if steps and lead is not None:
             # the section's procedure is in: other sections only get what budget is left
-            # (as another page must: nearly as relevant as the best, and no question of its own)
+            # (as another page must: nearly as relevant as the best, no fragment, and from a
+            # section whose title and first sentences say the question's terms)
             floor_other = self.other_passage_score * best.score
             greedy(
                 [
@@ -407,6 +408,7 @@ class ExtractiveGenerator:
                     for u in pickable
                     if u not in lead.units
                     and u.score >= floor_other
+                    and lead.others.get(id(u), 0.0) >= JOIN_MATCH
                     and not _fragment(ps[u.passage][u.first].text, ps[u.passage][u.last].text)
                 ]
             )

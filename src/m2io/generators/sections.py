@@ -39,11 +39,13 @@ _HOWTO = re.compile(
     r"|what\s+(?:are\s+the\s+)?steps\b)",
     re.IGNORECASE,
 )
-# A definition-list entry written on one line by the loaders: a short term, ": ", its text.
-_TERM = re.compile(r"([A-Z][^:]{2,90}?)\??:\s+\S")
+# A definition-list entry written on one line by the loaders: a short term, ": ", its text (a
+# term in lower case is a command's or an option's name: "add: Add a remote named …").
+_TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
 # Terms that only label a remark: they do not start a section of their own.
 _REMARK = frozenset("note tip warning caution important example examples see also hint".split())
 _TERM_WORDS = 14
+_NAME_WORDS = 3
 # A title has a word ("*.[oa]", a pattern a loader took for a heading, has none).
 _TITLE_WORD = re.compile(r"[^\W\d_]{3}")
 
@@ -51,6 +53,7 @@ TITLE_WEIGHT = 1.0
 LEAD_WEIGHT = 0.7
 RELEVANCE_WEIGHT = 0.25
 KEEP_MARGIN = 0.1  # the retriever's own section wins ties by this much
+JOIN_MATCH = 0.5  # another section joins a procedure's answer only when it says this much
 # a "heading" this short that goes on from the text before, right before a command, is the
 # command's lead-in ("Finally, run")
 LEAD_IN_WORDS = 6
@@ -79,6 +82,8 @@ def term_of(text: str) -> str:
     if m is None:
         return ""
     term = m.group(1).strip()
+    if not term[:1].isupper() and len(term.split()) > (1 if term[:1].isalpha() else _NAME_WORDS):
+        return ""  # lower case: a command's or an option's name ("add", "-c <new-branch>")
     if len(term.split()) > _TERM_WORDS or ". " in term or term.lower() in _REMARK:
         return ""
     if dangling(term):
@@ -95,6 +100,8 @@ class Section:
     passage: int
     title: str
     units: list[Unit] = field(default_factory=list)
+    match: float = 0.0  # how well its title and first sentences say the question's terms
+    others: dict[int, float] = field(default_factory=dict)  # the lead's: id(unit) -> its match
 
     @property
     def body(self) -> list[Unit]:
@@ -177,7 +184,8 @@ def lead_section(
     core: Unit,
 ) -> Section | None:
     """The section a how-to answer opens on: the best by title-and-lead match plus relevance,
-    the one holding ``core`` (the retriever's choice) favoured by ``KEEP_MARGIN``."""
+    the one holding ``core`` (the retriever's choice) favoured by ``KEEP_MARGIN``. Its
+    ``others`` holds the match of every other unit's section."""
     q = keys(question)
     secs = sections(all_units, ps)
     line_keys = [keys(ln.text) for p in ps for ln in p]
@@ -194,9 +202,13 @@ def lead_section(
     def value(s: Section) -> float:
         rel = max(u.score for u in s.body) / top
         keep = KEEP_MARGIN if any(u is core for u in s.units) else 0.0
-        return match(q, s, ps, idf) + RELEVANCE_WEIGHT * rel + keep
+        return s.match + RELEVANCE_WEIGHT * rel + keep
 
-    return max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
+    for s in secs:
+        s.match = match(q, s, ps, idf)
+    lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
+    lead.others = {id(u): s.match for s in secs if s is not lead for u in s.units}
+    return lead
 
 
 def procedure_first(
