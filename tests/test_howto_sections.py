@@ -144,6 +144,9 @@ def test_how_to_questions_and_one_line_entries_are_recognised() -> None:
     assert term_of("add: Add a remote named <name> for the repository at <URL>.") == "add"
     assert term_of("-c <new-branch>: Create a new branch.") == "-c <new-branch>"
     assert term_of("two points: distance between these two points;") == ""
+    assert term_of("The grid is a unit grid: each subdivision is one unit.") == ""  # a clause
+    faq = "How do I ignore changes to a tracked file?: Git does not provide a way to do this."
+    assert term_of(faq) == "How do I ignore changes to a tracked file"
     assert term_of("Commit f86a374 (pack-bitmap.c: fix a leak) noticed that") == ""
 
 

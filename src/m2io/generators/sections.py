@@ -45,6 +45,10 @@ _TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
 # Terms that only label a remark: they do not start a section of their own.
 _REMARK = frozenset("note tip warning caution important example examples see also hint".split())
 _TERM_WORDS = 14
+# A verb that makes a term a clause ("The grid is a unit grid").
+_CLAUSE = re.compile(
+    r"\b(?:is|are|was|were|be|been|can|could|should|would|will|has|have|does)\b", re.I
+)
 _NAME_WORDS = 3
 # A title has a word ("*.[oa]", a pattern a loader took for a heading, has none).
 _TITLE_WORD = re.compile(r"[^\W\d_]{3}")
@@ -88,6 +92,9 @@ def term_of(text: str) -> str:
         return ""
     if dangling(term):
         return ""  # "Then find which commit to revert: …" goes on from the sentence before
+    question = text[m.end(1) : m.end(1) + 1] == "?"  # a FAQ's "How do I …?: …"
+    if not question and _CLAUSE.search(term):
+        return ""  # "The grid is a unit grid: each …" is a sentence, not a term
     if term.count("(") != term.count(")") or term.count("[") != term.count("]"):
         return ""  # "Commit f86a374 (pack-bitmap.c: fix …)": a colon inside a parenthesis
     return term
