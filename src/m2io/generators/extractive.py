@@ -215,7 +215,9 @@ class ExtractiveGenerator:
                 u.first,
             )
         )
-        chosen = name_the_referent(chosen, all_units, ps, budget)
+        # a heading is shown before its sentence only in a how-to answer: on the dev sets'
+        # templated questions it named the figure caption above, and moved the figure after it
+        chosen = name_the_referent(chosen, all_units, ps, budget, heading=lead is not None)
         out: list[Line] = []
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:

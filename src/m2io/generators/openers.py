@@ -6,7 +6,8 @@ dialog to…", "The corresponding command…" point at a dialog or a command nam
 (issue 21: such fragments opened answers on manuals nobody tuned on).
 :func:`no_dangling_openers` gives each passage's opener the sentence before it, or drops it;
 :func:`name_the_referent` gives the answer's first sentence the line that names what it points
-at: the sentence before it, or the section's heading ("Layers Dialog"), shown.
+at: the sentence before it, or the section's heading when it names the thing ("Layers Dialog"
+above "Use this dialog to …"), shown.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from m2io.generators.focus import Line, Unit, dangling
 # "the corresponding command", within a sentence's first words.
 _POINTS_BACK = re.compile(
     r"^(?:[\w'’-]+[ ,]+){0,4}?(?:(?:this|these|those)\s+(?!is\b|was\b|way\b|will\b|can\b|"
-    r"may\b|means\b|allows\b|lets\b|also\b|has\b|have\b|are\b|were\b)[a-z]"
-    r"|the\s+(?:corresponding|above|aforementioned|same|latter|former)\s+[a-z])",
+    r"may\b|means\b|allows\b|lets\b|also\b|has\b|have\b|are\b|were\b)(?P<a>[a-z]+)"
+    r"|the\s+(?:corresponding|above|aforementioned|same|latter|former)\s+(?P<b>[a-z]+))",
     re.IGNORECASE,
 )
 
@@ -31,12 +32,31 @@ def refers_back(text: str) -> bool:
     return _POINTS_BACK.match(text.lstrip()) is not None
 
 
+def _pointed(text: str) -> str:
+    """The noun ``text`` points at ("Use this dialog to …" → "dialog"), or ""."""
+    m = _POINTS_BACK.match(text.lstrip())
+    return (m.group("a") or m.group("b") or "").lower() if m else ""
+
+
+def _names(heading: str, noun: str) -> bool:
+    """Whether ``heading`` names ``noun`` ("Layers Dialog" names "dialog"; "Introduction" does
+    not name "filters"), compared without a final "s"."""
+    stem = noun.rstrip("s")
+    return bool(stem) and any(w.lower().rstrip("s") == stem for w in re.findall(r"\w+", heading))
+
+
 def name_the_referent(
-    chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]], budget: int
+    chosen: list[Unit],
+    all_units: list[Unit],
+    ps: list[list[Line]],
+    budget: int,
+    *,
+    heading: bool = True,
 ) -> list[Unit]:
     """``chosen`` (in answer order) with the line before its first sentence put first when
     that sentence points at something it does not name: the sentence before it (within the
-    budget, with a little slack), or the heading above it, shown (it names the dialog)."""
+    budget, with a little slack), or the heading above it, shown, when it names the thing
+    pointed at ("Layers Dialog" above "Use this dialog to …") and ``heading`` allows it."""
     first = next((u for u in chosen if u.kind != "heading"), None)
     if first is None or not refers_back(ps[first.passage][first.first].text):
         return chosen
@@ -44,6 +64,10 @@ def name_the_referent(
     if prev is None:
         return chosen
     if prev.kind == "heading":
+        if not heading or not _names(
+            ps[prev.passage][prev.first].text, _pointed(ps[first.passage][first.first].text)
+        ):
+            return chosen  # "Introduction" above "These filters …" names nothing
         prev.kind = "sentence"  # shown: it names what the sentence points at
     elif prev in chosen:
         return chosen
