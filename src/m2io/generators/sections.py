@@ -18,8 +18,9 @@ how-to question ("How do I …?", "How to …", "Show me how …"), the extracti
    story around the steps, never the steps; the section's first sentence (what the procedure is
    for) and the sentences that tie a command to what it does come next.
 
-Other sections and pages join only with the budget that is left (see
-:mod:`m2io.generators.extractive`). Questions of other kinds (the dev sets' "What does the
+Other sections and pages join only with the budget that is left, and an answer built on a
+procedure takes them only from sections whose own title or first sentences say the question's
+terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). Questions of other kinds (the dev sets' "What does the
 manual say about …?") are not touched.
 """
 
