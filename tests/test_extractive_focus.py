@@ -289,7 +289,9 @@ def test_the_commands_a_procedure_introduces_come_with_their_sentences() -> None
     ("Build it:" then "make"), and the same commands again in a short summary block. Those lines
     read like headings (short, no full stop) and the page repeats them, so they were dropped:
     the answer said "Build it: Test that everything is okay: make test And finally install it:"
-    (gammu-doc, a manual not tuned on). They are what the user came for."""
+    (gammu-doc, a manual not tuned on). They are what the user came for. (The question names
+    the build tool: a how-to answer opens on the section its title says, and "Building from
+    source" would say "build … from source".)"""
     text = (
         "Building from source\n\nThe usual set of commands:\n\n./configure\nmake\n"
         "sudo make install\n\nUsing the build tool\n\nCreate a separate build folder first.\n\n"
@@ -298,7 +300,7 @@ def test_the_commands_a_procedure_introduces_come_with_their_sentences() -> None
         "sudo make install\n"
     )
     ans = ExtractiveGenerator(embedder=None).generate(
-        "How do I build and install it from source?", _page("install", text)
+        "How do I build and install it with the build tool?", _page("install", text)
     )
     texts = [s.text for s in ans.sentences]
     for intro, command in (

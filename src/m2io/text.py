@@ -108,7 +108,10 @@ def command_shaped(text: str) -> bool:
 def introduced_command(text: str, before: str) -> bool:
     """Whether ``text`` is a command the line ``before`` introduces: command-shaped
     (:func:`command_shaped`) right after a colon ("Build it:" then "make") or after another
-    command of the same block ("./configure" then "make")."""
+    command of the same block ("./configure" then "make"). A line that opens on a shell prompt
+    ("$ git bisect reset" after "Finally, run") is a command wherever it stands."""
+    if text.startswith("$ "):
+        return True
     b = before.rstrip()
     return bool(b) and (b.endswith(":") or command_shaped(b)) and command_shaped(text)
 

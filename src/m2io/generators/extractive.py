@@ -38,6 +38,8 @@ from m2io.generators.focus import (
     units,
     words,
 )
+from m2io.generators.openers import name_the_referent, no_dangling_openers
+from m2io.generators.sections import JOIN_MATCH, Section, howto, lead_section, procedure_first
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
@@ -91,6 +93,10 @@ class ExtractiveGenerator:
         lead_first: Build the best passage first (its relevant units, then continued in the
             author's order) and give other passages only the budget left; False picks units of
             all passages in one greedy round, as before.
+        howto_sections: For a how-to question, open on the section whose title and first
+            sentences say the question's action and object, and keep its procedure whole
+            before its narrative (:mod:`m2io.generators.sections`); other questions are not
+            touched.
 
     Example:
         >>> from m2io.types import Chunk, Retrieval, RetrievedChunk
@@ -123,6 +129,7 @@ class ExtractiveGenerator:
         lead_passage: bool = True,
         figure_bonus: float = 0.2,
         lead_first: bool = True,
+        howto_sections: bool = True,
     ) -> None:
         for name, value in (
             ("max_words", max_words),
@@ -158,6 +165,7 @@ class ExtractiveGenerator:
         self.lead_passage = lead_passage
         self.figure_bonus = figure_bonus
         self.lead_first = lead_first
+        self.howto_sections = howto_sections
         # the option as given (a name, an embedder or None), kept for the recipe
         self._embedder: Any = None if embedder in ("", "none") else embedder
         self._embedder_model: TextEmbedder | None = None
@@ -191,10 +199,25 @@ class ExtractiveGenerator:
             if u.passage == 0 and any(ln.figure for ln in ps[0][u.first : u.last + 1]):
                 u.score += self.figure_bonus
         budget = self.budget(question)
-        chosen = self._select(all_units, ps, budget, notes)
-        chosen = self._no_dangling_openers(chosen, all_units, ps, budget)
+        lead = None
+        if self.howto_sections and howto(question):
+            # how-to: open on the section that says the question's action and object
+            lead = lead_section(question, all_units, ps, self._core(all_units))
+        chosen = self._select(all_units, ps, budget, notes, lead)
+        chosen = no_dangling_openers(chosen, all_units, ps, budget)
         best_passage = chosen[0].passage if chosen else 0
-        chosen.sort(key=lambda u: (u.passage != best_passage, u.passage, u.first))
+        in_lead = {id(u) for u in lead.units} if lead is not None else set()
+        chosen.sort(
+            key=lambda u: (
+                bool(in_lead) and id(u) not in in_lead,
+                u.passage != best_passage,
+                u.passage,
+                u.first,
+            )
+        )
+        # a heading is shown before its sentence only in a how-to answer: on the dev sets'
+        # templated questions it named the figure caption above, and moved the figure after it
+        chosen = name_the_referent(chosen, all_units, ps, budget, heading=lead is not None)
         out: list[Line] = []
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:
@@ -280,29 +303,58 @@ class ExtractiveGenerator:
 
     # --- choosing -----------------------------------------------------------------------------
 
-    def _select(
-        self, all_units: list[Unit], ps: list[list[Line]], budget: int, notes: list[str]
-    ) -> list[Unit]:
-        """Greedy MMR-like choice of units within ``budget`` words (best unit first)."""
+    def _pickable(self, all_units: list[Unit]) -> list[Unit]:
         pickable = [u for u in all_units if u.kind != "heading" or not self.drop_headings]
-        pickable = pickable or all_units
+        return pickable or all_units
+
+    def _core(self, all_units: list[Unit]) -> Unit:
+        """The answer's best unit: the best of the retriever's top passage when it answers at
+        all (its best unit reaches min_relative_score of the best one), else the best."""
+        pickable = self._pickable(all_units)
         best = max(pickable, key=lambda u: (u.score, -u.passage, -u.first))
         if self.lead_passage:
             # the retriever's best section (passage 0) holds the answer's core: it ranked the
             # whole passage with more evidence (dense, lexical, figure captions) than one sentence
-            # when it answers at all: its best unit must reach min_relative_score of the best one
             lead = [u for u in pickable if u.passage == 0]
             if lead:
                 core = max(lead, key=lambda u: (u.score, -u.first))
                 if core.score >= self.min_relative_score * best.score:
                     best = core
-        if best.words > budget and best.kind == "list":
+        return best
+
+    def _select(
+        self,
+        all_units: list[Unit],
+        ps: list[list[Line]],
+        budget: int,
+        notes: list[str],
+        lead: Section | None = None,
+    ) -> list[Unit]:
+        """Greedy MMR-like choice of units within ``budget`` words (best unit first).
+
+        With ``lead`` (a how-to question's opening section, :mod:`m2io.generators.sections`),
+        the answer's core comes from that section: its procedure whole when it has one, else
+        its best unit; other sections join with the budget left."""
+        pickable = self._pickable(all_units)
+        best = self._core(all_units)
+        steps: list[Unit] = []
+        if lead is not None:
+            if lead.procedure:
+                steps = procedure_first(lead, ps, all_units, budget, self.max_sentences)
+            else:
+                best = max(lead.body, key=lambda u: (u.score, -u.first))
+        if steps:
+            # the most relevant of them is the answer's core (the floors for other sections)
+            best = max(steps, key=lambda u: (u.score, -u.first))
+            steps.remove(best)
+            steps.insert(0, best)
+        elif best.words > budget and best.kind == "list":
             at = all_units.index(best)
             best = all_units[at] = _cut_list(best, ps, budget, notes)
             pickable = [
                 best if (u.passage, u.first) == (best.passage, best.first) else u for u in pickable
             ]
-        chosen = [best]
+        chosen = steps or [best]
         term_sets = {id(u): _unit_terms(u, ps) for u in all_units}
         floor = self.min_relative_score * best.score
         lex_floor = self.min_relative_score * best.lexical
@@ -347,13 +399,30 @@ class ExtractiveGenerator:
                 words += pick.words
                 n_sent += pick.last - pick.first + 1
 
+        if steps and lead is not None:
+            # the section's procedure is in: other sections only get what budget is left
+            # (as another page must: nearly as relevant as the best, no fragment, and from a
+            # section whose title and first sentences say the question's terms)
+            floor_other = self.other_passage_score * best.score
+            greedy(
+                [
+                    u
+                    for u in pickable
+                    if u not in lead.units
+                    and u.score >= floor_other
+                    and lead.others.get(id(u), 0.0) >= JOIN_MATCH
+                    and not _fragment(ps[u.passage][u.first].text, ps[u.passage][u.last].text)
+                ]
+            )
+            return chosen
         if self.lead_first:
             # the best passage first, continued in the author's order; other passages only get
             # what budget is left
             greedy([u for u in pickable if u.passage == best.passage])
             if self.fill:
                 words, n_sent = used()
-                self._fill(chosen, all_units, ps, best, budget - words, n_sent)
+                within = lead.units if lead is not None else None
+                self._fill(chosen, all_units, ps, best, budget - words, n_sent, within)
             greedy([u for u in pickable if u.passage != best.passage])
             return chosen
         greedy(pickable)
@@ -370,16 +439,19 @@ class ExtractiveGenerator:
         best: Unit,
         room: int,
         n_sent: int,
+        within: list[Unit] | None = None,
     ) -> None:
         """Continue the best passage around the best unit, favouring the text that follows,
-        inside the best unit's section when the chunks' sources name it (headings on the way
-        are passed over: they are not shown)."""
+        inside the best unit's section when the chunks' sources name it, or inside ``within``
+        (headings on the way are passed over: they are not shown)."""
         section = _section(best, ps)
         row = [
             u
             for u in all_units
             if u.passage == best.passage and (not section or _section(u, ps) in ("", section))
         ]
+        if within is not None:
+            row = [u for u in row if u in within] or [best]
         lo = hi = next(i for i, u in enumerate(row) if u.first == best.first)
         while hi + 1 < len(row) and row[hi + 1] in chosen:
             hi += 1
@@ -405,45 +477,6 @@ class ExtractiveGenerator:
                 n_sent += u.last - u.first + 1
             lo, hi = min(lo, i), max(hi, i)
 
-    def _no_dangling_openers(
-        self, chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]], budget: int
-    ) -> list[Unit]:
-        """Give a passage opening with "This…"/"However,…" the sentence before it, or drop it.
-
-        The best unit (the answer's core) always gets the sentence before it, if there is one
-        that is not a heading; another unit gets it only when that is relevant itself and fits
-        the budget (with a little slack), else the unit is dropped.
-        """
-        best = chosen[0]
-        slack = budget + max(10, budget // 8)
-        keep = list(chosen)
-        core = {id(best)}  # the best unit and the leads added for it
-        settled: set[int] = set()  # core units with nothing usable before them: kept as they are
-        for _ in range(len(all_units)):
-            starts = [
-                u
-                for u in keep
-                if u.kind != "heading"
-                and id(u) not in settled
-                and dangling(ps[u.passage][u.first].text)
-                and not _prev_chosen(u, keep, all_units)
-            ]
-            if not starts:
-                break
-            u = starts[0]
-            prev = _prev_unit(u, all_units)
-            usable = prev is not None and prev.kind != "heading"
-            fits = usable and sum(v.words for v in keep) + prev.words <= slack
-            if usable and (id(u) in core or (fits and prev.score >= 0.5 * best.score)):
-                keep.append(prev)
-                if id(u) in core:
-                    core.add(id(prev))
-            elif id(u) in core:
-                settled.add(id(u))
-            else:
-                keep.remove(u)
-        return keep
-
 
 def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -> Unit:
     """The first items of a list too long for the budget (lead-in and first item at least)."""
@@ -460,6 +493,13 @@ def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -
     return Unit(unit.passage, unit.first, last, unit.kind, total, unit.score, unit.lexical)
 
 
+def _fragment(first: str, last: str) -> bool:
+    """Whether a unit that opens on ``first`` and ends on ``last`` cannot stand away from its
+    neighbours: it continues a sentence ("to get my updated tag."), refers back ("This …"), or
+    asks rather than answers ("How should I undo it?")."""
+    return first[:1].islower() or dangling(first) or last.rstrip().endswith("?")
+
+
 def _section(u: Unit, ps: list[list[Line]]) -> str:
     """The section heading of ``u``'s chunk, from its source ("" when unknown)."""
     source = ps[u.passage][u.first].source
@@ -472,19 +512,6 @@ def _unit_terms(u: Unit, ps: list[list[Line]]) -> set[str]:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def _prev_unit(u: Unit, all_units: list[Unit]) -> Unit | None:
-    for v in all_units:
-        if v.passage == u.passage and v.last == u.first - 1:
-            return v
-    return None
-
-
-def _prev_chosen(u: Unit, chosen: list[Unit], all_units: list[Unit]) -> bool:
-    """Whether the sentence before ``u`` is in the answer (a heading is not shown: it is not)."""
-    prev = _prev_unit(u, all_units)
-    return prev is not None and prev.kind != "heading" and prev in chosen
 
 
 def _adjacent(u: Unit, c: Unit) -> bool:

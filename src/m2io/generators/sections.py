@@ -1,0 +1,275 @@
+"""How-to answers: the section that answers first, its procedure whole (issue 21, item 2).
+
+On manuals nobody tuned on, the retriever's best chunk is often a narrative neighbour of the
+section that answers (a howto's story before the FAQ entry that says what to do), and a
+procedure loses its commands when the budget runs out on the narrative before them. For a
+how-to question ("How do I …?", "How to …", "Show me how …"), the extractive generator therefore
+
+1. cuts each passage into *sections*: a heading starts one, so does a chunk whose source names
+   another section, and a definition-list entry written as one line ("Keep changes in working
+   tree while discarding some previous commits: Suppose …", "How do I ignore changes to a
+   tracked file?: Git doesn't …");
+2. opens on the section whose title and first sentences say the question's action and object
+   (IDF-weighted share of the question's terms: in the title, or failing that in its first two
+   sentences), with the sentences' own relevance as a smaller part, the retriever's choice
+   kept unless another section matches clearly better;
+3. keeps that section's procedure (lists, commands, settings, each with the sentence that
+   introduces it) whole and in order before its narrative, so a budget that runs short cuts the
+   story around the steps, never the steps; the section's first sentence (what the procedure is
+   for) and the sentences that tie a command to what it does come next.
+
+Other sections and pages join only with the budget that is left, and an answer built on a
+procedure takes them only from sections whose own title or first sentences say the question's
+terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). Questions of other kinds (the dev sets' "What does the
+manual say about …?") are not touched.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from m2io.generators.focus import Line, Unit, dangling
+from m2io.text import command_shaped, content_terms
+
+_HOWTO = re.compile(
+    r"^\s*(?:how\s+(?:do|can|could|should|would|does|did|to|may|might|must)\b"
+    r"|is\s+(?:it\s+possible|there\s+a\s+way)\s+to\b|(?:can|could)\s+(?:i|you|we|one)\b"
+    r"|(?:please\s+)?(?:show|tell|explain|describe)(?:\s+(?:me|us))?\s+how\b"
+    r"|what\s+(?:are\s+the\s+)?steps\b)",
+    re.IGNORECASE,
+)
+# A definition-list entry written on one line by the loaders: a short term, ": ", its text (a
+# term in lower case is a command's or an option's name: "add: Add a remote named …").
+_TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
+# Terms that only label a remark: they do not start a section of their own.
+_REMARK = frozenset("note tip warning caution important example examples see also hint".split())
+_TERM_WORDS = 14
+# A verb that makes a term a clause ("The grid is a unit grid").
+_CLAUSE = re.compile(
+    r"\b(?:is|are|was|were|be|been|can|could|should|would|will|has|have|does)\b", re.I
+)
+_NAME_WORDS = 3
+# A title has a word ("*.[oa]", a pattern a loader took for a heading, has none).
+_TITLE_WORD = re.compile(r"[^\W\d_]{3}")
+
+TITLE_WEIGHT = 1.0
+LEAD_WEIGHT = 0.7
+RELEVANCE_WEIGHT = 0.25
+KEEP_MARGIN = 0.1  # the retriever's own section wins ties by this much
+JOIN_MATCH = 0.5  # another section joins a procedure's answer only when it says this much
+# a "heading" this short that goes on from the text before, right before a command, is the
+# command's lead-in ("Finally, run")
+LEAD_IN_WORDS = 6
+
+
+def howto(question: str) -> bool:
+    """Whether ``question`` asks how to do something ("How do I …?", "How to …", "Can I …?",
+    "Show me how …"): the questions whose answer is a procedure."""
+    return _HOWTO.search(question) is not None
+
+
+def _titled(text: str) -> bool:
+    """Whether ``text`` can title a section: it has a word, and is no command ("*.[oa]" or
+    "$ git switch -c topic", lines a loader took for headings, are not)."""
+    return (
+        bool(_TITLE_WORD.search(text))
+        and not text.lstrip().startswith("$")
+        and not (command_shaped(text) and not text[:1].isupper())
+    )
+
+
+def term_of(text: str) -> str:
+    """The term of a definition-list entry written on one line ("Reset a file: Suppose …" →
+    "Reset a file"), or "" for other sentences (a remark's "Note:" included)."""
+    m = _TERM.match(text)
+    if m is None:
+        return ""
+    term = m.group(1).strip()
+    if not term[:1].isupper() and len(term.split()) > (1 if term[:1].isalpha() else _NAME_WORDS):
+        return ""  # lower case: a command's or an option's name ("add", "-c <new-branch>")
+    if len(term.split()) > _TERM_WORDS or ". " in term or term.lower() in _REMARK:
+        return ""
+    if dangling(term):
+        return ""  # "Then find which commit to revert: …" goes on from the sentence before
+    question = text[m.end(1) : m.end(1) + 1] == "?"  # a FAQ's "How do I …?: …"
+    if not question and _CLAUSE.search(term):
+        return ""  # "The grid is a unit grid: each …" is a sentence, not a term
+    if term.count("(") != term.count(")") or term.count("[") != term.count("]"):
+        return ""  # "Commit f86a374 (pack-bitmap.c: fix …)": a colon inside a parenthesis
+    return term
+
+
+@dataclass
+class Section:
+    """Units ``units`` of passage ``passage`` under one title, in document order."""
+
+    passage: int
+    title: str
+    units: list[Unit] = field(default_factory=list)
+    match: float = 0.0  # how well its title and first sentences say the question's terms
+    others: dict[int, float] = field(default_factory=dict)  # the lead's: id(unit) -> its match
+
+    @property
+    def body(self) -> list[Unit]:
+        return [u for u in self.units if u.kind != "heading"]
+
+    @property
+    def procedure(self) -> list[Unit]:
+        return [u for u in self.units if u.procedural]
+
+
+def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
+    """Every passage cut into sections: a heading, a chunk whose source names another section,
+    or a one-line definition-list entry starts one (a title must have a word and be no
+    command); a passage's first section is titled by its source's section."""
+    out: list[Section] = []
+    prev_passage, prev_kind, prev_named = -1, "", ""
+    for u in all_units:
+        line = ps[u.passage][u.first]
+        named = line.source.section if line.source is not None else ""
+        term = term_of(line.text) if u.kind == "sentence" else ""
+        # a one-word term right after a command is the command's output ("Bisecting: 3537
+        # revisions left to test after this …"), not an entry
+        output = prev_kind == "code" and u.passage == prev_passage and len(term.split()) < 3
+        if u.passage != prev_passage or not out:
+            out.append(Section(u.passage, line.text if u.kind == "heading" else named))
+        elif u.kind == "heading" and _titled(line.text) and not dangling(line.text):
+            # ("Finally, run" before "$ git bisect reset" is a command's lead-in, not a title)
+            out.append(Section(u.passage, line.text))
+        elif named != prev_named and _titled(named) and named != out[-1].title:
+            out.append(Section(u.passage, named))  # a chunk of another section of the page
+        elif term and not output:
+            out.append(Section(u.passage, term))
+        out[-1].units.append(u)
+        prev_passage, prev_kind, prev_named = u.passage, u.kind, named
+    return [s for s in out if s.body]
+
+
+# Words of a how-to question that say nothing about its action or object ("make Git ignore some
+# files"): left out of the match.
+_VAGUE = frozenset("make some any want need way able also thing something please".split())
+
+
+def keys(text: str) -> set[str]:
+    """``text``'s content terms, folded a little further than :func:`content_terms` so that a
+    title's "Ignoring files" meets a question's "ignore some files" (a final "e" dropped)."""
+    return {_fold(t) for t in content_terms(text) if t not in _VAGUE}
+
+
+def _fold(term: str) -> str:
+    """ "rotation" and "rotate" → "rotat", "ignore" → "ignor" (after :func:`content_terms`'s
+    stemming, which took "-ing", "-ed", "-es", "-s")."""
+    if term.endswith("ion") and len(term) >= 7:
+        term = term[:-3]
+    return term.rstrip("e") or term
+
+
+def _share(q: set[str], words: set[str], idf: dict[str, float]) -> float:
+    total = sum(idf.get(t, 1.0) for t in q) or 1.0
+    return sum(idf.get(t, 1.0) for t in q & words) / total
+
+
+def match(
+    question_terms: set[str], s: Section, ps: list[list[Line]], idf: dict[str, float]
+) -> float:
+    """How well ``s``'s title and first two sentences say the question's terms (0..1): a term
+    in the title counts fully, one only in the first sentences ``LEAD_WEIGHT``."""
+    title = keys(s.title)
+    lead = {
+        t for u in s.body[:2] for ln in ps[u.passage][u.first : u.last + 1] for t in keys(ln.text)
+    }
+    in_title = _share(question_terms, title, idf)
+    in_lead = _share(question_terms, lead - title, idf)
+    return TITLE_WEIGHT * in_title + LEAD_WEIGHT * in_lead
+
+
+def lead_section(
+    question: str,
+    all_units: list[Unit],
+    ps: list[list[Line]],
+    core: Unit,
+) -> Section | None:
+    """The section a how-to answer opens on: the best by title-and-lead match plus relevance,
+    the one holding ``core`` (the retriever's choice) favoured by ``KEEP_MARGIN``. Its
+    ``others`` holds the match of every other unit's section."""
+    q = keys(question)
+    secs = sections(all_units, ps)
+    line_keys = [keys(ln.text) for p in ps for ln in p]
+    df: dict[str, int] = {}
+    for ks in line_keys:
+        for t in ks & q:
+            df[t] = df.get(t, 0) + 1
+    # a question word the context never says counts as much as the rarest one it does say
+    idf = {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
+    if not q or not secs:
+        return None
+    top = max((u.score for u in all_units), default=0.0) or 1.0
+
+    def value(s: Section) -> float:
+        rel = max(u.score for u in s.body) / top
+        keep = KEEP_MARGIN if any(u is core for u in s.units) else 0.0
+        return s.match + RELEVANCE_WEIGHT * rel + keep
+
+    for s in secs:
+        s.match = match(q, s, ps, idf)
+    lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
+    lead.others = {id(u): s.match for s in secs if s is not lead for u in s.units}
+    return lead
+
+
+def procedure_first(
+    s: Section, ps: list[list[Line]], all_units: list[Unit], budget: int, n_max: int
+) -> list[Unit]:
+    """Units of ``s`` for the answer, within ``budget`` words and ``n_max`` sentences: the
+    section's first sentence, its procedure whole and in order (a step fits or is left out, with
+    the steps after it), then what ties a step to its text: the sentence before a step that
+    only makes sense after it ("Then: …"), a short lead-in read as a heading ("Finally, run"),
+    the lower-case sentence right after a command ("to return you to the branch …"); then the
+    rest of the section by relevance."""
+    chosen: list[Unit] = []
+    used = [0, 0]
+    inside = {id(u) for u in s.units}
+    by_first = {(u.passage, u.first): u for u in all_units}
+    by_last = {(u.passage, u.last): u for u in all_units}
+
+    def text(u: Unit) -> str:
+        return ps[u.passage][u.first].text
+
+    def add(u: Unit | None, *, heading_ok: bool = False) -> bool:
+        if u is None or u in chosen or id(u) not in inside:
+            return False
+        if u.kind == "heading" and not heading_ok:
+            return False
+        n = u.last - u.first + 1
+        if used[0] + u.words > budget or used[1] + n > n_max:
+            return False
+        chosen.append(u)
+        used[0] += u.words
+        used[1] += n
+        return True
+
+    body = s.body
+    add(body[0])
+    for u in s.procedure:
+        if u not in chosen and not add(u):
+            break  # a step whole or not at all, and none after a step left out
+    for u in [v for v in chosen if v.procedural]:
+        before = by_last.get((u.passage, u.first - 1))
+        if (
+            before is not None
+            and before.kind == "heading"
+            and before.words <= LEAD_IN_WORDS
+            and dangling(text(before))
+        ):
+            if add(before, heading_ok=True):  # "Finally, run" then "$ git bisect reset"
+                before.kind = "sentence"  # shown: it says what the command is for
+        elif before is not None and dangling(text(u)):
+            add(before)
+        after = by_first.get((u.passage, u.last + 1))
+        if after is not None and after.kind == "sentence" and text(after)[:1].islower():
+            add(after)
+    for u in sorted(body, key=lambda v: -v.score):
+        add(u)
+    return chosen
