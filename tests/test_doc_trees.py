@@ -215,6 +215,9 @@ rel="index">Index</a>]</p></div><hr>
 <ul class="section-toc"><li><a href="Paging.html">Paging Screen Output</a></li></ul>
 <table class="menu"><tr><td><a href="Paging.html">Paging</a></td></tr></table>
 <p>See the next section for paging; the previous one covers expressions.</p>
+<hr><div class="header"><p>Next: <a href="Terminal-Input.html">Terminal Input</a>, Up:
+<a href="Basic-IO.html">Basic Input and Output</a> [<a href="index.html#SEC_Contents"
+rel="contents">Contents</a>]</p></div>
 </div></body></html>"""
 
 _TEXINFO_REDIRECT = """<html><head><title>XREFdisp</title>

@@ -53,7 +53,7 @@ _NAV_CLASSES = frozenset(
     {"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related", "nav-panel"}
 )
 # links that step to a neighbouring page ("Next: …, Up: …" of Texinfo, rel="prev" of others)
-_STEP_RELS = frozenset({"next", "prev", "previous", "up"})
+_STEP_RELS = frozenset({"next", "prev", "previous", "up", "contents", "index", "start"})
 _STEP_KEYS = frozenset({"n", "p", "u"})
 _STEP_BAR_CHARS = 300
 _STEP_BAR_DEPTH = 3
