@@ -138,15 +138,21 @@ def check_faiss_file(path: Path) -> None:
             raise walk.fail("ends early")
 
 
+def read_npy_header(f: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """A ``.npy`` file's magic and header from ``f``'s start: ``(shape, fortran_order, dtype)``,
+    ``f`` left at the first byte of data. Raises what numpy's parser raises on a bad header."""
+    version = np.lib.format.read_magic(f)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    return read_header(f)
+
+
 def _npy_fits(f: BinaryIO, size: int, name: str) -> None:
     try:
-        version = np.lib.format.read_magic(f)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(f)
+        shape, _, dtype = read_npy_header(f)
     except (ValueError, SyntaxError, struct.error) as err:
         raise HeaderError(f"{name}: not a numpy array ({err})") from err
     if dtype.hasobject:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from m2io.index.headers import read_npy_header
 from m2io.index.vectors import normalise
 from m2io.safety import is_regular, open_regular
 from m2io.types import Chunk
@@ -135,13 +136,7 @@ def _read_vectors(path: Path, rows: int) -> np.ndarray | None:
         return None
     try:
         with open_regular(path) as f:
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype = read_npy_header(f)
             size = os.fstat(f.fileno()).st_size
             ok = (
                 not fortran
