@@ -265,3 +265,15 @@ def test_a_texinfo_definition_reads_without_its_empty_category() -> None:
     )
     text = html_to_text(f"<html><body><h3>Output</h3>{page}</body></html>").text
     assert text == "Output\n\ndisp (x)\n\nstr = disp (x): Display the value of x."
+
+
+def test_docbook_xhtml_pages_are_read_like_html(tmp_path: Path) -> None:
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<head><title>Triggers</title></head><body><h2>Triggers</h2>"
+        "<p>A trigger runs an action when a line from the world matches.</p></body></html>"
+    )
+    (tmp_path / "ch05.xhtml").write_text(page)
+    corpus = load_folder(tmp_path)
+    assert [(d.doc_id, d.title) for d in corpus.documents] == [("ch05.xhtml", "Triggers")]
+    assert corpus.documents[0].text.endswith("when a line from the world matches.")

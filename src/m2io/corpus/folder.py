@@ -5,7 +5,7 @@ EPUB and DOCX files by :mod:`m2io.corpus.packaged` (one document per EPUB chapte
 ``book.epub#ch01.xhtml``; one per DOCX), their images written under ``.m2io-images/``. GNOME
 help sources (Mallard ``*.page``, DocBook ``*.xml``/``*.docbook``) by :mod:`m2io.corpus.yelp`.
 
-Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm`` and ``*.txt`` file under the folder
+Every ``*.md``, ``*.markdown``, ``*.html``, ``*.htm``, ``*.xhtml`` and ``*.txt`` file under the folder
 (hidden files and folders excepted) becomes one :class:`~m2io.types.Document`: ``doc_id`` is its
 path relative to the folder (POSIX style), ``title`` its first heading (HTML: else ``<title>``;
 else the file name), ``source`` its absolute path. Each image it references becomes an anchor at
@@ -75,6 +75,7 @@ PARSERS: dict[str, Callable[[str], Parsed]] = {
     ".markdown": _markdown,
     ".html": _html,
     ".htm": _html,
+    ".xhtml": _html,  # DocBook XSL's XHTML output (kildclient's manual)
     ".txt": _plain,
 }
 """File suffix (lower case) -> parser."""
@@ -249,7 +250,7 @@ def parse_file(item: tuple[bytes, str, str]) -> ParseResult:
     raw, suffix, doc_id = item
     warnings: list[str] = []
     try:
-        html = suffix in (".html", ".htm")
+        html = suffix in (".html", ".htm", ".xhtml")
         text = (decode_html if html else decode)(raw, doc_id, warnings)
         return PARSERS[suffix](text), warnings, ""
     except Exception as exc:  # noqa: BLE001 - reported with the file's path by the caller

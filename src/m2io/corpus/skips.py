@@ -52,7 +52,7 @@ def _page_key(rel: str) -> str:
     """``_sources/usage/a.rst.txt`` and ``usage/a.html`` -> ``usage/a``."""
     parts = [p for p in PurePosixPath(rel).parts if p != "_sources"]
     path = "/".join(parts)
-    for suffix in (".txt", ".html", ".htm"):
+    for suffix in (".txt", ".html", ".htm", ".xhtml"):
         if path.lower().endswith(suffix):
             path = path[: -len(suffix)]
             break
@@ -68,7 +68,7 @@ def choose(
     """The relative paths to read, in order, and those left out under their reason."""
     include, exclude = tuple(include), tuple(exclude)
     skipped: dict[str, list[str]] = {}
-    pages = {_page_key(r) for r in rels if r.lower().endswith((".html", ".htm"))}
+    pages = {_page_key(r) for r in rels if r.lower().endswith((".html", ".htm", ".xhtml"))}
     kept = []
     for rel in rels:
         parts = PurePosixPath(rel).parts
@@ -101,7 +101,7 @@ def possible_copies(doc_ids: list[str], min_pages: int = 5) -> list[str]:
     for doc_id in doc_ids:
         base = doc_id.split("#", 1)[0]
         folder = base.rsplit("/", 1)[0] if "/" in base else ""
-        if base.lower().endswith((".html", ".htm")):
+        if base.lower().endswith((".html", ".htm", ".xhtml")):
             pages[folder] += 1
         elif base.lower().endswith((".pdf", ".epub")):
             packaged[base] = None

@@ -27,7 +27,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 """Largest image or source file the service sends."""
 CHUNK_BYTES = 64 * 1024
 """Bytes read from an image per step of its response."""
-SOURCE_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
+SOURCE_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".xhtml", ".txt"})
 """What a source document may be (the corpus loader's formats)."""
 PACKED_SOURCES = {".pdf": b"%PDF-", ".epub": b"PK\x03\x04", ".docx": b"PK\x03\x04"}
 """Binary document formats the loaders read, and the bytes such a file starts with."""
