@@ -277,3 +277,19 @@ def test_docbook_xhtml_pages_are_read_like_html(tmp_path: Path) -> None:
     corpus = load_folder(tmp_path)
     assert [(d.doc_id, d.title) for d in corpus.documents] == [("ch05.xhtml", "Triggers")]
     assert corpus.documents[0].text.endswith("when a line from the world matches.")
+
+
+def test_a_docbook_xhtml5_figure_title_is_the_caption_and_one_sentence() -> None:
+    from m2io.text import split_sentences
+
+    page = (
+        '<html><body><h2>3.4. Reviewing Text</h2><div class="figure"><div class="figure-title">'
+        'Figure 3.3. A typical session with two open Worlds</div><div class="figure-contents">'
+        '<div class="mediaobject"><img src="images/typical.png" alt="Two Worlds."/></div></div>'
+        "</div><p>The main box keeps the last lines.</p></body></html>"
+    )
+    parsed = html_to_text(page)
+    assert parsed.images[0][1].best_caption.startswith("A typical session with two open Worlds")
+    # the figure's number never stands alone as a sentence ("Figure 3.3." opened an answer)
+    assert "Figure 3.3." not in split_sentences(parsed.text)
+    assert "Figure 3.3. A typical session with two open Worlds" in split_sentences(parsed.text)

@@ -20,6 +20,10 @@ _TAIL = 64  # characters of context looked at on each side of a marker
 _TERMINATOR = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|Fig|fig|Dr|Mr|Mrs|Ms|No|approx)\.$")
 _ABBREV_TAIL = 10  # longer than any abbreviation above, plus the character before it
+# A numbered label that ends in a full stop ("Figure 3.3.", "Table 2.", "Example 9.8."): what
+# follows is its title, not a new sentence.
+_LABEL = re.compile(r"(?:^|\s)(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*\.$")
+_LABEL_TAIL = 24
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 # A line shorter than this that is followed by a capitalised line is taken as a unit of its own
@@ -273,6 +277,8 @@ def _split_prose(raw: list[str]) -> list[str]:
                 continue
             if _ABBREV.search(unit, max(start, cut - _ABBREV_TAIL), cut):
                 continue
+            if _LABEL.search(unit, max(start, cut - _LABEL_TAIL), cut):
+                continue  # "Figure 3.3. A typical session": a caption's number, not an end
             piece = unit[start:cut].strip()
             if len(piece) <= 6 and _ITEM_NUMBER.fullmatch(piece):
                 continue  # "1." of "1. Use Sobel.": the item's number, not a sentence

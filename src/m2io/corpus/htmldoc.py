@@ -162,7 +162,10 @@ class _Context:
     def enter(self, tag: Tag) -> None:
         for kind, test in (
             ("figure", tag.name == "figcaption"),
-            ("docbook", _has_class(tag, {"title"})),
+            (
+                "docbook",
+                _has_class(tag, {"title", "figure-title"}),
+            ),  # figure-title: XSL 1.79 XHTML5
             ("media", _has_class(tag, {"caption"})),
         ):
             if test:
