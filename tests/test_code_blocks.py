@@ -151,3 +151,17 @@ def test_a_pdfs_fixed_pitch_lines_are_a_code_block_with_their_indentation(tmp_pa
     typed = [(t, 10, "mono") for t in ("All of this manual is typed.", "Every line of it.")]
     path.write_bytes(make_pdf([[("Typed", 18), *typed]], outline=[("Typed", 0)]))
     assert FENCE not in read_pdf(path, "fw.pdf", tmp_path)[0][0].text
+
+
+def test_a_word_processors_bullets_mark_list_items() -> None:
+    from m2io.text import is_list_item
+
+    text = "The settings include:\n● Economy Print rapidly. Grainy output.\n● Draft Print quickly.\n– Lower quality"
+    assert split_sentences(text) == [
+        "The settings include:",
+        "● Economy Print rapidly. Grainy output.",
+        "● Draft Print quickly.",
+        "– Lower quality",
+    ]
+    assert all(is_list_item(f"{b} item") for b in "●▪■◆○–⁃•")
+    assert not is_list_item("—an em dash opens a clause")

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from m2io.text import (
+    BULLETS,
     introduced_command,
     is_code_block,
     is_list_item,
@@ -39,7 +40,7 @@ _POINTER = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\s*\(?(\d{1,3})[.)]\s")
-_MARKER = re.compile(r"\s*(?:\(?\d{1,3}[.)]|[-*\u2022\u2023\u25e6])\s+")
+_MARKER = re.compile(rf"\s*(?:\(?\d{{1,3}}[.)]|[{BULLETS}])\s+")
 # "Name: value" (a setting, a field of a dialog): a short name, a colon, then the value.
 _SETTING = re.compile(r"[A-Z][\w ./()&'+-]{0,40}:\s+\S")
 # A command or code: a code span, a shell prompt, or a line that starts with a common command.

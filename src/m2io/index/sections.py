@@ -18,7 +18,7 @@ from pathlib import Path
 
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
-from m2io.text import FENCE
+from m2io.text import BULLETS, FENCE
 from m2io.types import Chunk, Document, Source
 
 HEADING_MAX_WORDS = 12
@@ -40,7 +40,7 @@ class Section:
     end: int
 
 
-_BULLET = re.compile(r"^[-*+\u2022]\s")
+_BULLET = re.compile(rf"^[{BULLETS}+]\s")
 _NUMBERED = re.compile(r"^\d+[.)]\s")
 # a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
 _TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
