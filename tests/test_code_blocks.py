@@ -165,3 +165,23 @@ def test_a_word_processors_bullets_mark_list_items() -> None:
     ]
     assert all(is_list_item(f"{b} item") for b in "●▪■◆○–⁃•")
     assert not is_list_item("—an em dash opens a clause")
+
+
+def test_a_pdfs_list_items_keep_a_line_each(tmp_path) -> None:
+    from m2io.corpus.pdf import read_pdf
+    from m2io.testing.pdfmake import make_pdf
+
+    page = [
+        ("Print quality", 18),
+        ("The most commonly used settings include:", 10),
+        ("- Economy Print rapidly with less ink. This option will produce", 10),
+        ("washed out colours.", 10),
+        ("- Draft Print low quality output quickly.", 10),
+    ]
+    path = tmp_path / "q.pdf"
+    path.write_bytes(make_pdf([page], outline=[("Print quality", 0)]))
+    text = read_pdf(path, "q.pdf", tmp_path)[0][0].text
+    assert (
+        "include:\n- Economy Print rapidly with less ink. This option will produce washed" in text
+    )
+    assert "colours.\n- Draft Print" in text

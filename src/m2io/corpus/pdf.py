@@ -52,7 +52,7 @@ from m2io.corpus.pdfpage import (
     page_lines,
 )
 from m2io.language import detect, from_path
-from m2io.text import FENCE
+from m2io.text import FENCE, is_list_item
 from m2io.types import Document, ImageAnchor, ImageRef
 
 logger = logging.getLogger(__name__)
@@ -360,7 +360,8 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                         or gap > 0.9 * max(line.size, 1)
                         or abs(previous.size - line.size) > 0.5
                     )
-                    add("\n\n" if new_para else " ")
+                    # a list item starts a line of its own ("● Economy …", "2. Click …")
+                    add("\n\n" if new_para else "\n" if is_list_item(line.text) else " ")
                 elif length and not parts[-1].endswith("\n\n"):
                     add("\n\n")
                 add(line.text)

@@ -34,6 +34,7 @@ class Line:
     heading: str = ""  # set when an outline entry or the font size makes it a heading
     mono: bool = False  # every segment set in a fixed-pitch font: a line of code
     right: float = 0.0  # where its last segment ends
+    widest: int = 0  # characters of its longest segment, whose font size is the line's
 
 
 @dataclass
@@ -124,9 +125,16 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
                 last.right = right
+                if len(text) > last.widest:  # the line's size is its longest segment's
+                    last.size = _font_size(pdfium_c, textpage, index) or last.size
+                    last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
-            lines.append(Line(number, top, bottom, left, text, size, mono=mono, right=right))
+            lines.append(
+                Line(
+                    number, top, bottom, left, text, size, mono=mono, right=right, widest=len(text)
+                )
+            )
     finally:
         textpage.close()
     return lines
