@@ -49,3 +49,13 @@ def test_a_navigation_link_does_not_start_a_section():
 )
 def test_is_heading(line, numbered, heading):
     assert is_heading(line, numbered=numbered) is heading
+
+
+def test_a_figure_caption_line_is_not_a_section_title() -> None:
+    """kildclient's source label read "4.1. General › Figure 4.1. The General section of the
+    World Editor": the figure's title line taken for a heading."""
+    from m2io.index.sections import is_heading
+
+    assert not is_heading("Figure 4.1. The General section of the World Editor")
+    assert not is_heading("Table\u00a09.3.\u00a0Selling Shares Split Scheme")
+    assert is_heading("Figures and tables") and is_heading("Example Stock Account")

@@ -42,6 +42,8 @@ class Section:
 
 _BULLET = re.compile(rf"^[{BULLETS}+]\s")
 _NUMBERED = re.compile(r"^\d+[.)]\s")
+# a figure's or table's caption line ("Figure 4.1. The General section"), not a section's title
+_CAPTION = re.compile(r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*[.:]?\s")
 # a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
 _TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
 
@@ -58,7 +60,7 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
         return False
     if text[0] in "([" and text[-1] in ")]":
         return False
-    if _BULLET.match(text) or _TABLE_ROW.search(text):
+    if _BULLET.match(text) or _TABLE_ROW.search(text) or _CAPTION.match(text):
         return False
     return numbered or not _NUMBERED.match(text)
 
