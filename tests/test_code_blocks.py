@@ -185,3 +185,20 @@ def test_a_pdfs_list_items_keep_a_line_each(tmp_path) -> None:
         "include:\n- Economy Print rapidly with less ink. This option will produce washed" in text
     )
     assert "colours.\n- Draft Print" in text
+
+
+def test_a_lone_fixed_pitch_line_inside_a_sentence_stays_in_it(tmp_path) -> None:
+    from m2io.corpus.pdf import read_pdf
+    from m2io.testing.pdfmake import make_pdf
+
+    page = [
+        ("Installing", 18),
+        ("The driver is most commonly installed in", 10),
+        ("/usr/lib/cups/filter.", 10, "mono"),
+        ("It converts raster data for the printer.", 10),
+    ]
+    path = tmp_path / "i.pdf"
+    path.write_bytes(make_pdf([page], outline=[("Installing", 0)]))
+    text = read_pdf(path, "i.pdf", tmp_path)[0][0].text
+    assert FENCE not in text
+    assert "installed in /usr/lib/cups/filter. It converts" in text

@@ -288,6 +288,31 @@ def _figures(
         _place_figures(page, kept, saved)
 
 
+def _code_starts(lines: list[Line], before: Line | None) -> set[int]:
+    """Indices of the lines that open a code block: a fixed-pitch line with a letter or digit
+    that starts a run of two or more fixed-pitch lines, or that stands apart (after a heading,
+    a sentence ending in ':' or a paragraph's gap). A lone fixed-pitch line inside a paragraph
+    is inline code the line wrap left on a line of its own ("installed in" /
+    "/usr/lib/cups/filter."), and stays in its sentence."""
+    starts: set[int] = set()
+    for i, line in enumerate(lines):
+        if not line.mono or not any(ch.isalnum() for ch in line.text):
+            continue
+        prev = lines[i - 1] if i else before
+        if prev is not None and prev.mono and not prev.heading:
+            continue  # inside a run that started earlier
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        apart = (
+            prev is None
+            or bool(prev.heading)
+            or prev.text.rstrip().endswith(":")
+            or prev.bottom - line.top > 0.9 * max(line.size, 1)
+        )
+        if (nxt is not None and nxt.mono and not nxt.heading) or apart:
+            starts.add(i)
+    return starts
+
+
 def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
     """Sections as documents: ``rel#page=N``, titled by their heading. Runs of lines set in a
     fixed-pitch font are code blocks between fence lines (``m2io.text.FENCE``), a line each,
@@ -332,6 +357,7 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             by_line.setdefault(fig.page, []).append(fig)  # fig.page: index of the line above
         for fig in by_line.get(-1, []):
             anchors.append(ImageAnchor(fig.image, length))
+        blocks = _code_starts(page.lines, previous) if code else set()
         for i, line in enumerate(page.lines):
             if line.heading:
                 close_code()
@@ -339,7 +365,7 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                 title, start_page = line.heading, number + 1
                 add(line.heading + "\n\n")
                 previous = None
-            elif code and line.mono and (run or any(ch.isalnum() for ch in line.text)):
+            elif code and line.mono and (run or i in blocks):
                 # a line of code: a line of its own, indented as printed
                 if not run:
                     add(f"\n\n{FENCE}\n" if length else f"{FENCE}\n")
