@@ -76,3 +76,15 @@ class LexicalIndex:
         if not ids:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def weighted_scores(self, terms: dict[str, float]) -> np.ndarray:
+        """BM25 scores of every chunk for analysed ``terms``, each term's scores times its
+        weight (terms the index does not hold count nothing)."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        vocab = self._bm25.vocab_dict
+        for term, weight in terms.items():
+            if term in vocab:
+                out += weight * np.asarray(
+                    self._bm25.get_scores_from_ids([vocab[term]]), dtype=np.float32
+                )
+        return out
