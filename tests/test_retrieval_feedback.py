@@ -48,6 +48,9 @@ def test_api_pages_are_told_from_user_pages_by_their_lines():
     # a Python class signature and a C header count; prose mentioning a call does not
     assert api_share(["class gammu.smsd. SMSD ( Config ): main class", "#include <gammu.h>"]) == 1
     assert api_share(["Call save(x) to keep it.", "Then quit."]) == 0
+    # a method synopsis over several lines (DocBook's funcsynopsis), and its purpose line
+    perl = "$world->trigger function: creates a trigger\n\nvoid $world->trigger( | pattern ,"
+    assert api_share([perl, "action ,", "[attributes] );", "Creates a new trigger."]) == 0.4
     assert api_share([]) == 0
 
 

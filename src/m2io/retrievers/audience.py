@@ -3,7 +3,8 @@
 A manual often carries its program's API reference beside its user pages: C prototypes
 ("GSM_Error GSM_ReadSMSBackupFile(const char *FileName, GSM_SMS_Backup *backup)"), their
 "Parameters :" / "Returns :" fields, "struct …:" and "enumerator …:" members, Python class
-signatures ("class gammu.smsd. SMSD ( Config ):"), ``#include`` lines. Such a page shares a
+signatures ("class gammu.smsd. SMSD ( Config ):"), method synopses ("void $world->trigger( |
+pattern ,", DocBook's rendering of a Perl function), ``#include`` lines. Such a page shares a
 user's words ("backup", "queue", "message") yet answers another reader. :func:`api_share` is the
 share of a page's lines that are such declarations, counted over the whole page (every chunk),
 not over one chunk: a user page that quotes a command line or a config snippet stays low, an API
@@ -34,6 +35,9 @@ _DECLARATION = re.compile(
     r"data|macro|type|member)\s+[A-Za-z_][\w.]*(?:\s*\.\s*[A-Za-z_]\w*)*\s*(?:\([^()]*\))?\s*:.*"
     # a dotted Python call alone on its line: gammu.SaveSMSBackup(Filename, …)
     r"|[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+\s*\([^()=]*\)\s*(?:→.*)?\s*$"
+    # a method synopsis, perhaps over several lines: void $world->trigger( | pattern ,
+    r"|[A-Za-z_]\w*\s+\$?[A-Za-z_]\w*(?:(?:->|::)[A-Za-z_]\w*)+\s*\(.*"
+    r"|\$?[A-Za-z_]\w*(?:(?:->|::)[A-Za-z_]\w*)+\s+(?:function|method)\s*:.*"
     # the fields of an API entry, and C headers
     r"|(?:Parameters|Returns|Return\s+type|Return\s+value|Public\s+Members|Raises)\s*(?::.*)?$"
     r"|#include\s*[<\"].*"
