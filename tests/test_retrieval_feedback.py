@@ -95,10 +95,10 @@ def test_an_untitled_corpus_is_not_demoted(tmp_path):
 def test_expansion_terms_leave_out_the_question_and_weigh_rare_words():
     texts = ["Disable the warning: warning off, or disable all.", "Enable warnings again."]
     df = {"disabl": 1, "warn": 5, "enabl": 1, "off": 30, "again": 30}
-    terms = expansion_terms(texts, query={"warn"}, df=df, n_docs=40, n_terms=2)
+    terms = expansion_terms(texts, query={"warn"}, df=df.get, n_docs=40, n_terms=2)
     assert list(terms) == ["disabl", "enabl"]
     assert sum(terms.values()) == pytest.approx(1)
-    assert expansion_terms([], query=set(), df={}, n_docs=1, n_terms=3) == {}
+    assert expansion_terms([], query=set(), df={}.get, n_docs=1, n_terms=3) == {}
 
 
 def test_feedback_searches_the_words_of_the_best_pages(tmp_path):
@@ -134,3 +134,15 @@ def test_feedback_options_are_checked(tmp_path):
     for bad in ({"prf_docs": -1}, {"prf_terms": 0}, {"prf_weight": -0.1}, {"audience_weight": "3"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             HybridRetriever(index, **bad)
+
+
+def test_doc_freq_counts_the_chunks_that_hold_a_word(tmp_path):
+    docs = [
+        Document("a", "Disable the warning.", title="A"),
+        Document("b", "Disable all warnings; disabling is quick.", title="B"),
+        Document("c", "Plots and figures.", title="C"),
+    ]
+    lexical = _index(tmp_path, docs).lexical
+    assert lexical.doc_freq("disabl") == 2  # analysed (stemmed) form, once per chunk
+    assert lexical.doc_freq("plot") == 1
+    assert lexical.doc_freq("nowhere") == 0

@@ -10,7 +10,8 @@ and not kept (docs/RESULTS.md, issue 21, "night, second round").
 
 Example:
     >>> terms = expansion_terms(["stash the changes away", "git stash saves changes"],
-    ...     query={"chang"}, df={"stash": 2, "away": 9, "save": 9, "git": 9}, n_docs=10, n_terms=1)
+    ...     query={"chang"}, df={"stash": 2, "away": 9, "save": 9, "git": 9}.get, n_docs=10,
+    ...     n_terms=1)
     >>> list(terms)
     ['stash']
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from m2io.index.lexical import analyse
 
@@ -28,19 +29,20 @@ def expansion_terms(
     texts: Iterable[str],
     *,
     query: set[str],
-    df: Mapping[str, int],
+    df: Callable[[str], int | None],
     n_docs: int,
     n_terms: int,
 ) -> dict[str, float]:
     """The ``n_terms`` analysed words weighing most in ``texts`` (each text's share of its words
-    × inverse document frequency), the question's own (``query``) left out; weights sum to 1."""
+    × inverse document frequency; ``df`` gives a word's chunk count, ``n_docs`` the chunks), the
+    question's own (``query``) left out; weights sum to 1."""
     weights: Counter[str] = Counter()
     for text in texts:
         toks = [t for t in analyse(text) if len(t) >= 3 and not t.isdigit()]
         for stem, count in Counter(toks).items():
             weights[stem] += count / len(toks)
     scored = {
-        stem: w * math.log((n_docs + 1) / (df.get(stem, 0) + 1))
+        stem: w * math.log((n_docs + 1) / ((df(stem) or 0) + 1))
         for stem, w in weights.items()
         if stem not in query
     }

@@ -43,9 +43,10 @@ better of its own text vector's and its figures' caption + context vectors', eac
 over the rows read, so a page whose figure title names the topic ranks with it.
 
 **Feedback and audience** (hybrid mode). A second BM25 search adds the words that weigh most in
-the first pass's best sections (:mod:`m2io.retrievers.feedback`), and, where most chunks carry a
-title, an API reference page (C prototypes, class signatures) ranks below user pages for a
-question that names no identifier (:mod:`m2io.retrievers.audience`).
+the first pass's best sections (:mod:`m2io.retrievers.feedback`; a chunk's ``lexical_score``
+then includes them), and, where most chunks carry a title, an API reference page (C prototypes,
+class signatures) ranks below user pages for a question that names no identifier
+(:mod:`m2io.retrievers.audience`).
 
 **Nothing relevant.** A question with no searchable word (punctuation only) is refused without
 searching. Otherwise the best dense cosine among the ranked chunks decides: at or above
@@ -490,14 +491,6 @@ class HybridRetriever:
             texts.setdefault(chunk.doc_id, []).append(chunk.text)
         return {doc_id: api_share(t) for doc_id, t in texts.items()}
 
-    @cached_property
-    def _stem_df(self) -> Counter[str]:
-        """In how many chunks each analysed (BM25) word occurs."""
-        df: Counter[str] = Counter()
-        for chunk in self.index.chunks:
-            df.update(set(analyse(f"{chunk.title} {chunk.text}")))
-        return df
-
     def _feedback(
         self,
         qvec: np.ndarray | None,
@@ -522,7 +515,7 @@ class HybridRetriever:
             terms = expansion_terms(
                 [f"{c.title} {c.text}" for c in chunks],
                 query=set(analyse(words)),
-                df=self._stem_df,
+                df=self.index.lexical.doc_freq,
                 n_docs=len(self.index.chunks),
                 n_terms=self.prf_terms,
             )
