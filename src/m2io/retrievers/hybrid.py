@@ -384,8 +384,11 @@ class HybridRetriever:
         rankings, weights, lexical = self._rankings(qvec, words, depth)
         demote = self.audience_weight > 0 and self._titled and not names_identifier(query)
         fused, order, by_section = self._fuse(rankings, weights, demote)
-        if self.prf_docs and weights and self.prf_weight > 0:
-            rankings, weights, lexical = self._feedback(qvec, words, depth, order, lexical)
+        fed = self._feedback(words, order, lexical) if weights and lexical is not None else None
+        if fed is not None:  # the BM25 list again, the others as they were
+            lexical = fed
+            top = np.argsort(-lexical, kind="stable")[:depth]
+            rankings[1] = [int(r) for r in top if lexical[r] > 0 and r not in self.excluded_rows]
             fused, order, by_section = self._fuse(rankings, weights, demote)
         # expansion may seed up to max_sections sections from the ranking
         seeds = max(k, self.max_sections) if self.expand else k
@@ -431,15 +434,14 @@ class HybridRetriever:
         return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates), notes=notes)
 
     def _rankings(
-        self, qvec: np.ndarray | None, words: str, depth: int, lexical: np.ndarray | None = None
+        self, qvec: np.ndarray | None, words: str, depth: int
     ) -> tuple[list[list[int]], list[float] | None, np.ndarray | None]:
         """The ranked lists (dense, BM25, headings) and their RRF weights, and BM25's scores."""
         index = self.index
         rankings: list[list[int]] = []
         if self.mode != "lexical":
             rankings.append(self._dense_ranking(qvec, depth))
-        if self.mode != "dense" and lexical is None:
-            lexical = index.lexical.scores(words)
+        lexical = index.lexical.scores(words) if self.mode != "dense" else None
         if lexical is not None:
             top = np.argsort(-lexical, kind="stable")[:depth]
             rankings.append([int(r) for r in top if lexical[r] > 0 and r not in self.excluded_rows])
@@ -491,16 +493,13 @@ class HybridRetriever:
             texts.setdefault(chunk.doc_id, []).append(chunk.text)
         return {doc_id: api_share(t) for doc_id, t in texts.items()}
 
-    def _feedback(
-        self,
-        qvec: np.ndarray | None,
-        words: str,
-        depth: int,
-        order: list[int],
-        lexical: np.ndarray | None,
-    ) -> tuple[list[list[int]], list[float] | None, np.ndarray | None]:
-        """The rankings again after pseudo-relevance feedback from the best chunks of the
-        first pass's ``prf_docs`` best sections (:mod:`m2io.retrievers.feedback`)."""
+    def _feedback(self, words: str, order: list[int], lexical: np.ndarray) -> np.ndarray | None:
+        """BM25 scores with pseudo-relevance feedback from the best chunks of the first pass's
+        ``prf_docs`` best sections (:mod:`m2io.retrievers.feedback`), or None when off."""
+        scorer = getattr(self.index.lexical, "weighted_scores", None)
+        doc_freq = getattr(self.index.lexical, "doc_freq", None)
+        if not (self.prf_docs and self.prf_weight > 0 and scorer and doc_freq):
+            return None
         tops: list[int] = []
         seen: set[tuple[str, tuple[int, int]]] = set()
         for r in self._drop_copies(order):
@@ -510,17 +509,14 @@ class HybridRetriever:
                 tops.append(r)
             if len(tops) == self.prf_docs:
                 break
-        if lexical is not None and self.prf_weight > 0 and tops:
-            chunks = [self.index.chunks[r] for r in tops]
-            terms = expansion_terms(
-                [f"{c.title} {c.text}" for c in chunks],
-                query=set(analyse(words)),
-                df=self.index.lexical.doc_freq,
-                n_docs=len(self.index.chunks),
-                n_terms=self.prf_terms,
-            )
-            lexical = lexical + self.prf_weight * self.index.lexical.weighted_scores(terms)
-        return self._rankings(qvec, words, depth, lexical)
+        terms = expansion_terms(
+            [f"{self.index.chunks[r].title} {self.index.chunks[r].text}" for r in tops],
+            query=set(analyse(words)),
+            df=doc_freq,
+            n_docs=len(self.index.chunks),
+            n_terms=self.prf_terms,
+        )
+        return lexical + self.prf_weight * scorer(terms) if terms else None
 
     def _dense_ranking(self, qvec: np.ndarray, depth: int) -> list[int]:
         """Chunk rows by dense similarity, best first, left-out rows skipped.
