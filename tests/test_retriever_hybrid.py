@@ -80,10 +80,16 @@ def test_finds_the_crop_page_in_every_mode(index, mode):
 
 
 def test_fused_score_is_reciprocal_rank_fusion(index):
-    # the two text lists only, chunks fused as chunks: image votes, the headings list and
-    # section fusion are switched off
+    # the two text lists only, chunks fused as chunks: image votes, the headings list,
+    # section fusion and feedback are switched off
     hyb = HybridRetriever(
-        index, top_k=5, rrf_k=10, image_votes=False, heading_weight=0, fuse_sections=False
+        index,
+        top_k=5,
+        rrf_k=10,
+        image_votes=False,
+        heading_weight=0,
+        fuse_sections=False,
+        prf_weight=0,
     ).retrieve("crop tool rectangle")
     dense = HybridRetriever(index, top_k=5, mode="dense").retrieve("crop tool rectangle")
     lex = HybridRetriever(index, top_k=5, mode="lexical").retrieve("crop tool rectangle")

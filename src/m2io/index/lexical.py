@@ -76,3 +76,24 @@ class LexicalIndex:
         if not ids:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def doc_freq(self, term: str) -> int:
+        """In how many chunks the analysed ``term`` occurs (read from the BM25 matrix, one column
+        per term: no chunk is read)."""
+        i = self._bm25.vocab_dict.get(term)
+        indptr = self._bm25.scores["indptr"]
+        if i is None or not 0 <= i < len(indptr) - 1:
+            return 0
+        return int(indptr[i + 1] - indptr[i])
+
+    def weighted_scores(self, terms: dict[str, float]) -> np.ndarray:
+        """BM25 scores of every chunk for analysed ``terms``, each term's scores times its
+        weight (terms the index does not hold count nothing)."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        vocab = self._bm25.vocab_dict
+        for term, weight in terms.items():
+            if term in vocab:
+                out += weight * np.asarray(
+                    self._bm25.get_scores_from_ids([vocab[term]]), dtype=np.float32
+                )
+        return out
