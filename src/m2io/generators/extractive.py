@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
+from m2io.generators.entries import entry_lines
 from m2io.generators.focus import (
     Line,
     Unit,
@@ -39,7 +40,14 @@ from m2io.generators.focus import (
     words,
 )
 from m2io.generators.openers import name_the_referent, no_dangling_openers
-from m2io.generators.sections import JOIN_MATCH, Section, howto, lead_section, procedure_first
+from m2io.generators.sections import (
+    JOIN_MATCH,
+    Section,
+    howto,
+    lead_section,
+    other_part,
+    procedure_first,
+)
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
@@ -204,6 +212,9 @@ class ExtractiveGenerator:
             # how-to: open on the section that says the question's action and object
             lead = lead_section(question, all_units, ps, self._core(all_units))
         chosen = self._select(all_units, ps, budget, notes, lead)
+        if lead is not None and chosen:
+            # "… read an image file and display it?": the part the lead does not answer
+            chosen = self._other_part(question, lead, all_units, ps, chosen, budget)
         chosen = no_dangling_openers(chosen, all_units, ps, budget)
         best_passage = chosen[0].passage if chosen else 0
         in_lead = {id(u) for u in lead.units} if lead is not None else set()
@@ -222,7 +233,8 @@ class ExtractiveGenerator:
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:
                 continue
-            out.extend(ps[u.passage][u.first : u.last + 1])
+            lines = ps[u.passage][u.first : u.last + 1]
+            out.extend(entry_lines(lines, question) if u.kind == "entry" else lines)
         sentences = tuple(Sentence(ln.text, ln.chunk_id, ln.source) for ln in out)
         return TextAnswer(question, sentences, notes=tuple(notes))
 
@@ -336,6 +348,13 @@ class ExtractiveGenerator:
         the answer's core comes from that section: its procedure whole when it has one, else
         its best unit; other sections join with the budget left."""
         pickable = self._pickable(all_units)
+        if lead is not None:
+            # another reference entry joins only when it is itself about the question's terms
+            pickable = [
+                u
+                for u in pickable
+                if id(u) not in lead.entries or lead.others.get(id(u), 0.0) >= JOIN_MATCH
+            ]
         best = self._core(all_units)
         steps: list[Unit] = []
         if lead is not None:
@@ -430,6 +449,28 @@ class ExtractiveGenerator:
             words, n_sent = used()
             self._fill(chosen, all_units, ps, best, budget - words, n_sent)
         return chosen
+
+    def _other_part(
+        self,
+        question: str,
+        lead: Section,
+        all_units: list[Unit],
+        ps: list[list[Line]],
+        chosen: list[Unit],
+        budget: int,
+    ) -> list[Unit]:
+        """``chosen`` with the unit that answers the question's other part
+        (:func:`m2io.generators.sections.other_part`), room made by leaving out the units
+        chosen last (never the core)."""
+        best = other_part(question, lead, all_units, ps)
+        if best is None or best in chosen or best.words > budget // 2:
+            return chosen
+        keep = list(chosen)
+        while len(keep) > 1 and sum(u.words for u in keep) + best.words > budget:
+            keep.pop()
+        if sum(u.words for u in keep) + best.words > budget:
+            return chosen
+        return [*keep, best]
 
     def _fill(
         self,

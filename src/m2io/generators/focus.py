@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from m2io.generators.entries import entry_end
 from m2io.text import (
     introduced_command,
     is_code_block,
@@ -82,7 +83,7 @@ class Unit:
     passage: int
     first: int
     last: int
-    kind: str  # "sentence", "heading", "list", "settings", "code"
+    kind: str  # "sentence", "heading", "list", "settings", "code", "entry"
     words: int
     score: float = 0.0
     lexical: float = 0.0
@@ -256,6 +257,13 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
     while i < len(texts):
         t = texts[i]
         j, kind = i, "sentence"
+        end = entry_end(texts, i)
+        if end > i:
+            # a reference entry: its forms and description line, one unit (counted as shown:
+            # the description line; the forms the question selects are few)
+            out.append(Unit(index, i, end, "entry", words(texts[end])))
+            i = end + 1
+            continue
         if is_list_item(t):
             kind = "list"
             while j + 1 < len(texts) and is_list_item(texts[j + 1]):

@@ -30,6 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, dangling
 from m2io.text import command_shaped, content_terms
 
@@ -44,7 +45,9 @@ _HOWTO = re.compile(
 # term in lower case is a command's or an option's name: "add: Add a remote named …").
 _TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
 # Terms that only label a remark: they do not start a section of their own.
-_REMARK = frozenset("note tip warning caution important example examples see also hint".split())
+_REMARK = frozenset(
+    [*"note tip warning caution important example examples see also hint".split(), "see also"]
+)
 _TERM_WORDS = 14
 # A verb that makes a term a clause ("The grid is a unit grid").
 _CLAUSE = re.compile(
@@ -110,6 +113,8 @@ class Section:
     units: list[Unit] = field(default_factory=list)
     match: float = 0.0  # how well its title and first sentences say the question's terms
     others: dict[int, float] = field(default_factory=dict)  # the lead's: id(unit) -> its match
+    entry: bool = False  # a reference entry (a function's forms and description, a term's text)
+    entries: set[int] = field(default_factory=set)  # the lead's: id(unit) of other entries
 
     @property
     def body(self) -> list[Unit]:
@@ -125,14 +130,26 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
     or a one-line definition-list entry starts one (a title must have a word and be no
     command); a passage's first section is titled by its source's section."""
     out: list[Section] = []
-    prev_passage, prev_kind, prev_named = -1, "", ""
+    prev_passage, prev_kind, prev_named, prev_line = -1, "", "", ""
     for u in all_units:
         line = ps[u.passage][u.first]
         named = line.source.section if line.source is not None else ""
         term = term_of(line.text) if u.kind == "sentence" else ""
+        if u.kind == "entry":
+            term = entry_term(ps[u.passage][u.last].text)
+        elif u.kind == "sentence" and not term:
+            term = entry_term(line.text, calls_only=True)  # "roots ( c ): Compute the roots …"
+        after_see_also = u.passage == prev_passage and prev_line.lstrip().lower().startswith(
+            "see also"
+        )
         # a one-word term right after a command is the command's output ("Bisecting: 3537
         # revisions left to test after this …"), not an entry
-        output = prev_kind == "code" and u.passage == prev_passage and len(term.split()) < 3
+        output = (
+            prev_kind == "code"
+            and u.passage == prev_passage
+            and len(term.split()) < 3
+            and u.kind != "entry"
+        )
         if u.passage != prev_passage or not out:
             out.append(Section(u.passage, line.text if u.kind == "heading" else named))
         elif u.kind == "heading" and _titled(line.text) and not dangling(line.text):
@@ -141,9 +158,13 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
         elif named != prev_named and _titled(named) and named != out[-1].title:
             out.append(Section(u.passage, named))  # a chunk of another section of the page
         elif term and not output:
-            out.append(Section(u.passage, term))
+            out.append(Section(u.passage, term, entry=True))
+        elif after_see_also:
+            # "See also: …" closes a reference entry: what follows is the next one's
+            out.append(Section(u.passage, form_name(line.text), entry=True))
         out[-1].units.append(u)
         prev_passage, prev_kind, prev_named = u.passage, u.kind, named
+        prev_line = ps[u.passage][u.last].text
     return [s for s in out if s.body]
 
 
@@ -196,13 +217,7 @@ def lead_section(
     ``others`` holds the match of every other unit's section."""
     q = keys(question)
     secs = sections(all_units, ps)
-    line_keys = [keys(ln.text) for p in ps for ln in p]
-    df: dict[str, int] = {}
-    for ks in line_keys:
-        for t in ks & q:
-            df[t] = df.get(t, 0) + 1
-    # a question word the context never says counts as much as the rarest one it does say
-    idf = {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
+    idf = _idf(q, ps)
     if not q or not secs:
         return None
     top = max((u.score for u in all_units), default=0.0) or 1.0
@@ -215,8 +230,69 @@ def lead_section(
     for s in secs:
         s.match = match(q, s, ps, idf)
     lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
-    lead.others = {id(u): s.match for s in secs if s is not lead for u in s.units}
+    lead.others = {id(u): _joins(s, q) for s in secs if s is not lead for u in s.units}
+    lead.entries = {id(u) for s in secs if s is not lead and s.entry for u in s.units}
     return lead
+
+
+def _idf(q: set[str], ps: list[list[Line]]) -> dict[str, float]:
+    """IDF of the question's terms over the context's sentences."""
+    line_keys = [keys(ln.text) for p in ps for ln in p]
+    df: dict[str, int] = {}
+    for ks in line_keys:
+        for t in ks & q:
+            df[t] = df.get(t, 0) + 1
+    # a question word the context never says counts as much as the rarest one it does say
+    return {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
+
+
+# "How do I read an image file and display it?": the parts a how-to question joins with "and"
+_PARTS = re.compile(r"\s*,?\s+and\s+(?:then\s+)?", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[set[str]]:
+    """The terms of each part of a how-to question whose parts are joined by "and" ("read an
+    image file" / "display it"); one part (or none) for other questions."""
+    body = _HOWTO.sub("", question, count=1).rstrip(" ?")
+    return [k for k in (keys(p) for p in _PARTS.split(body)) if k]
+
+
+def other_part(
+    question: str, lead: Section, all_units: list[Unit], ps: list[list[Line]]
+) -> Unit | None:
+    """For a two-part how-to question, the unit that answers the part ``lead`` does not say
+    (its title and first sentences say under ``JOIN_MATCH`` of that part's terms): the best
+    unit of the other sections that say it (``JOIN_MATCH`` at least), a reference entry or a
+    procedure before a sentence; None when every part is covered."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return None
+    idf = _idf(keys(question), ps)
+    secs = [
+        s
+        for s in sections(all_units, ps)
+        if s.passage != lead.passage or s.units[0].first != lead.units[0].first
+    ]
+    for part in parts:
+        if match(part, lead, ps, idf) >= JOIN_MATCH:
+            continue
+        fits = [s for s in secs if match(part, s, ps, idf) >= JOIN_MATCH]
+        if fits:
+            # the unit that says how: a reference entry, a procedure, before a sentence
+            return max(
+                (u for s in fits for u in s.body),
+                key=lambda u: (u.kind == "entry" or u.procedural, u.score, -u.first),
+            )
+    return None
+
+
+def _joins(s: Section, q: set[str]) -> float:
+    """How much ``s`` says the question's terms, for joining another section's answer: its
+    match, or ``JOIN_MATCH`` at least for a reference entry named by one of the question's
+    words (the "roots" entry for "How do I find the roots of a polynomial?")."""
+    if s.entry and form_name(s.title) and keys(s.title) & q:
+        return max(s.match, JOIN_MATCH)
+    return s.match
 
 
 def procedure_first(
