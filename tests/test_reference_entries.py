@@ -98,3 +98,44 @@ def test_a_two_part_question_gets_both_parts() -> None:
     text = " ".join(_answer(question, ("displaying", DISPLAYING), ("loading", LOADING)))
     assert "Display the image im" in text
     assert "Read images from various file formats." in text
+
+
+def _lines(*texts: str) -> list:
+    from m2io.generators.focus import Line
+
+    return [Line(t, "p#0", 0, None) for t in texts]
+
+
+CODE = '```\nwarning ("off", id);\n```'
+
+
+def test_an_answer_never_opens_on_a_bare_code_block_nor_ends_before_its_code() -> None:
+    from m2io.generators.focus import units
+    from m2io.generators.openers import code_has_its_words
+
+    p = _lines("The following code turns the warning off", CODE, "It prints nothing.")
+    ps = [p]
+    us = units(p)
+    code = next(u for u in us if u.kind == "code")
+    shown = code_has_its_words([code], us, ps, 180)
+    assert [ps[0][u.first].text for u in shown][0].startswith("The following code")
+    # a sentence cut where its command should follow gets the command
+    p2 = _lines(
+        "Breakpoints are set in any function.",
+        "then a breakpoint can be set at the start of the subfunction directly with",
+        CODE,
+    )
+    us2 = units(p2)
+    cut = next(u for u in us2 if u.first == 1)
+    out = code_has_its_words([us2[0], cut], us2, [p2], 180)
+    assert any(p2[u.last].text == CODE for u in out)
+
+
+def test_see_also_lines_and_lone_signatures_are_left_out() -> None:
+    from m2io.generators.focus import units
+    from m2io.generators.openers import no_reference_leftovers
+
+    p = _lines("Compute the roots of c.", "See also: poly, compan.", "lasterr = lasterror ()")
+    us = units(p)
+    kept = no_reference_leftovers(us, [p])
+    assert [p[u.first].text for u in kept] == ["Compute the roots of c."]

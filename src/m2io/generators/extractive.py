@@ -39,7 +39,12 @@ from m2io.generators.focus import (
     units,
     words,
 )
-from m2io.generators.openers import name_the_referent, no_dangling_openers
+from m2io.generators.openers import (
+    code_has_its_words,
+    name_the_referent,
+    no_dangling_openers,
+    no_reference_leftovers,
+)
 from m2io.generators.sections import (
     JOIN_MATCH,
     Section,
@@ -229,6 +234,9 @@ class ExtractiveGenerator:
         # a heading is shown before its sentence only in a how-to answer: on the dev sets'
         # templated questions it named the figure caption above, and moved the figure after it
         chosen = name_the_referent(chosen, all_units, ps, budget, heading=lead is not None)
+        if lead is not None:
+            chosen = no_reference_leftovers(chosen, ps)
+            chosen = code_has_its_words(chosen, all_units, ps, budget)
         out: list[Line] = []
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:

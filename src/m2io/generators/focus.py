@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from m2io.generators.entries import entry_end
+from m2io.generators.entries import entry_end, form_name
 from m2io.text import (
     introduced_command,
     is_code_block,
@@ -274,7 +274,9 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
                 j += 1
         elif is_code_block(t):
             kind = "code"  # a code block, with the clause it leads into ("… creates a figure")
-            if j + 1 < len(texts) and texts[j + 1][:1].islower():
+            # (not the next entry's signature line: "lasterr = lasterror ()")
+            nxt = texts[j + 1] if j + 1 < len(texts) else ""
+            if nxt[:1].islower() and not form_name(nxt, calls_only=True):
                 j += 1
         elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
             kind = "code"  # with the commands of its block ("./configure", "make", ...)

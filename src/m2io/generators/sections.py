@@ -151,7 +151,10 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
             and u.kind != "entry"
         )
         if u.passage != prev_passage or not out:
-            out.append(Section(u.passage, line.text if u.kind == "heading" else named))
+            title = line.text if u.kind == "heading" else named
+            # a page part named by a function's form ("info = imfinfo (url)") is its entry
+            entry = bool(form_name(title, calls_only=True)) or u.kind == "entry"
+            out.append(Section(u.passage, title, entry=entry))
         elif u.kind == "heading" and _titled(line.text) and not dangling(line.text):
             # ("Finally, run" before "$ git bisect reset" is a command's lead-in, not a title)
             out.append(Section(u.passage, line.text))
@@ -161,7 +164,8 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
             out.append(Section(u.passage, term, entry=True))
         elif after_see_also:
             # "See also: …" closes a reference entry: what follows is the next one's
-            out.append(Section(u.passage, form_name(line.text), entry=True))
+            name = form_name(line.text)  # the next entry's, or the page's text going on
+            out.append(Section(u.passage, name, entry=bool(name) or u.kind == "entry"))
         out[-1].units.append(u)
         prev_passage, prev_kind, prev_named = u.passage, u.kind, named
         prev_line = ps[u.passage][u.last].text
