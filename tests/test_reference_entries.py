@@ -32,7 +32,7 @@ WARNING = (
     "warning (id, template)\n\n"
     'warning ("on", id)\n\n'
     'warning ("off", id)\n\n'
-    "warning (state, mode): Display a warning message or turn warnings on and off.\n\n"
+    "warning (state, mode): Display a warning message or control the warning system.\n\n"
     "The warning function prints its message and returns to the caller.\n"
 )
 LOADING = (
@@ -139,3 +139,41 @@ def test_see_also_lines_and_lone_signatures_are_left_out() -> None:
     us = units(p)
     kept = no_reference_leftovers(us, [p])
     assert [p[u.first].text for u in kept] == ["Compute the roots of c."]
+
+
+SAVING = (
+    "Saving Data\n\n"
+    "save (file, v1)\n\n"
+    "str = save (file, v1, v2): Save the named variables v1, v2 in the file file.\n\n"
+    "If no variable names are listed, all the variables in the current scope are saved.\n"
+)
+LOADING_DATA = (
+    "Loading Data\n\n"
+    "load (file)\n\n"
+    "S = load (file, v1, v2): Load the named variables v1, v2 from the file file.\n\n"
+    "The format of the file is detected automatically.\n"
+)
+
+
+def test_the_other_part_joins_when_the_opening_section_lacks_its_action() -> None:
+    # the save entry says "variables" and "file" (the second part's words too) but not "load";
+    # "again later" is said nowhere and does not count against the load entry
+    question = "How do I save variables to a file and load them again later?"
+    text = " ".join(_answer(question, ("saving", SAVING), ("loading", LOADING_DATA)))
+    assert "Save the named variables" in text
+    assert "Load the named variables" in text
+
+
+def test_a_sentence_that_announces_a_missing_table_is_left_out() -> None:
+    from m2io.generators.focus import units
+    from m2io.generators.openers import no_pointers_to_missing
+
+    p = _lines(
+        "Save the named variables in the file.",
+        "Valid options for the save command are listed in the following table.",
+        "-append: Append to the destination instead of overwriting.",
+    )
+    us = units(p)
+    kept = no_pointers_to_missing(us[:2], us, [p])
+    assert [p[u.first].text for u in kept] == ["Save the named variables in the file."]
+    assert len(no_pointers_to_missing(us, us, [p])) == 3  # the table follows: kept

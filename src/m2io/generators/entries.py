@@ -9,7 +9,7 @@ forms before the sentence that says what the function does, nor run on into the 
 :func:`entry_end` finds an entry's forms and description line, which
 :func:`m2io.generators.focus.units` keeps as one unit (kind ``"entry"``); :func:`entry_lines`
 gives that unit's lines as an answer shows them: the description first, then only the forms
-the question's own words select (``warning ("off", id)`` for "How do I turn off a warning?").
+that say a word of the question the description does not (``warning ("off", id)`` for "How do I turn off a warning?").
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ def entry_end(texts: list[str], i: int) -> int:
     return -1
 
 
-def selected(form: str, name: str, question_terms: set[str]) -> bool:
-    """Whether ``form`` says a word of the question besides the function's own name."""
-    return bool((set(content_terms(form)) - set(content_terms(name))) & question_terms)
+def selected(form: str, description: str, question_terms: set[str]) -> bool:
+    """Whether ``form`` says a word of the question that the description line does not say
+    (the function's name is in both): ``warning ("off", id)`` for "turn off a warning"."""
+    return bool((set(content_terms(form)) - set(content_terms(description))) & question_terms)
 
 
 def entry_lines(lines: list, question: str) -> list:
@@ -72,6 +73,5 @@ def entry_lines(lines: list, question: str) -> list:
     if not lines:
         return lines
     *forms, description = lines
-    name = entry_term(description.text)
     q = set(content_terms(question))
-    return [description, *(f for f in forms if selected(f.text, name, q))]
+    return [description, *(f for f in forms if selected(f.text, description.text, q))]

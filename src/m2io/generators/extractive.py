@@ -43,6 +43,7 @@ from m2io.generators.openers import (
     code_has_its_words,
     name_the_referent,
     no_dangling_openers,
+    no_pointers_to_missing,
     no_reference_leftovers,
 )
 from m2io.generators.sections import (
@@ -236,6 +237,7 @@ class ExtractiveGenerator:
         chosen = name_the_referent(chosen, all_units, ps, budget, heading=lead is not None)
         if lead is not None:
             chosen = no_reference_leftovers(chosen, ps)
+            chosen = no_pointers_to_missing(chosen, all_units, ps)
             chosen = code_has_its_words(chosen, all_units, ps, budget)
         out: list[Line] = []
         for u in chosen:

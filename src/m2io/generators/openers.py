@@ -19,6 +19,27 @@ from m2io.generators.focus import Line, Unit, dangling
 from m2io.text import is_code_block
 
 _SEE_ALSO = re.compile(r"\s*see also\b", re.IGNORECASE)
+# "Valid options … are listed in the following table.": a sentence about what comes after it
+_FORWARD = re.compile(
+    r"\b(?:in|by|with|of)\s+the\s+following\s+(?:table|list|options|example|section)s?\s*[.:]?$"
+    r"|\bas\s+follows\s*[.:]?$",
+    re.IGNORECASE,
+)
+
+
+def no_pointers_to_missing(
+    chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]
+) -> list[Unit]:
+    """``chosen`` without a sentence (not the first) that announces what follows it ("… are
+    listed in the following table.") when the answer does not hold what follows."""
+    keep = chosen[:1]
+    for u in chosen[1:]:
+        after = next_unit(u, all_units)
+        announces = u.kind == "sentence" and _FORWARD.search(ps[u.passage][u.last].text.rstrip())
+        if announces and (after is None or after not in chosen):
+            continue
+        keep.append(u)
+    return keep
 
 
 def no_reference_leftovers(chosen: list[Unit], ps: list[list[Line]]) -> list[Unit]:
@@ -176,6 +197,22 @@ def code_has_its_words(
             prev.kind = "sentence"  # shown: a heading-like lead-in says what the code is for
             at = chosen.index(first)
             chosen = [*chosen[:at], prev, *chosen[at:]]
+    for u in list(chosen):
+        # "If save is invoked using the functional form" / the code / "then the options …":
+        # one sentence around its code; the lead-in (read as a heading) is shown with it
+        prev = prev_unit(u, all_units)
+        if (
+            _is_code(u, ps)
+            and u.last > u.first
+            and prev is not None
+            and prev.kind == "heading"
+            and prev not in chosen
+            and ps[u.passage][u.last].text[:1].islower()
+        ):
+            prev.kind = "sentence"
+            at = chosen.index(u)
+            chosen = [*chosen[:at], prev, *chosen[at:]]
+    shown = [u for u in chosen if u.kind != "heading"]
     last = shown[-1]
     end = ps[last.passage][last.last].text.rstrip()
     after = next_unit(last, all_units)

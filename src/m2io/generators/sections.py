@@ -254,11 +254,25 @@ def _idf(q: set[str], ps: list[list[Line]]) -> dict[str, float]:
 _PARTS = re.compile(r"\s*,?\s+and\s+(?:then\s+)?", re.IGNORECASE)
 
 
-def question_parts(question: str) -> list[set[str]]:
+def question_parts(question: str) -> list[tuple[set[str], str]]:
     """The terms of each part of a how-to question whose parts are joined by "and" ("read an
-    image file" / "display it"); one part (or none) for other questions."""
+    image file" / "display it"), each with its action (its first term: "read", "display");
+    one part (or none) for other questions."""
     body = _HOWTO.sub("", question, count=1).rstrip(" ?")
-    return [k for k in (keys(p) for p in _PARTS.split(body)) if k]
+    out = []
+    for p in _PARTS.split(body):
+        ordered = [_fold(t) for t in content_terms(p) if t not in _VAGUE]
+        if ordered:
+            out.append((set(ordered), ordered[0]))
+    return out
+
+
+def _said(s: Section, ps: list[list[Line]]) -> set[str]:
+    """The terms of ``s``'s title and first two units."""
+    lead = {
+        t for u in s.body[:2] for ln in ps[u.passage][u.first : u.last + 1] for t in keys(ln.text)
+    }
+    return keys(s.title) | lead
 
 
 def other_part(
@@ -277,9 +291,11 @@ def other_part(
         for s in sections(all_units, ps)
         if s.passage != lead.passage or s.units[0].first != lead.units[0].first
     ]
-    for part in parts:
-        if match(part, lead, ps, idf) >= JOIN_MATCH:
-            continue
+    context = {t for p in ps for ln in p for t in keys(ln.text)}
+    for terms, action in parts:
+        part = terms & context  # words the context never says ("again later") match nothing
+        if not part or (action in _said(lead, ps) and match(part, lead, ps, idf) >= JOIN_MATCH):
+            continue  # the lead says this part's action and most of its terms
         fits = [s for s in secs if match(part, s, ps, idf) >= JOIN_MATCH]
         if fits:
             # the unit that says how: a reference entry, a procedure, before a sentence
