@@ -177,3 +177,39 @@ def test_a_sentence_that_announces_a_missing_table_is_left_out() -> None:
     kept = no_pointers_to_missing(us[:2], us, [p])
     assert [p[u.first].text for u in kept] == ["Save the named variables in the file."]
     assert len(no_pointers_to_missing(us, us, [p])) == 3  # the table follows: kept
+
+
+BREAKPOINTS = (
+    "Breakpoints\n\n"
+    "Breakpoints can be set in any function by using the dbstop function.\n\n"
+    "dbstop func\n\n"
+    "rline = dbstop func line: Set breakpoints for the built-in debugger.\n\n"
+    "See also: dbclear, dbstatus.\n\n"
+    "To set a breakpoint immediately upon entering a function use line number 1.\n\n"
+    "For example:\n\n"
+    '```\ndbstop ("asind", 1)\n```\n\n'
+    "The return value is the line where the breakpoint was set.\n"
+)
+
+
+def test_an_answer_with_no_code_gets_the_example_that_goes_on_from_it() -> None:
+    from m2io.generators.focus import units
+    from m2io.generators.sections import example_for
+
+    p = _lines(
+        "Breakpoints can be set in any function by using the dbstop function.",
+        "Conditions must be enclosed in quotes.",
+        "For example:",
+        "```\ndbstop in axis at 246 if 'any (opt == 1)'\n```",
+        "The return value is the line where the breakpoint was set.",
+        "To set a breakpoint upon entering a function use line number 1, for example:",
+        '```\ndbstop ("asind", 1)\n```',
+    )
+    us = units(p)
+    for u in us:
+        u.score = 1.0 if "axis" in p[u.last].text else 0.5  # the other example scores higher
+    said = [us[0], next(u for u in us if u.first == 4)]
+    example = example_for(said, us, [p])
+    assert example is not None and p[example.last].text.endswith('("asind", 1)\n```')
+    # an answer that already holds code gets none
+    assert example_for([*said, example], us, [p]) is None

@@ -49,6 +49,7 @@ from m2io.generators.openers import (
 from m2io.generators.sections import (
     JOIN_MATCH,
     Section,
+    example_for,
     howto,
     lead_section,
     other_part,
@@ -221,6 +222,7 @@ class ExtractiveGenerator:
         if lead is not None and chosen:
             # "… read an image file and display it?": the part the lead does not answer
             chosen = self._other_part(question, lead, all_units, ps, chosen, budget)
+            chosen = _make_room(chosen, example_for(chosen, all_units, ps), budget)
         chosen = no_dangling_openers(chosen, all_units, ps, budget)
         best_passage = chosen[0].passage if chosen else 0
         in_lead = {id(u) for u in lead.units} if lead is not None else set()
@@ -472,15 +474,7 @@ class ExtractiveGenerator:
         """``chosen`` with the unit that answers the question's other part
         (:func:`m2io.generators.sections.other_part`), room made by leaving out the units
         chosen last (never the core)."""
-        best = other_part(question, lead, all_units, ps)
-        if best is None or best in chosen or best.words > budget // 2:
-            return chosen
-        keep = list(chosen)
-        while len(keep) > 1 and sum(u.words for u in keep) + best.words > budget:
-            keep.pop()
-        if sum(u.words for u in keep) + best.words > budget:
-            return chosen
-        return [*keep, best]
+        return _make_room(chosen, other_part(question, lead, all_units, ps), budget)
 
     def _fill(
         self,
@@ -527,6 +521,19 @@ class ExtractiveGenerator:
                 room -= u.words
                 n_sent += u.last - u.first + 1
             lo, hi = min(lo, i), max(hi, i)
+
+
+def _make_room(chosen: list[Unit], extra: Unit | None, budget: int) -> list[Unit]:
+    """``chosen`` with ``extra`` added (at most half the budget), room made by leaving out the
+    units chosen last (never the first)."""
+    if extra is None or extra in chosen or extra.words > budget // 2:
+        return chosen
+    keep = list(chosen)
+    while len(keep) > 1 and sum(u.words for u in keep) + extra.words > budget:
+        keep.pop()
+    if sum(u.words for u in keep) + extra.words > budget:
+        return chosen
+    return [*keep, extra]
 
 
 def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -> Unit:

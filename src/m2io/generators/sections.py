@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, dangling
-from m2io.text import command_shaped, content_terms
+from m2io.text import command_shaped, content_terms, is_code_block
 
 _HOWTO = re.compile(
     r"^\s*(?:how\s+(?:do|can|could|should|would|does|did|to|may|might|must)\b"
@@ -304,6 +304,30 @@ def other_part(
                 key=lambda u: (u.kind == "entry" or u.procedural, u.score, -u.first),
             )
     return None
+
+
+def example_for(chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]) -> Unit | None:
+    """For a how-to answer that holds no code, the code example (a code block, with the line
+    that introduces it) of a section the answer quotes: one right after a quoted sentence
+    first, else the most relevant; None if none.
+    A reference entry's reader wants its description and its example."""
+    if any(u.kind == "code" for u in chosen):
+        return None
+    quoted = {id(u) for u in chosen}
+    examples = [
+        u
+        for s in sections(all_units, ps)
+        if any(id(u) in quoted for u in s.units)
+        for u in s.units
+        if u.kind == "code"
+        and any(is_code_block(ln.text) for ln in ps[u.passage][u.first : u.last + 1])
+    ]
+    ends = {(u.passage, u.last) for u in chosen}
+
+    def follows(u: Unit) -> bool:  # right after a quoted sentence: it goes on from the answer
+        return (u.passage, u.first - 1) in ends
+
+    return max(examples, key=lambda u: (follows(u), u.score, -u.first)) if examples else None
 
 
 def _joins(s: Section, q: set[str]) -> float:
