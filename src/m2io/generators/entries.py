@@ -15,8 +15,17 @@ that say a word of the question the description does not (``warning ("off", id)`
 from __future__ import annotations
 
 import re
+from typing import Protocol, TypeVar
 
 from m2io.text import content_terms
+
+
+class _Texted(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Texted)  # a passage's line (m2io.generators.focus.Line)
 
 # An optional output ("h = ", "[a, b] = "), a name, then arguments in parentheses or words.
 _OUTPUT = re.compile(r"^\s*(?:\[[^\]]*\]|[A-Za-z_][\w.]*)\s*=\s*(?=[A-Za-z_])")
@@ -67,7 +76,7 @@ def selected(form: str, description: str, question_terms: set[str]) -> bool:
     return bool((set(content_terms(form)) - set(content_terms(description))) & question_terms)
 
 
-def entry_lines(lines: list, question: str) -> list:
+def entry_lines(lines: list[L], question: str) -> list[L]:
     """An entry unit's lines (forms, then the description line) as an answer shows them: the
     description line first, then the forms the question's terms select, in their order."""
     if not lines:

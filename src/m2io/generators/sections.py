@@ -20,8 +20,14 @@ how-to question ("How do I …?", "How to …", "Show me how …"), the extracti
 
 Other sections and pages join only with the budget that is left, and an answer built on a
 procedure takes them only from sections whose own title or first sentences say the question's
-terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). Questions of other kinds (the dev sets' "What does the
-manual say about …?") are not touched.
+terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). On a reference page every
+entry (a function's forms and description, :mod:`m2io.generators.entries`; a term's text; what
+follows "See also:") is a section of its own, and another entry joins only at ``JOIN_MATCH`` or
+when its name is a question word. A question in two parts ("read an image file and display
+it") gets, for the part whose action the opening section does not say, the best unit of the
+section that says it (:func:`other_part`); an answer with no code gets the example of a section
+it quotes (:func:`example_for`). Questions of other kinds (the dev sets' "What does the manual
+say about …?") are not touched.
 """
 
 from __future__ import annotations
