@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder
+from m2io.generators.entries import entry_lines
 from m2io.generators.focus import (
     Line,
     Unit,
@@ -38,8 +39,22 @@ from m2io.generators.focus import (
     units,
     words,
 )
-from m2io.generators.openers import name_the_referent, no_dangling_openers
-from m2io.generators.sections import JOIN_MATCH, Section, howto, lead_section, procedure_first
+from m2io.generators.openers import (
+    code_has_its_words,
+    name_the_referent,
+    no_dangling_openers,
+    no_pointers_to_missing,
+    no_reference_leftovers,
+)
+from m2io.generators.sections import (
+    JOIN_MATCH,
+    Section,
+    example_for,
+    howto,
+    lead_section,
+    other_part,
+    procedure_first,
+)
 from m2io.text import content_terms
 from m2io.types import Retrieval, Sentence, TextAnswer
 
@@ -204,6 +219,10 @@ class ExtractiveGenerator:
             # how-to: open on the section that says the question's action and object
             lead = lead_section(question, all_units, ps, self._core(all_units))
         chosen = self._select(all_units, ps, budget, notes, lead)
+        if lead is not None and chosen:
+            # "… read an image file and display it?": the part the lead does not answer
+            chosen = self._other_part(question, lead, all_units, ps, chosen, budget)
+            chosen = _make_room(chosen, example_for(chosen, all_units, ps), budget)
         chosen = no_dangling_openers(chosen, all_units, ps, budget)
         best_passage = chosen[0].passage if chosen else 0
         in_lead = {id(u) for u in lead.units} if lead is not None else set()
@@ -218,11 +237,16 @@ class ExtractiveGenerator:
         # a heading is shown before its sentence only in a how-to answer: on the dev sets'
         # templated questions it named the figure caption above, and moved the figure after it
         chosen = name_the_referent(chosen, all_units, ps, budget, heading=lead is not None)
+        if lead is not None:
+            chosen = no_reference_leftovers(chosen, ps)
+            chosen = no_pointers_to_missing(chosen, all_units, ps)
+            chosen = code_has_its_words(chosen, all_units, ps, budget)
         out: list[Line] = []
         for u in chosen:
             if self.drop_headings and u.kind == "heading" and len(chosen) > 1:
                 continue
-            out.extend(ps[u.passage][u.first : u.last + 1])
+            lines = ps[u.passage][u.first : u.last + 1]
+            out.extend(entry_lines(lines, question) if u.kind == "entry" else lines)
         sentences = tuple(Sentence(ln.text, ln.chunk_id, ln.source) for ln in out)
         return TextAnswer(question, sentences, notes=tuple(notes))
 
@@ -336,6 +360,13 @@ class ExtractiveGenerator:
         the answer's core comes from that section: its procedure whole when it has one, else
         its best unit; other sections join with the budget left."""
         pickable = self._pickable(all_units)
+        if lead is not None:
+            # another reference entry joins only when it is itself about the question's terms
+            pickable = [
+                u
+                for u in pickable
+                if id(u) not in lead.entries or lead.others.get(id(u), 0.0) >= JOIN_MATCH
+            ]
         best = self._core(all_units)
         steps: list[Unit] = []
         if lead is not None:
@@ -431,6 +462,20 @@ class ExtractiveGenerator:
             self._fill(chosen, all_units, ps, best, budget - words, n_sent)
         return chosen
 
+    def _other_part(
+        self,
+        question: str,
+        lead: Section,
+        all_units: list[Unit],
+        ps: list[list[Line]],
+        chosen: list[Unit],
+        budget: int,
+    ) -> list[Unit]:
+        """``chosen`` with the unit that answers the question's other part
+        (:func:`m2io.generators.sections.other_part`), room made by leaving out the units
+        chosen last (never the core)."""
+        return _make_room(chosen, other_part(question, lead, all_units, ps), budget)
+
     def _fill(
         self,
         chosen: list[Unit],
@@ -476,6 +521,19 @@ class ExtractiveGenerator:
                 room -= u.words
                 n_sent += u.last - u.first + 1
             lo, hi = min(lo, i), max(hi, i)
+
+
+def _make_room(chosen: list[Unit], extra: Unit | None, budget: int) -> list[Unit]:
+    """``chosen`` with ``extra`` added (at most half the budget), room made by leaving out the
+    units chosen last (never the first)."""
+    if extra is None or extra in chosen or extra.words > budget // 2:
+        return chosen
+    keep = list(chosen)
+    while len(keep) > 1 and sum(u.words for u in keep) + extra.words > budget:
+        keep.pop()
+    if sum(u.words for u in keep) + extra.words > budget:
+        return chosen
+    return [*keep, extra]
 
 
 def _cut_list(unit: Unit, ps: list[list[Line]], budget: int, notes: list[str]) -> Unit:

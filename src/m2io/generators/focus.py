@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from m2io.generators.entries import entry_end, form_name
 from m2io.text import (
     BULLETS,
     introduced_command,
@@ -83,7 +84,7 @@ class Unit:
     passage: int
     first: int
     last: int
-    kind: str  # "sentence", "heading", "list", "settings", "code"
+    kind: str  # "sentence", "heading", "list", "settings", "code", "entry"
     words: int
     score: float = 0.0
     lexical: float = 0.0
@@ -257,6 +258,13 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
     while i < len(texts):
         t = texts[i]
         j, kind = i, "sentence"
+        end = entry_end(texts, i)
+        if end > i:
+            # a reference entry: its forms and description line, one unit (counted as shown:
+            # the description line; the forms the question selects are few)
+            out.append(Unit(index, i, end, "entry", words(texts[end])))
+            i = end + 1
+            continue
         if is_list_item(t):
             kind = "list"
             while j + 1 < len(texts) and is_list_item(texts[j + 1]):
@@ -267,7 +275,9 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
                 j += 1
         elif is_code_block(t):
             kind = "code"  # a code block, with the clause it leads into ("… creates a figure")
-            if j + 1 < len(texts) and texts[j + 1][:1].islower():
+            # (not the next entry's signature line: "lasterr = lasterror ()")
+            nxt = texts[j + 1] if j + 1 < len(texts) else ""
+            if nxt[:1].islower() and not form_name(nxt, calls_only=True):
                 j += 1
         elif is_code(t) or (i > 0 and introduced_command(t, texts[i - 1])):
             kind = "code"  # with the commands of its block ("./configure", "make", ...)

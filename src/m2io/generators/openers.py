@@ -14,7 +14,54 @@ from __future__ import annotations
 
 import re
 
+from m2io.generators.entries import form_name
 from m2io.generators.focus import Line, Unit, dangling
+from m2io.text import is_code_block
+
+_SEE_ALSO = re.compile(r"\s*see also\b", re.IGNORECASE)
+# "Valid options … are listed in the following table.": a sentence about what comes after it
+_FORWARD = re.compile(
+    r"\b(?:in|by|with|of)\s+the\s+following\s+(?:table|list|options|example|section)s?\s*[.:]?$"
+    r"|\bas\s+follows\s*[.:]?$",
+    re.IGNORECASE,
+)
+
+
+def no_pointers_to_missing(
+    chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]
+) -> list[Unit]:
+    """``chosen`` without a sentence (not the first) that announces what follows it ("… are
+    listed in the following table.") when the answer does not hold what follows."""
+    keep = chosen[:1]
+    for u in chosen[1:]:
+        after = next_unit(u, all_units)
+        announces = u.kind == "sentence" and _FORWARD.search(ps[u.passage][u.last].text.rstrip())
+        if announces and (after is None or after not in chosen):
+            continue
+        keep.append(u)
+    return keep
+
+
+def no_reference_leftovers(chosen: list[Unit], ps: list[list[Line]]) -> list[Unit]:
+    """``chosen`` without what a reference page holds between its entries and says nothing
+    alone: a "See also: …" line, a lone signature line ("lasterr = lasterror ()") whose entry
+    the answer does not hold (one that titles the answer's next line stays). The answer's first
+    unit stays."""
+
+    def leftover(u: Unit) -> bool:
+        lines = [ln.text for ln in ps[u.passage][u.first : u.last + 1]]
+        return u.kind != "entry" and all(
+            _SEE_ALSO.match(t) or form_name(t, calls_only=True) for t in lines
+        )
+
+    useful = {(u.passage, u.first) for u in chosen if not leftover(u)}
+    keep = chosen[:1]
+    for u in chosen[1:]:
+        titles_next = (u.passage, u.last + 1) in useful  # "get_capacitance()" then its text
+        if not leftover(u) or (titles_next and not _SEE_ALSO.match(ps[u.passage][u.first].text)):
+            keep.append(u)
+    return keep
+
 
 # A noun phrase that points back at something named before: "this dialog", "these options",
 # "the corresponding command", within a sentence's first words.
@@ -131,3 +178,67 @@ def prev_chosen(u: Unit, chosen: list[Unit], all_units: list[Unit]) -> bool:
     """Whether the sentence before ``u`` is in the answer (a heading is not shown: it is not)."""
     prev = prev_unit(u, all_units)
     return prev is not None and prev.kind != "heading" and prev in chosen
+
+
+def code_has_its_words(
+    chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]], budget: int
+) -> list[Unit]:
+    """``chosen`` (in answer order) neither opening on a bare code block nor ending on a
+    sentence cut where its code should follow ("… can be set directly with"): the opening
+    block gets the line before it ("The following code will issue a warning"); the closing
+    sentence gets the code after it when that is short, else it is left out."""
+    shown = [u for u in chosen if u.kind != "heading"]
+    if not shown:
+        return chosen
+    first = shown[0]
+    if is_code_block(ps[first.passage][first.first].text):
+        prev = prev_unit(first, all_units)
+        if prev is not None and prev not in chosen and not _is_code(prev, ps):
+            prev.kind = "sentence"  # shown: a heading-like lead-in says what the code is for
+            at = chosen.index(first)
+            chosen = [*chosen[:at], prev, *chosen[at:]]
+    for u in list(chosen):
+        # "If save is invoked using the functional form" / the code / "then the options …":
+        # one sentence around its code; the lead-in (read as a heading) is shown with it
+        prev = prev_unit(u, all_units)
+        if (
+            _is_code(u, ps)
+            and u.last > u.first
+            and prev is not None
+            and prev.kind == "heading"
+            and prev not in chosen
+            and ps[u.passage][u.last].text[:1].islower()
+        ):
+            prev.kind = "sentence"
+            at = chosen.index(u)
+            chosen = [*chosen[:at], prev, *chosen[at:]]
+    shown = [u for u in chosen if u.kind != "heading"]
+    last = shown[-1]
+    end = ps[last.passage][last.last].text.rstrip()
+    after = next_unit(last, all_units)
+    if end.endswith(":") and len(shown) > 1 and (after is None or not _is_code(after, ps)):
+        return [u for u in chosen if u is not last]  # "… supports many options:" and no list
+    if (
+        after is not None
+        and after not in chosen
+        and _is_code(after, ps)
+        and (end.endswith(":") or not end.endswith((".", "!", "?", ")", '"', "”", "’", "'")))
+        and not _is_code(last, ps, at_end=True)
+    ):
+        if after.words <= max(20, budget // 4):
+            chosen = [*chosen, after]
+        elif len(shown) > 1:
+            chosen = [u for u in chosen if u is not last]
+    return chosen
+
+
+def _is_code(u: Unit, ps: list[list[Line]], *, at_end: bool = False) -> bool:
+    line = ps[u.passage][u.last if at_end else u.first].text
+    return is_code_block(line)
+
+
+def next_unit(u: Unit, all_units: list[Unit]) -> Unit | None:
+    for v in all_units:
+        if v.passage == u.passage and v.first == u.last + 1:
+            return v
+    return None

@@ -20,8 +20,14 @@ how-to question ("How do I …?", "How to …", "Show me how …"), the extracti
 
 Other sections and pages join only with the budget that is left, and an answer built on a
 procedure takes them only from sections whose own title or first sentences say the question's
-terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). Questions of other kinds (the dev sets' "What does the
-manual say about …?") are not touched.
+terms (``JOIN_MATCH``; see :mod:`m2io.generators.extractive`). On a reference page every
+entry (a function's forms and description, :mod:`m2io.generators.entries`; a term's text; what
+follows "See also:") is a section of its own, and another entry joins only at ``JOIN_MATCH`` or
+when its name is a question word. A question in two parts ("read an image file and display
+it") gets, for the part whose action the opening section does not say, the best unit of the
+section that says it (:func:`other_part`); an answer with no code gets the example of a section
+it quotes (:func:`example_for`). Questions of other kinds (the dev sets' "What does the manual
+say about …?") are not touched.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, dangling
-from m2io.text import command_shaped, content_terms
+from m2io.text import command_shaped, content_terms, is_code_block
 
 _HOWTO = re.compile(
     r"^\s*(?:how\s+(?:do|can|could|should|would|does|did|to|may|might|must)\b"
@@ -44,7 +51,9 @@ _HOWTO = re.compile(
 # term in lower case is a command's or an option's name: "add: Add a remote named …").
 _TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
 # Terms that only label a remark: they do not start a section of their own.
-_REMARK = frozenset("note tip warning caution important example examples see also hint".split())
+_REMARK = frozenset(
+    [*"note tip warning caution important example examples see also hint".split(), "see also"]
+)
 _TERM_WORDS = 14
 # A verb that makes a term a clause ("The grid is a unit grid").
 _CLAUSE = re.compile(
@@ -110,6 +119,8 @@ class Section:
     units: list[Unit] = field(default_factory=list)
     match: float = 0.0  # how well its title and first sentences say the question's terms
     others: dict[int, float] = field(default_factory=dict)  # the lead's: id(unit) -> its match
+    entry: bool = False  # a reference entry (a function's forms and description, a term's text)
+    entries: set[int] = field(default_factory=set)  # the lead's: id(unit) of other entries
 
     @property
     def body(self) -> list[Unit]:
@@ -125,25 +136,45 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
     or a one-line definition-list entry starts one (a title must have a word and be no
     command); a passage's first section is titled by its source's section."""
     out: list[Section] = []
-    prev_passage, prev_kind, prev_named = -1, "", ""
+    prev_passage, prev_kind, prev_named, prev_line = -1, "", "", ""
     for u in all_units:
         line = ps[u.passage][u.first]
         named = line.source.section if line.source is not None else ""
         term = term_of(line.text) if u.kind == "sentence" else ""
+        if u.kind == "entry":
+            term = entry_term(ps[u.passage][u.last].text)
+        elif u.kind == "sentence" and not term:
+            term = entry_term(line.text, calls_only=True)  # "roots ( c ): Compute the roots …"
+        after_see_also = u.passage == prev_passage and prev_line.lstrip().lower().startswith(
+            "see also"
+        )
         # a one-word term right after a command is the command's output ("Bisecting: 3537
         # revisions left to test after this …"), not an entry
-        output = prev_kind == "code" and u.passage == prev_passage and len(term.split()) < 3
+        output = (
+            prev_kind == "code"
+            and u.passage == prev_passage
+            and len(term.split()) < 3
+            and u.kind != "entry"
+        )
         if u.passage != prev_passage or not out:
-            out.append(Section(u.passage, line.text if u.kind == "heading" else named))
+            title = line.text if u.kind == "heading" else named
+            # a page part named by a function's form ("info = imfinfo (url)") is its entry
+            entry = bool(form_name(title, calls_only=True)) or u.kind == "entry"
+            out.append(Section(u.passage, title, entry=entry))
         elif u.kind == "heading" and _titled(line.text) and not dangling(line.text):
             # ("Finally, run" before "$ git bisect reset" is a command's lead-in, not a title)
             out.append(Section(u.passage, line.text))
         elif named != prev_named and _titled(named) and named != out[-1].title:
             out.append(Section(u.passage, named))  # a chunk of another section of the page
         elif term and not output:
-            out.append(Section(u.passage, term))
+            out.append(Section(u.passage, term, entry=True))
+        elif after_see_also:
+            # "See also: …" closes a reference entry: what follows is the next one's
+            name = form_name(line.text)  # the next entry's, or the page's text going on
+            out.append(Section(u.passage, name, entry=bool(name) or u.kind == "entry"))
         out[-1].units.append(u)
         prev_passage, prev_kind, prev_named = u.passage, u.kind, named
+        prev_line = ps[u.passage][u.last].text
     return [s for s in out if s.body]
 
 
@@ -196,13 +227,7 @@ def lead_section(
     ``others`` holds the match of every other unit's section."""
     q = keys(question)
     secs = sections(all_units, ps)
-    line_keys = [keys(ln.text) for p in ps for ln in p]
-    df: dict[str, int] = {}
-    for ks in line_keys:
-        for t in ks & q:
-            df[t] = df.get(t, 0) + 1
-    # a question word the context never says counts as much as the rarest one it does say
-    idf = {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
+    idf = _idf(q, ps)
     if not q or not secs:
         return None
     top = max((u.score for u in all_units), default=0.0) or 1.0
@@ -215,8 +240,109 @@ def lead_section(
     for s in secs:
         s.match = match(q, s, ps, idf)
     lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
-    lead.others = {id(u): s.match for s in secs if s is not lead for u in s.units}
+    lead.others = {id(u): _joins(s, q) for s in secs if s is not lead for u in s.units}
+    lead.entries = {id(u) for s in secs if s is not lead and s.entry for u in s.units}
     return lead
+
+
+def _idf(q: set[str], ps: list[list[Line]]) -> dict[str, float]:
+    """IDF of the question's terms over the context's sentences."""
+    line_keys = [keys(ln.text) for p in ps for ln in p]
+    df: dict[str, int] = {}
+    for ks in line_keys:
+        for t in ks & q:
+            df[t] = df.get(t, 0) + 1
+    # a question word the context never says counts as much as the rarest one it does say
+    return {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
+
+
+# "How do I read an image file and display it?": the parts a how-to question joins with "and"
+_PARTS = re.compile(r"\s*,?\s+and\s+(?:then\s+)?", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[tuple[set[str], str]]:
+    """The terms of each part of a how-to question whose parts are joined by "and" ("read an
+    image file" / "display it"), each with its action (its first term: "read", "display");
+    one part (or none) for other questions."""
+    body = _HOWTO.sub("", question, count=1).rstrip(" ?")
+    out = []
+    for p in _PARTS.split(body):
+        ordered = [_fold(t) for t in content_terms(p) if t not in _VAGUE]
+        if ordered:
+            out.append((set(ordered), ordered[0]))
+    return out
+
+
+def _said(s: Section, ps: list[list[Line]]) -> set[str]:
+    """The terms of ``s``'s title and first two units."""
+    lead = {
+        t for u in s.body[:2] for ln in ps[u.passage][u.first : u.last + 1] for t in keys(ln.text)
+    }
+    return keys(s.title) | lead
+
+
+def other_part(
+    question: str, lead: Section, all_units: list[Unit], ps: list[list[Line]]
+) -> Unit | None:
+    """For a two-part how-to question, the unit that answers the part ``lead`` does not say
+    (its title and first sentences say under ``JOIN_MATCH`` of that part's terms): the best
+    unit of the other sections that say it (``JOIN_MATCH`` at least), a reference entry or a
+    procedure before a sentence; None when every part is covered."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return None
+    idf = _idf(keys(question), ps)
+    secs = [
+        s
+        for s in sections(all_units, ps)
+        if s.passage != lead.passage or s.units[0].first != lead.units[0].first
+    ]
+    context = {t for p in ps for ln in p for t in keys(ln.text)}
+    for terms, action in parts:
+        part = terms & context  # words the context never says ("again later") match nothing
+        if not part or (action in _said(lead, ps) and match(part, lead, ps, idf) >= JOIN_MATCH):
+            continue  # the lead says this part's action and most of its terms
+        fits = [s for s in secs if match(part, s, ps, idf) >= JOIN_MATCH]
+        if fits:
+            # the unit that says how: a reference entry, a procedure, before a sentence
+            return max(
+                (u for s in fits for u in s.body),
+                key=lambda u: (u.kind == "entry" or u.procedural, u.score, -u.first),
+            )
+    return None
+
+
+def example_for(chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]) -> Unit | None:
+    """For a how-to answer that holds no code, the code example (a code block, with the line
+    that introduces it) of a section the answer quotes: one right after a quoted sentence
+    first, else the most relevant; None if none.
+    A reference entry's reader wants its description and its example."""
+    if any(u.kind == "code" for u in chosen):
+        return None
+    quoted = {id(u) for u in chosen}
+    examples = [
+        u
+        for s in sections(all_units, ps)
+        if any(id(u) in quoted for u in s.units)
+        for u in s.units
+        if u.kind == "code"
+        and any(is_code_block(ln.text) for ln in ps[u.passage][u.first : u.last + 1])
+    ]
+    ends = {(u.passage, u.last) for u in chosen}
+
+    def follows(u: Unit) -> bool:  # right after a quoted sentence: it goes on from the answer
+        return (u.passage, u.first - 1) in ends
+
+    return max(examples, key=lambda u: (follows(u), u.score, -u.first)) if examples else None
+
+
+def _joins(s: Section, q: set[str]) -> float:
+    """How much ``s`` says the question's terms, for joining another section's answer: its
+    match, or ``JOIN_MATCH`` at least for a reference entry named by one of the question's
+    words (the "roots" entry for "How do I find the roots of a polynomial?")."""
+    if s.entry and form_name(s.title) and keys(s.title) & q:
+        return max(s.match, JOIN_MATCH)
+    return s.match
 
 
 def procedure_first(
