@@ -219,3 +219,26 @@ def test_a_heading_that_names_nothing_pointed_at_is_not_shown() -> None:
         "What does the manual say about filters for web sites?", _retrieval(("web", "", page))
     )
     assert ans.sentences[0].text.startswith("These filters"), [s.text for s in ans.sentences]
+
+
+def test_a_section_takes_the_opening_from_the_retrievers_only_by_its_heading() -> None:
+    """Gutenprint's PDF: "How do I add my printer in CUPS …?" opened on a list line read as a
+    heading ("zh_TW Simplified Chinese") whose first sentences repeat the question's words,
+    over the retriever's first section, "Printer Installation"."""
+    install = (
+        "Printer Installation\n\n"
+        "The procedure to add a printer depends on the printing system in use. Pick the "
+        "driver's PPD file for your printer in the printing system's tools, and the printer "
+        "is added with the driver."
+    )
+    notes = (
+        "zh_TW Simplified Chinese\n\n"
+        "The CUPS driver of Gutenprint now adds a printer for the PPD files of every printer. "
+        "Please see the bugs for the full details of this change to the driver."
+    )
+    question = "How do I add my printer in CUPS with the Gutenprint driver?"
+    retrieval = _retrieval(("install", "Printer Installation", install), ("notes", "zh_TW", notes))
+    answer = ExtractiveGenerator(embedder=None).generate(question, retrieval)
+    assert answer.sentences[0].text.startswith("The procedure to add a printer"), [
+        s.text for s in answer.sentences
+    ]

@@ -67,6 +67,7 @@ TITLE_WEIGHT = 1.0
 LEAD_WEIGHT = 0.7
 RELEVANCE_WEIGHT = 0.25
 KEEP_MARGIN = 0.1  # the retriever's own section wins ties by this much
+UNTITLED_WEIGHT = 0.5  # another section whose heading says none of the question's terms
 JOIN_MATCH = 0.5  # another section joins a procedure's answer only when it says this much
 # a "heading" this short that goes on from the text before, right before a command, is the
 # command's lead-in ("Finally, run")
@@ -234,8 +235,13 @@ def lead_section(
 
     def value(s: Section) -> float:
         rel = max(u.score for u in s.body) / top
-        keep = KEEP_MARGIN if any(u is core for u in s.units) else 0.0
-        return s.match + RELEVANCE_WEIGHT * rel + keep
+        if any(u is core for u in s.units):
+            return s.match + RELEVANCE_WEIGHT * rel + KEEP_MARGIN
+        # another section takes the opening from the retriever's by its heading: first
+        # sentences alone that repeat the question's words (a list line read as a heading,
+        # "zh_TW Simplified Chinese", over Gutenprint's "Printer Installation") count less
+        titled = s.entry or _share(q, keys(s.title), idf) > 0  # an entry's title is a form
+        return s.match * (1.0 if titled else UNTITLED_WEIGHT) + RELEVANCE_WEIGHT * rel
 
     for s in secs:
         s.match = match(q, s, ps, idf)
