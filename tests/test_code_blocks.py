@@ -202,3 +202,15 @@ def test_a_lone_fixed_pitch_line_inside_a_sentence_stays_in_it(tmp_path) -> None
     text = read_pdf(path, "i.pdf", tmp_path)[0][0].text
     assert FENCE not in text
     assert "installed in /usr/lib/cups/filter. It converts" in text
+
+
+def test_a_long_output_block_costs_the_budget_by_its_lines() -> None:
+    from m2io.generators.focus import words
+
+    output = (
+        "```\n"
+        + "\n".join(f"device for printer{i}: usb://EPSON/Stylus%20Photo" for i in range(4))
+        + "\n```"
+    )
+    assert words(output) == 2 * 5 + 2  # four lines between two fences
+    assert words("x = 1") == 3 and words("```\nmake\n```") == 3

@@ -211,7 +211,13 @@ def has_words(text: str) -> bool:
 
 
 def words(text: str) -> int:
-    return len(text.split())
+    """Words ``text`` costs of an answer's budget: a code block two a line (plus two), fewer
+    than its tokens when its lines are long (a command's output, a listing), so a procedure
+    with one long output block still fits its later steps."""
+    n = len(text.split())
+    if is_code_block(text):
+        return min(n, 2 * text.count("\n") + 2)
+    return n
 
 
 def heading_like(text: str) -> bool:
