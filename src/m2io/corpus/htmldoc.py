@@ -103,6 +103,7 @@ def _step_bars(soup: BeautifulSoup) -> list[Tag]:
     no class a reader of other generators would know. Each such link climbs at most a few
     levels to its block, so the search stays linear in the page."""
     bars: list[Tag] = []
+    seen: set[int] = set()  # blocks looked at once, kept or not: linear however many links
     for link in soup.find_all("a", href=True):
         rels = link.get("rel") or []
         rels = rels if isinstance(rels, list) else str(rels).split()
@@ -116,9 +117,11 @@ def _step_bars(soup: BeautifulSoup) -> list[Tag]:
             block = block.parent
         if not isinstance(block, Tag) or block.name not in ("p", "div", "table"):
             continue
-        if any(block is b for b in bars) or len(block.get_text()) > _STEP_BAR_CHARS:
+        if id(block) in seen:
             continue
-        bars.append(block)
+        seen.add(id(block))
+        if len(block.get_text()) <= _STEP_BAR_CHARS:
+            bars.append(block)
     return bars
 
 
