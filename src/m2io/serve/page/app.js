@@ -109,7 +109,7 @@ function renderAnswer(data) {
   const main = $("answer");
   main.replaceChildren();
   const nSources = (data.sources || []).length;
-  let para = null, lines = 0, cites = [], rows = [];
+  let para = null, lines = 0, cites = [], rows = [], citedLast = [];
   const flushRows = () => {
     if (rows.length) main.appendChild(tableOf(rows));
     rows = [];
@@ -124,6 +124,7 @@ function renderAnswer(data) {
       para.appendChild(sup);
     }
     main.appendChild(para);
+    citedLast = cites;
     para = null; lines = 0; cites = [];
   };
   let anyText = false, afterCommand = false;
@@ -142,8 +143,9 @@ function renderAnswer(data) {
       pre.appendChild(el("code", {}, seg.code));
       main.appendChild(pre);
       afterCommand = true;
+      // a block cites its source unless the paragraph just before it did already
       if (Number.isInteger(seg.source) && seg.source >= 1 && seg.source <= nSources
-          && !cites.includes(seg.source)) cites.push(seg.source);
+          && !cites.includes(seg.source) && !citedLast.includes(seg.source)) cites.push(seg.source);
     } else if (seg.type === "text") {
       anyText = true;
       flushRows();
