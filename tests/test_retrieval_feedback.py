@@ -11,20 +11,17 @@ import pytest
 
 from m2io.retrievers.audience import api_share, names_identifier
 from m2io.retrievers.feedback import expansion_terms
-from m2io.testing.hash_embedder import HashEmbedder
+from m2io.testing.hash_embedder import hash_index
 from m2io.types import Document
 
 pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
 
-from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever  # noqa: E402
 
 
 def _index(tmp_path, docs):
-    emb = HashEmbedder(64, "test-hash")
-    build_index(docs, tmp_path / "idx", embedder=emb, progress=False)
-    return Index.open(tmp_path / "idx", embedder=emb)
+    return hash_index(tmp_path / "idx", docs)
 
 
 API = (

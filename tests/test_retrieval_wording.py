@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from m2io.testing.hash_embedder import HashEmbedder
+from m2io.testing.hash_embedder import hash_index
 from m2io.types import Document, Source
 
 pytest.importorskip("faiss")
 pytest.importorskip("bm25s")
 
-from m2io.index import Index, build_index  # noqa: E402
 from m2io.retrievers.hybrid import HybridRetriever, _terms  # noqa: E402
 from m2io.retrievers.language import LanguageFilter  # noqa: E402
 from m2io.retrievers.query import compound_variants  # noqa: E402
 
 
 def _index(tmp_path, docs):
-    emb = HashEmbedder(64, "test-hash")
-    build_index(docs, tmp_path / "idx", embedder=emb, progress=False)
-    return Index.open(tmp_path / "idx", embedder=emb)
+    return hash_index(tmp_path / "idx", docs)
 
 
 def test_compound_variants_add_the_corpus_spelling_only():

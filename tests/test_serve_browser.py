@@ -275,12 +275,17 @@ The clock firmware then runs on the clock.
 """
 
 
-def test_commands_show_as_code_on_lines_of_their_own(browser, tmp_path):
-    corpus = tmp_path / "build"
+def _one_page_server(tmp_path, name: str, text: str) -> LiveServer:
+    """A server (use it in a ``with`` block) over the index of a one-page corpus: file
+    ``name`` holding ``text``."""
+    corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "build.md").write_text(BUILD_MD)
-    index = index_folder(corpus, tmp_path / "index")
-    with LiveServer(build_app(index)) as server:
+    (corpus / name).write_text(text)
+    return LiveServer(build_app(index_folder(corpus, tmp_path / "index")))
+
+
+def test_commands_show_as_code_on_lines_of_their_own(browser, tmp_path):
+    with _one_page_server(tmp_path, "build.md", BUILD_MD) as server:
         page, errors, _ = ask(browser, server.url, "How do I build the clock firmware?")
         codes = page.eval_on_selector_all("#answer p code", "els => els.map(e => e.textContent)")
         assert codes == ["make", "sudo make install"]
@@ -300,11 +305,7 @@ subplot (2, 1, 2)
 
 
 def test_a_code_block_shows_as_a_block_with_its_lines_and_runs_nothing(browser, tmp_path):
-    corpus = tmp_path / "plots"
-    corpus.mkdir()
-    (corpus / "plots.html").write_text(PLOT_HTML)
-    index = index_folder(corpus, tmp_path / "index")
-    with LiveServer(build_app(index)) as server:
+    with _one_page_server(tmp_path, "plots.html", PLOT_HTML) as server:
         page, errors, _ = ask(browser, server.url, "How do I plot two curves in one figure window?")
         blocks = page.eval_on_selector_all("#answer pre.code", "els => els.map(e => e.textContent)")
         assert len(blocks) == 1, blocks

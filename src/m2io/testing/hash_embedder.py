@@ -37,3 +37,13 @@ class HashEmbedder:
                 out[i, zlib.crc32(tok.encode()) % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
+
+
+def hash_index(folder, documents):
+    """An index of ``documents`` built in ``folder`` with a 64-d :class:`HashEmbedder`, opened
+    with it: what a retrieval test needs, offline and in milliseconds."""
+    from m2io.index import Index, build_index  # late: the index needs faiss and bm25s
+
+    emb = HashEmbedder(64, "test-hash")
+    build_index(documents, folder, embedder=emb, progress=False)
+    return Index.open(folder, embedder=emb)
