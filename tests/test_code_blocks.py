@@ -111,7 +111,8 @@ def test_a_clause_around_a_code_block_is_not_a_section_heading() -> None:
         "Default Arguments\n\nA default value is given like this.\n\n"
         "When called without an input argument the function prints the following\n\n"
         "```\nhello ();\n```\n\nand when it is called with one it prints the following\n\n"
-        "```\nhello (1);\n```\n\nsubplot\n\nThe subplot function divides a figure."
+        "```\nhello (1);\n```\n\nor\n\n```\nhello (2);\n```\n\n"
+        "subplot\n\nThe subplot function divides a figure."
     )
     titles = [s.title for s in sections(Document("d", text, (), "Functions"))]
     assert titles == ["Default Arguments", "subplot"]

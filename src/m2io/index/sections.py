@@ -67,11 +67,14 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
 
 def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
     """Whether the one-line paragraph ``blocks[k]`` is a clause around a code block rather than
-    a heading: right after a block, in lower case and a clause long ("and when it is called with
-    an argument it prints the following"), or beside one and as long as a sentence."""
+    a heading: in lower case between two blocks ("or"), right after a block in lower case and a
+    clause long ("and when it is called with an argument it prints the following"), or beside
+    one and as long as a sentence."""
     before = k > 0 and blocks[k - 1].group(1).rstrip().endswith(FENCE)
     after = k + 1 < len(blocks) and blocks[k + 1].group(1).lstrip().startswith(FENCE)
     text = line.strip()
+    if before and after and text[:1].islower():
+        return True  # "or" between two alternatives
     return (before and text[:1].islower() and len(text.split()) >= _CLAUSE_WORDS) or (
         (before or after) and len(text.split()) >= _LEAD_IN_WORDS
     )
