@@ -242,3 +242,15 @@ def test_a_section_takes_the_opening_from_the_retrievers_only_by_its_heading() -
     assert answer.sentences[0].text.startswith("The procedure to add a printer"), [
         s.text for s in answer.sentences
     ]
+
+
+def test_a_colon_inside_a_sentence_starts_no_entry() -> None:
+    """Gutenprint's "Inspect each device line for a device that begins with epson: or canon: ."
+    was read as an entry's term, which cut the queue-update procedure after its first step."""
+    assert (
+        term_of("Inspect each device line for a device that begins with epson: or canon: .") == ""
+    )
+    assert (
+        term_of("Background: older versions of Gutenprint shipped these backends.") == "Background"
+    )
+    assert term_of("add: Add a remote named <name> for the repository.") == "add"

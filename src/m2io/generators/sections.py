@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, dangling
-from m2io.text import command_shaped, content_terms, is_code_block
+from m2io.text import FUNCTION_WORDS, command_shaped, content_terms, is_code_block
 
 _HOWTO = re.compile(
     r"^\s*(?:how\s+(?:do|can|could|should|would|does|did|to|may|might|must)\b"
@@ -97,6 +97,9 @@ def term_of(text: str) -> str:
     if m is None:
         return ""
     term = m.group(1).strip()
+    after = text[m.end() - 1 :].split(maxsplit=1)
+    if after and after[0].lower() in FUNCTION_WORDS and after[0][:1].islower():
+        return ""  # "… begins with epson: or canon: …": the colon is inside a sentence
     if not term[:1].isupper() and len(term.split()) > (1 if term[:1].isalpha() else _NAME_WORDS):
         return ""  # lower case: a command's or an option's name ("add", "-c <new-branch>")
     if len(term.split()) > _TERM_WORDS or ". " in term or term.lower() in _REMARK:
