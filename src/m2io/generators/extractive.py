@@ -16,6 +16,10 @@ the budget continues the best passage (the author's own order, which keeps the s
 introduce figures). The answer never opens a passage with a sentence that only makes sense after
 another ("This…", "However,…"): the sentence before it comes too, or it is left out. Output is in
 document order; each sentence carries its chunk id and source.
+
+This module holds the flow (:meth:`ExtractiveGenerator.generate`); the sentence scores are
+:mod:`m2io.generators.scoring`, the choice of units :mod:`m2io.generators.selection` and what a
+how-to answer gets beyond its opening section :mod:`m2io.generators.howto_path`.
 """
 
 from __future__ import annotations

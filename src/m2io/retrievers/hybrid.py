@@ -55,6 +55,11 @@ passages share informative words with it. A refusal returns no chunks and no can
 why in ``Retrieval.notes``. The default, :data:`CALIBRATED_FLOOR`, holds for the default embedder
 (see ``benchmarks/floor_decisions.py``); with another embedder the default is no floor.
 
+This module holds the retriever's flow (:meth:`HybridRetriever.retrieve`); its parts live beside
+it: the ranked lists and their fusion in :mod:`m2io.retrievers.fusion`, the sections and
+images of the context in :mod:`m2io.retrievers.context`, the floor in
+:mod:`m2io.retrievers.floor` and the option checks in :mod:`m2io.retrievers.options`.
+
 Example::
 
     retriever = HybridRetriever("gimp.index", top_k=5)
