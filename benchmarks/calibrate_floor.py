@@ -7,7 +7,7 @@ documentation say about ...") whose words lift every score, so the floor is not 
 them: it is the lowest floor (0.01 steps) that refuses at least ``--refuse`` (80 %) of the unrelated
 queries on every set, provided it keeps at least ``--keep`` of the real questions; the bare
 section titles of the questions (terse real queries) are reported against it too. The result is
-the default of ``HybridRetriever(min_score=None)`` (``m2io.retrievers.hybrid.CALIBRATED_FLOOR``).
+the default of ``HybridRetriever(min_score=None)`` (``m2io.retrievers.floor.CALIBRATED_FLOOR``).
 
 Run (from the repository root; indexes are built under --work if missing)::
 

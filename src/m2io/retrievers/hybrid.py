@@ -55,6 +55,11 @@ passages share informative words with it. A refusal returns no chunks and no can
 why in ``Retrieval.notes``. The default, :data:`CALIBRATED_FLOOR`, holds for the default embedder
 (see ``benchmarks/floor_decisions.py``); with another embedder the default is no floor.
 
+This module holds the retriever's flow (:meth:`HybridRetriever.retrieve`); its parts live beside
+it: the ranked lists and their fusion in :mod:`m2io.retrievers.fusion`, the sections and
+images of the context in :mod:`m2io.retrievers.context`, the floor in
+:mod:`m2io.retrievers.floor` and the option checks in :mod:`m2io.retrievers.options`.
+
 Example::
 
     retriever = HybridRetriever("gimp.index", top_k=5)
@@ -66,81 +71,52 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-from collections import Counter
-from dataclasses import replace
-from functools import cached_property
-from typing import Literal
 
 import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
-from m2io.index.lexical import analyse
 from m2io.index.store import Index
-from m2io.retrievers.audience import api_share, names_identifier
-from m2io.retrievers.feedback import expansion_terms
+from m2io.retrievers.audience import names_identifier
+from m2io.retrievers.context import ContextMixin
 from m2io.retrievers.figure_lists import figure_lists
-from m2io.retrievers.headings import HeadingVectors, heading_text, unit_rrf
+from m2io.retrievers.floor import (
+    CALIBRATED_FLOOR,
+    COMMON_SHARE,
+    LEXICAL_FLOOR_SHARE,
+    NOTHING,
+    WORD_CHECK_CHUNKS,
+    FloorMixin,
+    _refused,
+    _terms,
+)
+from m2io.retrievers.fusion import FIGURE_Z, RankingMixin, _order, _standardised, rrf
 from m2io.retrievers.language import LanguageFilter
+from m2io.retrievers.options import MODES, Mode, _check_int, _weight, check_sizes
 from m2io.retrievers.query import compound_variants, search_text
-from m2io.text import content_terms, tokenize
-from m2io.types import Candidate, Retrieval, RetrievedChunk
+from m2io.text import tokenize
+from m2io.types import Retrieval, RetrievedChunk
+
+# the names this module has always exported, now defined beside it
+__all__ = [
+    "CALIBRATED_FLOOR",
+    "COMMON_SHARE",
+    "FIGURE_Z",
+    "LEXICAL_FLOOR_SHARE",
+    "MODES",
+    "NOTHING",
+    "WORD_CHECK_CHUNKS",
+    "HybridRetriever",
+    "Mode",
+    "_order",
+    "_standardised",
+    "_terms",
+    "rrf",
+]
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["hybrid", "dense", "lexical"]
-MODES = ("hybrid", "dense", "lexical")
 
-CALIBRATED_FLOOR = 0.45
-"""Best dense cosine among the ranked chunks at which a question is answered without further
-evidence, for :data:`~m2io.embed.text.DEFAULT_TEXT_MODEL`. Between ``LEXICAL_FLOOR_SHARE`` × this
-(0.225) and this, the best passages must also share words with the question (see
-``HybridRetriever._off_topic``); below, the question is refused. Checked with
-``benchmarks/floor_decisions.py`` (``results/floor_decisions.json``): every question of the GIMP
-(584) and GnuCash (65) dev sets and every natural how-to question written for GnuCash and the
-demo corpus is answered; of 35 unrelated queries, 31 (GIMP), 34 (GnuCash) and 34 (demo) are
-refused. The single floor it replaces (0.31 on the top fused chunk, from
-``benchmarks/calibrate_floor.py``) refused natural questions whose wording differs from the text
-("my scanned page has a shadow…", 0.29) or whose top fused chunk was a lexical match ("How can I
-make the background transparent?" on the GIMP manual, 0.27 there, 0.68 for the best chunk)."""
-LEXICAL_FLOOR_SHARE = 0.5
-"""Below this share of the floor no word overlap saves a question."""
-COMMON_SHARE = 0.1
-"""A word found in more than this share of the chunks ("image" in an image-processing guide) says
-nothing about whether a question is on topic."""
-WORD_CHECK_CHUNKS = 3
-"""How many of the top ranked chunks the word check reads."""
-NOTHING = "nothing relevant found"
-FIGURE_Z = 1.0
-"""A figure's caption + context lifts its chunk in the dense ranking only from this many standard
-deviations above the mean of the figures read: a middling figure match says little, and letting
-it count pulled a sharpening page into a small index's top hits for "How do I crop an image?"
-(measured on the dev sets: top-1 page rate unchanged, top-5 within 1.3 points)."""
-
-
-def rrf(
-    rankings: list[list[int]], rrf_k: int, weights: list[float] | None = None
-) -> dict[int, float]:
-    """Reciprocal rank fusion of ranked id lists (best first) -> ``{id: fused score}``; each
-    list's terms are multiplied by its weight (default 1)."""
-    fused: dict[int, float] = {}
-    for n, ranking in enumerate(rankings):
-        w = 1.0 if weights is None else weights[n]
-        for rank, i in enumerate(ranking, start=1):
-            fused[i] = fused.get(i, 0.0) + w / (rrf_k + rank)
-    return fused
-
-
-def _order(fused: dict[int, float], rankings: list[list[int]]) -> list[int]:
-    """Ids by fused score; ties go to the better single-list rank, then the lower id."""
-    best = {}
-    for ranking in rankings:
-        for rank, i in enumerate(ranking):
-            best[i] = min(best.get(i, rank), rank)
-    return sorted(fused, key=lambda i: (-fused[i], best[i], i))
-
-
-class HybridRetriever:
+class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
     """Retrieves chunks by dense + BM25 search, assembles the best sections around them and
     offers the images that sit in them.
 
@@ -260,27 +236,20 @@ class HybridRetriever:
         prf_weight: float = 0.3,
         audience_weight: float = 3.0,
     ) -> None:
-        _check_int("top_k", top_k, 1)
-        _check_int("rrf_k", rrf_k, 1)
-        if isinstance(dense_weight, bool) or not isinstance(dense_weight, int | float):
-            raise ValueError(f"dense_weight must be a number; got {dense_weight!r}")
-        if not 0 < dense_weight < float("inf"):
-            raise ValueError(f"dense_weight must be > 0; got {dense_weight!r}")
-        _check_int("max_candidates", max_candidates, 0)
-        _check_int("image_neighbours", image_neighbours, 0)
-        _check_int("pool_size", pool_size, 1)
-        _check_int("context_words", context_words, 1)
-        _check_int("max_sections", max_sections, 1)
-        if section_words is not None:
-            _check_int("section_words", section_words, 1)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if not isinstance(section_ratio, int | float) or not 0 <= section_ratio <= 1:
-            raise ValueError(f"section_ratio must be a number in [0, 1]; got {section_ratio!r}")
-        if min_score is not None and (
-            isinstance(min_score, bool) or not isinstance(min_score, int | float)
-        ):
-            raise ValueError(f"min_score must be a number or None; got {min_score!r}")
+        check_sizes(
+            top_k=top_k,
+            rrf_k=rrf_k,
+            dense_weight=dense_weight,
+            max_candidates=max_candidates,
+            image_neighbours=image_neighbours,
+            pool_size=pool_size,
+            context_words=context_words,
+            max_sections=max_sections,
+            section_words=section_words,
+            mode=mode,
+            section_ratio=section_ratio,
+            min_score=min_score,
+        )
         # kept as given (an open index: the embedder it was opened with) for the recipe
         # (Pipeline.to_config); the index is recorded as its folder
         self._embedder = embedder
@@ -432,368 +401,3 @@ class HybridRetriever:
             candidates += self._neighbours(query, qvec, {c.image_id for c in candidates})
         notes = (language_note,) if language_note else ()
         return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates), notes=notes)
-
-    def _rankings(
-        self, qvec: np.ndarray | None, words: str, depth: int
-    ) -> tuple[list[list[int]], list[float] | None, np.ndarray | None]:
-        """The ranked lists (dense, BM25, headings) and their RRF weights, and BM25's scores."""
-        index = self.index
-        rankings: list[list[int]] = []
-        if self.mode != "lexical":
-            rankings.append(self._dense_ranking(qvec, depth))
-        lexical = index.lexical.scores(words) if self.mode != "dense" else None
-        if lexical is not None:
-            top = np.argsort(-lexical, kind="stable")[:depth]
-            rankings.append([int(r) for r in top if lexical[r] > 0 and r not in self.excluded_rows])
-        weights = [self.dense_weight, 1.0] if len(rankings) == 2 else None  # dense, BM25
-        if weights and self.title_weight > 0:
-            titled = self._title_ranking(words, depth)
-            if titled:
-                rankings.append(titled)
-                weights.append(self.title_weight)
-        if weights and self.heading_weight > 0 and self._titled:
-            headed = self._heading_vectors.ranking(qvec, depth, self.excluded_rows)
-            if headed:
-                rankings.append(headed)
-                weights.append(self.heading_weight)
-        return rankings, weights, lexical
-
-    def _fuse(
-        self, rankings: list[list[int]], weights: list[float] | None, demote: bool = False
-    ) -> tuple[dict[int, float], list[int], bool]:
-        """Fused scores, the chunk order, and whether sections were fused as units."""
-        fused = chunk_fused = rrf(rankings, self.rrf_k, weights)
-        by_section = self.fuse_sections and len(rankings) > 1 and self._titled
-        if by_section:  # sections ranked as units; a chunk follows its section
-            units = unit_rrf(rankings, self.rrf_k, weights, self._section_of)
-            fused = {r: units[self._section_of(r)] for r in fused}
-        if demote:
-            share = self._api_share
-            fused = {
-                r: f / (1 + self.audience_weight * share.get(self.index.chunks[r].doc_id, 0.0))
-                for r, f in fused.items()
-            }
-        if by_section:
-            order = sorted(fused, key=lambda r: (-fused[r], -chunk_fused[r], r))
-        elif demote:
-            best = {}
-            for ranking in rankings:
-                for rank, i in enumerate(ranking):
-                    best[i] = min(best.get(i, rank), rank)
-            order = sorted(fused, key=lambda r: (-fused[r], best[r], r))
-        else:
-            order = _order(fused, rankings)
-        return fused, order, by_section
-
-    @cached_property
-    def _api_share(self) -> dict[str, float]:
-        """Each document's share of API declaration lines (:func:`audience.api_share`)."""
-        texts: dict[str, list[str]] = {}
-        for chunk in self.index.chunks:
-            texts.setdefault(chunk.doc_id, []).append(chunk.text)
-        return {doc_id: api_share(t) for doc_id, t in texts.items()}
-
-    def _feedback(self, words: str, order: list[int], lexical: np.ndarray) -> np.ndarray | None:
-        """BM25 scores with pseudo-relevance feedback from the best chunks of the first pass's
-        ``prf_docs`` best sections (:mod:`m2io.retrievers.feedback`), or None when off."""
-        scorer = getattr(self.index.lexical, "weighted_scores", None)
-        doc_freq = getattr(self.index.lexical, "doc_freq", None)
-        if not (self.prf_docs and self.prf_weight > 0 and scorer and doc_freq):
-            return None
-        tops: list[int] = []
-        seen: set[tuple[str, tuple[int, int]]] = set()
-        for r in self._drop_copies(order):
-            key = self._section_of(r)
-            if key not in seen:
-                seen.add(key)
-                tops.append(r)
-            if len(tops) == self.prf_docs:
-                break
-        terms = expansion_terms(
-            [f"{self.index.chunks[r].title} {self.index.chunks[r].text}" for r in tops],
-            query=set(analyse(words)),
-            df=doc_freq,
-            n_docs=len(self.index.chunks),
-            n_terms=self.prf_terms,
-        )
-        return lexical + self.prf_weight * scorer(terms) if terms else None
-
-    def _dense_ranking(self, qvec: np.ndarray, depth: int) -> list[int]:
-        """Chunk rows by dense similarity, best first, left-out rows skipped.
-
-        With ``image_votes`` a chunk is also represented by its images' caption + context
-        vectors (decorative images do not count): its score is the better of its own and its
-        best image's. The two kinds of vector sit on different cosine scales (a caption is
-        short), so each list's cosines are standardised over the rows read (z-scores) before
-        the two are compared; a figure counts only when it clearly matches (``FIGURE_Z``). A
-        page whose figure title names the question's topic then ranks with it although its prose
-        words it differently; a chunk gains nothing merely for having an image.
-        """
-        # as deep as _neighbours will read, so it reuses this search (one per question)
-        img_depth = max(depth, self._neighbour_depth(self.max_candidates))
-        if self.image_votes:  # both searches at once (one round trip on a Milvus server)
-            self.index.prefetch(qvec, depth, img_depth)
-        scores, rows = self.index.search_chunks(qvec, depth)
-        own = {int(r): float(s) for s, r in zip(scores, rows, strict=True) if r >= 0}
-        best = _standardised(own)
-        if self.image_votes:
-            img_scores, img_rows = (a[:depth] for a in self.index.search_images(qvec, img_depth))
-            images: dict[int, float] = {}
-            for s, img_row in zip(img_scores, img_rows, strict=True):
-                img_row = int(img_row)
-                if img_row < 0 or img_row in self.index.decorative:
-                    continue
-                row = self._image_chunk.get(img_row)
-                if row is not None and row not in images:
-                    images[row] = float(s)
-            for row, z in _standardised(images).items():
-                if z >= FIGURE_Z and z > best.get(row, -np.inf):
-                    best[row] = z
-        ranked = sorted(best, key=lambda r: (-best[r], r))
-        return [r for r in ranked if r not in self.excluded_rows]
-
-    @cached_property
-    def _titled(self) -> bool:
-        """Whether most chunks carry a title: documents with headings (pages and sections of a
-        manual), where the headings list and compound spellings are used. The untitled MRAMG
-        dev documents are fragments of pages; there headers guessed from their text lines cost
-        GIMP 3.6 image F1 and compound spellings 0.2 (docs/RESULTS.md)."""
-        chunks = self.index.chunks
-        titled = getattr(self.index, "titled_chunks", None)  # counted at open: no row read
-        if titled is None:
-            titled = sum(1 for c in chunks if c.title)
-        return 2 * titled >= len(chunks) > 0
-
-    def _title_ranking(self, words: str, depth: int) -> list[int]:
-        """Chunk rows whose headings share words with the query, by BM25 over headings alone."""
-        if not hasattr(self, "_titles"):  # built on first use: one short text per chunk
-            from m2io.index.lexical import LexicalIndex
-
-            heads = [heading_text(c) for c in self.index.chunks] if self._titled else []
-            self._titles = LexicalIndex.build(heads) if any(heads) else None
-        if self._titles is None:
-            return []
-        scores = self._titles.scores(words)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        return [int(r) for r in top if scores[r] > 0 and r not in self.excluded_rows]
-
-    @cached_property
-    def _heading_vectors(self) -> HeadingVectors:
-        """The chunks' heading paths embedded by the index's text embedder (on first use; kept
-        in the index folder)."""
-        heads = [heading_text(c) for c in self.index.chunks]
-        index = self.index
-        return HeadingVectors(
-            heads,
-            lambda texts: index.embedder.encode(texts),
-            cache=getattr(index, "folder", None),
-            model=str(index.manifest.embedder),
-        )
-
-    def _section_of(self, row: int) -> tuple[str, tuple[int, int]]:
-        """The section a chunk row belongs to: its document and section span."""
-        return self.index.chunks[row].doc_id, self.index.chunk_sections[row]
-
-    def _drop_copies(self, ordered: list[int]) -> list[int]:
-        """``ordered`` without chunks of near-copies of documents ranked above them."""
-        if not self._copy_of:
-            return ordered
-        seen: set[str] = set()
-        out = []
-        for row in ordered:
-            doc_id = self.index.chunks[row].doc_id
-            if self._copy_of.get(doc_id, set()) & seen:
-                continue
-            seen.add(doc_id)
-            out.append(row)
-        return out
-
-    def _words(self, row: int) -> int:
-        words = getattr(self.index, "chunk_words", None)  # counted at open: no row read
-        return int(words[row]) if words is not None else len(self.index.chunks[row].text.split())
-
-    def _section_rows(self, row: int) -> list[int]:
-        """The chunk rows of ``row``'s section, in document order (the whole document when it
-        fits in ``section_words``)."""
-        index = self.index
-        doc_rows = index.doc_rows[index.chunks[row].doc_id]
-        if sum(self._words(r) for r in doc_rows) <= self.section_words:
-            return list(doc_rows)
-        span = index.chunk_sections[row]
-        return [r for r in doc_rows if index.chunk_sections[r] == span]
-
-    def _assemble(
-        self, ranked: list[int], fused: dict[int, float]
-    ) -> tuple[list[int], dict[int, float]]:
-        """The context: sections around the best ranked chunks, within the word budget."""
-        budget = self.context_words
-        taken: set[int] = set()
-        out: list[int] = []
-        scores: dict[int, float] = {}
-        best = fused[ranked[0]]
-        sections = 0
-        seeded: set[tuple[str, tuple[int, int]]] = set()
-        for seed in ranked:
-            key = (self.index.chunks[seed].doc_id, self.index.chunk_sections[seed])
-            if seed in taken or key in seeded:
-                continue
-            if sections and (fused[seed] < self.section_ratio * best or budget <= 0):
-                break
-            if sections == self.max_sections:
-                break
-            rows = self._section_rows(seed)
-            if seed not in rows:
-                rows = [seed]
-            at = rows.index(seed)
-            # nearest first: the seed, then alternately the chunk after and before it
-            order = [seed]
-            for d in range(1, len(rows)):
-                order += [rows[i] for i in (at + d, at - d) if 0 <= i < len(rows)]
-            seed_words = self._words(seed)
-            if sections and seed_words > budget:
-                break
-            picked: list[int] = []
-            room = min(budget, max(self.section_words, seed_words))
-            for r in order:
-                if r in taken:
-                    continue
-                words = self._words(r)
-                if picked and words > room:
-                    break
-                picked.append(r)
-                room -= words
-                budget -= words
-            seeded.add(key)
-            sections += 1
-            taken.update(picked)
-            for r in sorted(picked, key=rows.index):
-                out.append(r)
-                scores[r] = fused[seed]
-        return out, scores
-
-    def _off_topic(self, query: str, rows: list[int], dense: np.ndarray) -> str:
-        """Why the question is off the corpus's topics, or "" when it is not.
-
-        The best dense cosine among the ranked chunks decides alone when it is clear: at or above
-        ``min_score`` the question is answered, below ``LEXICAL_FLOOR_SHARE * min_score`` it is
-        refused. In between, the words decide: the top ranked passages together must share at
-        least two informative content words with the question (words found in at most
-        ``COMMON_SHARE`` of the chunks; all of them when the question has only one). A natural
-        "my scanned page has a shadow…" scores 0.29 yet shares six; "Why is the sky blue?"
-        scores up to 0.46 on the GIMP manual.
-        """
-        score = float(dense.max())
-        if score >= self.min_score:
-            return ""
-        low = LEXICAL_FLOOR_SHARE * self.min_score
-        if score < low:
-            return (
-                f"the best passage matches with similarity {score:.2f}, below the floor {low:.2f}"
-            )
-        common = max(COMMON_SHARE * len(self.index.chunks), 3)
-        words = {t for t in _terms(query) if len(t) >= 3}
-        rare = {t for t in words if self._df.get(t, 0) <= common}
-        seen: set[str] = set()
-        for row in rows[:WORD_CHECK_CHUNKS]:
-            chunk = self.index.chunks[row]
-            seen.update(_terms(f"{chunk.title} {chunk.text}"))
-        shared, shared_rare = words & seen, rare & seen
-        if (
-            len(shared_rare) >= 2
-            or (shared_rare and len(shared) >= 3)
-            or (shared_rare and len(shared) >= 2 and 2 * len(shared) >= len(words))
-            or (words and shared == words)
-        ):
-            return ""
-        return (
-            f"the best passage matches with similarity {score:.2f} (floor {self.min_score:.2f}) "
-            f"and the best passages share {len(shared)} of the question's {len(words)} words "
-            f"({len(shared_rare)} of its {len(rare)} informative ones)"
-        )
-
-    @cached_property
-    def _df(self) -> Counter[str]:
-        """In how many chunks each content word occurs (computed once, on first need)."""
-        df: Counter[str] = Counter()
-        for chunk in self.index.chunks:
-            df.update(set(_terms(f"{chunk.title} {chunk.text}")))
-        return df
-
-    def _chunk_candidates(
-        self, chunks: tuple[RetrievedChunk, ...], rows: list[int]
-    ) -> list[Candidate]:
-        out: list[Candidate] = []
-        seen: set[str] = set()
-        for rc, row in zip(chunks, rows, strict=True):
-            for img_row in self.index.chunk_image_rows[row]:
-                if img_row in self.index.decorative:
-                    continue
-                cand = self.index.candidates[img_row]
-                if len(out) >= self.max_candidates:
-                    return out
-                if cand.image_id in seen:
-                    continue
-                seen.add(cand.image_id)
-                out.append(replace(cand, score=rc.score, chunk_id=rc.chunk.chunk_id))
-        return out
-
-    def _neighbour_depth(self, n_seen: int) -> int:
-        """Image rows :meth:`_neighbours` reads when ``n_seen`` images are already offered."""
-        if not self.image_neighbours:
-            return 0
-        return min(len(self.index.candidates), 4 * (self.image_neighbours + n_seen))
-
-    def _neighbours(self, query: str, qvec: np.ndarray, seen: set[str]) -> list[Candidate]:
-        # Read deep enough to skip images already offered and repeated occurrences of one image.
-        depth = self._neighbour_depth(len(seen))
-        rankings = [[int(r) for r in self.index.search_images(qvec, depth)[1] if r >= 0]]
-        if self.use_pixels:
-            rankings.append([int(r) for r in self.index.search_pixels(query, depth)[1] if r >= 0])
-        fused = rrf(rankings, self.rrf_k)
-        out: list[Candidate] = []
-        for row in _order(fused, rankings):
-            cand = self.index.candidates[row]
-            if cand.image_id in seen or row in self.index.decorative:
-                continue
-            seen.add(cand.image_id)
-            out.append(replace(cand, score=fused[row]))
-            if len(out) == self.image_neighbours:
-                break
-        return out
-
-
-_BRITISH = re.compile(r"(?<=[a-z]{3})our\b")
-
-
-def _terms(text: str) -> list[str]:
-    """Content words of ``text`` as the word check compares them: Snowball stems ("rotate" and
-    "rotation" meet), British "-our" spelled "-or" ("colour", "color")."""
-    return analyse(_BRITISH.sub("or", " ".join(content_terms(text))))
-
-
-def _standardised(scores: dict[int, float]) -> dict[int, float]:
-    """``scores`` as z-scores over their own values (unchanged spread when they are all equal)."""
-    if not scores:
-        return {}
-    values = np.fromiter(scores.values(), dtype=np.float64)
-    mean, std = float(values.mean()), float(values.std())
-    return {k: (v - mean) / (std if std > 1e-9 else 1.0) for k, v in scores.items()}
-
-
-def _refused(query: str, why: str, also: str = "") -> Retrieval:
-    """An empty retrieval that says why nothing was returned (and ``also``, when given)."""
-    notes = (f"{NOTHING}: {why}", *((also,) if also else ()))
-    return Retrieval(query=query, chunks=(), candidates=(), notes=notes)
-
-
-def _weight(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name} must be >= 0; got {value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
