@@ -178,6 +178,14 @@ def test_a_sentence_that_announces_a_missing_table_is_left_out() -> None:
     assert [p[u.first].text for u in kept] == ["Save the named variables in the file."]
     assert len(no_pointers_to_missing(us, us, [p])) == 3  # the table follows: kept
 
+    # a caption's bare number whose example is left out says nothing (kildclient's alias
+    # answer ended on "Example 9.8.")
+    p = _lines("Aliases shorten long commands.", "Example 9.8.", "```\n/alias k kill\n```")
+    us = units(p)
+    assert [p[u.first].text for u in no_pointers_to_missing(us[:2], us, [p])] == [
+        "Aliases shorten long commands."
+    ]
+
 
 BREAKPOINTS = (
     "Breakpoints\n\n"

@@ -20,6 +20,7 @@ from m2io.text import is_code_block
 
 _SEE_ALSO = re.compile(r"\s*see also\b", re.IGNORECASE)
 # "Valid options … are listed in the following table.": a sentence about what comes after it
+_BARE_LABEL = re.compile(r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*\.?")
 _FORWARD = re.compile(
     r"\b(?:in|by|with|of)\s+the\s+following\s+(?:table|list|options|example|section)s?\s*[.:]?$"
     r"|\bas\s+follows\s*[.:]?$",
@@ -31,12 +32,16 @@ def no_pointers_to_missing(
     chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]
 ) -> list[Unit]:
     """``chosen`` without a sentence (not the first) that announces what follows it ("… are
-    listed in the following table.") when the answer does not hold what follows."""
+    listed in the following table.") or is a caption's bare number ("Example 9.8.") when the
+    answer does not hold what follows."""
     keep = chosen[:1]
     for u in chosen[1:]:
         after = next_unit(u, all_units)
-        announces = u.kind == "sentence" and _FORWARD.search(ps[u.passage][u.last].text.rstrip())
-        if announces and (after is None or after not in chosen):
+        last = ps[u.passage][u.last].text.rstrip()
+        announces = u.kind == "sentence" and _FORWARD.search(last)
+        # a caption's bare number ("Example 9.8.") whose example the answer leaves out
+        label = u.first == u.last and _BARE_LABEL.fullmatch(last)
+        if (announces or label) and (after is None or after not in chosen):
             continue
         keep.append(u)
     return keep
