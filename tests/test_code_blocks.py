@@ -215,3 +215,19 @@ def test_a_long_output_block_costs_the_budget_by_its_lines() -> None:
     )
     assert words(output) == 2 * 5 + 2  # four lines between two fences
     assert words("x = 1") == 3 and words("```\nmake\n```") == 3
+
+
+def test_roman_numbered_sub_steps_are_list_items() -> None:
+    from m2io.text import is_list_item
+
+    text = "The steps are: i. Click Modify Printer to start. ii. The first screen shows the name."
+    assert split_sentences(text) == [
+        "The steps are:",
+        "i. Click Modify Printer to start.",
+        "ii. The first screen shows the name.",
+    ]
+    assert split_sentences("Then:\niii. The next screen matters.\niv. Select the device.")[1:] == [
+        "iii. The next screen matters.",
+        "iv. Select the device.",
+    ]
+    assert not is_list_item("i. e. a wrapped abbreviation") and is_list_item("xii. Twelve")

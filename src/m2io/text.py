@@ -36,12 +36,15 @@ _SHORT_LINE = 56
 BULLETS = "-*\u2022\u2023\u25e6\u25cf\u25aa\u25a0\u25c6\u25cb\u2013\u2043"
 """Characters that mark a list item at a line's start: "-", "*", "•", "‣", "◦", and the
 "●", "▪", "■", "◆", "○", "–", "⁃" of word processors' PDFs."""
-_ITEM = re.compile(rf"(?:\(?\d{{1,3}}[.)]|[{BULLETS}])[ \t]+(?=\S)")
+# lower-case Roman numbers i.–xii. number the sub-steps of a step ("i. Click Modify Printer")
+_ROMAN = r"(?:x|ix|iv|v?i{1,3}|v|xi{1,2})"
+_ITEM = re.compile(rf"(?!i\.\s?e\.)(?:\(?(?:\d{{1,3}}|{_ROMAN})[.)]|[{BULLETS}])[ \t]+(?=\S)")
 # What is left of a cut that took only a list number ("1." of "1. Use Sobel."): never a sentence.
-_ITEM_NUMBER = re.compile(r"\(?\d{1,3}[.)]")
+_ITEM_NUMBER = re.compile(rf"\(?(?:\d{{1,3}}|{_ROMAN})[.)]")
 # A number that may start an inline list item: "1. " at the start of a line or after ":" or a
 # sentence's end ("Steps: 1. Open it. 2. Click"); later items only need a space before them.
-_INLINE_NUMBER = re.compile(r"(?:(?<=^)|(?<=\s))\(?(\d{1,2})[.)][ \t]+(?=\S)")
+_INLINE_NUMBER = re.compile(rf"(?:(?<=^)|(?<=\s))\(?(\d{{1,2}}|{_ROMAN})[.)][ \t]+(?=\S)")
+_ROMAN_VALUE = {r: k for k, r in enumerate("i ii iii iv v vi vii viii ix x xi xii".split(), 1)}
 _LIST_LEAD = re.compile(r"(?:^|[:.!?;][\"')\]]*)\s*$")
 # A list item longer than this is cut into sentences like prose (its first keeps the marker).
 _ITEM_MAX = 400
@@ -131,18 +134,28 @@ def is_list_item(text: str) -> bool:
 
 def _inline_items(line: str) -> list[str]:
     """``line`` cut before each item of an inline numbered list ("Steps: 1. Open it 2. Click
-    Crop" → "Steps:", "1. Open it", "2. Click Crop"); the line itself when it holds none.
+    Crop" → "Steps:", "1. Open it", "2. Click Crop"; or numbered i., ii., iii.); the line
+    itself when it holds none.
 
     The items must be numbered 1, 2, 3 … in order, at least two of them, and "1." must start the
     line or follow a colon or a sentence's end, so "version 2. Then" or "Section 1. Intro" is
     never cut."""
-    if "1" not in line or "2" not in line:
+    if ("1" not in line or "2" not in line) and ("i." not in line or "ii." not in line):
         return [line]
     cuts: list[int] = []
+    kind = ""  # the first item's kind of number, digits or Roman; the others must match it
     for m in _INLINE_NUMBER.finditer(line):
-        number = int(m.group(1))
+        token = m.group(1)
+        roman = not token.isdigit()
+        if cuts and roman != (kind == "roman"):
+            continue
+        number = _ROMAN_VALUE[token] if roman else int(token)
+        if number == 1 and not cuts:
+            kind = "roman" if roman else "digit"
         if number == 1 and not cuts and _LIST_LEAD.search(line[max(0, m.start() - 8) : m.start()]):
             cuts.append(m.start())
+        elif number == 1 and not cuts:
+            kind = ""
         elif cuts and number == len(cuts) + 1:
             cuts.append(m.start())
     if len(cuts) < 2:
