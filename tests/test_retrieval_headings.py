@@ -194,3 +194,13 @@ def test_the_retriever_keeps_the_heading_vectors_of_its_index(tmp_path):
     calls = index.embedder.calls
     HybridRetriever(index, min_score=0).retrieve("change the font of the editor")
     assert index.embedder.calls == calls + 1  # the question only
+
+
+def test_new_headings_replace_the_old_vectors_file(tmp_path):
+    """An upload changes an index's headings: the folder keeps one vectors file, not one per
+    version, whoever asked the first question after each."""
+    HeadingVectors(["Fonts", "Tables"], _Counting(), cache=tmp_path, model="m")
+    (first,) = tmp_path.glob("heading_vectors.*.npy")
+    HeadingVectors(["Fonts", "Tables", "Uploads"], _Counting(), cache=tmp_path, model="m")
+    (second,) = tmp_path.glob("heading_vectors.*.npy")
+    assert second.name != first.name

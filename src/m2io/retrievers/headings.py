@@ -158,13 +158,19 @@ def _read_vectors(path: Path, rows: int) -> np.ndarray | None:
 
 
 def _write_vectors(path: Path, vecs: np.ndarray) -> None:
-    """``vecs`` saved to ``path`` through a temporary file renamed over it; a folder that cannot
-    be written is logged and left alone."""
+    """``vecs`` saved to ``path`` through a temporary file renamed over it, other heading-vector
+    files of the folder removed; a folder that cannot be written is logged and left alone."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
             np.save(f, np.ascontiguousarray(vecs, dtype=np.float32), allow_pickle=False)
         os.replace(tmp, path)
+        # the index's headings changed (an upload): the vectors of the old ones go, so the
+        # folder holds one cache file however many updates it has seen
+        for old in path.parent.glob(f"{CACHE_PREFIX}*.npy"):
+            if old.name != path.name and not old.is_symlink():
+                with contextlib.suppress(OSError):
+                    old.unlink()
     except OSError as err:
         log.info("heading vectors not kept in %s: %s", path.parent, err)
         with contextlib.suppress(OSError):
