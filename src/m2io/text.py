@@ -24,6 +24,9 @@ _ABBREV_TAIL = 10  # longer than any abbreviation above, plus the character befo
 # not a new sentence. (Tables and examples are left as they were: on the GnuCash dev set joining
 # "Table 9.3." to its title moved 7 answers and cost 1.5 image F1.)
 _LABEL = re.compile(r"(?:^|\s)(?:Figure|Fig\.)\s+\d+(?:\.\d+)*\.$")
+CAPTION_NUMBER = r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*"
+"""A caption's number as a regex fragment: "Figure 3.3", "Table 9.3", "Example 9.8"."""
+_BARE_CAPTION = re.compile(CAPTION_NUMBER + r"\.?")
 _LABEL_TAIL = 24
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -125,6 +128,11 @@ def introduced_command(text: str, before: str) -> bool:
         return True
     b = before.rstrip()
     return bool(b) and (b.endswith(":") or command_shaped(b)) and command_shaped(text)
+
+
+def is_caption_number(text: str) -> bool:
+    """Whether ``text`` is only a caption's number ("Example 9.8."), which says nothing alone."""
+    return _BARE_CAPTION.fullmatch(text.strip()) is not None
 
 
 def is_list_item(text: str) -> bool:

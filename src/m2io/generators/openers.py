@@ -16,11 +16,10 @@ import re
 
 from m2io.generators.entries import form_name
 from m2io.generators.focus import Line, Unit, dangling
-from m2io.text import is_code_block
+from m2io.text import is_caption_number, is_code_block
 
 _SEE_ALSO = re.compile(r"\s*see also\b", re.IGNORECASE)
 # "Valid options … are listed in the following table.": a sentence about what comes after it
-_BARE_LABEL = re.compile(r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*\.?")
 _FORWARD = re.compile(
     r"\b(?:in|by|with|of)\s+the\s+following\s+(?:table|list|options|example|section)s?\s*[.:]?$"
     r"|\bas\s+follows\s*[.:]?$",
@@ -40,7 +39,7 @@ def no_pointers_to_missing(
         last = ps[u.passage][u.last].text.rstrip()
         announces = u.kind == "sentence" and _FORWARD.search(last)
         # a caption's bare number ("Example 9.8.") whose example the answer leaves out
-        label = u.first == u.last and _BARE_LABEL.fullmatch(last)
+        label = u.first == u.last and is_caption_number(last)
         if (announces or label) and (after is None or after not in chosen):
             continue
         keep.append(u)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
-from m2io.text import BULLETS, FENCE
+from m2io.text import BULLETS, CAPTION_NUMBER, FENCE
 from m2io.types import Chunk, Document, Source
 
 HEADING_MAX_WORDS = 12
@@ -43,7 +43,7 @@ class Section:
 _BULLET = re.compile(rf"^[{BULLETS}+]\s")
 _NUMBERED = re.compile(r"^\d+[.)]\s")
 # a figure's or table's caption line ("Figure 4.1. The General section"), not a section's title
-_CAPTION = re.compile(r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*[.:]?\s")
+_CAPTION = re.compile(CAPTION_NUMBER + r"[.:]?\s")
 # a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
 _TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
 
