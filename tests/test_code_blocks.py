@@ -126,10 +126,17 @@ def test_a_prompt_shows_the_model_the_code_as_written() -> None:
     assert excerpt_text("no   code\nhere") == "no code here"
 
 
-def test_a_pdfs_fixed_pitch_lines_are_a_code_block_with_their_indentation(tmp_path) -> None:
+def _pdf_text(tmp_path, page: list) -> str:
+    """The text of the one section of a one-page PDF whose first line is its outline title."""
     from m2io.corpus.pdf import read_pdf
     from m2io.testing.pdfmake import make_pdf
 
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(make_pdf([page], outline=[(page[0][0], 0)]))
+    return read_pdf(path, "manual.pdf", tmp_path)[0][0].text
+
+
+def test_a_pdfs_fixed_pitch_lines_are_a_code_block_with_their_indentation(tmp_path) -> None:
     page = [
         ("Building the firmware", 18),
         ("To build the firmware, run these commands from its folder:", 10),
@@ -140,18 +147,14 @@ def test_a_pdfs_fixed_pitch_lines_are_a_code_block_with_their_indentation(tmp_pa
         ("fi", 10, "mono"),
         ("The binaries then sit in the build folder.", 10),
     ]
-    path = tmp_path / "fw.pdf"
-    path.write_bytes(make_pdf([page], outline=[("Building the firmware", 0)]))
-    docs, _ = read_pdf(path, "fw.pdf", tmp_path)
-    text = docs[0].text
+    text = _pdf_text(tmp_path, page)
     block = "```\n./configure --prefix=/usr\nmake\nif [ -x tests ]; then\n    make test\nfi\n```"
     assert block in text, text
     assert split_sentences(text)[2] == block
     assert text.endswith("```\n\nThe binaries then sit in the build folder.")
     # a PDF set in a typewriter face throughout: its lines are prose, not one code block
     typed = [(t, 10, "mono") for t in ("All of this manual is typed.", "Every line of it.")]
-    path.write_bytes(make_pdf([[("Typed", 18), *typed]], outline=[("Typed", 0)]))
-    assert FENCE not in read_pdf(path, "fw.pdf", tmp_path)[0][0].text
+    assert FENCE not in _pdf_text(tmp_path, [("Typed", 18), *typed])
 
 
 def test_a_word_processors_bullets_mark_list_items() -> None:
@@ -169,9 +172,6 @@ def test_a_word_processors_bullets_mark_list_items() -> None:
 
 
 def test_a_pdfs_list_items_keep_a_line_each(tmp_path) -> None:
-    from m2io.corpus.pdf import read_pdf
-    from m2io.testing.pdfmake import make_pdf
-
     page = [
         ("Print quality", 18),
         ("The most commonly used settings include:", 10),
@@ -179,9 +179,7 @@ def test_a_pdfs_list_items_keep_a_line_each(tmp_path) -> None:
         ("washed out colours.", 10),
         ("- Draft Print low quality output quickly.", 10),
     ]
-    path = tmp_path / "q.pdf"
-    path.write_bytes(make_pdf([page], outline=[("Print quality", 0)]))
-    text = read_pdf(path, "q.pdf", tmp_path)[0][0].text
+    text = _pdf_text(tmp_path, page)
     assert (
         "include:\n- Economy Print rapidly with less ink. This option will produce washed" in text
     )
@@ -189,18 +187,13 @@ def test_a_pdfs_list_items_keep_a_line_each(tmp_path) -> None:
 
 
 def test_a_lone_fixed_pitch_line_inside_a_sentence_stays_in_it(tmp_path) -> None:
-    from m2io.corpus.pdf import read_pdf
-    from m2io.testing.pdfmake import make_pdf
-
     page = [
         ("Installing", 18),
         ("The driver is most commonly installed in", 10),
         ("/usr/lib/cups/filter.", 10, "mono"),
         ("It converts raster data for the printer.", 10),
     ]
-    path = tmp_path / "i.pdf"
-    path.write_bytes(make_pdf([page], outline=[("Installing", 0)]))
-    text = read_pdf(path, "i.pdf", tmp_path)[0][0].text
+    text = _pdf_text(tmp_path, page)
     assert FENCE not in text
     assert "installed in /usr/lib/cups/filter. It converts" in text
 
