@@ -214,6 +214,7 @@ rel="index">Index</a>]</p></div><hr>
 <p>To print the value of a variable without its name, use the function disp.</p>
 <ul class="section-toc"><li><a href="Paging.html">Paging Screen Output</a></li></ul>
 <table class="menu"><tr><td><a href="Paging.html">Paging</a></td></tr></table>
+<div class="contents"><h2>Table of Contents</h2><ul><li><a href="Paging.html">Paging</a></li></ul></div>
 <p>See the next section for paging; the previous one covers expressions.</p>
 <hr><div class="header"><p>Next: <a href="Terminal-Input.html">Terminal Input</a>, Up:
 <a href="Basic-IO.html">Basic Input and Output</a> [<a href="index.html#SEC_Contents"
@@ -230,7 +231,7 @@ def test_texinfo_step_links_and_node_menus_are_navigation_not_text() -> None:
     parsed = html_to_text(_TEXINFO_NODE)
     assert parsed.title == "14.1.1 Terminal Output"
     assert parsed.text.startswith("14.1.1 Terminal Output\n\nTo print the value")
-    for furniture in ("Next:", "Up:", "[Contents]", "Paging"):
+    for furniture in ("Next:", "Up:", "[Contents]", "Paging", "Table of Contents"):
         assert furniture not in parsed.text
     # running prose that names the next section is not a step link: it stays
     assert parsed.text.endswith(

@@ -39,6 +39,7 @@ _FURNITURE_CLASSES = frozenset(
         "toc",
         "toctree-wrapper",
         "section-toc",  # Texinfo's list of a node's subsections
+        "contents",  # Texinfo's (and latex2html's) whole table of contents on the top page
         "rst-footer-buttons",
         "prev-next",
         "pager",
