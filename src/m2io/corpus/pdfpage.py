@@ -9,6 +9,7 @@ contents (dot leaders) are dropped. Every step is linear in the number of lines.
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -74,8 +75,6 @@ def _fixed_pitch(pdfium_c: object, textpage: object, index: int | None) -> bool:
     """Whether the character at ``index`` is set in a fixed-pitch (monospace) font."""
     if index is None or index < 0:
         return False
-    import ctypes
-
     flags = ctypes.c_int(0)
     name = ctypes.create_string_buffer(_FONT_NAME_BYTES)
     pdfium_c.FPDFText_GetFontInfo(  # type: ignore[attr-defined]
