@@ -161,6 +161,12 @@ def test_caption_helpers() -> None:
     assert combine_captions("The Layers dialog", "", "Layers dialog") == "The Layers dialog"
     assert combine_captions("dialog", "The dialog window") == "The dialog window"
     assert combine_captions("Blur.", "Gauss") == "Blur. Gauss"
+    # a title and an alt text saying the same in other words: the fuller one, once
+    title, alt = "The window to configure style", "The window to configure the style to be applied."
+    assert combine_captions("", title, alt) == alt
+    assert combine_captions("", alt, title) == alt
+    # different words are both kept
+    assert combine_captions("Style window", "Colour picker") == "Style window. Colour picker"
     assert strip_figure_number("Figure 3.14. The Toolbox") == "The Toolbox"
     assert looks_like_icon("../images/prev.png") and looks_like_icon("nav-home_icon.gif")
     assert not looks_like_icon("update-dialog.png") and not looks_like_icon("layers.png")

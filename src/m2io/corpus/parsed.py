@@ -149,6 +149,17 @@ def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[^\W_]+", text.lower()))
+
+
+def _repeats(piece: str, other: str) -> bool:
+    """Whether ``other`` already says ``piece``: its text holds it, or every word of ``piece``
+    is among ``other``'s (a title and an alt text in different words, "The window to configure
+    style" beside "The window to configure the style to be applied")."""
+    return _key(piece) in _key(other) or _words(piece) <= _words(other)
+
+
 def combine_captions(*pieces: str) -> str:
     """Join caption pieces in order of preference, leaving out any repeated in another.
 
@@ -157,14 +168,15 @@ def combine_captions(*pieces: str) -> str:
         'The Layers dialog'
         >>> combine_captions("Blur filters", "Gaussian blur example")
         'Blur filters. Gaussian blur example'
+        >>> combine_captions("Configure style", "The window to configure the style")
+        'The window to configure the style'
     """
     kept: list[str] = []
     for piece in pieces:
         piece = " ".join(piece.split())
-        key = _key(piece)
-        if not key or any(key in _key(k) for k in kept):
+        if not _key(piece) or any(_repeats(piece, k) for k in kept):
             continue
-        kept = [k for k in kept if _key(k) not in key]
+        kept = [k for k in kept if not _repeats(k, piece)]
         kept.append(piece)
     out = ""
     for piece in kept:
