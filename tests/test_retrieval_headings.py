@@ -204,3 +204,44 @@ def test_new_headings_replace_the_old_vectors_file(tmp_path):
     HeadingVectors(["Fonts", "Tables", "Uploads"], _Counting(), cache=tmp_path, model="m")
     (second,) = tmp_path.glob("heading_vectors.*.npy")
     assert second.name != first.name
+
+
+def test_prepare_embeds_the_headings_before_the_first_question(tmp_path):
+    """``m2io index`` and the server call ``prepare``: the first question then embeds itself
+    only, in this process and in the next one that opens the index."""
+    index = _index(tmp_path, _manual())
+    HybridRetriever(index, min_score=0).prepare()
+    assert len(list((tmp_path / "idx").glob("heading_vectors.*.npy"))) == 1
+    emb = HashEmbedder(64, "test-hash")
+    again = Index.open(tmp_path / "idx", embedder=emb)
+    HybridRetriever(again, min_score=0).retrieve("change the font of the editor")
+    assert emb.calls == 1  # the question
+
+
+def test_prepare_on_an_untitled_index_embeds_nothing(tmp_path):
+    index = _index(tmp_path, [Document(d.doc_id, d.text) for d in _manual()])
+    calls = index.embedder.calls
+    HybridRetriever(index, min_score=0).prepare()
+    assert index.embedder.calls == calls
+    assert not list((tmp_path / "idx").glob("heading_vectors.*.npy"))
+
+
+def test_a_reopened_pipeline_has_its_headings_ready(tmp_path):
+    """After an upload the server reopens the index: the new headings are embedded then, not
+    by the next question."""
+    from types import SimpleNamespace
+
+    from m2io.serve.state import reopen_pipeline
+
+    index = _index(tmp_path, _manual())
+    pipeline = SimpleNamespace(retriever=HybridRetriever(index, min_score=0))
+    build_index(
+        [*_manual(), Document("new", "Uploads go here.", title="Uploads")],
+        tmp_path / "idx",
+        embedder=index.embedder,
+        progress=False,
+    )
+    new = reopen_pipeline(pipeline, tmp_path / "idx")
+    calls = new.retriever.index.embedder.calls
+    new.retriever.retrieve("change the font of the editor")
+    assert new.retriever.index.embedder.calls == calls + 1  # the question only

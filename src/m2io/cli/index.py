@@ -319,6 +319,7 @@ def _index(
         index_profile(out, corpus.documents)
     except (OSError, ValueError) as e:
         print(f"warning: corpus profile not kept: {e}", file=sys.stderr)
+    _prepare_retrieval(out, embedder)
     if not quiet:
         print(
             f"indexed {manifest.n_documents} documents → {manifest.n_chunks} chunks, "
@@ -338,3 +339,15 @@ def _index(
         for line in format_problems(problems):
             print(f"  {line}", file=sys.stderr)
     return 0
+
+
+def _prepare_retrieval(out: str, embedder: TextEmbedder) -> None:
+    """Embed the index's heading paths now and keep them in it, so that the first question
+    asked of a titled index does not wait for them (:meth:`HybridRetriever.prepare`)."""
+    from m2io.index import Index
+    from m2io.retrievers.hybrid import HybridRetriever
+
+    try:
+        HybridRetriever(Index.open(out, embedder=embedder)).prepare()
+    except (OSError, ValueError) as e:  # the index is built; only the head start is lost
+        print(f"warning: heading vectors not kept: {e}", file=sys.stderr)

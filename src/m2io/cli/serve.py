@@ -166,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
     index = getattr(getattr(pipeline, "retriever", None), "index", None)
     if index is not None:
         index.embed_query("warm up")
+    prepare = getattr(getattr(pipeline, "retriever", None), "prepare", None)
+    if prepare is not None:  # before the workers fork: they share what it computes
+        prepare()
     if not getattr(args, "quiet", False):
         key = " (API key required)" if api_key else ""
         mode = "read-only" if options["index_dir"] is None else "uploads allowed"

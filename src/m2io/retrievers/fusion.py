@@ -209,6 +209,18 @@ class RankingMixin:
         top = np.argsort(-scores, kind="stable")[:depth]
         return [int(r) for r in top if scores[r] > 0 and r not in self.excluded_rows]
 
+    def prepare(self) -> None:
+        """Compute now what the first question would otherwise wait for: on a titled index,
+        the heading paths' vectors (embedded once and kept in the index folder, so a later
+        process reads them) and the BM25 over headings. ``m2io index`` calls it after a build
+        and the server before it answers (and after an upload)."""
+        if self.mode == "lexical" or not self._titled:
+            return
+        if self.heading_weight > 0:
+            self._heading_vectors  # noqa: B018 - the cached property computes and keeps them
+        if self.title_weight > 0:
+            self._title_ranking("", 1)
+
     @cached_property
     def _heading_vectors(self) -> HeadingVectors:
         """The chunks' heading paths embedded by the index's text embedder (on first use; kept

@@ -5,8 +5,9 @@ heading path a chunk sits under (chunk title, page title, section heading); the 
 ranks chunks by the question's cosine to that path's own vector (:class:`HeadingVectors`), so
 "Configuring the editor" answers "How do I change the font used in the editor?" although the
 section's text says "font" once among many settings. Distinct heading paths are few (a
-section's chunks share one) and short; they are embedded once, on first use, and kept in the
-index folder for the next time it is opened.
+section's chunks share one) and short; they are embedded once (``m2io index`` and the server do
+it before the first question, :meth:`~m2io.retrievers.hybrid.HybridRetriever.prepare`; otherwise
+the first question does) and kept in the index folder for the next time it is opened.
 
 :func:`unit_rrf` fuses ranked lists of chunks as lists of the units (sections) they belong to:
 each list ranks a unit by its best chunk, so a section that every list ranks near the top beats

@@ -193,6 +193,9 @@ def reopen_pipeline(
     )
     new = copy.copy(pipeline)
     new.retriever = retriever_over(pipeline.retriever, index)
+    prepare = getattr(new.retriever, "prepare", None)
+    if prepare is not None:  # the new headings are embedded here, not on the next question
+        prepare()
     return new
 
 
