@@ -148,6 +148,8 @@ def test_how_to_questions_and_one_line_entries_are_recognised() -> None:
     faq = "How do I ignore changes to a tracked file?: Git does not provide a way to do this."
     assert term_of(faq) == "How do I ignore changes to a tracked file"
     assert term_of("Commit f86a374 (pack-bitmap.c: fix a leak) noticed that") == ""
+    # one value after the colon is the sentence's object, not a definition
+    assert term_of("To embed the whole window use the URI: https://example.com:9090/") == ""
 
 
 def test_an_answer_never_opens_on_a_sentence_pointing_at_something_it_does_not_name() -> None:

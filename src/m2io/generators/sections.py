@@ -98,6 +98,8 @@ def term_of(text: str) -> str:
         return ""
     term = m.group(1).strip()
     after = text[m.end() - 1 :].split(maxsplit=1)
+    if len(after) < 2:
+        return ""  # "… use the URI: https://host:9090/": one value, no definition after it
     if after and after[0].lower() in FUNCTION_WORDS and after[0][:1].islower():
         return ""  # "… begins with epson: or canon: …": the colon is inside a sentence
     if not term[:1].isupper() and len(term.split()) > (1 if term[:1].isalpha() else _NAME_WORDS):
