@@ -181,9 +181,10 @@ class Continuation:
     ends inside it).
 
     Attributes:
-        first_step: Label of the first step the answer does not show ("4"); "" when unknown.
-        last_step: Label of the procedure's last step ("9"); "" when unknown (the source goes
-            on past what was retrieved).
+        first_step: Label of the first step the answer does not show ("4"), or, with no
+            ``last_step``, of the step it shows only the start of (the source goes on past what
+            was retrieved, inside that step); "" when unknown.
+        last_step: Label of the procedure's last step known ("9"); "" (see ``first_step``).
         source: The section that holds the whole procedure.
         chunk_id: The chunk of its first line.
     """
@@ -195,15 +196,15 @@ class Continuation:
 
     def says(self, where: str) -> str:
         """The sentence that tells the reader where to go on, ``where`` naming the source:
-        "Steps 4–9 continue in …", "Step 9 continues in …", "The procedure continues from step
-        3 in …", "The procedure continues in …"."""
+        "Steps 4–9 continue in …", "Step 9 continues in …", "Step 2 and what follows it
+        continue in …", "The procedure continues in …"."""
         first, last = self.first_step, self.last_step
         if first and last and first != last:
             return f"Steps {first}\u2013{last} continue in {where}."
         if first and last:
             return f"Step {first} continues in {where}."
         if first:
-            return f"The procedure continues from step {first} in {where}."
+            return f"Step {first} and what follows it continue in {where}."
         return f"The procedure continues in {where}."
 
 

@@ -195,13 +195,12 @@ def whole_procedure(
             take([proc.intro])
         for k, group in enumerate(proc.steps):
             if not fits(group, cap, n_cap):
-                cut = _continuation(proc.labels[k], "" if proc.open_end else proc.labels[-1], s, ps)
+                cut = _continuation(proc.labels[k], proc.labels[-1], s, ps)
                 break
             take(group)
         else:
-            if proc.open_end:
-                nxt = str(int(proc.labels[-1]) + 1)
-                cut = _continuation(nxt, "", s, ps)
+            if proc.open_end:  # the context ends inside the last step: it goes on there
+                cut = _continuation(proc.labels[-1], "", s, ps)
     else:
         # commands and lists with no step numbers: within the budget, after what the section
         # is for (a list of a product's parts is no procedure); one that does not fit ends it,
