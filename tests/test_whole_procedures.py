@@ -198,3 +198,6 @@ def test_an_html_ordered_list_keeps_its_numbers(tmp_path: Path) -> None:
         "i. a sub-step",
         "4. Press Enter.",
     ]
+    # items left unclosed (old hand-written pages) nest in one another: left unnumbered
+    (tmp_path / "a.html").write_text("<p>Select:</p><ol><li>two points;<li>a segment;</ol>")
+    assert not any(ln[:1].isdigit() for ln in load_corpus(tmp_path).documents[0].text.splitlines())

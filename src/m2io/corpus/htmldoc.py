@@ -235,8 +235,8 @@ def _item_number(li: Tag, seen: dict[int, int]) -> str:
     list's item, letters, a number past xii.): a procedure's steps keep their numbers, so the
     how-to answer can find them (``m2io.generators.procedures``)."""
     ol = li.parent
-    if not isinstance(ol, Tag) or ol.name != "ol":
-        return ""
+    if not isinstance(ol, Tag) or ol.name != "ol" or li.find("li", recursive=False):
+        return ""  # (items left unclosed nest in each other: no numbers for them)
     kind = str(ol.get("type") or "1")
     classes = " ".join(_classes_of(ol))
     if kind in ("a", "A") or "alpha" in classes:
