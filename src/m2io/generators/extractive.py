@@ -226,7 +226,8 @@ class ExtractiveGenerator(ScoringMixin, SelectionMixin):
         sentences = tuple(Sentence(ln.text, ln.chunk_id, ln.source) for ln in out)
         continued = lead.continued if lead is not None else None
         if continued is not None:
-            where = continued.source.section if continued.source else "the source"
+            src = continued.source
+            where = (src.section or src.title or src.doc_id) if src else "the source"
             notes.append(
                 f"extractive: the procedure is longer than the answer: {continued.says(where)}"
             )
