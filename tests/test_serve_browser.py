@@ -317,3 +317,35 @@ def test_a_code_block_shows_as_a_block_with_its_lines_and_runs_nothing(browser, 
         assert text.index("For example,") < text.index("subplot (2, 1, 1)") < text.index("creates")
         assert errors == []
         page.close()
+
+
+def _queue_page(n_steps: int) -> str:
+    steps = "".join(
+        f"<li><p>Update queue group {n} to the new backend.</p><p>"
+        + " ".join(f"Check entry {n}.{k} of the queue list for an old backend." for k in range(5))
+        + f"</p><pre>$ lpadmin -p q{n}</pre></li>"
+        for n in range(1, n_steps + 1)
+    )
+    return (
+        "<html><body><h1>Updating the printer queues</h1><p>Here are the steps to update the "
+        f"printer queues after an upgrade.</p><ol>{steps}</ol></body></html>"
+    )
+
+
+def test_a_procedure_longer_than_the_answer_says_where_it_goes_on(browser, tmp_path):
+    with _one_page_server(tmp_path, "queues.html", _queue_page(9)) as server:
+        page, errors, _ = ask(
+            browser, server.url, "How do I update the printer queues after an upgrade?"
+        )
+        said = page.inner_text("#answer p.continued")
+        assert said.startswith("Step") and "continue in" in said, said
+        assert "Updating the printer queues" in said
+        links = page.eval_on_selector_all(
+            "#answer p.continued a", "els => els.map(e => e.getAttribute('href'))"
+        )
+        assert links == ["#source-1"]
+        text = page.inner_text("#answer")
+        assert text.index("1. Update queue group 1") < text.index("2. Update queue group 2")
+        assert text.index("Update queue group") < text.index(said.split(" ")[0])
+        assert errors == []
+        page.close()

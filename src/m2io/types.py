@@ -140,12 +140,15 @@ class Retrieval:
 
     ``notes`` says what the retriever decided on the way (e.g. that nothing relevant was found:
     then ``chunks`` and ``candidates`` are empty and generators say so instead of answering).
+    ``continued`` holds the ids of returned chunks whose section goes on past them in their
+    document, beyond what was returned (a procedure may run on there).
     """
 
     query: str
     chunks: tuple[RetrievedChunk, ...]
     candidates: tuple[Candidate, ...]
     notes: tuple[str, ...] = ()
+    continued: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,13 +175,52 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """Where a procedure goes on that the answer carries only in part (a how-to answer's steps
+    stop after a whole step: the procedure is longer than the answer may be, or the context
+    ends inside it).
+
+    Attributes:
+        first_step: Label of the first step the answer does not show ("4"), or, with no
+            ``last_step``, of the step it shows only the start of (the source goes on past what
+            was retrieved, inside that step); "" when unknown.
+        last_step: Label of the procedure's last step known ("9"); "" (see ``first_step``).
+        source: The section that holds the whole procedure.
+        chunk_id: The chunk of its first line.
+    """
+
+    first_step: str = ""
+    last_step: str = ""
+    source: Source | None = None
+    chunk_id: str | None = None
+
+    def says(self, where: str) -> str:
+        """The sentence that tells the reader where to go on, ``where`` naming the source:
+        "Steps 4–9 continue in …", "Step 9 continues in …", "Step 2 and what follows it
+        continue in …", "The procedure continues in …"."""
+        first, last = self.first_step, self.last_step
+        if first and last and first != last:
+            return f"Steps {first}\u2013{last} continue in {where}."
+        if first and last:
+            return f"Step {first} continues in {where}."
+        if first:
+            return f"Step {first} and what follows it continue in {where}."
+        return f"The procedure continues in {where}."
+
+
+@dataclass(frozen=True)
 class TextAnswer:
-    """The text stage's output, already split into sentences."""
+    """The text stage's output, already split into sentences.
+
+    ``continued`` says where a procedure goes on that the answer holds only in part (None when
+    the answer holds all it quotes of one, or quotes none).
+    """
 
     question: str
     sentences: tuple[Sentence, ...]
     usage: Usage = field(default_factory=Usage)
     notes: tuple[str, ...] = ()
+    continued: Continuation | None = None
 
     @property
     def text(self) -> str:
@@ -266,7 +308,8 @@ class MultimodalAnswer:
     no file outside it, and none at all when it is None. ``added_root`` is the index's folder of
     documents added after the build, the one other folder local images may lie in. ``inserter_raw`` is what a model-based
     inserter replied, verbatim (None for inserters that are not models), kept so a wrong
-    placement or a fallback can be read back.
+    placement or a fallback can be read back. ``continued`` says where a procedure the answer
+    holds only in part goes on (:class:`Continuation`; its source is one of ``sources``).
     """
 
     question: str
@@ -279,6 +322,7 @@ class MultimodalAnswer:
     inserter_raw: str | None = None
     sources: tuple[Source, ...] = ()
     added_root: str | None = None
+    continued: Continuation | None = None
 
     @property
     def images(self) -> tuple[ImageSegment, ...]:
@@ -291,8 +335,9 @@ class MultimodalAnswer:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``question``, ``segments``, ``candidates``, ``timings_ms``, ...
 
-        ``image_root``, ``inserter_raw``, ``sources`` (and ``source`` on text segments) and
-        ``added_root`` were added after the first release; readers that do not know them ignore them.
+        ``image_root``, ``inserter_raw``, ``sources`` (and ``source`` on text segments),
+        ``added_root`` and ``continued`` were added after the first release; readers that do not
+        know them ignore them.
         """
         return {
             "question": self.question,
@@ -315,6 +360,7 @@ class MultimodalAnswer:
             "inserter_raw": self.inserter_raw,
             "sources": [asdict(src) for src in self.sources],
             "added_root": self.added_root,
+            "continued": asdict(self.continued) if self.continued is not None else None,
         }
 
 

@@ -227,6 +227,36 @@ def _raw_image(img: Tag, decorative_place: bool) -> RawImage:
     )
 
 
+_ROMAN = "i ii iii iv v vi vii viii ix x xi xii".split()
+
+
+def _item_number(li: Tag, seen: dict[int, int]) -> str:
+    """The number an ordered list shows before ``li`` ("3.", "iii."), or "" (an unordered
+    list's item, letters, a number past xii.): a procedure's steps keep their numbers, so the
+    how-to answer can find them (``m2io.generators.procedures``)."""
+    ol = li.parent
+    if not isinstance(ol, Tag) or ol.name != "ol" or li.find("li", recursive=False):
+        return ""  # (items left unclosed nest in each other: no numbers for them)
+    kind = str(ol.get("type") or "1")
+    classes = " ".join(_classes_of(ol))
+    if kind in ("a", "A") or "alpha" in classes:
+        return ""
+    try:
+        start = int(str(ol.get("start") or "1"))
+    except ValueError:
+        start = 1
+    k = start + seen.get(id(ol), 0)  # items of this list met before (linear: no sibling scan)
+    seen[id(ol)] = seen.get(id(ol), 0) + 1
+    if kind in ("i", "I") or "roman" in classes:
+        return f"{_ROMAN[k - 1]}." if 1 <= k <= len(_ROMAN) else ""
+    return f"{k}."
+
+
+def _classes_of(tag: Tag) -> list[str]:
+    value = tag.get("class") or []
+    return [str(c).lower() for c in (value.split() if isinstance(value, str) else value)]
+
+
 def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     """Plain text of ``root`` with break marks and image placeholders, and its images."""
     out: list[str] = []
@@ -234,6 +264,8 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     figures: list[tuple[Tag | None, Tag | None, Tag | None]] = []
     context = _Context()
     in_pre = in_cell = 0  # inside a marked table cell, breaks are spaces: a row is one line
+    number = ""  # an ordered list item's number, written before its first text
+    items: dict[int, int] = {}  # id(ol) -> its items met so far
     stack: list[tuple[object, bool]] = [(root, False)]
     while stack:  # explicit stack: deeply nested pages would overflow recursion
         node, closing = stack.pop()
@@ -257,6 +289,9 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
                 s = s.replace("\r\n", "\n").replace(" ", _PRE_SPACE).replace("\t", _PRE_TAB)
                 out.append(s.replace("\n", _LINE_MARK))
             else:
+                if number and s.strip():  # an ordered list's item: its number before its text
+                    out.append(number + " ")
+                    number = ""
                 out.append(re.sub(r"\s+", " ", s))
             continue
         if not isinstance(node, Tag) or node.name in _SKIP:
@@ -269,7 +304,10 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
             images.append(_raw_image(node, context.header_footer > 0))
             figures.append(context.around())
             continue
+        if node.name == "li" and not in_cell and not in_pre:
+            number = _item_number(node, items)
         if node.name == "pre" and not in_pre and not in_cell:
+            number = ""  # an item that opens on code: no number to put before it
             # a preformatted block: its lines as written, between fence lines, one unit for
             # the splitter (m2io.text.FENCE); its markup is only highlighting
             code = fenced(node.get_text())

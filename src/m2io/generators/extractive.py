@@ -197,7 +197,7 @@ class ExtractiveGenerator(ScoringMixin, SelectionMixin):
         if self.howto_sections and howto(question):
             # how-to: open on the section that says the question's action and object
             lead = lead_section(question, all_units, ps, self._core(all_units))
-        chosen = self._select(all_units, ps, budget, notes, lead)
+        chosen = self._select(all_units, ps, budget, notes, lead, frozenset(retrieval.continued))
         if lead is not None and chosen:
             # "… read an image file and display it?": the part the lead does not answer
             chosen = with_other_parts(question, lead, all_units, ps, chosen, budget)
@@ -224,4 +224,11 @@ class ExtractiveGenerator(ScoringMixin, SelectionMixin):
             lines = ps[u.passage][u.first : u.last + 1]
             out.extend(entry_lines(lines, question) if u.kind == "entry" else lines)
         sentences = tuple(Sentence(ln.text, ln.chunk_id, ln.source) for ln in out)
-        return TextAnswer(question, sentences, notes=tuple(notes))
+        continued = lead.continued if lead is not None else None
+        if continued is not None:
+            src = continued.source
+            where = (src.section or src.title or src.doc_id) if src else "the source"
+            notes.append(
+                f"extractive: the procedure is longer than the answer: {continued.says(where)}"
+            )
+        return TextAnswer(question, sentences, notes=tuple(notes), continued=continued)

@@ -30,8 +30,8 @@ def with_other_parts(
     (:func:`m2io.generators.sections.other_part`), then an example of it
     (:func:`m2io.generators.sections.example_for`), room made by leaving out the units chosen
     last (never the core)."""
-    chosen = _make_room(chosen, other_part(question, lead, all_units, ps), budget)
-    return _make_room(chosen, example_for(chosen, all_units, ps), budget)
+    chosen = _make_room(chosen, other_part(question, lead, all_units, ps), budget, lead.steps)
+    return _make_room(chosen, example_for(chosen, all_units, ps), budget, lead.steps)
 
 
 def tidy(
@@ -44,13 +44,20 @@ def tidy(
     return code_has_its_words(chosen, all_units, ps, budget)
 
 
-def _make_room(chosen: list[Unit], extra: Unit | None, budget: int) -> list[Unit]:
+def _make_room(
+    chosen: list[Unit],
+    extra: Unit | None,
+    budget: int,
+    steps: set[int] | frozenset[int] = frozenset(),
+) -> list[Unit]:
     """``chosen`` with ``extra`` added (at most half the budget), room made by leaving out the
-    units chosen last (never the first)."""
+    units chosen last (never the first, nor a step of the procedure: ids ``steps``)."""
     if extra is None or extra in chosen or extra.words > budget // 2:
         return chosen
     keep = list(chosen)
     while len(keep) > 1 and sum(u.words for u in keep) + extra.words > budget:
+        if id(keep[-1]) in steps:
+            return chosen  # the procedure leaves no room: it stays whole
         keep.pop()
     if sum(u.words for u in keep) + extra.words > budget:
         return chosen

@@ -13,10 +13,10 @@ how-to question ("How do I …?", "How to …", "Show me how …"), the extracti
    (IDF-weighted share of the question's terms: in the title, or failing that in its first two
    sentences), with the sentences' own relevance as a smaller part, the retriever's choice
    kept unless another section matches clearly better;
-3. keeps that section's procedure (lists, commands, settings, each with the sentence that
-   introduces it) whole and in order before its narrative, so a budget that runs short cuts the
-   story around the steps, never the steps; the section's first sentence (what the procedure is
-   for) and the sentences that tie a command to what it does come next.
+3. keeps that section's procedure whole and in order before its narrative, up to a cap past
+   the budget, so a budget that runs short cuts the story around the steps, never the steps,
+   and a procedure longer than the cap says where it goes on
+   (:mod:`m2io.generators.procedures`).
 
 Other sections and pages join only with the budget that is left, and an answer built on a
 procedure takes them only from sections whose own title or first sentences say the question's
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, dangling
 from m2io.text import FUNCTION_WORDS, command_shaped, content_terms, is_code_block
+from m2io.types import Continuation
 
 _HOWTO = re.compile(
     r"^\s*(?:how\s+(?:do|can|could|should|would|does|did|to|may|might|must)\b"
@@ -69,9 +70,6 @@ RELEVANCE_WEIGHT = 0.25
 KEEP_MARGIN = 0.1  # the retriever's own section wins ties by this much
 UNTITLED_WEIGHT = 0.5  # another section whose heading says none of the question's terms
 JOIN_MATCH = 0.5  # another section joins a procedure's answer only when it says this much
-# a "heading" this short that goes on from the text before, right before a command, is the
-# command's lead-in ("Finally, run")
-LEAD_IN_WORDS = 6
 
 
 def howto(question: str) -> bool:
@@ -127,6 +125,8 @@ class Section:
     others: dict[int, float] = field(default_factory=dict)  # the lead's: id(unit) -> its match
     entry: bool = False  # a reference entry (a function's forms and description, a term's text)
     entries: set[int] = field(default_factory=set)  # the lead's: id(unit) of other entries
+    steps: set[int] = field(default_factory=set)  # the lead's: id(unit) of its procedure shown
+    continued: Continuation | None = None  # the lead's: where its procedure goes on
 
     @property
     def body(self) -> list[Unit]:
@@ -354,59 +354,3 @@ def _joins(s: Section, q: set[str]) -> float:
     if s.entry and form_name(s.title) and keys(s.title) & q:
         return max(s.match, JOIN_MATCH)
     return s.match
-
-
-def procedure_first(
-    s: Section, ps: list[list[Line]], all_units: list[Unit], budget: int, n_max: int
-) -> list[Unit]:
-    """Units of ``s`` for the answer, within ``budget`` words and ``n_max`` sentences: the
-    section's first sentence, its procedure whole and in order (a step fits or is left out, with
-    the steps after it), then what ties a step to its text: the sentence before a step that
-    only makes sense after it ("Then: …"), a short lead-in read as a heading ("Finally, run"),
-    the lower-case sentence right after a command ("to return you to the branch …"); then the
-    rest of the section by relevance."""
-    chosen: list[Unit] = []
-    used = [0, 0]
-    inside = {id(u) for u in s.units}
-    by_first = {(u.passage, u.first): u for u in all_units}
-    by_last = {(u.passage, u.last): u for u in all_units}
-
-    def text(u: Unit) -> str:
-        return ps[u.passage][u.first].text
-
-    def add(u: Unit | None, *, heading_ok: bool = False) -> bool:
-        if u is None or u in chosen or id(u) not in inside:
-            return False
-        if u.kind == "heading" and not heading_ok:
-            return False
-        n = u.last - u.first + 1
-        if used[0] + u.words > budget or used[1] + n > n_max:
-            return False
-        chosen.append(u)
-        used[0] += u.words
-        used[1] += n
-        return True
-
-    body = s.body
-    add(body[0])
-    for u in s.procedure:
-        if u not in chosen and not add(u):
-            break  # a step whole or not at all, and none after a step left out
-    for u in [v for v in chosen if v.procedural]:
-        before = by_last.get((u.passage, u.first - 1))
-        if (
-            before is not None
-            and before.kind == "heading"
-            and before.words <= LEAD_IN_WORDS
-            and dangling(text(before))
-        ):
-            if add(before, heading_ok=True):  # "Finally, run" then "$ git bisect reset"
-                before.kind = "sentence"  # shown: it says what the command is for
-        elif before is not None and dangling(text(u)):
-            add(before)
-        after = by_first.get((u.passage, u.last + 1))
-        if after is not None and after.kind == "sentence" and text(after)[:1].islower():
-            add(after)
-    for u in sorted(body, key=lambda v: -v.score):
-        add(u)
-    return chosen

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 
 from m2io.generators.focus import Line, Unit, dangling, points_at_figure, words
+from m2io.generators.procedures import whole_procedure
 from m2io.generators.scoring import terms
-from m2io.generators.sections import JOIN_MATCH, Section, procedure_first
+from m2io.generators.sections import JOIN_MATCH, Section
 
 
 class SelectionMixin:
@@ -55,12 +56,15 @@ class SelectionMixin:
         budget: int,
         notes: list[str],
         lead: Section | None = None,
+        goes_on: frozenset[str] = frozenset(),
     ) -> list[Unit]:
         """Greedy MMR-like choice of units within ``budget`` words (best unit first).
 
         With ``lead`` (a how-to question's opening section, :mod:`m2io.generators.sections`),
-        the answer's core comes from that section: its procedure whole when it has one, else
-        its best unit; other sections join with the budget left."""
+        the answer's core comes from that section: its procedure whole when it has one
+        (:mod:`m2io.generators.procedures`; ``lead.continued`` then says where one the answer
+        cannot hold goes on, ``goes_on`` naming the chunks whose section runs on past the
+        context), else its best unit; other sections join with the budget left."""
         pickable = self._pickable(all_units)
         if lead is not None:
             # another reference entry joins only when it is itself about the question's terms
@@ -73,7 +77,7 @@ class SelectionMixin:
         steps: list[Unit] = []
         if lead is not None:
             if lead.procedure:
-                steps = procedure_first(lead, ps, all_units, budget, self.max_sentences)
+                steps = whole_procedure(lead, ps, all_units, budget, self.max_sentences, goes_on)
             else:
                 best = max(lead.body, key=lambda u: (u.score, -u.first))
         if steps:

@@ -68,6 +68,7 @@ class DefaultMerger:
             notes=(*answer.notes, *placement.notes, *notes),
             inserter_raw=placement.raw,
             sources=sources,
+            continued=answer.continued,
         )
 
 

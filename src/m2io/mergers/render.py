@@ -498,6 +498,12 @@ def to_markdown(
         cap = _md_text(shown_caption(item)).replace('"', "&quot;")
         alt = cap or "figure"
         blocks.append(f'![{alt}](<{dest}> "{cap}")' if cap else f"![{alt}](<{dest}>)")
+    where = _continued(answer, roots, relative_to)
+    if where is not None:
+        says, k, label, link = where
+        label = _md_text(label)
+        place = (f"[{label}](<{link}>)" if link else label) + (f" [{k}]" if k else "")
+        blocks.append("*" + _md_text(says).replace("\x00", place) + "*")
     if answer.sources:
         blocks.append(_md_sources(answer.sources, roots, relative_to))
     notes = [*answer.notes, *refused]
@@ -517,6 +523,25 @@ def _listed(
     for k, src in enumerate(sources, 1):
         link = _source_link(src, roots, relative_to)
         yield k, escape(source_label(src)), escape(src.location or ""), link
+
+
+def _continued(
+    answer: MultimodalAnswer, roots: tuple[str, ...], relative_to: str | Path | None
+) -> tuple[str, int | None, str, str | None] | None:
+    """Where the answer's procedure goes on (:attr:`MultimodalAnswer.continued`), or None:
+    the sentence that says so with ``\\x00`` where the source goes, the source's number in
+    ``answer.sources`` (None when it is not one of them), its label and its link (None: it must
+    not link, :func:`_source_link`)."""
+    c = answer.continued
+    if c is None:
+        return None
+    says = c.says("\x00")
+    if c.source is None:
+        return says, None, "the source", None
+    for k, src in enumerate(answer.sources, 1):
+        if (src.doc_id, src.section) == (c.source.doc_id, c.source.section):
+            return says, k, source_label(src), _source_link(src, roots, relative_to)
+    return says, None, source_label(c.source), None
 
 
 def _md_sources(
@@ -619,6 +644,17 @@ def to_html(
             f'<figure data-image-id="{esc(item.image_id)}" data-after-sentence='
             f'"{esc(str(item.after_sentence))}">{img}{figcap}</figure>'
         )
+    where = _continued(answer, roots, relative_to)
+    if where is not None:
+        says, k, label, link = where
+        place = (
+            f'<a href="{esc(link)}" rel="noreferrer noopener">{esc(label)}</a>'
+            if link
+            else esc(label)
+        )
+        if k:
+            place += f' <sup class="cite"><a href="#source-{k}">[{k}]</a></sup>'
+        body.append(f'<p class="continued"><em>{esc(says).replace(chr(0), place)}</em></p>')
     if answer.sources:
         body.append(_html_sources(answer.sources, roots, relative_to))
     for note in (*answer.notes, *refused):

@@ -107,6 +107,22 @@ class ContextMixin:
                 scores[r] = fused[seed]
         return out, scores
 
+    def _goes_on(self, rows: list[int]) -> tuple[str, ...]:
+        """Ids of the chunks of ``rows`` whose section goes on past them: the chunk after one
+        in its document is of the same section and not among ``rows``."""
+        index = self.index
+        returned = set(rows)
+        out = []
+        for r in rows:
+            doc_rows = index.doc_rows[index.chunks[r].doc_id]
+            at = next((k for k, v in enumerate(doc_rows) if v == r), None)
+            if at is None or at + 1 >= len(doc_rows):
+                continue
+            nxt = doc_rows[at + 1]
+            if nxt not in returned and index.chunk_sections[nxt] == index.chunk_sections[r]:
+                out.append(index.chunks[r].chunk_id)
+        return tuple(out)
+
     def _chunk_candidates(
         self, chunks: tuple[RetrievedChunk, ...], rows: list[int]
     ) -> list[Candidate]:

@@ -400,4 +400,10 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         if self.image_neighbours:
             candidates += self._neighbours(query, qvec, {c.image_id for c in candidates})
         notes = (language_note,) if language_note else ()
-        return Retrieval(query=query, chunks=chunks, candidates=tuple(candidates), notes=notes)
+        return Retrieval(
+            query=query,
+            chunks=chunks,
+            candidates=tuple(candidates),
+            notes=notes,
+            continued=self._goes_on(rows),
+        )

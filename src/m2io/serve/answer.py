@@ -159,6 +159,28 @@ def answer_out(answer: MultimodalAnswer, links: Links) -> dict[str, Any]:
         "markdown": markdown(answer, links),
         "timings_ms": {k: round(v, 2) for k, v in answer.timings_ms.items()},
         "notes": ([empty] if empty else []) + list(answer.notes),
+        "continued": continued_out(answer),
+    }
+
+
+def continued_out(answer: MultimodalAnswer) -> dict[str, Any] | None:
+    """Where the answer's procedure goes on (``AnswerOut.continued``), or None."""
+    c = answer.continued
+    if c is None:
+        return None
+    number, label = None, source_label(c.source) if c.source else "the source"
+    for k, src in enumerate(answer.sources, 1):
+        if c.source is not None and (src.doc_id, src.section) == (
+            c.source.doc_id,
+            c.source.section,
+        ):
+            number, label = k, source_label(src)
+            break
+    return {
+        "first_step": c.first_step,
+        "last_step": c.last_step,
+        "source": number,
+        "text": c.says(label),
     }
 
 

@@ -90,6 +90,16 @@ class SourceOut(BaseModel):
     )
 
 
+class ContinuedOut(BaseModel):
+    """Where a procedure the answer holds only in part goes on: the steps it leaves out and
+    the number of the source that holds them (:class:`~m2io.types.Continuation`)."""
+
+    first_step: str = Field(description="first step not shown ('4'); '' when unknown")
+    last_step: str = Field(description="the procedure's last step ('9'); '' when unknown")
+    source: int | None = Field(description="its number in sources (None if not one of them)")
+    text: str = Field(description="'Steps 4–9 continue in Title › Section.', for showing")
+
+
 class AnswerOut(BaseModel):
     """``POST /v1/answer``'s reply: segments, sources, Markdown and per-stage timings."""
 
@@ -99,6 +109,7 @@ class AnswerOut(BaseModel):
     markdown: str
     timings_ms: dict[str, float]
     notes: list[str]
+    continued: ContinuedOut | None = None
 
 
 class ChatMessage(BaseModel):

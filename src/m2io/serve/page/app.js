@@ -168,9 +168,25 @@ function renderAnswer(data) {
   }
   flush();
   if (!anyText) main.appendChild(el("p", { class: "empty" }, (data.notes || [])[0] || "No answer."));
+  renderContinued(main, data.continued, nSources);
   renderSources(data.sources || []);
   renderNotes(anyText ? data.notes || [] : (data.notes || []).slice(1));
   renderTimings(data.timings_ms || {});
+}
+
+// A procedure the answer holds only in part: where it goes on ("Steps 4–9 continue in …"),
+// with a link to its source in the list below.
+function renderContinued(main, continued, nSources) {
+  if (!continued || typeof continued.text !== "string") return;
+  const p = el("p", { class: "continued" });
+  p.appendChild(el("em", {}, continued.text));
+  const k = continued.source;
+  if (Number.isInteger(k) && k >= 1 && k <= nSources) {
+    const sup = el("sup", { class: "cite" });
+    sup.appendChild(el("a", { href: "#source-" + k }, "[" + k + "]"));
+    p.appendChild(sup);
+  }
+  main.appendChild(p);
 }
 
 function renderSources(sources) {
