@@ -148,57 +148,54 @@ class RankingMixin:
             kinds.append((self._variant_kinds, self.variant_weight))
         if api is None and not kinds:
             return None
-        chunks = self.index.chunks
+        units = self._page_parts[2]  # no chunk row is read per question
 
         def divisor(row: int) -> float:
-            d = 1 + self.audience_weight * api.get(chunks[row].doc_id, 0.0) if api else 1.0
-            unit = self._section_of(row)
+            unit = units[row]
+            d = 1 + self.audience_weight * api.get(unit[0], 0.0) if api else 1.0
             for kind, weight in kinds:
                 d *= 1 + weight * kind.get(unit, 0.0)
             return d
 
         return divisor
 
-    def _section_texts(self) -> dict[tuple[str, tuple[int, int]], list[int]]:
-        rows: dict[tuple[str, tuple[int, int]], list[int]] = {}
-        for r in range(len(self.index.chunks)):
-            rows.setdefault(self._section_of(r), []).append(r)
-        return rows
+    @cached_property
+    def _page_parts(
+        self,
+    ) -> tuple[dict[str, list[str]], dict[tuple, list[str]], list[tuple[str, tuple[int, int]]]]:
+        """One pass over the chunks, on first use: each document's texts, each section's
+        headings (its chunks' titles and section headings, each once), and each row's section
+        (:meth:`_section_of`)."""
+        texts: dict[str, list[str]] = {}
+        heads: dict[tuple, list[str]] = {}
+        units: list[tuple[str, tuple[int, int]]] = []
+        sections = self.index.chunk_sections
+        for row, chunk in enumerate(self.index.chunks):
+            texts.setdefault(chunk.doc_id, []).append(chunk.text)
+            units.append((chunk.doc_id, sections[row]))
+            section = heads.setdefault(units[-1], [])
+            section += [chunk.title, chunk.source.section if chunk.source else ""]
+        headings = {u: list(dict.fromkeys(h for h in hs if h)) for u, hs in heads.items()}
+        return texts, headings, units
 
     @cached_property
     def _change_kinds(self) -> dict:
         """Each section's change kind (:func:`page_kind.change_kinds`), on first use."""
-        pages: dict[str, list[str]] = {}
-        for chunk in self.index.chunks:
-            pages.setdefault(chunk.doc_id, []).append(chunk.text)
-        headings = self._section_headings
+        pages, headings, _ = self._page_parts
         return change_kinds(headings, {unit: pages[unit[0]] for unit in headings})
 
     @cached_property
-    def _section_headings(self) -> dict:
-        chunks = self.index.chunks
-        out = {}
-        for unit, rows in self._section_texts().items():
-            heads = [chunks[r].title for r in rows]
-            heads += [chunks[r].source.section for r in rows if chunks[r].source]
-            out[unit] = list(dict.fromkeys(h for h in heads if h))
-        return out
-
-    @cached_property
     def _intro_kinds(self) -> dict:
-        return intro_kinds(self._section_headings)
+        return intro_kinds(self._page_parts[1])
 
     @cached_property
     def _variant_kinds(self) -> dict:
-        return variant_kinds(self._section_headings)
+        return variant_kinds(self._page_parts[1])
 
     @cached_property
     def _api_share(self) -> dict[str, float]:
         """Each document's share of API declaration lines (:func:`audience.api_share`)."""
-        texts: dict[str, list[str]] = {}
-        for chunk in self.index.chunks:
-            texts.setdefault(chunk.doc_id, []).append(chunk.text)
-        return {doc_id: api_share(t) for doc_id, t in texts.items()}
+        return {doc_id: api_share(t) for doc_id, t in self._page_parts[0].items()}
 
     def _feedback(self, words: str, order: list[int], lexical: np.ndarray) -> np.ndarray | None:
         """BM25 scores with pseudo-relevance feedback from the best chunks of the first pass's

@@ -128,13 +128,39 @@ def _body_share(texts: Iterable[str]) -> float:
     return sum(1 for s in sentences if _YEAR.search(s) or _CHANGE.search(s)) / len(sentences)
 
 
+class _ChangeKinds(dict):
+    """Sections' change kinds: the sections marked by their headings from the start, the others
+    read from their page's text when first asked for (one page's share serves all its
+    sections), so the first question reads the pages it ranks, not the whole corpus."""
+
+    def __init__(self, marked: dict, page_texts: Mapping[Hashable, Sequence[str]]) -> None:
+        super().__init__(marked)
+        self._texts = page_texts
+        self._shares: dict[int, float] = {}
+
+    def __missing__(self, unit: Hashable) -> float:
+        texts = self._texts[unit]
+        key = id(texts)
+        if key not in self._shares:
+            self._shares[key] = round(0.5 * _body_share(texts), 3)
+        self[unit] = self._shares[key]
+        return self[unit]
+
+    def get(self, unit: Hashable, default: float | None = None) -> float | None:  # type: ignore[override]
+        try:
+            return self[unit]
+        except KeyError:
+            return default
+
+
 def change_kinds(
     headings: Mapping[Hashable, Sequence[str]], page_texts: Mapping[Hashable, Sequence[str]]
 ) -> dict[Hashable, float]:
     """How much each section is a list of changes (0 to 1; see the module docstring).
 
     ``headings`` maps a section to its headings (chunk titles, section heading); ``page_texts``
-    maps the same section to the texts of its page's chunks."""
+    maps the same section to the texts of its page's chunks (the same list for the sections of
+    one page), read only for a section its headings do not mark, when it is first looked up."""
     titles: dict[str, set[str]] = {}  # a heading number -> the titles numbered so
     for heads in headings.values():
         for head in heads:
@@ -143,28 +169,20 @@ def change_kinds(
                 titles.setdefault(numbered[0], set()).add(head)
     # a number two headings share ("1.1) What is …?", "1.1) History of …") counts for both
     changes = {number for number, ts in titles.items() if any(map(_is_change_heading, ts))}
-    page_share: dict[int, float] = {}
-    kinds: dict[Hashable, float] = {}
+    marked: dict[Hashable, float] = {}
     for unit, heads in headings.items():
-        marked = False
         for head in heads:
             numbered = _number(head)
-            if _is_change_heading(head):
-                marked = True
-            elif numbered:
-                parts = numbered[0].split(".")
-                marked = any(".".join(parts[:n]) in changes for n in range(1, len(parts)))
-            if marked:
+            if _is_change_heading(head) or (
+                numbered
+                and any(
+                    ".".join(numbered[0].split(".")[:n]) in changes
+                    for n in range(1, numbered[0].count(".") + 1)
+                )
+            ):
+                marked[unit] = 1.0
                 break
-        if marked:
-            kinds[unit] = 1.0
-            continue
-        texts = page_texts.get(unit, ())
-        key = id(texts)
-        if key not in page_share:
-            page_share[key] = _body_share(texts)
-        kinds[unit] = round(0.5 * page_share[key], 3)
-    return kinds
+    return _ChangeKinds(marked, page_texts)
 
 
 def intro_kinds(headings: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, float]:
