@@ -36,10 +36,14 @@ def test_a_section_under_release_notes_counts_as_changes():
         "octave": ["newstr = strrep (cellstr, ptn, rep)"],  # "news" only as a prefix
         "title": ["Gutenprint 5.2"],  # an unnumbered version is a title page, not a list
         "undo": ["Undo History"],
+        "feeds": ["News feeds"],  # a feed reader's news, not a list of changes
+        "plain": ["NEWS"],
     }
     kinds = change_kinds(heads, {unit: [] for unit in heads})
     assert kinds["notes"] == kinds["printers"] == kinds["early"] == kinds["appendix"] == 1.0
+    assert kinds["plain"] == 1.0
     assert kinds["gimp"] == kinds["octave"] == kinds["title"] == kinds["undo"] == 0.0
+    assert kinds["feeds"] == 0.0
 
 
 def test_a_page_without_such_headings_counts_by_its_dated_and_changed_sentences():

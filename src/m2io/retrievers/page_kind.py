@@ -44,7 +44,8 @@ _NUMBERED = re.compile(
     re.IGNORECASE,
 )
 _CHANGE_TITLE = re.compile(
-    r"^(?:release\s+notes?|(?:version|revision|release)\s+history|news|change\s?log|changes"
+    r"^(?:release\s+notes?|(?:version|revision|release)\s+history|change\s?log"
+    r"|(?:news|changes)(?:\s*$|\s+(?:to|in|for|from|between|since)\b)"  # not "News feeds"
     r"|what'?s\s+new|new\s+(?:features|in)\b|history(?:\s+of\b|$)"
     r"|(?:(?:overall|general|user[- ]visible|major|minor|notable|recent|incompatible)\s+)*"
     r"changes\s+(?:from|between|since|in)\b)(?!\w)",
