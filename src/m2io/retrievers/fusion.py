@@ -8,15 +8,24 @@ developers are demoted for a user's question (:mod:`m2io.retrievers.audience`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from m2io.index.lexical import analyse
-from m2io.retrievers.audience import api_share
+from m2io.retrievers.audience import api_share, names_identifier
 from m2io.retrievers.feedback import expansion_terms
 from m2io.retrievers.headings import HeadingVectors, heading_text, unit_rrf
+from m2io.retrievers.page_kind import (
+    asks_about_changes,
+    asks_for_variant,
+    change_kinds,
+    intro_kinds,
+    is_how_to,
+    variant_kinds,
+)
 
 if TYPE_CHECKING:
     from m2io.index.store import Index
@@ -91,23 +100,23 @@ class RankingMixin:
         return rankings, weights, lexical
 
     def _fuse(
-        self, rankings: list[list[int]], weights: list[float] | None, demote: bool = False
+        self,
+        rankings: list[list[int]],
+        weights: list[float] | None,
+        prior: Callable[[int], float] | None = None,
     ) -> tuple[dict[int, float], list[int], bool]:
-        """Fused scores, the chunk order, and whether sections were fused as units."""
+        """Fused scores, the chunk order, and whether sections were fused as units; ``prior``
+        (a row's divisor, :meth:`_prior`) divides each fused score."""
         fused = chunk_fused = rrf(rankings, self.rrf_k, weights)
         by_section = self.fuse_sections and len(rankings) > 1 and self._titled
         if by_section:  # sections ranked as units; a chunk follows its section
             units = unit_rrf(rankings, self.rrf_k, weights, self._section_of)
             fused = {r: units[self._section_of(r)] for r in fused}
-        if demote:
-            share = self._api_share
-            fused = {
-                r: f / (1 + self.audience_weight * share.get(self.index.chunks[r].doc_id, 0.0))
-                for r, f in fused.items()
-            }
+        if prior is not None:
+            fused = {r: f / prior(r) for r, f in fused.items()}
         if by_section:
             order = sorted(fused, key=lambda r: (-fused[r], -chunk_fused[r], r))
-        elif demote:
+        elif prior is not None:
             best = {}
             for ranking in rankings:
                 for rank, i in enumerate(ranking):
@@ -117,13 +126,76 @@ class RankingMixin:
             order = _order(fused, rankings)
         return fused, order, by_section
 
+    def _prior(self, question: str) -> Callable[[int], float] | None:
+        """What divides a row's fused score for ``question``, from the kind of its page (None:
+        nothing). Only where most chunks carry a title. Each kind divides by ``1 + weight *
+        kind``: an API page (:mod:`m2io.retrievers.audience`, ``audience_weight``) when the
+        question names no identifier; a list of changes or a history
+        (:func:`~m2io.retrievers.page_kind.change_kinds`, ``changes_weight``) when it does not
+        ask about versions; for a how-to question, an introduction (``intro_weight``) and,
+        when it names no identifier, command line or script, a section whose heading names
+        that other way (``variant_weight``; :mod:`m2io.retrievers.page_kind`)."""
+        if not self._titled:
+            return None
+        identifier, how_to = names_identifier(question), is_how_to(question)
+        api = self._api_share if self.audience_weight > 0 and not identifier else None
+        kinds: list[tuple[dict, float]] = []  # by section
+        if self.changes_weight > 0 and not asks_about_changes(question):
+            kinds.append((self._change_kinds, self.changes_weight))
+        if self.intro_weight > 0 and how_to:
+            kinds.append((self._intro_kinds, self.intro_weight))
+        if self.variant_weight > 0 and how_to and not identifier and not asks_for_variant(question):
+            kinds.append((self._variant_kinds, self.variant_weight))
+        if api is None and not kinds:
+            return None
+        units = self._page_parts[2]  # no chunk row is read per question
+
+        def divisor(row: int) -> float:
+            unit = units[row]
+            d = 1 + self.audience_weight * api.get(unit[0], 0.0) if api else 1.0
+            for kind, weight in kinds:
+                d *= 1 + weight * kind.get(unit, 0.0)
+            return d
+
+        return divisor
+
+    @cached_property
+    def _page_parts(
+        self,
+    ) -> tuple[dict[str, list[str]], dict[tuple, list[str]], list[tuple[str, tuple[int, int]]]]:
+        """One pass over the chunks, on first use: each document's texts, each section's
+        headings (its chunks' titles and section headings, each once), and each row's section
+        (:meth:`_section_of`)."""
+        texts: dict[str, list[str]] = {}
+        heads: dict[tuple, list[str]] = {}
+        units: list[tuple[str, tuple[int, int]]] = []
+        sections = self.index.chunk_sections
+        for row, chunk in enumerate(self.index.chunks):
+            texts.setdefault(chunk.doc_id, []).append(chunk.text)
+            units.append((chunk.doc_id, sections[row]))
+            section = heads.setdefault(units[-1], [])
+            section += [chunk.title, chunk.source.section if chunk.source else ""]
+        headings = {u: list(dict.fromkeys(h for h in hs if h)) for u, hs in heads.items()}
+        return texts, headings, units
+
+    @cached_property
+    def _change_kinds(self) -> dict:
+        """Each section's change kind (:func:`page_kind.change_kinds`), on first use."""
+        pages, headings, _ = self._page_parts
+        return change_kinds(headings, {unit: pages[unit[0]] for unit in headings})
+
+    @cached_property
+    def _intro_kinds(self) -> dict:
+        return intro_kinds(self._page_parts[1])
+
+    @cached_property
+    def _variant_kinds(self) -> dict:
+        return variant_kinds(self._page_parts[1])
+
     @cached_property
     def _api_share(self) -> dict[str, float]:
         """Each document's share of API declaration lines (:func:`audience.api_share`)."""
-        texts: dict[str, list[str]] = {}
-        for chunk in self.index.chunks:
-            texts.setdefault(chunk.doc_id, []).append(chunk.text)
-        return {doc_id: api_share(t) for doc_id, t in texts.items()}
+        return {doc_id: api_share(t) for doc_id, t in self._page_parts[0].items()}
 
     def _feedback(self, words: str, order: list[int], lexical: np.ndarray) -> np.ndarray | None:
         """BM25 scores with pseudo-relevance feedback from the best chunks of the first pass's
