@@ -1,10 +1,12 @@
 """One PDF page as lines in reading order, and the page furniture taken out of them.
 
-Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size);
-running headers and footers (lines repeated at a page's edge, digits aside, on a quarter of the
-pages; headers that change with each chapter, found by their page number: the printed number
-minus the page's index is the same on most pages; bare page numbers) and the pages of a table of
-contents (dot leaders) are dropped. Every step is linear in the number of lines.
+Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size;
+no space between segments whose glyphs touch, whatever their fonts; footnote marks taken out of
+their sentences); which lines open a code block; running headers and footers (lines repeated at
+a page's edge, digits aside, on a quarter of the pages; headers that change with each chapter,
+found by their page number: the printed number minus the page's index is the same on most
+pages; bare page numbers) and the pages of a table of contents (dot leaders) are dropped. Every
+step is linear in the number of lines.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class Line:
     mono: bool = False  # every segment set in a fixed-pitch font: a line of code
     right: float = 0.0  # where its last segment ends
     widest: int = 0  # characters of its longest segment, whose font size is the line's
+    spaced: bool = True  # PDFium put a space after its last segment (a real gap follows)
+    marks: tuple[str, ...] = ()  # footnote marks taken out of it ("1" of "allowed¹")
+    glue: bool = False  # joins the next line without a space (a word hyphenated at its end)
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Figure:
 class Page:
     lines: list[Line] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    notes: dict[str, list[Line]] = field(default_factory=dict)  # footnote bodies by number
 
 
 def key(text: str) -> str:
@@ -68,7 +74,11 @@ _MONO_NAME = re.compile(
     r"courier|mono|consol|menlo|monaco|typewriter|inconsolata|^cmtt|^lmtt|code(?:pro)?\b|fixed",
     re.I,
 )
-_TOUCH = 0.45  # in font sizes: under this, two fixed-pitch segments have no space between
+_TOUCH = 0.45  # in font sizes: a wider gap between two segments is a space whatever PDFium says
+_CLOSING = ".,;:!?)]’”'\""
+_MARK = re.compile(r"^\d{1,2}$")
+_MARK_SIZE = 0.85  # a footnote mark is set smaller than this share of its line's size
+_MARK_RISE = 0.15  # and raised by more than this share of it
 
 
 def _fixed_pitch(pdfium_c: object, textpage: object, index: int | None) -> bool:
@@ -92,10 +102,12 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     are all set in a fixed-pitch font is marked ``mono`` (code, a command, program output)."""
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
+    after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
     try:
         for i in range(textpage.count_rects()):
             left, bottom, right, top = textpage.get_rect(i)
-            text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+            raw = textpage.get_text_bounded(left, bottom, right, top)
+            text = " ".join(raw.split())
             if not text:
                 continue
             last = lines[-1] if lines else None
@@ -106,37 +118,70 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
             middle = (top + bottom) / 2
             same_line = (
                 abs(last.bottom - bottom) < 0.5 * height
-                or (
-                    last.bottom
-                    <= middle
-                    <= last.top  # a glyph set a little higher ("-" in "ls -l")
-                )
+                or last.bottom <= middle <= last.top  # a glyph set a little higher ("-" in "ls -l")
+                # a small glyph set low, right after the last ("work" then ","; "ESS" then ", ")
+                or (left >= last.right - 1 and bottom < last.top and top > last.bottom)
                 if last is not None
                 else False
             )
             if last is not None and same_line and left >= last.left:
-                # in a fixed-pitch line a space is a character wide: segments closer than half
-                # of one are one word ("-" and "li" of "ls -li"); others are a space apart
+                size = _font_size(pdfium_c, textpage, index)
+                if _is_mark(text, size, bottom, last):
+                    # a footnote mark ("allowed¹ (and"): out of the sentence, kept for the body
+                    last.marks += (text,)
+                    last.right, after_mark = right, True
+                    continue
+                # PDFium ends a segment with a space where the glyphs' advances leave one
+                # (a real gap); segments it does not part and whose glyphs touch (closer than
+                # _TOUCH font sizes) are one word whatever their fonts: "ls -li", "‘cpu-*-’",
+                # "CPUs" (small caps), "C++11"
                 touching = (
-                    last.mono and mono and last.right and left - last.right < _TOUCH * last.size
+                    text[0] in _CLOSING
+                    if after_mark
+                    else not last.spaced
+                    and not raw[:1].isspace()
+                    and last.right
+                    and left - last.right < _TOUCH * last.size
                 )
                 last.text += ("" if touching else " ") + text
+                after_mark = False
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
-                last.right = right
+                last.right, last.spaced = right, raw[-1:].isspace()
                 if len(text) > last.widest:  # the line's size is its longest segment's
-                    last.size = _font_size(pdfium_c, textpage, index) or last.size
+                    last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
+            after_mark = False
             lines.append(
                 Line(
-                    number, top, bottom, left, text, size, mono=mono, right=right, widest=len(text)
+                    number,
+                    top,
+                    bottom,
+                    left,
+                    text,
+                    size,
+                    mono=mono,
+                    right=right,
+                    widest=len(text),
+                    spaced=raw[-1:].isspace(),
                 )
             )
     finally:
         textpage.close()
     return lines
+
+
+def _is_mark(text: str, size: float, bottom: float, last: Line) -> bool:
+    """A footnote mark: a number set smaller and higher than the line it follows, after a
+    word or a closing quote (not after a digit: "2" and "31" of a power stay)."""
+    return (
+        _MARK.match(text) is not None
+        and 0 < size < _MARK_SIZE * last.size
+        and bottom > last.bottom + _MARK_RISE * last.size
+        and not last.text[-1:].isdigit()
+    )
 
 
 def _folio(text: str) -> list[int]:
@@ -165,8 +210,12 @@ def drop_running_lines(pages: list[Page]) -> int:
         n = len(page.lines)
         kept = []
         number = page.lines[0].page if page.lines else 0
+        marks = {m for line in page.lines for m in line.marks}
         for i, line in enumerate(page.lines):
-            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
+            # a footnote's number on a line of its own, its text below, is no page number
+            edge = (i < _EDGE_LINES or i >= n - _EDGE_LINES) and not (
+                line.text in marks and i < n - 1
+            )
             running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
                 k - number in folio for k in _folio(line.text)
             )
@@ -185,3 +234,28 @@ def drop_contents_pages(pages: list[Page]) -> None:
         leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
         if leaders >= max(3, len(page.lines) / 3):
             page.lines = []
+
+
+def code_starts(lines: list[Line], before: Line | None) -> set[int]:
+    """Indices of the lines that open a code block: a fixed-pitch line with a letter or digit
+    that starts a run of two or more fixed-pitch lines, or that stands apart (after a heading,
+    a sentence ending in ':' or a paragraph's gap). A lone fixed-pitch line inside a paragraph
+    is inline code the line wrap left on a line of its own ("installed in" /
+    "/usr/lib/cups/filter."), and stays in its sentence."""
+    starts: set[int] = set()
+    for i, line in enumerate(lines):
+        if not line.mono or not any(ch.isalnum() for ch in line.text):
+            continue
+        prev = lines[i - 1] if i else before
+        if prev is not None and prev.mono and not prev.heading:
+            continue  # inside a run that started earlier
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        apart = (
+            prev is None
+            or bool(prev.heading)
+            or prev.text.rstrip().endswith(":")
+            or prev.bottom - line.top > 0.9 * max(line.size, 1)
+        )
+        if (nxt is not None and nxt.mono and not nxt.heading) or apart:
+            starts.add(i)
+    return starts

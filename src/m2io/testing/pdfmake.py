@@ -2,8 +2,9 @@
 
 Enough of the PDF format to exercise :mod:`m2io.corpus.pdf` offline without a PDF-writing
 dependency: Helvetica text (WinAnsi, ASCII only), Courier lines (code: ``(text, size, "mono")``,
-leading spaces as indentation), RGB images as uncompressed XObjects, and an optional one-level
-outline (bookmarks).
+leading spaces as indentation), lines of several segments (fonts, sizes, raised marks: see
+:func:`make_pdf`), RGB images as uncompressed XObjects, and an optional one-level outline
+(bookmarks).
 
 Example::
 
@@ -28,9 +29,11 @@ def make_pdf(
 ) -> bytes:
     """A PDF whose pages hold ``pages``' items, top to bottom.
 
-    An item is a text line ``(text, font_size)`` or an image ``("IMAGE", width_px, height_px)``
-    (a solid colour, drawn at its pixel size in points). ``outline`` lists ``(title, page)``
-    bookmarks (0-based pages).
+    An item is a text line ``(text, font_size)``, a line of segments set one after the other
+    ``([(text, font_size, font, rise), ...], line_size)`` (``font`` "sans" or "mono", ``rise``
+    in points above the baseline: a footnote mark) or an image ``("IMAGE", width_px,
+    height_px)`` (a solid colour, drawn at its pixel size in points). ``outline`` lists
+    ``(title, page)`` bookmarks (0-based pages).
     """
     objects: list[bytes] = []
 
@@ -65,6 +68,14 @@ def make_pdf(
                 y -= float(h)
                 ops.append(f"q {w} 0 0 {h} 72 {y:.1f} cm /{name} Do Q")
                 y -= 12
+                continue
+            if isinstance(item[0], list):  # segments: one text object each, as typesetters do
+                y -= float(item[1]) * 1.4
+                shows = [
+                    f"/F{2 if font == 'mono' else 1} {size:g} Tf {rise:g} Ts ({_escape(text)}) Tj"
+                    for text, size, font, rise in item[0]
+                ]
+                ops.append(f"BT 72 {y:.1f} Td {' '.join(shows)} ET")
                 continue
             text, font_size = str(item[0]), float(item[1])
             y -= font_size * 1.4
