@@ -27,7 +27,8 @@ def test_a_word_hyphenated_at_a_line_end_reads_whole(tmp_path: Path) -> None:
         ("tions for each platform. It runs on Unix-", 10),
         ("alikes and on Windows; all Unix-alikes need make. The licence is GPL-", 10),
         ("3 and the tests are self-", 10),
-        ("checking.", 10),
+        ("checking. Configure it with --disable-", 10),
+        ("static builds.", 10),
         ("Run it with", 10),
         ("make --no-print-", 10, "mono"),
         ("directory check", 10, "mono"),
@@ -39,6 +40,7 @@ def test_a_word_hyphenated_at_a_line_end_reads_whole(tmp_path: Path) -> None:
     assert "It runs on Unix-alikes and on Windows" in text
     assert "The licence is GPL-3 and" in text
     assert "are selfchecking." in text  # no other spelling in the PDF: lower-case halves join
+    assert "Configure it with --disable-static builds." in text  # an option is not a word
     # code is never hyphenated by a typesetter: the hyphen is the command's, the line its own
     assert "make --no-print-\ndirectory check" in text
 
@@ -54,10 +56,25 @@ def test_segments_whose_glyphs_touch_are_one_word_whatever_their_fonts(tmp_path:
         ("11 code", 10, "sans", 0),
         ("s", 10, "mono", 0),
         (" only.", 10, "sans", 0),
+        ("Then", 10, "sans", 0, 2.0),  # a space of glue (a narrow one), no space character
+        ("run", 10, "sans", 0, 2.0),
+        ("it.", 10, "mono", 0, 2.0),
+        ("Set", 10, "sans", 0, 2.8),
+        ("NA", 10, "mono", 0, 2.8),
+        ("s in", 10, "sans", 0),
+        ("R", 10, "mono", 0),  # no space left by the author: a capital still starts a word
+        (". Turn by 90", 10, "sans", 0),
+        ("o", 7, "sans", 4),  # a superscript stays apart: "90 o", not "900"
+        (" at area,", 10, "sans", 0),
+        ("m", 10, "symbol", 0),  # Symbol's "m" is mu: maths after a comma is a word of its own
+        (".", 10, "sans", 0),
     ]
     (text,) = _texts(tmp_path, [("Flags", 18), (line, 10)], [("Flags", 0)])
     # touching segments join; a real gap between them stays a space
-    assert "Use the --cpu flag (x86_64) with C++11 codes only." in text
+    assert (
+        "Use the --cpu flag (x86_64) with C++11 codes only. Then run it. Set NAs in R. Turn by 90 o at area, \u00b5."
+        in text
+    )
 
 
 def test_footnote_marks_leave_sentences_and_bodies_follow_their_paragraph(

@@ -74,27 +74,29 @@ _MONO_NAME = re.compile(
     r"courier|mono|consol|menlo|monaco|typewriter|inconsolata|^cmtt|^lmtt|code(?:pro)?\b|fixed",
     re.I,
 )
-_TOUCH = 0.45  # in font sizes: a wider gap between two segments is a space whatever PDFium says
+_MATH_NAME = re.compile(r"^(?:cmmi|cmsy|cmex|msam|msbm|lmmath|stixmath)|math|^symbol", re.I)
+_TOUCH = 0.45  # in font sizes: glyphs closer than this touch (when a character is not found)
+_ADVANCE_GAP = 0.15  # in font sizes: advances farther apart than this leave a space (TeX's >= 0.22)
 _CLOSING = ".,;:!?)]’”'\""
 _MARK = re.compile(r"^\d{1,2}$")
 _MARK_SIZE = 0.85  # a footnote mark is set smaller than this share of its line's size
 _MARK_RISE = 0.15  # and raised by more than this share of it
 
 
-def _fixed_pitch(pdfium_c: object, textpage: object, index: int | None) -> bool:
-    """Whether the character at ``index`` is set in a fixed-pitch (monospace) font."""
+def _font(pdfium_c: object, textpage: object, index: int | None) -> tuple[bool, bool]:
+    """Whether the character at ``index`` is set in a fixed-pitch (monospace) font, and
+    whether in a maths font."""
     if index is None or index < 0:
-        return False
+        return False, False
     flags = ctypes.c_int(0)
     name = ctypes.create_string_buffer(_FONT_NAME_BYTES)
     pdfium_c.FPDFText_GetFontInfo(  # type: ignore[attr-defined]
         textpage.raw, index, name, _FONT_NAME_BYTES, ctypes.byref(flags)
     )
-    if flags.value & _FIXED_PITCH:
-        return True
-    # a font with no descriptor (the standard Courier) says it only by its name
     base = name.value.decode("latin-1").rsplit("+", 1)[-1]
-    return _MONO_NAME.search(base) is not None
+    # a font with no descriptor (the standard Courier) says it only by its name
+    fixed = bool(flags.value & _FIXED_PITCH) or _MONO_NAME.search(base) is not None
+    return fixed, _MATH_NAME.search(base) is not None
 
 
 def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
@@ -103,6 +105,7 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
     after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
+    previous = (0.0, 0.0, 0.0)  # the last segment's right, bottom and top
     try:
         for i in range(textpage.count_rects()):
             left, bottom, right, top = textpage.get_rect(i)
@@ -114,7 +117,8 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
             height = max(top - bottom, 1.0)
             index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
             # a quote mark or dash set in the body font inside a command still leaves it code
-            mono = _fixed_pitch(pdfium_c, textpage, index) or not any(ch.isalnum() for ch in text)
+            fixed, maths = _font(pdfium_c, textpage, index)
+            mono = fixed or not any(ch.isalnum() for ch in text)
             middle = (top + bottom) / 2
             same_line = (
                 abs(last.bottom - bottom) < 0.5 * height
@@ -131,29 +135,41 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                     last.marks += (text,)
                     last.right, after_mark = right, True
                     continue
-                # PDFium ends a segment with a space where the glyphs' advances leave one
-                # (a real gap); segments it does not part and whose glyphs touch (closer than
-                # _TOUCH font sizes) are one word whatever their fonts: "ls -li", "‘cpu-*-’",
-                # "CPUs" (small caps), "C++11"
-                touching = (
-                    text[0] in _CLOSING
-                    if after_mark
-                    else not last.spaced
-                    and not raw[:1].isspace()
-                    and last.right
-                    and left - last.right < _TOUCH * last.size
+                # segments not parted by a real gap are one word whatever their fonts:
+                # "ls -li", "‘cpu-*-’", "NAs", "CPUs" (small caps), "C++11"
+                apart = _apart(pdfium_c, textpage, previous, (left, bottom, top), last.size)
+                if apart is None:  # by their glyphs and PDFium's spaces at the segments' ends
+                    apart = (
+                        last.spaced
+                        or raw[:1].isspace()
+                        or not last.right
+                        or left - last.right >= _TOUCH * last.size
+                    )
+                # a capital after a letter or digit starts a word of its own even where the
+                # author left no space before a change of font ("open*EM Induction*"), and so
+                # does maths after a word or a comma ("area,*µ*"), a superscript ("90°") and
+                # a footnote's text after its smaller number ("13" then "http://…")
+                word = last.text[-1].isalpha() or last.text[-1] in ",;:"
+                own = (
+                    (last.text[-1].isalnum() and text[0].isupper())
+                    or (maths and word)
+                    or _raised(size, bottom, last)
+                    or (last.text.isdigit() and abs(size - last.size) > 0.5)
                 )
+                touching = text[0] in _CLOSING if after_mark else not (apart or own)
                 last.text += ("" if touching else " ") + text
                 after_mark = False
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
                 last.right, last.spaced = right, raw[-1:].isspace()
+                previous = (right, bottom, top)
                 if len(text) > last.widest:  # the line's size is its longest segment's
                     last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
             after_mark = False
+            previous = (right, bottom, top)
             lines.append(
                 Line(
                     number,
@@ -173,13 +189,50 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     return lines
 
 
+def _loose_box(pdfium_c: object, textpage: object, index: int) -> tuple[float, float]:
+    """The left and right of a character's advance (its origin and the next one's)."""
+    box = pdfium_c.FS_RECTF()  # type: ignore[attr-defined]
+    pdfium_c.FPDFText_GetLooseCharBox(textpage.raw, index, ctypes.byref(box))  # type: ignore[attr-defined]
+    return box.left, box.right
+
+
+def _apart(
+    pdfium_c: object,
+    textpage: object,
+    previous: tuple[float, float, float],
+    box: tuple[float, float, float],
+    size: float,
+) -> bool | None:
+    """Whether a real gap parts two segments of a line (each given by its right or left edge,
+    bottom and top): a space character between them in PDFium's text (its own or the PDF's,
+    the no-break space of "Section 9.4"), else a gap between the two characters' advances
+    over _ADVANCE_GAP font sizes. Advances, not glyph boxes: a quote's or a full stop's glyph
+    sits inside its advance, so two segments that touch ("‘" and "." of "‘.’") leave a gap
+    between their glyphs as wide as some spaces. None when PDFium finds either character."""
+    right, bottom, top = previous
+    left, bottom2, top2 = box
+    last = textpage.get_index(right - 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)  # type: ignore[attr-defined]
+    first = textpage.get_index(left + 0.2, (bottom2 + top2) / 2, 0.5, (top2 - bottom2) / 2 + 0.5)  # type: ignore[attr-defined]
+    if last is None or first is None or last < 0 or first <= last:
+        return None
+    between = textpage.get_text_range(last, first - last + 1)  # type: ignore[attr-defined]
+    if any(ch.isspace() for ch in between):
+        return True
+    gap = _loose_box(pdfium_c, textpage, first)[0] - _loose_box(pdfium_c, textpage, last)[1]
+    return gap > _ADVANCE_GAP * size
+
+
+def _raised(size: float, bottom: float, last: Line) -> bool:
+    """Set smaller and higher than the line it follows: a superscript."""
+    return 0 < size < _MARK_SIZE * last.size and bottom > last.bottom + _MARK_RISE * last.size
+
+
 def _is_mark(text: str, size: float, bottom: float, last: Line) -> bool:
-    """A footnote mark: a number set smaller and higher than the line it follows, after a
-    word or a closing quote (not after a digit: "2" and "31" of a power stay)."""
+    """A footnote mark: a raised number after a word or a closing quote (not after a digit:
+    "2" and "31" of a power stay)."""
     return (
         _MARK.match(text) is not None
-        and 0 < size < _MARK_SIZE * last.size
-        and bottom > last.bottom + _MARK_RISE * last.size
+        and _raised(size, bottom, last)
         and not last.text[-1:].isdigit()
     )
 

@@ -26,7 +26,6 @@ HYPHEN_MARKS = "\x02\xad"
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _HEAD = re.compile(r"[\w-]+$")
 _TAIL = re.compile(r"^[\w-]+")
-_LOWER_SPLIT = re.compile(r"[a-zà-ÿ]$")
 _NOTE_SIZE = 0.92  # footnote bodies are set below this share of the body font size
 _NOTE_START = re.compile(r"^(\d{1,2})(?:\s+(.*))?$")
 
@@ -40,11 +39,16 @@ def _vocabulary(pages: list[Page]) -> Counter[str]:
 
 
 def _keep_hyphen(head: str, tail: str, line: Line, words: Counter[str]) -> bool:
-    hyphenated = words[f"{head}-{tail}".lower()]
-    joined = words[f"{head}{tail}".lower()]
+    """Whether the hyphen between ``head`` (the end of ``line``) and ``tail`` is the word's
+    own: the PDF's other spelling says so, else anything but two lower-case halves of letters
+    in prose ("--disable-" / "static", "USB-" / "connected", "GPL-" / "3")."""
+    bare = head.lstrip("-")
+    hyphenated = words[f"{bare}-{tail}".lower()]
+    joined = words[f"{bare}{tail}".lower()]
     if hyphenated or joined:
         return hyphenated > joined
-    return line.mono or not (_LOWER_SPLIT.search(head) and tail[:1].islower())
+    letters = head.isalpha() and head[-1].islower()
+    return line.mono or not (letters and tail.isalpha() and tail[0].islower())
 
 
 def mend_hyphens(pages: list[Page]) -> int:

@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+_FONTS = ("sans", "mono", "symbol")  # Helvetica, Courier, Symbol (Greek and maths)
+
 Line = tuple[str, float]
 """A text line and its font size; lines are set top to bottom."""
 
@@ -30,8 +32,9 @@ def make_pdf(
     """A PDF whose pages hold ``pages``' items, top to bottom.
 
     An item is a text line ``(text, font_size)``, a line of segments set one after the other
-    ``([(text, font_size, font, rise), ...], line_size)`` (``font`` "sans" or "mono", ``rise``
-    in points above the baseline: a footnote mark) or an image ``("IMAGE", width_px,
+    ``([(text, font_size, font, rise), ...], line_size)`` (``font`` "sans", "mono" or "symbol", ``rise``
+    in points above the baseline: a footnote mark; a fifth value moves the segment that many
+    points right: a space without a space character) or an image ``("IMAGE", width_px,
     height_px)`` (a solid colour, drawn at its pixel size in points). ``outline`` lists
     ``(title, page)`` bookmarks (0-based pages).
     """
@@ -45,6 +48,7 @@ def make_pdf(
     pages_obj = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     mono = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>")
+    symbol = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Symbol >>")
     page_ids = []
     width, height = size
     for number, items in enumerate(pages):
@@ -72,8 +76,9 @@ def make_pdf(
             if isinstance(item[0], list):  # segments: one text object each, as typesetters do
                 y -= float(item[1]) * 1.4
                 shows = [
-                    f"/F{2 if font == 'mono' else 1} {size:g} Tf {rise:g} Ts ({_escape(text)}) Tj"
-                    for text, size, font, rise in item[0]
+                    f"/F{_FONTS.index(font) + 1} {size:g} Tf {rise:g} Ts "
+                    f"[{-1000 * (gap[0] if gap else 0) / size:g} ({_escape(text)})] TJ"
+                    for text, size, font, rise, *gap in item[0]
                 ]
                 ops.append(f"BT 72 {y:.1f} Td {' '.join(shows)} ET")
                 continue
@@ -92,7 +97,7 @@ def make_pdf(
         page_ids.append(
             add(
                 f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {width} {height}] "
-                f"/Resources << /Font << /F1 {font} 0 R /F2 {mono} 0 R >> {xobj} >> "
+                f"/Resources << /Font << /F1 {font} 0 R /F2 {mono} 0 R /F3 {symbol} 0 R >> {xobj} >> "
                 f"/Contents {stream} 0 R >>".encode()
             )
         )
