@@ -67,12 +67,14 @@ def test_segments_whose_glyphs_touch_are_one_word_whatever_their_fonts(tmp_path:
         ("o", 7, "sans", 4),  # a superscript stays apart: "90 o", not "900"
         (" at area,", 10, "sans", 0),
         ("m", 10, "symbol", 0),  # Symbol's "m" is mu: maths after a comma is a word of its own
+        (". Read P", 10, "sans", 0),
+        ("HYSICS", 8, "sans", 0),  # small capitals after a capital: one word
         (".", 10, "sans", 0),
     ]
     (text,) = _texts(tmp_path, [("Flags", 18), (line, 10)], [("Flags", 0)])
     # touching segments join; a real gap between them stays a space
     assert (
-        "Use the --cpu flag (x86_64) with C++11 codes only. Then run it. Set NAs in R. Turn by 90 o at area, \u00b5."
+        "Use the --cpu flag (x86_64) with C++11 codes only. Then run it. Set NAs in R. Turn by 90 o at area, \u00b5. Read PHYSICS."
         in text
     )
 

@@ -11,6 +11,10 @@ How a PDF is read (:func:`read_pdf`):
 - each page's text segments (PDFium's text rectangles, in content order, which is reading order
   for the single- and two-column layouts manuals use) are joined into lines, lines into
   paragraphs where the gap between lines or the font size changes;
+- the text reads as its reader sees it (:mod:`m2io.corpus.pdftext`): segments that touch are
+  one word whatever their fonts ("‘cpu-*-linux-gnu’", "C++11"), a word PDFium marks as
+  hyphenated at a line's end is joined ("distributions"; a compound keeps its hyphen),
+  footnote marks leave their sentences and footnote bodies follow their mark's paragraph;
 - running headers and footers are dropped: a line among the first or last two of a page whose
   text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
   numbers; so are the pages of a table of contents or list of figures (dot leaders);

@@ -105,7 +105,7 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
     after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
-    previous = (0.0, 0.0, 0.0)  # the last segment's right, bottom and top
+    previous = (0.0, 0.0, 0.0, 0.0)  # the last segment's right, bottom, top and font size
     try:
         for i in range(textpage.count_rects()):
             left, bottom, right, top = textpage.get_rect(i)
@@ -137,7 +137,7 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                     continue
                 # segments not parted by a real gap are one word whatever their fonts:
                 # "ls -li", "‘cpu-*-’", "NAs", "CPUs" (small caps), "C++11"
-                apart = _apart(pdfium_c, textpage, previous, (left, bottom, top), last.size)
+                apart = _apart(pdfium_c, textpage, previous[:3], (left, bottom, top), last.size)
                 if apart is None:  # by their glyphs and PDFium's spaces at the segments' ends
                     apart = (
                         last.spaced
@@ -150,8 +150,9 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 # does maths after a word or a comma ("area,*µ*"), a superscript ("90°") and
                 # a footnote's text after its smaller number ("13" then "http://…")
                 word = last.text[-1].isalpha() or last.text[-1] in ",;:"
+                small_caps = last.text[-1].isupper() and size < previous[3] - 0.5  # "P" "HYSICS"
                 own = (
-                    (last.text[-1].isalnum() and text[0].isupper())
+                    (last.text[-1].isalnum() and text[0].isupper() and not small_caps)
                     or (maths and word)
                     or _raised(size, bottom, last)
                     or (last.text.isdigit() and abs(size - last.size) > 0.5)
@@ -162,14 +163,14 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
                 last.right, last.spaced = right, raw[-1:].isspace()
-                previous = (right, bottom, top)
+                previous = (right, bottom, top, size)
                 if len(text) > last.widest:  # the line's size is its longest segment's
                     last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
             after_mark = False
-            previous = (right, bottom, top)
+            previous = (right, bottom, top, size)
             lines.append(
                 Line(
                     number,
