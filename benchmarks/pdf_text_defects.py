@@ -21,7 +21,7 @@ Command (from the repository root; the base sources exported first)::
 
     mkdir -p /tmp/pdffix_base && git archive 0711f79 src | tar -x -C /tmp/pdffix_base
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/pdf_text_defects.py \\
-        --before /tmp/pdffix_base/src --out results/pdf_text_defects.json FILE.pdf ...
+        --before /tmp/pdffix_base/src --out results/pdf_text_defects-2026-12-07.json FILE.pdf ...
 """
 
 from __future__ import annotations

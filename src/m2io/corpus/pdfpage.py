@@ -76,6 +76,7 @@ _MONO_NAME = re.compile(
 )
 _MATH_NAME = re.compile(r"^(?:cmmi|cmsy|cmex|msam|msbm|lmmath|stixmath)|math|^symbol", re.I)
 _TOUCH = 0.45  # in font sizes: glyphs closer than this touch (when a character is not found)
+_MAX_BETWEEN = 8  # characters PDFium may set between two neighbouring segments (spaces, a break)
 _ADVANCE_GAP = 0.15  # in font sizes: advances farther apart than this leave a space (TeX's >= 0.22)
 _CLOSING = ".,;:!?)]’”'\""
 _MARK = re.compile(r"^\d{1,2}$")
@@ -209,13 +210,15 @@ def _apart(
     the no-break space of "Section 9.4"), else a gap between the two characters' advances
     over _ADVANCE_GAP font sizes. Advances, not glyph boxes: a quote's or a full stop's glyph
     sits inside its advance, so two segments that touch ("‘" and "." of "‘.’") leave a gap
-    between their glyphs as wide as some spaces. None when PDFium finds either character."""
+    between their glyphs as wide as some spaces. None when PDFium does not find the two
+    characters as neighbours in its text (at most _MAX_BETWEEN apart, so the page is read
+    once, not once per segment)."""
     right, bottom, top = previous
     left, bottom2, top2 = box
     last = textpage.get_index(right - 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)  # type: ignore[attr-defined]
     first = textpage.get_index(left + 0.2, (bottom2 + top2) / 2, 0.5, (top2 - bottom2) / 2 + 0.5)  # type: ignore[attr-defined]
-    if last is None or first is None or last < 0 or first <= last:
-        return None
+    if last is None or first is None or last < 0 or not last < first <= last + _MAX_BETWEEN:
+        return None  # not neighbours in PDFium's text: no reading of the page's text between
     between = textpage.get_text_range(last, first - last + 1)  # type: ignore[attr-defined]
     if any(ch.isspace() for ch in between):
         return True
