@@ -1,8 +1,8 @@
 """One PDF page as lines in reading order, and the page furniture taken out of them.
 
 Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size;
-no space between segments whose glyphs touch, whatever their fonts; footnote marks taken out of
-their sentences); which lines open a code block; running headers and footers (lines repeated at
+no space between segments that no real gap parts, whatever their fonts; footnote marks taken out
+of their sentences); which lines open a code block; running headers and footers (lines repeated at
 a page's edge, digits aside, on a quarter of the pages; headers that change with each chapter,
 found by their page number: the printed number minus the page's index is the same on most
 pages; bare page numbers) and the pages of a table of contents (dot leaders) are dropped. Every
@@ -194,7 +194,8 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
 def _loose_box(pdfium_c: object, textpage: object, index: int) -> tuple[float, float]:
     """The left and right of a character's advance (its origin and the next one's)."""
     box = pdfium_c.FS_RECTF()  # type: ignore[attr-defined]
-    pdfium_c.FPDFText_GetLooseCharBox(textpage.raw, index, ctypes.byref(box))  # type: ignore[attr-defined]
+    loose = pdfium_c.FPDFText_GetLooseCharBox  # type: ignore[attr-defined]
+    loose(textpage.raw, index, ctypes.byref(box))  # type: ignore[attr-defined]
     return box.left, box.right
 
 
@@ -213,10 +214,11 @@ def _apart(
     between their glyphs as wide as some spaces. None when PDFium does not find the two
     characters as neighbours in its text (at most _MAX_BETWEEN apart, so the page is read
     once, not once per segment)."""
+    find = textpage.get_index  # type: ignore[attr-defined]
     right, bottom, top = previous
-    left, bottom2, top2 = box
-    last = textpage.get_index(right - 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)  # type: ignore[attr-defined]
-    first = textpage.get_index(left + 0.2, (bottom2 + top2) / 2, 0.5, (top2 - bottom2) / 2 + 0.5)  # type: ignore[attr-defined]
+    last = find(right - 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)
+    left, bottom, top = box
+    first = find(left + 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)
     if last is None or first is None or last < 0 or not last < first <= last + _MAX_BETWEEN:
         return None  # not neighbours in PDFium's text: no reading of the page's text between
     between = textpage.get_text_range(last, first - last + 1)  # type: ignore[attr-defined]

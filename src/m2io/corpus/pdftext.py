@@ -65,7 +65,7 @@ def mend_hyphens(pages: list[Page]) -> int:
     for lines in runs:
         for line, nxt in zip(lines, [*lines[1:], None], strict=True):
             text = line.text
-            if text[-1:] in HYPHEN_MARKS and nxt is not None and not nxt.heading:
+            if text and text[-1] in HYPHEN_MARKS and nxt is not None and not nxt.heading:
                 head_m, tail_m = _HEAD.search(text[:-1]), _TAIL.search(nxt.text)
                 head = head_m.group() if head_m else ""
                 tail = tail_m.group() if tail_m else ""
