@@ -11,6 +11,10 @@ How a PDF is read (:func:`read_pdf`):
 - each page's text segments (PDFium's text rectangles, in content order, which is reading order
   for the single- and two-column layouts manuals use) are joined into lines, lines into
   paragraphs where the gap between lines or the font size changes;
+- the text reads as its reader sees it (:mod:`m2io.corpus.pdftext`): segments that touch are
+  one word whatever their fonts ("‘cpu-*-linux-gnu’", "C++11"), a word PDFium marks as
+  hyphenated at a line's end is joined ("distributions"; a compound keeps its hyphen),
+  footnote marks leave their sentences and footnote bodies follow their mark's paragraph;
 - running headers and footers are dropped: a line among the first or last two of a page whose
   text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
   numbers; so are the pages of a table of contents or list of figures (dot leaders);
@@ -46,11 +50,13 @@ from m2io.corpus.pdfpage import (
     Figure,
     Line,
     Page,
+    code_starts,
     drop_contents_pages,
     drop_running_lines,
     key,
     page_lines,
 )
+from m2io.corpus.pdftext import joined, mend_hyphens, take_footnotes
 from m2io.language import detect, from_path
 from m2io.text import FENCE, is_list_item
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -248,6 +254,8 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
             )
         drop_running_lines(pages)
         drop_contents_pages(pages)
+        take_footnotes(pages)
+        mend_hyphens(pages)
         _mark_headings(pages, _outline(pdf))
         _figures(raw_images, pages, rel, root, warnings)
     finally:
@@ -288,31 +296,6 @@ def _figures(
         _place_figures(page, kept, saved)
 
 
-def _code_starts(lines: list[Line], before: Line | None) -> set[int]:
-    """Indices of the lines that open a code block: a fixed-pitch line with a letter or digit
-    that starts a run of two or more fixed-pitch lines, or that stands apart (after a heading,
-    a sentence ending in ':' or a paragraph's gap). A lone fixed-pitch line inside a paragraph
-    is inline code the line wrap left on a line of its own ("installed in" /
-    "/usr/lib/cups/filter."), and stays in its sentence."""
-    starts: set[int] = set()
-    for i, line in enumerate(lines):
-        if not line.mono or not any(ch.isalnum() for ch in line.text):
-            continue
-        prev = lines[i - 1] if i else before
-        if prev is not None and prev.mono and not prev.heading:
-            continue  # inside a run that started earlier
-        nxt = lines[i + 1] if i + 1 < len(lines) else None
-        apart = (
-            prev is None
-            or bool(prev.heading)
-            or prev.text.rstrip().endswith(":")
-            or prev.bottom - line.top > 0.9 * max(line.size, 1)
-        )
-        if (nxt is not None and nxt.mono and not nxt.heading) or apart:
-            starts.add(i)
-    return starts
-
-
 def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
     """Sections as documents: ``rel#page=N``, titled by their heading. Runs of lines set in a
     fixed-pitch font are code blocks between fence lines (``m2io.text.FENCE``), a line each,
@@ -326,6 +309,7 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
     all_lines = [ln for p in pages for ln in p.lines if not ln.heading]
     code = sum(ln.mono for ln in all_lines) < _MONO_SHARE * max(len(all_lines), 1)
     run: list[Line] = []  # the code block being written (its first line sets the margin)
+    notes: list[str] = []  # footnotes waiting for the end of their mark's paragraph
 
     def flush() -> None:
         nonlocal parts, anchors, length
@@ -350,6 +334,11 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             add(f"{FENCE}\n\n")
             run.clear()
 
+    def put_notes() -> None:
+        for note in notes:
+            add(("\n\n" if length and not parts[-1].endswith("\n\n") else "") + note)
+        notes.clear()
+
     previous: Line | None = None
     for number, page in enumerate(pages):
         by_line: dict[int, list[Figure]] = {}
@@ -357,10 +346,11 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             by_line.setdefault(fig.page, []).append(fig)  # fig.page: index of the line above
         for fig in by_line.get(-1, []):
             anchors.append(ImageAnchor(fig.image, length))
-        blocks = _code_starts(page.lines, previous) if code else set()
+        blocks = code_starts(page.lines, previous) if code else set()
         for i, line in enumerate(page.lines):
             if line.heading:
                 close_code()
+                put_notes()
                 flush()
                 title, start_page = line.heading, number + 1
                 add(line.heading + "\n\n")
@@ -368,6 +358,7 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             elif code and line.mono and (run or i in blocks):
                 # a line of code: a line of its own, indented as printed
                 if not run:
+                    put_notes()
                     add(f"\n\n{FENCE}\n" if length else f"{FENCE}\n")
                 run.append(line)
                 width = _CHAR_WIDTH * max(line.size, 1.0)
@@ -378,7 +369,7 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                 close_code()
                 if previous is not None:
                     gap = previous.bottom - line.top
-                    new_para = (
+                    new_para = not previous.glue and (
                         (
                             previous.page != line.page
                             and previous.text.endswith((".", ":", "!", "?"))
@@ -386,14 +377,21 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                         or gap > 0.9 * max(line.size, 1)
                         or abs(previous.size - line.size) > 0.5
                     )
+                    if new_para:
+                        put_notes()
                     # a list item starts a line of its own ("● Economy …", "2. Click …")
-                    add("\n\n" if new_para else "\n" if is_list_item(line.text) else " ")
+                    list_item = is_list_item(line.text)
+                    add("\n\n" if new_para else "" if previous.glue else "\n" if list_item else " ")
                 elif length and not parts[-1].endswith("\n\n"):
+                    put_notes()
                     add("\n\n")
                 add(line.text)
                 previous = line
+            notes.extend(joined(page.notes.pop(m)) for m in line.marks if m in page.notes)
             for fig in by_line.get(i, []):
                 anchors.append(ImageAnchor(fig.image, length))
+        notes.extend(joined(note) for note in page.notes.values())
     close_code()
+    put_notes()
     flush()
     return docs

@@ -1,10 +1,12 @@
 """One PDF page as lines in reading order, and the page furniture taken out of them.
 
-Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size);
-running headers and footers (lines repeated at a page's edge, digits aside, on a quarter of the
-pages; headers that change with each chapter, found by their page number: the printed number
-minus the page's index is the same on most pages; bare page numbers) and the pages of a table of
-contents (dot leaders) are dropped. Every step is linear in the number of lines.
+Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size;
+no space between segments that no real gap parts, whatever their fonts; footnote marks taken out
+of their sentences); which lines open a code block; running headers and footers (lines repeated at
+a page's edge, digits aside, on a quarter of the pages; headers that change with each chapter,
+found by their page number: the printed number minus the page's index is the same on most
+pages; bare page numbers) and the pages of a table of contents (dot leaders) are dropped. Every
+step is linear in the number of lines.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class Line:
     mono: bool = False  # every segment set in a fixed-pitch font: a line of code
     right: float = 0.0  # where its last segment ends
     widest: int = 0  # characters of its longest segment, whose font size is the line's
+    spaced: bool = True  # PDFium put a space after its last segment (a real gap follows)
+    marks: tuple[str, ...] = ()  # footnote marks taken out of it ("1" of "allowed¹")
+    glue: bool = False  # joins the next line without a space (a word hyphenated at its end)
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Figure:
 class Page:
     lines: list[Line] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    notes: dict[str, list[Line]] = field(default_factory=dict)  # footnote bodies by number
 
 
 def key(text: str) -> str:
@@ -68,23 +74,30 @@ _MONO_NAME = re.compile(
     r"courier|mono|consol|menlo|monaco|typewriter|inconsolata|^cmtt|^lmtt|code(?:pro)?\b|fixed",
     re.I,
 )
-_TOUCH = 0.45  # in font sizes: under this, two fixed-pitch segments have no space between
+_MATH_NAME = re.compile(r"^(?:cmmi|cmsy|cmex|msam|msbm|lmmath|stixmath)|math|^symbol", re.I)
+_TOUCH = 0.45  # in font sizes: glyphs closer than this touch (when a character is not found)
+_MAX_BETWEEN = 8  # characters PDFium may set between two neighbouring segments (spaces, a break)
+_ADVANCE_GAP = 0.15  # in font sizes: advances farther apart than this leave a space (TeX's >= 0.22)
+_CLOSING = ".,;:!?)]’”'\""
+_MARK = re.compile(r"^\d{1,2}$")
+_MARK_SIZE = 0.85  # a footnote mark is set smaller than this share of its line's size
+_MARK_RISE = 0.15  # and raised by more than this share of it
 
 
-def _fixed_pitch(pdfium_c: object, textpage: object, index: int | None) -> bool:
-    """Whether the character at ``index`` is set in a fixed-pitch (monospace) font."""
+def _font(pdfium_c: object, textpage: object, index: int | None) -> tuple[bool, bool]:
+    """Whether the character at ``index`` is set in a fixed-pitch (monospace) font, and
+    whether in a maths font."""
     if index is None or index < 0:
-        return False
+        return False, False
     flags = ctypes.c_int(0)
     name = ctypes.create_string_buffer(_FONT_NAME_BYTES)
     pdfium_c.FPDFText_GetFontInfo(  # type: ignore[attr-defined]
         textpage.raw, index, name, _FONT_NAME_BYTES, ctypes.byref(flags)
     )
-    if flags.value & _FIXED_PITCH:
-        return True
-    # a font with no descriptor (the standard Courier) says it only by its name
     base = name.value.decode("latin-1").rsplit("+", 1)[-1]
-    return _MONO_NAME.search(base) is not None
+    # a font with no descriptor (the standard Courier) says it only by its name
+    fixed = bool(flags.value & _FIXED_PITCH) or _MONO_NAME.search(base) is not None
+    return fixed, _MATH_NAME.search(base) is not None
 
 
 def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
@@ -92,51 +105,142 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     are all set in a fixed-pitch font is marked ``mono`` (code, a command, program output)."""
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
+    after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
+    previous = (0.0, 0.0, 0.0, 0.0)  # the last segment's right, bottom, top and font size
     try:
         for i in range(textpage.count_rects()):
             left, bottom, right, top = textpage.get_rect(i)
-            text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+            raw = textpage.get_text_bounded(left, bottom, right, top)
+            text = " ".join(raw.split())
             if not text:
                 continue
             last = lines[-1] if lines else None
             height = max(top - bottom, 1.0)
             index = textpage.get_index((left + right) / 2, (top + bottom) / 2, height, height)
             # a quote mark or dash set in the body font inside a command still leaves it code
-            mono = _fixed_pitch(pdfium_c, textpage, index) or not any(ch.isalnum() for ch in text)
+            fixed, maths = _font(pdfium_c, textpage, index)
+            mono = fixed or not any(ch.isalnum() for ch in text)
             middle = (top + bottom) / 2
             same_line = (
                 abs(last.bottom - bottom) < 0.5 * height
-                or (
-                    last.bottom
-                    <= middle
-                    <= last.top  # a glyph set a little higher ("-" in "ls -l")
-                )
+                or last.bottom <= middle <= last.top  # a glyph set a little higher ("-" in "ls -l")
+                # a small glyph set low, right after the last ("work" then ","; "ESS" then ", ")
+                or (left >= last.right - 1 and bottom < last.top and top > last.bottom)
                 if last is not None
                 else False
             )
             if last is not None and same_line and left >= last.left:
-                # in a fixed-pitch line a space is a character wide: segments closer than half
-                # of one are one word ("-" and "li" of "ls -li"); others are a space apart
-                touching = (
-                    last.mono and mono and last.right and left - last.right < _TOUCH * last.size
+                size = _font_size(pdfium_c, textpage, index)
+                if _is_mark(text, size, bottom, last):
+                    # a footnote mark ("allowed¹ (and"): out of the sentence, kept for the body
+                    last.marks += (text,)
+                    last.right, after_mark = right, True
+                    continue
+                # segments not parted by a real gap are one word whatever their fonts:
+                # "ls -li", "‘cpu-*-’", "NAs", "CPUs" (small caps), "C++11"
+                apart = _apart(pdfium_c, textpage, previous[:3], (left, bottom, top), last.size)
+                if apart is None:  # by their glyphs and PDFium's spaces at the segments' ends
+                    apart = (
+                        last.spaced
+                        or raw[:1].isspace()
+                        or not last.right
+                        or left - last.right >= _TOUCH * last.size
+                    )
+                # a capital after a letter or digit starts a word of its own even where the
+                # author left no space before a change of font ("open*EM Induction*"), and so
+                # does maths after a word or a comma ("area,*µ*"), a superscript ("90°") and
+                # a footnote's text after its smaller number ("13" then "http://…")
+                word = last.text[-1].isalpha() or last.text[-1] in ",;:"
+                small_caps = last.text[-1].isupper() and size < previous[3] - 0.5  # "P" "HYSICS"
+                own = (
+                    (last.text[-1].isalnum() and text[0].isupper() and not small_caps)
+                    or (maths and word)
+                    or _raised(size, bottom, last)
+                    or (last.text.isdigit() and abs(size - last.size) > 0.5)
                 )
+                touching = text[0] in _CLOSING if after_mark else not (apart or own)
                 last.text += ("" if touching else " ") + text
+                after_mark = False
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
-                last.right = right
+                last.right, last.spaced = right, raw[-1:].isspace()
+                previous = (right, bottom, top, size)
                 if len(text) > last.widest:  # the line's size is its longest segment's
-                    last.size = _font_size(pdfium_c, textpage, index) or last.size
+                    last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
+            after_mark = False
+            previous = (right, bottom, top, size)
             lines.append(
                 Line(
-                    number, top, bottom, left, text, size, mono=mono, right=right, widest=len(text)
+                    number,
+                    top,
+                    bottom,
+                    left,
+                    text,
+                    size,
+                    mono=mono,
+                    right=right,
+                    widest=len(text),
+                    spaced=raw[-1:].isspace(),
                 )
             )
     finally:
         textpage.close()
     return lines
+
+
+def _loose_box(pdfium_c: object, textpage: object, index: int) -> tuple[float, float]:
+    """The left and right of a character's advance (its origin and the next one's)."""
+    box = pdfium_c.FS_RECTF()  # type: ignore[attr-defined]
+    loose = pdfium_c.FPDFText_GetLooseCharBox  # type: ignore[attr-defined]
+    loose(textpage.raw, index, ctypes.byref(box))  # type: ignore[attr-defined]
+    return box.left, box.right
+
+
+def _apart(
+    pdfium_c: object,
+    textpage: object,
+    previous: tuple[float, float, float],
+    box: tuple[float, float, float],
+    size: float,
+) -> bool | None:
+    """Whether a real gap parts two segments of a line (each given by its right or left edge,
+    bottom and top): a space character between them in PDFium's text (its own or the PDF's,
+    the no-break space of "Section 9.4"), else a gap between the two characters' advances
+    over _ADVANCE_GAP font sizes. Advances, not glyph boxes: a quote's or a full stop's glyph
+    sits inside its advance, so two segments that touch ("‘" and "." of "‘.’") leave a gap
+    between their glyphs as wide as some spaces. None when PDFium does not find the two
+    characters as neighbours in its text (at most _MAX_BETWEEN apart, so the page is read
+    once, not once per segment)."""
+    find = textpage.get_index  # type: ignore[attr-defined]
+    right, bottom, top = previous
+    last = find(right - 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)
+    left, bottom, top = box
+    first = find(left + 0.2, (bottom + top) / 2, 0.5, (top - bottom) / 2 + 0.5)
+    if last is None or first is None or last < 0 or not last < first <= last + _MAX_BETWEEN:
+        return None  # not neighbours in PDFium's text: no reading of the page's text between
+    between = textpage.get_text_range(last, first - last + 1)  # type: ignore[attr-defined]
+    if any(ch.isspace() for ch in between):
+        return True
+    gap = _loose_box(pdfium_c, textpage, first)[0] - _loose_box(pdfium_c, textpage, last)[1]
+    return gap > _ADVANCE_GAP * size
+
+
+def _raised(size: float, bottom: float, last: Line) -> bool:
+    """Set smaller and higher than the line it follows: a superscript."""
+    return 0 < size < _MARK_SIZE * last.size and bottom > last.bottom + _MARK_RISE * last.size
+
+
+def _is_mark(text: str, size: float, bottom: float, last: Line) -> bool:
+    """A footnote mark: a raised number after a word or a closing quote (not after a digit:
+    "2" and "31" of a power stay)."""
+    return (
+        _MARK.match(text) is not None
+        and _raised(size, bottom, last)
+        and not last.text[-1:].isdigit()
+    )
 
 
 def _folio(text: str) -> list[int]:
@@ -165,8 +269,12 @@ def drop_running_lines(pages: list[Page]) -> int:
         n = len(page.lines)
         kept = []
         number = page.lines[0].page if page.lines else 0
+        marks = {m for line in page.lines for m in line.marks}
         for i, line in enumerate(page.lines):
-            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
+            # a footnote's number on a line of its own, its text below, is no page number
+            edge = (i < _EDGE_LINES or i >= n - _EDGE_LINES) and not (
+                line.text in marks and i < n - 1
+            )
             running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
                 k - number in folio for k in _folio(line.text)
             )
@@ -185,3 +293,28 @@ def drop_contents_pages(pages: list[Page]) -> None:
         leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
         if leaders >= max(3, len(page.lines) / 3):
             page.lines = []
+
+
+def code_starts(lines: list[Line], before: Line | None) -> set[int]:
+    """Indices of the lines that open a code block: a fixed-pitch line with a letter or digit
+    that starts a run of two or more fixed-pitch lines, or that stands apart (after a heading,
+    a sentence ending in ':' or a paragraph's gap). A lone fixed-pitch line inside a paragraph
+    is inline code the line wrap left on a line of its own ("installed in" /
+    "/usr/lib/cups/filter."), and stays in its sentence."""
+    starts: set[int] = set()
+    for i, line in enumerate(lines):
+        if not line.mono or not any(ch.isalnum() for ch in line.text):
+            continue
+        prev = lines[i - 1] if i else before
+        if prev is not None and prev.mono and not prev.heading:
+            continue  # inside a run that started earlier
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        apart = (
+            prev is None
+            or bool(prev.heading)
+            or prev.text.rstrip().endswith(":")
+            or prev.bottom - line.top > 0.9 * max(line.size, 1)
+        )
+        if (nxt is not None and nxt.mono and not nxt.heading) or apart:
+            starts.add(i)
+    return starts

@@ -2,8 +2,9 @@
 
 Enough of the PDF format to exercise :mod:`m2io.corpus.pdf` offline without a PDF-writing
 dependency: Helvetica text (WinAnsi, ASCII only), Courier lines (code: ``(text, size, "mono")``,
-leading spaces as indentation), RGB images as uncompressed XObjects, and an optional one-level
-outline (bookmarks).
+leading spaces as indentation), lines of several segments (fonts, sizes, raised marks: see
+:func:`make_pdf`), RGB images as uncompressed XObjects, and an optional one-level outline
+(bookmarks).
 
 Example::
 
@@ -11,6 +12,8 @@ Example::
 """
 
 from __future__ import annotations
+
+_FONTS = ("sans", "mono", "symbol")  # Helvetica, Courier, Symbol (Greek and maths)
 
 Line = tuple[str, float]
 """A text line and its font size; lines are set top to bottom."""
@@ -28,9 +31,12 @@ def make_pdf(
 ) -> bytes:
     """A PDF whose pages hold ``pages``' items, top to bottom.
 
-    An item is a text line ``(text, font_size)`` or an image ``("IMAGE", width_px, height_px)``
-    (a solid colour, drawn at its pixel size in points). ``outline`` lists ``(title, page)``
-    bookmarks (0-based pages).
+    An item is a text line ``(text, font_size)``, a line of segments set one after the other
+    ``([(text, font_size, font, rise), ...], line_size)`` (``font`` "sans", "mono" or "symbol", ``rise``
+    in points above the baseline: a footnote mark; a fifth value moves the segment that many
+    points right: a space without a space character) or an image ``("IMAGE", width_px,
+    height_px)`` (a solid colour, drawn at its pixel size in points). ``outline`` lists
+    ``(title, page)`` bookmarks (0-based pages).
     """
     objects: list[bytes] = []
 
@@ -42,6 +48,7 @@ def make_pdf(
     pages_obj = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     mono = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>")
+    symbol = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Symbol >>")
     page_ids = []
     width, height = size
     for number, items in enumerate(pages):
@@ -66,6 +73,15 @@ def make_pdf(
                 ops.append(f"q {w} 0 0 {h} 72 {y:.1f} cm /{name} Do Q")
                 y -= 12
                 continue
+            if isinstance(item[0], list):  # segments: one text object each, as typesetters do
+                y -= float(item[1]) * 1.4
+                shows = [
+                    f"/F{_FONTS.index(font) + 1} {size:g} Tf {rise:g} Ts "
+                    f"[{-1000 * (gap[0] if gap else 0) / size:g} ({_escape(text)})] TJ"
+                    for text, size, font, rise, *gap in item[0]
+                ]
+                ops.append(f"BT 72 {y:.1f} Td {' '.join(shows)} ET")
+                continue
             text, font_size = str(item[0]), float(item[1])
             y -= font_size * 1.4
             if len(item) == 3 and item[2] == "mono":  # Courier: a space is 0.6 em wide
@@ -81,7 +97,7 @@ def make_pdf(
         page_ids.append(
             add(
                 f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {width} {height}] "
-                f"/Resources << /Font << /F1 {font} 0 R /F2 {mono} 0 R >> {xobj} >> "
+                f"/Resources << /Font << /F1 {font} 0 R /F2 {mono} 0 R /F3 {symbol} 0 R >> {xobj} >> "
                 f"/Contents {stream} 0 R >>".encode()
             )
         )
