@@ -256,3 +256,28 @@ def test_a_colon_inside_a_sentence_starts_no_entry() -> None:
         term_of("Background: older versions of Gutenprint shipped these backends.") == "Background"
     )
     assert term_of("add: Add a remote named <name> for the repository.") == "add"
+
+
+def test_another_page_takes_the_opening_only_by_a_clearly_better_heading(monkeypatch) -> None:
+    """kildclient's "How do I load a plugin?": the retriever's first page (the Plugins
+    chapter, "press the Load button") lost the opening to an appendix section whose heading
+    repeats more of the question ("Conditional Loading of Plugins")."""
+    import m2io.generators.sections as sections_mod
+
+    plugins = (
+        "Plugins\n\nPlugins add features to the client. To load a plugin, press the Load "
+        "button in the Plugins window and select the file. The plugin then appears in the list."
+    )
+    appendix = (
+        "Conditional Loading of Plugins\n\nA plugin can test a condition in a BEGIN block and "
+        "call die with a message when the condition is not met, so that it is not loaded."
+    )
+    retrieval = _retrieval(("plugins", "Plugins", plugins), ("appendix", "Appendix", appendix))
+    gen = ExtractiveGenerator(embedder=None)
+
+    def opening() -> str:
+        return gen.generate("How do I load a plugin?", retrieval).sentences[0].text
+
+    assert "Load button" in opening() or opening().startswith("Plugins add")
+    monkeypatch.setattr(sections_mod, "PAGE_MARGIN", 0.0)  # as before: the heading wins
+    assert "BEGIN block" in opening()
