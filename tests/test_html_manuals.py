@@ -123,3 +123,17 @@ def test_a_translation_in_a_folder_named_for_its_language_is_that_language(
     (tmp_path / "japanese" / "libraries.html").write_text(english)  # not translated yet
     langs = {d.doc_id: d.language for d in load_folder(tmp_path).documents}
     assert langs == {"libraries.html": "en", "japanese/libraries.html": "ja"}
+
+
+def test_unclosed_definition_terms_read_one_term_and_definition_per_line() -> None:
+    page = (
+        '<dl><dt><img src="ball.png" alt="-"> <i>Length</i><dd>The length of the arrowheads'
+        '<dt><img src="ball.png" alt="-"> <i>Width</i><dd>The width of the arrowheads</dl>'
+        "<p>Box - This is the box drawn around the text.</p>"
+    )
+    lines = [ln for ln in html_to_text(page).text.split("\n") if ln]
+    assert lines == [
+        "Length: The length of the arrowheads",
+        "Width: The width of the arrowheads",
+        "Box - This is the box drawn around the text.",
+    ]

@@ -161,13 +161,49 @@ def join_admonitions(root: Tag) -> None:
             title.append(NavigableString(f"{label}:"))
 
 
+def _nested_definition(term: Tag) -> Tag | None:
+    """The ``<dd>`` among ``term``'s own children, before any other term or list."""
+    for child in term.children:
+        if isinstance(child, Tag) and child.name == "dd":
+            return child
+        if isinstance(child, Tag) and child.name in ("dt", "dl"):
+            return None
+    return None
+
+
+def _join_nested(term: Tag, body: Tag) -> None:
+    """``Label: definition`` for a term whose definition ``body`` is its own child; the
+    label's images (a bullet) stay where they were."""
+    before = []
+    for child in term.children:
+        if child is body:
+            break
+        before.append(child)
+    words = " ".join(c.get_text(" ") if isinstance(c, Tag) else str(c) for c in before)
+    label = " ".join(words.split()).rstrip(":")
+    if not label or len(label) > 80:
+        return
+    for child in before:
+        if not (isinstance(child, Tag) and child.name == "img"):
+            child.extract()
+    para = body.find("p")
+    target = para if para is not None and _inside(para, body, steps=3) else body
+    target.insert(0, NavigableString(f"{label}: "))
+
+
 def join_definitions(root: Tag) -> None:
     """Write each definition-list term in front of its definition (``Term: definition``), so a
     glossary entry reads as one sentence instead of a bare term glued to the definition of the
     next. A term longer than a heading (80 characters), or one without a ``<dd>`` after it, is
-    left as it is."""
+    left as it is. Hand-written pages leave ``<dt>`` unclosed (``<dt>Width<dd>The width…``),
+    which ``html.parser`` reads as the ``<dd>`` inside the term: there the term's text before
+    its ``<dd>`` is the label."""
     for term in root.find_all("dt"):
         if term.decomposed:
+            continue
+        nested = _nested_definition(term)
+        if nested is not None:
+            _join_nested(term, nested)
             continue
         label = " ".join(term.get_text(" ").split()).rstrip(":")
         if label.startswith(":"):  # Texinfo's empty category: ": disp (x)" is "disp (x)"
