@@ -137,3 +137,20 @@ def test_unclosed_definition_terms_read_one_term_and_definition_per_line() -> No
         "Width: The width of the arrowheads",
         "Box - This is the box drawn around the text.",
     ]
+
+
+def test_addresses_setting_values_and_log_lines_do_not_title_sections() -> None:
+    from m2io.index.sections import is_heading
+
+    not_headings = [
+        "Default: 0",
+        "bgpd: sockopt_tcp_signature: setsockopt(23): Cannot allocate memory",
+        "<https://tools.ietf.org/id/draft-ietf-idr-accept-own-00.html>",
+        "written by Josselin Mouette (jmouette@ens-lyon.fr)",
+    ]
+    headings = [
+        "Step 1: Install",
+        "Sphinx.add_builder(builder: Type[Builder], override: bool = False) → None",
+        "Layers (Depths)",
+    ]
+    assert [is_heading(t) for t in not_headings + headings] == [False] * 4 + [True] * 3
