@@ -154,3 +154,13 @@ def test_addresses_setting_values_and_log_lines_do_not_title_sections() -> None:
         "Layers (Depths)",
     ]
     assert [is_heading(t) for t in not_headings + headings] == [False] * 4 + [True] * 3
+
+
+def test_an_unclosed_term_over_paragraphs_stays_their_heading() -> None:
+    page = (
+        "<dl><dt><a name='rotate'></a>Rotate object<dd><p>Clicking an object rotates it.</p>"
+        "<p>Button 2 makes copies.</p><dt>Width<dd>The width of the line</dl>"
+    )
+    text = html_to_text(page).text
+    assert text.startswith("Rotate object\n")
+    assert "Width: The width of the line" in text

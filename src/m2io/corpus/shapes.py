@@ -171,9 +171,25 @@ def _nested_definition(term: Tag) -> Tag | None:
     return None
 
 
+_BLOCKS = frozenset("p div dl ul ol table pre blockquote h1 h2 h3 h4 h5 h6".split())
+
+
+def _one_line(body: Tag) -> bool:
+    """Whether a nested ``<dd>`` holds only a line of text before the next term: no paragraph,
+    list or table (a definition of several paragraphs is a section, its term the heading)."""
+    for child in body.children:
+        if isinstance(child, Tag) and child.name in ("dt", "dd"):
+            return True
+        if isinstance(child, Tag) and child.name in _BLOCKS:
+            return False
+    return True
+
+
 def _join_nested(term: Tag, body: Tag) -> None:
-    """``Label: definition`` for a term whose definition ``body`` is its own child; the
-    label's images (a bullet) stay where they were."""
+    """``Label: definition`` for a term whose one-line definition ``body`` is its own child;
+    the label's images (a bullet) stay where they were."""
+    if not _one_line(body):
+        return
     before = []
     for child in term.children:
         if child is body:
@@ -186,9 +202,7 @@ def _join_nested(term: Tag, body: Tag) -> None:
     for child in before:
         if not (isinstance(child, Tag) and child.name == "img"):
             child.extract()
-    para = body.find("p")
-    target = para if para is not None and _inside(para, body, steps=3) else body
-    target.insert(0, NavigableString(f"{label}: "))
+    body.insert(0, NavigableString(f"{label}: "))
 
 
 def join_definitions(root: Tag) -> None:
@@ -197,7 +211,8 @@ def join_definitions(root: Tag) -> None:
     next. A term longer than a heading (80 characters), or one without a ``<dd>`` after it, is
     left as it is. Hand-written pages leave ``<dt>`` unclosed (``<dt>Width<dd>The width…``),
     which ``html.parser`` reads as the ``<dd>`` inside the term: there the term's text before
-    its ``<dd>`` is the label."""
+    its ``<dd>`` is the label, when the definition is one line (a term over paragraphs of its
+    own stays their heading)."""
     for term in root.find_all("dt"):
         if term.decomposed:
             continue
