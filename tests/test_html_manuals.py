@@ -131,12 +131,11 @@ def test_unclosed_definition_terms_read_one_term_and_definition_per_line() -> No
         '<dt><img src="ball.png" alt="-"> <i>Width</i><dd>The width of the arrowheads</dl>'
         "<p>Box - This is the box drawn around the text.</p>"
     )
-    lines = [ln for ln in html_to_text(page).text.split("\n") if ln]
-    assert lines == [
-        "Length: The length of the arrowheads",
-        "Width: The width of the arrowheads",
-        "Box - This is the box drawn around the text.",
-    ]
+    # one line each, in one paragraph: a paragraph of its own would read as a section heading
+    assert html_to_text(page).text == (
+        "Length: The length of the arrowheads\nWidth: The width of the arrowheads\n\n"
+        "Box - This is the box drawn around the text."
+    )
 
 
 def test_addresses_setting_values_and_log_lines_do_not_title_sections() -> None:

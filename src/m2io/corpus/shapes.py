@@ -186,8 +186,9 @@ def _one_line(body: Tag) -> bool:
 
 
 def _join_nested(term: Tag, body: Tag) -> None:
-    """``Label: definition`` for a term whose one-line definition ``body`` is its own child;
-    the label's images (a bullet) stay where they were."""
+    """``Label: definition`` for a term whose one-line definition ``body`` is its own child,
+    written as one line of the list (not a paragraph of its own, which would read as a heading
+    and cut the list into sections); the label's images (a bullet) stay where they were."""
     if not _one_line(body):
         return
     before = []
@@ -203,6 +204,7 @@ def _join_nested(term: Tag, body: Tag) -> None:
         if not (isinstance(child, Tag) and child.name == "img"):
             child.extract()
     body.insert(0, NavigableString(f"{label}: "))
+    body.unwrap()  # the entry is the term's one line: "Width: …", a line of the list's paragraph
 
 
 def join_definitions(root: Tag) -> None:
