@@ -76,17 +76,31 @@ def read_images_pl(text: str) -> dict[str, str]:
     return found
 
 
+def _only_an_icon(link: Tag) -> bool:
+    """Whether ``link`` holds an image and no text, among its first few children (a nest of
+    links thousands deep is not walked once per link)."""
+    children = link.contents[:4]
+    if len(link.contents) > 4 or any(
+        isinstance(c, NavigableString) and c.strip() for c in children
+    ):
+        return False
+    return any(isinstance(c, Tag) and c.name == "img" for c in children)
+
+
 def drop_page_references(root: Tag) -> int:
     """Remove each "(p. <icon link>)" left by a cross-reference; how many were removed."""
     removed = 0
+    # no ``link.decomposed`` test: bs4 answers it by searching the link's subtree, and a link
+    # removed here holds only images, never another link of the list
     for link in root.find_all("a"):
-        if link.decomposed or link.find("img") is None or link.get_text().strip():
-            continue
         before, after = link.previous_sibling, link.next_sibling
         if not isinstance(before, NavigableString) or not isinstance(after, NavigableString):
             continue
-        opening, closing = _PAGE_OPEN.search(str(before)), _PAGE_CLOSE.match(str(after))
-        if opening is None or closing is None:
+        opening, closing = _PAGE_OPEN.search(str(before)[-40:]), _PAGE_CLOSE.match(str(after))
+        if opening is None or closing is None or not _only_an_icon(link):
+            continue
+        opening = _PAGE_OPEN.search(str(before))
+        if opening is None:
             continue
         before.replace_with(str(before)[: opening.start()])
         after.replace_with(str(after)[closing.end() :])
@@ -100,7 +114,9 @@ def resolve_math(root: Tag, macros: Mapping[str, str] | None) -> int:
     nothing; how many were replaced."""
     replaced = 0
     for span in root.find_all("span", class_=re.compile(r"^math$", re.I)):
-        m = _PLACEHOLDER.fullmatch(span.get_text())
+        if len(span.contents) != 1 or not isinstance(span.contents[0], NavigableString):
+            continue  # only a span of one string: nested spans are not read once per span
+        m = _PLACEHOLDER.fullmatch(str(span.contents[0]))
         if m is None:
             continue
         span.replace_with(NavigableString((macros or {}).get(m.group(1), "")))

@@ -70,6 +70,7 @@ _COPYRIGHT_CHECKS = 8
 _BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
 _BAR_CHARS = 200
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_BANNER_LINKS = 8
 _HOME_PAGE = re.compile(r"(?:index|contents?|toc|home|default|start|top)\.(?:x?html?|php)", re.I)
 
 
@@ -195,7 +196,7 @@ def _home_link(href: str) -> bool:
 def title_banners(root: Tag) -> set[int]:
     """``id()`` of the images that head ``root`` as the whole of a link to the contents or home
     page: before its first heading, inside an ``<a>`` (at most two levels up) that holds no
-    text. One pass that stops at the first heading; each link's text is read once."""
+    text. One pass that stops at the first heading; the text of at most eight links is read."""
     found: set[int] = set()
     textless: dict[int, bool] = {}
     for node in root.descendants:
@@ -215,6 +216,8 @@ def title_banners(root: Tag) -> set[int]:
         ):
             continue
         if id(link) not in textless:
+            if len(textless) >= _BANNER_LINKS:  # bounded: a page of nested links stays linear
+                break
             textless[id(link)] = not link.get_text().strip()
         if textless[id(link)]:
             found.add(id(node))
