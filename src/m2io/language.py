@@ -5,7 +5,9 @@ question from the copies in the question's own language. In order of trust:
 
 1. a declared tag: ``<html lang="fr">``, ``xml:lang`` (:func:`normalize` keeps the primary
    subtag: ``en-US`` -> ``en``);
-2. a path segment: ``/fr/``, ``.fr.html``, ``_de/``, ``index.ja.html`` (:func:`from_path`);
+2. a path segment: ``/fr/``, ``.fr.html``, ``_de/``, ``index.ja.html``, or a folder named
+   for the language in English or in itself (``japanese/``, ``deutsch/``: a translation of a
+   manual copied into a folder of its own, whose pages declare nothing) (:func:`from_path`);
 3. else :func:`detect`: the script for Japanese, Chinese, Korean, Cyrillic, Greek and Arabic
    text, otherwise the most frequent function words of English, French, German, Spanish,
    Italian, Dutch and Portuguese (no model, linear in the text, first 4000 characters).
@@ -45,6 +47,34 @@ KNOWN = (
     | {code for code, _ in _SCRIPTS}
     | frozenset("ca cs da fi hu id ml nb no pl ro sk sl sv tr uk vi he hi".split())
 )
+_NAMES = {
+    "english": "en",
+    "japanese": "ja",
+    "nihongo": "ja",
+    "korean": "ko",
+    "chinese": "zh",
+    "russian": "ru",
+    "greek": "el",
+    "arabic": "ar",
+    "french": "fr",
+    "francais": "fr",
+    "german": "de",
+    "deutsch": "de",
+    "spanish": "es",
+    "espanol": "es",
+    "italian": "it",
+    "italiano": "it",
+    "dutch": "nl",
+    "nederlands": "nl",
+    "portuguese": "pt",
+    "portugues": "pt",
+    "polish": "pl",
+    "polski": "pl",
+    "czech": "cs",
+    "swedish": "sv",
+    "turkish": "tr",
+    "ukrainian": "uk",
+}
 _SEGMENT = re.compile(r"(?:^|[/._-])([a-z]{2})(?:[-_][A-Za-z]{2})?(?=[/._-]|$)")
 _WORD = re.compile(r"[^\W\d_]+")
 _SAMPLE = 4000
@@ -58,17 +88,24 @@ def normalize(tag: str) -> str:
 
 def from_path(rel: str) -> str:
     """A language named by a folder or a name part of ``rel`` (``help/fr/x.html``,
-    ``ch01.ja.html``), the last one found; "" when none.
+    ``ch01.ja.html``, ``japanese/x.html``), the last one found; "" when none. A language's
+    full name counts only as a whole folder name: ``french.html`` may be a page about French.
 
     Example:
-        >>> from_path("usr/share/help/fr/figures/a.html"), from_path("ch11.en.html")
-        ('fr', 'en')
+        >>> from_path("usr/share/help/fr/figures/a.html"), from_path("japanese/a.html")
+        ('fr', 'ja')
     """
-    found = ""
-    for m in _SEGMENT.finditer(rel):
-        code = m.group(1)
-        if code in KNOWN:
-            found = code
+    found, start = "", 0
+    for folder in rel.split("/")[:-1]:
+        code = _NAMES.get(folder.lower(), "")
+        for m in _SEGMENT.finditer(folder):
+            if m.group(1) in KNOWN:
+                code = m.group(1)
+        found = code or found
+        start += len(folder) + 1
+    for m in _SEGMENT.finditer(rel[start:]):
+        if m.group(1) in KNOWN:
+            found = m.group(1)
     return found
 
 

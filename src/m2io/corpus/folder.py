@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -37,7 +37,7 @@ from urllib.request import url2pathname
 from m2io.corpus.boilerplate import drop_repeated_lines
 from m2io.corpus.parsed import Parsed, RawImage, clean_text, is_icon_word, looks_like_icon
 from m2io.corpus.report import Corpus, CorpusError, ImageChecker, decode, decode_html
-from m2io.corpus.skips import REDIRECT, choose, possible_copies, skipped_lines
+from m2io.corpus.skips import FRAMESET, NO_TEXT, REDIRECT, choose, possible_copies, skipped_lines
 from m2io.language import detect, from_path
 from m2io.safety import MAX_REFERENCE, clip, confine, read_regular, remote_image_url
 from m2io.types import Document, ImageAnchor, ImageRef
@@ -58,10 +58,10 @@ def _markdown(text: str) -> Parsed:
     return markdown_to_text(text)
 
 
-def _html(text: str) -> Parsed:
+def _html(text: str, macros: Mapping[str, str] | None = None) -> Parsed:
     from m2io.corpus.htmldoc import html_to_text
 
-    return html_to_text(text)
+    return html_to_text(text, macros=macros)
 
 
 PACKAGED = (".pdf", ".epub", ".docx")
@@ -244,14 +244,18 @@ PARSE_BATCH = 256
 """Files read, then parsed together (on workers when a map is given), at a time."""
 
 
-def parse_file(item: tuple[bytes, str, str]) -> ParseResult:
-    """Decode and parse one file's bytes (``(raw, suffix, doc_id)``): pure, so it can run in
-    another process. A failure is returned, not raised: one hostile file never stops the rest."""
-    raw, suffix, doc_id = item
+def parse_file(item: tuple) -> ParseResult:
+    """Decode and parse one file's bytes (``(raw, suffix, doc_id)``, and for an HTML page
+    optionally its folder's latex2html formulas, :func:`_latex2html_macros`): pure, so it can
+    run in another process. A failure is returned, not raised: one hostile file never stops
+    the rest."""
+    raw, suffix, doc_id, *rest = item
     warnings: list[str] = []
     try:
         html = suffix in (".html", ".htm", ".xhtml")
         text = (decode_html if html else decode)(raw, doc_id, warnings)
+        if html and rest and rest[0]:
+            return _html(text, rest[0]), warnings, ""
         return PARSERS[suffix](text), warnings, ""
     except Exception as exc:  # noqa: BLE001 - reported with the file's path by the caller
         logger.debug("could not parse %s", doc_id, exc_info=True)
@@ -276,16 +280,39 @@ def _document(
     return Document(doc_id, parsed.text, tuple(anchors), title, str(path), language)
 
 
+def _latex2html_macros(root: Path) -> Callable[[Path], dict[str, str]]:
+    """A folder's latex2html formula placeholders (its ``images.pl``, confined to ``root`` and
+    read once; ``{}`` when it has none or it cannot be read)."""
+    from m2io.corpus.latex2html import IMAGES_PL, MAX_IMAGES_PL, read_images_pl
+
+    known: dict[Path, dict[str, str]] = {}
+
+    def macros(folder: Path) -> dict[str, str]:
+        if folder not in known:
+            known[folder] = {}
+            real = confine(folder / IMAGES_PL, root)
+            try:
+                if real is not None and real.is_file() and real.stat().st_size <= MAX_IMAGES_PL:
+                    text = read_regular(real).decode("utf-8", "replace")
+                    known[folder] = read_images_pl(text) if "LaTeX2HTML" in text[:200] else {}
+            except OSError:
+                logger.debug("could not read %s", real, exc_info=True)
+        return known[folder]
+
+    return macros
+
+
 def _parse_batch(
     batch: list[tuple[Path, str, bytes]],
     corpus: Corpus,
     images: _ImageResolver,
     parse_map: ParseMap,
+    macros: Callable[[Path], dict[str, str]],
 ) -> None:
     """Parse ``batch`` with ``parse_map`` and add its documents in file order."""
     if not batch:
         return
-    items = [(raw, path.suffix.lower(), doc_id) for path, doc_id, raw in batch]
+    items = [(raw, path.suffix.lower(), doc_id, macros(path.parent)) for path, doc_id, raw in batch]
     for (path, doc_id, _), (parsed, warnings, error) in zip(
         batch, parse_map(parse_file, items), strict=True
     ):
@@ -295,6 +322,13 @@ def _parse_batch(
             continue
         if parsed.redirect:  # Texinfo writes one per anchor: thousands of one-line pages
             corpus.skipped.setdefault(REDIRECT, []).append(doc_id)
+            continue
+        if parsed.frameset:  # "Jump to no frame version.": the frames are pages of their own
+            corpus.skipped.setdefault(FRAMESET, []).append(doc_id)
+            continue
+        if not parsed.text.strip() and path.suffix.lower() in (".html", ".htm", ".xhtml"):
+            # a frame's button bar, an image map: nothing a reader reads, nothing to retrieve by
+            corpus.skipped.setdefault(NO_TEXT, []).append(doc_id)
             continue
         try:
             document = _document(parsed, path, doc_id, corpus, images)
@@ -413,6 +447,7 @@ def load_folder(
     corpus = Corpus(root=str(root))
     images = _ImageResolver(root, corpus, ImageChecker(verify=verify), min_image_side)
     batch: list[tuple[Path, str, bytes]] = []
+    macros = _latex2html_macros(root)
     help_files: list[tuple[Path, str, bytes, str]] = []
     for path in _files(root, tuple(include), tuple(exclude), corpus):
         doc_id = path.relative_to(root).as_posix()
@@ -436,9 +471,9 @@ def load_folder(
             continue
         batch.append((path, doc_id, raw))
         if len(batch) >= PARSE_BATCH:
-            _parse_batch(batch, corpus, images, parse_map or map)
+            _parse_batch(batch, corpus, images, parse_map or map, macros)
             batch = []
-    _parse_batch(batch, corpus, images, parse_map or map)
+    _parse_batch(batch, corpus, images, parse_map or map, macros)
     if help_files:
         _add_help(help_files, corpus, images)
     drop_repeated_lines(corpus)

@@ -6,18 +6,21 @@ script/style disappear. Navigation (``<nav>``, ``role="navigation"``, DocBook's
 ``div.navheader``/``div.navfooter``, gtk-doc's ``table.navigation``, Texinfo's ``div.nav-panel``
 and node menus, and any short block holding a ``rel="next|prev|up"`` or ``accesskey`` step
 link) is removed with its text; images in ``<header>``/``<footer>``,
-``role="presentation"``, ``aria-hidden`` or declared smaller than 24 px are marked decorative.
+``role="presentation"``, ``aria-hidden``, declared smaller than 24 px, or heading the page as a
+link to its contents page (:func:`~m2io.corpus.pagecontent.title_banners`) are marked decorative.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
-from m2io.corpus.pagecontent import main_content, page_lead, remove_furniture
+from m2io.corpus.latex2html import drop_page_references, resolve_math
+from m2io.corpus.pagecontent import main_content, page_lead, remove_furniture, title_banners
 from m2io.corpus.parsed import (
     Parsed,
     RawImage,
@@ -259,6 +262,7 @@ def _classes_of(tag: Tag) -> list[str]:
 
 def _walk(root: Tag) -> tuple[str, list[RawImage]]:
     """Plain text of ``root`` with break marks and image placeholders, and its images."""
+    banners = title_banners(root)
     out: list[str] = []
     images: list[RawImage] = []
     figures: list[tuple[Tag | None, Tag | None, Tag | None]] = []
@@ -301,7 +305,7 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
             continue
         if node.name == "img":
             out.append(placeholder(len(images)))
-            images.append(_raw_image(node, context.header_footer > 0))
+            images.append(_raw_image(node, context.header_footer > 0 or id(node) in banners))
             figures.append(context.around())
             continue
         if node.name == "li" and not in_cell and not in_pre:
@@ -366,8 +370,11 @@ def _defuse(html: str) -> str:
     return head + tail
 
 
-def html_to_text(html: str) -> Parsed:
+def html_to_text(html: str, *, macros: Mapping[str, str] | None = None) -> Parsed:
     """Parse an HTML page into title, plain text and images at offsets.
+
+    ``macros``: latex2html's formula placeholders (``images.pl`` beside the page, read by
+    :func:`~m2io.corpus.latex2html.read_images_pl`); without them a placeholder is dropped.
 
     The title is the first heading (``h1``-``h6``) outside navigation, else ``<title>``. The
     parser's marker code points in the input are replaced first (:func:`~.parsed.scrub`).
@@ -394,12 +401,15 @@ def html_to_text(html: str) -> Parsed:
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
     forwards_to = _refresh_target(soup)
+    frameset = soup.find(("frameset", "frame")) is not None
     main = main_content(soup)
     lead = page_lead(soup, main) if main is not None else None
     if lead is not None:  # the page's title and summary sit in a header block before main
         main.insert(0, lead.extract())
     root = main or soup.body or soup
     remove_furniture(root, whole_body=main is None)
+    drop_page_references(root)
+    resolve_math(root, macros)
     join_admonitions(root)
     join_definitions(root)
     mark_tables(root, len(page))
@@ -412,6 +422,7 @@ def html_to_text(html: str) -> Parsed:
     marked = marked.replace(_PRE_SPACE, " ").replace(_PRE_TAB, "\t")
     parsed = finish(title, marked, images)
     parsed.language = _declared_language(soup)
+    parsed.frameset = frameset
     if forwards_to and not parsed.images and len(parsed.text) <= _REDIRECT_MAX_CHARS:
         parsed.redirect = forwards_to  # "The node you are looking for is at …": not a page
     return parsed

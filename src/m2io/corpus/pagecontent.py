@@ -16,7 +16,11 @@ generator this module uses the markers most of them share:
 - a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped;
 - on a page with no main element, a first or last table that holds two or more image links and
   under 200 characters of text is a navigation bar (latex2html, Hyperlatex, texi2html mark
-  theirs with nothing else).
+  theirs with nothing else);
+- an image that is the whole of a link to the manual's contents or home page (``index.html``,
+  ``contents.html``, ``toc.html``, ``../``) and comes before the page's first heading is its
+  title banner or logo (:func:`title_banners`): decorative, however large and whatever its alt
+  text, while a figure many pages share stays content (:mod:`m2io.index.decorative`).
 
 What this leaves out page by page, :mod:`m2io.corpus.boilerplate` completes across a corpus:
 lines repeated on most pages of one doc tree are dropped there.
@@ -65,6 +69,9 @@ _COPYRIGHT_MAX_CHARS = 300
 _COPYRIGHT_CHECKS = 8
 _BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
 _BAR_CHARS = 200
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_BANNER_LINKS = 8
+_HOME_PAGE = re.compile(r"(?:index|contents?|toc|home|default|start|top)\.(?:x?html?|php)", re.I)
 
 
 def _classes(tag: Tag) -> list[str]:
@@ -174,3 +181,44 @@ def remove_furniture(root: Tag, *, whole_body: bool = False) -> None:
             continue
         if len(block.get_text()) <= _COPYRIGHT_MAX_CHARS:
             block.decompose()
+
+
+def _home_link(href: str) -> bool:
+    """Whether ``href`` goes to a contents or home page (``contents.html``, ``../index.html``,
+    ``./``), not to a section of the page itself (``#top``)."""
+    path = href.split("#", 1)[0].split("?", 1)[0].strip()
+    if not path:
+        return False
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name in ("", ".", "..") or _HOME_PAGE.fullmatch(name) is not None
+
+
+def title_banners(root: Tag) -> set[int]:
+    """``id()`` of the images that head ``root`` as the whole of a link to the contents or home
+    page: before its first heading, inside an ``<a>`` (at most two levels up) that holds no
+    text. One pass that stops at the first heading; the text of at most eight links is read."""
+    found: set[int] = set()
+    textless: dict[int, bool] = {}
+    for node in root.descendants:
+        if not isinstance(node, Tag):
+            continue
+        if node.name in _HEADINGS:
+            break
+        if node.name != "img":
+            continue
+        link = node.parent
+        if isinstance(link, Tag) and link.name != "a":
+            link = link.parent
+        if (
+            not isinstance(link, Tag)
+            or link.name != "a"
+            or not _home_link(str(link.get("href") or ""))
+        ):
+            continue
+        if id(link) not in textless:
+            if len(textless) >= _BANNER_LINKS:  # bounded: a page of nested links stays linear
+                break
+            textless[id(link)] = not link.get_text().strip()
+        if textless[id(link)]:
+            found.add(id(node))
+    return found

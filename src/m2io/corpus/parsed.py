@@ -81,6 +81,7 @@ class Parsed:
     images: list[tuple[int, RawImage]] = field(default_factory=list)
     language: str = ""  # declared by the file (<html lang>), "" when it declares none
     redirect: str = ""  # where a page that only forwards its reader points ("" for a page)
+    frameset: bool = False  # a <frameset> page: its frames' pages are read in their own right
 
 
 def _sep(space: str) -> str:

@@ -161,13 +161,66 @@ def join_admonitions(root: Tag) -> None:
             title.append(NavigableString(f"{label}:"))
 
 
+def _nested_definition(term: Tag) -> Tag | None:
+    """The ``<dd>`` among ``term``'s own children, before any other term or list."""
+    for child in term.children:
+        if isinstance(child, Tag) and child.name == "dd":
+            return child
+        if isinstance(child, Tag) and child.name in ("dt", "dl"):
+            return None
+    return None
+
+
+_BLOCKS = frozenset("p div dl ul ol table pre blockquote h1 h2 h3 h4 h5 h6".split())
+
+
+def _one_line(body: Tag) -> bool:
+    """Whether a nested ``<dd>`` holds only a line of text before the next term: no paragraph,
+    list or table (a definition of several paragraphs is a section, its term the heading)."""
+    for child in body.children:
+        if isinstance(child, Tag) and child.name in ("dt", "dd"):
+            return True
+        if isinstance(child, Tag) and child.name in _BLOCKS:
+            return False
+    return True
+
+
+def _join_nested(term: Tag, body: Tag) -> None:
+    """``Label: definition`` for a term whose one-line definition ``body`` is its own child,
+    written as one line of the list (not a paragraph of its own, which would read as a heading
+    and cut the list into sections); the label's images (a bullet) stay where they were."""
+    if not _one_line(body):
+        return
+    before = []
+    for child in term.children:
+        if child is body:
+            break
+        before.append(child)
+    words = " ".join(c.get_text(" ") if isinstance(c, Tag) else str(c) for c in before)
+    label = " ".join(words.split()).rstrip(":")
+    if not label or len(label) > 80:
+        return
+    for child in before:
+        if not (isinstance(child, Tag) and child.name == "img"):
+            child.extract()
+    body.insert(0, NavigableString(f"{label}: "))
+    body.unwrap()  # the entry is the term's one line: "Width: …", a line of the list's paragraph
+
+
 def join_definitions(root: Tag) -> None:
     """Write each definition-list term in front of its definition (``Term: definition``), so a
     glossary entry reads as one sentence instead of a bare term glued to the definition of the
     next. A term longer than a heading (80 characters), or one without a ``<dd>`` after it, is
-    left as it is."""
+    left as it is. Hand-written pages leave ``<dt>`` unclosed (``<dt>Width<dd>The width…``),
+    which ``html.parser`` reads as the ``<dd>`` inside the term: there the term's text before
+    its ``<dd>`` is the label, when the definition is one line (a term over paragraphs of its
+    own stays their heading)."""
     for term in root.find_all("dt"):
         if term.decomposed:
+            continue
+        nested = _nested_definition(term)
+        if nested is not None:
+            _join_nested(term, nested)
             continue
         label = " ".join(term.get_text(" ").split()).rstrip(":")
         if label.startswith(":"):  # Texinfo's empty category: ": disp (x)" is "disp (x)"

@@ -32,6 +32,8 @@ _SOURCE_SUFFIXES = (".rst", ".md", ".markdown", ".rest", ".adoc", ".asciidoc")
 FURNITURE = "generator furniture (index, search, 404 pages, _static/, _modules/)"
 SOURCE_COPY = "copies of HTML pages (_sources/, .txt beside .html)"
 REDIRECT = "redirect pages (each forwards to a page read in its own right)"
+FRAMESET = "frame sets (each frame's page is read in its own right)"
+NO_TEXT = "pages with no text of their own (button bars, image maps)"
 EXCLUDED = "--exclude"
 NOT_INCLUDED = "not matched by --include"
 

@@ -46,6 +46,11 @@ _NUMBERED = re.compile(r"^\d+[.)]\s")
 _CAPTION = re.compile(CAPTION_NUMBER + r"[.:]?\s")
 # a table row as the HTML loader writes it: "Header: cell; Header: cell" or "cell | cell"
 _TABLE_ROW = re.compile(r"\S: .*; \S.*: | \| ")
+# a line that names where, not what: a URL, an e-mail address ("written by A. Author (a@b.org)")
+_ADDRESS = re.compile(r"://|\bwww\.|[\w.+-]+@[\w-]+\.[\w.]+")
+# a setting's value ("Default: 0", "Range: 1-65535"), a log line ("bgpd: sockopt_x: f(23): …")
+# (two "x: " parts before any parenthesis: an API signature's "f(a: int, b: str)" is a heading)
+_VALUE = re.compile(r"^[^:]{1,30}: [-+]?\d[\w.,/-]*$|^[^(:]*: [^(:]*: ")
 
 
 def is_heading(line: str, *, numbered: bool = False) -> bool:
@@ -61,6 +66,8 @@ def is_heading(line: str, *, numbered: bool = False) -> bool:
     if text[0] in "([" and text[-1] in ")]":
         return False
     if _BULLET.match(text) or _TABLE_ROW.search(text) or _CAPTION.match(text):
+        return False
+    if _ADDRESS.search(text) or _VALUE.search(text):
         return False
     return numbered or not _NUMBERED.match(text)
 
