@@ -84,3 +84,27 @@ def test_a_few_pages_guessed_as_another_language_do_not_split_a_manual():
 
 def test_the_floor_word_check_compares_stems_and_spellings():
     assert set(_terms("rotate the colour")) == set(_terms("rotation of the color"))
+
+
+def test_near_the_floor_half_the_questions_words_answer_however_common():
+    """xfig's "How do I put LaTeX formulas in my figure?" scored 0.40 against the floor's 0.45
+    and was refused: "LaTeX" is in 16 % of that manual's chunks, so it did not count as an
+    informative word. Close to the floor, half the question's words shared now answer; further
+    below, the informative words still decide."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from m2io.retrievers.floor import FloorMixin
+    from m2io.types import Chunk
+
+    texts = ["LaTeX export writes the figure for a LaTeX document."] * 6 + [
+        f"Drawing mode number {n} places points on the canvas." for n in range(34)
+    ]  # "latex" in 15 % of the chunks: common
+    chunks = [Chunk(f"d#{n}", "d", t) for n, t in enumerate(texts)]
+    floor = FloorMixin()
+    floor.index = SimpleNamespace(chunks=chunks)
+    floor.min_score = 0.45
+    question = "How do I put LaTeX formulas in my figure?"
+    assert floor._off_topic(question, [0, 1, 2], np.array([0.40])) == ""
+    assert "informative" in floor._off_topic(question, [0, 1, 2], np.array([0.30]))

@@ -39,6 +39,9 @@ LEXICAL_FLOOR_SHARE = 0.5
 COMMON_SHARE = 0.1
 """A word found in more than this share of the chunks ("image" in an image-processing guide) says
 nothing about whether a question is on topic."""
+NEAR_FLOOR = 0.85
+"""From this share of the floor up, a question sharing half its words with the best passages is
+answered even when those words are common in the corpus."""
 WORD_CHECK_CHUNKS = 3
 """How many of the top ranked chunks the word check reads."""
 NOTHING = "nothing relevant found"
@@ -83,6 +86,13 @@ class FloorMixin:
             or (shared_rare and len(shared) >= 3)
             or (shared_rare and len(shared) >= 2 and 2 * len(shared) >= len(words))
             or (words and shared == words)
+            # close to the floor, half the question's words or more, however common in the
+            # manual ("LaTeX" in xfig's: 16 % of its chunks), say it is on topic
+            or (
+                score >= NEAR_FLOOR * self.min_score
+                and len(shared) >= 2
+                and 2 * len(shared) >= len(words)
+            )
         ):
             return ""
         return (
