@@ -149,35 +149,6 @@ def by_length(
     return batches
 
 
-def _unit(vec: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vec))
-    return (vec / norm if norm > 0 else vec).astype(np.float32)
-
-
-class TokenStates:
-    """One text's contextual token vectors from a forward pass, with each token's character
-    span in the text and whether it is a special token (``[CLS]``, ``[SEP]``)."""
-
-    def __init__(self, vectors: np.ndarray, offsets: np.ndarray, special: np.ndarray) -> None:
-        self.vectors = np.asarray(vectors, dtype=np.float32)
-        self.offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-        self.special = np.asarray(special, dtype=bool)
-        text = self.offsets[~self.special]
-        self.covered = int(text[:, 1].max()) if len(text) else 0
-        """Characters of the text the window reached (the end of its last token)."""
-
-    def pool(self, start: int, end: int) -> np.ndarray | None:
-        """The unit mean of the tokens inside ``[start, end)``; None when the span runs past
-        the window or holds no token."""
-        if end > self.covered:
-            return None
-        inside = (~self.special) & (self.offsets[:, 0] >= start) & (self.offsets[:, 1] <= end)
-        inside &= self.offsets[:, 1] > self.offsets[:, 0]
-        if not inside.any():
-            return None
-        return _unit(self.vectors[inside].mean(axis=0))
-
-
 class VectorTable(Protocol):
     """Stored vectors looked up by text (:mod:`m2io.index.sentences`); ``name`` says whose."""
 
@@ -270,35 +241,6 @@ class CachedTextEmbedder(ABC):
         return np.stack(
             [v if v is not None else fresh[t] for t, v in zip(texts, known, strict=True)]
         )
-
-    @property
-    def pools_spans(self) -> bool:
-        """Whether :meth:`encode_spans` works (the backend hands out its token states)."""
-        return type(self)._token_states is not CachedTextEmbedder._token_states
-
-    def _token_states(self, texts: list[str], batch_size: int) -> list[TokenStates]:
-        """Each text's token vectors, character offsets and special-token flags, truncated as
-        :meth:`encode` truncates (called under the lock); backends that can, override it."""
-        raise NotImplementedError(f"{type(self).__name__} hands out no token states")
-
-    def encode_spans(
-        self, texts: list[str], spans: list[list[tuple[int, int]]], *, batch_size: int = 64
-    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
-        """The vectors of ``texts`` (as :meth:`encode` gives them) and, from the same forward
-        pass, one vector per character span of each text: the mean of the contextual token
-        vectors inside it, unit length. A span that runs past the model's window (or holds no
-        token) gets None. Nothing is looked up or cached: an index build calls it.
-        """
-        if len(spans) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(spans)} span lists")
-        with self._lock:
-            states = self._token_states(list(texts), batch_size)
-        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        pooled: list[list[np.ndarray | None]] = []
-        for i, st in enumerate(states):
-            vecs[i] = _unit(st.vectors.mean(axis=0)) if len(st.vectors) else 0.0
-            pooled.append([st.pool(a, b) for a, b in spans[i]])
-        return vecs, pooled
 
     def forget_recent(self) -> None:
         """Drop the recently-embedded cache (the index's stored vectors stay)."""

@@ -29,7 +29,6 @@ from m2io.embed.base import (
     DEFAULT_TEXT_MODEL,
     CachedTextEmbedder,
     EmbedderLoadError,
-    TokenStates,
     by_length,
     default_model_path,
     first_line,
@@ -162,17 +161,6 @@ class OnnxTextEmbedder(CachedTextEmbedder):
             hidden, mask = self._forward(session, [encs[i] for i in rows])
             out[rows] = mean_pool(hidden, mask)
         return out
-
-    def _token_states(self, texts: list[str], batch_size: int) -> list[TokenStates]:
-        session = self._session_for(len(texts))
-        encs = self._tokenizer.encode_batch(texts)
-        out: list[TokenStates | None] = [None] * len(texts)
-        for rows in by_length([len(e.ids) for e in encs], batch_size):
-            hidden, _ = self._forward(session, [encs[i] for i in rows])
-            for j, i in enumerate(rows):
-                e = encs[i]
-                out[i] = TokenStates(hidden[j, : len(e.ids)], e.offsets, e.special_tokens_mask)
-        return out  # type: ignore[return-value]
 
     def _forward(self, session: Any, encs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Run the model on tokenised texts, padded to the longest: the last hidden state and
