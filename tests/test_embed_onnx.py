@@ -190,3 +190,13 @@ def test_cold_ask_on_an_onnx_index_never_imports_torch(tmp_path, onnx_embedder):
     )
     assert out.stdout.strip().splitlines()[-1] == "TORCH False False 0"
     assert "pixel" in out.stdout.lower()
+
+
+def test_texts_of_mixed_lengths_get_the_vectors_they_get_alone(onnx_embedder):
+    """Batches are ordered by tokens and cut where padding would exceed the slack (issue 24
+    item 2); however a call is batched, each text keeps its own vector."""
+    texts = _demo_chunk_texts(3) + ["Crop it.", "Open the Layers dialog and pick the layer mode."]
+    texts += ["Scale", "x " * 90]
+    together = onnx_embedder._run(texts, 64)
+    alone = np.stack([onnx_embedder._run([t], 64)[0] for t in texts])
+    assert (together * alone).sum(axis=1).min() > 0.9999

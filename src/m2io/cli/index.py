@@ -112,8 +112,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also embed every sentence of the chunks, so inserters never embed an extractive "
-        "answer's sentences (learned insert p95 116 -> 11 ms on GIMP) at about 3x the build time "
-        "and 2.7x the index size; default: keep what the index has (none for a new one)",
+        "answer's sentences (learned insert p95 116 -> 11 ms on GIMP) at about 2.6-3x the build "
+        "time and 2.7x the index size; default: keep what the index has (none for a new one)",
     )
     p.add_argument(
         "--ray",

@@ -29,6 +29,7 @@ from m2io.embed.base import (
     DEFAULT_TEXT_MODEL,
     CachedTextEmbedder,
     EmbedderLoadError,
+    by_length,
     default_model_path,
     first_line,
     looks_like_path,
@@ -149,17 +150,21 @@ class OnnxTextEmbedder(CachedTextEmbedder):
             self._large = self._session(self._threads or os.cpu_count())
         return self._large
 
+    def _lengths(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+
     def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
         session = self._session_for(len(texts))
+        encs = self._tokenizer.encode_batch(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), max(batch_size, 1)):
-            rows = order[start : start + batch_size]
-            out[rows] = self._batch(session, [texts[i] for i in rows])
+        for rows in by_length([len(e.ids) for e in encs], batch_size):
+            hidden, mask = self._forward(session, [encs[i] for i in rows])
+            out[rows] = mean_pool(hidden, mask)
         return out
 
-    def _batch(self, session: Any, texts: list[str]) -> np.ndarray:
-        encs = self._tokenizer.encode_batch(texts)
+    def _forward(self, session: Any, encs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model on tokenised texts, padded to the longest: the last hidden state and
+        the attention mask."""
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -168,7 +173,7 @@ class OnnxTextEmbedder(CachedTextEmbedder):
             mask[i, : len(e.ids)] = e.attention_mask
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-        return mean_pool(hidden, mask)
+        return np.asarray(hidden, dtype=np.float32), mask
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

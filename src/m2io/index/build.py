@@ -305,7 +305,7 @@ def build_index(
         sentence_vectors: Also embed every sentence of every chunk, as an extractive answer
             quotes it (:mod:`m2io.index.sentences`), so that inserters comparing an answer's
             sentences with images look their vectors up instead of embedding them at answer
-            time (the learned inserter's p95 116 → 11 ms on GIMP) — at about 3× the build time
+            time (the learned inserter's p95 116 → 11 ms on GIMP) — at about 2.6-3× the build time
             and 2.7× the index size (docs/RESULTS.md). None (the default) keeps what the index
             in ``out_dir`` has (none for a new index); True adds them, embedding only them;
             False stores none.
