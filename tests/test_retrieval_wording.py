@@ -108,3 +108,21 @@ def test_near_the_floor_half_the_questions_words_answer_however_common():
     question = "How do I put LaTeX formulas in my figure?"
     assert floor._off_topic(question, [0, 1, 2], np.array([0.40])) == ""
     assert "informative" in floor._off_topic(question, [0, 1, 2], np.array([0.30]))
+
+
+def test_a_british_spelling_finds_the_manuals_american_one(tmp_path):
+    """Most manuals are written in American English; "colour" in a question now also searches
+    the corpus's "color" (only words the corpus knows are added)."""
+    from m2io.retrievers.query import spelling_variants
+
+    known = {"color", "neighbor", "dialog", "labeled"}.__contains__
+    assert spelling_variants("fill colour of a dialogue", known) == (
+        "fill colour of a dialogue color dialog"
+    )
+    assert spelling_variants("your four hours", known) == "your four hours"  # nothing to add
+    docs = [
+        Document("line", "Line width of a shape.", title="Lines"),
+        Document("fill", "Fill color. The color of the inside of a shape.", title="Fill"),
+    ]
+    r = HybridRetriever(_index(tmp_path, docs), mode="lexical", min_score=0)
+    assert r.retrieve("How do I change the colour of a shape?").chunks[0].chunk.doc_id == "fill"

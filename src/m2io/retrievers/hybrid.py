@@ -93,7 +93,7 @@ from m2io.retrievers.floor import (
 from m2io.retrievers.fusion import FIGURE_Z, RankingMixin, _order, _standardised, rrf
 from m2io.retrievers.language import LanguageFilter
 from m2io.retrievers.options import MODES, Mode, _check_int, _weight, check_sizes
-from m2io.retrievers.query import compound_variants, search_text
+from m2io.retrievers.query import compound_variants, search_text, spelling_variants
 from m2io.text import tokenize
 from m2io.types import Retrieval, RetrievedChunk
 
@@ -369,7 +369,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         )
 
         knows = getattr(index.lexical, "knows", None) if self.compounds and self._titled else None
-        words = compound_variants(search, knows) if knows else search
+        words = spelling_variants(compound_variants(search, knows), knows) if knows else search
         rankings, weights, lexical = self._rankings(qvec, words, depth)
         prior = self._prior(query)
         fused, order, by_section = self._fuse(rankings, weights, prior)

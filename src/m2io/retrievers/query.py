@@ -80,6 +80,42 @@ def compound_variants(text: str, known: Callable[[str], bool]) -> str:
     return f"{text} {' '.join(extra)}" if extra else text
 
 
+# British spellings and their American forms, on a word's end (three letters before it at least)
+_SPELLINGS = (
+    (re.compile(r"(?<=[a-z]{3})our(s|ed|ing|ite|ites|able)?$"), r"or\1"),  # colour, neighbours
+    (re.compile(r"(?<=[a-z]{3})is(e|ed|es|ing|ation|ations)$"), r"iz\1"),  # customise
+    (re.compile(r"(?<=[a-z]{2})ys(e|ed|es|ing)$"), r"yz\1"),  # analyse
+    (re.compile(r"(?<=[a-z]{3})tre(s)?$"), r"ter\1"),  # centre, metres
+    (re.compile(r"(?<=[a-z]{3})ogue(s)?$"), r"og\1"),  # dialogue, catalogues
+    (re.compile(r"(?<=[a-z]{3}[aeiou])ll(ed|ing|er|ers)$"), r"l\1"),  # labelled, cancelling
+    (re.compile(r"^grey(s|ed|ing)?$"), r"gray\1"),
+    (re.compile(r"^licen[cs]e(s|d)?$"), r"license\1"),
+)
+
+
+def spelling_variants(text: str, known: Callable[[str], bool]) -> str:
+    """``text`` with the American spelling of its British words appended, when the corpus
+    writes them that way and not the British way ("colour" finds a manual's "color",
+    "neighbour" its "neighbor"). Most manuals are written in American English; a question is
+    asked in the asker's.
+
+        >>> spelling_variants("change the fill colour", {"color"}.__contains__)
+        'change the fill colour color'
+    """
+    extra: list[str] = []
+    for w in re.findall(r"[A-Za-z]+", text):
+        w = w.lower()
+        if len(w) < 4 or known(w):
+            continue
+        for pattern, american in _SPELLINGS:
+            other = pattern.sub(american, w, count=1)
+            if other != w:
+                if known(other) and other not in extra:
+                    extra.append(other)
+                break
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
 _FUNCTION = frozenset(
     "the and for with from into this that these those what which how does say says about "
     "are was were has have had its not but can you your our their then than there here".split()
