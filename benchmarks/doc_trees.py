@@ -57,7 +57,7 @@ def measure(
         by_doc.setdefault(c.doc_id, []).append(c)
     labels = []
     for doc in corpus.documents:
-        for source, _ in chunk_sources(doc, by_doc.get(doc.doc_id, []), None):
+        for source, _, _ in chunk_sources(doc, by_doc.get(doc.doc_id, []), None):
             labels.append(source.section)
     flagged = [c for c in chunks if MARKERS.search(c.text)]
     bad_labels = [s for s in labels if MARKERS.search(s)]

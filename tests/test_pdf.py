@@ -53,7 +53,7 @@ def test_a_pdf_reads_as_sections_with_pages_and_figures(tmp_path: Path, outline:
     assert anchor.image.caption == "Figure 2.1: The main window"
     assert Path(anchor.image.path or "").is_file()
     chunks = chunk_corpus([doc])
-    source, _ = chunk_sources(doc, chunks, tmp_path)[0]
+    source, _, _ = chunk_sources(doc, chunks, tmp_path)[0]
     assert (source.location, source.anchor, source.section) == (
         "manual.pdf",
         "page=2",

@@ -183,7 +183,7 @@ def test_a_document_that_is_a_jsonl_line_links_to_the_file_with_a_line_anchor(tm
 
     (tmp_path / "doc_toy.jsonl").write_text("[]\n")
     doc = Document("7", "Some text.", source=str(tmp_path / "doc_toy.jsonl") + ":12")
-    [(src, _)] = chunk_sources(doc, [Chunk("7#0", "7", "Some text.")], tmp_path)
+    [(src, _, _)] = chunk_sources(doc, [Chunk("7#0", "7", "Some text.")], tmp_path)
     assert (src.location, src.anchor) == ("doc_toy.jsonl", "L12")
     answer = MultimodalAnswer(
         "q",

@@ -7,7 +7,7 @@ after the k-th sentence (1-based); ``0`` means before the first sentence.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 
@@ -76,11 +76,25 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class SectionSpan:
+    """A section that begins inside a chunk: its heading's offset in the chunk text and its
+    title (:attr:`Chunk.sections`)."""
+
+    offset: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A retrieval unit cut from a document, keeping the images that sit inside it.
 
     Image offsets are relative to ``text``. ``start`` is the chunk's offset in its document.
-    ``source`` says where the chunk's text comes from, for citing it.
+    ``source`` says where the chunk's text comes from, for citing it; its ``section`` is the
+    section the chunk starts in. ``sections`` are the sections that begin further into the
+    chunk, in order (offsets increasing, each past the chunk's first word): a chunk that holds
+    the end of "PAM support" and the heading and first lines of "Integrated configuration mode"
+    carries the second here, so its sentences are cited by the section they sit in
+    (:meth:`source_at`). Empty when the chunk lies in one section.
     """
 
     chunk_id: str
@@ -90,6 +104,25 @@ class Chunk:
     title: str = ""
     start: int = 0
     source: Source | None = None
+    sections: tuple[SectionSpan, ...] = ()
+
+    def section_at(self, offset: int) -> str:
+        """The title of the section holding character ``offset`` of the chunk text ("" when
+        the chunk has no source)."""
+        title = self.source.section if self.source is not None else ""
+        for span in self.sections:
+            if span.offset > offset:
+                break
+            title = span.title
+        return title
+
+    def source_at(self, offset: int) -> Source | None:
+        """The chunk's source, naming the section that holds character ``offset``."""
+        src = self.source
+        if src is None or not self.sections:
+            return src
+        title = self.section_at(offset)
+        return src if title == src.section else replace(src, section=title)
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,9 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         chunk = rc.chunk
         num = _chunk_number(chunk.chunk_id)
         weight = rc.score / top if top > 0 else 1.0
+        sources = sentence_sources(chunk, texts)
         lines = [
-            Line(t, chunk.chunk_id, rank, chunk.source, weight, rc.dense_score, i in figures)
+            Line(t, chunk.chunk_id, rank, sources[i], weight, rc.dense_score, i in figures)
             for i, t in enumerate(texts)
             # "6.2. 6.2.1. 6.2.2." (a table of contents' numbers) says nothing
             if has_words(t)
@@ -159,6 +160,31 @@ def passages(retrieval: Retrieval) -> list[list[Line]]:
         if kept:
             unique.append(kept)
     return unique
+
+
+def sentence_sources(chunk: Chunk, texts: list[str]) -> list[Source | None]:
+    """Each of the chunk's sentences' source, naming the section the sentence sits in: a chunk
+    that crosses a heading (:attr:`~m2io.types.Chunk.sections`) cites the sentences past it by
+    that heading's section. A sentence is found by its first word after the sentence before
+    (verbatim, or up to its last word); one not found keeps the section of the one before."""
+    if not chunk.sections:
+        return [chunk.source] * len(texts)
+    text = chunk.text
+    out: list[Source | None] = []
+    pos = 0
+    for t in texts:
+        ws = t.split()
+        at = text.find(ws[0], pos) if ws else -1
+        if at < 0:
+            out.append(chunk.source_at(max(pos - 1, 0)))
+            continue
+        out.append(chunk.source_at(at))
+        if text.startswith(t, at):
+            pos = at + len(t)
+        else:
+            end = text.find(ws[-1], at + len(ws[0])) if len(ws) > 1 else -1
+            pos = end + len(ws[-1]) if end >= 0 else at + len(ws[0])
+    return out
 
 
 def _label_key(text: str) -> str:

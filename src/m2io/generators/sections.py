@@ -5,8 +5,10 @@ section that answers (a howto's story before the FAQ entry that says what to do)
 procedure loses its commands when the budget runs out on the narrative before them. For a
 how-to question ("How do I …?", "How to …", "Show me how …"), the extractive generator therefore
 
-1. cuts each passage into *sections*: a heading starts one, so does a chunk whose source names
-   another section, and a definition-list entry written as one line ("Keep changes in working
+1. cuts each passage into *sections*: a heading starts one, so does a sentence whose source
+   names another section (a chunk that runs on past a heading names, for each sentence, the
+   section it sits in: :func:`m2io.generators.focus.sentence_sources`), and a definition-list
+   entry written as one line ("Keep changes in working
    tree while discarding some previous commits: Suppose …", "How do I ignore changes to a
    tracked file?: Git doesn't …");
 2. opens on the section whose title and first sentences say the question's action and object
@@ -140,9 +142,10 @@ class Section:
 
 
 def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
-    """Every passage cut into sections: a heading, a chunk whose source names another section,
-    or a one-line definition-list entry starts one (a title must have a word and be no
-    command); a passage's first section is titled by its source's section."""
+    """Every passage cut into sections: a heading, a sentence whose source names another
+    section (past a heading its chunk crosses, or in the next chunk), or a one-line
+    definition-list entry starts one (a title must have a word and be no command); a
+    passage's first section is titled by its first sentence's section."""
     out: list[Section] = []
     prev_passage, prev_kind, prev_named, prev_line = -1, "", "", ""
     for u in all_units:

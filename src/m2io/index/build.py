@@ -175,7 +175,8 @@ def _attach_sources(
     root: Path | None,
     added: frozenset[str] = frozenset(),
 ) -> tuple[list[Chunk], list[tuple[int, int]]]:
-    """Each chunk with its :class:`~m2io.types.Source`, and its section's document span.
+    """Each chunk with its :class:`~m2io.types.Source` and the sections it crosses into, and
+    its section's document span.
 
     Documents in ``added`` (stored inside the index, not in the corpus) get no location."""
     by_doc: dict[str, list[int]] = defaultdict(list)
@@ -185,12 +186,12 @@ def _attach_sources(
     spans: list[tuple[int, int]] = [(0, 0)] * len(chunks)
     for doc in documents:
         rows = by_doc.get(doc.doc_id, [])
-        for i, (src, sec) in zip(
+        for i, (src, sec, crossed) in zip(
             rows,
             chunk_sources(doc, [chunks[i] for i in rows], None if doc.doc_id in added else root),
             strict=True,
         ):
-            out[i] = replace(chunks[i], source=src)
+            out[i] = replace(chunks[i], source=src, sections=crossed)
             spans[i] = (sec.start, sec.end)
     return out, spans
 

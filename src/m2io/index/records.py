@@ -8,6 +8,11 @@ root (POSIX); the reader resolves and confines it (:mod:`m2io.index.store`). A r
 document added after the build (:mod:`m2io.index.update`) carries ``"base": "added"``: its path is
 relative to the index's own ``added/`` folder instead, and is confined there.
 
+A chunk that crosses into later sections lists them under ``"sections"``: ``[offset in the
+chunk text, title]`` pairs, offsets increasing (:attr:`~m2io.types.Chunk.sections`); at most
+:data:`MAX_SECTIONS` of them, titles at most :data:`MAX_SECTION_TITLE` characters. A row without
+the key (every row of an index built before it existed) is a chunk in one section.
+
 Rows are read as hostile input: every key and type is checked, and a bad row raises
 :class:`RowError` whose message says what is wrong; the reader adds the file and line.
 """
@@ -23,7 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from m2io.safety import open_regular
-from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef, Source
+from m2io.types import Candidate, Chunk, ImageAnchor, ImageRef, SectionSpan, Source
+
+MAX_SECTIONS = 32
+"""Most sections a chunk row lists past its first (a 180-word chunk rarely crosses five)."""
+MAX_SECTION_TITLE = 200
+"""Longest section title a chunk row holds (headings are at most 100 characters)."""
 
 
 class RowError(ValueError):
@@ -163,7 +173,50 @@ def chunk_row(
             **({"language": src.language} if src.language else {}),
         },
         "section": [section[0], section[1]],
+        **({"sections": _section_pairs(chunk)} if chunk.sections else {}),
     }
+
+
+def _section_pairs(chunk: Chunk) -> list[list[Any]]:
+    """The chunk's later sections as row pairs, capped in count and title length, offsets
+    inside the text and increasing (anything else is dropped)."""
+    pairs: list[list[Any]] = []
+    last = 0
+    for span in chunk.sections[:MAX_SECTIONS]:
+        if last < span.offset <= len(chunk.text):
+            pairs.append([span.offset, span.title[:MAX_SECTION_TITLE]])
+            last = span.offset
+    return pairs
+
+
+def _check_sections(value: Any, text: str) -> tuple[SectionSpan, ...]:
+    """The ``"sections"`` of a chunk row, checked: a list of at most :data:`MAX_SECTIONS`
+    ``[offset, title]`` pairs, offsets increasing and inside the chunk text, titles strings of
+    at most :data:`MAX_SECTION_TITLE` characters.
+
+    Raises:
+        RowError: Any of that is not so.
+    """
+    if not isinstance(value, list) or len(value) > MAX_SECTIONS:
+        raise RowError(f"'sections' is not a list of at most {MAX_SECTIONS}: {value!r:.60}")
+    out: list[SectionSpan] = []
+    last = 0
+    for pair in value:
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and _is_int(pair[0])
+            and isinstance(pair[1], str)
+            and len(pair[1]) <= MAX_SECTION_TITLE
+        ):
+            raise RowError(f"'sections' entry {pair!r:.60} is not an [int, title] pair")
+        if not last < pair[0] <= len(text):
+            raise RowError(
+                f"'sections' offset {pair[0]} is not past {last} and inside the chunk text"
+            )
+        last = pair[0]
+        out.append(SectionSpan(pair[0], _shared(pair[1])))
+    return tuple(out)
 
 
 def _shared(text: str) -> str:
@@ -204,6 +257,8 @@ def check_chunk_row(row: Any, n_images: int) -> tuple[dict[str, Any], list[tuple
     language = src.get("language", "")  # optional: written only when known
     if not isinstance(language, str) or len(language) > 16:
         raise RowError(f"'language' has the wrong type: {language!r:.60}")
+    if "sections" in row:  # optional: written only for a chunk that crosses into a section
+        _check_sections(row["sections"], row["text"])
     return src, pairs
 
 
@@ -216,7 +271,8 @@ def chunk_from_row(
 
     Raises:
         RowError: A key is missing or mistyped, an image entry is not an ``[int, int]`` pair, its
-            row is not a row of ``candidates`` or its offset lies outside the chunk text.
+            row is not a row of ``candidates`` or its offset lies outside the chunk text, or
+            ``"sections"`` is not what :func:`chunk_row` writes.
     """
     if checked:
         src, pairs = row["source"], [(i, off) for i, off in row["images"]]
@@ -228,7 +284,10 @@ def chunk_from_row(
     doc_id, title = _shared(row["doc_id"]), _shared(row["title"])
     language = src.get("language", "")
     source = _source(doc_id, src["title"], src["location"], src["section"], src["anchor"], language)
-    chunk = Chunk(row["chunk_id"], doc_id, row["text"], anchors, title, row["start"], source)
+    crossed = _check_sections(row["sections"], row["text"]) if "sections" in row else ()
+    chunk = Chunk(
+        row["chunk_id"], doc_id, row["text"], anchors, title, row["start"], source, crossed
+    )
     start, end = row["section"]
     return chunk, [i for i, _ in pairs], (start, end)
 

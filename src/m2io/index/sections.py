@@ -7,7 +7,9 @@ text has no paragraphs (MRAMG documents, one section each) has no headings, and 
 then one section titled by the document's title.
 
 A chunk belongs to the section its start falls in; its :class:`~m2io.types.Source` names the
-document, its location (relative to the corpus root, or an http(s) URL) and that section.
+document, its location (relative to the corpus root, or an http(s) URL) and that section. The
+sections whose headings lie further into the chunk are its ``sections``
+(:func:`crossed_sections`), so a sentence past such a heading is cited by its own section.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
 from m2io.text import BULLETS, CAPTION_NUMBER, FENCE
-from m2io.types import Chunk, Document, Source
+from m2io.types import Chunk, Document, SectionSpan, Source
 
 HEADING_MAX_WORDS = 12
 HEADING_MAX_CHARS = 100
@@ -143,6 +145,19 @@ def chunk_section(secs: list[Section], chunk: Chunk) -> Section:
     return section_at(secs, chunk.start + lead)
 
 
+def crossed_sections(secs: list[Section], chunk: Chunk) -> tuple[SectionSpan, ...]:
+    """The sections that begin inside ``chunk`` after the one it belongs to
+    (:func:`chunk_section`): their heading's offset in the chunk text and their title, in
+    order (:attr:`~m2io.types.Chunk.sections`)."""
+    lead = chunk.start + len(chunk.text) - len(chunk.text.lstrip())
+    end = chunk.start + len(chunk.text.rstrip())
+    return tuple(
+        SectionSpan(sec.start - chunk.start, sec.title)
+        for sec in secs
+        if lead < sec.start < end and sec.title.strip()
+    )
+
+
 def location(doc: Document, root: Path | None) -> str:
     """Where a document came from, for a link: an http(s) URL as given, a local file relative to
     the corpus root (POSIX; "" if outside it or no root is known), else ""."""
@@ -166,8 +181,9 @@ _LINE_OF_FILE = re.compile(r"^(?P<file>.+\.jsonl?):(?P<line>\d+)$")
 
 def chunk_sources(
     doc: Document, chunks: list[Chunk], root: Path | None
-) -> list[tuple[Source, Section]]:
-    """The :class:`Source` and :class:`Section` of each of the document's chunks.
+) -> list[tuple[Source, Section, tuple[SectionSpan, ...]]]:
+    """The :class:`Source` and :class:`Section` of each of the document's chunks, and the
+    sections that begin further into it (:func:`crossed_sections`).
 
     A document that is one line of a JSONL file (MRAMG: ``doc_gimp.jsonl:12``) links to the
     file, with the line as its anchor (``L12``), so the link opens a file that exists; a PDF
@@ -186,5 +202,5 @@ def chunk_sources(
     for chunk in chunks:
         sec = chunk_section(secs, chunk)
         source = Source(doc.doc_id, doc.title, where, sec.title, anchor, doc.language)
-        out.append((source, sec))
+        out.append((source, sec, crossed_sections(secs, chunk)))
     return out

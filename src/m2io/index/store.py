@@ -232,6 +232,15 @@ class Index:
                 manifest.image_dim or 0,
             )
         _check_count(folder, "bm25", bm25_rows, manifest.n_chunks)
+        if counts.unnamed:
+            logger.info(
+                "%s: %d chunks run into a later section and do not name it (built before "
+                "chunks listed their sections): they are cited and matched by the section they "
+                "start in; %s",
+                folder,
+                counts.unnamed,
+                REBUILD_HINT,
+            )
         return cls(
             folder,
             manifest,
@@ -462,6 +471,8 @@ def _read_chunks(
         images.extend(i for i, _ in pairs)
         ptr.append(len(images))
         spans.extend(row["section"])
+        if "sections" not in row and row["start"] + len(row["text"].rstrip()) > row["section"][1]:
+            counts.unnamed += 1  # crosses into a later section and does not name it
         docs.append(sys.intern(row["doc_id"]))
         words.append(len(row["text"].split()))
 
@@ -479,11 +490,14 @@ def _read_chunks(
 
 @dataclass
 class _Counts:
-    """What :func:`_read_chunks` counts: each chunk's words, titled chunks, chunks per language."""
+    """What :func:`_read_chunks` counts: each chunk's words, titled chunks, chunks per language,
+    and chunks that run into a later section without naming it (an index built before chunk
+    rows listed their ``sections``)."""
 
     words: np.ndarray
     titled: int
     languages: Counter[str]
+    unnamed: int = 0
 
 
 def _doc_rows(doc_ids: Any) -> dict[str, Sequence[int]]:
