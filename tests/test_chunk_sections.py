@@ -158,3 +158,20 @@ def test_an_index_keeps_the_sections_and_one_built_before_still_opens(tmp_path, 
     assert [c.text for c in old.chunks] == [c.text for c in chunks]
     assert not any(c.sections for c in old.chunks)
     assert "run into a later section and do not name it" in caplog.text
+
+
+def test_a_heading_ranking_can_rank_a_chunk_by_the_best_of_its_sections() -> None:
+    from m2io.retrievers.headings import HeadingVectors, heading_text, heading_texts
+
+    chunk = _page_chunk()
+    assert heading_texts(chunk) == [
+        heading_text(chunk),
+        "VTY shell Integrated configuration mode",
+    ]
+    emb = HashEmbedder()
+    heads = [["VTY shell PAM support"], heading_texts(chunk), ["Routing tables"]]
+    vectors = HeadingVectors(heads, emb.encode)
+    q = emb.encode(["integrated configuration mode"])[0]
+    assert vectors.ranking(q, 3, frozenset()) == [1, 0, 2]  # row 1 once, at its best path
+    first_only = HeadingVectors([h[0] for h in heads], emb.encode)
+    assert first_only.ranking(q, 3, frozenset())[0] != 1

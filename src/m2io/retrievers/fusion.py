@@ -17,7 +17,7 @@ import numpy as np
 from m2io.index.lexical import analyse
 from m2io.retrievers.audience import api_share, names_identifier
 from m2io.retrievers.feedback import expansion_terms
-from m2io.retrievers.headings import HeadingVectors, heading_text, unit_rrf
+from m2io.retrievers.headings import HeadingVectors, heading_text, heading_texts, unit_rrf
 from m2io.retrievers.page_kind import (
     asks_about_changes,
     asks_for_variant,
@@ -297,7 +297,12 @@ class RankingMixin:
     def _heading_vectors(self) -> HeadingVectors:
         """The chunks' heading paths embedded by the index's text embedder (on first use; kept
         in the index folder)."""
-        heads = [heading_text(c) for c in self.index.chunks]
+        chunks = self.index.chunks
+        heads: list[str] | list[list[str]] = (
+            [heading_texts(c) for c in chunks]
+            if self.heading_sections
+            else [heading_text(c) for c in chunks]
+        )
         index = self.index
         return HeadingVectors(
             heads,

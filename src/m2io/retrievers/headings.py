@@ -46,6 +46,22 @@ def heading_text(chunk: Chunk) -> str:
     return " ".join(dict.fromkeys(p for p in parts if p))
 
 
+def heading_texts(chunk: Chunk) -> list[str]:
+    """:func:`heading_text`, then the same path for each later section the chunk holds
+    (:attr:`~m2io.types.Chunk.sections`), its title in place of the first section's."""
+    first = heading_text(chunk)
+    if not chunk.sections:
+        return [first] if first else []
+    src = chunk.source
+    out = [first] if first else []
+    for span in chunk.sections:
+        parts = [chunk.title] + ([src.title] if src else []) + [span.title]
+        path = " ".join(dict.fromkeys(p for p in parts if p))
+        if path and path not in out:
+            out.append(path)
+    return out
+
+
 def unit_rrf(
     rankings: Sequence[Sequence[int]],
     rrf_k: int,
@@ -74,7 +90,8 @@ class HeadingVectors:
     """One unit vector per distinct heading path of an index's chunks.
 
     Args:
-        heads: Each chunk row's heading path (:func:`heading_text`; "" for none).
+        heads: Each chunk row's heading path (:func:`heading_text`; "" for none), or its list
+            of paths (:func:`heading_texts`): a row then ranks by the best of them.
         encode: Texts -> vectors, e.g. the index's text embedder's ``encode``.
         cache: Folder to keep the vectors in (the index's), or None. A file there named by a
             hash of the embedder's name and the heading paths is read instead of embedding when
@@ -86,16 +103,18 @@ class HeadingVectors:
 
     def __init__(
         self,
-        heads: Sequence[str],
+        heads: Sequence[str | Sequence[str]],
         encode: Callable[[list[str]], np.ndarray],
         cache: str | os.PathLike[str] | None = None,
         model: str = "",
     ) -> None:
-        distinct = list(dict.fromkeys(h for h in heads if h))
+        paths = [[head] if isinstance(head, str) else list(head) for head in heads]
+        distinct = list(dict.fromkeys(h for hs in paths for h in hs if h))
         at = {h: i for i, h in enumerate(distinct)}
         self._rows: list[list[int]] = [[] for _ in distinct]
-        for row, head in enumerate(heads):
-            if head:
+        self._several = any(len(hs) > 1 for hs in paths)  # a row under more than one path
+        for row, hs in enumerate(paths):
+            for head in dict.fromkeys(h for h in hs if h):
                 self._rows[at[head]].append(row)
         self.vectors: np.ndarray | None = None
         if not distinct:
@@ -117,8 +136,12 @@ class HeadingVectors:
             return []
         sims = self.vectors @ np.asarray(qvec, dtype=np.float32)
         out: list[int] = []
+        seen: set[int] = set(skip)  # a row under several paths takes its best one's place
         for h in np.argsort(-sims, kind="stable").tolist():
-            out.extend(r for r in self._rows[h] if r not in skip)
+            rows = [r for r in self._rows[h] if r not in seen]
+            out.extend(rows)
+            if self._several:
+                seen.update(rows)
             if len(out) >= depth:
                 break
         return out[:depth]

@@ -176,6 +176,10 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
             ranks above one that mentions its words (hybrid mode; 0 = off). The distinct heading
             paths are embedded on first use. Only used when most chunks carry a title; an
             untitled corpus keeps the two lists.
+        heading_sections: In the dense headings list, a chunk that runs on into later
+            sections (:attr:`~m2io.types.Chunk.sections`) ranks by the best of its sections'
+            heading paths (:func:`~m2io.retrievers.headings.heading_texts`), not only the
+            first one's. Off: measured in docs/RESULTS.md.
         fuse_sections: Fuse the lists by section, not by chunk
             (:func:`~m2io.retrievers.headings.unit_rrf`): each list ranks a section by its best
             chunk, the sections are ordered by their fused score, and a chunk follows its
@@ -244,6 +248,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         title_weight: float = 0.0,
         compounds: bool = True,
         heading_weight: float = 1.0,
+        heading_sections: bool = False,
         fuse_sections: bool = True,
         prf_docs: int = 5,
         prf_terms: int = 10,
@@ -307,6 +312,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         self.compounds = compounds
         self.title_weight = _weight("title_weight", title_weight)
         self.heading_weight = _weight("heading_weight", heading_weight)
+        self.heading_sections = bool(heading_sections)
         self.fuse_sections = bool(fuse_sections)
         _check_int("prf_docs", prf_docs, 0)
         _check_int("prf_terms", prf_terms, 1)
