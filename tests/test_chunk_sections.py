@@ -175,3 +175,13 @@ def test_a_heading_ranking_can_rank_a_chunk_by_the_best_of_its_sections() -> Non
     assert vectors.ranking(q, 3, frozenset()) == [1, 0, 2]  # row 1 once, at its best path
     first_only = HeadingVectors([h[0] for h in heads], emb.encode)
     assert first_only.ranking(q, 3, frozenset())[0] != 1
+
+
+def test_a_model_sentence_citing_the_chunk_names_the_section_it_says() -> None:
+    from m2io.generators.prompts import cited
+
+    retrieval = Retrieval("q", (RetrievedChunk(_page_chunk(), 1.0),), ())
+    frr = cited("All daemons share one configuration file, frr.conf [1].", retrieval)
+    pam = cited("Vtysh authenticates users through PAM [1].", retrieval)
+    assert frr.source is not None and frr.source.section == "Integrated configuration mode"
+    assert pam.source is not None and pam.source.section == "PAM support"

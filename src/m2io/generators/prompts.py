@@ -10,6 +10,7 @@ that says nothing ("The answer is:") from an answer: the generators fall back on
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from m2io.llm.base import ChatModel, LLMError
 from m2io.llm.notes import FELL_BACK, TRUNCATED
 from m2io.llm.window import excerpt_chars
 from m2io.text import split_sentences
-from m2io.types import Candidate, Retrieval, Sentence, Source, TextAnswer, Usage
+from m2io.types import Candidate, Chunk, Retrieval, Sentence, Source, TextAnswer, Usage
 
 CITE = (
     "After each sentence, cite the excerpt(s) it comes from by number, like [2] or [1][3]. "
@@ -154,10 +155,25 @@ def cited(sentence: str, retrieval: Retrieval) -> Sentence:
         best = attribute(clean, retrieval, _MIN_SHARED)
         if best is not None:
             chunk = next(rc.chunk for rc in retrieval.chunks if rc.chunk.chunk_id == best)
-            return Sentence(clean, best, chunk.source)
+            return Sentence(clean, best, section_source(chunk, clean))
         return Sentence(clean, attribute(clean, retrieval))
     chunk = retrieval.chunks[numbers[0] - 1].chunk
-    return Sentence(clean, chunk.chunk_id, chunk.source)
+    return Sentence(clean, chunk.chunk_id, section_source(chunk, clean))
+
+
+def section_source(chunk: Chunk, sentence: str) -> Source | None:
+    """The chunk's source naming the section of the chunk (:attr:`~m2io.types.Chunk.sections`)
+    that shares most content words with ``sentence``; the first one on a tie or none."""
+    if not chunk.sections:
+        return chunk.source
+    words = set(terms(sentence))
+    cuts = [0, *(s.offset for s in chunk.sections), len(chunk.text)]
+    best, best_overlap = 0, 0
+    for a, b in itertools.pairwise(cuts):
+        overlap = len(words & set(terms(chunk.text[a:b])))
+        if overlap > best_overlap:
+            best, best_overlap = a, overlap
+    return chunk.source_at(best)
 
 
 def has_answer(sentences: list[str]) -> bool:
