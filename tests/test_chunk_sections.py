@@ -185,3 +185,32 @@ def test_a_model_sentence_citing_the_chunk_names_the_section_it_says() -> None:
     pam = cited("Vtysh authenticates users through PAM [1].", retrieval)
     assert frr.source is not None and frr.source.section == "Integrated configuration mode"
     assert pam.source is not None and pam.source.section == "PAM support"
+
+
+def test_a_list_item_the_index_took_for_a_heading_does_not_open_a_how_to_answer() -> None:
+    """FRR's "local-syslog - same as RFC 3164, …" is a one-line list item that the index reads
+    as a heading; the generator reads its line as a sentence, so it starts no section and the
+    answer does not open on it (it did when the chunk's sections were first followed)."""
+    text = (
+        "Extended Logging Target\n\nEach extended log target supports emitting log messages "
+        "in one of the following formats:\n\n"
+        "rfc5424 - RFC 5424 - modern syslog with ISO 8601 timestamps and structured data\n\n"
+        "rfc3164 - RFC 3164 - legacy BSD syslog, timestamps with 1 second granularity\n\n"
+        "local-syslog - same as RFC 3164, but without the hostname field\n\n"
+        "journald - systemd's native journald protocol. It supports structured data.\n\n"
+        "Destinations\n\nThe output location is configured with the following subcommands:\n\n"
+        "destination none: Disable the target while retaining its configuration.\n\n"
+        "destination syslog: Send log messages to the system's standard log destination "
+        "(/dev/log). This does not use the C library's syslog() function.\n"
+    )
+    [(source, _, crossed)] = chunk_sources(
+        Document("extlog", text), [Chunk("extlog#0", "extlog", text)], None
+    )
+    assert [s.title[:12] for s in crossed] == ["local-syslog", "Destinations"]
+    chunk = Chunk("extlog#0", "extlog", text, source=source, sections=crossed)
+    retrieval = Retrieval("q", (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    out = ExtractiveGenerator(embedder=None).generate(
+        "How do I send the logs to syslog?", retrieval
+    )
+    assert not out.sentences[0].text.startswith("local-syslog")
+    assert any(s.text.startswith("destination syslog") for s in out.sentences)
