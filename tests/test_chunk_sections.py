@@ -189,8 +189,9 @@ def test_a_model_sentence_citing_the_chunk_names_the_section_it_says() -> None:
 
 def test_a_list_item_the_index_took_for_a_heading_does_not_open_a_how_to_answer() -> None:
     """FRR's "local-syslog - same as RFC 3164, …" is a one-line list item that the index reads
-    as a heading; the generator reads its line as a sentence, so it starts no section and the
-    answer does not open on it (it did when the chunk's sections were first followed)."""
+    as a heading; the generator reads its line as a sentence, so it names no section (its lines
+    are cited by the section around them) and the answer does not open on it (it did when the
+    chunk's sections were first followed)."""
     text = (
         "Extended Logging Target\n\nEach extended log target supports emitting log messages "
         "in one of the following formats:\n\n"
@@ -214,3 +215,7 @@ def test_a_list_item_the_index_took_for_a_heading_does_not_open_a_how_to_answer(
     )
     assert not out.sentences[0].text.startswith("local-syslog")
     assert any(s.text.startswith("destination syslog") for s in out.sentences)
+    cited = {s.text[:12]: s.source.section for s in out.sentences if s.source is not None}
+    assert cited.get("local-syslog", "Extended Logging Target") == "Extended Logging Target"
+    assert cited.get("journald - s", "Extended Logging Target") == "Extended Logging Target"
+    assert cited["destination "] == "Destinations"

@@ -166,19 +166,28 @@ def sentence_sources(chunk: Chunk, texts: list[str]) -> list[Source | None]:
     """Each of the chunk's sentences' source, naming the section the sentence sits in: a chunk
     that crosses a heading (:attr:`~m2io.types.Chunk.sections`) cites the sentences past it by
     that heading's section. A sentence is found by its first word after the sentence before
-    (verbatim, or up to its last word); one not found keeps the section of the one before."""
+    (verbatim, or up to its last word); one not found keeps the section of the one before. A
+    title whose own line reads here as a sentence (:func:`heading_like` says no: a list item
+    "local-syslog - same as RFC 3164, but without the hostname field" the index took for a
+    heading) names no section: its lines keep the section before it."""
     if not chunk.sections:
         return [chunk.source] * len(texts)
     text = chunk.text
+    titles = {span.offset: span.title for span in chunk.sections}
+    unread: set[str] = set()
     out: list[Source | None] = []
     pos = 0
     for t in texts:
         ws = t.split()
         at = text.find(ws[0], pos) if ws else -1
+        src = chunk.source_at(at if at >= 0 else max(pos - 1, 0))
+        if at in titles and titles[at].strip() == t.strip() and not heading_like(t):
+            unread.add(titles[at])
+        if src is not None and src.section in unread:
+            src = out[-1] if out else chunk.source
+        out.append(src)
         if at < 0:
-            out.append(chunk.source_at(max(pos - 1, 0)))
             continue
-        out.append(chunk.source_at(at))
         if text.startswith(t, at):
             pos = at + len(t)
         else:

@@ -147,22 +147,10 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
     definition-list entry starts one (a title must have a word and be no command); a
     passage's first section is titled by its first sentence's section."""
     out: list[Section] = []
-    prev_passage, prev_kind, prev_named, prev_line, prev_chunk = -1, "", "", "", ""
-    unread = ""  # a title the chunk names whose line reads here as a sentence
+    prev_passage, prev_kind, prev_named, prev_line = -1, "", "", ""
     for u in all_units:
         line = ps[u.passage][u.first]
         named = line.source.section if line.source is not None else ""
-        if (
-            named != prev_named
-            and line.chunk_id == prev_chunk
-            and u.kind != "heading"
-            and line.text.strip() == named.strip()
-        ):
-            # a list item ("local-syslog - same as RFC 3164, …") the index took for a heading:
-            # its text stays in the section around it
-            unread = named
-        if named == unread and u.passage == prev_passage:
-            named = prev_named
         term = term_of(line.text) if u.kind == "sentence" else ""
         if u.kind == "entry":
             term = entry_term(ps[u.passage][u.last].text)
@@ -196,7 +184,7 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
             name = form_name(line.text)  # the next entry's, or the page's text going on
             out.append(Section(u.passage, name, entry=bool(name) or u.kind == "entry"))
         out[-1].units.append(u)
-        prev_passage, prev_kind, prev_named, prev_chunk = u.passage, u.kind, named, line.chunk_id
+        prev_passage, prev_kind, prev_named = u.passage, u.kind, named
         prev_line = ps[u.passage][u.last].text
     return [s for s in out if s.body]
 
