@@ -173,7 +173,9 @@ def test_footnote_marks_leave_the_sentence_and_the_note_keeps_its_text() -> None
         ' href="#i4" class="para"><sup class="para">[4] </sup></a>Long and short forms.</p>'
         "</div></div>"
     )
-    assert html_to_text(docbook).text == "Options\n\nSwitches. Then purge it.\n\nLong and short forms."
+    assert (
+        html_to_text(docbook).text == "Options\n\nSwitches. Then purge it.\n\nLong and short forms."
+    )
     sphinx = (
         '<p>It builds docs <a class="footnote-reference brackets" href="#id7" id="id2"'
         ' role="doc-noteref"><span class="fn-bracket">[</span>1<span class="fn-bracket">]</span>'
