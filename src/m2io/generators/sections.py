@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 from m2io.generators.entries import entry_term, form_name
-from m2io.generators.focus import Line, Unit, dangling
+from m2io.generators.focus import Line, Unit, command_form, dangling, keywords, literal_words
 from m2io.text import FUNCTION_WORDS, command_shaped, content_terms, is_code_block
 from m2io.types import Continuation
 
@@ -128,6 +128,7 @@ class Section:
     entry: bool = False  # a reference entry (a function's forms and description, a term's text)
     entries: set[int] = field(default_factory=set)  # the lead's: id(unit) of other entries
     steps: set[int] = field(default_factory=set)  # the lead's: id(unit) of its procedure shown
+    step: Unit | None = None  # the lead's: the command line that does what the question asks
     continued: Continuation | None = None  # the lead's: where its procedure goes on
 
     @property
@@ -198,10 +199,12 @@ def keys(text: str) -> set[str]:
 
 
 def _fold(term: str) -> str:
-    """ "rotation" and "rotate" → "rotat", "ignore" → "ignor" (after :func:`content_terms`'s
-    stemming, which took "-ing", "-ed", "-es", "-s")."""
+    """ "rotation" and "rotate" → "rotat", "ignore" → "ignor", British "colour" → "color"
+    (after :func:`content_terms`'s stemming, which took "-ing", "-ed", "-es", "-s")."""
     if term.endswith("ion") and len(term) >= 7:
         term = term[:-3]
+    if term.endswith("our") and len(term) >= 6:
+        term = term[:-2] + "r"  # "colour", "neighbour", "behaviour": a manual writes "-or"
     return term.rstrip("e") or term
 
 
@@ -258,9 +261,63 @@ def lead_section(
     for s in secs:
         s.match = match(q, s, ps, idf)
     lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
+    step = defining_command(q, [u for u in all_units if u.passage == lead.passage], ps)
+    if step is not None:
+        # the section that defines the command the question names opens the answer, on it
+        lead = next(s for s in secs if any(u is step for u in s.units))
+        lead.step = step
+    else:
+        secs = _with_named_subsections(lead, secs, q, ps)
     lead.others = {id(u): _joins(s, q) for s in secs if s is not lead for u in s.units}
     lead.entries = {id(u) for s in secs if s is not lead and s.entry for u in s.units}
     return lead
+
+
+SHORT_SECTION = 40  # words: a section this short says what a control does, not how
+
+
+def _with_named_subsections(
+    lead: Section, secs: list[Section], q: set[str], ps: list[list[Line]]
+) -> list[Section]:
+    """``secs`` with ``lead`` grown by the sections right after it whose titles say one of
+    the question's terms, when ``lead`` is short (under ``SHORT_SECTION`` words): a control's
+    one-line description ("(CIRCLE AND ELLIPSE) Create circles and ellipses.") goes on in the
+    subsection that says how ("Circles": click the centre, then the radius). Entries of a
+    definition list ("--create <branch>: …", "--force-create <branch>: …") are siblings, not
+    subsections: neither grows nor is taken."""
+    if lead.entry or sum(u.words for u in lead.body) >= SHORT_SECTION:
+        return secs  # a definition list's entry is whole: the next one is its sibling
+    at = secs.index(lead) + 1
+    while (
+        at < len(secs)
+        and secs[at].passage == lead.passage
+        and not secs[at].entry
+        and keys(secs[at].title) & keys(lead.title) & q
+    ):
+        lead.units.extend(secs.pop(at).units)
+    return secs
+
+
+def defining_command(
+    question_terms: set[str], candidates: list[Unit], ps: list[list[Line]]
+) -> Unit | None:
+    """The reference line that defines the command a how-to question names: the first (in
+    document order) of ``candidates`` that opens on a command form (:func:`command_form`)
+    whose keywords say two of the question's terms at least and no other word of three
+    letters or more ("ip prefix-list NAME (permit|deny) PREFIX …" for "block a prefix with a
+    prefix list"; "show ip prefix-list …" says "show" and "ip prefix-list NAME description …"
+    "description", which the question does not: a reference page defines a command before it
+    describes, shows or clears what it made). None when no line does."""
+    for u in candidates:
+        if u.kind not in ("sentence", "entry"):
+            continue
+        form = command_form(ps[u.passage][u.first].text)
+        if not literal_words(form):
+            continue
+        said = {t for t in keys(" ".join(keywords(form))) if len(t) > 2}
+        if len(said & question_terms) >= 2 and said <= question_terms:
+            return u
+    return None
 
 
 def _page(ps: list[list[Line]], passage: int) -> str:
