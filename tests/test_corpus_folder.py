@@ -212,3 +212,18 @@ def test_files_parsed_through_another_map_give_the_same_corpus(tmp_path):
     corpus = load_folder(tmp_path, parse_map=failing)
     assert [d.doc_id for d in corpus.documents] == ["ok.md"]
     assert any("bad.html: could not be parsed (ValueError: boom)" in w for w in corpus.warnings)
+
+
+def test_markdown_list_items_stay_sentences_of_their_own() -> None:
+    from m2io.text import split_sentences
+
+    text = markdown_to_text(
+        "Your options are to:\n\n* import data from files on your computer\n"
+        "* import data from links on the web\n  (any URL)\n- paste text\n\n* * *\n"
+    ).text
+    assert split_sentences(text) == [
+        "Your options are to:",
+        "• import data from files on your computer",
+        "• import data from links on the web (any URL)",
+        "• paste text",
+    ]

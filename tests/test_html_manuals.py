@@ -163,3 +163,34 @@ def test_an_unclosed_term_over_paragraphs_stays_their_heading() -> None:
     text = html_to_text(page).text
     assert text.startswith("Rotate object\n")
     assert "Width: The width of the line" in text
+
+
+def test_footnote_marks_leave_the_sentence_and_the_note_keeps_its_text() -> None:
+    docbook = (
+        '<h1>Options</h1><p>Switches<a href="#ftn.i4" class="footnote" id="i4"><sup'
+        ' class="footnote">[4]</sup></a>. Then <a href="#ftn.i5" class="footnote"><sup>[5]</sup>'
+        '</a> purge it.</p><div class="footnotes"><div id="ftn.i4" class="footnote"><p><a'
+        ' href="#i4" class="para"><sup class="para">[4] </sup></a>Long and short forms.</p>'
+        "</div></div>"
+    )
+    assert (
+        html_to_text(docbook).text == "Options\n\nSwitches. Then purge it.\n\nLong and short forms."
+    )
+    sphinx = (
+        '<p>It builds docs <a class="footnote-reference brackets" href="#id7" id="id2"'
+        ' role="doc-noteref"><span class="fn-bracket">[</span>1<span class="fn-bracket">]</span>'
+        '</a>.</p><aside class="footnote brackets" id="id7"><span class="label"><span'
+        ' class="fn-bracket">[</span><a href="#id2" role="doc-backlink">1</a><span'
+        ' class="fn-bracket">]</span></span><span class="backrefs">(<a href="#id2"'
+        ' role="doc-backlink">1</a>,<a href="#id3" role="doc-backlink">2</a>)</span><p>A note.'
+        "</p></aside>"
+    )
+    assert html_to_text(sphinx).text == "It builds docs.\n\nA note."
+    texinfo = '<p>An inefficient<a id="DOCF4" href="#FOOT4"><sup>4</sup></a> way.</p>'
+    assert html_to_text(texinfo).text == "An inefficient way."
+    # a link to a section, a numbered step linking to its anchor, and a mark to another page stay
+    kept = (
+        '<p>See <a href="#setup">Setup</a>, step <a href="#s2">2</a> and'
+        ' <a href="notes.html#n1"><sup>1</sup></a>.</p>'
+    )
+    assert html_to_text(kept).text == "See Setup, step 2 and 1."

@@ -107,6 +107,38 @@ def test_footnote_marks_leave_sentences_and_bodies_follow_their_paragraph(
     assert operators == "Operators\n\nOperators are functions too."
 
 
+def test_a_footnote_waits_for_the_list_or_code_its_paragraph_introduces(tmp_path: Path) -> None:
+    page = [
+        ("Variables", 18),
+        (
+            [
+                ("Set the variables", 10, "sans", 0),
+                ("2", 7, "sans", 4),
+                (" as follows:", 10, "sans", 0),
+            ],
+            10,
+        ),
+        (" ", 10),  # a blank line's gap: the list items are paragraphs of their own
+        ("1. CC names the compiler.", 10),
+        (" ", 10),
+        ("2. CFLAGS holds its flags.", 10),
+        (" ", 10),
+        ("Then run it.", 10),
+        ("Building", 18),
+        ([("Build it with", 10, "sans", 0), ("3", 7, "sans", 4), (":", 10, "sans", 0)], 10),
+        ("make all", 10, "mono"),
+        ("2", 7),
+        ("Both are read by configure.", 8),
+        ("3", 7),
+        ("GNU make.", 8),
+    ]
+    variables, building = _texts(tmp_path, page, [("Variables", 0), ("Building", 0)])
+    # the note follows the list, never between "as follows:" and its items
+    assert variables.endswith("flags.\n\nBoth are read by configure.\n\nThen run it.")
+    # nor between a lead-in and its code
+    assert building.endswith("```\nmake all\n```\n\nGNU make.")
+
+
 def test_a_footnote_number_repeated_at_page_ends_is_no_page_number(tmp_path: Path) -> None:
     words = ["red", "green", "blue", "black"]
     pages, outline = [], []

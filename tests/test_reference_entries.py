@@ -202,7 +202,7 @@ BREAKPOINTS = (
 
 def test_an_answer_with_no_code_gets_the_example_that_goes_on_from_it() -> None:
     from m2io.generators.focus import units
-    from m2io.generators.sections import example_for
+    from m2io.generators.parts import example_for
 
     p = _lines(
         "Breakpoints can be set in any function by using the dbstop function.",

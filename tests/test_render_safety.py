@@ -14,7 +14,7 @@ from PIL import Image
 
 from m2io.cli import main as cli_main
 from m2io.inserters.none import NoInserter
-from m2io.mergers import render
+from m2io.mergers import images as render_images
 from m2io.mergers.render import to_html, to_markdown
 from m2io.pipeline import Pipeline
 from m2io.retrievers.hybrid import HybridRetriever
@@ -104,7 +104,7 @@ def test_text_file_named_png_is_not_embedded(tmp_path):
 
 
 def test_oversized_file_is_not_embedded(tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "MAX_IMAGE_BYTES", 32)
+    monkeypatch.setattr(render_images, "MAX_IMAGE_BYTES", 32)
     big = _png(tmp_path / "big.png")
     page = to_html(_answer(ImageSegment("big", 1, path=str(big)), root=tmp_path))
     assert (

@@ -20,7 +20,13 @@ from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
 from m2io.corpus.latex2html import drop_page_references, resolve_math
-from m2io.corpus.pagecontent import main_content, page_lead, remove_furniture, title_banners
+from m2io.corpus.pagecontent import (
+    drop_footnote_marks,
+    main_content,
+    page_lead,
+    remove_furniture,
+    title_banners,
+)
 from m2io.corpus.parsed import (
     Parsed,
     RawImage,
@@ -409,6 +415,7 @@ def html_to_text(html: str, *, macros: Mapping[str, str] | None = None) -> Parse
     root = main or soup.body or soup
     remove_furniture(root, whole_body=main is None)
     drop_page_references(root)
+    drop_footnote_marks(root)
     resolve_math(root, macros)
     join_admonitions(root)
     join_definitions(root)

@@ -3,9 +3,10 @@
 Understands inline images ``![alt](path "title")``, reference images ``![alt][ref]`` /
 ``![alt][]`` / ``![alt]`` with ``[ref]: path "title"`` definitions, raw ``<img>`` tags and raw
 ``<figure>`` blocks with a ``<figcaption>``. The text keeps its paragraphs; heading marks,
-emphasis, link targets (a URL may hold balanced parentheses), list bullets, comments, raw tags
+emphasis, link targets (a URL may hold balanced parentheses), comments, raw tags
 and ``<script>``/``<style>`` blocks are removed; fenced code and inline code spans are kept
-verbatim, and an ``<img>`` written in code is text, not an image. No Markdown library is needed.
+verbatim, and an ``<img>`` written in code is text, not an image. A list bullet (``-``, ``*``,
+``+``) becomes "• ", so each item stays a sentence of its own. No Markdown library is needed.
 
 Hostile input (see ``docs/design.md``, "Hostile input"): every pattern here runs in time linear
 in its input. No repeated sub-pattern can scan past the next bracket, angle bracket or
@@ -69,7 +70,8 @@ _LINE_RULES = [
     (re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.M), ""),  # setext underline or rule
     (re.compile(r"^ {0,3}([*_])(?:[ \t]*\1){2,}[ \t]*$", re.M), ""),  # thematic break
     (re.compile(r"^(?: {0,3}>[ \t]?)+", re.M), ""),  # blockquote marks
-    (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), ""),  # list bullets
+    # a bullet becomes "• ": each item stays a sentence of its own, not a run-on with the next
+    (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), "\u2022 "),
     (re.compile(r"^\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$", re.M), ""),
 ]
 _INLINE_RULES = [

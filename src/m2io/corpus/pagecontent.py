@@ -13,6 +13,11 @@ generator this module uses the markers most of them share:
   "[source]" links, and permalink anchors
   (``a.headerlink``, or a same-page link whose text is only a glyph such as ``¶``, ``#``,
   ``§`` or U+F0C1);
+- footnote marks (:func:`drop_footnote_marks`): a same-page link whose whole text is a note's
+  number or symbol ("[4]", "3", "(3)", "*"), marked as a note by its class (DocBook's
+  ``a.footnote``, Sphinx's ``footnote-reference``, Markdown's ``footnote-ref``), its ARIA role
+  (``doc-noteref``, ``doc-backlink``) or a ``<sup>`` around or inside it (Texinfo's
+  ``<a href="#FOOT3"><sup>3</sup></a>``); the note's own text stays, at the page's end;
 - a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped;
 - on a page with no main element, a first or last table that holds two or more image links and
   under 200 characters of text is a navigation bar (latex2html, Hyperlatex, texi2html mark
@@ -60,6 +65,8 @@ _FURNITURE_CLASSES = frozenset(
         "lineno",
         "viewcode-link",  # Sphinx's "[source]" and "[docs]" links
         "viewcode-back",
+        "fn-bracket",  # the brackets around a Sphinx footnote's mark and number
+        "backrefs",  # a Sphinx footnote's "(1, 2)" links back to its marks
     }
 )
 _FURNITURE_TAGS = frozenset({"footer", "address", "form"})
@@ -71,6 +78,9 @@ _BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
 _BAR_CHARS = 200
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BANNER_LINKS = 8
+_NOTE_MARK = re.compile(r"[\[(]?\s*(?:\d{1,3}|[*\u2020\u2021\u00a7a-z])\s*[\])]?")
+_NOTE_ROLES = frozenset({"doc-noteref", "doc-backlink"})
+_NOTE_CLASS = re.compile(r"^(?:footnote|fn)", re.I)
 _HOME_PAGE = re.compile(r"(?:index|contents?|toc|home|default|start|top)\.(?:x?html?|php)", re.I)
 
 
@@ -181,6 +191,37 @@ def remove_furniture(root: Tag, *, whole_body: bool = False) -> None:
             continue
         if len(block.get_text()) <= _COPYRIGHT_MAX_CHARS:
             block.decompose()
+
+
+def _footnote_mark(tag: Tag) -> bool:
+    if tag.name != "a" or not str(tag.get("href") or "").startswith("#"):
+        return False
+    if _NOTE_MARK.fullmatch(tag.get_text().strip()) is None:
+        return False
+    if str(tag.get("role") or "").lower() in _NOTE_ROLES:
+        return True
+    if any(_NOTE_CLASS.match(c) for c in _classes(tag)):
+        return True
+    parent = tag.parent
+    return tag.find("sup") is not None or (isinstance(parent, Tag) and parent.name == "sup")
+
+
+def drop_footnote_marks(root: Tag) -> int:
+    """Remove the footnote marks of ``root`` (see the module docstring) with their text, in
+    place; how many. A reader of the plain text would see "switches[4]." or "inefficient3 way",
+    and an answer's own source marks are numbers in brackets too."""
+    marks = root.find_all(_footnote_mark)
+    for mark in marks:
+        before, after = mark.previous_sibling, mark.next_sibling
+        if (
+            isinstance(before, NavigableString)
+            and isinstance(after, NavigableString)
+            and str(after)[:1] in ".,;:)"
+            and str(before)[-1:].isspace()
+        ):
+            before.replace_with(str(before).rstrip())  # "docs [1]." reads "docs."
+        mark.decompose()  # a mark holds no other link: none of the list is inside another
+    return len(marks)
 
 
 def _home_link(href: str) -> bool:

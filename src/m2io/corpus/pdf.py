@@ -14,7 +14,8 @@ How a PDF is read (:func:`read_pdf`):
 - the text reads as its reader sees it (:mod:`m2io.corpus.pdftext`): segments that touch are
   one word whatever their fonts ("‘cpu-*-linux-gnu’", "C++11"), a word PDFium marks as
   hyphenated at a line's end is joined ("distributions"; a compound keeps its hyphen),
-  footnote marks leave their sentences and footnote bodies follow their mark's paragraph;
+  footnote marks leave their sentences and footnote bodies follow their mark's paragraph, or
+  the list or code block that a paragraph ending in ":" introduces;
 - running headers and footers are dropped: a line among the first or last two of a page whose
   text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
   numbers; so are the pages of a table of contents or list of figures (dot leaders);
@@ -334,6 +335,9 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             add(f"{FENCE}\n\n")
             run.clear()
 
+    def lead_in() -> bool:  # the text so far ends on a lead-in ("as follows:", "Run:")
+        return bool(parts) and parts[-1].rstrip().endswith(":")
+
     def put_notes() -> None:
         for note in notes:
             add(("\n\n" if length and not parts[-1].endswith("\n\n") else "") + note)
@@ -358,7 +362,8 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
             elif code and line.mono and (run or i in blocks):
                 # a line of code: a line of its own, indented as printed
                 if not run:
-                    put_notes()
+                    if not lead_in():  # a note waits for the block its lead-in introduces
+                        put_notes()
                     add(f"\n\n{FENCE}\n" if length else f"{FENCE}\n")
                 run.append(line)
                 width = _CHAR_WIDTH * max(line.size, 1.0)
@@ -377,10 +382,10 @@ def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:
                         or gap > 0.9 * max(line.size, 1)
                         or abs(previous.size - line.size) > 0.5
                     )
-                    if new_para:
-                        put_notes()
                     # a list item starts a line of its own ("● Economy …", "2. Click …")
                     list_item = is_list_item(line.text)
+                    if new_para and not (list_item or lead_in()):
+                        put_notes()  # notes wait for the list or block a lead-in introduces
                     add("\n\n" if new_para else "" if previous.glue else "\n" if list_item else " ")
                 elif length and not parts[-1].endswith("\n\n"):
                     put_notes()

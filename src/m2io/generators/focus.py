@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from m2io.generators.entries import entry_end, form_name
 from m2io.text import (
     BULLETS,
+    FUNCTION_WORDS,
     introduced_command,
     is_code_block,
     is_list_item,
@@ -40,6 +41,8 @@ _POINTER = re.compile(
     r"|As\s+(?:shown|seen|illustrated)\s+(?:below|above|in\s+the\s+(?:figure|screenshot))",
     re.IGNORECASE,
 )
+_FORM_WORDS = 14
+_KEYWORD = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _NUMBER = re.compile(r"\s*\(?(\d{1,3})[.)]\s")
 _MARKER = re.compile(rf"\s*(?:\(?\d{{1,3}}[.)]|[{BULLETS}])\s+")
 # "Name: value" (a setting, a field of a dialog): a short name, a colon, then the value.
@@ -255,9 +258,17 @@ def words(text: str) -> int:
     return n
 
 
+# A control's or a mode's name in capitals, alone in parentheses: "(FILL COLOR)" labels the
+# button whose description follows, as a heading does.
+_LABEL_LINE = re.compile(r"\([A-Z][A-Z0-9&/' -]{1,48}\)")
+
+
 def heading_like(text: str) -> bool:
-    """A short line with no final punctuation that is not a list item, setting or command."""
+    """A short line with no final punctuation that is not a list item, setting or command, or
+    a name in capitals alone in parentheses ("(FILL COLOR)")."""
     t = text.rstrip()
+    if _LABEL_LINE.fullmatch(t.lstrip()) and len(t.split()) <= 6:
+        return True
     return (
         len(t.split()) <= 8
         and not t.endswith((".", "!", "?", ":", ";", ",", ")"))
@@ -273,6 +284,56 @@ def is_setting(text: str) -> bool:
 
 def is_code(text: str) -> bool:
     return bool(_CODE.search(text))
+
+
+def command_form(text: str) -> str:
+    """The command a reference line defines, when it opens on one: the part before ": " (or
+    the whole line before a final ":") when that reads as a command's form — lower case first,
+    at most ``_FORM_WORDS`` tokens, no function word, no sentence inside ("ip prefix-list NAME
+    (permit|deny) PREFIX: …" → "ip prefix-list NAME (permit|deny) PREFIX"); else ""."""
+    t = text.strip()
+    head, sep, _ = t.partition(": ")
+    if not sep:
+        if not t.endswith(":") or "\n" in t:
+            return ""
+        head = t[:-1]
+    head = head.strip()
+    tokens = head.split()
+    if not tokens or not head[:1].islower() or len(tokens) > _FORM_WORDS or ". " in head:
+        return ""
+    if FUNCTION_WORDS.intersection(w.lower() for w in tokens):
+        return ""
+    return head
+
+
+def literal_words(form: str) -> list[str]:
+    """A command form's leading keywords, up to its first argument ("ip prefix-list NAME
+    (permit|deny)" → ["ip", "prefix-list"]): the words a user types as they are."""
+    out = []
+    for token in form.split():
+        if not _KEYWORD.fullmatch(token):
+            break
+        out.append(token)
+    return out
+
+
+def keywords(form: str) -> list[str]:
+    """Every keyword of a command form, its arguments and options left out ("ip prefix-list
+    NAME description DESC [json]" → ["ip", "prefix-list", "description"])."""
+    return [token for token in form.split() if _KEYWORD.fullmatch(token)]
+
+
+def introduces_form(text: str, nxt: str) -> bool:
+    """Whether ``text`` is a command form alone before a colon ("cmd NAME (a|b) ARG:") whose
+    description is the next line's, a form of the same command ("cmd NAME seq N (a|b) ARG: You
+    can create … using above commands."): the two are one reference entry."""
+    if not text.rstrip().endswith(":") or ": " in text.strip():
+        return False
+    form, following = command_form(text), command_form(nxt)
+    if not form or not following or ": " not in nxt:
+        return False
+    ours = literal_words(form)
+    return bool(ours) and literal_words(following)[: len(ours)] == ours
 
 
 def dangling(text: str) -> bool:
@@ -326,6 +387,8 @@ def units(passage: list[Line], index: int = 0) -> list[Unit]:
                 j += 1
         elif heading_like(t):
             kind = "heading"
+        elif i + 1 < len(texts) and introduces_form(t, texts[i + 1]):
+            j = i + 1  # "cmd NAME (permit|deny) PREFIX:" then "cmd NAME seq N …: You can …"
         lead = (
             kind in ("list", "settings", "code")
             and out

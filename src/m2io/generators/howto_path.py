@@ -15,7 +15,8 @@ from m2io.generators.openers import (
     no_pointers_to_missing,
     no_reference_leftovers,
 )
-from m2io.generators.sections import Section, example_for, other_part
+from m2io.generators.parts import example_for, other_part
+from m2io.generators.sections import Section
 
 
 def with_other_parts(
@@ -27,8 +28,8 @@ def with_other_parts(
     budget: int,
 ) -> list[Unit]:
     """``chosen`` with the unit that answers the question's other part
-    (:func:`m2io.generators.sections.other_part`), then an example of it
-    (:func:`m2io.generators.sections.example_for`), room made by leaving out the units chosen
+    (:func:`m2io.generators.parts.other_part`), then an example of it
+    (:func:`m2io.generators.parts.example_for`), room made by leaving out the units chosen
     last (never the core)."""
     chosen = _make_room(chosen, other_part(question, lead, all_units, ps), budget, lead.steps)
     return _make_room(chosen, example_for(chosen, all_units, ps), budget, lead.steps)

@@ -27,8 +27,12 @@ entry (a function's forms and description, :mod:`m2io.generators.entries`; a ter
 follows "See also:") is a section of its own, and another entry joins only at ``JOIN_MATCH`` or
 when its name is a question word. A question in two parts ("read an image file and display
 it") gets, for the part whose action the opening section does not say, the best unit of the
-section that says it (:func:`other_part`); an answer with no code gets the example of a section
-it quotes (:func:`example_for`). Questions of other kinds (the dev sets' "What does the manual
+section that says it (:func:`m2io.generators.parts.other_part`); an answer with no code gets the
+example of a section it quotes (:func:`m2io.generators.parts.example_for`). On a page of command
+lines, the first command whose keywords say the question's terms and no other word opens the
+answer (:func:`defining_command`: "ip prefix-list NAME (permit|deny) PREFIX", not "show ip
+prefix-list"); a short opening section goes on in the subsections its question names
+(:func:`_with_named_subsections`). Questions of other kinds (the dev sets' "What does the manual
 say about …?") are not touched.
 """
 
@@ -39,8 +43,8 @@ import re
 from dataclasses import dataclass, field
 
 from m2io.generators.entries import entry_term, form_name
-from m2io.generators.focus import Line, Unit, dangling
-from m2io.text import FUNCTION_WORDS, command_shaped, content_terms, is_code_block
+from m2io.generators.focus import Line, Unit, command_form, dangling, keywords, literal_words
+from m2io.text import FUNCTION_WORDS, command_shaped, content_terms
 from m2io.types import Continuation
 
 _HOWTO = re.compile(
@@ -130,6 +134,7 @@ class Section:
     entry: bool = False  # a reference entry (a function's forms and description, a term's text)
     entries: set[int] = field(default_factory=set)  # the lead's: id(unit) of other entries
     steps: set[int] = field(default_factory=set)  # the lead's: id(unit) of its procedure shown
+    step: Unit | None = None  # the lead's: the command line that does what the question asks
     continued: Continuation | None = None  # the lead's: where its procedure goes on
 
     @property
@@ -201,10 +206,12 @@ def keys(text: str) -> set[str]:
 
 
 def _fold(term: str) -> str:
-    """ "rotation" and "rotate" → "rotat", "ignore" → "ignor" (after :func:`content_terms`'s
-    stemming, which took "-ing", "-ed", "-es", "-s")."""
+    """ "rotation" and "rotate" → "rotat", "ignore" → "ignor", British "colour" → "color"
+    (after :func:`content_terms`'s stemming, which took "-ing", "-ed", "-es", "-s")."""
     if term.endswith("ion") and len(term) >= 7:
         term = term[:-3]
+    if term.endswith("our") and len(term) >= 6:
+        term = term[:-2] + "r"  # "colour", "neighbour", "behaviour": a manual writes "-or"
     return term.rstrip("e") or term
 
 
@@ -261,9 +268,63 @@ def lead_section(
     for s in secs:
         s.match = match(q, s, ps, idf)
     lead = max(secs, key=lambda s: (value(s), -s.passage, -s.units[0].first))
+    step = defining_command(q, [u for u in all_units if u.passage == lead.passage], ps)
+    if step is not None:
+        # the section that defines the command the question names opens the answer, on it
+        lead = next(s for s in secs if any(u is step for u in s.units))
+        lead.step = step
+    else:
+        secs = _with_named_subsections(lead, secs, q, ps)
     lead.others = {id(u): _joins(s, q) for s in secs if s is not lead for u in s.units}
     lead.entries = {id(u) for s in secs if s is not lead and s.entry for u in s.units}
     return lead
+
+
+SHORT_SECTION = 40  # words: a section this short says what a control does, not how
+
+
+def _with_named_subsections(
+    lead: Section, secs: list[Section], q: set[str], ps: list[list[Line]]
+) -> list[Section]:
+    """``secs`` with ``lead`` grown by the sections right after it whose titles say one of
+    the question's terms, when ``lead`` is short (under ``SHORT_SECTION`` words): a control's
+    one-line description ("(CIRCLE AND ELLIPSE) Create circles and ellipses.") goes on in the
+    subsection that says how ("Circles": click the centre, then the radius). Entries of a
+    definition list ("--create <branch>: …", "--force-create <branch>: …") are siblings, not
+    subsections: neither grows nor is taken."""
+    if lead.entry or sum(u.words for u in lead.body) >= SHORT_SECTION:
+        return secs  # a definition list's entry is whole: the next one is its sibling
+    at = secs.index(lead) + 1
+    while (
+        at < len(secs)
+        and secs[at].passage == lead.passage
+        and not secs[at].entry
+        and keys(secs[at].title) & keys(lead.title) & q
+    ):
+        lead.units.extend(secs.pop(at).units)
+    return secs
+
+
+def defining_command(
+    question_terms: set[str], candidates: list[Unit], ps: list[list[Line]]
+) -> Unit | None:
+    """The reference line that defines the command a how-to question names: the first (in
+    document order) of ``candidates`` that opens on a command form (:func:`command_form`)
+    whose keywords say two of the question's terms at least and no other word of three
+    letters or more ("ip prefix-list NAME (permit|deny) PREFIX …" for "block a prefix with a
+    prefix list"; "show ip prefix-list …" says "show" and "ip prefix-list NAME description …"
+    "description", which the question does not: a reference page defines a command before it
+    describes, shows or clears what it made). None when no line does."""
+    for u in candidates:
+        if u.kind not in ("sentence", "entry"):
+            continue
+        form = command_form(ps[u.passage][u.first].text)
+        if not literal_words(form):
+            continue
+        said = {t for t in keys(" ".join(keywords(form))) if len(t) > 2}
+        if len(said & question_terms) >= 2 and said <= question_terms:
+            return u
+    return None
 
 
 def _page(ps: list[list[Line]], passage: int) -> str:
@@ -281,86 +342,6 @@ def _idf(q: set[str], ps: list[list[Line]]) -> dict[str, float]:
             df[t] = df.get(t, 0) + 1
     # a question word the context never says counts as much as the rarest one it does say
     return {t: math.log(1 + len(line_keys) / df.get(t, 1)) for t in q}
-
-
-# "How do I read an image file and display it?": the parts a how-to question joins with "and"
-_PARTS = re.compile(r"\s*,?\s+and\s+(?:then\s+)?", re.IGNORECASE)
-
-
-def question_parts(question: str) -> list[tuple[set[str], str]]:
-    """The terms of each part of a how-to question whose parts are joined by "and" ("read an
-    image file" / "display it"), each with its action (its first term: "read", "display");
-    one part (or none) for other questions."""
-    body = _HOWTO.sub("", question, count=1).rstrip(" ?")
-    out = []
-    for p in _PARTS.split(body):
-        ordered = [_fold(t) for t in content_terms(p) if t not in _VAGUE]
-        if ordered:
-            out.append((set(ordered), ordered[0]))
-    return out
-
-
-def _said(s: Section, ps: list[list[Line]]) -> set[str]:
-    """The terms of ``s``'s title and first two units."""
-    lead = {
-        t for u in s.body[:2] for ln in ps[u.passage][u.first : u.last + 1] for t in keys(ln.text)
-    }
-    return keys(s.title) | lead
-
-
-def other_part(
-    question: str, lead: Section, all_units: list[Unit], ps: list[list[Line]]
-) -> Unit | None:
-    """For a two-part how-to question, the unit that answers the part ``lead`` does not say
-    (its title and first sentences say under ``JOIN_MATCH`` of that part's terms): the best
-    unit of the other sections that say it (``JOIN_MATCH`` at least), a reference entry or a
-    procedure before a sentence; None when every part is covered."""
-    parts = question_parts(question)
-    if len(parts) < 2:
-        return None
-    idf = _idf(keys(question), ps)
-    secs = [
-        s
-        for s in sections(all_units, ps)
-        if s.passage != lead.passage or s.units[0].first != lead.units[0].first
-    ]
-    context = {t for p in ps for ln in p for t in keys(ln.text)}
-    for terms, action in parts:
-        part = terms & context  # words the context never says ("again later") match nothing
-        if not part or (action in _said(lead, ps) and match(part, lead, ps, idf) >= JOIN_MATCH):
-            continue  # the lead says this part's action and most of its terms
-        fits = [s for s in secs if match(part, s, ps, idf) >= JOIN_MATCH]
-        if fits:
-            # the unit that says how: a reference entry, a procedure, before a sentence
-            return max(
-                (u for s in fits for u in s.body),
-                key=lambda u: (u.kind == "entry" or u.procedural, u.score, -u.first),
-            )
-    return None
-
-
-def example_for(chosen: list[Unit], all_units: list[Unit], ps: list[list[Line]]) -> Unit | None:
-    """For a how-to answer that holds no code, the code example (a code block, with the line
-    that introduces it) of a section the answer quotes: one right after a quoted sentence
-    first, else the most relevant; None if none.
-    A reference entry's reader wants its description and its example."""
-    if any(u.kind == "code" for u in chosen):
-        return None
-    quoted = {id(u) for u in chosen}
-    examples = [
-        u
-        for s in sections(all_units, ps)
-        if any(id(u) in quoted for u in s.units)
-        for u in s.units
-        if u.kind == "code"
-        and any(is_code_block(ln.text) for ln in ps[u.passage][u.first : u.last + 1])
-    ]
-    ends = {(u.passage, u.last) for u in chosen}
-
-    def follows(u: Unit) -> bool:  # right after a quoted sentence: it goes on from the answer
-        return (u.passage, u.first - 1) in ends
-
-    return max(examples, key=lambda u: (follows(u), u.score, -u.first)) if examples else None
 
 
 def _joins(s: Section, q: set[str]) -> float:

@@ -78,6 +78,8 @@ class SelectionMixin:
         if lead is not None:
             if lead.procedure:
                 steps = whole_procedure(lead, ps, all_units, budget, self.max_sentences, goes_on)
+            elif lead.step is not None:
+                best = lead.step  # the command that does what the question asks
             else:
                 best = max(lead.body, key=lambda u: (u.score, -u.first))
         if steps:
@@ -152,6 +154,13 @@ class SelectionMixin:
                 ]
             )
             return chosen
+        if lead is not None and lead.step is not None:
+            # an answer built on the command the question names: other sections join only
+            # when their own title or first sentences say the question's terms (as for a
+            # procedure), not the commands that show, clear or debug what it made
+            pickable = [
+                u for u in pickable if u in lead.units or lead.others.get(id(u), 0.0) >= JOIN_MATCH
+            ]
         if self.lead_first:
             # the best passage first, continued in the author's order; other passages only get
             # what budget is left

@@ -30,31 +30,38 @@ Example::
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from m2io.safety import MIME, UNSUPPORTED_SUFFIXES, confine, image_kind, remote_image_url
-from m2io.text import code_lines, introduced_command, is_code_block, is_table_row, row_cells
+from m2io.mergers.images import (
+    confine_any,
+    html_src,
+    image_roots,
+    local_image,
+    not_shown,
+    remote_image,
+)
+from m2io.mergers.lines import (
+    html_prose,
+    html_rows,
+    marks_at,
+    md_code,
+    md_line,
+    md_rows,
+    md_text,
+    row_runs,
+)
+from m2io.safety import remote_image_url
+from m2io.text import introduced_command, is_code_block, is_table_row
 from m2io.types import ImageSegment, MultimodalAnswer, Source, TextSegment
 
 log = logging.getLogger(__name__)
-
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-"""Largest image file the HTML page embeds."""
-
-_NO_ROOT = (
-    "no corpus folder is known to check its file against, so local files are not embedded "
-    "(rebuild the index with the current m2io, or pass image_root)"
-)
-_REMOTE_OFF = "remote images were not loaded (pass --allow-remote-images to show them)"
 
 NOTHING_FOUND = "No relevant passage was found in the corpus for this question."
 """What an answer says when retrieval found nothing relevant (and so it has no text)."""
@@ -67,8 +74,6 @@ _FILE_NAME = re.compile(
     rf"^(?:\S*{_IMAGE_SUFFIX}|\S*[/\\]\S*|\S*_\S*|[A-Za-z]+[-_]?\d+|\S*-\S*\d\S*)$",
     re.IGNORECASE,
 )
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
-_BACKTICKS = re.compile(r"`+")
 _FRAGMENT_SAFE = "-._~!$&'()*+,;=:@/?"
 _LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
 
@@ -137,62 +142,6 @@ def _paragraphs(answer: MultimodalAnswer) -> list[_Paragraph | ImageSegment]:
     return out
 
 
-def _groups(lines: tuple[str, ...]) -> list[tuple[bool, list[str]]]:
-    """A paragraph's lines as runs: ``(True, rows)`` for consecutive table rows, ``(False,
-    lines)`` for the rest."""
-    out: list[tuple[bool, list[str]]] = []
-    for line in lines:
-        row = is_table_row(line)
-        if out and out[-1][0] == row:
-            out[-1][1].append(line)
-        else:
-            out.append((row, [line]))
-    return out
-
-
-def _marks_at(groups: list[tuple[bool, list[str]]]) -> int | None:
-    """Which run of a paragraph carries its source marks: the last run of prose (None: the
-    paragraph is all table rows, and the marks stand after them)."""
-    return max((k for k, (rows, _) in enumerate(groups) if not rows), default=None)
-
-
-def _same_headers(rows: list[str]) -> tuple[str, ...] | None:
-    """The header cells all ``rows`` share (None when they differ or the table has none)."""
-    heads = {row_cells(r)[0] for r in rows}  # type: ignore[index]
-    head = heads.pop() if len(heads) == 1 else ()
-    return head or None
-
-
-def _md_cell(text: str) -> str:
-    return _md_line(text).replace("|", "\\|")
-
-
-def _md_rows(rows: list[str]) -> str:
-    """Table rows as a Markdown table when they share their headers, else one list line each."""
-    head = _same_headers(rows)
-    if head is None:
-        return "\n".join(f"- {_md_line(r)}" for r in rows)
-    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + " --- |" * len(head)]
-    out += ["| " + " | ".join(_md_cell(c) for c in row_cells(r)[1]) + " |" for r in rows]  # type: ignore[index]
-    return "\n".join(out)
-
-
-def _html_rows(rows: list[str]) -> str:
-    """Table rows as an HTML table (a header row when they share their headers)."""
-    esc = html.escape
-    head = _same_headers(rows)
-    thead = (
-        "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead>"
-        if head
-        else ""
-    )
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_html_line(c)}</td>" for c in row_cells(r)[1]) + "</tr>"  # type: ignore[index]
-        for r in rows
-    )
-    return f"<table>{thead}<tbody>{body}</tbody></table>"
-
-
 def empty_message(answer: MultimodalAnswer) -> str | None:
     """What to say instead of an answer that has no text (None when it has some)."""
     if any(isinstance(s, TextSegment) and s.text.strip() for s in answer.segments):
@@ -234,7 +183,7 @@ def _source_link(src: Source, roots: tuple[str, ...], relative_to: str | Path | 
             return None
         target = Path(path).as_posix()
     else:
-        real = _confine_any(path, roots)
+        real = confine_any(path, roots)
         if real is None:
             return None
         target = real.as_posix()
@@ -245,175 +194,8 @@ def _source_link(src: Source, roots: tuple[str, ...], relative_to: str | Path | 
     return dest + (f"#{quote(frag, safe=_FRAGMENT_SAFE)}" if frag else "")
 
 
-def _roots(answer: MultimodalAnswer, image_root: str | os.PathLike[str] | None) -> tuple[str, ...]:
-    """The folders local files may lie in: the corpus root (or the caller's), then the index's
-    folder of documents added after the build (empty when no root is known at all)."""
-    root = image_root if image_root is not None else answer.image_root
-    if root is None:
-        return ()
-    return (os.fspath(root), *((answer.added_root,) if answer.added_root else ()))
-
-
-def _confine_any(path: str, roots: tuple[str, ...]) -> Path | None:
-    for root in roots:
-        real = confine(path, root)
-        if real is not None:
-            return real
-    return None
-
-
-def _local(seg: ImageSegment, roots: tuple[str, ...]) -> tuple[Path | None, str]:
-    """The image's real path if it lies inside one of ``roots``, else None and why not."""
-    if not roots:
-        return None, _NO_ROOT
-    real = _confine_any(seg.path or "", roots)
-    if real is None:
-        log.warning("image %s: %s is outside %s; not used", seg.image_id, seg.path, roots[0])
-        return None, "its file lies outside the corpus folder"
-    return real, ""
-
-
-def _remote(seg: ImageSegment, allow_remote: bool) -> tuple[str | None, str]:
-    """The image's URL if the caller allows remote images and it is http(s), else why not."""
-    if not seg.url:
-        return None, "no file or URL is known for it"
-    if not allow_remote:
-        return None, _REMOTE_OFF
-    url = remote_image_url(seg.url)
-    if url is None:
-        return None, "its URL is not an absolute http(s) URL"
-    return url, ""
-
-
-def _read_image(path: Path) -> tuple[bytes | None, str]:
-    """The bytes of ``path`` if it is a regular raster-image file of bounded size, else why not."""
-    if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
-        return None, f"{path.suffix.lower()} images are not supported"
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        # stat first so a FIFO or device is never opened; fstat again on what was opened
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None, "its path is not a regular file"
-        fd = os.open(path, flags)
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                return None, "its path is not a regular file"
-            if info.st_size > MAX_IMAGE_BYTES:
-                return None, f"its file is larger than {MAX_IMAGE_BYTES // 2**20} MB"
-            raw = fh.read(MAX_IMAGE_BYTES + 1)
-    except OSError as err:
-        log.warning("cannot embed image %s: %s", path, err)
-        return None, f"its file cannot be read ({err.strerror or type(err).__name__})"
-    if len(raw) > MAX_IMAGE_BYTES:
-        return None, f"its file is larger than {MAX_IMAGE_BYTES // 2**20} MB"
-    if image_kind(raw[:16]) is None:
-        return None, "its file is not a PNG, JPEG, GIF, BMP, TIFF or WebP image"
-    return raw, ""
-
-
-def _html_src(
-    seg: ImageSegment, roots: tuple[str, ...], allow_remote: bool
-) -> tuple[str | None, str]:
-    """What goes in ``<img src>`` (a data URI or an http(s) URL), or None and why not."""
-    why = ""
-    if seg.path:
-        real, why = _local(seg, roots)
-        if real is not None:
-            raw, why = _read_image(real)
-            if raw is not None:
-                mime = MIME[image_kind(raw[:16]) or "png"]
-                return f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}", ""
-        if not seg.url:
-            return None, why
-    url, why_remote = _remote(seg, allow_remote)
-    if url is not None:
-        return url, ""
-    return None, "; ".join(r for r in (why, why_remote) if r)
-
-
-def _not_shown(seg: ImageSegment, why: str) -> str:
-    return f"image {seg.image_id!r} not shown: {why}"
-
-
 # --------------------------------------------------------------------------------------------
 # Markdown
-
-
-def _md_text(text: str) -> str:
-    """``text`` with HTML and link/image syntax made inert (it still reads naturally)."""
-    text = (
-        text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    )
-    return text.replace("[", "\\[").replace("]", "\\]")
-
-
-def _code_spans(text: str) -> list[tuple[bool, str]]:
-    """``text`` cut into (is_code, piece): a code span is its content between matching
-    backtick runs, as CommonMark pairs them."""
-    out: list[tuple[bool, str]] = []
-    pos = 0
-    for m in _CODE_SPAN.finditer(text):
-        if m.start() > pos:
-            out.append((False, text[pos : m.start()]))
-        out.append((True, m.group(0)))
-        pos = m.end()
-    if pos < len(text):
-        out.append((False, text[pos:]))
-    return out
-
-
-def _md_code(text: str) -> str:
-    """A code block for Markdown: its lines as written, between fences longer than any run of
-    backticks inside (so no line of it can close the block early)."""
-    lines = code_lines(text)
-    longest = max((len(m.group(0)) for ln in lines for m in _BACKTICKS.finditer(ln)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return "\n".join([fence, *lines, fence])
-
-
-def _html_code(text: str) -> str:
-    """A code block for HTML: escaped, in ``<pre><code>``."""
-    return f"<pre><code>{html.escape(chr(10).join(code_lines(text)))}</code></pre>"
-
-
-def _md_line(text: str) -> str:
-    """One line of answer text for Markdown: escaped (:func:`_md_text`) outside code spans, kept
-    as written inside them (a code span shows its content literally, HTML included, so
-    ```<img>``` stays ``<img>``); a stray backtick is escaped."""
-    return "".join(
-        " ".join(piece.split()) if code else _md_text(piece).replace("`", "\\`")
-        for code, piece in _code_spans(text)
-    )
-
-
-def _html_line(text: str) -> str:
-    """One line of answer text for HTML: escaped, code spans as ``<code>``."""
-    return "".join(
-        f"<code>{html.escape(piece.strip('`'))}</code>" if code else html.escape(piece)
-        for code, piece in _code_spans(text)
-    )
-
-
-def _html_prose(lines: list[str], tail: str) -> list[str]:
-    """A paragraph's lines for HTML: runs of prose as ``<p>`` (lines broken by ``<br>``), each
-    code block as ``<pre>`` between them (a ``<pre>`` cannot sit inside a ``<p>``); ``tail``
-    (the source marks) closes the last element."""
-    out: list[str] = []
-    run: list[str] = []
-    for line in lines:
-        if is_code_block(line):
-            if run:
-                out.append(f"<p>{'<br>'.join(_html_line(x) for x in run)}</p>")
-                run = []
-            out.append(_html_code(line))
-        else:
-            run.append(line)
-    if run:
-        out.append(f"<p>{'<br>'.join(_html_line(x) for x in run)}{tail}</p>")
-    elif tail:
-        out.append(f"<p>{tail}</p>")
-    return out
 
 
 def _md_dest(target: str, *, is_url: bool) -> str:
@@ -430,7 +212,7 @@ def _md_target(
     """The image's link destination, already encoded, or None and why not."""
     why = ""
     if seg.path:
-        real, why = _local(seg, roots)
+        real, why = local_image(seg, roots)
         if real is not None:
             if relative_to is not None:  # like the source links: ../ where needed
                 try:
@@ -441,7 +223,7 @@ def _md_target(
             return _md_dest(real.as_posix(), is_url=False), ""
         if not seg.url:
             return None, why
-    url, why_remote = _remote(seg, allow_remote)
+    url, why_remote = remote_image(seg, allow_remote)
     if url is not None:
         return _md_dest(url, is_url=True), ""
     return None, "; ".join(r for r in (why, why_remote) if r)
@@ -465,7 +247,7 @@ def to_markdown(
             one, no local path is written.
         allow_remote_images: Write http(s) image URLs (off by default).
     """
-    roots = _roots(answer, image_root)
+    roots = image_roots(answer, image_root)
     blocks: list[str] = []
     refused: list[str] = []
     empty = empty_message(answer)
@@ -474,14 +256,14 @@ def to_markdown(
     for item in _paragraphs(answer):
         if isinstance(item, _Paragraph):
             marks = f" [{', '.join(map(str, item.sources))}]" if item.sources else ""
-            groups = _groups(item.lines)
-            at = _marks_at(groups)
+            groups = row_runs(item.lines)
+            at = marks_at(groups)
             for k, (rows, lines) in enumerate(groups):
                 text = (
-                    _md_rows(lines)
+                    md_rows(lines)
                     if rows
                     else "\n".join(
-                        _md_code(line) if is_code_block(line) else _md_line(line) for line in lines
+                        md_code(line) if is_code_block(line) else md_line(line) for line in lines
                     )
                 )
                 if k == at and marks:  # after a closing fence, marks go on a line of their own
@@ -492,23 +274,23 @@ def to_markdown(
             continue
         dest, why = _md_target(item, roots, relative_to, allow_remote_images)
         if dest is None:
-            blocks.append(f"*image {_md_text(item.image_id)} unavailable*")
-            refused.append(_not_shown(item, why))
+            blocks.append(f"*image {md_text(item.image_id)} unavailable*")
+            refused.append(not_shown(item, why))
             continue
-        cap = _md_text(shown_caption(item)).replace('"', "&quot;")
+        cap = md_text(shown_caption(item)).replace('"', "&quot;")
         alt = cap or "figure"
         blocks.append(f'![{alt}](<{dest}> "{cap}")' if cap else f"![{alt}](<{dest}>)")
     where = _continued(answer, roots, relative_to)
     if where is not None:
         says, k, label, link = where
-        label = _md_text(label)
+        label = md_text(label)
         place = (f"[{label}](<{link}>)" if link else label) + (f" [{k}]" if k else "")
-        blocks.append("*" + _md_text(says).replace("\x00", place) + "*")
+        blocks.append("*" + md_text(says).replace("\x00", place) + "*")
     if answer.sources:
         blocks.append(_md_sources(answer.sources, roots, relative_to))
     notes = [*answer.notes, *refused]
     if notes:
-        blocks.append("\n".join(f"> note: {_md_text(' '.join(n.split()))}" for n in notes))
+        blocks.append("\n".join(f"> note: {md_text(' '.join(n.split()))}" for n in notes))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -549,7 +331,7 @@ def _md_sources(
 ) -> str:
     """``Sources:`` and one numbered line per source, linked where it may be."""
     lines = ["Sources:", ""]
-    for k, label, location, link in _listed(sources, roots, relative_to, _md_text):
+    for k, label, location, link in _listed(sources, roots, relative_to, md_text):
         if link is None:
             lines.append(f"{k}. {label}" + (f" ({location})" if location else ""))
         else:
@@ -610,7 +392,7 @@ def to_html(
             then loads nothing from the network).
     """
     esc = html.escape
-    roots = _roots(answer, image_root)
+    roots = image_roots(answer, image_root)
     body: list[str] = [f"<h1>{esc(title or answer.question)}</h1>"]
     refused: list[str] = []
     empty = empty_message(answer)
@@ -621,22 +403,22 @@ def to_html(
             marks = "".join(
                 f'<sup class="cite"><a href="#source-{k}">[{k}]</a></sup>' for k in item.sources
             )
-            groups = _groups(item.lines)
-            at = _marks_at(groups)
+            groups = row_runs(item.lines)
+            at = marks_at(groups)
             for k, (rows, lines) in enumerate(groups):
                 tail = marks if k == at else ""
                 if rows:
-                    body.append(_html_rows(lines))
+                    body.append(html_rows(lines))
                 else:
-                    body.extend(_html_prose(lines, tail))
+                    body.extend(html_prose(lines, tail))
             if at is None and marks:
                 body.append(f"<p>{marks}</p>")
             continue
-        src, why = _html_src(item, roots, allow_remote_images)
+        src, why = html_src(item, roots, allow_remote_images)
         cap = shown_caption(item)
         if src is None:
             img = f"<em>image {esc(item.image_id)} unavailable</em>"
-            refused.append(_not_shown(item, why))
+            refused.append(not_shown(item, why))
         else:
             img = f'<img src="{esc(src)}" alt="{esc(cap)}" referrerpolicy="no-referrer">'
         figcap = f"<figcaption>{esc(cap)}</figcaption>" if cap else ""
