@@ -235,7 +235,7 @@ class Index:
         if counts.unnamed:
             logger.info(
                 "%s: %d chunks run into a later section and do not name it (built before "
-                "chunks listed their sections): they are cited and matched by the section they "
+                "chunks listed their sections): their sentences are cited by the section they "
                 "start in; %s",
                 folder,
                 counts.unnamed,
