@@ -146,3 +146,18 @@ def test_lead_ins_and_one_line_definitions_do_not_title_sections() -> None:
     )
     titles = [s.title for s in sections(Document("a", text, title="Axes"))]
     assert titles == ["Axes", "Keyboard bindings", "Part 2: Reference"]
+
+
+def test_an_option_name_before_its_default_and_description_stays_a_heading() -> None:
+    text = (
+        "Options\n\n"
+        "Option: Tool::Auto-Upgrade\n\n"
+        "Default: false\n\n"
+        "Description: If this option is true, the tool upgrades every package it can whenever "
+        "it starts, as if the user had asked for it.\n\n"
+        "Option: Tool::Clean\n\n"
+        "Default: true\n\n"
+        "Description: Whether downloaded files are deleted once they have been installed."
+    )
+    titles = [s.title for s in sections(Document("o", text, title="Options"))]
+    assert titles == ["Options", "Option: Tool::Auto-Upgrade", "Option: Tool::Clean"]

@@ -98,14 +98,16 @@ def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
 
 def _in_definitions(blocks: list[re.Match[str]], k: int) -> bool:
     """Whether the one-line paragraph ``blocks[k]`` is an entry of a list of one-line
-    definitions: "Label: text" beside another such entry, its text in lower case ("Ctrl-q:
-    exit" after "q: exit"), or in a run of three ("Step 1: Get your statement")."""
+    definitions: "Label: text" shaped as a heading, beside another such entry when its text
+    is in lower case ("Ctrl-q: exit" after "q: exit"), or in a run of three ("Step 1: Get your
+    statement"). An option's name before its one-line default and a long description
+    ("Option: Aptitude::Auto-Upgrade", "Default: false", "Description: … .") stays a heading."""
 
     def entry(j: int) -> bool:
         if not 0 <= j < len(blocks):
             return False
         text = blocks[j].group(1).strip()
-        return "\n" not in text and _DEFINITION.match(text) is not None
+        return "\n" not in text and _DEFINITION.match(text) is not None and is_heading(text)
 
     if not entry(k):
         return False
