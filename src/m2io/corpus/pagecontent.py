@@ -230,7 +230,8 @@ def _drop_notices(
         if checks >= _COPYRIGHT_CHECKS:  # bounded: a page of "©" strings stays linear
             break
         checks += 1
-        block = string.parent if isinstance(string, NavigableString) else None
+        # a string inside a block this loop already dropped is gone with it (no parent left)
+        block = getattr(string, "parent", None) if isinstance(string, NavigableString) else None
         while block is not None and block.name not in _BLOCKS and block is not root:
             block = block.parent
         if block is None or block is root or block.decomposed:
