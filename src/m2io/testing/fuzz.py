@@ -71,7 +71,7 @@ HTML_SEEDS: tuple[bytes, ...] = (
     # a hand-written page: steps in a "toc" list, an inline icon, a licence, "Back to Top"
     b'<body><ul class="toc"><li>Step 1: Get it</li><li><a href="#b">Step 2</a></li></ul>'
     b'<p><img src="i/hb-edit.png" width="16" height="16"> = edited</p><blockquote><p>'
-    b"Permission is granted to copy this document.</p></blockquote><p class=\"top\">"
+    b'Permission is granted to copy this document.</p></blockquote><p class="top">'
     b'<a href="#top">&#8593; Back to Top</a></p><img src="./shot.png" alt="./shot"></body>',
 )
 DOC_SEEDS: tuple[bytes, ...] = (
