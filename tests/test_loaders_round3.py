@@ -161,3 +161,9 @@ def test_an_option_name_before_its_default_and_description_stays_a_heading() -> 
     )
     titles = [s.title for s in sections(Document("o", text, title="Options"))]
     assert titles == ["Options", "Option: Tool::Auto-Upgrade", "Option: Tool::Clean"]
+
+
+def test_an_end_tag_br_breaks_the_line_as_browsers_do() -> None:
+    html = '<p><img src="a/hb-new.png" width="16" height="16"> = added</br>'
+    html += '<img src="a/hb-edit.png" width="16" height="16"> = modified<br></p>'
+    assert html_to_text(html).text == "hb new = added\nhb edit = modified"

@@ -82,6 +82,7 @@ _CELL_SPACE = re.compile("(?<![ \x01\x02])[ \x01\x02]++([\x05\x06])")
 _ROW_END = re.compile("(?<![ \x05\x06])[\x05\x06][ \x05\x06]*+([\x01\x02]|$)")
 _DECLARATION = re.compile(r"<!(?!--)")
 _SECTION_END = re.compile(r"\]\s*\]\s*>")
+_END_BR = re.compile(r"</br\s*>", re.I)
 # text around an inline icon that makes the icon a word of its sentence: "<img> = modified",
 # "<img>: cleared", "click the <img> button"
 _ICON_AFTER = re.compile(r"^\s*(?:[=:\u2013\u2014\u2192]|-\s)")
@@ -419,7 +420,7 @@ def html_to_text(html: str, *, macros: Mapping[str, str] | None = None) -> Parse
         CorpusError: The HTML parser rejected the markup even so (bs4's
             ``ParserRejectedMarkup``); the folder loader reports the file and skips it.
     """
-    page = _defuse(scrub(html))
+    page = _END_BR.sub("<br>", _defuse(scrub(html)))  # "</br>" breaks the line, as in browsers
     try:
         soup = BeautifulSoup(page, "html.parser")
     except (ParserRejectedMarkup, AssertionError):
