@@ -33,8 +33,6 @@ from m2io.corpus.parsed import (
     combine_captions,
     fenced,
     finish,
-    looks_like_file_name,
-    names_its_file,
     placeholder,
     scrub,
 )
@@ -43,6 +41,7 @@ from m2io.corpus.report import CorpusError
 from m2io.corpus.shapes import (
     CELL_ATTR,
     HEAD_ATTR,
+    icon_word,
     join_admonitions,
     join_definitions,
     mark_tables,
@@ -83,10 +82,6 @@ _ROW_END = re.compile("(?<![ \x05\x06])[\x05\x06][ \x05\x06]*+([\x01\x02]|$)")
 _DECLARATION = re.compile(r"<!(?!--)")
 _SECTION_END = re.compile(r"\]\s*\]\s*>")
 _END_BR = re.compile(r"</br\s*>", re.I)
-# text around an inline icon that makes the icon a word of its sentence: "<img> = modified",
-# "<img>: cleared", "click the <img> button"
-_ICON_AFTER = re.compile(r"^\s*(?:[=:\u2013\u2014\u2192]|-\s)")
-_ICON_BEFORE = re.compile(r"\b(?:the|a|an|click|press|icon|button)\s*$", re.I)
 
 
 def _text(tag: Tag | None) -> str:
@@ -223,24 +218,6 @@ class _Context:
         return combine_captions(*pieces)
 
 
-def _icon_word(img: Tag) -> str:
-    """What an inline icon says when its sentence names it (``<img src="hb-ope-edit.png"> =
-    this icon shows…``, ``click the <img> button``): its alt text, else its file name made
-    words ("hb ope edit"); "" for an image its text does not lean on."""
-    after, before = img.next_sibling, img.previous_sibling
-    leans = (isinstance(after, NavigableString) and _ICON_AFTER.match(str(after))) or (
-        isinstance(before, NavigableString) and _ICON_BEFORE.search(str(before))
-    )
-    if not leans:
-        return ""
-    src = str(img.get("src") or "")
-    alt = " ".join(str(img.get("alt") or "").split())
-    if alt and not names_its_file(alt, src) and not looks_like_file_name(alt):
-        return alt
-    stem = src.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return " ".join(w for w in re.split(r"[^A-Za-z]+", stem) if w)
-
-
 def _raw_image(img: Tag, decorative_place: bool) -> RawImage:
     src = str(img.get("src") or img.get("data-src") or "").strip()
     role = str(img.get("role") or "").lower()
@@ -337,7 +314,7 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
         if node.name == "img":
             out.append(placeholder(len(images)))
             images.append(_raw_image(node, context.header_footer > 0 or id(node) in banners))
-            word = "" if in_pre else _icon_word(node)
+            word = "" if in_pre else icon_word(node)
             if word:  # the sentence names the icon: it reads "edit = this icon shows…"
                 out.append(f" {word}")
             figures.append(context.around())
