@@ -149,7 +149,7 @@ def test_markdown_figure_block_caption() -> None:
 
 def test_html_inline_icon_keeps_the_sentence_whole() -> None:
     parsed = html_to_text('<p>Click the <img src="eye.png" alt="eye"> button to hide it.</p>')
-    assert parsed.text == "Click the button to hide it."
+    assert parsed.text == "Click the eye button to hide it."  # the icon, named, is a word
     assert [(o, i.alt) for o, i in parsed.images] == [(9, "eye")]
 
 

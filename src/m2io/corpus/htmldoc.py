@@ -41,6 +41,7 @@ from m2io.corpus.report import CorpusError
 from m2io.corpus.shapes import (
     CELL_ATTR,
     HEAD_ATTR,
+    icon_word,
     join_admonitions,
     join_definitions,
     mark_tables,
@@ -80,6 +81,7 @@ _CELL_SPACE = re.compile("(?<![ \x01\x02])[ \x01\x02]++([\x05\x06])")
 _ROW_END = re.compile("(?<![ \x05\x06])[\x05\x06][ \x05\x06]*+([\x01\x02]|$)")
 _DECLARATION = re.compile(r"<!(?!--)")
 _SECTION_END = re.compile(r"\]\s*\]\s*>")
+_END_BR = re.compile(r"</br\s*>", re.I)
 
 
 def _text(tag: Tag | None) -> str:
@@ -312,6 +314,9 @@ def _walk(root: Tag) -> tuple[str, list[RawImage]]:
         if node.name == "img":
             out.append(placeholder(len(images)))
             images.append(_raw_image(node, context.header_footer > 0 or id(node) in banners))
+            word = "" if in_pre else icon_word(node)
+            if word:  # the sentence names the icon: it reads "edit = this icon shows…"
+                out.append(f" {word}")
             figures.append(context.around())
             continue
         if node.name == "li" and not in_cell and not in_pre:
@@ -392,7 +397,7 @@ def html_to_text(html: str, *, macros: Mapping[str, str] | None = None) -> Parse
         CorpusError: The HTML parser rejected the markup even so (bs4's
             ``ParserRejectedMarkup``); the folder loader reports the file and skips it.
     """
-    page = _defuse(scrub(html))
+    page = _END_BR.sub("<br>", _defuse(scrub(html)))  # "</br>" breaks the line, as in browsers
     try:
         soup = BeautifulSoup(page, "html.parser")
     except (ParserRejectedMarkup, AssertionError):

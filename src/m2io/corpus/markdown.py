@@ -26,6 +26,7 @@ import html
 import re
 from collections import defaultdict, deque
 
+from m2io.corpus.mdblocks import notes, tables
 from m2io.corpus.parsed import (
     Parsed,
     RawImage,
@@ -64,7 +65,10 @@ _ANY_TAG = re.compile(r"<[^<>]*>")
 _SCRIPT = re.compile(r"<(script|style)\b", re.I)
 _ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+([^\n]*)$", re.M)
 _SETEXT = re.compile(r"^(?! {0,3}[-=])(\S[^\n]*)\n {0,3}(?:=+|-+)[ \t]*$", re.M)
+# a heading's id, Pandoc/Docusaurus/MkDocs style: "## Install {#install}" (also "{#x .class}")
+_HEADING_ID = re.compile(r"(?<![ \t])[ \t]+\{#[^{}\s]+(?:[ \t]+[^{}\n]*)?\}[ \t]*$", re.M)
 _LINE_RULES = [
+    (_HEADING_ID, ""),
     (re.compile(r"^ {0,3}#{1,6}[ \t]*$", re.M), ""),
     (_ATX, lambda m: _atx_text(m.group(1))),
     (re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.M), ""),  # setext underline or rule
@@ -91,8 +95,8 @@ _INLINE_RULES = [
 
 
 def _atx_text(line: str) -> str:
-    """A heading line's text without its optional closing ``#`` run."""
-    line = line.rstrip(" \t")
+    """A heading line's text without its id (``{#install}``) and optional closing ``#`` run."""
+    line = _HEADING_ID.sub("", line.rstrip(" \t"))
     bare = line.rstrip("#")
     if bare != line and (not bare or bare[-1] in " \t"):
         line = bare.rstrip(" \t")
@@ -279,7 +283,7 @@ def _title(segments: list[tuple[bool, str]], front: str) -> str:
     if not found:
         return ""
     first = min(found, key=lambda h: h.start())
-    text = _atx_text(first.group(1)) if first.re is _ATX else first.group(1)
+    text = _atx_text(first.group(1)) if first.re is _ATX else _HEADING_ID.sub("", first.group(1))
     return _heading_text(text)
 
 
@@ -320,7 +324,7 @@ def markdown_to_text(text: str) -> Parsed:
     fm = _FRONT_MATTER.match(text)
     if fm:
         front, text = fm.group(1), text[fm.end() :]
-    segments = _segments(text)
+    segments = _segments(notes(text))
     refs: dict[str, tuple[str, str]] = {}
     for code, seg in segments:
         if not code:
@@ -334,7 +338,7 @@ def markdown_to_text(text: str) -> Parsed:
         if code:
             parts.append(fenced(seg))  # its lines as written, one unit for the splitter
             continue
-        seg = _REF_DEF.sub("", _drop_blocks(spans.protect(seg)))
+        seg = _REF_DEF.sub("", _drop_blocks(spans.protect(tables(seg))))
         seg = _IMAGE.sub(replacer, seg)
         for pattern, repl in _LINE_RULES:
             seg = pattern.sub(repl, seg)

@@ -18,7 +18,12 @@ generator this module uses the markers most of them share:
   ``a.footnote``, Sphinx's ``footnote-reference``, Markdown's ``footnote-ref``), its ARIA role
   (``doc-noteref``, ``doc-backlink``) or a ``<sup>`` around or inside it (Texinfo's
   ``<a href="#FOOT3"><sup>3</sup></a>``); the note's own text stays, at the page's end;
-- a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped;
+- a short block that starts with a copyright mark (``©``, ``Copyright 2008-2022 …``) is dropped,
+  and so is a licence's grant (``Permission is granted to copy, distribute and/or modify this
+  document …``, the paragraphs a Texinfo or DocBook manual's top page copies from its licence);
+- a list with a furniture class whose items are mostly not links is content, not a table of
+  contents (HomeBank heads its how-to pages with the procedure's steps as a ``ul.toc``);
+- a same-page link to the top ("↑ Back to Top", ``href="#top"``) is navigation;
 - on a page with no main element, a first or last table that holds two or more image links and
   under 200 characters of text is a navigation bar (latex2html, Hyperlatex, texi2html mark
   theirs with nothing else);
@@ -73,6 +78,15 @@ _FURNITURE_TAGS = frozenset({"footer", "address", "form"})
 PERMALINK_GLYPHS = "\u00b6\uf0c1#\u00a7\U0001f517"
 _COPYRIGHT = re.compile(r"^\s*(?:\u00a9|\(c\)\s*\d{4}|copyright\b)", re.I)
 _COPYRIGHT_MAX_CHARS = 300
+_LICENCE = re.compile(r"^\s*permission is granted to (?:copy|make|distribute|use)\b", re.I)
+_LICENCE_MAX_CHARS = 1500
+_TOP_TARGETS = frozenset({"#", "#top", "#page-top", "#__top", "#header", "#contents-top"})
+_TO_TOP = re.compile(
+    r"[\W_]*(?:(?:back|go|return|jump|scroll)\s+(?:up\s+)?to\s+)?(?:the\s+)?top"
+    r"(?:\s+of\s+(?:the\s+)?page)?[\W_]*",
+    re.I,
+)
+_LISTS = frozenset({"ul", "ol", "dl"})
 _COPYRIGHT_CHECKS = 8
 _BLOCKS = ("p", "div", "li", "small", "span", "td", "section")
 _BAR_CHARS = 200
@@ -147,11 +161,34 @@ def _is_furniture(tag: Tag) -> bool:
     if str(tag.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
     if _FURNITURE_CLASSES.intersection(c.lower() for c in _classes(tag)):
-        return True
+        return tag.name not in _LISTS or _mostly_links(tag)
     if tag.name == "a" and str(tag.get("href") or "").startswith("#"):
         text = tag.get_text().strip()
+        if str(tag["href"]).lower() in _TOP_TARGETS and _TO_TOP.fullmatch(text):
+            return True  # "↑ Back to Top"
         return text != "" and all(ch in PERMALINK_GLYPHS for ch in text)
     return False
+
+
+def _has_link(item: Tag) -> bool:
+    """Whether a list item holds a link among its children or grandchildren (bounded: a page of
+    nested lists is read once per level, not once per ancestor)."""
+    for child in item.children:
+        if not isinstance(child, Tag):
+            continue
+        if child.name == "a" and child.get("href"):
+            return True
+        if any(isinstance(g, Tag) and g.name == "a" and g.get("href") for g in child.children):
+            return True
+    return False
+
+
+def _mostly_links(tag: Tag) -> bool:
+    """Whether at least half the items of a list are links: a table of contents, not steps."""
+    items = tag.find_all(("li", "dt", "dd"), recursive=False)
+    if not items:
+        return True
+    return 2 * sum(_has_link(i) for i in items) >= len(items)
 
 
 def _link_bars(root: Tag) -> list[Tag]:
@@ -179,17 +216,28 @@ def remove_furniture(root: Tag, *, whole_body: bool = False) -> None:
     for tag in root.find_all(_is_furniture):
         if not tag.decomposed:
             tag.decompose()
+    _drop_notices(root, _COPYRIGHT, _COPYRIGHT_MAX_CHARS)
+    _drop_notices(root, _LICENCE, _LICENCE_MAX_CHARS, whole=True)
+
+
+def _drop_notices(
+    root: Tag, opening: re.Pattern[str], max_chars: int, *, whole: bool = False
+) -> None:
+    """Drop the blocks (at most ``max_chars`` long) holding a string that starts with
+    ``opening``; ``whole``: only when the block's own text starts with it."""
     checks = 0
-    for string in root.find_all(string=_COPYRIGHT):
+    for string in root.find_all(string=opening):
         if checks >= _COPYRIGHT_CHECKS:  # bounded: a page of "©" strings stays linear
             break
         checks += 1
-        block = string.parent if isinstance(string, NavigableString) else None
+        # a string inside a block this loop already dropped is gone with it (no parent left)
+        block = getattr(string, "parent", None) if isinstance(string, NavigableString) else None
         while block is not None and block.name not in _BLOCKS and block is not root:
             block = block.parent
         if block is None or block is root or block.decomposed:
             continue
-        if len(block.get_text()) <= _COPYRIGHT_MAX_CHARS:
+        text = block.get_text()
+        if len(text) <= max_chars and (not whole or opening.match(text)):
             block.decompose()
 
 

@@ -68,8 +68,10 @@ class RawImage:
 
     @property
     def best_caption(self) -> str:
-        """Figure caption, title and alt text combined without repeating one another."""
-        return combine_captions(self.caption, self.title, self.alt)
+        """Figure caption, title and alt text combined without repeating one another; an alt
+        text that only names the image's file (:func:`names_its_file`) is no caption."""
+        alt = "" if names_its_file(self.alt, self.src) else self.alt
+        return combine_captions(self.caption, self.title, alt)
 
 
 @dataclass
@@ -185,6 +187,21 @@ def combine_captions(*pieces: str) -> str:
             out += " " if out[-1] in ".!?:;" else ". "
         out += piece
     return out
+
+
+def _stem(path: str) -> str:
+    name = path.split("?")[0].split("#")[0].replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(rf"{_IMAGE_SUFFIX}$", "", name, flags=re.IGNORECASE).lower()
+
+
+def names_its_file(alt: str, src: str) -> bool:
+    """Whether an alt text is only the image's own file name (``alt="./onecontour"`` for
+    ``src="./onecontour.png"``, makeinfo's default; ``Screenshot.PNG``, ``images/screenshot``):
+    the same name with or without its folder, ``./`` and extension, in any case."""
+    text = alt.strip()
+    if not text or not src.strip():
+        return False
+    return _stem(text) == _stem(src) != ""
 
 
 def is_icon_word(text: str) -> bool:

@@ -10,6 +10,9 @@ An admonition (``div.note``, ``div.warning``, Sphinx/MkDocs ``admonition``, DocB
 under ``div.note``) becomes ``Note: text``: its label joins its first paragraph instead of
 standing alone, where it would read as a heading.
 
+An icon its sentence names ("<img> = this icon shows …", "click the <img> button") is written
+as a word of that sentence (:func:`icon_word`): its alt text, or its file name made words.
+
 Both passes read each element a bounded number of times: header and cell texts are read within
 a budget proportional to the page, and an admonition's label is looked for at most three levels
 down, so a hostile page of nested tables or notes stays linear (docs/design.md).
@@ -17,7 +20,11 @@ down, so a hostile page of nested tables or notes stays linear (docs/design.md).
 
 from __future__ import annotations
 
+import re
+
 from bs4 import NavigableString, Tag
+
+from m2io.corpus.parsed import looks_like_file_name, names_its_file
 
 HEAD_ATTR = "data-m2io-head"
 """Attribute the walker reads on a data cell: its column's header text."""
@@ -30,6 +37,10 @@ ADMONITIONS = frozenset(
 )
 _TITLE_CLASSES = frozenset({"admonition-title", "title"})
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6 th".split())
+# text around an inline icon that makes the icon a word of its sentence: "<img> = modified",
+# "<img>: cleared", "click the <img> button"
+_ICON_AFTER = re.compile(r"^\s*(?:[=:\u2013\u2014\u2192]|-\s)")
+_ICON_BEFORE = re.compile(r"\b(?:the|a|an|click|press|icon|button)\s*$", re.I)
 
 
 def _rows(table: Tag) -> list[Tag]:
@@ -235,3 +246,21 @@ def join_definitions(root: Tag) -> None:
         target = para if para is not None and _inside(para, body, steps=3) else body
         target.insert(0, NavigableString(f"{label}: "))
         term.decompose()
+
+
+def icon_word(img: Tag) -> str:
+    """What an inline icon says when its sentence names it (``<img src="hb-ope-edit.png"> =
+    this icon shows…``, ``click the <img> button``): its alt text, else its file name made
+    words ("hb ope edit"); "" for an image its text does not lean on."""
+    after, before = img.next_sibling, img.previous_sibling
+    leans = (isinstance(after, NavigableString) and _ICON_AFTER.match(str(after)[:64])) or (
+        isinstance(before, NavigableString) and _ICON_BEFORE.search(str(before)[-64:])
+    )
+    if not leans:
+        return ""
+    src = str(img.get("src") or "")
+    alt = " ".join(str(img.get("alt") or "").split())
+    if alt and not names_its_file(alt, src) and not looks_like_file_name(alt):
+        return alt
+    stem = src.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return " ".join(w for w in re.split(r"[^A-Za-z]+", stem) if w)

@@ -29,6 +29,12 @@ HEADING_MAX_CHARS = 100
 _BLOCK = re.compile(r"(?:^|\n[ \t]*\n)\s*?(\S.*?)(?=\n[ \t]*\n|\s*\Z)", re.S)
 _FINAL_PUNCT = tuple(".!?:;,")
 _LEAD_IN_WORDS = 8  # a line this long beside a code block is the sentence that leads into it
+# words a sentence leads into a code block with ("The predefined axis types are", "… opened with")
+_LEAD_IN_ENDS = frozenset(
+    "are is be with by as the a an of to for and or using via like at".split()
+)
+# a one-line definition ("Ctrl-q: exit", "/: division", "Step 1: Get your statement")
+_DEFINITION = re.compile(r"^[^:\s][^:\n]{0,39}: \S")
 _CLAUSE_WORDS = 4  # a lower-case line this long after one goes on with its sentence ("subplot"
 # after a code block is the next function's heading)
 
@@ -84,9 +90,34 @@ def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
     text = line.strip()
     if before and after and text[:1].islower():
         return True  # "or" between two alternatives
+    words = text.split()
+    if after and len(words) >= 3 and words[-1].lower() in _LEAD_IN_ENDS:
+        return True  # "The predefined three-dimensional axis types are" + code
     return (before and text[:1].islower() and len(text.split()) >= _CLAUSE_WORDS) or (
         (before or after) and len(text.split()) >= _LEAD_IN_WORDS
     )
+
+
+def _in_definitions(blocks: list[re.Match[str]], k: int) -> bool:
+    """Whether the one-line paragraph ``blocks[k]`` is an entry of a list of one-line
+    definitions: "Label: text" shaped as a heading, beside another such entry when its text
+    is in lower case ("Ctrl-q: exit" after "q: exit"), or in a run of three ("Step 1: Get your
+    statement"). An option's name before its one-line default and a long description
+    ("Option: Aptitude::Auto-Upgrade", "Default: false", "Description: … .") stays a heading."""
+
+    def entry(j: int) -> bool:
+        if not 0 <= j < len(blocks):
+            return False
+        text = blocks[j].group(1).strip()
+        return "\n" not in text and _DEFINITION.match(text) is not None and is_heading(text)
+
+    if not entry(k):
+        return False
+    text = blocks[k].group(1).strip()
+    rest = text.split(": ", 1)[1]
+    if rest[:1].islower() and (entry(k - 1) or entry(k + 1)):
+        return True
+    return any(entry(a) and entry(b) for a, b in ((k - 2, k - 1), (k - 1, k + 1), (k + 1, k + 2)))
 
 
 def sections(doc: Document) -> list[Section]:
@@ -102,7 +133,7 @@ def sections(doc: Document) -> list[Section]:
         # a numbered line is a list item when the paragraph before or after it is numbered too
         near = [b.group(1).lstrip() for b in (*blocks[max(k - 1, 0) : k], *blocks[k + 1 : k + 2])]
         alone = not any(_NUMBERED.match(b) for b in near)
-        if _leads_to_code(m.group(1), blocks, k):
+        if _leads_to_code(m.group(1), blocks, k) or _in_definitions(blocks, k):
             continue
         if is_heading(m.group(1), numbered=alone):
             heads.append((m.start(1), m.group(1).strip()))

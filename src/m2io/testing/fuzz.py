@@ -45,6 +45,9 @@ MARKDOWN_SEEDS: tuple[bytes, ...] = (
     b'<figure><img src="img/b.png" alt="alt b"><figcaption>The caption</figcaption></figure>'
     b"\n\n> quote with __bold__ and \\*escaped\\*\n\n- item one\n- item <!-- hidden --> two\n\n"
     b"| a | b |\n|---|---|\n| 1 | 2 |\n\n&lt;script&gt; is text. <script>alert(1)</script>\n",
+    # a documentation site's page: heading ids, admonitions, a pipe table with escaped bars
+    b"## Install {#install}\n\n:::caution tool.exe not running?\n\nCheck it.\n\n:::\n\n"
+    b'!!! note "Paths"\n    Use `a\\|b`.\n\n|Col|\n|-|\n|`x\\|y`|\n| two | cells |\n\n:::tip[T]\nx\n',
 )
 HTML_SEEDS: tuple[bytes, ...] = (
     b'<html><head><meta charset="utf-8"><title>Filters</title><style>p{}</style></head><body>'
@@ -65,6 +68,11 @@ HTML_SEEDS: tuple[bytes, ...] = (
     b'<div class="admonition note"><p class="admonition-title">Note</p><p>Saved.</p></div>'
     b'<dl><dt>Term</dt><dd>Meaning</dd></dl></div><div class="footer">\xc2\xa9 Copyright 2022'
     b"</div></body></html>",
+    # a hand-written page: steps in a "toc" list, an inline icon, a licence, "Back to Top"
+    b'<body><ul class="toc"><li>Step 1: Get it</li><li><a href="#b">Step 2</a></li></ul>'
+    b'<p><img src="i/hb-edit.png" width="16" height="16"> = edited</p><blockquote><p>'
+    b'Permission is granted to copy this document.</p></blockquote><p class="top">'
+    b'<a href="#top">&#8593; Back to Top</a></p><img src="./shot.png" alt="./shot"></body>',
 )
 DOC_SEEDS: tuple[bytes, ...] = (
     json.dumps([0, "Open the Layers dialog.<PIC>\nIt lists every layer.", [10]]).encode()
@@ -96,6 +104,11 @@ COLLECTION_SEEDS: tuple[bytes, ...] = (
 )
 
 HOSTILE: tuple[bytes, ...] = (
+    b":::",
+    b"{#",
+    b"|",
+    b"\n|-|\n",
+    b"!!! note\n    ",
     b"![",
     b"](",
     b"[",
