@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, T
 from bs4.element import CData, ProcessingInstruction
 from bs4.exceptions import ParserRejectedMarkup
 
+from m2io.corpus.htmlnav import has_class, is_navigation, refresh_target, step_bars
 from m2io.corpus.latex2html import drop_page_references, resolve_math
 from m2io.corpus.pagecontent import (
     drop_footnote_marks,
@@ -58,17 +59,7 @@ _PARA = frozenset(
     "form center body html".split()
 )
 _LINE = frozenset("li tr dt dd option".split())
-# Navigation blocks, removed with their text: HTML5, ARIA, DocBook, gtk-doc, Sphinx-like themes.
-_NAV_CLASSES = frozenset(
-    {"nav", "navheader", "navfooter", "navigation", "breadcrumbs", "related", "nav-panel"}
-)
-# links that step to a neighbouring page ("Next: …, Up: …" of Texinfo, rel="prev" of others)
-_STEP_RELS = frozenset({"next", "prev", "previous", "up", "contents", "index", "start"})
-_STEP_KEYS = frozenset({"n", "p", "u"})
-_STEP_BAR_CHARS = 300
-_STEP_BAR_DEPTH = 3
 _REDIRECT_MAX_CHARS = 300
-_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s]+)", re.I)
 _FIGURE_CLASSES = frozenset({"figure", "informalfigure"})
 _LINE_MARK, _PARA_MARK, _PRE_SPACE, _PRE_TAB = "\x01", "\x02", "\x03", "\x04"
 _HEADED_CELL, _PLAIN_CELL = "\x05", "\x06"  # after a table cell: "; " or " | " between cells
@@ -88,62 +79,9 @@ def _text(tag: Tag | None) -> str:
     return " ".join(tag.get_text(" ").split()) if tag is not None else ""
 
 
-def _has_class(tag: Tag, names: frozenset[str] | set[str]) -> bool:
-    classes = tag.get("class") or []
-    return bool(names.intersection(classes if isinstance(classes, list) else classes.split()))
-
-
 def _px(value: object) -> int | None:
     m = re.match(r"\s*(\d+)\s*(?:px)?\s*$", str(value or ""))
     return int(m.group(1)) if m else None
-
-
-def _is_navigation(tag: Tag) -> bool:
-    return (
-        tag.name == "nav"
-        or str(tag.get("role") or "").lower() == "navigation"
-        or (tag.name in ("div", "table") and _has_class(tag, _NAV_CLASSES))
-        or (tag.name == "table" and "navigation" in str(tag.get("summary") or "").lower())
-        or (tag.name == "table" and _has_class(tag, frozenset({"menu"})))  # Texinfo's node menu
-    )
-
-
-def _step_bars(soup: BeautifulSoup) -> list[Tag]:
-    """Short blocks that hold a link to the next, previous or parent page (``rel`` or
-    ``accesskey``): Texinfo's "Next: … Up: … [Contents][Index]" line and the like, marked by
-    no class a reader of other generators would know. Each such link climbs at most a few
-    levels to its block, so the search stays linear in the page."""
-    bars: list[Tag] = []
-    seen: set[int] = set()  # blocks looked at once, kept or not: linear however many links
-    for link in soup.find_all("a", href=True):
-        rels = link.get("rel") or []
-        rels = rels if isinstance(rels, list) else str(rels).split()
-        key = str(link.get("accesskey") or "").lower()
-        if not (_STEP_RELS.intersection(r.lower() for r in rels) or key in _STEP_KEYS):
-            continue
-        block = link.parent
-        for _ in range(_STEP_BAR_DEPTH):
-            if not isinstance(block, Tag) or block.name in ("p", "div", "table", "body"):
-                break
-            block = block.parent
-        if not isinstance(block, Tag) or block.name not in ("p", "div", "table"):
-            continue
-        if id(block) in seen:
-            continue
-        seen.add(id(block))
-        if len(block.get_text()) <= _STEP_BAR_CHARS:
-            bars.append(block)
-    return bars
-
-
-def _refresh_target(soup: BeautifulSoup) -> str:
-    """Where ``<meta http-equiv="refresh" content="0; url=…">`` sends the reader, or ""."""
-    for meta in soup.find_all("meta", limit=64):
-        if str(meta.get("http-equiv") or "").lower() == "refresh":
-            m = _REFRESH_URL.search(str(meta.get("content") or ""))
-            if m:
-                return m.group(1)
-    return ""
 
 
 class _Context:
@@ -167,9 +105,9 @@ class _Context:
         found = []
         if tag.name == "figure":
             found.append("figure")
-        if tag.name == "div" and _has_class(tag, _FIGURE_CLASSES):
+        if tag.name == "div" and has_class(tag, _FIGURE_CLASSES):
             found.append("docbook")
-        if tag.name == "div" and _has_class(tag, {"mediaobject"}):
+        if tag.name == "div" and has_class(tag, {"mediaobject"}):
             found.append("media")
         return found
 
@@ -178,9 +116,9 @@ class _Context:
             ("figure", tag.name == "figcaption"),
             (
                 "docbook",
-                _has_class(tag, {"title", "figure-title"}),
+                has_class(tag, {"title", "figure-title"}),
             ),  # figure-title: XSL 1.79 XHTML5
-            ("media", _has_class(tag, {"caption"})),
+            ("media", has_class(tag, {"caption"})),
         ):
             if test:
                 for waiting in self.waiting[kind]:
@@ -213,7 +151,7 @@ class _Context:
             cap = self.caption.get(id(media))
             if cap is None:
                 sib = media.find_next_sibling()
-                cap = sib if sib is not None and _has_class(sib, {"caption"}) else None
+                cap = sib if sib is not None and has_class(sib, {"caption"}) else None
             pieces.append(_text(cap))
         return combine_captions(*pieces)
 
@@ -408,10 +346,10 @@ def html_to_text(html: str, *, macros: Mapping[str, str] | None = None) -> Parse
         except (ParserRejectedMarkup, AssertionError, ValueError, RecursionError) as exc:
             why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             raise CorpusError(f"HTML parser rejected the markup ({why})") from exc
-    for nav in soup.find_all(_is_navigation) + _step_bars(soup):
+    for nav in soup.find_all(is_navigation) + step_bars(soup):
         if not nav.decomposed:  # a nav inside a nav that is gone already
             nav.decompose()
-    forwards_to = _refresh_target(soup)
+    forwards_to = refresh_target(soup)
     frameset = soup.find(("frameset", "frame")) is not None
     main = main_content(soup)
     lead = page_lead(soup, main) if main is not None else None
