@@ -197,7 +197,9 @@ class SentenceFill:
         vecs = [np.asarray(table.vectors, np.float32)] if keys else []
         have = set(keys)
         texts = index_sentences(self.index.chunks)
-        todo = [t for t in texts if sentence_key(t) not in have]
+        # shortest first: a call's texts pad to similar lengths, and the short sentences (most
+        # of what answers quote) are there soonest
+        todo = sorted((t for t in texts if sentence_key(t) not in have), key=len)
         self.total, self.done = len(texts), len(texts) - len(todo)
         if not todo:
             return
