@@ -87,11 +87,13 @@ def test_a_killed_fill_leaves_a_consistent_index_and_the_next_one_resumes(plain:
         fill.run()
     assert fill.saved == 4 < total  # two calls written, the third died
     assert not list(plain.glob(".*.tmp"))
+    (plain / ".sentences.npy.999.fill.tmp").write_bytes(b"half")  # killed while writing
     emb = CountingEmbedder()
     resumed = Index.open(plain, embedder=emb)
     assert len(resumed.sentence_vectors) == 4  # the files agree with each other
     SentenceFill(resumed, batch=2).run()
     assert len(emb.sent) == total - 4  # only what was missing was embedded
+    assert not list(plain.glob(".*.tmp"))  # the killed write's leftovers are gone
     assert len(Index.open(plain, embedder=CountingEmbedder()).sentence_vectors) == total
 
 

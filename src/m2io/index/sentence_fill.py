@@ -191,6 +191,9 @@ class SentenceFill:
     def _fill(self) -> None:
         embedder = self.index.embedder
         stamp = _stamp(self.folder)
+        if self.write:  # this process holds the lock: temporary files are a killed fill's
+            for stale in self.folder.glob(".sentence*.fill.tmp"):
+                stale.unlink(missing_ok=True)
         # what the files hold now (another process may have written them since the index opened)
         table = self._load() if self.write else self.index.sentence_vectors
         keys = [k.tobytes() for k in table.keys] if table is not None and len(table) else []
