@@ -95,6 +95,7 @@ def main() -> None:
     p.add_argument("--index", required=True)
     p.add_argument("--n", type=int, default=120)
     p.add_argument("--out", default="results/provenance_matching.json")
+    p.add_argument("--repeats", type=int, default=1, help="keep the fastest of this many")
     args = p.parse_args()
     load0 = os.getloadavg()
     data = Path(args.data).resolve()
@@ -116,11 +117,14 @@ def main() -> None:
             got = {}
             for way in ["pairs", "arrays"] if k % 2 == 0 else ["arrays", "pairs"]:
                 A.AnchoredInserter.anchors = pair_anchors if way == "pairs" else ARRAYS
-                e.forget_recent()
-                r.retrieve(a.question)
-                t0 = time.perf_counter()
-                got[way] = ins.insert(a, c)
-                times[name][way].append(1000 * (time.perf_counter() - t0))
+                best = float("inf")
+                for _ in range(args.repeats):
+                    e.forget_recent()
+                    r.retrieve(a.question)
+                    t0 = time.perf_counter()
+                    got[way] = ins.insert(a, c)
+                    best = min(best, 1000 * (time.perf_counter() - t0))
+                times[name][way].append(best)
             same[name] += got["pairs"] == got["arrays"]
     A.AnchoredInserter.anchors = ARRAYS
     result = {
@@ -128,6 +132,7 @@ def main() -> None:
         "subset": args.subset,
         "index": args.index,
         "n": len(cases),
+        "repeats": args.repeats,
         "same_placements": same,
         "insert_ms": {n: {w: stats(v) for w, v in t.items()} for n, t in times.items()},
         "machine": machine(load0),
