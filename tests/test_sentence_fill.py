@@ -132,3 +132,19 @@ def test_a_second_process_follows_the_one_that_fills(plain: Path) -> None:
     thread.join(10)
     assert second.finished.is_set() and second.done == second.total > 0
     assert emb.sent == []  # it read what the first one wrote
+
+
+def test_a_reopened_index_gets_its_own_fill_and_the_old_one_stops(plain: Path) -> None:
+    pytest.importorskip("fastapi")
+    from m2io.retrievers.hybrid import HybridRetriever
+    from m2io.serve.state import reopen_pipeline
+
+    emb = CountingEmbedder()
+    pipe = Pipeline(HybridRetriever(Index.open(plain, embedder=emb)), None, None)  # type: ignore[arg-type]
+    assert Pipeline(pipe.retriever, None, None).sentence_fill is None  # type: ignore[arg-type]
+    old = pipe.fill_sentence_vectors(background=False)
+    new = reopen_pipeline(pipe, plain)  # as after an upload swapped the folder
+    assert old._stop.is_set()
+    assert new.sentence_fill is not None and new.sentence_fill is not old
+    assert new.sentence_fill.index is new.retriever.index
+    assert new.sentence_fill.finished.wait(30) and new.sentence_fill.done == old.total

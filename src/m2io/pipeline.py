@@ -48,6 +48,7 @@ class Pipeline:
         self.generator = generator
         self.inserter = inserter
         self.merger = merger or DefaultMerger()
+        self.sentence_fill: Any = None  # set by fill_sentence_vectors
 
     def fill_sentence_vectors(self, *, background: bool = True, write: bool = True) -> Any:
         """Embed and store the sentence vectors the retriever's index lacks, so the inserters
@@ -66,6 +67,7 @@ class Pipeline:
         if index is None or not hasattr(index, "sentence_vectors") or not len(index.chunks):
             return None
         fill = SentenceFill(index, write=write)
+        self.sentence_fill = fill  # a server that reopens the index starts one for the new one
         if background:
             fill.start()
         else:
