@@ -157,7 +157,8 @@ class SentenceFill:
         except ImportError:  # no advisory locks here: every process fills for itself
             return True
         try:
-            fd = os.open(self.folder / FILL_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)  # never a link's target
+            fd = os.open(self.folder / FILL_LOCK, flags, 0o644)
         except OSError:
             return None
         try:
