@@ -48,6 +48,31 @@ class Pipeline:
         self.generator = generator
         self.inserter = inserter
         self.merger = merger or DefaultMerger()
+        self.sentence_fill: Any = None  # set by fill_sentence_vectors
+
+    def fill_sentence_vectors(self, *, background: bool = True, write: bool = True) -> Any:
+        """Embed and store the sentence vectors the retriever's index lacks, so the inserters
+        stop embedding answers' sentences (:class:`m2io.index.sentence_fill.SentenceFill`: low
+        priority, a few texts per model call, the files written by temporary file and rename;
+        ``write=False`` or a read-only folder: in memory only). ``m2io serve`` calls this.
+
+        Returns:
+            The :class:`~m2io.index.sentence_fill.SentenceFill` (started on a thread when
+            ``background``, else run to the end here), or None when the retriever holds no
+            index or its index has no chunks.
+        """
+        from m2io.index.sentence_fill import SentenceFill
+
+        index = getattr(self.retriever, "index", None)
+        if index is None or not hasattr(index, "sentence_vectors") or not len(index.chunks):
+            return None
+        fill = SentenceFill(index, write=write)
+        self.sentence_fill = fill  # a server that reopens the index starts one for the new one
+        if background:
+            fill.start()
+        else:
+            fill.run()
+        return fill
 
     def to_config(self) -> PipelineConfig:
         """The recipe that builds this pipeline again (``m2io.factory.build_pipeline``).

@@ -95,6 +95,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="open connections in all (uvicorn's limit_concurrency; 503 past it) (512)",
     )
     net.add_argument(
+        "--no-sentence-fill",
+        action="store_true",
+        help="do not embed the index's missing sentence vectors in the background after start "
+        "(by default the server fills them at low priority and writes them beside the index, "
+        "so the inserters stop embedding answers' sentences: docs/serve.md)",
+    )
+    net.add_argument(
         "--max-client-connections",
         type=int,
         default=64,
@@ -183,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     options["max_client_requests"] = share(args.max_client_connections)
 
     def serve(forked: bool = False) -> None:
+        if not args.no_sentence_fill and hasattr(pipeline, "fill_sentence_vectors"):
+            pipeline.fill_sentence_vectors()  # in each worker: one fills, the others follow
         app = create_app(pipeline, recipe=cfg, follow_index=workers > 1, **options)
         config = uvicorn.Config(
             app,

@@ -242,6 +242,22 @@ class CachedTextEmbedder(ABC):
             [v if v is not None else fresh[t] for t, v in zip(texts, known, strict=True)]
         )
 
+    concurrent_runs = False
+    """Whether :meth:`_run` may run beside another call without the lock (a backend whose model
+    session is thread-safe says so): :meth:`encode_fresh` then never makes a query wait."""
+
+    def encode_fresh(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for ``texts`` straight from the model: no stored or recent vector is
+        looked up and none is kept (a background job filling an index, whose texts would only
+        push the queries' vectors out of the recent cache). Batches of at most ``small_batch``
+        texts run on one thread, the calling one."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.concurrent_runs:
+            return np.asarray(self._run(list(texts), len(texts)), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._run(list(texts), len(texts)), dtype=np.float32)
+
     def forget_recent(self) -> None:
         """Drop the recently-embedded cache (the index's stored vectors stay)."""
         with self._lock:

@@ -90,6 +90,7 @@ class OnnxTextEmbedder(CachedTextEmbedder):
     """
 
     backend = "onnx"
+    concurrent_runs = True  # ONNX Runtime sessions and the tokenizer are safe across threads
 
     def __init__(
         self,

@@ -16,8 +16,10 @@ remember_table`), which looks each text up by its key before embedding it, so a 
 here is never sent to the model; a sentence not found (a generated answer's own words) is embedded
 as before. The files are memory-mapped: opening an index reads their headers only.
 
-Storing them is opt-in (``m2io index --sentence-vectors``, ``build_index(sentence_vectors=True)``):
-they cost about 2.6-3× the build time and 2.7× the index size (docs/RESULTS.md). An index without
+Storing them at build time is opt-in (``m2io index --sentence-vectors``,
+``build_index(sentence_vectors=True)``): they cost about 2.6-3× the build time and 2.7× the index
+size (docs/RESULTS.md). ``m2io serve`` fills them in the background instead, at low priority
+(:mod:`m2io.index.sentence_fill`), writing the same files. An index without
 them, or with an empty table (built without the option), works as before: its answers' sentences
 are embedded (a log line at INFO says how to add them; a rebuild with the option embeds only the
 sentences). Files that are damaged or disagree with the index (a header that declares more than

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,7 @@ from m2io.embed.text import (
     TextEmbedder,
     image_text,
 )
+from m2io.inserters.provenance import EDGE, MIN_CONTAIN, WINDOW, WordMatrix
 from m2io.learned.cues import FORWARD_REF, figure_caption, figure_label, figure_refs
 from m2io.retrievers.query import search_text
 from m2io.text import tokenize
@@ -56,10 +57,10 @@ _PIECE_END = re.compile(r"(?<=[.!?:;])[\"')\]]*\s+")
 # A piece that is only a list marker ("1.", "a)", "-") belongs to the text after it.
 _MARKER = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[-*•])[.)]?$")
 # A shorter side with fewer tokens than this must match (nearly) exactly, not by containment.
-_MIN_CONTAIN = 5
+_MIN_CONTAIN = MIN_CONTAIN
 # Words compared across an answer's sentence boundary with the text next to an image.
-_WINDOW = 12
-_EDGE = 3
+_WINDOW = WINDOW
+_EDGE = EDGE
 # A boundary alignment counts from this score: boilerplate ("This image shows the …") shares a
 # window's common words with many sentences, a real match nearly all of them.
 _ALIGNED = 0.85
@@ -92,6 +93,9 @@ class AnswerWords:
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     docs: tuple[str | None, ...] = ()  # each sentence's source document, where known
+    matrix: WordMatrix = field(  # the same words as arrays, for matching all pieces at once
+        default_factory=lambda: WordMatrix([]), compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, answer: TextAnswer) -> AnswerWords:
@@ -103,7 +107,8 @@ class AnswerWords:
             tokens.extend(words)
             ends.append(len(tokens))
         docs = tuple(s.source.doc_id if s.source is not None else None for s in answer.sentences)
-        return cls(tuple(sentences), tuple(tokens), tuple(starts), tuple(ends), docs)
+        matrix = WordMatrix([tokens[a:b] for a, b in zip(starts, ends, strict=True)])
+        return cls(tuple(sentences), tuple(tokens), tuple(starts), tuple(ends), docs, matrix)
 
     def other_document(self, i: int, doc_id: str | None) -> bool:
         """Whether answer sentence ``i`` is known to come from a document other than
@@ -284,49 +289,6 @@ class AnchoredInserter(LazyEmbedder):
     # ----------------------------------------------------------------------------------------
     # provenance
 
-    def _side(
-        self, context: str, words: AnswerWords, *, before: bool, doc_id: str | None = None
-    ) -> Anchor | None:
-        """Where one side of an image's source context puts it (None: it says nothing).
-
-        The source sentence adjacent to the image (distance 0) is looked for two ways: aligned
-        with a sentence boundary of the answer (the answer's last words before the boundary
-        against the context's last words, which works however either side was split into
-        sentences and tells repeated sentences apart by what precedes them), and as a sentence
-        of its own (:func:`match_score`, which survives rewording and merged sentences). Further
-        sentences (up to ``reach``) are matched as sentences only. A sentence the answer took
-        from another document than the image's (``doc_id``; a page repeating the same words) is
-        not the image's source.
-        """
-        pieces = _pieces(context)
-        context_words = tokenize(context)
-        if before:
-            pieces = pieces[::-1]
-        n = len(words.sentences)
-        for distance, piece in enumerate(pieces[: self.reach]):
-            counts = Counter(tokenize(piece))
-            as_piece = [match_score(sent, counts) for sent in words.sentences]
-            aligned = [0.0] * n
-            if distance == 0:
-                for i in range(n):
-                    score = words.boundary_score(context_words, i, before=before)
-                    aligned[i] = score if score >= _ALIGNED else 0.0
-            best_i, best = -1, 0.0
-            # among equals the sentence nearest the image: the last one before it, the first after
-            order = range(n - 1, -1, -1) if before else range(n)
-            for i in order:
-                if words.other_document(i, doc_id):
-                    continue
-                total = as_piece[i] + aligned[i]
-                if max(as_piece[i], aligned[i]) >= self.match and total > best:
-                    best_i, best = i, total
-            if best_i >= 0:
-                after = best_i + 1 if before else best_i
-                return Anchor(after, distance, max(as_piece[best_i], aligned[best_i]))
-        if before:
-            return self._announced(pieces, words, doc_id)
-        return None
-
     def _announced(
         self, pieces: list[str], words: AnswerWords, doc_id: str | None
     ) -> Anchor | None:
@@ -357,20 +319,80 @@ class AnchoredInserter(LazyEmbedder):
         The nearer of the two sides wins; at equal distance the closer match, then the text
         before the image.
         """
-        before = after = None
-        if candidate.context_before:
-            before = self._side(
-                candidate.context_before, words, before=True, doc_id=candidate.doc_id
-            )
-        if candidate.context_after:
-            after = self._side(
-                candidate.context_after, words, before=False, doc_id=candidate.doc_id
-            )
-        if before is not None and (
-            after is None or (before.distance, -before.score) <= (after.distance, -after.score)
-        ):
-            return before
-        return after
+        return self.anchors([candidate], words)[0]
+
+    def anchors(
+        self, candidates: list[Candidate], words: AnswerWords, skip: frozenset[int] = frozenset()
+    ) -> list[Anchor | None]:
+        """:meth:`anchor` of every candidate (None for those in ``skip``), all at once.
+
+        Each side of a candidate's source context (the text above the image, ``before``, and
+        below it) places it by its ``reach`` nearest source pieces, nearest first. The piece
+        adjacent to the image (distance 0) is looked for two ways: aligned with a sentence
+        boundary of the answer (the answer's last words before the boundary against the
+        context's last words, which works however either side was split into sentences and
+        tells repeated sentences apart by what precedes them), and as a sentence of its own
+        (:func:`match_score`, which survives rewording and merged sentences). Further pieces are
+        matched as sentences only. A sentence the answer took from another document than the
+        image's (a page repeating the same words) is not the image's source. Every piece of
+        every side is scored against every answer sentence in one array operation
+        (:class:`~m2io.inserters.provenance.WordMatrix`: the same scores as the scalar
+        definitions). Among equal scores the sentence nearest the image wins: the last one
+        before it, the first one after it.
+        """
+        sides: list[tuple[int, bool, list[str]]] = []
+        contexts: list[list[str]] = []
+        for i, c in enumerate(candidates):
+            for before, context in ((True, c.context_before), (False, c.context_after)):
+                if i not in skip and context:
+                    pieces = _pieces(context)
+                    sides.append((i, before, pieces[::-1] if before else pieces))
+                    contexts.append(tokenize(context))
+        n = len(words.sentences)
+        found: dict[tuple[int, bool], Anchor | None] = {}
+        if sides and n:
+            rows = [
+                (s, d)
+                for s, (_, _, pieces) in enumerate(sides)
+                for d in range(len(pieces[: self.reach]))
+            ]
+            side_of = np.array([s for s, _ in rows], dtype=np.int64)
+            distance = np.array([d for _, d in rows], dtype=np.int64)
+            is_before = np.array([b for _, b, _ in sides], dtype=bool)
+            scores = words.matrix.scores([tokenize(sides[s][2][d]) for s, d in rows])
+            edge = words.matrix.boundaries(contexts, is_before)
+            aligned = np.where(edge >= _ALIGNED, edge, 0.0)[side_of]
+            aligned[distance > 0] = 0.0
+            docs = [candidates[i].doc_id for i, _, _ in sides]
+            other = np.array(
+                [[words.other_document(k, d) for k in range(n)] for d in docs], dtype=bool
+            ).reshape(len(sides), n)[side_of]
+            ok = (np.maximum(scores, aligned) >= self.match) & ~other
+            total = np.where(ok, scores + aligned, -np.inf)
+            last = n - 1 - np.argmax(total[:, ::-1], axis=1)  # the nearest among equals
+            best = np.where(is_before[side_of], last, np.argmax(total, axis=1))
+            hit = ok.any(axis=1)
+            for r in np.flatnonzero(hit):  # rows go nearest first: a side's first hit wins
+                s = int(side_of[r])
+                i, before, _ = sides[s]
+                if (i, before) in found:
+                    continue
+                b = int(best[r])
+                score = float(max(scores[r, b], aligned[r, b]))
+                found[i, before] = Anchor(b + 1 if before else b, int(distance[r]), score)
+        for i, before, pieces in sides:
+            if before and (i, True) not in found:
+                found[i, True] = self._announced(pieces, words, candidates[i].doc_id)
+        out: list[Anchor | None] = []
+        for i in range(len(candidates)):
+            before, after = found.get((i, True)), found.get((i, False))
+            if before is not None and (
+                after is None or (before.distance, -before.score) <= (after.distance, -after.score)
+            ):
+                out.append(before)
+            else:
+                out.append(after)
+        return out
 
     # ----------------------------------------------------------------------------------------
     # placement
@@ -387,10 +409,7 @@ class AnchoredInserter(LazyEmbedder):
         # (after_sentence, rank, index): rank orders images competing for one sentence
         wanted: list[tuple[int, tuple[float, ...], int]] = []
         refs = figure_references(answer, unique)
-        anchors = [
-            None if i in refs.excluded or i in refs.placed else self.anchor(c, words)
-            for i, c in enumerate(unique)
-        ]
+        anchors = self.anchors(unique, words, refs.excluded | frozenset(refs.placed))
 
         sims.prefetch(
             [

@@ -196,6 +196,10 @@ def reopen_pipeline(
     prepare = getattr(new.retriever, "prepare", None)
     if prepare is not None:  # the new headings are embedded here, not on the next question
         prepare()
+    fill = getattr(pipeline, "sentence_fill", None)
+    if fill is not None:  # the old index's sentence fill ends; the new index gets its own
+        fill.stop(timeout=0)
+        new.fill_sentence_vectors()
     return new
 
 
