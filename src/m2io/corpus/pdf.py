@@ -71,8 +71,14 @@ _HEADING_RATIO = 1.2
 _MAX_OUTLINE_PER_PAGE = 50
 _MIN_CHARS_PER_PAGE = 8
 _CAPTION = re.compile(
-    r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
+    r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura|Table|Tabelle|Tableau|Tabla)"
+    r"\s*[\w.-]*\d",
+    re.I,
 )
+_CAPTION_LINE = re.compile(_CAPTION.pattern + r"[\w.-]*\s*[:.–—](?:\s|$)", re.I)
+"""A caption as captions are written: its number followed by ":" or "." ("Figure 6.1: …",
+"Fig. 3. …"), not a sentence that opens on a figure's name ("Figure 2.8 below shows …")."""
+_CAPTION_GAP = 2.5  # font sizes: a caption sits this close below (or above) its image
 
 
 _MONO_SHARE = 0.75
@@ -180,35 +186,75 @@ def _save(obj: object, path: Path) -> bool:
         return False
 
 
-def _caption(lines: list[Line], first: Line) -> str:
-    """The caption line and the lines that continue it (close below, same size), 300 chars."""
-    text, previous = first.text, first
+def _caption_near(lines: list[Line], bounds: tuple[float, ...]) -> Line | None:
+    """The caption line of the image at ``bounds``: the nearest line starting "Figure 3.2"
+    (or "Fig.", "Table", ...) set just below or above it, within _CAPTION_GAP font sizes, and
+    overlapping it across. By position, not by PDFium's order: LibreOffice sets a caption in a
+    frame that PDFium reads after the page's text (and its page number)."""
+    left, bottom, right, top = bounds
+    best, best_gap = None, 0.0
+    for line in lines:
+        if line.heading or not _CAPTION.match(line.text):
+            continue
+        if line.right and (line.right < left or line.left > right):
+            continue
+        gap = bottom - line.top if line.top <= bottom + 2 else line.bottom - top
+        if -2 <= gap <= _CAPTION_GAP * max(line.size, 1) and (best is None or gap < best_gap):
+            best, best_gap = line, gap
+    return best
+
+
+def _caption(lines: list[Line], first: Line) -> list[Line]:
+    """The caption line and the lines that continue it (just below, same size), 300 chars."""
+    taken, previous = [first], first
     start = next(i for i, ln in enumerate(lines) if ln is first)
     for line in lines[start + 1 : start + 4]:
-        close = previous.bottom - line.top < 0.9 * max(line.size, 1)
-        if line.heading or not close or abs(line.size - first.size) > 0.5 or len(text) > 300:
+        gap = previous.bottom - line.top
+        close = -0.5 * max(line.size, 1) < gap < 0.9 * max(line.size, 1)
+        long = sum(len(ln.text) + 1 for ln in taken) > 300
+        if line.heading or not close or abs(line.size - first.size) > 0.5 or long:
             break
-        text, previous = f"{text} {line.text}", line
-    return text
+        taken.append(line)
+        previous = line
+    return taken
+
+
+def take_captions(page: Page, boxes: list) -> list:
+    """Each image box with its caption and caption line added: ``(bounds, width, height, obj,
+    caption, line)``.
+
+    A "Figure 6.1: …" line set beside an image (:func:`_caption_near`) is its caption; one
+    written as a caption (its number followed by ":" or ".", :data:`_CAPTION_LINE`) also
+    leaves the page's lines, with the lines that continue it, so a sentence a page turn broke
+    reads whole ("Gpredict is" / "Figure 6.1: Configuration options …" / "configured to
+    download"). Run before footnotes are taken: a caption PDFium reads last, set smaller than
+    the body, would pass for a footnote's last line.
+    """
+    out = []
+    gone: set[int] = set()  # two images of one figure share its caption
+    for bounds, width, height, obj in boxes:
+        line = _caption_near(page.lines, bounds)
+        taken = _caption(page.lines, line) if line is not None else []
+        out.append((bounds, width, height, obj, " ".join(ln.text for ln in taken), line))
+        if line is not None and _CAPTION_LINE.match(line.text):
+            gone.update(id(ln) for ln in taken)
+    page.lines = [ln for ln in page.lines if id(ln) not in gone]
+    return out
 
 
 def _place_figures(page: Page, boxes: list, saved: list[ImageRef | None]) -> None:
-    """Anchor each figure after the last line above it; a "Figure N" line beside it captions it."""
-    for (bounds, *_), image in zip(boxes, saved, strict=True):
+    """Anchor each figure after the last line above it, with the caption found for it."""
+    for (bounds, _, _, _, caption, line), image in zip(boxes, saved, strict=True):
         if image is None:
             continue
-        top, bottom = bounds[3], bounds[1]
-        after, after_index = None, -1
-        for i, line in enumerate(page.lines):  # in reading order; stop at the first one below
-            if line.top <= top - 1:
+        top = bounds[3]
+        after_index = -1
+        for i, ln in enumerate(page.lines):  # in reading order; stop at the first one below
+            if ln.top <= top - 1:
                 break
-            after, after_index = line, i
-        below = [ln for ln in page.lines if ln.top <= bottom + 2]
-        near = [ln for ln in ([below[0]] if below else []) + ([after] if after else [])]
-        caption_line = next((ln for ln in near if _CAPTION.match(ln.text)), None)
-        caption = _caption(page.lines, caption_line) if caption_line else ""
+            after_index = i
         image = ImageRef(image.image_id, image.path, None, caption)
-        page.figures.append(Figure(after_index, top, image, caption_line))
+        page.figures.append(Figure(after_index, top, image, line))
 
 
 def _image_dir(root: Path, rel: str) -> Path:
@@ -255,6 +301,7 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
             )
         drop_running_lines(pages)
         drop_contents_pages(pages)
+        raw_images = [take_captions(p, b) for p, b in zip(pages, raw_images, strict=True)]
         take_footnotes(pages)
         mend_hyphens(pages)
         _mark_headings(pages, _outline(pdf))
@@ -270,7 +317,7 @@ def _figures(
     """Extract the images that are not repeated logos and place them on their pages."""
     placement: Counter[tuple] = Counter()
     for boxes in raw_images:
-        placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, _ in boxes})
+        placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, *_ in boxes})
     need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
     out_dir = _image_dir(root, rel)
     if any(raw_images):
@@ -284,7 +331,7 @@ def _figures(
             bx for bx in boxes if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need
         ]
         saved: list[ImageRef | None] = []
-        for k, (_, _, _, obj) in enumerate(kept, 1):
+        for k, (_, _, _, obj, *_) in enumerate(kept, 1):
             target = out_dir / f"p{number + 1:04d}-{k}.png"
             if _save(obj, target):
                 image_id = target.relative_to(root).as_posix()

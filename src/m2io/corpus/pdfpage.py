@@ -78,6 +78,8 @@ _MATH_NAME = re.compile(r"^(?:cmmi|cmsy|cmex|msam|msbm|lmmath|stixmath)|math|^sy
 _TOUCH = 0.45  # in font sizes: glyphs closer than this touch (when a character is not found)
 _MAX_BETWEEN = 8  # characters PDFium may set between two neighbouring segments (spaces, a break)
 _ADVANCE_GAP = 0.15  # in font sizes: advances farther apart than this leave a space (TeX's >= 0.22)
+_SLIVER = 0.1  # points: a text box stops this short of a neighbour that overlaps it
+_TWICE = 2  # at most this many characters at a text box's edge are found read twice
 _CLOSING = ".,;:!?)]’”'\""
 _MARK = re.compile(r"^\d{1,2}$")
 _MARK_SIZE = 0.85  # a footnote mark is set smaller than this share of its line's size
@@ -108,9 +110,9 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
     previous = (0.0, 0.0, 0.0, 0.0)  # the last segment's right, bottom, top and font size
     try:
-        for i in range(textpage.count_rects()):
-            left, bottom, right, top = textpage.get_rect(i)
-            raw = textpage.get_text_bounded(left, bottom, right, top)
+        rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+        for i, (left, bottom, right, top) in enumerate(rects):
+            raw = _rect_text(textpage, rects, i)
             text = " ".join(raw.split())
             if not text:
                 continue
@@ -131,8 +133,9 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
             )
             if last is not None and same_line and left >= last.left:
                 size = _font_size(pdfium_c, textpage, index)
-                if _is_mark(text, size, bottom, last):
-                    # a footnote mark ("allowed¹ (and"): out of the sentence, kept for the body
+                if _is_mark(text, size, bottom, last) and bottom > previous[1]:
+                    # a footnote mark ("allowed¹ (and"), set above the glyph before it (a
+                    # subscript after a raised numerator is none): out of the sentence
                     last.marks += (text,)
                     last.right, after_mark = right, True
                     continue
@@ -189,6 +192,45 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     finally:
         textpage.close()
     return lines
+
+
+def _same_row(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Two rectangles (left, bottom, right, top) side by side on one line: b starts inside or
+    right after a, and their heights overlap by half the lower one's."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return a[0] < b[0] and overlap > 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def _rect_text(textpage: object, rects: list[tuple[float, ...]], i: int) -> str:
+    """Rectangle ``i``'s text, each glyph read once. PDFium's text rectangles of one line may
+    overlap by a sliver (a kerned glyph's box, a space's), and its bounded text takes every
+    character whose box touches the rectangle, so the glyph at the edge was read twice: "click
+    OK K to", "called sample, e, which", "The A Azimuth", "LA LAT ATE TEX EX". Where a
+    neighbour on the line overlaps it, the text is read again from a box that stops _SLIVER
+    points short of the neighbour, and that reading is kept when all it leaves out is one or
+    two characters the neighbour's own text has at that edge (the same glyph, read twice; the
+    neighbour may hold a glyph of its own other neighbour as well, as in the TeX logo's raised
+    letters), so a table cell whose text runs over the next one keeps all of it."""
+    bounded = textpage.get_text_bounded  # type: ignore[attr-defined]
+    left, bottom, right, top = rects[i]
+    raw = bounded(left, bottom, right, top)
+    if i and _same_row(rects[i - 1], rects[i]) and rects[i - 1][2] > left:
+        cut = rects[i - 1][2] + _SLIVER
+        if cut < right:
+            trimmed = bounded(cut, bottom, right, top)
+            gone = raw.lstrip()[: len(raw.lstrip()) - len(trimmed.lstrip())].strip()
+            before = bounded(*rects[i - 1]).rstrip()
+            if 0 < len(gone) <= _TWICE and gone in before[-2 * _TWICE :] and raw.endswith(trimmed):
+                raw, left = trimmed, cut
+    if i + 1 < len(rects) and _same_row(rects[i], rects[i + 1]) and rects[i + 1][0] < right:
+        cut = rects[i + 1][0] - _SLIVER
+        if cut > left:
+            trimmed = bounded(left, bottom, cut, top)
+            gone = raw.rstrip()[len(trimmed.rstrip()) :].strip()
+            after = bounded(*rects[i + 1]).lstrip()
+            if 0 < len(gone) <= _TWICE and gone in after[: 2 * _TWICE] and raw.startswith(trimmed):
+                raw = trimmed
+    return raw
 
 
 def _loose_box(pdfium_c: object, textpage: object, index: int) -> tuple[float, float]:
@@ -249,34 +291,79 @@ def _folio(text: str) -> list[int]:
     return [int(n) for n in m.groups() if n] if m else []
 
 
+def _edges(lines: list[Line]) -> list[Line]:
+    """The _EDGE_LINES lines set highest and lowest on a page, by position: a caption or a
+    frame PDFium reads after the page number ("15" then "Figure 2.7: …") leaves it at the edge."""
+    ranked = sorted(lines, key=lambda ln: -ln.top)
+    return ranked[:_EDGE_LINES] + ranked[-_EDGE_LINES:]
+
+
+def _band(line: Line, top: bool) -> tuple[bool, int, int]:
+    return top, round(line.top), round(line.size)
+
+
+def _header_bands(pages: list[Page], need: int) -> set[tuple[bool, int, int]]:
+    """Where a page's highest (or lowest) line sits, at one place and size on ``need`` pages,
+    when most lines there repeat (digits aside) on another page: a running header or footer
+    that changes with each chapter (its title on the pages of the chapter) and names no page."""
+    lines: dict[tuple[bool, int, int], list[str]] = {}
+    for page in pages:
+        if page.lines:
+            first = max(page.lines, key=lambda ln: ln.top)
+            last = min(page.lines, key=lambda ln: ln.top)
+            for line, top in ((first, True), (last, False)):
+                lines.setdefault(_band(line, top), []).append(re.sub(r"\d+", "#", line.text))
+    bands = set()
+    for band, texts in lines.items():
+        counts = Counter(texts)
+        repeated = sum(n for n in counts.values() if n >= 2)
+        if len(texts) >= need and repeated > len(texts) / 2:
+            bands.add(band)
+    return bands
+
+
 def drop_running_lines(pages: list[Page]) -> int:
     """Drop running headers, footers and page numbers; how many lines went.
 
     Besides lines repeated (digits aside) on a quarter of the pages, a header that changes with
     each chapter (``56 Chapter 3. Electronics``, ``3.4. Clipping 43``) is found by its page
-    number: the printed number minus the page's index is the same on most pages.
+    number: the printed number minus the page's index is the same on most pages; and one with
+    no number (the chapter's title alone at the top of its pages) by its place: the highest
+    line of a page, at the height and size where, on a quarter of the pages, such a line repeats
+    on some other page (:func:`_header_bands`). Edge lines are the highest and lowest by
+    position, not by PDFium's order.
     """
     counts: Counter[str] = Counter()
     offsets: Counter[int] = Counter()
     for number, page in enumerate(pages):
-        edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
+        edges = _edges(page.lines)
         counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
         offsets.update({k - number for ln in edges for k in _folio(ln.text)})
     need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
     folio = {off for off, n in offsets.items() if n >= need}
+    bands = _header_bands(pages, need)
     dropped = 0
     for page in pages:
         n = len(page.lines)
         kept = []
         number = page.lines[0].page if page.lines else 0
         marks = {m for line in page.lines for m in line.marks}
+        edges = {id(ln) for ln in _edges(page.lines)}
+        ends = (
+            {
+                id(max(page.lines, key=lambda ln: ln.top)): True,
+                id(min(page.lines, key=lambda ln: ln.top)): False,
+            }
+            if page.lines
+            else {}
+        )
         for i, line in enumerate(page.lines):
             # a footnote's number on a line of its own, its text below, is no page number
-            edge = (i < _EDGE_LINES or i >= n - _EDGE_LINES) and not (
-                line.text in marks and i < n - 1
-            )
-            running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
-                k - number in folio for k in _folio(line.text)
+            edge = id(line) in edges and not (line.text in marks and i < n - 1)
+            running = (
+                counts[re.sub(r"\d+", "#", line.text)] >= need
+                or any(k - number in folio for k in _folio(line.text))
+                or (id(line) in ends and _band(line, ends[id(line)]) in bands)
             )
             if edge and (running or _PAGE_NUMBER.match(line.text)):
                 dropped += 1
