@@ -106,7 +106,7 @@ def test_a_broken_pdf_is_reported_not_raised(tmp_path: Path) -> None:
 def test_an_unwritable_image_folder_keeps_the_text_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import m2io.corpus.pdf as pdf
+    import m2io.corpus.pdffig as pdf
 
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the image folder would go")
@@ -135,6 +135,8 @@ def _office_manual() -> bytes:
                 ("AT", 500, ("IMAGE", 200, 100)),
                 ("AT", 372, ("By default, the editor is", 10)),
             ]
+        if i == 3:  # a note's icon, drawn small, no caption: no figure
+            items.append(("AT", 600, ("IMAGE", 30, 30)))
         if i == 4:
             items += [
                 ("AT", 500, ("IMAGE", 200, 100)),
@@ -165,6 +167,7 @@ def test_captions_and_running_headers_leave_the_running_text(tmp_path: Path) -> 
     assert not re.search(r"(?m)^\d+$|\b[1-6]\s*$", first.text + second.text)
     # a sentence set under a figure that names it stays in the text
     assert "Figure 5 below shows them." in second.text
+    assert [a.image.caption for a in second.images] == ["Figure 5 below shows them."]
     chunks = chunk_corpus(docs)
     sections = {source.section for d in docs for source, _ in chunk_sources(d, chunks, tmp_path)}
     assert sections == {"Getting Started", "Tools"}
