@@ -171,3 +171,16 @@ def test_captions_and_running_headers_leave_the_running_text(tmp_path: Path) -> 
     chunks = chunk_corpus(docs)
     sections = {source.section for d in docs for source, _ in chunk_sources(d, chunks, tmp_path)}
     assert sections == {"Getting Started", "Tools"}
+
+
+def test_an_image_file_left_by_an_older_reading_is_not_taken_for_another(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "manual.pdf").write_bytes(_manual(True))
+    (anchor,) = load_corpus(tmp_path / "manual.pdf").documents[1].images
+    path = Path(anchor.image.path or "")
+    # a reading that numbered the page's images otherwise (an icon it kept) left another image
+    Image.new("RGB", (48, 48)).save(path)
+    (again,) = load_corpus(tmp_path / "manual.pdf").documents[1].images
+    with Image.open(again.image.path or "") as image:
+        assert image.size == (120, 80)

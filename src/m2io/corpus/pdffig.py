@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from m2io.corpus.pdfpage import REPEAT_SHARE, Figure, Line, Page
+from m2io.safety import open_regular
 from m2io.types import ImageRef
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,23 @@ def images(page: object, pdfium_c: object) -> list[tuple[tuple[float, ...], int,
     return found
 
 
-def _save(obj: object, path: Path) -> bool:
-    if path.is_file():
+def _extracted(path: Path, size: tuple[int, int]) -> bool:
+    """Whether ``path`` holds this image already: a file there with its pixel size. A file
+    named for the image's place on its page may hold another image, extracted by a reader that
+    left out other images of the page (or a PDF changed in place): it is written anew."""
+    if not path.is_file():
+        return False
+    try:
+        from PIL import Image
+
+        with open_regular(str(path)) as f, Image.open(f) as image:
+            return tuple(image.size) == size
+    except Exception:  # noqa: BLE001 - an unreadable file is written anew
+        return False
+
+
+def _save(obj: object, path: Path, size: tuple[int, int]) -> bool:
+    if _extracted(path, size):
         return True
     try:
         bitmap = obj.get_bitmap(render=False)  # type: ignore[attr-defined]
@@ -174,9 +190,9 @@ def place_figures(
             if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need and not _icon(bx)
         ]
         saved: list[ImageRef | None] = []
-        for k, (_, _, _, obj, *_) in enumerate(kept, 1):
+        for k, (_, width, height, obj, *_) in enumerate(kept, 1):
             target = out_dir / f"p{number + 1:04d}-{k}.png"
-            if _save(obj, target):
+            if _save(obj, target, (width, height)):
                 image_id = target.relative_to(root).as_posix()
                 saved.append(ImageRef(image_id, str(target), None, ""))
             else:
