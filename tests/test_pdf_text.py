@@ -199,5 +199,10 @@ def test_a_subscript_after_a_raised_glyph_is_no_footnote_mark(tmp_path: Path) ->
     # the numerator of "I = V1 / R1" sits above the line; its subscript is lower than "V"
     line = [("so I = ", 10, "sans", 0), ("V", 10, "sans", 4), ("1", 7, "sans", 2.5)]
     tail = [(" by Ohm's law.", 10, "sans", 0)]
-    (text,) = _texts(tmp_path, [("Ohm", 18), (line + tail, 10)], [("Ohm", 0)])
+    # a mark after a closing quote set on its own: the quote's glyph sits as high as the mark's
+    quoted = [("Say ", 10, "sans", 0), ('"yes', 10, "sans", 0), ('"', 10, "sans", 0)]
+    quoted += [("2", 7, "sans", 4), (" and go.", 10, "sans", 0)]
+    page = [("Ohm", 18), (line + tail, 10), (quoted, 10), ("2 A note on saying yes.", 8)]
+    (text,) = _texts(tmp_path, page, [("Ohm", 0)])
     assert "V1" in text.replace(" ", "")
+    assert 'Say "yes" and go.' in text and "A note on saying yes." in text

@@ -108,7 +108,8 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
     after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
-    previous = (0.0, 0.0, 0.0, 0.0)  # the last segment's right, bottom, top and font size
+    # the last segment's right, bottom, top, font size and baseline
+    previous: tuple[float, float, float, float, float | None] = (0.0, 0.0, 0.0, 0.0, None)
     try:
         rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
         for i, (left, bottom, right, top) in enumerate(rects):
@@ -133,9 +134,11 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
             )
             if last is not None and same_line and left >= last.left:
                 size = _font_size(pdfium_c, textpage, index)
-                if _is_mark(text, size, bottom, last) and bottom > previous[1]:
-                    # a footnote mark ("allowed¹ (and"), set above the glyph before it (a
-                    # subscript after a raised numerator is none): out of the sentence
+                base = _baseline(pdfium_c, textpage, index)
+                if _is_mark(text, size, bottom, last) and _above(base, previous[4]):
+                    # a footnote mark ("allowed¹ (and"), set above the baseline of the glyph
+                    # before it (a subscript after a raised numerator is none): out of the
+                    # sentence
                     last.marks += (text,)
                     last.right, after_mark = right, True
                     continue
@@ -167,14 +170,14 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
                 last.right, last.spaced = right, raw[-1:].isspace()
-                previous = (right, bottom, top, size)
+                previous = (right, bottom, top, size, base)
                 if len(text) > last.widest:  # the line's size is its longest segment's
                     last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
             after_mark = False
-            previous = (right, bottom, top, size)
+            previous = (right, bottom, top, size, _baseline(pdfium_c, textpage, index))
             lines.append(
                 Line(
                     number,
@@ -268,6 +271,21 @@ def _apart(
         return True
     gap = _loose_box(pdfium_c, textpage, first)[0] - _loose_box(pdfium_c, textpage, last)[1]
     return gap > _ADVANCE_GAP * size
+
+
+def _baseline(pdfium_c: object, textpage: object, index: int | None) -> float | None:
+    """The baseline (origin's height) of the character at ``index``; None when not found."""
+    if index is None or index < 0:
+        return None
+    x, y = ctypes.c_double(0.0), ctypes.c_double(0.0)
+    get = pdfium_c.FPDFText_GetCharOrigin  # type: ignore[attr-defined]
+    return y.value if get(textpage.raw, index, ctypes.byref(x), ctypes.byref(y)) else None
+
+
+def _above(base: float | None, before: float | None) -> bool:
+    """Set higher than the segment before it, by baselines (not glyph boxes: a quote's box sits
+    as high as a raised digit's); true where either is unknown."""
+    return base is None or before is None or base > before
 
 
 def _raised(size: float, bottom: float, last: Line) -> bool:
