@@ -51,13 +51,12 @@ from collections import Counter
 from pathlib import Path
 
 from m2io.corpus.pdffig import images, place_figures, take_captions
+from m2io.corpus.pdffurniture import drop_contents_pages, drop_running_lines
 from m2io.corpus.pdfpage import (
     Figure,
     Line,
     Page,
     code_starts,
-    drop_contents_pages,
-    drop_running_lines,
     key,
     page_lines,
 )
