@@ -133,7 +133,7 @@ def _office_manual() -> bytes:
             items += [
                 ("Open the options to save.", 10),
                 ("AT", 500, ("IMAGE", 200, 100)),
-                ("AT", 372, ("By default, the editor is", 10)),
+                ("AT", 320, ("By default, the editor is", 10)),
             ]
         if i == 3:  # a note's icon, drawn small, no caption: no figure
             items.append(("AT", 600, ("IMAGE", 30, 30)))
@@ -144,8 +144,9 @@ def _office_manual() -> bytes:
             ]
         items.append(("AT", 60, (str(i + 1), 9)))
         if i == 1:
-            items.append(("AT", 398, ("Figure 1.2: The save options, set by", 9)))
-            items.append(("AT", 387, ("the editor.", 9)))
+            # a caption of five lines leaves the text whole
+            caption = ["Figure 1.2: The save options,", "set by", "the editor", "for each", "file."]
+            items += [("AT", 398 - 11 * k, (text, 9)) for k, text in enumerate(caption)]
         pages.append(items)
     return make_pdf(pages, outline=[("Getting Started", 0), ("Tools", 3)])
 
@@ -159,7 +160,7 @@ def test_captions_and_running_headers_leave_the_running_text(tmp_path: Path) -> 
     assert "By default, the editor is configured to save every minute." in first.text
     assert "Figure 1.2" not in first.text
     (anchor,) = first.images
-    assert anchor.image.caption == "Figure 1.2: The save options, set by the editor."
+    assert anchor.image.caption == "Figure 1.2: The save options, set by the editor for each file."
     assert first.text[: anchor.offset].endswith("Open the options to save.")
     # the chapter's title atop its pages is furniture: once, as the heading, in each section
     assert first.text.count("Getting Started") == 1 and second.text.count("Tools") == 1

@@ -35,6 +35,7 @@ _CAPTION_LINE = re.compile(_CAPTION.pattern + r"[\w.-]*\s*[:.–—](?:\s|$)", r
 """A caption as captions are written: its number followed by ":" or "." ("Figure 6.1: …",
 "Fig. 3. …"), not a sentence that opens on a figure's name ("Figure 2.8 below shows …")."""
 _ICON_PT = 40.0  # points (14 mm): an uncaptioned image drawn no larger is an icon, no figure
+_CAPTION_LINES = 8
 _CAPTION_GAP = 2.5  # font sizes: a caption sits this close below (or above) its image
 
 
@@ -103,14 +104,14 @@ def _caption_near(lines: list[Line], bounds: tuple[float, ...]) -> Line | None:
 
 
 def _caption(lines: list[Line], first: Line) -> list[Line]:
-    """The caption line and the lines that continue it (just below, same size), 300 chars."""
+    """The caption line and the lines that continue it (just below, same size), at most
+    _CAPTION_LINES in all: a caption leaves the text whole, none of its lines left behind."""
     taken, previous = [first], first
     start = next(i for i, ln in enumerate(lines) if ln is first)
-    for line in lines[start + 1 : start + 4]:
+    for line in lines[start + 1 : start + _CAPTION_LINES]:
         gap = previous.bottom - line.top
         close = -0.5 * max(line.size, 1) < gap < 0.9 * max(line.size, 1)
-        long = sum(len(ln.text) + 1 for ln in taken) > 300
-        if line.heading or not close or abs(line.size - first.size) > 0.5 or long:
+        if line.heading or not close or abs(line.size - first.size) > 0.5:
             break
         taken.append(line)
         previous = line
