@@ -3,6 +3,7 @@ figures in place with captions, running headers and page numbers dropped, scans 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_a_broken_pdf_is_reported_not_raised(tmp_path: Path) -> None:
 def test_an_unwritable_image_folder_keeps_the_text_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import m2io.corpus.pdf as pdf
+    import m2io.corpus.pdffig as pdf
 
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the image folder would go")
@@ -114,3 +115,73 @@ def test_an_unwritable_image_folder_keeps_the_text_and_says_why(
     corpus = load_corpus(tmp_path / "manual.pdf")
     assert len(corpus.documents) == 2 and not any(d.images for d in corpus.documents)
     assert [w for w in corpus.warnings if "images not extracted" in w][0].startswith("manual.pdf")
+
+
+def _office_manual() -> bytes:
+    """Six pages as LibreOffice writes them: the book's title atop even pages, the chapter's
+    atop odd ones; the page number, then a figure's caption frame, read after the text."""
+    chapters = ["Getting Started"] * 3 + ["Tools"] * 3
+    pages = []
+    for i, chapter in enumerate(chapters):
+        items: list = [("Editor Manual" if i % 2 else chapter, 9)]
+        if i in (0, 3):
+            items.append((chapter, 18))
+        if i == 2:
+            items.append(("configured to save every minute.", 10))
+        items.append((f"Page {i + 1} tells of {'abcdef'[i] * 3} and {'ghijkl'[i] * 4}.", 10))
+        if i == 1:
+            items += [
+                ("Open the options to save.", 10),
+                ("AT", 500, ("IMAGE", 200, 100)),
+                ("AT", 320, ("By default, the editor is", 10)),
+            ]
+        if i == 3:  # a note's icon, drawn small, no caption: no figure
+            items.append(("AT", 600, ("IMAGE", 30, 30)))
+        if i == 4:
+            items += [
+                ("AT", 500, ("IMAGE", 200, 100)),
+                ("AT", 398, ("Figure 5 below shows them.", 10)),
+            ]
+        items.append(("AT", 60, (str(i + 1), 9)))
+        if i == 1:
+            # a caption of five lines leaves the text whole
+            caption = ["Figure 1.2: The save options,", "set by", "the editor", "for each", "file."]
+            items += [("AT", 398 - 11 * k, (text, 9)) for k, text in enumerate(caption)]
+        pages.append(items)
+    return make_pdf(pages, outline=[("Getting Started", 0), ("Tools", 3)])
+
+
+def test_captions_and_running_headers_leave_the_running_text(tmp_path: Path) -> None:
+    (tmp_path / "manual.pdf").write_bytes(_office_manual())
+    docs = load_corpus(tmp_path / "manual.pdf").documents
+    assert [d.title for d in docs] == ["Getting Started", "Tools"]
+    first, second = docs
+    # the sentence a page turn broke reads whole: no caption, header or page number inside it
+    assert "By default, the editor is configured to save every minute." in first.text
+    assert "Figure 1.2" not in first.text
+    (anchor,) = first.images
+    assert anchor.image.caption == "Figure 1.2: The save options, set by the editor for each file."
+    assert first.text[: anchor.offset].endswith("Open the options to save.")
+    # the chapter's title atop its pages is furniture: once, as the heading, in each section
+    assert first.text.count("Getting Started") == 1 and second.text.count("Tools") == 1
+    assert "Editor Manual" not in first.text + second.text
+    assert not re.search(r"(?m)^\d+$|\b[1-6]\s*$", first.text + second.text)
+    # a sentence set under a figure that names it stays in the text
+    assert "Figure 5 below shows them." in second.text
+    assert [a.image.caption for a in second.images] == ["Figure 5 below shows them."]
+    chunks = chunk_corpus(docs)
+    sections = {source.section for d in docs for source, *_ in chunk_sources(d, chunks, tmp_path)}
+    assert sections == {"Getting Started", "Tools"}
+
+
+def test_an_image_file_left_by_an_older_reading_is_not_taken_for_another(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "manual.pdf").write_bytes(_manual(True))
+    (anchor,) = load_corpus(tmp_path / "manual.pdf").documents[1].images
+    path = Path(anchor.image.path or "")
+    # a reading that numbered the page's images otherwise (an icon it kept) left another image
+    Image.new("RGB", (48, 48)).save(path)
+    (again,) = load_corpus(tmp_path / "manual.pdf").documents[1].images
+    with Image.open(again.image.path or "") as image:
+        assert image.size == (120, 80)

@@ -170,3 +170,39 @@ def test_a_footnote_number_repeated_at_page_ends_is_no_page_number(tmp_path: Pat
             [f"Load {w} paper first."],
         )
     ]
+
+
+def test_a_glyph_at_the_edge_of_overlapping_segments_is_read_once(tmp_path: Path) -> None:
+    # kerning pulls a segment back over the one before it: PDFium's bounded text of each
+    # rectangle took the glyph on the other side of the overlap too ("OK K", "The A Azimuth")
+    lines = [
+        (
+            [("Click ", 11, "sans", 0), ("OK", 11, "mono", 0), (" to return.", 11, "sans", 0, -1)],
+            11,
+        ),
+        ([("The ", 11, "sans", 0), ("Azimuth", 11, "mono", 0, -1), (" area.", 11, "sans", 0)], 11),
+        (
+            [("Called ", 11, "sans", 0), ("sample", 11, "mono", 0), (", which", 11, "sans", 0, -1)],
+            11,
+        ),
+        # a segment whose text runs over the next keeps all of it: not a glyph read twice
+        ([("conffiles list of", 11, "sans", 0), ("configuration", 11, "mono", 0, -30)], 11),
+    ]
+    (text,) = _texts(tmp_path, [("Modules", 18), *lines], [("Modules", 0)])
+    assert "Click OK to return." in text
+    assert "The Azimuth area." in text
+    assert "Called sample, which" in text
+    assert "conffiles list of" in text and "configuration" in text
+
+
+def test_a_subscript_after_a_raised_glyph_is_no_footnote_mark(tmp_path: Path) -> None:
+    # the numerator of "I = V1 / R1" sits above the line; its subscript is lower than "V"
+    line = [("so I = ", 10, "sans", 0), ("V", 10, "sans", 4), ("1", 7, "sans", 2.5)]
+    tail = [(" by Ohm's law.", 10, "sans", 0)]
+    # a mark after a closing quote set on its own: the quote's glyph sits as high as the mark's
+    quoted = [("Say ", 10, "sans", 0), ('"yes', 10, "sans", 0), ('"', 10, "sans", 0)]
+    quoted += [("2", 7, "sans", 4), (" and go.", 10, "sans", 0)]
+    page = [("Ohm", 18), (line + tail, 10), (quoted, 10), ("2 A note on saying yes.", 8)]
+    (text,) = _texts(tmp_path, page, [("Ohm", 0)])
+    assert "V1" in text.replace(" ", "")
+    assert 'Say "yes" and go.' in text and "A note on saying yes." in text

@@ -16,9 +16,12 @@ How a PDF is read (:func:`read_pdf`):
   hyphenated at a line's end is joined ("distributions"; a compound keeps its hyphen),
   footnote marks leave their sentences and footnote bodies follow their mark's paragraph, or
   the list or code block that a paragraph ending in ":" introduces;
-- running headers and footers are dropped: a line among the first or last two of a page whose
-  text, digits aside, repeats on at least a quarter of the pages (at least 3), and bare page
-  numbers; so are the pages of a table of contents or list of figures (dot leaders);
+- running headers and footers are dropped: a line among the two highest or lowest of a page
+  whose text, digits aside, repeats on at least a quarter of the pages (at least 3), or whose
+  number follows the page's, or the highest (lowest) line where such lines mostly repeat (a
+  chapter's title atop its pages), and bare page numbers; so are the pages of a table of
+  contents or list of figures (dot leaders);
+- glyphs PDFium's overlapping text rectangles would read twice ("OK K") are read once;
 - headings come from the outline (bookmarks, three levels) matched to a line of their page, or
   else, with no outline, from lines set at least 1.2 times the body font size;
 - each section becomes one :class:`~m2io.types.Document` whose ``doc_id`` is
@@ -26,9 +29,12 @@ How a PDF is read (:func:`read_pdf`):
   the section and the page, and its link opens at that page;
 - each image object larger than 24 px is written as PNG under ``.m2io-images/`` in the corpus
   folder (hidden, so never read back as a document; reused when present) and anchored after the
-  line above it; a line next to it starting "Figure 3.2" (or "Fig.", "Screenshot") is its
-  caption. An image repeated on at least a quarter of the pages at the same place (a logo) is
-  dropped;
+  line above it; the line set just below or above it starting "Figure 3.2" (or "Fig.",
+  "Table", "Screenshot") is its caption, found by position (LibreOffice's caption frames are
+  read after the page's text), and leaves the running text when written as a caption
+  ("Figure 3.2: …"). An image repeated on at least a quarter of the pages at the same place (a
+  logo) is dropped, and so is one drawn no larger than 40 points with no caption (a note's
+  icon);
 - a PDF with no text layer (a scan) is reported by name and skipped: OCR it first (for example
   ``ocrmypdf``, which uses Debian's tesseract).
 
@@ -40,39 +46,30 @@ reported skip.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections import Counter
 from pathlib import Path
 
+from m2io.corpus.pdffig import images, place_figures, take_captions
+from m2io.corpus.pdffurniture import drop_contents_pages, drop_running_lines
 from m2io.corpus.pdfpage import (
-    REPEAT_SHARE,
     Figure,
     Line,
     Page,
     code_starts,
-    drop_contents_pages,
-    drop_running_lines,
     key,
     page_lines,
 )
 from m2io.corpus.pdftext import joined, mend_hyphens, take_footnotes
 from m2io.language import detect, from_path
 from m2io.text import FENCE, is_list_item
-from m2io.types import Document, ImageAnchor, ImageRef
+from m2io.types import Document, ImageAnchor
 
 logger = logging.getLogger(__name__)
 
-IMAGE_DIR = ".m2io-images"
-"""Folder (inside the corpus folder) that extracted PDF images are written to."""
-MIN_IMAGE_PX = 24
 _HEADING_RATIO = 1.2
 _MAX_OUTLINE_PER_PAGE = 50
 _MIN_CHARS_PER_PAGE = 8
-_CAPTION = re.compile(
-    r"^(?:Figure|Fig\.|Screenshot|Illustration|Abbildung|Figura)\s*[\w.-]*\d", re.I
-)
 
 
 _MONO_SHARE = 0.75
@@ -149,74 +146,6 @@ def _mark_headings(pages: list[Page], outline: dict[int, list[str]]) -> None:
                 line.heading = line.text
 
 
-def _images(page: object, pdfium_c: object) -> list[tuple[tuple[float, ...], int, int, object]]:
-    """The page's image objects above the icon size: bounds, pixel size, the object."""
-    found = []
-    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):  # type: ignore[attr-defined]
-        try:
-            bounds = obj.get_bounds()
-            width, height = obj.get_px_size()
-        except Exception:  # noqa: BLE001 - an unreadable image object is skipped
-            continue
-        if width < MIN_IMAGE_PX and height < MIN_IMAGE_PX:
-            continue
-        found.append((bounds, width, height, obj))
-    return found
-
-
-def _save(obj: object, path: Path) -> bool:
-    if path.is_file():
-        return True
-    try:
-        bitmap = obj.get_bitmap(render=False)  # type: ignore[attr-defined]
-        image = bitmap.to_pil()
-        if image.mode not in ("RGB", "RGBA", "L"):
-            image = image.convert("RGB")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, "PNG")
-        return True
-    except Exception:  # noqa: BLE001 - reported by the caller as a skipped image
-        logger.debug("could not extract image to %s", path, exc_info=True)
-        return False
-
-
-def _caption(lines: list[Line], first: Line) -> str:
-    """The caption line and the lines that continue it (close below, same size), 300 chars."""
-    text, previous = first.text, first
-    start = next(i for i, ln in enumerate(lines) if ln is first)
-    for line in lines[start + 1 : start + 4]:
-        close = previous.bottom - line.top < 0.9 * max(line.size, 1)
-        if line.heading or not close or abs(line.size - first.size) > 0.5 or len(text) > 300:
-            break
-        text, previous = f"{text} {line.text}", line
-    return text
-
-
-def _place_figures(page: Page, boxes: list, saved: list[ImageRef | None]) -> None:
-    """Anchor each figure after the last line above it; a "Figure N" line beside it captions it."""
-    for (bounds, *_), image in zip(boxes, saved, strict=True):
-        if image is None:
-            continue
-        top, bottom = bounds[3], bounds[1]
-        after, after_index = None, -1
-        for i, line in enumerate(page.lines):  # in reading order; stop at the first one below
-            if line.top <= top - 1:
-                break
-            after, after_index = line, i
-        below = [ln for ln in page.lines if ln.top <= bottom + 2]
-        near = [ln for ln in ([below[0]] if below else []) + ([after] if after else [])]
-        caption_line = next((ln for ln in near if _CAPTION.match(ln.text)), None)
-        caption = _caption(page.lines, caption_line) if caption_line else ""
-        image = ImageRef(image.image_id, image.path, None, caption)
-        page.figures.append(Figure(after_index, top, image, caption_line))
-
-
-def _image_dir(root: Path, rel: str) -> Path:
-    name = re.sub(r"[^\w.-]+", "_", rel)[-80:]
-    digest = hashlib.sha1(rel.encode()).hexdigest()[:8]
-    return root / IMAGE_DIR / f"{name}-{digest}"
-
-
 def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str]]:
     """The PDF at ``path`` (``rel`` relative to the corpus folder ``root``) as one document per
     section, and warnings (skipped images).
@@ -241,7 +170,7 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
         for number in range(n_pages):
             try:
                 page = pdf[number]
-                lines, boxes = page_lines(page, number, pdfium_c), _images(page, pdfium_c)
+                lines, boxes = page_lines(page, number, pdfium_c), images(page, pdfium_c)
             except Exception as exc:  # noqa: BLE001 - PdfiumError on a broken page: skip it
                 warnings.append(f"{rel}: page {number + 1} unreadable ({exc}); skipped")
                 lines, boxes = [], []
@@ -255,46 +184,14 @@ def read_pdf(path: Path, rel: str, root: Path) -> tuple[list[Document], list[str
             )
         drop_running_lines(pages)
         drop_contents_pages(pages)
+        raw_images = [take_captions(p, b) for p, b in zip(pages, raw_images, strict=True)]
         take_footnotes(pages)
         mend_hyphens(pages)
         _mark_headings(pages, _outline(pdf))
-        _figures(raw_images, pages, rel, root, warnings)
+        place_figures(raw_images, pages, rel, root, warnings)
     finally:
         pdf.close()
     return _documents(pages, path, rel), warnings
-
-
-def _figures(
-    raw_images: list[list], pages: list[Page], rel: str, root: Path, warnings: list[str]
-) -> None:
-    """Extract the images that are not repeated logos and place them on their pages."""
-    placement: Counter[tuple] = Counter()
-    for boxes in raw_images:
-        placement.update({(tuple(round(v) for v in b), w, h) for b, w, h, _ in boxes})
-    need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
-    out_dir = _image_dir(root, rel)
-    if any(raw_images):
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # a read-only corpus folder: text only, said once
-            warnings.append(f"{rel}: images not extracted ({out_dir} not writable: {exc})")
-            raw_images = [[] for _ in raw_images]
-    for number, (page, boxes) in enumerate(zip(pages, raw_images, strict=True)):
-        kept = [
-            bx for bx in boxes if placement[(tuple(round(v) for v in bx[0]), bx[1], bx[2])] < need
-        ]
-        saved: list[ImageRef | None] = []
-        for k, (_, _, _, obj) in enumerate(kept, 1):
-            target = out_dir / f"p{number + 1:04d}-{k}.png"
-            if _save(obj, target):
-                image_id = target.relative_to(root).as_posix()
-                saved.append(ImageRef(image_id, str(target), None, ""))
-            else:
-                saved.append(None)
-                warnings.append(
-                    f"{rel}: image {k} on page {number + 1} could not be extracted; skipped"
-                )
-        _place_figures(page, kept, saved)
 
 
 def _documents(pages: list[Page], path: Path, rel: str) -> list[Document]:

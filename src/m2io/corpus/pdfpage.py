@@ -1,29 +1,22 @@
-"""One PDF page as lines in reading order, and the page furniture taken out of them.
+"""One PDF page as lines in reading order.
 
 Part of :mod:`m2io.corpus.pdf`: PDFium's text segments joined into lines (with their font size;
-no space between segments that no real gap parts, whatever their fonts; footnote marks taken out
-of their sentences); which lines open a code block; running headers and footers (lines repeated at
-a page's edge, digits aside, on a quarter of the pages; headers that change with each chapter,
-found by their page number: the printed number minus the page's index is the same on most
-pages; bare page numbers) and the pages of a table of contents (dot leaders) are dropped. Every
-step is linear in the number of lines.
+no space between segments that no real gap parts, whatever their fonts; a glyph at the edge of
+two overlapping segments read once; footnote marks, raised above the baseline before them,
+taken out of their sentences) and which lines open a code block. The page furniture goes in
+:mod:`m2io.corpus.pdffurniture`. Every step is linear in the number of segments.
 """
 
 from __future__ import annotations
 
 import ctypes
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from m2io.types import ImageRef
 
 REPEAT_SHARE = 0.25
 """A line (or an image at one place) on this share of the pages, at least 3, is furniture."""
-_EDGE_LINES = 2
-_FOLIO = re.compile(r"^(?:(\d{1,4})\s+\S.{0,120}|\S.{0,120}\s(\d{1,4}))$")
-_LEADER = re.compile(r"(?:\.\s?){5,}\s*\d*\s*$")
-_PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d+|[ivxlcdm]+)(?:\s*(?:/|of)\s*\d+)?$", re.I)
 
 
 @dataclass
@@ -78,6 +71,8 @@ _MATH_NAME = re.compile(r"^(?:cmmi|cmsy|cmex|msam|msbm|lmmath|stixmath)|math|^sy
 _TOUCH = 0.45  # in font sizes: glyphs closer than this touch (when a character is not found)
 _MAX_BETWEEN = 8  # characters PDFium may set between two neighbouring segments (spaces, a break)
 _ADVANCE_GAP = 0.15  # in font sizes: advances farther apart than this leave a space (TeX's >= 0.22)
+_SLIVER = 0.1  # points: a text box stops this short of a neighbour that overlaps it
+_TWICE = 2  # at most this many characters at a text box's edge are found read twice
 _CLOSING = ".,;:!?)]’”'\""
 _MARK = re.compile(r"^\d{1,2}$")
 _MARK_SIZE = 0.85  # a footnote mark is set smaller than this share of its line's size
@@ -106,11 +101,12 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     textpage = page.get_textpage()  # type: ignore[attr-defined]
     lines: list[Line] = []
     after_mark = False  # the last segment was a footnote mark: a space follows unless punctuation
-    previous = (0.0, 0.0, 0.0, 0.0)  # the last segment's right, bottom, top and font size
+    # the last segment's right, bottom, top, font size and baseline
+    previous: tuple[float, float, float, float, float | None] = (0.0, 0.0, 0.0, 0.0, None)
     try:
-        for i in range(textpage.count_rects()):
-            left, bottom, right, top = textpage.get_rect(i)
-            raw = textpage.get_text_bounded(left, bottom, right, top)
+        rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+        for i, (left, bottom, right, top) in enumerate(rects):
+            raw = _rect_text(textpage, rects, i)
             text = " ".join(raw.split())
             if not text:
                 continue
@@ -131,8 +127,11 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
             )
             if last is not None and same_line and left >= last.left:
                 size = _font_size(pdfium_c, textpage, index)
-                if _is_mark(text, size, bottom, last):
-                    # a footnote mark ("allowed¹ (and"): out of the sentence, kept for the body
+                base = _baseline(pdfium_c, textpage, index)
+                if _is_mark(text, size, bottom, last) and _above(base, previous[4]):
+                    # a footnote mark ("allowed¹ (and"), set above the baseline of the glyph
+                    # before it (a subscript after a raised numerator is none): out of the
+                    # sentence
                     last.marks += (text,)
                     last.right, after_mark = right, True
                     continue
@@ -164,14 +163,14 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
                 last.top = max(last.top, top)
                 last.mono = last.mono and mono
                 last.right, last.spaced = right, raw[-1:].isspace()
-                previous = (right, bottom, top, size)
+                previous = (right, bottom, top, size, base)
                 if len(text) > last.widest:  # the line's size is its longest segment's
                     last.size = size or last.size
                     last.widest = len(text)
                 continue
             size = _font_size(pdfium_c, textpage, index) or height
             after_mark = False
-            previous = (right, bottom, top, size)
+            previous = (right, bottom, top, size, _baseline(pdfium_c, textpage, index))
             lines.append(
                 Line(
                     number,
@@ -189,6 +188,45 @@ def page_lines(page: object, number: int, pdfium_c: object) -> list[Line]:
     finally:
         textpage.close()
     return lines
+
+
+def _same_row(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Two rectangles (left, bottom, right, top) side by side on one line: b starts inside or
+    right after a, and their heights overlap by half the lower one's."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return a[0] < b[0] and overlap > 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def _rect_text(textpage: object, rects: list[tuple[float, ...]], i: int) -> str:
+    """Rectangle ``i``'s text, each glyph read once. PDFium's text rectangles of one line may
+    overlap by a sliver (a kerned glyph's box, a space's), and its bounded text takes every
+    character whose box touches the rectangle, so the glyph at the edge was read twice: "click
+    OK K to", "called sample, e, which", "The A Azimuth", "LA LAT ATE TEX EX". Where a
+    neighbour on the line overlaps it, the text is read again from a box that stops _SLIVER
+    points short of the neighbour, and that reading is kept when all it leaves out is one or
+    two characters the neighbour's own text has at that edge (the same glyph, read twice; the
+    neighbour may hold a glyph of its own other neighbour as well, as in the TeX logo's raised
+    letters), so a table cell whose text runs over the next one keeps all of it."""
+    bounded = textpage.get_text_bounded  # type: ignore[attr-defined]
+    left, bottom, right, top = rects[i]
+    raw = bounded(left, bottom, right, top)
+    if i and _same_row(rects[i - 1], rects[i]) and rects[i - 1][2] > left:
+        cut = rects[i - 1][2] + _SLIVER
+        if cut < right:
+            trimmed = bounded(cut, bottom, right, top)
+            gone = raw.lstrip()[: len(raw.lstrip()) - len(trimmed.lstrip())].strip()
+            before = bounded(*rects[i - 1]).rstrip()
+            if 0 < len(gone) <= _TWICE and gone in before[-2 * _TWICE :] and raw.endswith(trimmed):
+                raw, left = trimmed, cut
+    if i + 1 < len(rects) and _same_row(rects[i], rects[i + 1]) and rects[i + 1][0] < right:
+        cut = rects[i + 1][0] - _SLIVER
+        if cut > left:
+            trimmed = bounded(left, bottom, cut, top)
+            gone = raw.rstrip()[len(trimmed.rstrip()) :].strip()
+            after = bounded(*rects[i + 1]).lstrip()
+            if 0 < len(gone) <= _TWICE and gone in after[: 2 * _TWICE] and raw.startswith(trimmed):
+                raw = trimmed
+    return raw
 
 
 def _loose_box(pdfium_c: object, textpage: object, index: int) -> tuple[float, float]:
@@ -228,6 +266,21 @@ def _apart(
     return gap > _ADVANCE_GAP * size
 
 
+def _baseline(pdfium_c: object, textpage: object, index: int | None) -> float | None:
+    """The baseline (origin's height) of the character at ``index``; None when not found."""
+    if index is None or index < 0:
+        return None
+    x, y = ctypes.c_double(0.0), ctypes.c_double(0.0)
+    get = pdfium_c.FPDFText_GetCharOrigin  # type: ignore[attr-defined]
+    return y.value if get(textpage.raw, index, ctypes.byref(x), ctypes.byref(y)) else None
+
+
+def _above(base: float | None, before: float | None) -> bool:
+    """Set higher than the segment before it, by baselines (not glyph boxes: a quote's box sits
+    as high as a raised digit's); true where either is unknown."""
+    return base is None or before is None or base > before
+
+
 def _raised(size: float, bottom: float, last: Line) -> bool:
     """Set smaller and higher than the line it follows: a superscript."""
     return 0 < size < _MARK_SIZE * last.size and bottom > last.bottom + _MARK_RISE * last.size
@@ -241,58 +294,6 @@ def _is_mark(text: str, size: float, bottom: float, last: Line) -> bool:
         and _raised(size, bottom, last)
         and not last.text[-1:].isdigit()
     )
-
-
-def _folio(text: str) -> list[int]:
-    """The numbers a line starts or ends with (``98 Chapter 9. Coding`` -> ``[98]``)."""
-    m = _FOLIO.match(text)
-    return [int(n) for n in m.groups() if n] if m else []
-
-
-def drop_running_lines(pages: list[Page]) -> int:
-    """Drop running headers, footers and page numbers; how many lines went.
-
-    Besides lines repeated (digits aside) on a quarter of the pages, a header that changes with
-    each chapter (``56 Chapter 3. Electronics``, ``3.4. Clipping 43``) is found by its page
-    number: the printed number minus the page's index is the same on most pages.
-    """
-    counts: Counter[str] = Counter()
-    offsets: Counter[int] = Counter()
-    for number, page in enumerate(pages):
-        edges = page.lines[:_EDGE_LINES] + page.lines[-_EDGE_LINES:]
-        counts.update({re.sub(r"\d+", "#", ln.text) for ln in edges})
-        offsets.update({k - number for ln in edges for k in _folio(ln.text)})
-    need = max(3, int(REPEAT_SHARE * len(pages) + 0.999))
-    folio = {off for off, n in offsets.items() if n >= need}
-    dropped = 0
-    for page in pages:
-        n = len(page.lines)
-        kept = []
-        number = page.lines[0].page if page.lines else 0
-        marks = {m for line in page.lines for m in line.marks}
-        for i, line in enumerate(page.lines):
-            # a footnote's number on a line of its own, its text below, is no page number
-            edge = (i < _EDGE_LINES or i >= n - _EDGE_LINES) and not (
-                line.text in marks and i < n - 1
-            )
-            running = counts[re.sub(r"\d+", "#", line.text)] >= need or any(
-                k - number in folio for k in _folio(line.text)
-            )
-            if edge and (running or _PAGE_NUMBER.match(line.text)):
-                dropped += 1
-                continue
-            kept.append(line)
-        page.lines = kept
-    return dropped
-
-
-def drop_contents_pages(pages: list[Page]) -> None:
-    """Empty the pages of a table of contents or a list of figures: a third or more of their
-    lines (at least 3) end in a dot leader (``2.5.5 The package state . . . . 61``)."""
-    for page in pages:
-        leaders = sum(1 for line in page.lines if _LEADER.search(line.text[-200:]))
-        if leaders >= max(3, len(page.lines) / 3):
-            page.lines = []
 
 
 def code_starts(lines: list[Line], before: Line | None) -> set[int]:

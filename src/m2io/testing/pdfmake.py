@@ -34,8 +34,11 @@ def make_pdf(
     An item is a text line ``(text, font_size)``, a line of segments set one after the other
     ``([(text, font_size, font, rise), ...], line_size)`` (``font`` "sans", "mono" or "symbol", ``rise``
     in points above the baseline: a footnote mark; a fifth value moves the segment that many
-    points right: a space without a space character) or an image ``("IMAGE", width_px,
-    height_px)`` (a solid colour, drawn at its pixel size in points). ``outline`` lists
+    points right, a negative one left: a space without a space character, or glyphs that
+    overlap) or an image ``("IMAGE", width_px, height_px)`` (a solid colour, drawn at its pixel
+    size in points). ``("AT", y, item)`` sets ``item`` below the height ``y`` (points from the
+    page's bottom) and goes on where the items before it left off: content read out of the
+    top-to-bottom order, like a caption frame written after the page's text. ``outline`` lists
     ``(title, page)`` bookmarks (0-based pages).
     """
     objects: list[bytes] = []
@@ -54,8 +57,11 @@ def make_pdf(
     for number, items in enumerate(pages):
         ops: list[str] = []
         xobjects: list[str] = []
-        y = height - 60
-        for item in items:
+
+        def _place(
+            item: tuple, y: float, number: int = number, ops: list = ops, xobjects: list = xobjects
+        ) -> float:
+            """Draw ``item`` below height ``y`` on page ``number``; the height below it."""
             if len(item) == 3 and item[0] == "IMAGE":
                 _, w, h = item  # type: ignore[misc]
                 shade = (number * 37 + len(xobjects) * 91) % 256
@@ -72,7 +78,7 @@ def make_pdf(
                 y -= float(h)
                 ops.append(f"q {w} 0 0 {h} 72 {y:.1f} cm /{name} Do Q")
                 y -= 12
-                continue
+                return y
             if isinstance(item[0], list):  # segments: one text object each, as typesetters do
                 y -= float(item[1]) * 1.4
                 shows = [
@@ -81,7 +87,7 @@ def make_pdf(
                     for text, size, font, rise, *gap in item[0]
                 ]
                 ops.append(f"BT 72 {y:.1f} Td {' '.join(shows)} ET")
-                continue
+                return y
             text, font_size = str(item[0]), float(item[1])
             y -= font_size * 1.4
             if len(item) == 3 and item[2] == "mono":  # Courier: a space is 0.6 em wide
@@ -89,8 +95,18 @@ def make_pdf(
                 ops.append(
                     f"BT /F2 {font_size:g} Tf {x:.1f} {y:.1f} Td ({_escape(text.lstrip())}) Tj ET"
                 )
-                continue
+                return y
             ops.append(f"BT /F1 {font_size:g} Tf 72 {y:.1f} Td ({_escape(text)}) Tj ET")
+            return y
+
+        y = height - 60
+        for item in items:
+            moved = len(item) == 3 and item[0] == "AT"
+            if moved:  # set at a given height, out of the top-to-bottom order
+                kept_y, y, item = y, float(item[1]), item[2]  # type: ignore[misc]
+            y = _place(item, y)
+            if moved:
+                y = kept_y
         content = "\n".join(ops).encode("latin-1", "replace")
         stream = add(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
         xobj = f"/XObject << {' '.join(xobjects)} >>" if xobjects else ""
