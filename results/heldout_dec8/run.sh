@@ -15,6 +15,7 @@
 #   mkdir -p /work/corpora/fresh4 && cd /work/corpora/fresh4 && apt-get download xfig-doc r-doc-pdf
 #   dpkg -x xfig-doc_*.deb xfig-doc && dpkg -x r-doc-pdf_*.deb r-doc-pdf
 #   mkdir -p r-admin && cp -L r-doc-pdf/usr/share/doc/r-doc-pdf/manual/R-admin.pdf r-admin/
+# ONLY="gpredict" (a list) runs those manuals only (the peer table still reads every index).
 set -euo pipefail
 tag=${1:?usage: run.sh TAG (answers go to <manual>-TAG/)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,14 +34,14 @@ declare -A corpus=(
   [r-admin]=/work/corpora/fresh4/r-admin
 )
 echo "code $(git rev-parse --short HEAD), indexes $idx, $(date -u +%FT%TZ), load $(load)"
-for m in frr r-admin xfig gnuplot; do
+for m in ${ONLY:-frr r-admin xfig gnuplot}; do
   if [[ ${REBUILD:-0} == 1 ]]; then
     echo "index $m: $(date -u +%T) load $(load)"
     /usr/bin/time -f "$m index wall %e s" "$py" -m m2io.cli.main index "${corpus[$m]}" \
       --out "$idx/$m" --rebuild -q 2>&1 | tee $here/logs/index-$m-$tag.log | grep -v '^embedding'
   fi
 done
-for m in frr r-admin xfig gnuplot; do
+for m in ${ONLY:-frr r-admin xfig gnuplot}; do
   echo "answers $m: $(date -u +%T) load $(load)"
   "$py" benchmarks/howto_answers.py --corpus "${corpus[$m]}" --index "$idx/$m" \
     --questions $here/$m-questions.txt --out $here/$m-$tag 2> $here/logs/answers-$m-$tag.log

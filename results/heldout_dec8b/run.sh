@@ -20,6 +20,7 @@
 #   # OpenRefine's manual: github OpenRefine/openrefine.org at 93bda31, in its git directory:
 #   git archive HEAD docs/index.md docs/manual static/img | tar -x -C /work/corpora/fresh9/openrefine
 #   cd /work/corpora/fresh9/openrefine && mv static/img img && rmdir static && mv docs/* . && rmdir docs
+# ONLY="gpredict" (a list) runs those manuals only (the peer table still reads every index).
 set -euo pipefail
 tag=${1:?usage: run.sh TAG (answers go to <manual>-TAG/)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +32,7 @@ cd "$root"
 export PYTHONPATH=$root/src HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p $here/logs
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-manuals=(homebank asymptote openrefine gpredict)
+manuals=(${ONLY:-homebank asymptote openrefine gpredict})
 declare -A corpus=(
   [homebank]=/work/corpora/fresh9/homebank-data/usr/share/doc/homebank-data/help
   [asymptote]=/work/corpora/fresh9/asymptote-doc/usr/share/doc/asymptote/html
