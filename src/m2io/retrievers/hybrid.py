@@ -78,6 +78,7 @@ import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
 from m2io.index.store import Index
+from m2io.index.vectors import normalise
 from m2io.retrievers.context import ContextMixin
 from m2io.retrievers.figure_lists import figure_lists
 from m2io.retrievers.floor import (
@@ -359,6 +360,17 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         root = getattr(self.index, "added_root", None)
         return None if root is None else str(root)
 
+    def _query_vector(self, search: str, query: str) -> np.ndarray:
+        """The search text's unit vector. When it is not the whole question, the question is
+        embedded in the same call (each text its own pass: the same vectors as one at a time), so
+        that it waits in the embedder's recent cache for the learned inserter's policy, which
+        compares the whole question with the candidates (docs/RESULTS.md, "The insert tail,
+        last step")."""
+        if search == query:
+            return self.index.embed_query(search)
+        both = self.index.embedder.encode([search, query], batch_size=1)
+        return normalise(both[:1])[0]
+
     def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
         """Return the context for ``query`` (see the class docstring) and its images."""
         k = self.top_k if top_k is None else top_k
@@ -371,7 +383,9 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         search = search_text(query) if self.focus else query
         depth = min(max(self.pool_size, k) + len(self.excluded_rows), len(index.chunks))
         qvec = (
-            index.embed_query(search) if self.mode != "lexical" or self.image_neighbours else None
+            self._query_vector(search, query)
+            if self.mode != "lexical" or self.image_neighbours
+            else None
         )
 
         knows = getattr(index.lexical, "knows", None) if self.compounds and self._titled else None
