@@ -77,7 +77,14 @@ def test_random_answers_give_the_same_arrays(seed):
 
 
 def test_word_sets_are_the_tokenizers():
-    for text in ("İmage KELVIN Kelvin", "Straße ÉTÉ naïve", "Export…File>Open", "", "a-b_c 3.2"):
+    for text in (
+        "İmage KELVIN Kelvin",
+        "Straße ÉTÉ naïve",
+        "Export…File>Open",
+        "",
+        "a-b_c 3.2\tx\x00y",
+        "bad \udcff surrogate\u00a0space",
+    ):
         assert _word_set(text) == set(tokenize(text))
 
 

@@ -34,7 +34,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,78 +160,69 @@ def candidate_texts(answer: TextAnswer, candidates: Sequence[Candidate]) -> Item
     )
 
 
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # m2io.text.tokenize's words
+# m2io.text.tokenize's words are the runs of ASCII letters and digits, lower-cased: every other
+# byte (a non-ASCII character is encoded as "?") becomes a space, A-Z become a-z
+_WORD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
+)
 
 
 def _word_set(text: str) -> set[str]:
-    """``set(tokenize(text))``, lower-cased in one call: the words are ASCII, so joined by
-    spaces they lower-case and split back into the same words."""
-    return set(" ".join(_ASCII_WORD.findall(text)).lower().split())
+    """``set(tokenize(text))`` by byte translation (no regular expression, no per-word call)."""
+    return set(text.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii").split())
 
 
-class _SentenceWords:
-    """The answer's sentences as a sentences x vocabulary 0/1 matrix, to count the words a text
-    shares with each sentence in one product (the counts are integers: exact)."""
+def _word_overlaps(
+    texts: ItemTexts, candidates: Sequence[Candidate]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (candidate, sentence), each ``(K, n)`` float32: the share of the candidate text's word
+    types found in the sentence (``lex``), and the share of the sentence's word types found in
+    the text just above / below the image (0 for sentences under ``_MIN_WORDS`` word types).
 
-    def __init__(self, words: Sequence[set[str]]) -> None:
-        self.vocab: dict[str, int] = {}
-        cells = [
-            (i, self.vocab.setdefault(w, len(self.vocab))) for i, ws in enumerate(words) for w in ws
-        ]
-        self.matrix = np.zeros((len(words), len(self.vocab)), dtype=np.float64)
-        if cells:
-            self.matrix[tuple(np.array(cells).T)] = 1.0
-        self.sizes = np.array([len(ws) for ws in words], dtype=np.float64)
-
-    def shared(self, texts: Sequence[set[str]]) -> np.ndarray:
-        """``len(words_j & text)`` for every text (rows) and sentence ``j`` (columns)."""
-        marks = np.zeros((len(texts), len(self.vocab)), dtype=np.float64)
-        for r, t in enumerate(texts):
-            marks[r, [self.vocab[w] for w in t & self.vocab.keys()]] = 1.0
-        return marks @ self.matrix.T
-
-
-def _lexical(captions: Sequence[set[str]], sw: _SentenceWords) -> np.ndarray:
-    """Share of each caption's word types found in each sentence ``(K, n)``."""
-    sizes = np.array([len(c) for c in captions], dtype=np.float64)
-    shares = sw.shared(captions) / np.maximum(sizes, 1.0)[:, None]
-    return shares.astype(np.float32)
-
-
-def _containment(contexts: Sequence[set[str]], sw: _SentenceWords) -> np.ndarray:
-    """Share of each sentence's word types found in each context ``(K, n)`` (0 for very short
-    sentences)."""
-    counted = sw.sizes >= _MIN_WORDS
-    shares = sw.shared(contexts) / np.where(counted, sw.sizes, 1.0)
-    return np.where(counted, shares, 0.0).astype(np.float32)
+    The sentences are a sentences x vocabulary 0/1 matrix and every other text a row of marks
+    over that vocabulary, so all the shared-word counts are one product (integer counts: the
+    shares are the divisions done one pair at a time before, to the bit)."""
+    words = [_word_set(s) for s in texts.sentences]
+    vocab: dict[str, int] = {}
+    cells = [(i, vocab.setdefault(w, len(vocab))) for i, ws in enumerate(words) for w in ws]
+    matrix = np.zeros((len(words), len(vocab)), dtype=np.float64)
+    if cells:
+        matrix[tuple(np.array(cells).T)] = 1.0
+    others = [_word_set(t) for t in texts.candidates]
+    others += [_word_set(c.context_before) for c in candidates]
+    others += [_word_set(c.context_after) for c in candidates]
+    rows: list[int] = []
+    cols: list[int] = []
+    known = vocab.keys()
+    for r, t in enumerate(others):
+        common = [vocab[w] for w in t & known]
+        cols += common
+        rows += [r] * len(common)
+    marks = np.zeros((len(others), len(vocab)), dtype=np.float64)
+    marks[rows, cols] = 1.0
+    shared = marks @ matrix.T  # (3K, n) counts
+    k = len(texts.candidates)
+    sizes = np.array([len(w) for w in others[:k]], dtype=np.float64)
+    lex = (shared[:k] / np.maximum(sizes, 1.0)[:, None]).astype(np.float32)
+    lengths = np.array([len(w) for w in words], dtype=np.float64)
+    counted = lengths >= _MIN_WORDS
+    ctx = np.where(counted, shared[k:] / np.where(counted, lengths, 1.0), 0.0).astype(np.float32)
+    return lex, ctx[:k], ctx[k:]
 
 
 def _provenance(
-    answer: TextAnswer, candidates: Sequence[Candidate], sw: _SentenceWords
+    answer: TextAnswer, candidates: Sequence[Candidate], n: int
 ) -> dict[str, np.ndarray]:
     """Where-it-came-from signals: per (candidate, sentence) ``src`` (the sentence was taken from
-    the candidate's chunk), ``ctx_before``/``ctx_after`` (the sentence's words found in the text
-    just above/below the image); per candidate the retrieval rank and score."""
-    k, n = len(candidates), len(sw.sizes)
-    src = np.zeros((k, n), dtype=np.float32)
+    the candidate's chunk); per candidate the retrieval rank and score."""
+    src = np.zeros((len(candidates), n), dtype=np.float32)
     sources = [s.source_chunk_id for s in answer.sentences]
     for i, c in enumerate(candidates):
         if c.chunk_id is not None:
             src[i] = [s == c.chunk_id for s in sources]
-    ctx = _containment(
-        [_word_set(c.context_before) for c in candidates]
-        + [_word_set(c.context_after) for c in candidates],
-        sw,
-    )
     retrieved = np.array([c.chunk_id is not None for c in candidates], dtype=bool)
     scores = np.array([c.score for c in candidates], dtype=np.float32)
-    return {
-        "src": src,
-        "before": ctx[:k],
-        "after": ctx[k:],
-        "retrieved": retrieved,
-        "score": scores,
-    }
+    return {"src": src, "retrieved": retrieved, "score": scores}
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -283,14 +273,15 @@ def option_features(
     sims[empty] = 0.0
     best = sims.max(axis=1, keepdims=True)
     ranks = np.argsort(np.argsort(-sims, axis=1, kind="stable"), axis=1)  # 0 = most similar
-    sw = _SentenceWords([_word_set(s) for s in texts.sentences])
-    lex = _lexical([_word_set(t) for t in texts.candidates], sw) if k else sims
+    lex, ctx_before, ctx_after = _word_overlaps(texts, candidates)
+    if not k:
+        lex = sims
     cues = sentence_cues(texts.sentences)
     col_best = (sims >= sims.max(axis=0, keepdims=True) - 1e-6) & (sims > 0)  # best candidate
     q_sim = (cand @ question).astype(np.float32)
     q_sim[empty] = 0.0
     q_z = _zscore(q_sim)
-    prov = _provenance(answer, candidates, sw)
+    prov = _provenance(answer, candidates, n)
     adjacent = np.einsum("nd,nd->n", sent[:-1], sent[1:]) if n > 1 else np.zeros(0)
 
     j = np.arange(n + 1)
@@ -305,8 +296,8 @@ def option_features(
         "lex": lex,
         "col_best": col_best,
         "src": prov["src"],
-        "before": prov["before"],
-        "after": prov["after"],
+        "before": ctx_before,
+        "after": ctx_after,
         "q_sent": np.broadcast_to(q_sent, (k, n)),
         **{f"cue{c}": np.broadcast_to(cues[:, c], (k, n)) for c in range(cues.shape[1])},
     }
@@ -430,7 +421,7 @@ def option_features(
         "retrieval_score_z": np.where(prov["retrieved"], _zscore(prov["score"]), 0.0),
         "src_share": prov["src"].mean(axis=1) if n else np.zeros(k),
         "src_any": prov["src"].max(axis=1) if n else np.zeros(k),
-        "ctx_best": np.maximum(prov["before"], prov["after"]).max(axis=1) if n else np.zeros(k),
+        "ctx_best": np.maximum(ctx_before, ctx_after).max(axis=1) if n else np.zeros(k),
         "n_forward_refs": np.full(k, min(float(cues[:, 6].sum()), 5.0) / 5.0),
         "sim_clears": (max_sim >= _CLEAR).astype(np.float32),
         "inv_candidates": np.full(k, 1.0 / max(k, 1)),
