@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from features_reference import reference_option_features
 
-from m2io.learned.features import _word_set, candidate_texts, option_features
+from m2io.learned.features import _word_set, candidate_texts, option_features, word_tokens
 from m2io.learned.profile import KINDS, CorpusProfile
 from m2io.text import tokenize
 from m2io.types import Candidate, ImageRef, Sentence, TextAnswer
@@ -74,6 +74,15 @@ def test_random_answers_give_the_same_arrays(seed):
     for _ in range(40):
         answer, cands, vecs = _case(rng)
         _same(answer, cands, vecs, PROFILE if rng.random() < 0.5 else None)
+
+
+def test_word_tokens_are_the_tokenizers_on_every_character():
+    # every character of the Basic Multilingual Plane (surrogates included) between letters
+    # and digits: one that lower-cases to ASCII ("İ", the Kelvin sign) must still split words
+    chars = [chr(c) for c in range(0x10000)]
+    for start in range(0, len(chars), 4096):
+        text = "".join(f"Ab{c}9z" for c in chars[start : start + 4096])
+        assert word_tokens(text) == tokenize(text)
 
 
 def test_word_sets_are_the_tokenizers():
