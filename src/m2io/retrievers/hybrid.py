@@ -38,7 +38,8 @@ the originals are not crowded out (``skip_duplicates=False`` keeps them).
 
 **The question's topic.** Dense and lexical search see the question without a leading wrapper
 about the documentation (:func:`m2io.retrievers.query.search_text`: "What does the X
-documentation say about …?"). With ``image_votes`` (the default) a chunk's dense score is the
+documentation say about …?"); the whole question is embedded in the same call (a pass of its
+own), for the learned inserter's policy. With ``image_votes`` (the default) a chunk's dense score is the
 better of its own text vector's and its figures' caption + context vectors', each standardised
 over the rows read, so a page whose figure title names the topic ranks with it.
 
