@@ -11,7 +11,11 @@ question's search text, :func:`m2io.retrievers.query.search_text`, not always th
 inserter that compares the answer's sentences with images embeds them, as before they were
 stored; ``stored`` looks them up. Both modes' placements are compared (``same_placements``), and
 the share of answer sentences found stored, the files' size and the cost of opening them are
-recorded. The texts each
+recorded. A third mode, ``stored_question_in_insert``, looks the sentence vectors up but lets the
+retriever embed only the search text (as before 2026-12-08c: the learned policy then embeds the
+whole question inside ``insert``); every retrieval before a timed insert is timed too
+(``retrieve_ms``, the fastest of the calls per question and mode), so what embedding the whole
+question beside the search text adds to retrieval is measured in the same run. The texts each
 inserter actually sends to the model are counted (``texts_embedded``: no work twice means the
 learned inserter embeds no candidate text the index already holds). The learned inserter gets
 the corpus profile (measured once, before timing) and reports its own split (``embed_ms`` /
@@ -44,6 +48,7 @@ from m2io.index.sentences import SENTENCE_KEYS, SENTENCES, read_sentence_vectors
 from m2io.inserters.anchored import AnchoredInserter
 from m2io.inserters.learned import LearnedInserter
 from m2io.inserters.rule import RuleInserter
+from m2io.retrievers.hybrid import HybridRetriever
 from m2io.retrievers.query import search_text
 
 
@@ -134,7 +139,15 @@ def main() -> None:
     if cold is not None:
         cold.lookup(["warm the key search"])  # the first lookup sorts nothing, checks the order
     cold_ms = 1000 * (time.perf_counter() - t0)
-    modes = {"embedding": {}, "stored": tables}  # sentence vectors withheld / looked up
+    # sentence vectors withheld / looked up; and looked up with the retriever embedding only the
+    # search text, as before 2026-12-08c (the policy then embeds the whole question in insert)
+    modes = {"embedding": {}, "stored": tables, "stored_question_in_insert": tables}
+    both_texts = HybridRetriever._query_vector
+
+    def search_text_only(self, search, query):
+        return self.index.embed_query(search)
+
+    retrieve_ms = {m: [] for m in modes}
     times = {m: {name: [] for name in inserters} for m in modes}
     embedded = {m: {name: [] for name in inserters} for m in modes}
     split = {m: {"embed_ms": [], "policy_ms": []} for m in modes}
@@ -154,13 +167,19 @@ def main() -> None:
         if tables:
             got = next(iter(tables.values())).lookup(texts)
             hits, found = hits + sum(v is not None for v in got), found + len(texts)
-        for mode in mode_names[k % 2 :] + mode_names[: k % 2]:
+        for mode in mode_names[k % len(mode_names) :] + mode_names[: k % len(mode_names)]:
             embedder._tables = dict(modes[mode])
+            HybridRetriever._query_vector = (
+                search_text_only if mode == "stored_question_in_insert" else both_texts
+            )
+            fastest_retrieve = float("inf")
             for name in names[k % len(names) :] + names[: k % len(names)]:
                 best = float("inf")
                 for _ in range(args.repeats):
                     embedder.forget_recent()
+                    t0 = time.perf_counter()
                     retriever.retrieve(answer.question)  # leaves behind what it embedded
+                    fastest_retrieve = min(fastest_retrieve, 1000 * (time.perf_counter() - t0))
                     sent.clear()
                     t0 = time.perf_counter()
                     placement = inserters[name].insert(answer, candidates)
@@ -168,9 +187,11 @@ def main() -> None:
                 times[mode][name].append(best)
                 embedded[mode][name].append(sum(sent))
                 placed[mode][name].append(placement.slots)
+            retrieve_ms[mode].append(fastest_retrieve)
             split[mode]["embed_ms"].append(learned.last_timing["embed_ms"])
             split[mode]["policy_ms"].append(learned.last_timing["policy_ms"])
     embedder._encode = model_encode
+    HybridRetriever._query_vector = both_texts
     embedder._tables = tables
     result = {
         "data": str(data),
@@ -180,8 +201,12 @@ def main() -> None:
         "repeats": args.repeats,
         "questions_with_a_wrapper": sum(search_text(a.question) != a.question for a, _ in cases),
         "modes": {m: summary(times[m], embedded[m], split[m]) for m in modes},
+        "retrieve_ms": {m: stats(v) for m, v in retrieve_ms.items()},
         "same_placements": {
-            name: sum(a == b for a, b in zip(*(placed[m][name] for m in modes), strict=True))
+            name: sum(
+                all(p == ps[0] for p in ps)
+                for ps in zip(*(placed[m][name] for m in modes), strict=True)
+            )
             for name in names
         },
         "stored_sentences": len(cold) if cold is not None else 0,

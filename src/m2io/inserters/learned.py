@@ -17,9 +17,9 @@ placed, which images go in and where (``fallback``). String matching is more pre
 policy where it applies, and it applies in every corpus; the policy carries what it cannot
 settle. An answer whose images provenance places embeds nothing; one that needs the policy finds
 an extractive answer's sentence vectors in the index (:mod:`m2io.index.sentences`) and the
-question's where the retriever left it, so it embeds at most the question when the retriever
-searched a shorter text (:func:`m2io.retrievers.query.search_text`) and a generated answer's own
-sentences.
+question's where the retriever left it (the hybrid retriever embeds the whole question beside
+its search text, :func:`m2io.retrievers.query.search_text`), so it embeds at most a generated
+answer's own sentences.
 """
 
 from __future__ import annotations

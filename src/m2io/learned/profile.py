@@ -84,15 +84,18 @@ class CorpusProfile:
 NEUTRAL = CorpusProfile()
 
 
-def boundary_kinds(sentences: Sequence[str], *, headings: bool = True) -> np.ndarray:
+def boundary_kinds(
+    sentences: Sequence[str], *, headings: bool = True, cues: np.ndarray | None = None
+) -> np.ndarray:
     """Kinds of the ``n + 1`` boundaries of ``sentences``: a ``(n + 1, 4)`` 0/1 array in
     :data:`KINDS` order (a boundary may be of several kinds).
 
     ``headings=False`` counts only the very first boundary as a start and the very last as an
     end: an answer is one section whose heading became the question, so its slot 0 is where a
-    document's "right after a heading" lies."""
+    document's "right after a heading" lies. ``cues``: the sentences'
+    :func:`~m2io.learned.cues.sentence_cues` when the caller has them already."""
     n = len(sentences)
-    cues = sentence_cues(sentences)
+    cues = sentence_cues(sentences) if cues is None else cues
     heading, forward, back = cues[:, 4], cues[:, 6], cues[:, 7]
     out = np.zeros((n + 1, len(KINDS)), dtype=np.float32)
     out[0, 0] = 1.0

@@ -38,7 +38,8 @@ the originals are not crowded out (``skip_duplicates=False`` keeps them).
 
 **The question's topic.** Dense and lexical search see the question without a leading wrapper
 about the documentation (:func:`m2io.retrievers.query.search_text`: "What does the X
-documentation say about …?"). With ``image_votes`` (the default) a chunk's dense score is the
+documentation say about …?"); the whole question is embedded in the same call (a pass of its
+own), for the learned inserter's policy. With ``image_votes`` (the default) a chunk's dense score is the
 better of its own text vector's and its figures' caption + context vectors', each standardised
 over the rows read, so a page whose figure title names the topic ranks with it.
 
@@ -78,6 +79,7 @@ import numpy as np
 
 from m2io.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, load_text_embedder
 from m2io.index.store import Index
+from m2io.index.vectors import normalise
 from m2io.retrievers.context import ContextMixin
 from m2io.retrievers.figure_lists import figure_lists
 from m2io.retrievers.floor import (
@@ -359,6 +361,17 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         root = getattr(self.index, "added_root", None)
         return None if root is None else str(root)
 
+    def _query_vector(self, search: str, query: str) -> np.ndarray:
+        """The search text's unit vector. When it is not the whole question, the question is
+        embedded in the same call (each text its own pass: the same vectors as one at a time), so
+        that it waits in the embedder's recent cache for the learned inserter's policy, which
+        compares the whole question with the candidates (docs/RESULTS.md, "The insert tail,
+        last step")."""
+        if search == query:
+            return self.index.embed_query(search)
+        both = self.index.embedder.encode([search, query], batch_size=1)
+        return normalise(both[:1])[0]
+
     def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
         """Return the context for ``query`` (see the class docstring) and its images."""
         k = self.top_k if top_k is None else top_k
@@ -371,7 +384,9 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         search = search_text(query) if self.focus else query
         depth = min(max(self.pool_size, k) + len(self.excluded_rows), len(index.chunks))
         qvec = (
-            index.embed_query(search) if self.mode != "lexical" or self.image_neighbours else None
+            self._query_vector(search, query)
+            if self.mode != "lexical" or self.image_neighbours
+            else None
         )
 
         knows = getattr(index.lexical, "knows", None) if self.compounds and self._titled else None
