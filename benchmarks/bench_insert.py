@@ -11,9 +11,10 @@ question's search text, :func:`m2io.retrievers.query.search_text`, not always th
 inserter that compares the answer's sentences with images embeds them, as before they were
 stored; ``stored`` looks them up. Both modes' placements are compared (``same_placements``), and
 the share of answer sentences found stored, the files' size and the cost of opening them are
-recorded. A third mode, ``stored_question_in_insert``, looks the sentence vectors up but lets the
-retriever embed only the search text (as before 2026-12-08c: the learned policy then embeds the
-whole question inside ``insert``); every retrieval before a timed insert is timed too
+recorded. In ``stored`` the retriever embeds the whole question beside its search text
+(``HybridRetriever(whole_question=True)``); a third mode, ``stored_question_in_insert``, looks the
+sentence vectors up but lets the retriever embed only the search text (the default: the learned
+policy then embeds the whole question inside ``insert``); every retrieval before a timed insert is timed too
 (``retrieve_ms``, the fastest of the calls per question and mode), so what embedding the whole
 question beside the search text adds to retrieval is measured in the same run. The texts each
 inserter actually sends to the model are counted (``texts_embedded``: no work twice means the
@@ -48,7 +49,6 @@ from m2io.index.sentences import SENTENCE_KEYS, SENTENCES, read_sentence_vectors
 from m2io.inserters.anchored import AnchoredInserter
 from m2io.inserters.learned import LearnedInserter
 from m2io.inserters.rule import RuleInserter
-from m2io.retrievers.hybrid import HybridRetriever
 from m2io.retrievers.query import search_text
 
 
@@ -139,13 +139,10 @@ def main() -> None:
     if cold is not None:
         cold.lookup(["warm the key search"])  # the first lookup sorts nothing, checks the order
     cold_ms = 1000 * (time.perf_counter() - t0)
-    # sentence vectors withheld / looked up; and looked up with the retriever embedding only the
-    # search text, as before 2026-12-08c (the policy then embeds the whole question in insert)
+    # sentence vectors withheld / looked up (the retriever embedding the whole question beside its
+    # search text, ``whole_question=True``); and looked up with the retriever embedding only the
+    # search text, the default (the policy then embeds the whole question in insert)
     modes = {"embedding": {}, "stored": tables, "stored_question_in_insert": tables}
-    both_texts = HybridRetriever._query_vector
-
-    def search_text_only(self, search, query):
-        return self.index.embed_query(search)
 
     retrieve_ms = {m: [] for m in modes}
     times = {m: {name: [] for name in inserters} for m in modes}
@@ -169,9 +166,7 @@ def main() -> None:
             hits, found = hits + sum(v is not None for v in got), found + len(texts)
         for mode in mode_names[k % len(mode_names) :] + mode_names[: k % len(mode_names)]:
             embedder._tables = dict(modes[mode])
-            HybridRetriever._query_vector = (
-                search_text_only if mode == "stored_question_in_insert" else both_texts
-            )
+            retriever.whole_question = mode != "stored_question_in_insert"
             fastest_retrieve = float("inf")
             for name in names[k % len(names) :] + names[: k % len(names)]:
                 best = float("inf")
@@ -191,7 +186,7 @@ def main() -> None:
             split[mode]["embed_ms"].append(learned.last_timing["embed_ms"])
             split[mode]["policy_ms"].append(learned.last_timing["policy_ms"])
     embedder._encode = model_encode
-    HybridRetriever._query_vector = both_texts
+    retriever.whole_question = False
     embedder._tables = tables
     result = {
         "data": str(data),

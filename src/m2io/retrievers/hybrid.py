@@ -38,8 +38,8 @@ the originals are not crowded out (``skip_duplicates=False`` keeps them).
 
 **The question's topic.** Dense and lexical search see the question without a leading wrapper
 about the documentation (:func:`m2io.retrievers.query.search_text`: "What does the X
-documentation say about …?"); the whole question is embedded in the same call (a pass of its
-own), for the learned inserter's policy. With ``image_votes`` (the default) a chunk's dense score is the
+documentation say about …?"); with ``whole_question`` the whole question is embedded in the same
+call (a pass of its own), for the learned inserter's policy. With ``image_votes`` (the default) a chunk's dense score is the
 better of its own text vector's and its figures' caption + context vectors', each standardised
 over the rows read, so a page whose figure title names the topic ranks with it.
 
@@ -164,6 +164,11 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         focus: Search the question's topic without a wrapper about the documentation.
         image_votes: Also score a chunk by its figures' caption + context vectors (dense and
             hybrid modes).
+        whole_question: When the search text is not the whole question, embed the question too,
+            in the same call, so the learned inserter's policy finds its vector cached. Off by
+            default: it moves about 9 ms from the 7.5 % of answers whose policy needs the
+            question to every such question's retrieval, a slower answer on average
+            (docs/RESULTS.md, "The insert tail, last step").
         compounds: BM25 also searches the corpus's spelling of the question's compounds
             (:func:`~m2io.retrievers.query.compound_variants`: "key frames" for "keyframes");
             only where most chunks carry a title, like ``title_weight``.
@@ -247,6 +252,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         skip_duplicates: bool = True,
         focus: bool = True,
         image_votes: bool = True,
+        whole_question: bool = False,
         title_weight: float = 0.0,
         compounds: bool = True,
         heading_weight: float = 1.0,
@@ -311,6 +317,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         self.skip_duplicates = skip_duplicates
         self.focus = focus
         self.image_votes = image_votes
+        self.whole_question = whole_question
         self.compounds = compounds
         self.title_weight = _weight("title_weight", title_weight)
         self.heading_weight = _weight("heading_weight", heading_weight)
@@ -362,12 +369,12 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         return None if root is None else str(root)
 
     def _query_vector(self, search: str, query: str) -> np.ndarray:
-        """The search text's unit vector. When it is not the whole question, the question is
-        embedded in the same call (each text its own pass: the same vectors as one at a time), so
+        """The search text's unit vector. With ``whole_question``, when it is not the whole
+        question, the question is embedded in the same call (each text its own pass: the same vectors as one at a time), so
         that it waits in the embedder's recent cache for the learned inserter's policy, which
         compares the whole question with the candidates (docs/RESULTS.md, "The insert tail,
         last step")."""
-        if search == query:
+        if search == query or not self.whole_question:
             return self.index.embed_query(search)
         both = self.index.embedder.encode([search, query], batch_size=1)
         return normalise(both[:1])[0]
