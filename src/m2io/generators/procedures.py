@@ -240,8 +240,8 @@ def _unnumbered_steps(s: Section, ps: list[list[Line]], all_units: list[Unit]) -
             if before.kind == "heading":
                 if before.words <= LEAD_IN_WORDS and dangling(text(before)):
                     group.insert(0, before)  # "Finally, run"
-            elif dangling(text(u)):
-                group.insert(0, before)
+            elif dangling(text(u)) or _leads_in(ps[before.passage][before.last].text):
+                group.insert(0, before)  # "… and edit the line" + the line: one sentence
         after = by_first.get((u.passage, u.last + 1))
         if (
             after is not None
@@ -252,6 +252,13 @@ def _unnumbered_steps(s: Section, ps: list[list[Line]], all_units: list[Unit]) -
             group.append(after)
         groups.append(group)
     return groups
+
+
+def _leads_in(text: str) -> bool:
+    """Whether a sentence goes on in the block after it: it ends on a colon or on no
+    punctuation at all ("… edit the openrefine.l4j.ini file … and edit the line")."""
+    end = text.rstrip()[-1:]
+    return end == ":" or end.isalnum()
 
 
 def _command(u: Unit, ps: list[list[Line]]) -> bool:
