@@ -20,7 +20,7 @@ from pathlib import Path
 
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
-from m2io.text import BULLETS, CAPTION_NUMBER, FENCE
+from m2io.text import BULLETS, CAPTION_NUMBER, FENCE, leads_into_code
 from m2io.types import Chunk, Document, SectionSpan, Source
 
 HEADING_MAX_WORDS = 12
@@ -30,30 +30,6 @@ _BLOCK = re.compile(r"(?:^|\n[ \t]*\n)\s*?(\S.*?)(?=\n[ \t]*\n|\s*\Z)", re.S)
 # (and their full-width forms, which end a Japanese or Chinese sentence: "次のようにします：")
 _FINAL_PUNCT = tuple(".!?:;,。．！？：；，、")
 _LEAD_IN_WORDS = 8  # a line this long beside a code block is the sentence that leads into it
-# words a sentence leads into a code block with ("The predefined axis types are", "… opened with")
-_LEAD_IN_ENDS = frozenset(
-    "are is be with by as the a an of to for and or using via like at".split()
-)
-# how a sentence that leads into a code block starts: a connective ("Then execute the command",
-# "Thus"), a connective phrase set off by a comma ("Alternatively, calling the routine", "For
-# example, the command"), a purpose or a condition ("To create a csv file use", "If you see the
-# error message"), a pronoun ("This produces the output", "One can use")
-_LEAD_IN_START = re.compile(
-    r"^(?:(?:then|thus|hence|so|finally|next|now|here|there|similarly|otherwise|instead|also"
-    r"|this|these|it|one|if|when|once|unless|whereas)(?:[ ,]|$)"
-    r"|(?:on the other hand|in (?:this|that) case)$"
-    r"|to [a-z]+ \S"
-    r"|[\w-]+(?: [\w-]+){0,2}, )",
-    re.I,
-)
-# a verb left without its object, which the code block is ("Launch emacs and execute", "… use")
-_LEAD_IN_VERBS = frozenset(
-    "use execute run type enter call write add insert put give gives produces returns yields"
-    " reads says".split()
-)
-# a two-word article phrase ("The function", "The routines") is the subject of a sentence the
-# code block goes on; in title case ("The Basics") it is a heading
-_ARTICLE_PHRASE = re.compile(r"^(?:[Tt]he|[Aa]n?) [a-z][\w-]*$")
 # a one-line definition ("Ctrl-q: exit", "/: division", "Step 1: Get your statement")
 _DEFINITION = re.compile(r"^[^:\s][^:\n]{0,39}: \S")
 _CLAUSE_WORDS = 4  # a lower-case line this long after one goes on with its sentence ("subplot"
@@ -111,32 +87,10 @@ def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
     text = line.strip()
     if before and after and text[:1].islower():
         return True  # "or" between two alternatives
-    words = text.split()
-    if after and len(words) >= 3 and words[-1].lower() in _LEAD_IN_ENDS:
-        return True  # "The predefined three-dimensional axis types are" + code
-    if after and _lead_in(text):
-        return True
+    if after and leads_into_code(text):
+        return True  # "The predefined axis types are", "Then execute the command" + code
     return (before and text[:1].islower() and len(text.split()) >= _CLAUSE_WORDS) or (
         (before or after) and len(text.split()) >= _LEAD_IN_WORDS
-    )
-
-
-def _lead_in(text: str) -> bool:
-    """Whether ``text``, a one-line paragraph right before a code block, is the fragment of a
-    sentence that the block completes rather than a heading: it starts as a sentence goes on
-    (``_LEAD_IN_START``: "Then execute the command", "Alternatively, in a cmd.exe shell use"),
-    ends on a verb waiting for its object ("Launch emacs and execute"), is a two-word article
-    phrase in lower case ("The routines"), or is lower-case words only ("is evaluated as"; a
-    function's name, "grid.add()", is a heading)."""
-    words = text.split()
-    if _LEAD_IN_START.match(text) or _ARTICLE_PHRASE.match(text):
-        return True
-    if len(words) >= 2 and words[-1].lower() in _LEAD_IN_VERBS:
-        return True
-    return (
-        text[:1].islower()
-        and all(w.isalpha() for w in words)
-        and (len(words) >= 2 or text.lower() in _LEAD_IN_ENDS)
     )
 
 
