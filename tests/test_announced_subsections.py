@@ -118,3 +118,30 @@ def test_a_short_line_that_leads_into_a_command_starts_no_section_in_the_answer(
     all_units = [u for k, p in enumerate(ps) for u in units(p, k)]
     titles = [s.title for s in answer_sections(all_units, ps)]
     assert titles == ["Batch mode", "Viewer window"], titles
+
+
+def test_a_list_tail_and_a_notes_title_alone_do_not_open_or_fill_the_answer() -> None:
+    # the chunk starts inside the section, on the last item of a list its start is not in
+    text = "• more than a million rows\n\n" + INTRO.split("\n\n", 1)[1].replace(
+        "{POINTER}", POINTS_ON
+    )
+    text += LAUNCHERS.replace(
+        "The number is the size in megabytes.",
+        "Caution: tool.exe does not start? Then install the 64-bit runtime first.",
+    )
+    spans = tuple(
+        SectionSpan(text.index(title), title)
+        for title in ("Starting from tool.exe", "Starting from the script")
+    )
+    source = Source("install", "Installing", "install.md", "Raising the cache limit")
+    chunk = Chunk("install#3", "install", text, source=source, sections=spans)
+    retrieval = Retrieval(QUESTION, (RetrievedChunk(chunk, 1.0, dense_score=0.8),), ())
+    texts = [
+        s.text
+        for s in ExtractiveGenerator(embedder=None, procedure_words=70)
+        .generate(QUESTION, retrieval)
+        .sentences
+    ]
+    assert texts[0].startswith("The tool keeps its working data"), texts
+    assert "Caution: tool.exe does not start?" not in texts, texts
+    assert any("-cache512M" in t for t in texts), texts
