@@ -101,25 +101,6 @@ def test_a_line_that_leads_into_a_code_block_is_no_section_title(line: str, titl
     assert (line in [s.title for s in sections(doc)]) is title
 
 
-def test_a_short_line_that_leads_into_a_command_starts_no_section_in_the_answer() -> None:
-    # a chunk of an index built before the rule, or a lead-in the sentence splitter cut off
-    # ("… in the same folder. The command"): the generator reads it as the index now does
-    from m2io.generators.focus import passages, units
-    from m2io.generators.sections import sections as answer_sections
-
-    text = (
-        "Batch mode\n\nWrite the drawing into a file named test.src in the same folder. "
-        "The command\n\n```\ntool -f pdf test\n```\n\nmakes test.pdf from it.\n\n"
-        "Viewer window\n\nThe viewer shows the result."
-    )
-    source = Source("batch", "Batch", "batch.html", "Batch mode")
-    chunk = Chunk("batch#0", "batch", text, source=source)
-    ps = passages(Retrieval("q", (RetrievedChunk(chunk, 1.0),), ()))
-    all_units = [u for k, p in enumerate(ps) for u in units(p, k)]
-    titles = [s.title for s in answer_sections(all_units, ps)]
-    assert titles == ["Batch mode", "Viewer window"], titles
-
-
 def test_a_list_tail_and_a_notes_title_alone_do_not_open_or_fill_the_answer() -> None:
     # the chunk starts inside the section, on the last item of a list its start is not in
     text = "• more than a million rows\n\n" + INTRO.split("\n\n", 1)[1].replace(

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 from m2io.generators.entries import entry_term, form_name
 from m2io.generators.focus import Line, Unit, command_form, dangling, keywords, literal_words
-from m2io.text import FUNCTION_WORDS, command_shaped, content_terms, leads_into_code
+from m2io.text import FUNCTION_WORDS, command_shaped, content_terms
 from m2io.types import Continuation
 
 _HOWTO = re.compile(
@@ -153,18 +153,9 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
     passage's first section is titled by its first sentence's section."""
     out: list[Section] = []
     prev_passage, prev_kind, prev_named, prev_line = -1, "", "", ""
-    for k, u in enumerate(all_units):
+    for u in all_units:
         line = ps[u.passage][u.first]
         named = line.source.section if line.source is not None else ""
-        # "The command" or "External code can be included with" before a command goes on into
-        # it: a sentence's start, no title (as the index reads it: m2io.index.sections)
-        nxt = all_units[k + 1] if k + 1 < len(all_units) else None
-        titles = u.kind == "heading" and not (
-            nxt is not None
-            and nxt.passage == u.passage
-            and nxt.kind == "code"
-            and leads_into_code(line.text)
-        )
         term = term_of(line.text) if u.kind == "sentence" else ""
         if u.kind == "entry":
             term = entry_term(ps[u.passage][u.last].text)
@@ -182,11 +173,11 @@ def sections(all_units: list[Unit], ps: list[list[Line]]) -> list[Section]:
             and u.kind != "entry"
         )
         if u.passage != prev_passage or not out:
-            title = line.text if titles else named
+            title = line.text if u.kind == "heading" else named
             # a page part named by a function's form ("info = imfinfo (url)") is its entry
             entry = bool(form_name(title, calls_only=True)) or u.kind == "entry"
             out.append(Section(u.passage, title, entry=entry))
-        elif titles and _titled(line.text) and not dangling(line.text):
+        elif u.kind == "heading" and _titled(line.text) and not dangling(line.text):
             # ("Finally, run" before "$ git bisect reset" is a command's lead-in, not a title)
             out.append(Section(u.passage, line.text))
         elif named != prev_named and _titled(named) and named != out[-1].title:
