@@ -178,6 +178,52 @@ one after each preformatted block (``<pre>``, a fenced Markdown block), so the b
 keep their layout and the splitter keeps the block whole, as one unit (:func:`is_code_block`)."""
 
 
+# words a sentence leads into a code block with ("The predefined axis types are", "… opened with")
+LEAD_IN_ENDS = frozenset("are is be with by as the a an of to for and or using via like at".split())
+# how a sentence that leads into a code block starts: a connective ("Then execute the command",
+# "Thus"), a connective phrase set off by a comma ("Alternatively, calling the routine", "For
+# example, the command"), a purpose or a condition ("To create a csv file use", "If you see the
+# error message"), a pronoun ("This produces the output", "One can use")
+_LEAD_IN_START = re.compile(
+    r"^(?:(?:then|thus|hence|so|finally|next|now|here|there|similarly|otherwise|instead|also"
+    r"|this|these|it|one|if|when|once|unless|whereas)(?:[ ,]|$)"
+    r"|(?:on the other hand|in (?:this|that) case)$"
+    r"|to [a-z]+ \S"
+    r"|[\w-]+(?: [\w-]+){0,2}, )",
+    re.I,
+)
+# a verb left without its object, which the code block is ("Launch emacs and execute", "… use")
+_LEAD_IN_VERBS = frozenset(
+    "use execute run type enter call write add insert put give gives produces returns yields"
+    " reads says".split()
+)
+# a two-word article phrase ("The function", "The routines") is the subject of a sentence the
+# code block goes on; in title case ("The Basics") it is a heading
+_ARTICLE_PHRASE = re.compile(r"^(?:[Tt]he|[Aa]n?) [a-z][\w-]*$")
+
+
+def leads_into_code(text: str) -> bool:
+    """Whether ``text``, a one-line paragraph right before a code block, is the fragment of a
+    sentence that the block completes rather than a heading: it ends on a word that wants
+    more (``LEAD_IN_ENDS``: "The predefined axis types are"), starts as a sentence goes on
+    (``_LEAD_IN_START``: "Then execute the command", "Alternatively, in a cmd.exe shell use"),
+    ends on a verb waiting for its object ("Launch emacs and execute"), is a two-word article
+    phrase in lower case ("The routines"), or is lower-case words only ("is evaluated as"; a
+    function's name, "grid.add()", is a heading)."""
+    words = text.split()
+    if len(words) >= 3 and words[-1].lower() in LEAD_IN_ENDS:
+        return True
+    if _LEAD_IN_START.match(text) or _ARTICLE_PHRASE.match(text):
+        return True
+    if len(words) >= 2 and words[-1].lower() in _LEAD_IN_VERBS:
+        return True
+    return (
+        text[:1].islower()
+        and all(w.isalpha() for w in words)
+        and (len(words) >= 2 or text.lower() in LEAD_IN_ENDS)
+    )
+
+
 def is_code_block(text: str) -> bool:
     """Whether a unit of :func:`split_sentences` is a code block: it opens or closes on a
     :data:`FENCE` line (a chunk may begin or end inside a long block)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from m2io.generators.focus import Line, Unit, dangling, words
 from m2io.generators.sections import Section
-from m2io.text import is_code_block
+from m2io.text import is_code_block, is_list_item
 from m2io.types import Continuation
 
 # A step's number at a line's start: "1. ", "2) ", "(3) " (not a sub-step's "iii.").
@@ -206,7 +206,7 @@ def whole_procedure(
         # commands and lists with no step numbers: within the budget, after what the section
         # is for (a list of a product's parts is no procedure); one that does not fit ends it,
         # and a command left out is said to go on
-        take([s.body[0]])
+        take([_opening(s, ps)])
         for group in _unnumbered_steps(s, ps, all_units):
             if not fits(group, budget, n_max):
                 if any(_command(u, ps) for u in group):
@@ -214,10 +214,35 @@ def whole_procedure(
                 break
             take(group)
     s.steps, s.continued = {id(u) for u in chosen}, cut
-    for u in [s.body[0], *sorted(s.body, key=lambda v: -v.score)]:
-        if u not in chosen and u.kind != "heading" and fits([u], budget, n_max):
+    for u in [_opening(s, ps), *sorted(s.body, key=lambda v: -v.score)]:
+        if u in chosen or u.kind == "heading" or _stray(u, ps):
+            continue
+        if fits([u], budget, n_max):
             take([u])
     return chosen
+
+
+# a note's label and title alone ("Caution: openrefine.exe not running?", as the loaders write
+# an admonition): without the note's text it says nothing
+_REMARK_TITLE = re.compile(
+    r"^(?:note|tip|info|caution|warning|danger|important|hint): (?:[^.?!]|\.\S){1,80}[.?!]$",
+    re.I,
+)
+
+
+def _stray(u: Unit, ps: list[list[Line]]) -> bool:
+    """Whether ``u`` cannot stand in an answer on its own: a note's title without its text, or
+    the tail of a list whose start the context does not hold (a bulleted unit that opens its
+    passage, carried over from the chunk before: "• more than 50 rows per record")."""
+    text = ps[u.passage][u.first].text
+    if u.kind == "sentence":
+        return _REMARK_TITLE.match(text) is not None
+    return u.kind == "list" and u.first == 0 and is_list_item(text) and step_number(text) is None
+
+
+def _opening(s: Section, ps: list[list[Line]]) -> Unit:
+    """What says what ``s`` is for: its first unit that can stand on its own (else its first)."""
+    return next((u for u in s.body if not _stray(u, ps)), s.body[0])
 
 
 def _unnumbered_steps(s: Section, ps: list[list[Line]], all_units: list[Unit]) -> list[list[Unit]]:
@@ -234,14 +259,16 @@ def _unnumbered_steps(s: Section, ps: list[list[Line]], all_units: list[Unit]) -
 
     groups: list[list[Unit]] = []
     for u in s.procedure:
+        if _stray(u, ps):
+            continue  # a list's tail, its lead-in and first items not in the context
         group = [u]
         before = by_last.get((u.passage, u.first - 1))
         if before is not None and id(before) in inside:
             if before.kind == "heading":
                 if before.words <= LEAD_IN_WORDS and dangling(text(before)):
                     group.insert(0, before)  # "Finally, run"
-            elif dangling(text(u)):
-                group.insert(0, before)
+            elif dangling(text(u)) or _leads_in(ps[before.passage][before.last].text):
+                group.insert(0, before)  # "… and edit the line" + the line: one sentence
         after = by_first.get((u.passage, u.last + 1))
         if (
             after is not None
@@ -252,6 +279,13 @@ def _unnumbered_steps(s: Section, ps: list[list[Line]], all_units: list[Unit]) -
             group.append(after)
         groups.append(group)
     return groups
+
+
+def _leads_in(text: str) -> bool:
+    """Whether a sentence goes on in the block after it: it ends on a colon or on no
+    punctuation at all ("… edit the openrefine.l4j.ini file … and edit the line")."""
+    end = text.rstrip()[-1:]
+    return end == ":" or end.isalnum()
 
 
 def _command(u: Unit, ps: list[list[Line]]) -> bool:

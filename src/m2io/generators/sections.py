@@ -59,7 +59,7 @@ _HOWTO = re.compile(
 _TERM = re.compile(r"([A-Z][^:]{2,90}?|[a-z<-][^:]{0,40}?)\??:\s+\S")
 # Terms that only label a remark: they do not start a section of their own.
 _REMARK = frozenset(
-    [*"note tip warning caution important example examples see also hint".split(), "see also"]
+    [*"note tip info warning caution danger important example examples hint".split(), "see also"]
 )
 _TERM_WORDS = 14
 # A verb that makes a term a clause ("The grid is a unit grid").
@@ -275,6 +275,7 @@ def lead_section(
         lead.step = step
     else:
         secs = _with_named_subsections(lead, secs, q, ps)
+        secs = _with_announced_subsections(lead, secs, ps)
     lead.others = {id(u): _joins(s, q) for s in secs if s is not lead for u in s.units}
     lead.entries = {id(u) for s in secs if s is not lead and s.entry for u in s.units}
     return lead
@@ -300,6 +301,37 @@ def _with_named_subsections(
         and secs[at].passage == lead.passage
         and not secs[at].entry
         and keys(secs[at].title) & keys(lead.title) & q
+    ):
+        lead.units.extend(secs.pop(at).units)
+    return secs
+
+
+# a sentence that says the section's how-to follows ("All of the settings below use …")
+_POINTS_ON = re.compile(
+    r"\b(?:below|as follows|the following (?:ways|methods|options|steps))\b", re.I
+)
+_COMMANDS = ("code", "settings")
+
+
+def _with_announced_subsections(
+    lead: Section, secs: list[Section], ps: list[list[Line]]
+) -> list[Section]:
+    """``secs`` with ``lead`` grown by the sections right after it that hold a command, when
+    ``lead`` holds none and says its how-to follows ("All of the settings below use a
+    four-digit number …"): the per-system subsections ("Using openrefine.exe", "Using
+    refine.bat") continue its procedure, whatever their titles say. It stops at the first
+    section without a command or an entry (a definition list's next term is a sibling)."""
+    if lead.entry or any(u.kind in _COMMANDS for u in lead.body):
+        return secs
+    said = (ln.text for u in lead.body for ln in ps[u.passage][u.first : u.last + 1])
+    if not any(_POINTS_ON.search(text) for text in said):
+        return secs
+    at = secs.index(lead) + 1
+    while (
+        at < len(secs)
+        and secs[at].passage == lead.passage
+        and not secs[at].entry
+        and any(u.kind in _COMMANDS for u in secs[at].body)
     ):
         lead.units.extend(secs.pop(at).units)
     return secs

@@ -20,19 +20,16 @@ from pathlib import Path
 
 from m2io.index.paths import relative_path
 from m2io.safety import remote_image_url
-from m2io.text import BULLETS, CAPTION_NUMBER, FENCE
+from m2io.text import BULLETS, CAPTION_NUMBER, FENCE, leads_into_code
 from m2io.types import Chunk, Document, SectionSpan, Source
 
 HEADING_MAX_WORDS = 12
 HEADING_MAX_CHARS = 100
 # a paragraph: text between blank lines (group 1 starts at its first character)
 _BLOCK = re.compile(r"(?:^|\n[ \t]*\n)\s*?(\S.*?)(?=\n[ \t]*\n|\s*\Z)", re.S)
-_FINAL_PUNCT = tuple(".!?:;,")
+# (and their full-width forms, which end a Japanese or Chinese sentence: "次のようにします：")
+_FINAL_PUNCT = tuple(".!?:;,。．！？：；，、")
 _LEAD_IN_WORDS = 8  # a line this long beside a code block is the sentence that leads into it
-# words a sentence leads into a code block with ("The predefined axis types are", "… opened with")
-_LEAD_IN_ENDS = frozenset(
-    "are is be with by as the a an of to for and or using via like at".split()
-)
 # a one-line definition ("Ctrl-q: exit", "/: division", "Step 1: Get your statement")
 _DEFINITION = re.compile(r"^[^:\s][^:\n]{0,39}: \S")
 _CLAUSE_WORDS = 4  # a lower-case line this long after one goes on with its sentence ("subplot"
@@ -90,9 +87,8 @@ def _leads_to_code(line: str, blocks: list[re.Match[str]], k: int) -> bool:
     text = line.strip()
     if before and after and text[:1].islower():
         return True  # "or" between two alternatives
-    words = text.split()
-    if after and len(words) >= 3 and words[-1].lower() in _LEAD_IN_ENDS:
-        return True  # "The predefined three-dimensional axis types are" + code
+    if after and leads_into_code(text):
+        return True  # "The predefined axis types are", "Then execute the command" + code
     return (before and text[:1].islower() and len(text.split()) >= _CLAUSE_WORDS) or (
         (before or after) and len(text.split()) >= _LEAD_IN_WORDS
     )
