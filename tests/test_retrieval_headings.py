@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from m2io.retrievers.headings import HeadingVectors, heading_text, unit_rrf
+from m2io.retrievers.headings import HeadingVectors, agreement, heading_text, unit_rrf
 from m2io.testing.hash_embedder import HashEmbedder
 from m2io.types import Chunk, Document, Source
 
@@ -61,6 +61,24 @@ def test_a_section_every_list_ranks_first_beats_a_chunk_two_lists_rank_second():
     assert by_section["s"] == pytest.approx(2 / 61)
     assert by_section["x"] == pytest.approx(2 / 62)  # its rank among sections, not chunks
     assert unit_rrf(lists, 60, [2.0, 0.0], section)["s"] == 2 / 61
+
+
+def test_a_list_that_agrees_with_no_other_has_no_say_in_the_section_order():
+    # dense and BM25 put "pens" and "paths" first; the headings list is drawn to a chapter
+    # overview and the title page, and all three rank "contour" third
+    section = {0: "pens", 1: "paths", 2: "contour", 3: "overview", 4: "title"}.__getitem__
+    dense, bm25, headings = [0, 1, 2], [1, 0, 2], [3, 4, 2]
+    lists, weights = [dense, bm25, headings], [1.5, 1.0, 1.0]
+    plain = unit_rrf(lists, 60, weights, section)
+    assert max(plain, key=plain.get) == "contour"  # third everywhere wins without agreement
+    agreed = unit_rrf(lists, 60, weights, section, agree_top=2)
+    assert max(agreed, key=agreed.get) == "pens"
+    assert agreed["overview"] == 0.0
+    # a list's share: one of its three first units is among another list's three first
+    assert agreement([["a", "b", "c"], ["a", "x", "y"]], 3) == [1 / 3, 1 / 3]
+    # lists that agree with nothing keep their weights, as without agreement
+    apart = [[0], [1], [2]]
+    assert unit_rrf(apart, 60, None, section, agree_top=3) == unit_rrf(apart, 60, None, section)
 
 
 def _manual():

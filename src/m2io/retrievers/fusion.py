@@ -110,7 +110,7 @@ class RankingMixin:
         fused = chunk_fused = rrf(rankings, self.rrf_k, weights)
         by_section = self.fuse_sections and len(rankings) > 1 and self._titled
         if by_section:  # sections ranked as units; a chunk follows its section
-            units = unit_rrf(rankings, self.rrf_k, weights, self._section_of)
+            units = unit_rrf(rankings, self.rrf_k, weights, self._section_of, self.agreement_top)
             fused = {r: units[self._section_of(r)] for r in fused}
         if prior is not None:
             fused = {r: f / prior(r) for r, f in fused.items()}

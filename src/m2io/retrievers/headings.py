@@ -67,23 +67,43 @@ def unit_rrf(
     rrf_k: int,
     weights: Sequence[float] | None,
     unit_of: Callable[[int], Hashable],
+    agree_top: int = 0,
 ) -> dict[Hashable, float]:
     """Reciprocal rank fusion of ranked chunk lists as lists of units: in each list a unit
     takes the rank of its first (best) chunk among the distinct units, and contributes
-    ``weight / (rrf_k + rank)``. Returns ``{unit: fused score}``."""
+    ``weight / (rrf_k + rank)``. Returns ``{unit: fused score}``.
+
+    With ``agree_top`` > 0 each list's weight is also multiplied by its agreement
+    (:func:`agreement`): the share of its first ``agree_top`` units that another list also
+    has among its first ``agree_top``. A list that agrees with none of the others (a headings
+    list drawn to "Drawing commands" and the manual's title page for "How do I draw a dashed
+    line?", while the text lists agree on "Pens") then has no say. When no list agrees with
+    another the weights stay as given."""
+    orders: list[list[Hashable]] = []
+    for ranking in rankings:
+        units = dict.fromkeys(unit_of(row) for row in ranking)
+        orders.append(list(units))
+    given = [1.0 if weights is None else weights[n] for n in range(len(orders))]
+    if agree_top > 0 and len(orders) > 1:
+        shares = agreement(orders, agree_top)
+        if any(shares):
+            given = [w * a for w, a in zip(given, shares, strict=True)]
     fused: dict[Hashable, float] = {}
-    for n, ranking in enumerate(rankings):
-        w = 1.0 if weights is None else weights[n]
-        seen: set[Hashable] = set()
-        rank = 0
-        for row in ranking:
-            unit = unit_of(row)
-            if unit in seen:
-                continue
-            seen.add(unit)
-            rank += 1
+    for w, units in zip(given, orders, strict=True):
+        for rank, unit in enumerate(units, start=1):
             fused[unit] = fused.get(unit, 0.0) + w / (rrf_k + rank)
     return fused
+
+
+def agreement(orders: Sequence[Sequence[Hashable]], top: int) -> list[float]:
+    """For each ranked list of units, the share of its first ``top`` units that at least one
+    other list also ranks among its first ``top`` (0 for an empty list)."""
+    heads = [set(units[:top]) for units in orders]
+    shares = []
+    for n, units in enumerate(orders):
+        others = set().union(*(h for m, h in enumerate(heads) if m != n))
+        shares.append(len(heads[n] & others) / len(heads[n]) if units else 0.0)
+    return shares
 
 
 class HeadingVectors:

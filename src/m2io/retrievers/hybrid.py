@@ -194,6 +194,11 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
             top-page hit@1 rose from 27 to 31 of 40 on four held-out manuals and 17 to 18 of 20
             on the tuning ones (docs/RESULTS.md). Only where most chunks carry a title: on the
             untitled GnuCash dev set it cost 2.7 image F1.
+        agreement_top: With sections fused, each list's weight is multiplied by the share of
+            its first ``agreement_top`` sections that another list also ranks among its first
+            ``agreement_top`` (:func:`~m2io.retrievers.headings.agreement`; 0 = off), so a list
+            that agrees with none of the others does not decide. Top-page hit@1 rose from 122
+            to 127 of 150 over fifteen manuals, none lower (docs/RESULTS.md).
         prf_docs: Pseudo-relevance feedback (:mod:`m2io.retrievers.feedback`; hybrid mode; 0 =
             off): the best chunks of the first pass's ``prf_docs`` best sections lend their
             ``prf_terms`` weightiest words to a second BM25 search, weighted ``prf_weight``
@@ -258,6 +263,7 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         heading_weight: float = 1.0,
         heading_sections: bool = False,
         fuse_sections: bool = True,
+        agreement_top: int = 10,
         prf_docs: int = 5,
         prf_terms: int = 10,
         prf_weight: float = 0.3,
@@ -323,6 +329,8 @@ class HybridRetriever(RankingMixin, ContextMixin, FloorMixin):
         self.heading_weight = _weight("heading_weight", heading_weight)
         self.heading_sections = bool(heading_sections)
         self.fuse_sections = bool(fuse_sections)
+        _check_int("agreement_top", agreement_top, 0)
+        self.agreement_top = agreement_top
         _check_int("prf_docs", prf_docs, 0)
         _check_int("prf_terms", prf_terms, 1)
         self.prf_docs = prf_docs
