@@ -27,38 +27,21 @@ Command (from the repository root; the base sources exported first)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from _report import machine, write_result
+from pdf_furniture import _read
 
 FONT_SPACES = re.compile(r"[‘(\[] |\S ’|\w [,.;:](?=\s|$)|\b[A-Z]{2,} s\b")
 
 
 def _texts(src: str, pdf: Path) -> dict:
     """The documents' texts of ``pdf`` read with the m2io sources under ``src``, and the time."""
-    code = (
-        "import json, sys, time; from pathlib import Path; from m2io.corpus.pdf import read_pdf\n"
-        "t = time.perf_counter(); p = Path(sys.argv[1])\n"
-        "docs, _ = read_pdf(p, p.name, Path(sys.argv[2]))\n"
-        "print(json.dumps({'texts': [d.text for d in docs], 's': time.perf_counter() - t}))\n"
-    )
-    with tempfile.TemporaryDirectory() as root:
-        env = {**os.environ, "PYTHONPATH": src}
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(pdf), root],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    return json.loads(out.stdout)
+    read = _read(src, pdf)
+    return {"texts": [text for _, text, _ in read["docs"]], "s": read["s"]}
 
 
 def _pdf_marks(pdf: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
