@@ -64,3 +64,16 @@ def test_markdown_written_elsewhere_links_its_images_relatively(tmp_path):
     # the .md file sits beside the corpus, not in it: ../ up to the common folder, not absolute
     assert "](<../../corpus/a.png>" in md
     assert str(tmp_path) not in md
+
+
+def test_step_labels_start_lines_of_their_own():
+    sentences = (
+        "It has no dedicated dialog.",
+        "Step 1: Get your statement",
+        "Step 2: Open the account",
+    )
+    answer = TextAnswer("Q?", tuple(Sentence(s) for s in sentences))
+    out = DefaultMerger().merge(answer, Placement(()), ())
+    md = to_markdown(out)
+    assert "dialog.\nStep 1: Get your statement\nStep 2: Open the account" in md
+    assert "Step 1: Get your statement<br>Step 2: Open the account" in to_html(out)

@@ -75,7 +75,8 @@ _FILE_NAME = re.compile(
     re.IGNORECASE,
 )
 _FRAGMENT_SAFE = "-._~!$&'()*+,;=:@/?"
-_LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•])\s")
+# a list item starts a line of its own: "1. ", "2) ", "- ", "• ", and a step label "Step 3: "
+_LIST_ITEM = re.compile(r"^(?:\d{1,3}[.)]|[-*+•]|[Ss]tep \d{1,3}[:.)])\s")
 
 
 def looks_like_file_name(caption: str) -> bool:

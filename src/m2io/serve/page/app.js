@@ -4,7 +4,7 @@
 // "Hostile input"). The page's CSP allows no inline script and no other origin.
 "use strict";
 
-const LIST_ITEM = /^(?:\d{1,3}[.)]|[-*+•])\s/;
+const LIST_ITEM = /^(?:\d{1,3}[.)]|[-*+•]|[Ss]tep \d{1,3}[:.)])\s/;
 const CODE_SPAN = /(`+)([^`][\s\S]*?)\1(?!`)/g;
 
 function $(id) { return document.getElementById(id); }
