@@ -107,20 +107,22 @@ def fit_ray_model(
 
 
 MEASURED = RayModel(
-    one_thread=10.17,
-    parallel=0.0,
-    worker=10.74,
-    worker_scaling=0.156,
-    startup_s=9.9,
-    source="benchmarks/ray_embed.py, 768 GIMP chunks, 2-core dev machine, 2026-12-07, load 8.5 -> 8.2",
+    one_thread=24.78,
+    parallel=0.965,
+    worker=25.36,
+    worker_scaling=0.463,
+    startup_s=4.5,
+    source="benchmarks/ray_embed.py, 768 GIMP chunks, 2-core dev machine, 2026-12-08, load 0.9 -> 1.7",
 )
-"""The model as fitted on this project's dev machine (docs/RESULTS.md, "Ray (issue 24, item 4)";
-``results/ray_embed-2026-12-07-model.json``). There the in-process session on both cores was
-slower than on one thread (7.6 against 10.2 chunks/s with other jobs holding the cores), so its
-parallel fraction fits to 0 (clamped): the model credits the in-process embedder with its
-one-thread rate on any number of cores, and each Ray worker past the first adds 16 % of one.
-Ray pays from ~557 texts on 2 cores, ~284 on 4, ~141 on 16 (start-up 9.9 s); a machine unlike
-this one should be re-fitted with the benchmark, which prints the model."""
+"""The model as fitted on this project's dev machine when nothing else ran on it (docs/RESULTS.md,
+"Ray on a quiet machine"; ``results/ray_embed-quiet-2026-12-08.json``): one ONNX session on both
+cores ran 47.3-48.4 chunks/s against 24.8 on one thread (parallel fraction 0.965), two one-thread
+Ray workers 37.1 (0.78x in process, before their 2.8-4.6 s start-up). With the session scaling
+that well, Ray never pays on any number of cores (the crossover is None from 2 to 16): the
+default embeds in process. The 2026-12-07 fits (load 5-8, other jobs holding the cores) had the
+session gain nothing from its second thread and put the crossover at ~557 texts on 2 cores and
+~284 on 4; a machine unlike this one should be re-fitted with the benchmark, which prints the
+model."""
 
 
 @dataclass(frozen=True)
