@@ -28,7 +28,11 @@ CAPTION_NUMBER = r"(?:Figure|Fig\.|Table|Example|Listing)\s+\d+(?:\.\d+)*"
 """A caption's number as a regex fragment: "Figure 3.3", "Table 9.3", "Example 9.8"."""
 _BARE_CAPTION = re.compile(CAPTION_NUMBER + r"\.?")
 _LABEL_TAIL = 24
-_WORD = re.compile(r"[A-Za-z0-9]+")
+# tokenize's words are the runs of ASCII letters and digits, lower-cased: every other byte (a
+# non-ASCII character is encoded as "?") becomes a space, A-Z become a-z
+_WORD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
+)
 
 # A line shorter than this that is followed by a capitalised line is taken as a unit of its own
 # (a heading, a list item, a menu path), not as a wrapped line of a longer sentence.
@@ -527,8 +531,10 @@ def _rejoined(texts: list[str], figures: set[int]) -> tuple[list[str], set[int]]
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased alphanumeric tokens."""
-    return [w.lower() for w in _WORD.findall(text)]
+    """Lower-cased alphanumeric tokens: the runs of ASCII letters and digits, by byte translation
+    (no regular expression, no call per word: about 0.6x the time of ``[A-Za-z0-9]+`` matches,
+    on the inserters' hot path)."""
+    return text.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii").split()
 
 
 _STOP = FUNCTION_WORDS | frozenset("use using used gimp documentation say says".split())

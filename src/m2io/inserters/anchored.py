@@ -48,8 +48,8 @@ from m2io.embed.text import (
 )
 from m2io.inserters.provenance import EDGE, MIN_CONTAIN, WINDOW, WordMatrix
 from m2io.learned.cues import FORWARD_REF, figure_caption, figure_label, figure_refs
-from m2io.learned.features import word_tokens
 from m2io.retrievers.query import search_text
+from m2io.text import tokenize
 from m2io.types import Candidate, Placement, Slot, TextAnswer
 
 # A source sentence ends at . ! ? : ; followed by a space (contexts have whitespace collapsed).
@@ -101,7 +101,7 @@ class AnswerWords:
     def of(cls, answer: TextAnswer) -> AnswerWords:
         sentences, tokens, starts, ends = [], [], [], []
         for s in answer.sentences:
-            words = word_tokens(s.text)
+            words = tokenize(s.text)
             sentences.append(Counter(words))
             starts.append(len(tokens))
             tokens.extend(words)
@@ -304,7 +304,7 @@ class AnchoredInserter(LazyEmbedder):
                 continue
             if distance < self.reach:  # matched or not by the nearer rules already
                 return None
-            counts = Counter(word_tokens(piece))
+            counts = Counter(tokenize(piece))
             best_i, best = -1, 0.0
             for i in range(len(words.sentences) - 1, -1, -1):
                 score = match_score(words.sentences[i], counts)
@@ -347,7 +347,7 @@ class AnchoredInserter(LazyEmbedder):
                 if i not in skip and context:
                     pieces = _pieces(context)
                     sides.append((i, before, pieces[::-1] if before else pieces))
-                    contexts.append(word_tokens(context))
+                    contexts.append(tokenize(context))
         n = len(words.sentences)
         found: dict[tuple[int, bool], Anchor | None] = {}
         if sides and n:
@@ -359,7 +359,7 @@ class AnchoredInserter(LazyEmbedder):
             side_of = np.array([s for s, _ in rows], dtype=np.int64)
             distance = np.array([d for _, d in rows], dtype=np.int64)
             is_before = np.array([b for _, b, _ in sides], dtype=bool)
-            scores = words.matrix.scores([word_tokens(sides[s][2][d]) for s, d in rows])
+            scores = words.matrix.scores([tokenize(sides[s][2][d]) for s, d in rows])
             edge = words.matrix.boundaries(contexts, is_before)
             aligned = np.where(edge >= _ALIGNED, edge, 0.0)[side_of]
             aligned[distance > 0] = 0.0
